@@ -1,0 +1,1 @@
+//! multilock: named per-subsystem file locks taken in one canonical order.

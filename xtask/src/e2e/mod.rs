@@ -1,0 +1,27 @@
+//! `cargo xtask e2e`: scenarios that drive the built binaries the way scripts and
+//! CI pipelines do, each in a fresh temporary directory. One module per tool;
+//! each exposes `scenario(&Tools) -> Result<(), String>`.
+
+// mod multilock;
+
+use crate::util::Tools;
+
+type Scenario = fn(&Tools) -> Result<(), String>;
+
+/// Every scenario, in the order a tidy run would meet them.
+const SCENARIOS: &[(&str, Scenario)] = &[];
+
+pub(crate) fn run() -> Result<(), String> {
+    let tools = Tools::build("dev")?;
+    for (name, scenario) in SCENARIOS {
+        println!("--> e2e: {name}");
+        scenario(&tools).map_err(|e| format!("scenario `{name}` failed: {e}"))?;
+        println!("    ok");
+    }
+    Ok(())
+}
+
+/// Checks a condition of a scenario, with a message saying what was expected.
+pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(message()) }
+}
