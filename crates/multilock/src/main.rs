@@ -1,1 +1,439 @@
-fn main() {}
+//! The `multilock` command: argument parsing, the library call, rendering and
+//! the exit code. No locking logic lives here.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the binary is where output belongs")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use multilock::{
+    AcquireOptions, CanonicalOrder, Error, HELD_DIR_ENV, HELD_ENV, LockGuard, LockSet, LockStatus,
+    command_line,
+};
+use serde::Serialize;
+
+/// Exit code: success (for `run`, the command's own code is passed through).
+const EXIT_OK: u8 = 0;
+/// Exit code: usage or input error (bad flag, unsafe directory, invalid name,
+/// lock already held by a parent run).
+const EXIT_USAGE: u8 = 2;
+/// Exit code: the command could not be executed (found but not runnable).
+const EXIT_CANNOT_EXECUTE: u8 = 126;
+/// Exit code: the command was not found.
+const EXIT_NOT_FOUND: u8 = 127;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "multilock",
+    version,
+    about = "Named per-subsystem file locks, taken in one canonical order so deadlock is impossible",
+    after_help = "\
+Examples:
+  multilock run --lock docs --lock queue -- make docs
+      takes queue, then docs (canonical order), runs `make docs`, releases docs, then queue
+  multilock run --lock archive --timeout 30 --conflict-exit-code 3 -- ./archive.sh
+      gives up after 30 s with exit code 3 and names the holder
+  multilock status --all --format json
+  multilock --order fetch,build,publish order
+
+Exit codes: `run` exits with the command's code; 75 (or --conflict-exit-code) when a lock
+could not be had in time; 2 for usage errors, unsafe lock directories or files, and nested
+runs asking for a lock their parent holds; 126/127 when the command cannot be run."
+)]
+struct Cli {
+    /// Lock directory [default: $MULTILOCK_DIR, else .multilock]
+    #[arg(long, global = true, env = "MULTILOCK_DIR", value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Canonical order, comma-separated [default: queue,runs,archive,docs]
+    #[arg(long, global = true, value_delimiter = ',', value_name = "A,B,C")]
+    order: Option<Vec<String>>,
+
+    #[command(subcommand)]
+    command: Subcommands,
+}
+
+#[derive(Subcommand, Debug)]
+enum Subcommands {
+    /// Take locks, run a command, release them, exit with the command's code
+    Run(RunArgs),
+    /// Show held locks (or all known locks with --all)
+    Status {
+        /// List every known lock, free or held
+        #[arg(long)]
+        all: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print the canonical order, one name per line
+    Order,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// A lock to take (repeatable); taken in canonical order whatever the order given
+    #[arg(long = "lock", value_name = "NAME")]
+    locks: Vec<String>,
+
+    /// Outermost lock taken before every subsystem lock
+    #[arg(long, value_name = "NAME")]
+    umbrella: Option<String>,
+
+    /// Give up after this long (seconds, or 500ms, 10s, 2m); default: wait as long as it takes
+    #[arg(long, value_parser = parse_duration, value_name = "SECS")]
+    timeout: Option<Duration>,
+
+    /// Lease length; renewed in the background while the command runs
+    #[arg(long, value_parser = parse_duration, value_name = "SECS", default_value = "60")]
+    ttl: Duration,
+
+    /// Exit code when a lock could not be had in time
+    #[arg(long, value_name = "N", default_value_t = 75)]
+    conflict_exit_code: u8,
+
+    /// Take no locks at all (debugging); the command still runs
+    #[arg(long)]
+    no_subsystem_locks: bool,
+
+    /// The command to run, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { message, code }) => {
+            eprintln!("multilock: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// An error on its way to stderr and an exit code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), code: EXIT_USAGE }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::usage(format!("error: {e}"))
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<u8, Failure> {
+    let dir = cli.dir.unwrap_or_else(|| PathBuf::from(".multilock"));
+    let order = match &cli.order {
+        Some(names) => CanonicalOrder::new(names)?,
+        None => CanonicalOrder::default(),
+    };
+    match cli.command {
+        Subcommands::Order => {
+            let mut out = std::io::stdout().lock();
+            for name in order.names() {
+                let _ = writeln!(out, "{name}");
+            }
+            Ok(EXIT_OK)
+        }
+        Subcommands::Status { all, format } => {
+            // Status only looks: it neither creates the directory nor any file.
+            if !dir.exists() {
+                return Err(Failure::usage(format!(
+                    "error: lock directory {} does not exist",
+                    dir.display()
+                )));
+            }
+            let set = LockSet::builder(&dir).order(order).create(false).open()?;
+            let statuses = set.status(all)?;
+            let rendered = match format {
+                Format::Text => render_status_text(&dir, &statuses, all),
+                Format::Json => render_status_json(&statuses),
+            };
+            print!("{rendered}");
+            Ok(EXIT_OK)
+        }
+        Subcommands::Run(args) => run(&dir, order, args),
+    }
+}
+
+fn run(dir: &std::path::Path, order: CanonicalOrder, args: RunArgs) -> Result<u8, Failure> {
+    if args.locks.is_empty() && args.umbrella.is_none() {
+        return Err(Failure::usage(
+            "error: `run` needs at least one --lock NAME (or --umbrella NAME)",
+        ));
+    }
+    let mut builder = LockSet::builder(dir).order(order).disabled(args.no_subsystem_locks);
+    if let Some(umbrella) = &args.umbrella {
+        builder = builder.umbrella(umbrella);
+    }
+    let set = builder.open()?;
+    if set.is_disabled() {
+        eprintln!(
+            "multilock: subsystem locks disabled (--no-subsystem-locks): running without locks"
+        );
+    }
+    let plan = set.plan(&args.locks)?;
+    for name in &plan.unknown {
+        eprintln!(
+            "multilock: warning: lock `{name}` is not in the canonical order ({}); it is taken after the known locks",
+            set.order().join(",")
+        );
+    }
+
+    let command_text = command_line(&args.command);
+    let options = AcquireOptions::new()
+        .timeout(args.timeout)
+        .ttl(Some(args.ttl))
+        .command(command_text.clone())
+        .on_wait(Duration::from_secs(1), |waiting| {
+            let holder = waiting
+                .holder
+                .as_ref()
+                .map_or_else(|| "an unknown holder".to_owned(), ToString::to_string);
+            eprintln!(
+                "multilock: waiting for lock `{}` ({}), held by {holder}",
+                waiting.lock,
+                waiting.path.display()
+            );
+        });
+    let guard = match set.acquire_with(&args.locks, &options) {
+        Ok(guard) => guard,
+        Err(e) if e.is_timeout() => {
+            return Err(Failure { message: e.to_string(), code: args.conflict_exit_code });
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let mut child = Command::new(&args.command[0]);
+    child.args(&args.command[1..]);
+    if let Some(canonical) = set.canonical_dir() {
+        // The child inherits the names its ancestors hold in this directory too,
+        // so a grandchild is refused as well.
+        let inherited = std::env::var(HELD_ENV).ok().filter(|_| {
+            std::env::var_os(HELD_DIR_ENV).is_some_and(|d| std::path::Path::new(&d) == canonical)
+        });
+        let mut held: Vec<String> = inherited
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        held.extend(guard.held().iter().map(|s| (*s).to_owned()));
+        child.env(HELD_ENV, held.join(",")).env(HELD_DIR_ENV, canonical);
+    }
+    let mut child = match child.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                EXIT_NOT_FOUND
+            } else {
+                EXIT_CANNOT_EXECUTE
+            };
+            drop(guard);
+            return Err(Failure {
+                message: format!("error: cannot run `{}`: {e}", args.command[0]),
+                code,
+            });
+        }
+    };
+
+    let guard = Arc::new(Mutex::new(guard));
+    let mut warnings = Vec::new();
+    if let Err(e) = lock_guard(&guard).set_child(child.id(), &command_text) {
+        warnings.push(format!("cannot record the child in the holder metadata: {e}"));
+    }
+    let (stop, renewer) = spawn_renewer(Arc::clone(&guard), args.ttl);
+    let status = child.wait();
+    drop(stop);
+    if let Ok(Some(e)) = renewer.join() {
+        warnings.push(format!("lease renewal stopped: {e}"));
+    }
+    let guard = Arc::into_inner(guard)
+        .expect("the renewer has exited")
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Err(e) = guard.release() {
+        warnings.push(format!("release: {e}"));
+    }
+    for warning in warnings {
+        eprintln!("multilock: warning: {warning}");
+    }
+    match status {
+        Ok(status) => Ok(exit_code_of(status)),
+        Err(e) => Err(Failure::usage(format!("error: cannot wait for `{}`: {e}", args.command[0]))),
+    }
+}
+
+fn lock_guard(guard: &Mutex<LockGuard>) -> std::sync::MutexGuard<'_, LockGuard> {
+    guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Renews the lease every third of its TTL until `stop` is dropped. Returns the
+/// first renewal error, after which it stops renewing (the lease then shows as
+/// expired, which is the truth).
+fn spawn_renewer(
+    guard: Arc<Mutex<LockGuard>>,
+    ttl: Duration,
+) -> (mpsc::Sender<()>, std::thread::JoinHandle<Option<Error>>) {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let period = (ttl / 3).max(Duration::from_millis(100));
+    let thread = std::thread::spawn(move || {
+        while stopped.recv_timeout(period) == Err(mpsc::RecvTimeoutError::Timeout) {
+            if let Err(e) = lock_guard(&guard).renew() {
+                return Some(e);
+            }
+        }
+        None
+    });
+    (stop, thread)
+}
+
+/// The command's exit code, or 128 + signal as shells report a killed command.
+fn exit_code_of(status: ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
+        (None, None) => 1,
+    }
+}
+
+/// Seconds (`2`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`, `1h`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid =
+        || format!("invalid duration {text:?}: expected seconds like 2.5, or 500ms, 10s, 2m, 1h");
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(invalid()),
+    };
+    Duration::try_from_secs_f64(value * scale).map_err(|_| invalid())
+}
+
+fn render_status_text(dir: &std::path::Path, statuses: &[LockStatus], all: bool) -> String {
+    if statuses.is_empty() {
+        let what = if all { "no locks known" } else { "no locks held" };
+        return format!("{what} in {}\n", dir.display());
+    }
+    let width = statuses.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:width$}  {:5}  HOLDER\n", "LOCK", "STATE");
+    for status in statuses {
+        let holder = match (&status.holder, status.lease) {
+            (Some(holder), Some(lease)) => {
+                let ttl = holder.ttl_secs.map_or_else(String::new, |t| format!(", ttl {t}s"));
+                format!("{holder}; lease {}{ttl}", lease.as_str())
+            }
+            _ if status.is_held() => "unknown (no holder metadata yet)".to_owned(),
+            _ => String::new(),
+        };
+        let line = format!("{:width$}  {:5}  {holder}", status.name, status.state.as_str());
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    locks: Vec<LockJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct LockJson<'a> {
+    name: &'a str,
+    path: String,
+    state: &'static str,
+    holder: Option<HolderJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct HolderJson<'a> {
+    pid: u32,
+    child_pid: Option<u32>,
+    host: &'a str,
+    command: &'a str,
+    acquired_at: String,
+    renewed_at: String,
+    ttl_secs: Option<u64>,
+    lease: &'static str,
+}
+
+fn render_status_json(statuses: &[LockStatus]) -> String {
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+    };
+    let locks = statuses
+        .iter()
+        .map(|s| LockJson {
+            name: &s.name,
+            path: s.path.display().to_string(),
+            state: s.state.as_str(),
+            holder: s.holder.as_ref().map(|h| HolderJson {
+                pid: h.pid,
+                child_pid: h.child_pid,
+                host: &h.host,
+                command: &h.command,
+                acquired_at: rfc3339(h.acquired_at),
+                renewed_at: rfc3339(h.renewed_at),
+                ttl_secs: h.ttl_secs,
+                lease: s.lease.map_or("valid", |l| l.as_str()),
+            }),
+        })
+        .collect();
+    let mut text =
+        serde_json::to_string_pretty(&StatusJson { locks }).expect("status JSON always serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_seconds_and_units_and_refuse_garbage() {
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "abc", "-1", "1x", "1e3", "nan", "1..2"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn killed_commands_report_128_plus_the_signal() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(exit_code_of(ExitStatus::from_raw(9)), 137);
+        assert_eq!(exit_code_of(ExitStatus::from_raw(3 << 8)), 3);
+    }
+}

@@ -1,0 +1,236 @@
+//! The library on real lock files, in one process (other processes appear
+//! through `Sandbox::hold`).
+
+use std::time::Duration;
+
+use multilock::{AcquireOptions, CanonicalOrder, Error, HeldBy, LockSet, LockState};
+
+use crate::util::Sandbox;
+
+fn names(statuses: &[multilock::LockStatus]) -> Vec<(String, &'static str)> {
+    statuses.iter().map(|s| (s.name.clone(), s.state.as_str())).collect()
+}
+
+#[test]
+fn takes_locks_in_canonical_order_and_releases_in_reverse() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let guard = set.acquire(&["docs", "runs", "queue", "archive"]).unwrap();
+    assert_eq!(guard.held(), ["queue", "runs", "archive", "docs"]);
+    assert_eq!(guard.release().unwrap(), ["docs", "archive", "runs", "queue"]);
+    assert!(set.held().is_empty());
+    assert!(set.status(false).unwrap().is_empty());
+}
+
+#[test]
+fn double_acquire_in_process_is_an_error_not_a_deadlock() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let _guard = set.acquire(&["runs"]).unwrap();
+    // Another set over the same directory, reached by another path, still sees it.
+    let other = LockSet::open(sandbox.path().join("./.multilock/../.multilock")).unwrap();
+    let err = other.acquire(&["queue", "runs"]).unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyHeld { ref lock, by: HeldBy::ThisProcess } if lock == "runs"),
+        "{err}"
+    );
+    // The partial acquisition released `queue` again.
+    assert_eq!(set.held(), ["runs"]);
+}
+
+#[test]
+fn timeout_names_the_lock_and_its_holder_and_releases_what_was_taken() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["archive"]);
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let options = AcquireOptions::new().timeout(Some(Duration::from_millis(100)));
+    let err = set.acquire_with(&["docs", "queue", "archive"], &options).unwrap_err();
+    let Error::Timeout { lock, waited, holder, .. } = &err else {
+        panic!("expected a timeout, got {err}")
+    };
+    assert_eq!(lock, "archive");
+    assert!(*waited >= Duration::from_millis(100));
+    let holder = holder.as_ref().expect("holder metadata is readable");
+    assert_eq!(holder.pid, holding.pid());
+    assert_eq!(holder.command, "sh -c 'echo ready; exec cat'");
+    assert!(holder.child_pid.is_some());
+    // queue was taken before archive timed out, and is free again.
+    let statuses = set.status(true).unwrap();
+    assert_eq!(
+        names(&statuses),
+        [
+            ("queue".into(), "free"),
+            ("runs".into(), "free"),
+            ("archive".into(), "held"),
+            ("docs".into(), "free")
+        ]
+    );
+    holding.finish();
+}
+
+#[test]
+fn on_wait_is_told_who_holds_the_lock() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["queue"]);
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let options = AcquireOptions::new().timeout(Some(Duration::from_millis(300))).on_wait(
+        Duration::from_millis(50),
+        move |waiting| {
+            tx.send((waiting.lock.clone(), waiting.holder.as_ref().map(|h| h.pid))).unwrap();
+        },
+    );
+    assert!(set.acquire_with(&["queue"], &options).unwrap_err().is_timeout());
+    assert_eq!(rx.try_recv().unwrap(), ("queue".to_owned(), Some(holding.pid())));
+    assert!(rx.try_recv().is_err(), "told once per lock");
+    holding.finish();
+}
+
+#[test]
+fn blocking_acquire_gets_the_lock_when_the_holder_releases() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["docs"]);
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let options =
+        AcquireOptions::new().on_wait(Duration::ZERO, move |w| tx.send(w.lock.clone()).unwrap());
+    let waiter =
+        std::thread::spawn(move || set.acquire_with(&["docs"], &options).map(|g| g.held().len()));
+    // The waiter is blocked in the kernel once it has reported waiting.
+    assert_eq!(rx.recv().unwrap(), "docs");
+    holding.finish();
+    assert_eq!(waiter.join().unwrap().unwrap(), 1);
+}
+
+#[test]
+fn metadata_records_the_holder_and_goes_away_on_release() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let guard = set
+        .acquire_with(
+            &["queue"],
+            &AcquireOptions::new().command("tidy --execute").ttl(Some(Duration::from_secs(30))),
+        )
+        .unwrap();
+    let status = set.status(false).unwrap().pop().unwrap();
+    let holder = status.holder.unwrap();
+    assert_eq!(
+        (holder.pid, holder.command.as_str(), holder.ttl_secs),
+        (std::process::id(), "tidy --execute", Some(30))
+    );
+    assert_eq!(status.lease, Some(multilock::Lease::Valid));
+    let meta = sandbox.lock_dir().join("queue.lock.json");
+    assert!(meta.is_file());
+    drop(guard);
+    assert!(!meta.exists());
+    // The lock file itself is never removed.
+    assert!(sandbox.lock_dir().join("queue.lock").is_file());
+}
+
+#[test]
+fn renew_and_release_refuse_somebody_elses_metadata() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let mut guard = set.acquire(&["docs"]).unwrap();
+    guard.renew().unwrap();
+    let meta = sandbox.lock_dir().join("docs.lock.json");
+    let tampered = std::fs::read_to_string(&meta)
+        .unwrap()
+        .replace(&guard.holders().next().unwrap().owner, "intruder");
+    std::fs::write(&meta, &tampered).unwrap();
+    let err = guard.renew().unwrap_err();
+    assert!(matches!(&err, Error::OwnerMismatch { found, .. } if found == "intruder"), "{err}");
+    assert_eq!(std::fs::read_to_string(&meta).unwrap(), tampered, "renew wrote nothing");
+    let err = guard.release().unwrap_err();
+    assert!(matches!(err, Error::OwnerMismatch { .. }));
+    assert_eq!(std::fs::read_to_string(&meta).unwrap(), tampered, "somebody else's metadata stays");
+    // Our flock itself is released all the same.
+    assert_eq!(set.status(true).unwrap()[3].state, LockState::Free);
+}
+
+#[test]
+fn expired_lease_is_reported_while_the_holder_still_holds() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let _guard = set
+        .acquire_with(&["runs"], &AcquireOptions::new().ttl(Some(Duration::from_secs(1))))
+        .unwrap();
+    // Backdate the renewal instead of sleeping past the TTL.
+    let meta = sandbox.lock_dir().join("runs.lock.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    json["renewed_at"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&meta, json.to_string()).unwrap();
+    let status = set.status(false).unwrap().pop().unwrap();
+    assert_eq!(status.lease, Some(multilock::Lease::Expired));
+}
+
+#[test]
+fn unknown_names_are_allowed_after_known_ones_and_reported() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let guard = set.acquire(&["zeta", "docs", "alpha"]).unwrap();
+    assert_eq!(guard.held(), ["docs", "alpha", "zeta"]);
+    assert_eq!(guard.unknown(), ["alpha", "zeta"]);
+    // status --all lists them too: they have lock files now.
+    let all: Vec<String> = set.status(true).unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(all, ["queue", "runs", "archive", "docs", "alpha", "zeta"]);
+}
+
+#[test]
+fn umbrella_is_taken_first_and_released_last() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::builder(sandbox.lock_dir()).umbrella("tidy").open().unwrap();
+    let guard = set.acquire(&["docs", "queue", "tidy"]).unwrap();
+    assert_eq!(guard.held(), ["tidy", "queue", "docs"]);
+    assert!(guard.unknown().is_empty());
+    assert_eq!(guard.release().unwrap(), ["docs", "queue", "tidy"]);
+}
+
+#[test]
+fn custom_order_is_honoured() {
+    let sandbox = Sandbox::new();
+    let order = CanonicalOrder::new(&["fetch", "build", "publish"]).unwrap();
+    let set = LockSet::builder(sandbox.lock_dir()).order(order).open().unwrap();
+    assert_eq!(
+        set.acquire(&["publish", "fetch", "build"]).unwrap().held(),
+        ["fetch", "build", "publish"]
+    );
+}
+
+#[test]
+fn disabled_mode_holds_nothing_and_touches_nothing() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::builder(sandbox.lock_dir()).disabled(true).open().unwrap();
+    let guard = set.acquire(&["docs", "queue"]).unwrap();
+    assert!(guard.is_disabled());
+    assert!(guard.held().is_empty());
+    assert!(set.held().is_empty());
+    assert!(!sandbox.lock_dir().exists());
+}
+
+#[test]
+fn invalid_names_are_refused_before_anything_is_taken() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    for bad in ["../x", "", "Docs", &"a".repeat(65)] {
+        let err = set.acquire(&["queue", bad]).unwrap_err();
+        assert!(matches!(err, Error::InvalidName { .. }), "{bad:?}: {err}");
+    }
+    assert!(!sandbox.lock_dir().join("queue.lock").exists());
+    assert_eq!(std::fs::read_dir(sandbox.path()).unwrap().count(), 1, "only the lock dir exists");
+}
+
+#[test]
+fn corrupt_metadata_is_a_clear_error_in_status() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    std::fs::write(sandbox.lock_dir().join("docs.lock.json"), "{ not json").unwrap();
+    let err = set.status(true).unwrap_err().to_string();
+    assert!(err.starts_with("corrupt holder metadata"), "{err}");
+    assert!(err.contains("docs.lock.json"), "{err}");
+    // A new holder replaces stale or corrupt metadata: it holds the lock now.
+    let guard = set.acquire(&["docs"]).unwrap();
+    assert!(set.status(false).unwrap()[0].holder.is_some());
+    drop(guard);
+}

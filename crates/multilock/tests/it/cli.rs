@@ -1,0 +1,283 @@
+//! The `multilock` binary: exit codes, refusals of bad input, and snapshots of
+//! what people and scripts read.
+
+use std::os::unix::fs::PermissionsExt;
+
+use assert_cmd::assert::OutputAssertExt;
+use predicates::prelude::*;
+
+use crate::util::{Sandbox, redactions};
+
+fn snapshot_settings(sandbox: &Sandbox) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    for (pattern, replacement) in redactions(sandbox) {
+        settings.add_filter(&pattern, replacement);
+    }
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+#[test]
+fn run_passes_the_command_exit_code_and_held_names_through() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .args([
+            "run",
+            "--lock",
+            "docs",
+            "--lock",
+            "queue",
+            "--",
+            "sh",
+            "-c",
+            "echo $MULTILOCK_HELD; exit 7",
+        ])
+        .assert()
+        .code(7)
+        .stdout("queue,docs\n");
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", "kill -9 $$"])
+        .assert()
+        .code(137);
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "no-such-command-xyz"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::contains("cannot run `no-such-command-xyz`"));
+    // Nothing stays held after any of them.
+    sandbox.multilock().args(["status"]).assert().success().stdout("no locks held in .multilock\n");
+}
+
+#[test]
+fn nested_run_asking_for_a_parent_lock_exits_2_at_once() {
+    let sandbox = Sandbox::new();
+    let me = env!("CARGO_BIN_EXE_multilock");
+    let script =
+        format!("{me} run --lock queue -- true && {me} run --lock docs -- true; echo inner=$?");
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", &script])
+        .assert()
+        .success()
+        .stdout("inner=2\n")
+        .stderr(predicate::str::contains(
+            "lock `docs` is already held by a parent `multilock run`",
+        ));
+}
+
+#[test]
+fn unknown_names_warn_and_order_prints_the_canonical_order() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "zeta", "--", "true"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning: lock `zeta` is not in the canonical order"));
+    sandbox.multilock().arg("order").assert().success().stdout("queue\nruns\narchive\ndocs\n");
+    sandbox.multilock().args(["--order", "a,b", "order"]).assert().success().stdout("a\nb\n");
+}
+
+#[test]
+fn disabled_mode_runs_the_command_without_touching_the_lock_dir() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .args([
+            "run",
+            "--no-subsystem-locks",
+            "--lock",
+            "docs",
+            "--",
+            "sh",
+            "-c",
+            "echo [$MULTILOCK_HELD]",
+        ])
+        .assert()
+        .success()
+        .stdout("[]\n");
+    assert!(!sandbox.lock_dir().exists());
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_message() {
+    let sandbox = Sandbox::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "--lock", "../x", "--", "true"], "invalid lock name \"../x\""),
+        (&["run", "--lock", "", "--", "true"], "invalid lock name \"\": it is empty"),
+        (&["run", "--lock", "Docs", "--", "true"], "invalid lock name \"Docs\""),
+        (&["run", "--lock", &"a".repeat(65), "--", "true"], "longer than 64 characters"),
+        (
+            &["run", "--lock", "docs", "--timeout", "soon", "--", "true"],
+            "invalid duration \"soon\"",
+        ),
+        (&["run", "--lock", "docs"], "COMMAND"),
+        (&["run", "--", "true"], "needs at least one --lock"),
+        (&["--order", "a,a", "order"], "appears twice in the order"),
+    ];
+    for (args, message) in cases {
+        sandbox.multilock().args(*args).assert().code(2).stderr(predicate::str::contains(*message));
+    }
+}
+
+#[test]
+fn unsafe_lock_directories_are_refused() {
+    let sandbox = Sandbox::new();
+    let real = sandbox.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, sandbox.path().join("link")).unwrap();
+    std::fs::write(sandbox.path().join("file"), "").unwrap();
+    let open = sandbox.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let cases = [
+        ("link", "is a symbolic link"),
+        ("file", "is not a directory"),
+        ("open", "world-writable without the sticky bit"),
+        // Unwritable even for root: procfs accepts no new files.
+        ("/proc", "cannot open lock file /proc/docs.lock"),
+    ];
+    for (dir, message) in cases {
+        sandbox
+            .multilock()
+            .args(["--dir", dir, "run", "--lock", "docs", "--", "true"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    assert_eq!(std::fs::read_dir(&real).unwrap().count(), 0, "nothing written through the link");
+    assert_eq!(std::fs::read(sandbox.path().join("file")).unwrap(), b"");
+}
+
+#[test]
+fn a_lock_file_replaced_by_a_symlink_is_refused_and_its_target_untouched() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.lock_dir()).unwrap();
+    let victim = sandbox.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, sandbox.lock_dir().join("docs.lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, sandbox.lock_dir().join("queue.lock.json")).unwrap();
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("docs.lock: it is a symbolic link"));
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "queue", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("queue.lock.json: it is not a regular file"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    // The queue lock was released again after the refusal.
+    sandbox
+        .multilock()
+        .args(["status"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("symbolic link"));
+}
+
+#[test]
+fn corrupt_metadata_makes_status_exit_2_naming_the_file() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.lock_dir()).unwrap();
+    std::fs::write(sandbox.lock_dir().join("runs.lock"), "").unwrap();
+    std::fs::write(sandbox.lock_dir().join("runs.lock.json"), r#"{"format":"someone-else/2"}"#)
+        .unwrap();
+    sandbox
+        .multilock()
+        .args(["status", "--all"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("corrupt holder metadata .multilock/runs.lock.json"));
+}
+
+#[test]
+fn status_of_a_missing_directory_creates_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .arg("status")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does not exist"));
+    assert!(!sandbox.lock_dir().exists());
+}
+
+#[test]
+fn snapshot_status_text_and_json() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["docs", "queue"]);
+    let settings = snapshot_settings(&sandbox);
+    let text = sandbox.multilock().args(["status", "--all"]).output().unwrap();
+    let json = sandbox.multilock().args(["status", "--all", "--format", "json"]).output().unwrap();
+    settings.bind(|| {
+        insta::assert_snapshot!("status_all_text", String::from_utf8_lossy(&text.stdout));
+        insta::assert_snapshot!("status_all_json", String::from_utf8_lossy(&json.stdout));
+    });
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(parsed["locks"][0]["holder"]["pid"], holding.pid());
+    holding.finish();
+    let free = sandbox.multilock().args(["status", "--format", "json"]).output().unwrap();
+    settings.bind(|| {
+        insta::assert_snapshot!("status_none_held_json", String::from_utf8(free.stdout).unwrap())
+    });
+}
+
+#[test]
+fn snapshot_timeout_message() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["archive"]);
+    let output = sandbox
+        .multilock()
+        .args(["run", "--lock", "archive", "--lock", "queue", "--timeout", "0.2", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(75));
+    snapshot_settings(&sandbox).bind(|| {
+        insta::assert_snapshot!("timeout_message", String::from_utf8(output.stderr).unwrap());
+    });
+    let output = sandbox
+        .multilock()
+        .args([
+            "run",
+            "--lock",
+            "archive",
+            "--timeout",
+            "0",
+            "--conflict-exit-code",
+            "3",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    holding.finish();
+}
+
+#[test]
+fn help_shows_examples() {
+    let sandbox = Sandbox::new();
+    let help = sandbox.multilock().arg("--help").output().unwrap();
+    snapshot_settings(&sandbox)
+        .bind(|| insta::assert_snapshot!("help", String::from_utf8_lossy(&help.stdout)));
+}
+
+#[test]
+fn lock_dir_from_the_environment() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .env("MULTILOCK_DIR", "elsewhere")
+        .args(["run", "--lock", "docs", "--", "true"])
+        .assert()
+        .success();
+    assert!(sandbox.path().join("elsewhere/docs.lock").is_file());
+    assert!(!sandbox.lock_dir().exists());
+}

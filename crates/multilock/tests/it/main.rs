@@ -1,0 +1,11 @@
+//! The one integration-test binary of multilock. Modules:
+//! - `api`: the library on real lock files, in process.
+//! - `props`: property tests of ordering and partial-failure cleanup.
+//! - `cli`: the `multilock` binary: exit codes, bad input, snapshots of output.
+//! - `processes`: several real processes contending for the same locks.
+
+mod api;
+mod cli;
+mod processes;
+mod props;
+mod util;

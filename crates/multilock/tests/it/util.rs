@@ -1,0 +1,105 @@
+//! Shared helpers: a fresh directory per test and a command pointed at the binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A temporary working directory; the lock directory is `.multilock` inside it.
+pub(crate) struct Sandbox {
+    pub(crate) tmp: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub(crate) fn new() -> Sandbox {
+        Sandbox { tmp: tempfile::tempdir().expect("create temp dir") }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub(crate) fn lock_dir(&self) -> PathBuf {
+        self.tmp.path().join(".multilock")
+    }
+
+    /// `multilock` run in the sandbox, with no lock-related environment leaking in.
+    pub(crate) fn multilock(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_multilock"));
+        command
+            .current_dir(self.path())
+            .env_remove("MULTILOCK_DIR")
+            .env_remove("MULTILOCK_HELD")
+            .env_remove("MULTILOCK_HELD_DIR")
+            .env_remove("MULTILOCK_ALLOW_REMOTE_FS");
+        command
+    }
+
+    /// Starts `multilock run --lock NAME... -- sh -c 'echo ready; exec cat'` and
+    /// returns once the locks are held (the child has printed `ready`). The
+    /// holder releases when its stdin is closed.
+    pub(crate) fn hold(&self, locks: &[&str]) -> Holding {
+        let mut command = self.multilock();
+        command.arg("run");
+        for lock in locks {
+            command.args(["--lock", lock]);
+        }
+        command.args(["--", "sh", "-c", "echo ready; exec cat"]);
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn holder");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .expect("read ready line");
+        assert_eq!(line, "ready\n", "holder did not start");
+        Holding { child }
+    }
+}
+
+/// A `multilock run` holding locks until dropped or killed.
+pub(crate) struct Holding {
+    pub(crate) child: Child,
+}
+
+impl Holding {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes the child's stdin so `cat` ends, and waits for the release.
+    pub(crate) fn finish(mut self) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("wait holder");
+        assert!(status.success(), "holder exited with {status}");
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Redactions for snapshots: pids, host, times, durations and temp paths vary.
+pub(crate) fn redactions(sandbox: &Sandbox) -> Vec<(String, String)> {
+    let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    vec![
+        (regex_escape(&sandbox.path().display().to_string()), "[SANDBOX]".into()),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".into(), "[TIME]".into()),
+        (r"pid \d+".into(), "pid [PID]".into()),
+        (r#""(child_)?pid": \d+"#.into(), r#""${1}pid": "[PID]""#.into()),
+        (format!(r"\b{}\b", regex_escape(&host)), "[HOST]".into()),
+        (r"after \d+(\.\d+)?m?s".into(), "after [WAITED]".into()),
+    ]
+}
+
+fn regex_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
