@@ -55,7 +55,9 @@ fn doctest() -> Result<(), String> {
 
 fn doc() -> Result<(), String> {
     run_command(
-        cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"),
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
     )
 }
 

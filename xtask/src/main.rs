@@ -4,7 +4,11 @@
 //! - `cargo xtask e2e`: end-to-end scenarios across the binaries.
 //! - `cargo xtask demo`: the whole flow on a bundled example repository.
 //! - `cargo xtask bench [TOOL]`: throughput of each tool on generated corpora.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask is a CLI: printing is its job")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "xtask is a CLI: printing is its job"
+)]
 
 mod bench;
 mod ci;

@@ -7,7 +7,10 @@ use std::process::Command;
 /// The workspace root, derived from this crate's manifest directory so that xtask
 /// works from any current directory.
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives one level below the root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_path_buf()
 }
 
 /// `cargo` as the one that invoked us (`$CARGO`), so the pinned toolchain is used.
@@ -20,8 +23,13 @@ pub(crate) fn cargo() -> Command {
 
 /// Runs `command` with inherited stdio; an error names the command and its status.
 pub(crate) fn run_command(command: &mut Command) -> Result<(), String> {
-    let status = command.status().map_err(|e| format!("cannot start {}: {e}", describe(command)))?;
-    if status.success() { Ok(()) } else { Err(format!("{} exited with {status}", describe(command))) }
+    let status =
+        command.status().map_err(|e| format!("cannot start {}: {e}", describe(command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} exited with {status}", describe(command)))
+    }
 }
 
 /// Runs `command` and returns its stdout; stderr passes through.
@@ -33,7 +41,8 @@ pub(crate) fn output(command: &mut Command) -> Result<String, String> {
     if !out.status.success() {
         return Err(format!("{} exited with {}", describe(command), out.status));
     }
-    String::from_utf8(out.stdout).map_err(|_| format!("{} printed non-UTF-8 output", describe(command)))
+    String::from_utf8(out.stdout)
+        .map_err(|_| format!("{} printed non-UTF-8 output", describe(command)))
 }
 
 pub(crate) fn describe(command: &Command) -> String {
@@ -81,9 +90,25 @@ impl Tools {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+}
 
-    /// Whether the binary `name` was built (crates still being written have none).
-    pub(crate) fn has(&self, name: &str) -> bool {
-        self.path(name).is_file()
+/// Prints `$ program args` (program by file name, paths relative to `cwd`), runs
+/// the command in `cwd` and prints its stdout and stderr as they were, for
+/// demos and guides. Returns the exit code.
+pub(crate) fn show(command: &mut Command, cwd: &Path) -> Result<i32, String> {
+    let program = Path::new(command.get_program())
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    println!("\n$ {program} {}", args.join(" "));
+    let output =
+        command.current_dir(cwd).output().map_err(|e| format!("cannot start {program}: {e}"))?;
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    let code = output.status.code().unwrap_or(-1);
+    if code != 0 {
+        println!("(exit code {code})");
     }
+    Ok(code)
 }

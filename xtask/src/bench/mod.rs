@@ -2,11 +2,11 @@
 //! realistic size. Prints tables; the numbers go into docs/PERFORMANCE.md by hand.
 //! Benchmarks are not tests: nothing here asserts a time.
 
-// mod multilock;
+mod multilock;
 
 type Bench = fn(&[String]) -> Result<(), String>;
 
-const BENCHES: &[(&str, Bench)] = &[];
+const BENCHES: &[(&str, Bench)] = &[("multilock", multilock::run)];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, Bench)> = match args.first() {

@@ -2,14 +2,15 @@
 //! CI pipelines do, each in a fresh temporary directory. One module per tool;
 //! each exposes `scenario(&Tools) -> Result<(), String>`.
 
-// mod multilock;
+pub(crate) mod multilock;
 
 use crate::util::Tools;
 
 type Scenario = fn(&Tools) -> Result<(), String>;
 
 /// Every scenario, in the order a tidy run would meet them.
-const SCENARIOS: &[(&str, Scenario)] = &[];
+const SCENARIOS: &[(&str, Scenario)] =
+    &[("multilock: tidy phases under contention", multilock::scenario)];
 
 pub(crate) fn run() -> Result<(), String> {
     let tools = Tools::build("dev")?;
