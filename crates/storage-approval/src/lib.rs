@@ -1,3 +1,66 @@
-//! storage-approval will scan a tree, write a report with a deterministic ID, and
-//! execute only what a human approved, with a hash-chained audit log and undo
-//! (SPEC §4). The crate is not built yet; see the storage-approval issue.
+//! storage-approval is a destructive storage clean-up that cannot run without a human
+//! approving exactly the report that was reviewed, and whose every action can be
+//! verified afterwards and undone.
+//!
+//! The workflow is `scan` → report (with a deterministic ID) → approval of that ID →
+//! `execute` (re-checks every file, acts through directory handles that never follow
+//! symlinks, and writes a hash-chained audit log with group commit) → `verify_log` →
+//! `undo`.
+//!
+//! # Example
+//!
+//! ```
+//! use storage_approval::{Approval, ExecuteOptions, Policy, ScanOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("a.txt"), "same bytes")?;
+//! std::fs::write(dir.path().join("b.txt"), "same bytes")?;
+//! std::fs::write(dir.path().join("notes.tmp"), "junk")?;
+//!
+//! let (report, _stats) =
+//!     storage_approval::scan(dir.path(), &Policy::default_policy(), &ScanOptions::default(), &|_| {})?;
+//! assert_eq!(report.actions.len(), 2); // b.txt duplicates a.txt; notes.tmp is junk
+//!
+//! let path = dir.path().join("report.json");
+//! std::fs::write(&path, report.to_json())?;
+//! let loaded = storage_approval::load_report(&path)?;
+//! let approval = Approval::new(&loaded.id, "ana", "reviewed")?;
+//!
+//! let options = ExecuteOptions { execute: true, ..ExecuteOptions::default() };
+//! let summary = storage_approval::execute(&loaded, &approval, &options)?;
+//! assert!(summary.complete());
+//! assert!(!dir.path().join("b.txt").exists() && dir.path().join("a.txt").exists());
+//!
+//! let log = summary.audit_log.expect("a real run writes an audit log");
+//! storage_approval::verify_log(&log, Some(&summary.head.expect("and has a head").hash))?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod approval;
+mod audit;
+mod error;
+mod execute;
+mod fsutil;
+mod policy;
+mod report;
+mod scan;
+
+pub use crate::approval::Approval;
+pub use crate::audit::{AuditEntry, ChainHead, GENESIS, read_log, verify_log};
+pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::execute::{
+    DEFAULT_BATCH, ExecuteOptions, Outcome, RunSummary, Status, UndoOptions, execute, undo,
+};
+pub use crate::policy::{DEFAULT_POLICY, Policy};
+pub use crate::report::{
+    Action, ActionKind, LoadedReport, REPORT_VERSION, Report, load_report, report_id_of_json,
+};
+pub use crate::scan::{QUARANTINE_DIR, ScanOptions, ScanProgress, ScanStats, scan};
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the
+/// directory), as every file this crate writes.
+pub fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    fsutil::write_atomic(path, bytes).map_err(|e| Error::io("cannot write", path, e))
+}

@@ -1,0 +1,375 @@
+//! The audit log: JSON Lines with a hash chain. Each entry carries the hash of the
+//! one before it (`prev_hash`) and its own (`entry_hash`, the SHA-256 of the canonical
+//! entry without `entry_hash`), so any edited, dropped, inserted or reordered line
+//! breaks the chain. Entries are buffered and written with one `fdatasync` per batch
+//! (group commit).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::report::canonical;
+
+/// `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    /// 1-based position in the log (equal to the line number).
+    pub seq: u64,
+    /// `intent`, `done`, `skipped`, `failed`, or `repair` (a torn line was dropped).
+    pub phase: String,
+    /// When the entry was written, RFC 3339.
+    pub timestamp: String,
+    /// `delete`, `move`, `restore` (undo) or `repair`.
+    pub action: String,
+    /// The file acted on, relative to `root` (for `restore`: where it returns to).
+    pub src: String,
+    /// Where it went: archive path relative to `root`, or the absolute quarantine path;
+    /// `null` for a purge.
+    pub dest: Option<String>,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The policy rule behind the action.
+    pub policy_reason: String,
+    /// SHA-256 verified right before the action.
+    pub sha256_before: Option<String>,
+    /// SHA-256 of the bytes at `dest` after the action (`null` for a purge).
+    pub sha256_after: Option<String>,
+    /// The approved report this action belongs to.
+    pub report_id: String,
+    /// The operator of the approval.
+    pub operator: String,
+    /// Why an action was skipped or failed, or what a repair did.
+    pub reason: Option<String>,
+    /// The scanned root (absolute), so `undo` needs only the log.
+    pub root: String,
+    /// `entry_hash` of the previous line ([`GENESIS`] for the first).
+    pub prev_hash: String,
+    /// SHA-256 of this entry's canonical JSON without `entry_hash`.
+    pub entry_hash: String,
+}
+
+/// The last entry of a verified chain: its hash and the number of entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    /// `entry_hash` of the last entry ([`GENESIS`] for an empty log).
+    pub hash: String,
+    /// Number of entries.
+    pub entries: u64,
+}
+
+impl std::fmt::Display for ChainHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit head: {} ({} entries)", self.hash, self.entries)
+    }
+}
+
+/// The fields of an entry that the caller chooses; the log fills in the rest.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fields {
+    pub(crate) phase: &'static str,
+    pub(crate) action: String,
+    pub(crate) src: String,
+    pub(crate) dest: Option<String>,
+    pub(crate) bytes: u64,
+    pub(crate) policy_reason: String,
+    pub(crate) sha256_before: Option<String>,
+    pub(crate) sha256_after: Option<String>,
+    pub(crate) report_id: String,
+    pub(crate) reason: Option<String>,
+    /// The root, when it differs from the log's (undo restores under each entry's root).
+    pub(crate) root: Option<String>,
+}
+
+fn entry_hash_of(value: &serde_json::Value) -> String {
+    let mut value = value.clone();
+    if let Some(o) = value.as_object_mut() {
+        o.remove("entry_hash");
+    }
+    fsutil::sha256_hex(canonical(&value).as_bytes())
+}
+
+/// Outcome of reading a log: the good entries and, if the last line was torn by a
+/// crash, the byte offset where the good part ends.
+struct Parsed {
+    entries: Vec<AuditEntry>,
+    torn_at: Option<(u64, usize)>,
+}
+
+/// Parses and checks the chain. A last line without its newline, or not JSON at all,
+/// is reported as torn (when `allow_torn`) rather than as broken.
+fn parse(path: &Path, bytes: &[u8], allow_torn: bool) -> Result<Parsed> {
+    let mut entries: Vec<AuditEntry> = Vec::new();
+    let mut prev = GENESIS.to_owned();
+    let mut offset = 0usize;
+    let mut line_no = 0u64;
+    while offset < bytes.len() {
+        line_no += 1;
+        let (line, next, complete) = match bytes[offset..].iter().position(|&b| b == b'\n') {
+            Some(n) => (&bytes[offset..offset + n], offset + n + 1, true),
+            None => (&bytes[offset..], bytes.len(), false),
+        };
+        let value: Option<serde_json::Value> = serde_json::from_slice(line).ok();
+        let is_last = next >= bytes.len();
+        if is_last && (!complete || value.is_none()) {
+            if allow_torn {
+                return Ok(Parsed { entries, torn_at: Some((offset as u64, line.len())) });
+            }
+            let what = if complete {
+                "not valid JSON"
+            } else {
+                "truncated line (no newline): an interrupted write"
+            };
+            return Err(Error::chain(path, line_no, what));
+        }
+        let Some(value) = value else { return Err(Error::chain(path, line_no, "not valid JSON")) };
+        let entry: AuditEntry = serde_json::from_value(value.clone())
+            .map_err(|e| Error::chain(path, line_no, format!("not an audit entry: {e}")))?;
+        if entry_hash_of(&value) != entry.entry_hash {
+            return Err(Error::chain(
+                path,
+                line_no,
+                "entry_hash does not match the entry (edited line)",
+            ));
+        }
+        if entry.prev_hash != prev {
+            return Err(Error::chain(
+                path,
+                line_no,
+                "prev_hash does not match the line before (a line was dropped, inserted or reordered)",
+            ));
+        }
+        if entry.seq != line_no {
+            return Err(Error::chain(
+                path,
+                line_no,
+                format!("seq {} where {line_no} was expected", entry.seq),
+            ));
+        }
+        prev = entry.entry_hash.clone();
+        entries.push(entry);
+        offset = next;
+    }
+    Ok(Parsed { entries, torn_at: None })
+}
+
+fn head_of(entries: &[AuditEntry]) -> ChainHead {
+    ChainHead {
+        hash: entries.last().map(|e| e.entry_hash.clone()).unwrap_or_else(|| GENESIS.to_owned()),
+        entries: entries.len() as u64,
+    }
+}
+
+/// Verifies an audit log's hash chain and returns its head. With `expect_head`, the
+/// chain must also contain that entry hash (a log cut short after `execute` printed
+/// its head fails here). The error names the first bad line.
+pub fn verify_log(path: &Path, expect_head: Option<&str>) -> Result<ChainHead> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read audit log", path, e))?;
+    let parsed = parse(path, &bytes, false)?;
+    let head = head_of(&parsed.entries);
+    if let Some(expected) = expect_head
+        && expected != head.hash
+        && !parsed.entries.iter().any(|e| e.entry_hash == expected)
+    {
+        return Err(Error::chain(
+            path,
+            head.entries + 1,
+            format!("the expected head {expected} is not in the log: entries were cut off the end"),
+        ));
+    }
+    Ok(head)
+}
+
+/// Reads the entries of a log whose chain holds.
+pub fn read_log(path: &Path) -> Result<Vec<AuditEntry>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read audit log", path, e))?;
+    Ok(parse(path, &bytes, false)?.entries)
+}
+
+/// An audit log open for appending, locked against a second writer.
+pub(crate) struct AuditLog {
+    file: File,
+    path: PathBuf,
+    seq: u64,
+    head: String,
+    buf: Vec<u8>,
+    root: String,
+    operator: String,
+    pub(crate) entries: Vec<AuditEntry>,
+}
+
+impl AuditLog {
+    /// Opens (creating) the log, takes an exclusive lock, verifies the chain, and
+    /// repairs a line torn by a crash (dropping it and logging the repair).
+    pub(crate) fn open(path: &Path, root: &str, operator: &str) -> Result<AuditLog> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+            .map_err(|e| Error::io("cannot open audit log", path, e))?;
+        file.try_lock().map_err(|_| {
+            Error::refused(format!(
+                "{}: the audit log is in use by another execute or undo",
+                path.display()
+            ))
+        })?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| Error::io("cannot read audit log", path, e))?;
+        let parsed = parse(path, &bytes, true)?;
+        let mut log = AuditLog {
+            seq: parsed.entries.len() as u64,
+            head: head_of(&parsed.entries).hash,
+            entries: parsed.entries,
+            file,
+            path: path.to_path_buf(),
+            buf: Vec::new(),
+            root: root.to_owned(),
+            operator: operator.to_owned(),
+        };
+        if let Some((offset, len)) = parsed.torn_at {
+            log.file.set_len(offset).map_err(|e| Error::io("cannot repair audit log", path, e))?;
+            log.file.sync_data().map_err(|e| Error::io("cannot repair audit log", path, e))?;
+            log.push(Fields {
+                phase: "repair",
+                action: "repair".to_owned(),
+                reason: Some(format!(
+                    "dropped a torn last line of {len} bytes at byte {offset} (an interrupted write); \
+                     the actions it named are re-checked against the files"
+                )),
+                ..Fields::default()
+            });
+            log.commit()?;
+        }
+        Ok(log)
+    }
+
+    /// Appends an entry to the batch (not yet durable); returns its entry hash.
+    pub(crate) fn push(&mut self, f: Fields) -> String {
+        self.seq += 1;
+        let mut entry = AuditEntry {
+            seq: self.seq,
+            phase: f.phase.to_owned(),
+            timestamp: fsutil::now_rfc3339(),
+            action: f.action,
+            src: f.src,
+            dest: f.dest,
+            bytes: f.bytes,
+            policy_reason: f.policy_reason,
+            sha256_before: f.sha256_before,
+            sha256_after: f.sha256_after,
+            report_id: f.report_id,
+            operator: self.operator.clone(),
+            reason: f.reason,
+            root: f.root.unwrap_or_else(|| self.root.clone()),
+            prev_hash: self.head.clone(),
+            entry_hash: String::new(),
+        };
+        let value = serde_json::to_value(&entry).expect("an audit entry serializes");
+        entry.entry_hash = entry_hash_of(&value);
+        self.head = entry.entry_hash.clone();
+        serde_json::to_writer(&mut self.buf, &entry).expect("an audit entry serializes");
+        self.buf.push(b'\n');
+        self.entries.push(entry);
+        self.head.clone()
+    }
+
+    /// Writes the batch and makes it durable with one `fdatasync`.
+    pub(crate) fn commit(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        use std::io::Seek;
+        self.file
+            .seek(std::io::SeekFrom::End(0))
+            .map_err(|e| Error::io("cannot write audit log", &self.path, e))?;
+        self.file
+            .write_all(&self.buf)
+            .map_err(|e| Error::io("cannot write audit log", &self.path, e))?;
+        self.file.sync_data().map_err(|e| Error::io("cannot sync audit log", &self.path, e))?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// The chain head after everything pushed so far.
+    pub(crate) fn head(&self) -> ChainHead {
+        ChainHead { hash: self.head.clone(), entries: self.seq }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(dir: &Path) -> PathBuf {
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::open(&path, "/r", "ana").unwrap();
+        for i in 0..4 {
+            log.push(Fields {
+                phase: "intent",
+                action: "delete".into(),
+                src: format!("f{i}"),
+                ..Fields::default()
+            });
+        }
+        log.commit().unwrap();
+        path
+    }
+
+    #[test]
+    fn chain_verifies_and_detects_tampering() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = sample(tmp.path());
+        let head = verify_log(&path, None).unwrap();
+        assert_eq!(head.entries, 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let write = |lines: &[&str]| std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let line_of = |e: Error| match e.kind() {
+            crate::ErrorKind::Chain { line, .. } => *line,
+            other => panic!("{other}"),
+        };
+        // Edited.
+        let edited = lines[1].replace("\"f1\"", "\"f9\"");
+        write(&[lines[0], &edited, lines[2], lines[3]]);
+        assert_eq!(line_of(verify_log(&path, None).unwrap_err()), 2);
+        // Dropped.
+        write(&[lines[0], lines[2], lines[3]]);
+        assert_eq!(line_of(verify_log(&path, None).unwrap_err()), 2);
+        // Reordered.
+        write(&[lines[0], lines[2], lines[1], lines[3]]);
+        assert_eq!(line_of(verify_log(&path, None).unwrap_err()), 2);
+        // Cut-off tail: passes alone, fails with the expected head.
+        write(&lines[..3]);
+        assert!(verify_log(&path, None).is_ok());
+        assert!(verify_log(&path, Some(&head.hash)).is_err());
+    }
+
+    #[test]
+    fn torn_last_line_is_repaired_and_logged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = sample(tmp.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 20);
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(verify_log(&path, None).unwrap_err().to_string().contains("truncated"));
+        let log = AuditLog::open(&path, "/r", "ana").unwrap();
+        drop(log);
+        let entries = read_log(&path).unwrap();
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[3].phase, "repair");
+    }
+}

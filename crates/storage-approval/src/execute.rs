@@ -1,0 +1,787 @@
+//! Execution of an approved report, and undo from an audit log.
+//!
+//! Every action is re-checked right before it runs (type, size, mtime, SHA-256 of the
+//! whole file) through file descriptors opened below ROOT without following symlinks;
+//! the intent is made durable before the action and the result after it, in batches
+//! (group commit). A second run reads the log and finishes what was left.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::approval::Approval;
+use crate::audit::{AuditEntry, AuditLog, ChainHead, Fields};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::policy::Policy;
+use crate::report::{Action, ActionKind, LoadedReport, validate};
+use crate::scan::QUARANTINE_DIR;
+
+/// Actions per group commit: one `fdatasync` for their intents, one for their results.
+pub const DEFAULT_BATCH: usize = 256;
+
+/// Options of [`execute`].
+#[derive(Debug, Clone)]
+pub struct ExecuteOptions {
+    /// Act for real; without it, a dry run that only re-checks.
+    pub execute: bool,
+    /// The audit log (default `ROOT/.tidy-quarantine/audit.jsonl`).
+    pub audit_log: Option<PathBuf>,
+    /// The quarantine base (default `ROOT/.tidy-quarantine`); files go to
+    /// `BASE/REPORT_ID/<src>`.
+    pub quarantine: Option<PathBuf>,
+    /// Delete for real instead of quarantining.
+    pub purge: bool,
+    /// Actions per group commit.
+    pub batch: usize,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        ExecuteOptions {
+            execute: false,
+            audit_log: None,
+            quarantine: None,
+            purge: false,
+            batch: DEFAULT_BATCH,
+        }
+    }
+}
+
+/// Options of [`undo`].
+#[derive(Debug, Clone, Default)]
+pub struct UndoOptions {
+    /// Restore for real; without it, a dry run.
+    pub execute: bool,
+    /// Recorded as the operator of the restore entries.
+    pub operator: String,
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Done now.
+    Done,
+    /// Dry run: the re-check passed; it would be done.
+    WouldDo,
+    /// Done by an earlier (possibly interrupted) run; not repeated.
+    AlreadyDone,
+    /// Not done: the file changed since the report (see the reason).
+    Skipped,
+    /// Tried and failed; the file is where it was (see the reason).
+    Failed,
+}
+
+impl Status {
+    /// Lowercase name for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::WouldDo => "would",
+            Status::AlreadyDone => "already done",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// The outcome of one action.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `delete`, `move` or `restore`.
+    pub action: String,
+    /// The file (relative to ROOT).
+    pub src: String,
+    /// Where it went or would go.
+    pub dest: Option<String>,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// What happened.
+    pub status: Status,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+}
+
+/// The result of [`execute`] or [`undo`].
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The report acted on (for undo: empty).
+    pub report_id: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// One outcome per action, in order.
+    pub outcomes: Vec<Outcome>,
+    /// The audit log written (none for a dry run).
+    pub audit_log: Option<PathBuf>,
+    /// The audit chain head after the run.
+    pub head: Option<ChainHead>,
+    /// Where quarantined files went.
+    pub quarantine: Option<PathBuf>,
+}
+
+impl RunSummary {
+    /// Whether no action was skipped or failed.
+    pub fn complete(&self) -> bool {
+        self.outcomes.iter().all(|o| !matches!(o.status, Status::Skipped | Status::Failed))
+    }
+}
+
+/// Where a file lives: an anchor directory handle and a path below it.
+struct Loc<'a> {
+    anchor: &'a OwnedFd,
+    rel: String,
+}
+
+impl Loc<'_> {
+    fn split(&self) -> (Vec<&str>, &str) {
+        let parts: Vec<&str> = self.rel.split('/').collect();
+        let (name, dirs) = parts.split_last().expect("a checked path has a component");
+        (dirs.to_vec(), name)
+    }
+}
+
+/// What the file must still be.
+#[derive(Clone, Copy)]
+struct Expect<'a> {
+    bytes: u64,
+    mtime: Option<i128>,
+    sha256: &'a str,
+}
+
+/// A file that passed its re-check, held open.
+struct Checked {
+    dir: OwnedFd,
+    name: String,
+    file: File,
+    stat: rustix::fs::Stat,
+}
+
+fn expect(a: &Action) -> Expect<'_> {
+    Expect {
+        bytes: a.bytes,
+        mtime: fsutil::parse_ns(&a.mtime),
+        sha256: a.sha256.as_deref().expect("validated: every action has a hash"),
+    }
+}
+
+/// Re-checks a file: present, a regular file reached without symlinks, same size,
+/// mtime and SHA-256 as expected. The error says why not.
+fn recheck(loc: &Loc<'_>, expect: &Expect<'_>) -> std::result::Result<Checked, String> {
+    let (dirs, name) = loc.split();
+    let dir = fsutil::open_dir(loc.anchor, &dirs, false)
+        .map_err(|e| describe_open(&e, "a parent directory"))?;
+    let lstat = fsutil::stat_at(&dir, name).map_err(|e| describe_open(&e, "the file"))?;
+    if !fsutil::is_regular(&lstat) {
+        return Err(format!("replaced by a {} since the report", fsutil::kind(&lstat)));
+    }
+    let mut file = fsutil::open_file(&dir, name).map_err(|e| describe_open(&e, "the file"))?;
+    let stat = rustix::fs::fstat(&file).map_err(|e| format!("cannot stat: {e}"))?;
+    if !fsutil::is_regular(&stat) || stat.st_ino != lstat.st_ino {
+        return Err("replaced while being checked".to_owned());
+    }
+    if stat.st_size as u64 != expect.bytes {
+        return Err(format!(
+            "size changed since the report ({} → {} bytes)",
+            expect.bytes, stat.st_size
+        ));
+    }
+    if let Some(mtime) = expect.mtime
+        && fsutil::mtime_ns(&stat) != mtime
+    {
+        return Err(format!(
+            "mtime changed since the report ({} → {})",
+            fsutil::format_ns(mtime),
+            fsutil::format_ns(fsutil::mtime_ns(&stat))
+        ));
+    }
+    let (hash, n) = fsutil::hash_reader(&mut file).map_err(|e| format!("cannot read: {e}"))?;
+    if hash != expect.sha256 || n != expect.bytes {
+        return Err(format!(
+            "content changed since the report (sha256 {hash}, expected {})",
+            expect.sha256
+        ));
+    }
+    Ok(Checked { dir, name: name.to_owned(), file, stat })
+}
+
+fn describe_open(e: &io::Error, what: &str) -> String {
+    if fsutil::is_link_error(e) {
+        format!("{what} was replaced by a symlink or is not a directory: not followed")
+    } else if e.kind() == io::ErrorKind::NotFound {
+        "deleted since the report".to_owned()
+    } else {
+        format!("cannot open {what}: {e}")
+    }
+}
+
+/// Whether the checked file is still the same inode, size and mtime at its name:
+/// the last look right before acting.
+fn still_same(c: &Checked) -> std::result::Result<(), String> {
+    let now = fsutil::stat_at(&c.dir, &c.name).map_err(|e| describe_open(&e, "the file"))?;
+    if now.st_ino != c.stat.st_ino
+        || now.st_dev != c.stat.st_dev
+        || now.st_size != c.stat.st_size
+        || fsutil::mtime_ns(&now) != fsutil::mtime_ns(&c.stat)
+    {
+        return Err("changed after it was checked".to_owned());
+    }
+    Ok(())
+}
+
+/// Moves a checked file to `to` (creating directories, never replacing a file):
+/// a rename, or a verified copy and unlink across file systems. Returns the
+/// directories whose entries changed, to be fsynced with the batch.
+fn relocate(
+    c: &mut Checked,
+    to: &Loc<'_>,
+    sha256: &str,
+) -> std::result::Result<Vec<OwnedFd>, String> {
+    let (dirs, name) = to.split();
+    let to_dir = fsutil::open_dir(to.anchor, &dirs, true)
+        .map_err(|e| describe_open(&e, "the destination"))?;
+    still_same(c)?;
+    match fsutil::rename_noreplace(&c.dir, &c.name, &to_dir, name) {
+        Ok(()) => {
+            // If the name was swapped between the last look and the rename, the wrong
+            // entry moved: put it back and report.
+            let moved = fsutil::stat_at(&to_dir, name)
+                .map_err(|e| format!("cannot stat the destination: {e}"))?;
+            if moved.st_ino != c.stat.st_ino || moved.st_dev != c.stat.st_dev {
+                let _ = fsutil::rename_noreplace(&to_dir, name, &c.dir, &c.name);
+                return Err("replaced right before the action; put back".to_owned());
+            }
+        }
+        Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::XDEV) => {
+            fsutil::copy_into(&mut c.file, fsutil::mtime_ns(&c.stat), &to_dir, name, sha256)
+                .map_err(|e| {
+                    format!("cannot copy to the destination: {e}; the original is untouched")
+                })?;
+            still_same(c).map_err(|e| format!("{e}; the copy at the destination is kept"))?;
+            rustix::fs::unlinkat(&c.dir, c.name.as_str(), rustix::fs::AtFlags::empty())
+                .map_err(|e| format!("copied, but cannot remove the original: {e}"))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(format!("`{}` already exists at the destination", to.rel));
+        }
+        Err(e) => return Err(format!("cannot move: {e}; the original is untouched")),
+    }
+    let from_dir = rustix::fs::openat(
+        &c.dir,
+        ".",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| format!("cannot reopen directory: {e}"))?;
+    Ok(vec![from_dir, to_dir])
+}
+
+fn sync_dirs(dirs: Vec<OwnedFd>, path: &Path) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for dir in dirs {
+        let st = rustix::fs::fstat(&dir)
+            .map_err(|e| Error::io("cannot stat a directory below", path, e.into()))?;
+        if seen.insert((st.st_dev, st.st_ino)) {
+            fsutil::sync_dir(&dir)
+                .map_err(|e| Error::io("cannot sync a directory below", path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The state of an action according to the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logged {
+    /// Nothing logged: to do.
+    New,
+    /// An intent without a result: interrupted; reconcile with the files.
+    Pending,
+    /// A result was logged: never repeated.
+    Finished(Status),
+}
+
+fn logged_states(
+    entries: &[AuditEntry],
+    report_id: &str,
+    action_filter: &dyn Fn(&AuditEntry) -> bool,
+) -> HashMap<String, Logged> {
+    let mut states = HashMap::new();
+    for e in entries.iter().filter(|e| e.report_id == report_id && action_filter(e)) {
+        let state = match e.phase.as_str() {
+            "intent" => Logged::Pending,
+            "done" => Logged::Finished(Status::Done),
+            "skipped" => Logged::Finished(Status::Skipped),
+            "failed" => Logged::Finished(Status::Failed),
+            _ => continue,
+        };
+        states.insert(e.src.clone(), state);
+    }
+    states
+}
+
+/// Runs an approved report: refuses (nothing touched) unless `approval` approves
+/// exactly this report and every action is safe; then re-checks and acts on each
+/// action (or, without `options.execute`, only re-checks).
+pub fn execute(
+    report: &LoadedReport,
+    approval: &Approval,
+    options: &ExecuteOptions,
+) -> Result<RunSummary> {
+    approval.check(&report.id)?;
+    let policy = Policy::from_report_json(&report.report.policy)?;
+    let rep = &report.report;
+    validate(rep, &|p: &str| {
+        policy.is_protected(p) || p == QUARANTINE_DIR || p.starts_with(".tidy-quarantine/")
+    })?;
+    let root_path = PathBuf::from(&rep.root);
+    let root = fsutil::open_anchor(&root_path)
+        .map_err(|e| Error::io("cannot open root", &root_path, e))?;
+
+    // The quarantine: never inside a protected path.
+    let quarantine_base = if options.purge {
+        None
+    } else {
+        let base = match &options.quarantine {
+            Some(dir) => {
+                std::path::absolute(dir).map_err(|e| Error::io("cannot resolve", dir, e))?
+            }
+            None => root_path.join(QUARANTINE_DIR),
+        };
+        let resolved = resolve_existing_prefix(&base);
+        if let Ok(rel) = resolved.strip_prefix(&root_path)
+            && let Some(rel) = rel.to_str()
+            && !rel.is_empty()
+            && policy.is_protected(rel)
+        {
+            return Err(Error::usage(format!(
+                "quarantine {} is inside a protected path (`{rel}`); choose another --quarantine",
+                base.display()
+            )));
+        }
+        Some(resolved)
+    };
+    let audit_path = options
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| root_path.join(QUARANTINE_DIR).join("audit.jsonl"));
+    let qdir = quarantine_base.as_ref().map(|b| b.join(&report.id));
+    let dest_of = |a: &Action| -> Option<String> {
+        match (a.action, &qdir) {
+            (ActionKind::Move, _) => a.dest.clone(),
+            (ActionKind::Delete, Some(q)) => Some(q.join(&a.src).to_string_lossy().into_owned()),
+            (ActionKind::Delete, None) => None,
+        }
+    };
+    let mut summary = RunSummary {
+        report_id: report.id.clone(),
+        dry_run: !options.execute,
+        outcomes: Vec::new(),
+        audit_log: None,
+        head: None,
+        quarantine: qdir.clone(),
+    };
+    let outcome = |a: &Action, status: Status, reason: Option<String>| Outcome {
+        action: a.action.as_str().to_owned(),
+        src: a.src.clone(),
+        dest: dest_of(a),
+        bytes: a.bytes,
+        status,
+        reason,
+    };
+    // Kept copies of duplicate groups: hashed once per batch, then looked at again
+    // (same inode, size and mtime) right before each delete.
+    let hash_keeps = |actions: &[Action]| -> HashMap<String, std::result::Result<Checked, String>> {
+        let mut keeps: Vec<&Action> = actions.iter().filter(|a| a.keep.is_some()).collect();
+        keeps.sort_by(|a, b| a.keep.cmp(&b.keep));
+        keeps.dedup_by(|a, b| a.keep == b.keep);
+        keeps
+            .par_iter()
+            .map(|a| {
+                let keep = a.keep.clone().expect("filtered");
+                let checked = recheck(
+                    &Loc { anchor: &root, rel: keep.clone() },
+                    &Expect { mtime: None, ..expect(a) },
+                );
+                (keep, checked)
+            })
+            .collect()
+    };
+    let check_keep = |a: &Action, keeps: &HashMap<String, std::result::Result<Checked, String>>| {
+        let Some(keep) = &a.keep else { return Ok(()) };
+        let state = match keeps.get(keep) {
+            Some(Ok(c)) if c.stat.st_size as u64 == a.bytes => still_same(c),
+            Some(Ok(_)) => Err("its size differs".to_owned()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("not checked".to_owned()),
+        };
+        state.map_err(|e| {
+            format!("the kept copy `{keep}` is not intact ({e}): not removing the last copy")
+        })
+    };
+
+    if !options.execute {
+        let logged = match std::fs::exists(&audit_path) {
+            Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, &report.id, &|_| true),
+            _ => HashMap::new(),
+        };
+        let keeps = hash_keeps(&rep.actions);
+        summary.outcomes = rep
+            .actions
+            .par_iter()
+            .map(|a| match logged.get(&a.src) {
+                Some(Logged::Finished(_)) => outcome(a, Status::AlreadyDone, None),
+                _ => match recheck(&Loc { anchor: &root, rel: a.src.clone() }, &expect(a))
+                    .and_then(|_| check_keep(a, &keeps))
+                {
+                    Ok(()) => outcome(a, Status::WouldDo, None),
+                    Err(why) => outcome(a, Status::Skipped, Some(why)),
+                },
+            })
+            .collect();
+        return Ok(summary);
+    }
+
+    let qfd = match &qdir {
+        Some(q) => {
+            std::fs::create_dir_all(q).map_err(|e| Error::io("cannot create quarantine", q, e))?;
+            Some(fsutil::open_anchor(q).map_err(|e| Error::io("cannot open quarantine", q, e))?)
+        }
+        None => None,
+    };
+    let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
+    let logged = logged_states(&log.entries, &report.id, &|_| true);
+    let fields = |a: &Action, phase: &'static str| Fields {
+        phase,
+        action: a.action.as_str().to_owned(),
+        src: a.src.clone(),
+        dest: dest_of(a),
+        bytes: a.bytes,
+        policy_reason: a.policy_reason.clone(),
+        sha256_before: a.sha256.clone(),
+        report_id: report.id.clone(),
+        ..Fields::default()
+    };
+    let target = |a: &Action| -> Option<Loc<'_>> {
+        match a.action {
+            ActionKind::Move => {
+                Some(Loc { anchor: &root, rel: a.dest.clone().expect("validated") })
+            }
+            ActionKind::Delete => qfd.as_ref().map(|q| Loc { anchor: q, rel: a.src.clone() }),
+        }
+    };
+
+    for batch in rep.actions.chunks(options.batch.max(1)) {
+        // 1. Re-check every action of the batch (hashing on all cores).
+        let keeps = hash_keeps(batch);
+        let checked: Vec<(usize, Logged, std::result::Result<Checked, String>)> = batch
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let state = logged.get(&a.src).copied().unwrap_or(Logged::New);
+                if let Logged::Finished(_) = state {
+                    return None;
+                }
+                let result = recheck(&Loc { anchor: &root, rel: a.src.clone() }, &expect(a));
+                Some((i, state, result.and_then(|c| check_keep(a, &keeps).map(|()| c))))
+            })
+            .collect();
+        let mut results: Vec<(usize, Status, Option<String>)> = Vec::new();
+        let mut ready: Vec<(usize, Checked)> = Vec::new();
+        for (i, state, result) in checked {
+            let a = &batch[i];
+            match (result, state) {
+                (Ok(c), _) => ready.push((i, c)),
+                // Interrupted after its intent: the file may already be at its target.
+                (Err(why), Logged::Pending) => {
+                    match finished_elsewhere(target(a).as_ref(), &expect(a)) {
+                        Some(status) => results.push((
+                            i,
+                            status,
+                            Some("completed by an interrupted run".to_owned()),
+                        )),
+                        None => results.push((i, Status::Skipped, Some(why))),
+                    }
+                }
+                (Err(why), _) => results.push((i, Status::Skipped, Some(why))),
+            }
+        }
+        // 2. Intents, durable before any action of the batch.
+        let mut wrote_intent = false;
+        for (i, _) in &ready {
+            if logged.get(&batch[*i].src) != Some(&Logged::Pending) {
+                log.push(fields(&batch[*i], "intent"));
+                wrote_intent = true;
+            }
+        }
+        if wrote_intent {
+            log.commit()?;
+        }
+        // 3. The actions.
+        let mut touched = Vec::new();
+        for (i, mut c) in ready {
+            let a = &batch[i];
+            let sha = a.sha256.as_deref().expect("validated");
+            let result = check_keep(a, &keeps).and_then(|()| match target(a) {
+                Some(to) => relocate(&mut c, &to, sha),
+                None => still_same(&c).and_then(|()| {
+                    rustix::fs::unlinkat(&c.dir, c.name.as_str(), rustix::fs::AtFlags::empty())
+                        .map_err(|e| format!("cannot delete: {e}"))?;
+                    Ok(vec![c.dir])
+                }),
+            });
+            match result {
+                Ok(dirs) => {
+                    touched.extend(dirs);
+                    results.push((i, Status::Done, None));
+                }
+                Err(why) => results.push((i, Status::Failed, Some(why))),
+            }
+        }
+        // 4. Results, durable after the renames they describe.
+        sync_dirs(touched, &root_path)?;
+        results.sort_by_key(|r| r.0);
+        for (i, status, reason) in &results {
+            let a = &batch[*i];
+            let phase = match status {
+                Status::Done => "done",
+                Status::Skipped => "skipped",
+                _ => "failed",
+            };
+            let mut f = fields(a, phase);
+            f.reason = reason.clone();
+            if *status == Status::Done && target(a).is_some() {
+                f.sha256_after = a.sha256.clone();
+            }
+            log.push(f);
+        }
+        log.commit()?;
+        for (i, status, reason) in results {
+            summary.outcomes.push(outcome(&batch[i], status, reason));
+        }
+    }
+    // Actions finished by earlier runs, for a complete picture.
+    for a in &rep.actions {
+        if let Some(Logged::Finished(status)) = logged.get(&a.src) {
+            let status = if *status == Status::Done { Status::AlreadyDone } else { *status };
+            let reason =
+                (status != Status::AlreadyDone).then(|| "logged by an earlier run".to_owned());
+            summary.outcomes.push(outcome(a, status, reason));
+        }
+    }
+    let order: HashMap<&str, usize> =
+        rep.actions.iter().enumerate().map(|(i, a)| (a.src.as_str(), i)).collect();
+    summary.outcomes.sort_by_key(|o| order.get(o.src.as_str()).copied());
+    summary.head = Some(log.head());
+    summary.audit_log = Some(audit_path);
+    Ok(summary)
+}
+
+/// For an interrupted action whose source no longer checks out: is it complete at its
+/// target (same bytes)? `None` target means a purge, which is complete once the source
+/// is gone.
+fn finished_elsewhere(target: Option<&Loc<'_>>, expect: &Expect<'_>) -> Option<Status> {
+    match target {
+        Some(to) => recheck(to, &Expect { mtime: None, ..*expect }).ok().map(|_| Status::Done),
+        None => Some(Status::Done),
+    }
+}
+
+/// The longest existing ancestor canonicalized, with the rest appended.
+fn resolve_existing_prefix(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut cur = path.to_path_buf();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (cur.file_name().map(|n| n.to_os_string()), cur.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                cur = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Restores, byte for byte, every action an audit log records as done (newest first):
+/// quarantined files go back to their place, archived files back from the archive.
+/// Purged files cannot be restored and are reported as skipped.
+pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
+    let mut log = if options.execute {
+        Some(AuditLog::open(audit_path, "", &options.operator)?)
+    } else {
+        None
+    };
+    let entries = match &log {
+        Some(l) => l.entries.clone(),
+        None => crate::audit::read_log(audit_path)?,
+    };
+    // Restores already logged, keyed by (report, src).
+    let mut restore_state: HashMap<(String, String), Logged> = HashMap::new();
+    for e in entries.iter().filter(|e| e.action == "restore") {
+        let state = match e.phase.as_str() {
+            "intent" => Logged::Pending,
+            "done" => Logged::Finished(Status::Done),
+            _ => continue,
+        };
+        restore_state.insert((e.report_id.clone(), e.src.clone()), state);
+    }
+    let mut done: Vec<&AuditEntry> = entries
+        .iter()
+        .filter(|e| e.phase == "done" && (e.action == "delete" || e.action == "move"))
+        .collect();
+    done.reverse();
+    let mut summary = RunSummary {
+        report_id: String::new(),
+        dry_run: !options.execute,
+        outcomes: Vec::new(),
+        audit_log: options.execute.then(|| audit_path.to_path_buf()),
+        head: None,
+        quarantine: None,
+    };
+    let mut anchors: HashMap<String, OwnedFd> = HashMap::new();
+    for e in done {
+        let key = (e.report_id.clone(), e.src.clone());
+        let state = restore_state.get(&key).copied().unwrap_or(Logged::New);
+        let mut out = Outcome {
+            action: "restore".to_owned(),
+            src: e.src.clone(),
+            dest: e.dest.clone(),
+            bytes: e.bytes,
+            status: Status::Skipped,
+            reason: None,
+        };
+        if state == Logged::Finished(Status::Done) {
+            out.status = Status::AlreadyDone;
+            summary.outcomes.push(out);
+            continue;
+        }
+        let (Some(dest), Some(sha)) = (&e.dest, &e.sha256_after) else {
+            out.reason = Some("purged: there is no copy to restore".to_owned());
+            summary.outcomes.push(out);
+            continue;
+        };
+        if fsutil::components(&e.src).is_err() {
+            out.reason = Some("the logged path is not inside its root".to_owned());
+            summary.outcomes.push(out);
+            continue;
+        }
+        // Where the file is now: the archive (relative to root) or the quarantine
+        // (absolute, `BASE/REPORT_ID/<src>`).
+        let (from_anchor, from_rel) = if Path::new(dest).is_absolute() {
+            let Some(base) = dest.strip_suffix(&format!("/{}", e.src)) else {
+                out.reason =
+                    Some(format!("the quarantine path `{dest}` does not end with the file's path"));
+                summary.outcomes.push(out);
+                continue;
+            };
+            (base.to_owned(), e.src.clone())
+        } else {
+            (e.root.clone(), dest.clone())
+        };
+        let opened = |path: &str,
+                      anchors: &mut HashMap<String, OwnedFd>|
+         -> std::result::Result<(), String> {
+            if !anchors.contains_key(path) {
+                let fd = fsutil::open_anchor(Path::new(path))
+                    .map_err(|err| format!("cannot open {path}: {err}"))?;
+                anchors.insert(path.to_owned(), fd);
+            }
+            Ok(())
+        };
+        if let Err(why) =
+            opened(&from_anchor, &mut anchors).and_then(|()| opened(&e.root, &mut anchors))
+        {
+            out.reason = Some(why);
+            summary.outcomes.push(out);
+            continue;
+        }
+        let from = Loc { anchor: &anchors[&from_anchor], rel: from_rel };
+        let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
+        let expect = Expect { bytes: e.bytes, mtime: None, sha256: sha };
+        let checked = recheck(&from, &expect);
+        let mut checked = match checked {
+            Ok(c) => c,
+            Err(why) => {
+                // Interrupted restore, or restored by hand: is it back in place?
+                if recheck(&to, &expect).is_ok() {
+                    out.status =
+                        if state == Logged::Pending { Status::Done } else { Status::AlreadyDone };
+                    out.reason = Some("already back in place".to_owned());
+                    if let Some(log) = log.as_mut().filter(|_| state == Logged::Pending) {
+                        log.push(restore_fields(e, "done", out.reason.clone()));
+                        log.commit()?;
+                    }
+                } else {
+                    out.reason = Some(why);
+                }
+                summary.outcomes.push(out);
+                continue;
+            }
+        };
+        let (dirs, name) = to.split();
+        let occupied = fsutil::open_dir(to.anchor, &dirs, false)
+            .ok()
+            .and_then(|d| fsutil::stat_at(&d, name).ok());
+        if occupied.is_some() {
+            out.status = Status::Skipped;
+            out.reason = Some(format!("`{}` exists again: not overwriting it", e.src));
+            summary.outcomes.push(out);
+            continue;
+        }
+        let Some(log) = log.as_mut() else {
+            out.status = Status::WouldDo;
+            summary.outcomes.push(out);
+            continue;
+        };
+        if state != Logged::Pending {
+            log.push(restore_fields(e, "intent", None));
+            log.commit()?;
+        }
+        match relocate(&mut checked, &to, sha) {
+            Ok(dirs) => {
+                sync_dirs(dirs, Path::new(&e.root))?;
+                // Moves keep mtimes: the restored file gets its recorded mtime back
+                // even after a copy across file systems (a rename keeps it anyway).
+                log.push(restore_fields(e, "done", None));
+                out.status = Status::Done;
+            }
+            Err(why) => {
+                let mut f = restore_fields(e, "failed", Some(why.clone()));
+                f.sha256_after = None;
+                log.push(f);
+                out.status = Status::Failed;
+                out.reason = Some(why);
+            }
+        }
+        log.commit()?;
+        summary.outcomes.push(out);
+    }
+    summary.head = log.as_ref().map(AuditLog::head);
+    Ok(summary)
+}
+
+fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -> Fields {
+    Fields {
+        phase,
+        action: "restore".to_owned(),
+        src: e.src.clone(),
+        dest: e.dest.clone(),
+        bytes: e.bytes,
+        policy_reason: format!("undo of {}", e.action),
+        sha256_before: e.sha256_after.clone(),
+        sha256_after: e.sha256_after.clone(),
+        report_id: e.report_id.clone(),
+        reason,
+        root: Some(e.root.clone()),
+    }
+}

@@ -1,0 +1,472 @@
+//! The scan: walks ROOT without following symlinks, applies the policy, finds exact
+//! duplicates (size → partial hash → full SHA-256, every file read at most once) and
+//! builds the report.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::policy::Policy;
+use crate::report::{Action, ActionKind, REPORT_VERSION, Report};
+
+/// The default quarantine folder, relative to ROOT; never scanned.
+pub const QUARANTINE_DIR: &str = ".tidy-quarantine";
+
+/// Bytes hashed for the partial hash (the whole file when it is smaller).
+const PARTIAL: u64 = 16 * 1024;
+
+/// File name of the hash cache inside the quarantine folder.
+const CACHE_FILE: &str = "hash-cache.v1";
+
+/// Scan options.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Use (and update) the hash cache `ROOT/.tidy-quarantine/hash-cache.v1`.
+    pub use_cache: bool,
+    /// "Now" for the age rule, in seconds since the epoch (default: the clock).
+    pub now_unix: Option<i64>,
+}
+
+/// Progress of a scan, reported to an optional callback (the library never prints).
+#[derive(Debug, Clone, Copy)]
+pub struct ScanProgress {
+    /// `"walk"` or `"hash"`.
+    pub phase: &'static str,
+    /// Units done (files walked, bytes hashed).
+    pub done: u64,
+    /// Units in all (0 while unknown).
+    pub total: u64,
+}
+
+/// What a scan produced, besides the report.
+#[derive(Debug, Clone, Default)]
+pub struct ScanStats {
+    /// Regular files seen.
+    pub files: u64,
+    /// Symlinks seen and not followed.
+    pub symlinks: u64,
+    /// Paths skipped with a reason (unreadable, non-UTF-8 name, special file).
+    pub warnings: Vec<String>,
+    /// Bytes read for hashing.
+    pub bytes_hashed: u64,
+    /// Full hashes taken from the cache.
+    pub cache_hits: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    rel: String,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i128,
+    protected: bool,
+}
+
+type CacheKey = (u64, u64, u64, i128);
+
+/// Scans `root` under `policy` and returns the report.
+pub fn scan(
+    root: &Path,
+    policy: &Policy,
+    options: &ScanOptions,
+    progress: &(dyn Fn(ScanProgress) + Sync),
+) -> Result<(Report, ScanStats)> {
+    let started = Instant::now();
+    let root = root.canonicalize().map_err(|e| Error::io("cannot open root", root, e))?;
+    if !root.is_dir() {
+        return Err(Error::invalid(&root, "not a directory"));
+    }
+    let mut stats = ScanStats::default();
+    let archive_dest = policy.file.archive.dest.clone();
+    let mut entries = Vec::new();
+    walk(&root, &root, &archive_dest, policy, &mut entries, &mut stats, progress)?;
+    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    stats.files = entries.len() as u64;
+
+    let cache_path = root.join(QUARANTINE_DIR).join(CACHE_FILE);
+    let cache = if options.use_cache { load_cache(&cache_path) } else { HashMap::new() };
+
+    let now = options.now_unix.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
+    let cutoff =
+        (now as i128 - policy.file.archive.older_than_days as i128 * 86_400) * 1_000_000_000;
+
+    // Classify: junk first, then archive, then duplicate candidates.
+    let mut proposed: Vec<(usize, ActionKind, Option<String>, String)> = Vec::new();
+    let mut candidates: Vec<usize> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.protected {
+            candidates.push(i);
+            continue;
+        }
+        if let Some(reason) = policy.junk_reason(&e.rel) {
+            proposed.push((i, ActionKind::Delete, None, reason));
+            continue;
+        }
+        let archived =
+            policy.file.archive.dirs.iter().find(|d| e.rel.starts_with(&format!("{d}/")));
+        if let Some(dir) = archived
+            && e.mtime < cutoff
+        {
+            let dest = format!("{archive_dest}/{}", e.rel);
+            let reason = format!(
+                "archive: below `{dir}/` and older than {} days",
+                policy.file.archive.older_than_days
+            );
+            proposed.push((i, ActionKind::Move, Some(dest), reason));
+            continue;
+        }
+        candidates.push(i);
+    }
+
+    // Duplicates: by size, one path per inode (hard links are not duplicates).
+    let mut full: HashMap<usize, String> = HashMap::new();
+    let mut dup_groups: Vec<Vec<usize>> = Vec::new();
+    let hashed = AtomicU64::new(0);
+    let hits = AtomicU64::new(0);
+    if policy.file.duplicates.enabled {
+        let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut seen_inodes = std::collections::HashSet::new();
+        for &i in &candidates {
+            let e = &entries[i];
+            if e.size >= policy.file.duplicates.min_bytes.max(1)
+                && seen_inodes.insert((e.dev, e.ino))
+            {
+                by_size.entry(e.size).or_default().push(i);
+            }
+        }
+        let mut sized: Vec<Vec<usize>> = by_size.into_values().filter(|g| g.len() > 1).collect();
+        sized.sort_by_key(|g| g[0]);
+        let total: u64 = sized.iter().flatten().map(|&i| entries[i].size.min(PARTIAL)).sum();
+        // Partial hash of each uncached candidate, keeping the hasher state so the
+        // full hash continues where the partial one stopped.
+        let partials: Vec<(usize, Option<Partial>)> = sized
+            .par_iter()
+            .flatten()
+            .map(|&i| {
+                let e = &entries[i];
+                if let Some(h) = cache.get(&key(e)) {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                    return (i, Some(Partial::Cached(h.clone())));
+                }
+                let p = partial_hash(&root.join(&e.rel), e.size).ok();
+                let done = hashed.fetch_add(e.size.min(PARTIAL), Ordering::Relaxed);
+                progress(ScanProgress { phase: "hash", done, total });
+                (i, p)
+            })
+            .collect();
+        let mut states: HashMap<usize, Partial> =
+            partials.into_iter().filter_map(|(i, p)| p.map(|p| (i, p))).collect();
+        // Within each size group: cached and complete files already have a full hash;
+        // the others need one when their partial hash collides, or when a cached file
+        // (whose partial is unknown) might equal them.
+        let mut need_full: Vec<usize> = Vec::new();
+        for group in &sized {
+            let any_cached =
+                group.iter().any(|i| matches!(states.get(i), Some(Partial::Cached(_))));
+            let mut by_partial: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+            for &i in group {
+                if let Some(Partial::Prefix { key, .. }) = states.get(&i) {
+                    by_partial.entry(*key).or_default().push(i);
+                }
+            }
+            for members in by_partial.into_values() {
+                if members.len() > 1 || any_cached {
+                    need_full.extend(members);
+                }
+            }
+        }
+        need_full.sort_unstable();
+        let jobs: Vec<(usize, Partial)> =
+            need_full.into_iter().filter_map(|i| states.remove(&i).map(|p| (i, p))).collect();
+        let rest_total: u64 =
+            jobs.iter().map(|(i, _)| entries[*i].size.saturating_sub(PARTIAL)).sum();
+        let rest_done = AtomicU64::new(0);
+        let finished: Vec<(usize, String)> = jobs
+            .into_par_iter()
+            .filter_map(|(i, p)| {
+                let e = &entries[i];
+                let h = p.finish(&root.join(&e.rel), e.size).ok()?;
+                let n = e.size.saturating_sub(PARTIAL);
+                hashed.fetch_add(n, Ordering::Relaxed);
+                let done = rest_done.fetch_add(n, Ordering::Relaxed);
+                progress(ScanProgress { phase: "hash", done, total: rest_total });
+                Some((i, h))
+            })
+            .collect();
+        full.extend(finished);
+        for (i, p) in states {
+            if let Partial::Cached(h) | Partial::Complete(h) = p {
+                full.insert(i, h);
+            }
+        }
+        let mut by_hash: HashMap<(u64, &str), Vec<usize>> = HashMap::new();
+        for (&i, h) in &full {
+            by_hash.entry((entries[i].size, h.as_str())).or_default().push(i);
+        }
+        dup_groups = by_hash.into_values().filter(|g| g.len() > 1).collect();
+    }
+
+    // Full hashes of the junk and archive files (from the cache where possible).
+    let action_hashes: Vec<Option<String>> = proposed
+        .par_iter()
+        .map(|(i, ..)| {
+            let e = &entries[*i];
+            if let Some(h) = full.get(i).or_else(|| cache.get(&key(e))) {
+                hits.fetch_add(1, Ordering::Relaxed);
+                return Some(h.clone());
+            }
+            let h = full_hash(&root.join(&e.rel), e.size).ok()?;
+            hashed.fetch_add(e.size, Ordering::Relaxed);
+            Some(h)
+        })
+        .collect();
+
+    let mut actions = Vec::new();
+    let mut new_cache: HashMap<CacheKey, String> = HashMap::new();
+    for ((i, kind, dest, reason), hash) in proposed.into_iter().zip(action_hashes) {
+        let e = &entries[i];
+        let Some(hash) = hash else {
+            stats.warnings.push(format!("{}: unreadable, skipped", e.rel));
+            continue;
+        };
+        new_cache.insert(key(e), hash.clone());
+        actions.push(Action {
+            action: kind,
+            src: e.rel.clone(),
+            dest,
+            bytes: e.size,
+            sha256: Some(hash),
+            mtime: fsutil::format_ns(e.mtime),
+            policy_reason: reason,
+            group: None,
+            keep: None,
+        });
+    }
+    for (&i, h) in &full {
+        new_cache.insert(key(&entries[i]), h.clone());
+    }
+    for mut group in dup_groups {
+        // The documented keep rule: a protected copy first, then the shallowest path,
+        // then the lexicographically smallest path.
+        group.sort_by(|&a, &b| {
+            let (a, b) = (&entries[a], &entries[b]);
+            (!a.protected, a.rel.matches('/').count(), &a.rel).cmp(&(
+                !b.protected,
+                b.rel.matches('/').count(),
+                &b.rel,
+            ))
+        });
+        let keep = &entries[group[0]];
+        let hash = full[&group[0]].clone();
+        let name = format!("dup:{}", &hash[..16]);
+        for &i in &group[1..] {
+            let e = &entries[i];
+            if e.protected {
+                continue;
+            }
+            actions.push(Action {
+                action: ActionKind::Delete,
+                src: e.rel.clone(),
+                dest: None,
+                bytes: e.size,
+                sha256: Some(hash.clone()),
+                mtime: fsutil::format_ns(e.mtime),
+                policy_reason: format!("duplicate of `{}`", keep.rel),
+                group: Some(name.clone()),
+                keep: Some(keep.rel.clone()),
+            });
+        }
+    }
+    actions.sort_by(|a, b| a.src.cmp(&b.src));
+    stats.bytes_hashed = hashed.into_inner();
+    stats.cache_hits = hits.into_inner();
+    if options.use_cache
+        && let Err(e) = save_cache(&root, &cache_path, &new_cache)
+    {
+        stats.warnings.push(format!("{}: cannot save the hash cache: {e}", cache_path.display()));
+    }
+
+    let report = Report {
+        version: REPORT_VERSION,
+        root: root.to_string_lossy().into_owned(),
+        generated_at: fsutil::now_rfc3339(),
+        runtime_ms: started.elapsed().as_millis() as u64,
+        host: host_name(),
+        policy: policy.to_json(),
+        actions,
+    };
+    Ok((report, stats))
+}
+
+fn key(e: &Entry) -> CacheKey {
+    (e.dev, e.ino, e.size, e.mtime)
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    archive_dest: &str,
+    policy: &Policy,
+    out: &mut Vec<Entry>,
+    stats: &mut ScanStats,
+    progress: &(dyn Fn(ScanProgress) + Sync),
+) -> Result<()> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if dir != root => {
+            stats.warnings.push(format!("{}: cannot read directory: {e}", dir.display()));
+            return Ok(());
+        }
+        Err(e) => return Err(Error::io("cannot read directory", dir, e)),
+    };
+    let mut subdirs = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|e| Error::io("cannot read directory", dir, e))?;
+        let path = entry.path();
+        let Ok(rel) = path.strip_prefix(root).map(|r| r.to_str().map(str::to_owned)) else {
+            continue;
+        };
+        let Some(rel) = rel else {
+            stats.warnings.push(format!("{}: name is not UTF-8, skipped", path.display()));
+            continue;
+        };
+        // `symlink_metadata` semantics: a symlink is reported as a symlink, never followed.
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                stats.warnings.push(format!("{rel}: {e}, skipped"));
+                continue;
+            }
+        };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            stats.symlinks += 1;
+        } else if ft.is_dir() {
+            if rel == QUARANTINE_DIR
+                || rel == archive_dest
+                || rel == ".git"
+                || rel.ends_with("/.git")
+            {
+                continue;
+            }
+            subdirs.push(path);
+        } else if ft.is_file() {
+            out.push(Entry {
+                protected: policy.is_protected(&rel),
+                rel,
+                dev: meta.dev(),
+                ino: meta.ino(),
+                size: meta.len(),
+                mtime: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            });
+            if out.len().is_multiple_of(1024) {
+                progress(ScanProgress { phase: "walk", done: out.len() as u64, total: 0 });
+            }
+        }
+    }
+    for sub in subdirs {
+        walk(root, &sub, archive_dest, policy, out, stats, progress)?;
+    }
+    Ok(())
+}
+
+enum Partial {
+    /// From the cache: the full hash without reading.
+    Cached(String),
+    /// The whole file fitted in the partial read: this is its full hash.
+    Complete(String),
+    /// The first [`PARTIAL`] bytes: their hash and the hasher state after them.
+    Prefix { key: [u8; 32], state: Box<Sha256> },
+}
+
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+}
+
+fn partial_hash(path: &Path, size: u64) -> io::Result<Partial> {
+    let mut file = open_nofollow(path)?;
+    let mut hasher = Sha256::new();
+    let n = fsutil::hash_into(&mut (&mut file).take(PARTIAL), &mut hasher)?;
+    if size <= PARTIAL {
+        if n != size || file.read(&mut [0u8; 1])? != 0 {
+            return Err(io::Error::other("size changed while hashing"));
+        }
+        return Ok(Partial::Complete(fsutil::hex(&hasher.finalize())));
+    }
+    let key: [u8; 32] = hasher.clone().finalize().into();
+    Ok(Partial::Prefix { key, state: Box::new(hasher) })
+}
+
+impl Partial {
+    fn finish(self, path: &Path, size: u64) -> io::Result<String> {
+        match self {
+            Partial::Cached(h) | Partial::Complete(h) => Ok(h),
+            Partial::Prefix { state, .. } => {
+                let mut hasher = *state;
+                let mut file = open_nofollow(path)?;
+                file.seek(io::SeekFrom::Start(PARTIAL))?;
+                let n = fsutil::hash_into(&mut file, &mut hasher)?;
+                if n + PARTIAL != size {
+                    return Err(io::Error::other("size changed while hashing"));
+                }
+                Ok(fsutil::hex(&hasher.finalize()))
+            }
+        }
+    }
+}
+
+fn full_hash(path: &Path, size: u64) -> io::Result<String> {
+    let mut file = open_nofollow(path)?;
+    let (h, n) = fsutil::hash_reader(&mut file)?;
+    if n != size {
+        return Err(io::Error::other("size changed while hashing"));
+    }
+    Ok(h)
+}
+
+fn load_cache(path: &Path) -> HashMap<CacheKey, String> {
+    let Ok(text) = std::fs::read_to_string(path) else { return HashMap::new() };
+    let mut cache = HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if let [dev, ino, size, mtime, hash] = f[..]
+            && let (Ok(dev), Ok(ino), Ok(size), Ok(mtime)) =
+                (dev.parse(), ino.parse(), size.parse(), mtime.parse())
+            && fsutil::is_sha256(hash)
+        {
+            cache.insert((dev, ino, size, mtime), hash.to_owned());
+        }
+    }
+    cache
+}
+
+fn save_cache(root: &Path, path: &Path, cache: &HashMap<CacheKey, String>) -> io::Result<()> {
+    let dir: PathBuf = root.join(QUARANTINE_DIR);
+    if std::fs::symlink_metadata(&dir).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
+        return Err(io::Error::other("the quarantine folder is a symlink"));
+    }
+    std::fs::create_dir_all(&dir)?;
+    let mut lines: Vec<String> =
+        cache.iter().map(|((d, i, s, m), h)| format!("{d} {i} {s} {m} {h}")).collect();
+    lines.sort();
+    let mut text = lines.join("\n");
+    text.push('\n');
+    fsutil::write_atomic(path, text.as_bytes())
+}
+
+fn host_name() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
