@@ -1,0 +1,300 @@
+//! The `failure-rules` command: arguments in, a library call, rendering, exit code out.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the binary is where output is printed"
+)]
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use failure_rules as fr;
+
+/// Exit code: success; nothing found is not an error.
+const SUCCESS: u8 = 0;
+/// Exit code: `match` found no rule.
+const NO_MATCH: u8 = 1;
+/// Exit code: usage or input error (bad flag, unreadable or malformed file, corrupt
+/// rules file, lock not obtained). `analyze` still analyses the readable inputs and
+/// writes its report before exiting 2 for the ones it skipped.
+const INPUT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "failure-rules",
+    version,
+    about = "Stable error signatures, grouping and a mitigation rules file other tools query",
+    after_help = "Examples:
+  failure-rules analyze                              # dry run over .autonomous_runs/**/errors/*.json
+  failure-rules analyze --since-days 30 --max 25 --execute
+  failure-rules analyze runs.jsonl --format json --output-report docs/reports/TOP_FAILURES.md
+  tail -f app.log | failure-rules normalize --format jsonl
+  failure-rules normalize --mine --format tsv < app.log
+  failure-rules match --type TimeoutError --message 'read timed out after 30s'
+
+Exit codes: 0 success, 1 no matching rule (match), 2 usage or input error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Group recorded failures, rank them and propose rules (a dry run without --execute).
+    #[command(after_help = "Examples:
+  failure-rules analyze
+  failure-rules analyze '.autonomous_runs/2026-*/errors/*.json' --max 10
+  cat errors.jsonl | failure-rules analyze - --format json
+  failure-rules analyze --execute --rules docs/LEARNED_ERROR_MITIGATIONS.json
+
+Inputs are files (.json: a record or an array of records; .jsonl: one per line),
+directories, glob patterns, or - for stdin. Malformed inputs are reported and skipped;
+the exit code is then 2.")]
+    Analyze {
+        /// Files, directories, globs or `-` (default: .autonomous_runs/**/errors/*.json).
+        inputs: Vec<String>,
+        /// Keep records of the last N days (by timestamp, else file mtime).
+        #[arg(long, value_name = "N")]
+        since_days: Option<u32>,
+        /// Show (and apply) at most N groups, the most frequent first.
+        #[arg(long, value_name = "N")]
+        max: Option<usize>,
+        /// The rules file.
+        #[arg(long, value_name = "FILE", default_value = fr::DEFAULT_RULES_FILE)]
+        rules: PathBuf,
+        /// Append new rules and update existing ones (under the `docs` lock).
+        #[arg(long)]
+        execute: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+        /// Also write the report to FILE (Markdown for .md, JSON for .json, else --format).
+        #[arg(long, value_name = "FILE")]
+        output_report: Option<PathBuf>,
+        /// Lock directory (default: $MULTILOCK_DIR, else .multilock in the repository).
+        #[arg(long, value_name = "DIR")]
+        lock_dir: Option<PathBuf>,
+        /// Occurrences for high confidence.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        high: u64,
+        /// Occurrences for medium confidence.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        medium: u64,
+    },
+    /// Normalize one message per stdin line into a signature and id, in input order.
+    #[command(after_help = "Examples:
+  printf 'ValueError: bad id 42\\n' | failure-rules normalize --format jsonl
+  failure-rules normalize --mine --type OSError < messages.txt
+
+Output: jsonl {\"line\":N,\"signature\":\"...\",\"id\":\"rule_...\"}; tsv N<TAB>id<TAB>signature.
+Without --type, a leading `SomeError:` of a line is its type.")]
+    Normalize {
+        /// Mine templates across all lines (words that vary become <*>).
+        #[arg(long)]
+        mine: bool,
+        /// The error type of every line.
+        #[arg(long = "type", value_name = "TYPE")]
+        error_type: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = LineFormat::Tsv)]
+        format: LineFormat,
+    },
+    /// Print the rule that applies to an error; exit 1 if none does.
+    #[command(after_help = "Examples:
+  failure-rules match --type sqlite3.OperationalError --message 'database is locked'
+  failure-rules match --rules rules.json --type KeyError --message \"'user_id'\" --format json")]
+    Match {
+        /// The rules file (missing: the bootstrap rules).
+        #[arg(long, value_name = "FILE", default_value = fr::DEFAULT_RULES_FILE)]
+        rules: PathBuf,
+        /// The error type.
+        #[arg(long = "type", value_name = "TYPE")]
+        error_type: String,
+        /// The error message.
+        #[arg(long, value_name = "TEXT")]
+        message: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = MatchFormat::Human)]
+        format: MatchFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LineFormat {
+    Tsv,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MatchFormat {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { INPUT_ERROR } else { SUCCESS });
+        }
+    };
+    let result = match cli.command {
+        Command::Analyze {
+            inputs,
+            since_days,
+            max,
+            rules,
+            execute,
+            format,
+            output_report,
+            lock_dir,
+            high,
+            medium,
+        } => analyze(AnalyzeArgs {
+            inputs,
+            since_days,
+            max,
+            rules,
+            execute,
+            format,
+            output_report,
+            lock_dir,
+            thresholds: fr::Thresholds { high, medium },
+        }),
+        Command::Normalize { mine, error_type, format } => normalize(mine, error_type, format),
+        Command::Match { rules, error_type, message, format } => {
+            match_rule(&rules, &error_type, &message, format)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("failure-rules: error: {message}");
+            ExitCode::from(INPUT_ERROR)
+        }
+    }
+}
+
+struct AnalyzeArgs {
+    inputs: Vec<String>,
+    since_days: Option<u32>,
+    max: Option<usize>,
+    rules: PathBuf,
+    execute: bool,
+    format: ReportFormat,
+    output_report: Option<PathBuf>,
+    lock_dir: Option<PathBuf>,
+    thresholds: fr::Thresholds,
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
+    let now = time::OffsetDateTime::now_utc();
+    let since = args.since_days.map(|d| now - time::Duration::days(i64::from(d)));
+    let loaded = fr::load(&args.inputs, Path::new("."), since).map_err(|e| e.to_string())?;
+    for skipped in &loaded.skipped {
+        eprintln!("failure-rules: skipped {}: {}", skipped.source, skipped.reason);
+    }
+    let rules = fr::Rules::new(fr::load_rules(&args.rules).map_err(|e| e.to_string())?);
+    let options = fr::AnalyzeOptions { max: args.max, thresholds: args.thresholds, now };
+    let mut analysis = fr::analyze(&loaded, &rules, &options);
+    if args.execute {
+        let lock_dir = args.lock_dir.clone().unwrap_or_else(|| fr::default_lock_dir(&args.rules));
+        fr::execute(&mut analysis, &args.rules, &lock_dir, &options).map_err(|e| e.to_string())?;
+    }
+    let rendered = match args.format {
+        ReportFormat::Human => fr::render_human(&analysis, color()),
+        ReportFormat::Json => fr::render_json(&analysis),
+        ReportFormat::Markdown => fr::render_markdown(&analysis),
+    };
+    print!("{rendered}");
+    if let Some(path) = &args.output_report {
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("md" | "markdown") => fr::render_markdown(&analysis),
+            Some("json") => fr::render_json(&analysis),
+            _ => match args.format {
+                ReportFormat::Human => fr::render_human(&analysis, false),
+                ReportFormat::Json => fr::render_json(&analysis),
+                ReportFormat::Markdown => fr::render_markdown(&analysis),
+            },
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("failure-rules: report written to {}", path.display());
+    }
+    Ok(if analysis.skipped.is_empty() { SUCCESS } else { INPUT_ERROR })
+}
+
+fn normalize(mine: bool, error_type: Option<String>, format: LineFormat) -> Result<u8, String> {
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut output = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let format = match format {
+        LineFormat::Tsv => fr::LineFormat::Tsv,
+        LineFormat::Jsonl => fr::LineFormat::Jsonl,
+    };
+    let options = fr::StreamOptions { mine, error_type };
+    match fr::normalize_stream(&mut input, &mut output, format, &options) {
+        Ok(_) => {}
+        // A closed pipe (`| head`) is a normal end, as for ripgrep.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(format!("cannot normalize stdin: {e}")),
+    }
+    let _ = output.flush();
+    Ok(SUCCESS)
+}
+
+fn match_rule(
+    rules: &Path,
+    error_type: &str,
+    message: &str,
+    format: MatchFormat,
+) -> Result<u8, String> {
+    let rules = fr::Rules::new(fr::load_rules(rules).map_err(|e| e.to_string())?);
+    let signature = fr::signature(error_type, message, None);
+    let rule = rules.lookup_signature(&signature);
+    match format {
+        MatchFormat::Human => match rule {
+            Some(rule) => {
+                println!(
+                    "{} ({}, {}, {})",
+                    rule.id,
+                    rule.confidence.as_str(),
+                    rule.scope,
+                    rule.enforcement
+                );
+                println!("signature: {}", rule.signature);
+                println!("recommendation: {}", rule.recommendation);
+            }
+            None => eprintln!("failure-rules: no rule matches `{signature}`"),
+        },
+        MatchFormat::Json => {
+            let value = serde_json::json!({
+                "signature": signature,
+                "id": fr::rule_id(&signature),
+                "rule": rule,
+            });
+            println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(if rule.is_some() { SUCCESS } else { NO_MATCH })
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (no-color.org).
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

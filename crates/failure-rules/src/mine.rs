@@ -1,0 +1,146 @@
+//! Template mining across signatures: what masks cannot see (user names, host
+//! names, words that vary) is found by comparing the masked signatures.
+//!
+//! Signatures with the same type, frames and number of message tokens form a group.
+//! In a group, for each token position, the signatures that agree on every *other*
+//! position are compared: if they hold at least [`MIN_VARIANTS`] different tokens at
+//! that position (or one of them already holds `<*>`), the position is variable for
+//! them and becomes `<*>`. This repeats until nothing changes. The input is a set
+//! (sorted, counted once), so the same records give the same templates in any order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::signature::Parts;
+
+/// Different tokens at one position that make it a variable. Two is too few: `opened`
+/// and `closed` are different events, not a variable.
+pub(crate) const MIN_VARIANTS: usize = 3;
+
+const ANY: u32 = u32::MAX;
+
+/// Type, frames and number of tokens: signatures that can share a template.
+type GroupKey<'a> = (&'a str, &'a str, usize);
+/// A signature and its interned message tokens.
+type Member<'a> = (&'a Parts, Vec<u32>);
+
+/// Maps every signature of `signatures` to its template (itself when nothing varies).
+pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
+    // Intern the tokens, so that keys are short vectors of integers.
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut words: Vec<&str> = Vec::new();
+    let mut groups: BTreeMap<GroupKey<'_>, Vec<Member<'_>>> = BTreeMap::new();
+    for parts in signatures {
+        let toks: Vec<u32> = parts
+            .body
+            .split(' ')
+            .map(|w| {
+                if w == "<*>" {
+                    return ANY;
+                }
+                *ids.entry(w).or_insert_with(|| {
+                    words.push(w);
+                    (words.len() - 1) as u32
+                })
+            })
+            .collect();
+        groups
+            .entry((parts.ty.as_str(), parts.frames.as_str(), toks.len()))
+            .or_default()
+            .push((parts, toks));
+    }
+    let mut result = HashMap::with_capacity(signatures.len());
+    for (_, mut members) in groups {
+        if members.len() >= 2 {
+            generalize(&mut members);
+        }
+        for (parts, toks) in members {
+            let body: Vec<&str> =
+                toks.iter().map(|&t| if t == ANY { "<*>" } else { words[t as usize] }).collect();
+            let template =
+                Parts { ty: parts.ty.clone(), body: body.join(" "), frames: parts.frames.clone() };
+            result.insert(parts.clone(), template);
+        }
+    }
+    result
+}
+
+fn generalize(members: &mut [Member<'_>]) {
+    let len = members[0].1.len();
+    let mut key: Vec<u32> = Vec::with_capacity(len);
+    loop {
+        let mut changed = false;
+        for p in 0..len {
+            // Signatures agreeing everywhere but at `p`, and the tokens they hold there.
+            let mut buckets: HashMap<Vec<u32>, (BTreeSet<u32>, Vec<usize>)> = HashMap::new();
+            for (i, (_, toks)) in members.iter().enumerate() {
+                key.clear();
+                key.extend_from_slice(toks);
+                key[p] = ANY;
+                let entry = buckets.entry(key.clone()).or_default();
+                entry.0.insert(toks[p]);
+                entry.1.push(i);
+            }
+            for (values, indices) in buckets.into_values() {
+                let wild = values.contains(&ANY);
+                let literal = values.len() - usize::from(wild);
+                if literal == 0 || !(literal >= MIN_VARIANTS || (wild && literal >= 1)) {
+                    continue;
+                }
+                for i in indices {
+                    if members[i].1[p] != ANY {
+                        members[i].1[p] = ANY;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(body: &str) -> Parts {
+        Parts { ty: String::new(), body: body.into(), frames: String::new() }
+    }
+
+    fn templates(bodies: &[&str]) -> Vec<String> {
+        let set: BTreeSet<Parts> = bodies.iter().map(|b| parts(b)).collect();
+        let mined = mine(&set);
+        bodies.iter().map(|b| mined[&parts(b)].body.clone()).collect()
+    }
+
+    #[test]
+    fn varying_words_become_wildcards() {
+        let got = templates(&[
+            "Invalid user alice from <IP>",
+            "Invalid user bob from <IP>",
+            "Invalid user carol from <IP>",
+            "Connection closed by <IP>",
+        ]);
+        assert_eq!(got[0], "Invalid user <*> from <IP>");
+        assert_eq!(got[2], "Invalid user <*> from <IP>");
+        assert_eq!(got[3], "Connection closed by <IP>");
+    }
+
+    #[test]
+    fn two_variants_are_two_events() {
+        let got = templates(&["session opened for <*>", "session closed for <*>"]);
+        assert_eq!(got, ["session opened for <*>", "session closed for <*>"]);
+    }
+
+    #[test]
+    fn independent_of_order() {
+        let a = ["x a 1", "x b 1", "x c 1", "x a 2", "y q z"];
+        let mut b = a;
+        b.reverse();
+        let ta = templates(&a);
+        let mut tb = templates(&b);
+        tb.reverse();
+        assert_eq!(ta, tb);
+    }
+}

@@ -1,0 +1,1269 @@
+//! The normalizer: one error message in, its variable parts masked out.
+//!
+//! It is a single pass over the bytes of the message, not a regular expression per
+//! mask: the message is cut into whitespace-separated chunks (a quoted string is one
+//! chunk even when it holds spaces), each chunk is classified once by looking at its
+//! bytes, and a second pass over the short token list joins the masks that span
+//! several tokens (`Jan  2 15:04:05`, `30 ms`, `line 12`).
+//!
+//! # Mask order
+//!
+//! A chunk gets the first mask that applies, in this order (the order is part of
+//! [`NORMALIZER_VERSION`]):
+//!
+//! 1. an existing placeholder such as `<NUM>` stays (normalizing twice changes nothing);
+//! 2. an exception type (`ValueError`, `java.io.IOException`) stays as it is;
+//! 3. quoted strings: the content is normalized; where the string is a value (after
+//!    `=` or `:`) it becomes `'<*>'`, elsewhere its words stay, so `"GET"` and `"POST"`
+//!    remain different;
+//! 4. `<URL>` (`scheme://…`), 5. `<EMAIL>`, 6. `<UUID>`, 7. `<ADDR>` (`0x…`),
+//! 8. `<MAC>`, 9. `<IP>` (IPv4 and IPv6, with port, also `/10.0.0.1:50010`),
+//! 10. `<TS>` (ISO 8601/RFC 3339 dates and times, `2026/11/25`, Apache
+//!     `25/Nov/2026:08:33:06`, epoch seconds and milliseconds),
+//! 11. `<PATH>` (Windows, UNC, POSIX, `~/`, `./`, relative paths and file names with
+//!     an extension; a `:LINE` suffix is part of the path),
+//! 12. `<HOST>` (dotted names with a digit or a well-known top-level domain),
+//! 13. `<DUR>` and `<SIZE>` (`30ms`, `1.5GiB`), 14. `<NUM>` (integers, floats,
+//!     signed, with exponent, `50%`), 15. `<HEX>` (hex ids and hashes of 8+
+//!     characters holding a digit), 16. `name[1234]` → `name[<PID>]`,
+//! 17. `key=value` keeps the key and masks the value (a typed mask if the value has
+//!     one, else `<*>`; `status=429` stays),
+//! 18. identifiers holding a digit keep their leading digit-free segments:
+//!     `blk_-1608999687919862906` → `blk_<*>`, `core.12` → `core.<*>`, `user42` → `<*>`.
+//!
+//! The second pass then joins, in this order: weekday and month names, day and year
+//! numbers, time zones and times around them into one `<TS>`; `<NUM>` followed by a
+//! unit word into `<DUR>` or `<SIZE>`; `<NUM>` after `line` into `<LINE>` and after
+//! `pid` into `<PID>`; and finally adjacent equal masks (`<IP> <IP>`) into one.
+//! HTTP status codes next to `HTTP`, `status`, `code` or a reason phrase
+//! (`429 Too Many Requests`) stay literal: they name the event.
+//!
+//! A message is never reduced to masks alone: if no word survives, it is normalized
+//! again without the value masks (quoted values, `key=value`, identifiers), and if
+//! still no word survives the message is kept as it is. Only the first
+//! [`MAX_MESSAGE_BYTES`] bytes of a message are read.
+
+/// Version of the normalization rules. It is hashed into every rule id, so a change
+/// of the rules yields new ids instead of silently regrouping old errors.
+pub const NORMALIZER_VERSION: &str = "fr-norm-1";
+
+/// Bytes of a message that are normalized; the rest is ignored, so a 10 MB message
+/// costs no more than a short one.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// A quoted string longer than this is not treated as one chunk.
+const MAX_QUOTED_BYTES: usize = 512;
+
+/// The masks, as they appear in signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ph {
+    Ts,
+    Uuid,
+    Addr,
+    Url,
+    Email,
+    Ip,
+    Mac,
+    Host,
+    Path,
+    Line,
+    Pid,
+    Hex,
+    Dur,
+    Size,
+    Num,
+    Any,
+}
+
+impl Ph {
+    pub(crate) fn text(self) -> &'static str {
+        match self {
+            Ph::Ts => "<TS>",
+            Ph::Uuid => "<UUID>",
+            Ph::Addr => "<ADDR>",
+            Ph::Url => "<URL>",
+            Ph::Email => "<EMAIL>",
+            Ph::Ip => "<IP>",
+            Ph::Mac => "<MAC>",
+            Ph::Host => "<HOST>",
+            Ph::Path => "<PATH>",
+            Ph::Line => "<LINE>",
+            Ph::Pid => "<PID>",
+            Ph::Hex => "<HEX>",
+            Ph::Dur => "<DUR>",
+            Ph::Size => "<SIZE>",
+            Ph::Num => "<NUM>",
+            Ph::Any => "<*>",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Ph> {
+        Some(match s {
+            "<TS>" => Ph::Ts,
+            "<UUID>" => Ph::Uuid,
+            "<ADDR>" => Ph::Addr,
+            "<URL>" => Ph::Url,
+            "<EMAIL>" => Ph::Email,
+            "<IP>" => Ph::Ip,
+            "<MAC>" => Ph::Mac,
+            "<HOST>" => Ph::Host,
+            "<PATH>" => Ph::Path,
+            "<LINE>" => Ph::Line,
+            "<PID>" => Ph::Pid,
+            "<HEX>" => Ph::Hex,
+            "<DUR>" => Ph::Dur,
+            "<SIZE>" => Ph::Size,
+            "<NUM>" => Ph::Num,
+            "<*>" => Ph::Any,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether `s` is one of the masks.
+pub(crate) fn is_placeholder(s: &str) -> bool {
+    Ph::parse(s).is_some()
+}
+
+/// What a literal token may become in the second pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    None,
+    Month,
+    Weekday,
+    Zone,
+    AmPm,
+    /// A plain integer of at most four digits: a day or a year next to a month.
+    Small,
+    DurUnit,
+    SizeUnit,
+    LineWord,
+    PidWord,
+    HttpWord,
+    Reason,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Core {
+    /// Text in the scratch buffer.
+    Text(u32, u32),
+    Ph(Ph),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    /// Leading punctuation, in the scratch buffer.
+    lead: (u32, u32),
+    core: Core,
+    trail: (u32, u32),
+    hint: Hint,
+    /// For a `<NUM>`: the original digits, in the scratch buffer, so that an HTTP
+    /// status code can be put back.
+    orig: (u32, u32),
+}
+
+/// Reusable buffers; one per thread of normalization.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    buf: String,
+    toks: Vec<Tok>,
+    inner: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Full,
+    /// No value masks: quoted values, `key=value` and identifiers stay.
+    Conservative,
+}
+
+/// Normalizes one message into `out` (cleared first).
+pub(crate) fn normalize_into(message: &str, out: &mut String, scratch: &mut Scratch) {
+    out.clear();
+    let message = truncate(message, MAX_MESSAGE_BYTES);
+    run(message, Mode::Full, out, scratch);
+    if has_word(out) {
+        return;
+    }
+    run(message, Mode::Conservative, out, scratch);
+    if has_word(out) {
+        return;
+    }
+    out.clear();
+    for (i, word) in message.split_ascii_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+/// Normalizes one message (see the module documentation for the rules).
+pub fn normalize_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE_BYTES));
+    normalize_into(message, &mut out, &mut Scratch::default());
+    out
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Whether some letter survives outside the masks.
+fn has_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'<'
+            && let Some(end) = s[i..].find('>')
+            && is_placeholder(&s[i..i + end + 1])
+        {
+            i += end + 1;
+            continue;
+        }
+        if b[i].is_ascii_alphabetic() || b[i] >= 0x80 {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+fn run(message: &str, mode: Mode, out: &mut String, scratch: &mut Scratch) {
+    out.clear();
+    scratch.buf.clear();
+    scratch.toks.clear();
+    let bytes = message.as_bytes();
+    let mut i = 0;
+    let mut value_pos = false;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let end = chunk_end(bytes, i);
+        let chunk = &message[i..end];
+        classify_chunk(chunk, value_pos, mode, scratch);
+        value_pos = chunk.ends_with(':') || chunk.ends_with('=');
+        i = end;
+    }
+    second_pass(scratch);
+    render(scratch, out);
+}
+
+/// End of the chunk starting at `start`: the next whitespace, except that a quoted
+/// string at the start of the chunk (after brackets) or right after `=` runs to its
+/// closing quote.
+fn chunk_end(b: &[u8], start: usize) -> usize {
+    let mut i = start;
+    while i < b.len() && matches!(b[i], b'(' | b'[' | b'{') {
+        i += 1;
+    }
+    loop {
+        if i < b.len() && matches!(b[i], b'"' | b'\'' | b'`') {
+            if let Some(close) = closing_quote(b, i) {
+                i = close + 1;
+            } else {
+                i += 1;
+            }
+        }
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            if b[i] == b'=' && i + 1 < b.len() && matches!(b[i + 1], b'"' | b'\'') {
+                i += 1;
+                break;
+            }
+            i += 1;
+        }
+        if i < b.len() && !b[i].is_ascii_whitespace() && matches!(b[i], b'"' | b'\'') {
+            continue;
+        }
+        return i;
+    }
+}
+
+/// The closing quote for the quote at `open`: the same character followed by the end,
+/// whitespace or punctuation, within [`MAX_QUOTED_BYTES`].
+fn closing_quote(b: &[u8], open: usize) -> Option<usize> {
+    let q = b[open];
+    let limit = (open + MAX_QUOTED_BYTES).min(b.len());
+    let mut j = open + 1;
+    while j < limit {
+        if b[j] == q {
+            let next = b.get(j + 1).copied();
+            match next {
+                None => return Some(j),
+                Some(c) if c.is_ascii_whitespace() || b",.;:)]}!?".contains(&c) => return Some(j),
+                _ => {}
+            }
+        }
+        j += 1;
+    }
+    None
+}
+
+fn push(buf: &mut String, s: &str) -> (u32, u32) {
+    let start = buf.len() as u32;
+    buf.push_str(s);
+    (start, buf.len() as u32)
+}
+
+fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
+    let b = chunk.as_bytes();
+    // Leading brackets.
+    let mut s = 0;
+    while s < b.len() && matches!(b[s], b'(' | b'[' | b'{') {
+        s += 1;
+    }
+    // A quoted string.
+    if s < b.len()
+        && matches!(b[s], b'"' | b'\'' | b'`')
+        && let Some(close) = closing_quote(b, s)
+        && close < b.len()
+        && (close + 1 == b.len() || !b[close + 1].is_ascii_alphanumeric())
+    {
+        let quote = &chunk[s..s + 1];
+        let content = &chunk[s + 1..close];
+        let lead = push(&mut scratch.buf, &chunk[..s + 1]);
+        let core = quoted_core(content, quote, value_pos, mode, scratch);
+        let trail = push(&mut scratch.buf, &chunk[close..]);
+        scratch.toks.push(Tok { lead, core, trail, hint: Hint::None, orig: (0, 0) });
+        return;
+    }
+    // Trailing punctuation, not eating a placeholder's `>` or a path's `/`.
+    let mut e = b.len();
+    while e > s
+        && matches!(
+            b[e - 1],
+            b')' | b']' | b'}' | b',' | b';' | b':' | b'.' | b'!' | b'?' | b'"' | b'\'' | b'`'
+        )
+    {
+        if b[e - 1] == b']' && chunk[s..e - 1].contains('[') {
+            break;
+        }
+        if b[e - 1] == b')' && chunk[s..e - 1].contains('(') {
+            break;
+        }
+        e -= 1;
+    }
+    if s == e {
+        let lead = push(&mut scratch.buf, chunk);
+        scratch.toks.push(Tok {
+            lead,
+            core: Core::Text(lead.1, lead.1),
+            trail: (0, 0),
+            hint: Hint::None,
+            orig: (0, 0),
+        });
+        return;
+    }
+    let core_str = &chunk[s..e];
+    let lead = push(&mut scratch.buf, &chunk[..s]);
+    let (core, hint, orig) = classify_core(core_str, mode, scratch);
+    let trail = push(&mut scratch.buf, &chunk[e..]);
+    scratch.toks.push(Tok { lead, core, trail, hint, orig });
+}
+
+fn quoted_core(
+    content: &str,
+    quote: &str,
+    value_pos: bool,
+    mode: Mode,
+    scratch: &mut Scratch,
+) -> Core {
+    if value_pos && mode == Mode::Full && !content.is_empty() {
+        // A typed mask says more than `<*>` when the whole value has one.
+        if !content.contains(' ')
+            && let (Core::Ph(ph), _, _) = classify_core(content, mode, scratch)
+        {
+            let r = push(&mut scratch.buf, ph.text());
+            return Core::Text(r.0, r.1);
+        }
+        let r = push(&mut scratch.buf, Ph::Any.text());
+        return Core::Text(r.0, r.1);
+    }
+    // Normalize the content on its own; its words stay.
+    let mut inner = std::mem::take(&mut scratch.inner);
+    let mut sub = Scratch::default();
+    inner.clear();
+    run(
+        content,
+        if mode == Mode::Full { Mode::Full } else { Mode::Conservative },
+        &mut inner,
+        &mut sub,
+    );
+    let _ = quote;
+    let r = push(&mut scratch.buf, &inner);
+    scratch.inner = inner;
+    Core::Text(r.0, r.1)
+}
+
+/// Facts about a chunk gathered in one pass over its bytes.
+#[derive(Default)]
+struct Shape {
+    digits: usize,
+    alpha: usize,
+    hex_letters: usize,
+    non_hex_alpha: usize,
+    dots: usize,
+    colons: usize,
+    slashes: usize,
+    backslashes: usize,
+    dashes: usize,
+    at: usize,
+    eq: Option<usize>,
+    other: usize,
+    underscores: usize,
+}
+
+fn shape(b: &[u8]) -> Shape {
+    let mut sh = Shape::default();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => sh.digits += 1,
+            b'a'..=b'f' | b'A'..=b'F' => {
+                sh.alpha += 1;
+                sh.hex_letters += 1;
+            }
+            b'g'..=b'z' | b'G'..=b'Z' => {
+                sh.alpha += 1;
+                sh.non_hex_alpha += 1;
+            }
+            b'.' => sh.dots += 1,
+            b':' => sh.colons += 1,
+            b'/' => sh.slashes += 1,
+            b'\\' => sh.backslashes += 1,
+            b'-' => sh.dashes += 1,
+            b'_' => sh.underscores += 1,
+            b'@' => sh.at += 1,
+            b'=' => {
+                if sh.eq.is_none() {
+                    sh.eq = Some(i);
+                }
+            }
+            _ => sh.other += 1,
+        }
+    }
+    sh
+}
+
+fn text(scratch: &mut Scratch, s: &str) -> Core {
+    let r = push(&mut scratch.buf, s);
+    Core::Text(r.0, r.1)
+}
+
+fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, (u32, u32)) {
+    let none = (0, 0);
+    if let Some(ph) = Ph::parse(core) {
+        return (Core::Ph(ph), Hint::None, none);
+    }
+    let b = core.as_bytes();
+    let sh = shape(b);
+    if sh.digits == 0 {
+        // Words: the common case, checked cheaply.
+        if sh.colons == 0 && sh.slashes == 0 && sh.backslashes == 0 && sh.at == 0 && sh.eq.is_none()
+        {
+            if sh.dots == 0 || is_exception_type(b) {
+                return (text(scratch, core), word_hint(core), none);
+            }
+            if is_host(b, &sh) {
+                return (Core::Ph(Ph::Host), Hint::None, none);
+            }
+            if is_file_name(b) {
+                return (Core::Ph(Ph::Path), Hint::None, none);
+            }
+            return (text(scratch, core), Hint::None, none);
+        }
+    } else if sh.alpha == 0 && sh.other == 0 && sh.colons == 0 && sh.slashes == 0 && sh.eq.is_none()
+    {
+        // Digits with dots and dashes only.
+        if sh.dots == 3 && is_ip(b, &sh) {
+            return (Core::Ph(Ph::Ip), Hint::None, none);
+        }
+        if let Some(ph) = numeric(b, &sh) {
+            let orig = push(&mut scratch.buf, core);
+            let hint = if ph == Ph::Num && sh.dots == 0 && sh.dashes == 0 && b.len() <= 4 {
+                Hint::Small
+            } else if b.len() == 5 && matches!(b[0], b'+' | b'-') && sh.dots == 0 {
+                Hint::Zone
+            } else {
+                Hint::None
+            };
+            return (Core::Ph(ph), hint, orig);
+        }
+    }
+    if is_exception_type(b) {
+        return (text(scratch, core), Hint::None, none);
+    }
+    if let Some(p) = core.find("://")
+        && p > 0
+        && b[..p].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    {
+        return (Core::Ph(Ph::Url), Hint::None, none);
+    }
+    if sh.at == 1 && is_email(b) {
+        return (Core::Ph(Ph::Email), Hint::None, none);
+    }
+    if sh.digits > 0 || sh.hex_letters > 0 {
+        if is_uuid(b) {
+            return (Core::Ph(Ph::Uuid), Hint::None, none);
+        }
+        if b.len() > 2
+            && b[0] == b'0'
+            && (b[1] == b'x' || b[1] == b'X')
+            && b[2..].iter().all(u8::is_ascii_hexdigit)
+        {
+            return (Core::Ph(Ph::Addr), Hint::None, none);
+        }
+        if is_mac(b) {
+            return (Core::Ph(Ph::Mac), Hint::None, none);
+        }
+        if is_ip(b, &sh) {
+            return (Core::Ph(Ph::Ip), Hint::None, none);
+        }
+    }
+    if sh.digits > 0 && is_timestamp(b) {
+        return (Core::Ph(Ph::Ts), Hint::None, none);
+    }
+    if is_path(b, &sh) {
+        return (Core::Ph(Ph::Path), Hint::None, none);
+    }
+    if sh.dots > 0 && sh.colons == 0 && sh.slashes == 0 && sh.eq.is_none() && sh.at == 0 {
+        if is_host(b, &sh) {
+            return (Core::Ph(Ph::Host), Hint::None, none);
+        }
+        if is_file_name(b) {
+            return (Core::Ph(Ph::Path), Hint::None, none);
+        }
+    }
+    if sh.digits > 0 {
+        if let Some(ph) = number_with_unit(b) {
+            let zone = b.len() == 5
+                && matches!(b[0], b'+' | b'-')
+                && b[1..].iter().all(u8::is_ascii_digit);
+            return (Core::Ph(ph), if zone { Hint::Zone } else { Hint::None }, none);
+        }
+        if b.len() >= 8 && sh.non_hex_alpha == 0 && b.iter().all(u8::is_ascii_hexdigit) {
+            return (Core::Ph(Ph::Hex), Hint::None, none);
+        }
+        if let Some(open) = core.find('[')
+            && core.ends_with(']')
+            && open > 0
+            && b[open + 1..b.len() - 1].iter().all(u8::is_ascii_digit)
+            && open + 2 < b.len()
+        {
+            let mut s = String::with_capacity(open + 7);
+            s.push_str(&core[..open]);
+            s.push_str("[<PID>]");
+            return (text(scratch, &s), Hint::None, none);
+        }
+    }
+    if let Some(eq) = sh.eq
+        && eq > 0
+        && mode == Mode::Full
+    {
+        return (key_value(core, eq, scratch), Hint::None, none);
+    }
+    if sh.digits > 0 && mode == Mode::Full {
+        return (identifier(core, scratch), Hint::None, none);
+    }
+    (text(scratch, core), word_hint(core), none)
+}
+
+fn word_hint(w: &str) -> Hint {
+    match w {
+        "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul" | "Aug" | "Sep" | "Sept" | "Oct"
+        | "Nov" | "Dec" | "January" | "February" | "March" | "April" | "June" | "July"
+        | "August" | "September" | "October" | "November" | "December" => Hint::Month,
+        "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun" | "Monday" | "Tuesday"
+        | "Wednesday" | "Thursday" | "Friday" | "Saturday" | "Sunday" => Hint::Weekday,
+        "UTC" | "GMT" | "Z" | "CET" | "CEST" | "EST" | "EDT" | "PST" | "PDT" => Hint::Zone,
+        "AM" | "PM" | "am" | "pm" => Hint::AmPm,
+        "ms" | "s" | "sec" | "secs" | "second" | "seconds" | "min" | "mins" | "minute"
+        | "minutes" | "h" | "hr" | "hrs" | "hour" | "hours" | "day" | "days" | "us" | "µs"
+        | "ns" | "millis" | "milliseconds" => Hint::DurUnit,
+        "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB" | "GiB" | "TiB" | "kB" | "bytes"
+        | "byte" => Hint::SizeUnit,
+        "line" | "Line" | "lineno" => Hint::LineWord,
+        "pid" | "PID" | "Pid" => Hint::PidWord,
+        "HTTP" | "http" | "status" | "Status" | "code" | "Code" | "status_code" | "response"
+        | "Response" => Hint::HttpWord,
+        "Too" | "Client" | "Server" | "Not" | "Internal" | "Bad" | "Service" | "Gateway"
+        | "Unauthorized" | "Forbidden" | "Conflict" | "Request" | "Payment" | "Precondition"
+        | "Unprocessable" => Hint::Reason,
+        _ if w.len() == 5
+            && (w.starts_with('+') || w.starts_with('-'))
+            && w[1..].bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            Hint::Zone
+        }
+        _ if w.starts_with("HTTP/") => Hint::HttpWord,
+        _ => Hint::None,
+    }
+}
+
+/// `ValueError`, `sqlite3.OperationalError`, `java.io.IOException`: never masked.
+fn is_exception_type(b: &[u8]) -> bool {
+    const ENDS: [&[u8]; 7] =
+        [b"Error", b"Exception", b"Warning", b"Exit", b"Interrupt", b"Fault", b"Failure"];
+    ENDS.iter().any(|end| b.len() > end.len() && b.ends_with(end))
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$'))
+}
+
+fn numeric(b: &[u8], sh: &Shape) -> Option<Ph> {
+    // Epoch seconds or milliseconds (2001–2286), with optional fraction.
+    let int_len = b.iter().position(|&c| c == b'.').unwrap_or(b.len());
+    if sh.dashes == 0
+        && sh.dots <= 1
+        && b[0] == b'1'
+        && (int_len == 10 || (int_len == 13 && sh.dots == 0))
+    {
+        return Some(Ph::Ts);
+    }
+    if sh.dashes == 2 && sh.dots == 0 && is_iso_date(b) {
+        return Some(Ph::Ts);
+    }
+    let mut i = 0;
+    if b[0] == b'-' || b[0] == b'+' {
+        i = 1;
+    }
+    let start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    if i == b.len() {
+        return Some(Ph::Num);
+    }
+    // Versions like 1.2.3 and dotted or dashed digit groups: still a number.
+    if b[i..].iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-')) {
+        return Some(Ph::Num);
+    }
+    None
+}
+
+fn number_with_unit(b: &[u8]) -> Option<Ph> {
+    let mut i = 0;
+    if b[0] == b'-' || b[0] == b'+' {
+        i = 1;
+    }
+    let start = i;
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b',') {
+        i += 1;
+    }
+    if i == start || !b[start].is_ascii_digit() {
+        return None;
+    }
+    let unit = &b[i..];
+    // Several units in a row: 2m30s, 1h5m.
+    let is_dur = |u: &[u8]| {
+        matches!(
+            u,
+            b"ms"
+                | b"s"
+                | b"sec"
+                | b"secs"
+                | b"m"
+                | b"min"
+                | b"mins"
+                | b"h"
+                | b"hr"
+                | b"d"
+                | b"us"
+                | b"ns"
+        )
+    };
+    let is_size = |u: &[u8]| {
+        matches!(
+            u,
+            b"B" | b"b"
+                | b"K"
+                | b"k"
+                | b"KB"
+                | b"kB"
+                | b"kb"
+                | b"M"
+                | b"MB"
+                | b"mb"
+                | b"G"
+                | b"GB"
+                | b"gb"
+                | b"TB"
+                | b"KiB"
+                | b"MiB"
+                | b"GiB"
+                | b"TiB"
+                | b"bytes"
+        )
+    };
+    if unit == b"%" || unit.is_empty() {
+        return Some(Ph::Num);
+    }
+    if is_size(unit) {
+        return Some(Ph::Size);
+    }
+    // Split alternating unit groups.
+    let mut j = 0;
+    let mut any = false;
+    let mut u = unit;
+    while !u.is_empty() {
+        let alpha_end = u.iter().position(|c| c.is_ascii_digit() || *c == b'.').unwrap_or(u.len());
+        if alpha_end == 0 || !is_dur(&u[..alpha_end]) {
+            return None;
+        }
+        any = true;
+        u = &u[alpha_end..];
+        let digit_end =
+            u.iter().position(|c| !(c.is_ascii_digit() || *c == b'.')).unwrap_or(u.len());
+        if digit_end == 0 && !u.is_empty() {
+            return None;
+        }
+        u = &u[digit_end..];
+        j += 1;
+        if j > 6 {
+            return None;
+        }
+    }
+    any.then_some(Ph::Dur)
+}
+
+fn is_iso_date(b: &[u8]) -> bool {
+    b.len() >= 8
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && (b[4] == b'-' || b[4] == b'/')
+        && b[5].is_ascii_digit()
+        && b[6].is_ascii_digit()
+        && b[7] == b[4]
+        && b.get(8).is_some_and(u8::is_ascii_digit)
+}
+
+/// Dates and times in one token: `2026-11-25`, `2026-11-25T08:33:06.123Z`,
+/// `08:33:06,123`, `25/Nov/2026:08:33:06`, `11/25/2026`, `2026/11/25`.
+fn is_timestamp(b: &[u8]) -> bool {
+    if is_iso_date(b) {
+        // The rest must look like a time or zone.
+        return b[8..].iter().all(|c| {
+            c.is_ascii_digit() || matches!(c, b'T' | b':' | b'.' | b',' | b'Z' | b'+' | b'-' | b'_')
+        });
+    }
+    // dd/Mon/yyyy[:hh:mm:ss]
+    if b.len() >= 11 && b[2] == b'/' && b[6] == b'/' && b[3].is_ascii_uppercase() {
+        return b[..2].iter().all(u8::is_ascii_digit) && b[7..11].iter().all(u8::is_ascii_digit);
+    }
+    // mm/dd/yyyy or dd.mm.yyyy
+    if b.len() == 10 && (b[2] == b'/' || b[2] == b'.') && b[5] == b[2] {
+        return b.iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
+    }
+    // hh:mm[:ss[.frac]][Z|+hh:mm]
+    let mut i = 0;
+    let mut groups = 0;
+    loop {
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n = i - s;
+        if n == 0 || n > 2 {
+            return false;
+        }
+        groups += 1;
+        if i < b.len() && b[i] == b':' && groups < 3 {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    if groups < 2 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'.' || b[i] == b',') {
+        i += 1;
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    let rest = &b[i..];
+    rest.is_empty()
+        || rest == b"Z"
+        || (rest.len() >= 3
+            && matches!(rest[0], b'+' | b'-')
+            && rest[1..].iter().all(|c| c.is_ascii_digit() || *c == b':'))
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    if b.len() == 36 {
+        return b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() }
+        });
+    }
+    false
+}
+
+fn is_mac(b: &[u8]) -> bool {
+    b.len() == 17
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if i % 3 == 2 { *c == b':' || *c == b'-' } else { c.is_ascii_hexdigit() })
+        && (b[2] == b[5])
+}
+
+fn is_ipv4(b: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in b.split(|&c| c == b'.') {
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        parts += 1;
+    }
+    parts == 4
+}
+
+fn is_ip(b: &[u8], sh: &Shape) -> bool {
+    let b = b.strip_prefix(b"/").unwrap_or(b);
+    if sh.dots == 3 && sh.alpha == 0 {
+        let host = match b.iter().position(|&c| c == b':') {
+            Some(p) => {
+                if !b[p + 1..].iter().all(u8::is_ascii_digit) || p + 1 == b.len() {
+                    return false;
+                }
+                &b[..p]
+            }
+            None => b,
+        };
+        return is_ipv4(host);
+    }
+    // IPv6: [addr]:port, addr%zone, with `::` or seven colons.
+    let mut b = b;
+    if b.first() == Some(&b'[') {
+        match b.iter().position(|&c| c == b']') {
+            Some(p) => {
+                let rest = &b[p + 1..];
+                if !(rest.is_empty()
+                    || (rest[0] == b':'
+                        && rest.len() > 1
+                        && rest[1..].iter().all(u8::is_ascii_digit)))
+                {
+                    return false;
+                }
+                b = &b[1..p];
+            }
+            None => return false,
+        }
+    }
+    if let Some(p) = b.iter().position(|&c| c == b'%') {
+        b = &b[..p];
+    }
+    let colons = b.iter().filter(|&&c| c == b':').count();
+    if !(2..=7).contains(&colons) {
+        return false;
+    }
+    let double = b.windows(2).any(|w| w == b"::");
+    if !double && colons != 7 {
+        return false;
+    }
+    // An embedded IPv4 tail (::ffff:10.0.0.1).
+    let (head, v4) = match b.iter().rposition(|&c| c == b':') {
+        Some(p) if b[p + 1..].contains(&b'.') => (&b[..=p], Some(&b[p + 1..])),
+        _ => (b, None),
+    };
+    if let Some(v4) = v4
+        && !is_ipv4(v4)
+    {
+        return false;
+    }
+    head.split(|&c| c == b':').all(|g| g.len() <= 4 && g.iter().all(u8::is_ascii_hexdigit))
+}
+
+fn is_email(b: &[u8]) -> bool {
+    let at = match b.iter().position(|&c| c == b'@') {
+        Some(p) if p > 0 => p,
+        _ => return false,
+    };
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    local.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'))
+        && domain.contains(&b'.')
+        && !domain.ends_with(b".")
+        && domain.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+}
+
+const TLDS: [&[u8]; 18] = [
+    b"com",
+    b"net",
+    b"org",
+    b"io",
+    b"local",
+    b"internal",
+    b"lan",
+    b"dev",
+    b"edu",
+    b"gov",
+    b"cloud",
+    b"localdomain",
+    b"corp",
+    b"example",
+    b"invalid",
+    b"test",
+    b"de",
+    b"uk",
+];
+
+fn is_host(b: &[u8], sh: &Shape) -> bool {
+    if sh.dots == 0 || b.starts_with(b".") || b.ends_with(b".") || sh.underscores > 0 {
+        return false;
+    }
+    let last = b.rsplit(|&c| c == b'.').next().unwrap_or_default();
+    if last.len() < 2 || !last.iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    if !b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-')) {
+        return false;
+    }
+    if b.split(|&c| c == b'.').any(|l| l.is_empty() || l.len() > 63) {
+        return false;
+    }
+    TLDS.contains(&last)
+        || (sh.digits > 0 && !is_file_name(b) && b.iter().any(u8::is_ascii_lowercase))
+}
+
+const EXTENSIONS: [&[u8]; 44] = [
+    b"py", b"pyc", b"rs", b"json", b"jsonl", b"txt", b"log", b"csv", b"md", b"yaml", b"yml",
+    b"toml", b"js", b"ts", b"html", b"xml", b"conf", b"cfg", b"ini", b"sh", b"so", b"dll", b"exe",
+    b"jar", b"class", b"go", b"java", b"c", b"h", b"cpp", b"db", b"sqlite", b"lock", b"tmp", b"gz",
+    b"zip", b"tar", b"pid", b"sock", b"bin", b"dat", b"parquet", b"pdf", b"png",
+];
+
+/// `report_2023.csv`, `config.json`: a file name with a known extension.
+fn is_file_name(b: &[u8]) -> bool {
+    match b.iter().rposition(|&c| c == b'.') {
+        Some(p) if p > 0 => {
+            let ext = &b[p + 1..];
+            EXTENSIONS.contains(&ext)
+                && b[..p]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        }
+        _ => false,
+    }
+}
+
+fn is_path(b: &[u8], sh: &Shape) -> bool {
+    if sh.backslashes > 0 {
+        // C:\x, \\server\share, relative\win\path
+        if b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\' {
+            return true;
+        }
+        if b.starts_with(b"\\\\") {
+            return true;
+        }
+        return sh.backslashes >= 2 && sh.at == 0;
+    }
+    if sh.slashes == 0 {
+        return false;
+    }
+    if b.len() > 1 && b[0] == b'/' && b[1] != b'/' {
+        return true;
+    }
+    if b.starts_with(b"~/") || b.starts_with(b"./") || b.starts_with(b"../") {
+        return true;
+    }
+    if b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
+        return true;
+    }
+    // Relative: a/b/c, or dir/file.ext (not HTTP/1.1, and/or).
+    let without_line = match b.iter().position(|&c| c == b':') {
+        Some(p) if b[p + 1..].iter().all(|c| c.is_ascii_digit() || *c == b':') => &b[..p],
+        Some(_) => return false,
+        None => b,
+    };
+    if !without_line
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'.' | b'_' | b'-' | b'+' | b'@'))
+    {
+        return false;
+    }
+    if sh.slashes >= 2 && !without_line.ends_with(b"/") {
+        return true;
+    }
+    let last = without_line.rsplit(|&c| c == b'/').next().unwrap_or_default();
+    is_file_name(last)
+}
+
+fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
+    let key = &core[..eq];
+    let value = &core[eq + 1..];
+    let mut s = String::with_capacity(key.len() + 8);
+    s.push_str(key);
+    s.push('=');
+    if value.is_empty() {
+        return text(scratch, &s);
+    }
+    let key_lower = key.rsplit(['.', '_']).next().unwrap_or(key);
+    if matches!(key, "status" | "status_code" | "code" | "http_status")
+        && value.len() == 3
+        && (b'1'..=b'5').contains(&value.as_bytes()[0])
+        && value.bytes().all(|c| c.is_ascii_digit())
+    {
+        s.push_str(value);
+        return text(scratch, &s);
+    }
+    let (q, inner) = match value.as_bytes()[0] {
+        b'"' | b'\'' if value.len() >= 2 && value.ends_with(&value[..1]) => {
+            (&value[..1], &value[1..value.len() - 1])
+        }
+        _ => ("", value),
+    };
+    let ph = if Ph::parse(inner).is_some() {
+        inner
+    } else if inner.is_empty() {
+        ""
+    } else if key_lower.eq_ignore_ascii_case("pid") && inner.bytes().all(|c| c.is_ascii_digit()) {
+        Ph::Pid.text()
+    } else if matches!(key_lower, "line" | "lineno") && inner.bytes().all(|c| c.is_ascii_digit()) {
+        Ph::Line.text()
+    } else if inner.contains(' ') {
+        Ph::Any.text()
+    } else {
+        match classify_core(inner, Mode::Full, scratch).0 {
+            Core::Ph(ph) => ph.text(),
+            Core::Text(..) => Ph::Any.text(),
+        }
+    };
+    s.push_str(q);
+    s.push_str(ph);
+    s.push_str(q);
+    text(scratch, &s)
+}
+
+/// Keeps the leading segments without digits: `blk_-42` → `blk_<*>`.
+fn identifier(core: &str, scratch: &mut Scratch) -> Core {
+    let b = core.as_bytes();
+    let mut seg_start = 0;
+    let mut keep = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            break;
+        }
+        if matches!(c, b'_' | b'-' | b'.' | b':' | b'/' | b'#' | b'@' | b'(' | b'[' | b',') {
+            keep = i + 1;
+            seg_start = i + 1;
+        }
+        // A `<*>` already in the token stays.
+        if c == b'<' {
+            break;
+        }
+    }
+    let _ = seg_start;
+    if keep == 0 {
+        return Core::Ph(Ph::Any);
+    }
+    // Keep a trailing separator run like `blk_-` only up to the first separator.
+    let mut k = keep;
+    while k > 1 && matches!(b[k - 1], b'-' | b'_') && matches!(b[k - 2], b'-' | b'_') {
+        k -= 1;
+    }
+    if b[k - 1] == b'-'
+        && b[k..].first().is_some_and(u8::is_ascii_digit)
+        && k >= 2
+        && b[k - 2] == b'_'
+    {
+        k -= 1;
+    }
+    let mut s = String::with_capacity(k + 3);
+    s.push_str(&core[..k]);
+    s.push_str("<*>");
+    text(scratch, &s)
+}
+
+fn core_str(buf: &str, core: Core) -> &str {
+    match core {
+        Core::Text(a, b) => &buf[a as usize..b as usize],
+        Core::Ph(ph) => ph.text(),
+    }
+}
+
+fn is_empty(r: (u32, u32)) -> bool {
+    r.0 == r.1
+}
+
+fn second_pass(scratch: &mut Scratch) {
+    let toks = &mut scratch.toks;
+    let n = toks.len();
+    if n == 0 {
+        return;
+    }
+    // Timestamps over several tokens.
+    let is_anchor = |t: &Tok| matches!(t.core, Core::Ph(Ph::Ts));
+    let is_part = |t: &Tok| {
+        is_anchor(t)
+            || matches!(t.hint, Hint::Month | Hint::Weekday | Hint::Zone | Hint::AmPm | Hint::Small)
+    };
+    let mut i = 0;
+    while i < n {
+        if !is_part(&toks[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < n
+            && is_part(&toks[j])
+            && is_empty(toks[j].lead)
+            && !ends_sentence(&scratch.buf, toks[j - 1].trail)
+        {
+            j += 1;
+        }
+        // [i, j) is a candidate run: trim numbers and zones at the edges that do not
+        // touch a month, and accept it if it holds a time or a month with a day.
+        let mut a = i;
+        let mut z = j;
+        while a < z && !edge_ok(a, a, z, toks, &scratch.buf) {
+            a += 1;
+        }
+        while z > a && !edge_ok(z - 1, a, z, toks, &scratch.buf) {
+            z -= 1;
+        }
+        let has_anchor = (a..z).any(|k| is_anchor(&toks[k]));
+        let has_month_day = (a..z).any(|k| toks[k].hint == Hint::Month)
+            && (a..z).any(|k| toks[k].hint == Hint::Small);
+        if z > a && (has_anchor || has_month_day) && (z - a > 1 || has_anchor) {
+            let trail = toks[z - 1].trail;
+            toks[a].core = Core::Ph(Ph::Ts);
+            toks[a].hint = Hint::None;
+            toks[a].trail = trail;
+            for t in &mut toks[a + 1..z] {
+                t.core = Core::Text(0, 0);
+                t.lead = (0, 0);
+                t.trail = (0, 0);
+                t.hint = Hint::None;
+            }
+        }
+        i = j.max(i + 1);
+    }
+    // Units, line numbers, pids and status codes.
+    for k in 0..n {
+        if !matches!(toks[k].core, Core::Ph(Ph::Num)) {
+            continue;
+        }
+        let next_hint =
+            if k + 1 < n && is_empty(toks[k].trail) { toks[k + 1].hint } else { Hint::None };
+        let prev_hint = if k > 0
+            && is_empty(toks[k].lead)
+            && is_empty_or_colon(&scratch.buf, toks[k - 1].trail)
+        {
+            toks[k - 1].hint
+        } else {
+            Hint::None
+        };
+        let orig = &scratch.buf[toks[k].orig.0 as usize..toks[k].orig.1 as usize];
+        let status = orig.len() == 3 && (b'1'..=b'5').contains(&orig.as_bytes()[0]);
+        if status && (prev_hint == Hint::HttpWord || next_hint == Hint::Reason) {
+            let r = toks[k].orig;
+            toks[k].core = Core::Text(r.0, r.1);
+            continue;
+        }
+        match next_hint {
+            Hint::DurUnit | Hint::SizeUnit => {
+                toks[k].core =
+                    Core::Ph(if next_hint == Hint::DurUnit { Ph::Dur } else { Ph::Size });
+                toks[k].trail = toks[k + 1].trail;
+                toks[k + 1].core = Core::Text(0, 0);
+                toks[k + 1].trail = (0, 0);
+                toks[k + 1].hint = Hint::None;
+                continue;
+            }
+            _ => {}
+        }
+        match prev_hint {
+            Hint::LineWord => toks[k].core = Core::Ph(Ph::Line),
+            Hint::PidWord => toks[k].core = Core::Ph(Ph::Pid),
+            _ => {}
+        }
+    }
+}
+
+/// Whether token `k` may stay at an edge of the timestamp run `[a, z)`.
+fn edge_ok(k: usize, a: usize, z: usize, toks: &[Tok], buf: &str) -> bool {
+    let month_at = |k: usize| toks[k].hint == Hint::Month;
+    let is_anchor = |t: &Tok| matches!(t.core, Core::Ph(Ph::Ts));
+    match toks[k].hint {
+        Hint::Small => {
+            (k > a && month_at(k - 1))
+                || (k + 1 < z && month_at(k + 1))
+                || (k > a
+                    && (toks[k - 1].hint == Hint::Zone || is_anchor(&toks[k - 1]))
+                    && is_year(buf, toks[k].orig))
+        }
+        Hint::Zone | Hint::AmPm => k > a,
+        Hint::Month | Hint::Weekday => k + 1 < z || (k > a && toks[k - 1].hint == Hint::Small),
+        _ => true,
+    }
+}
+
+fn ends_sentence(buf: &str, trail: (u32, u32)) -> bool {
+    let t = &buf[trail.0 as usize..trail.1 as usize];
+    t.contains(['.', ';', ')', ']', '"', '\''])
+}
+
+fn is_empty_or_colon(buf: &str, r: (u32, u32)) -> bool {
+    let t = &buf[r.0 as usize..r.1 as usize];
+    t.is_empty() || t == ":"
+}
+
+fn is_year(buf: &str, r: (u32, u32)) -> bool {
+    r.1 - r.0 == 4 && matches!(buf.as_bytes()[r.0 as usize], b'1' | b'2')
+}
+
+fn render(scratch: &Scratch, out: &mut String) {
+    let buf = scratch.buf.as_str();
+    let mut last_ph: Option<Ph> = None;
+    let mut last_trail_empty = false;
+    let mut first = true;
+    for t in &scratch.toks {
+        let lead = &buf[t.lead.0 as usize..t.lead.1 as usize];
+        let core = core_str(buf, t.core);
+        let trail = &buf[t.trail.0 as usize..t.trail.1 as usize];
+        if lead.is_empty() && core.is_empty() && trail.is_empty() {
+            continue;
+        }
+        if let (Core::Ph(ph), Some(prev)) = (t.core, last_ph)
+            && ph == prev
+            && lead.is_empty()
+            && last_trail_empty
+        {
+            // The same mask again: one variable spanning several tokens.
+            out.push_str(trail);
+            last_trail_empty = trail.is_empty();
+            continue;
+        }
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        out.push_str(lead);
+        out.push_str(core);
+        out.push_str(trail);
+        last_ph = match t.core {
+            Core::Ph(ph) => Some(ph),
+            Core::Text(..) => None,
+        };
+        last_trail_empty = trail.is_empty();
+    }
+}

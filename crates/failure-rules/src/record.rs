@@ -1,0 +1,291 @@
+//! Failure records and reading them from JSON files, JSON Lines and stdin.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSetBuilder};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{Error, Result};
+
+/// The inputs read when none are given.
+pub const DEFAULT_GLOB: &str = ".autonomous_runs/**/errors/*.json";
+
+/// One recorded failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `error_type` (or `type`) of the record.
+    pub error_type: String,
+    /// The error message.
+    pub message: String,
+    /// A traceback, if recorded.
+    pub traceback: Option<String>,
+    /// When it happened.
+    pub timestamp: Option<OffsetDateTime>,
+    /// The run it belongs to: the record's `run_id`, else the run directory of its file
+    /// (`.autonomous_runs/RUN/…`), else the file name.
+    pub run_id: String,
+    /// The record's `scope`, if any.
+    pub scope: Option<String>,
+    /// Where it was read: `file` or `file:line`.
+    pub source: String,
+}
+
+/// An input that was reported and skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file (and line).
+    pub source: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// What was read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The records, in the order of the sorted input files.
+    pub records: Vec<Record>,
+    /// The inputs reported and skipped.
+    pub skipped: Vec<Skipped>,
+    /// Number of files read.
+    pub files: usize,
+}
+
+/// Reads records from `inputs` (files, directories, glob patterns relative to `base`,
+/// or `-` for stdin); with no inputs, [`DEFAULT_GLOB`] under `base`. Records older
+/// than `since` (by `timestamp`, else file modification time) are left out.
+pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let default = [DEFAULT_GLOB.to_owned()];
+    let inputs = if inputs.is_empty() { &default[..] } else { inputs };
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stdin = false;
+    for input in inputs {
+        if input == "-" {
+            stdin = true;
+            continue;
+        }
+        let path = base.join(input);
+        if path.is_file() {
+            files.push(path);
+        } else if path.is_dir() {
+            walk(&path, &mut |p| {
+                if matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")) {
+                    files.push(p.to_path_buf());
+                }
+            });
+        } else if input.contains(['*', '?', '[', '{']) {
+            let glob = Glob::new(input).map_err(|e| Error::pattern(input, e.to_string()))?;
+            let set = GlobSetBuilder::new()
+                .add(glob)
+                .build()
+                .map_err(|e| Error::pattern(input, e.to_string()))?;
+            // Walk from the literal directory prefix of the pattern.
+            let literal: Vec<&str> =
+                input.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
+            let root = base.join(literal.join("/"));
+            walk(&root, &mut |p| {
+                if let Ok(rel) = p.strip_prefix(base)
+                    && set.is_match(rel)
+                {
+                    files.push(p.to_path_buf());
+                }
+            });
+        } else {
+            loaded.skipped.push(Skipped {
+                source: input.clone(),
+                reason: "no such file or directory".into(),
+            });
+        }
+    }
+    files.sort();
+    files.dedup();
+    for file in &files {
+        read_file(file, base, since, &mut loaded);
+    }
+    if stdin {
+        let mut bytes = Vec::new();
+        match std::io::stdin().lock().read_to_end(&mut bytes) {
+            Ok(_) => parse_bytes(&bytes, "<stdin>", None, since, None, &mut loaded),
+            Err(e) => {
+                loaded.skipped.push(Skipped { source: "<stdin>".into(), reason: e.to_string() })
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// Parses records from the bytes of one input (a JSON document or JSON Lines).
+pub fn parse(bytes: &[u8], source: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    parse_bytes(bytes, source, None, None, None, &mut loaded);
+    loaded
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        // Symlinks are not followed: a link loop cannot hang the walk.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if meta.is_dir() {
+            walk(&path, f);
+        } else if meta.is_file() {
+            f(&path);
+        }
+    }
+}
+
+fn read_file(file: &Path, base: &Path, since: Option<OffsetDateTime>, loaded: &mut Loaded) {
+    let shown = file.strip_prefix(base).unwrap_or(file).display().to_string();
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            loaded.skipped.push(Skipped { source: shown, reason: e.to_string() });
+            return;
+        }
+    };
+    loaded.files += 1;
+    let mtime = std::fs::metadata(file).and_then(|m| m.modified()).ok().map(OffsetDateTime::from);
+    let run = run_of(&shown);
+    let jsonl = file.extension().is_some_and(|e| e == "jsonl");
+    if jsonl {
+        parse_lines(&bytes, &shown, mtime, since, Some(&run), loaded);
+    } else {
+        parse_bytes(&bytes, &shown, mtime, since, Some(&run), loaded);
+    }
+}
+
+/// `.autonomous_runs/RUN/errors/x.json` → `RUN`; else the file name.
+fn run_of(shown: &str) -> String {
+    let parts: Vec<&str> = shown.split(['/', '\\']).collect();
+    if let Some(i) = parts.iter().position(|p| *p == "errors")
+        && i > 0
+    {
+        return parts[i - 1].to_owned();
+    }
+    parts.last().copied().unwrap_or(shown).to_owned()
+}
+
+fn parse_bytes(
+    bytes: &[u8],
+    source: &str,
+    mtime: Option<OffsetDateTime>,
+    since: Option<OffsetDateTime>,
+    run: Option<&str>,
+    loaded: &mut Loaded,
+) {
+    let trimmed = bytes.trim_ascii_start();
+    if trimmed.first() == Some(&b'[') || !looks_like_lines(trimmed) {
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(serde_json::Value::Array(items)) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    let at = format!("{source}[{i}]");
+                    push_record(item, &at, mtime, since, run, loaded);
+                }
+            }
+            Ok(value) => push_record(value, source, mtime, since, run, loaded),
+            Err(e) => {
+                loaded.skipped.push(Skipped { source: source.to_owned(), reason: json_reason(&e) })
+            }
+        }
+    } else {
+        parse_lines(bytes, source, mtime, since, run, loaded);
+    }
+}
+
+/// More than one line that each start a JSON object.
+fn looks_like_lines(bytes: &[u8]) -> bool {
+    bytes.split(|&c| c == b'\n').filter(|l| !l.trim_ascii().is_empty()).take(2).count() == 2
+        && bytes.split(|&c| c == b'\n').all(|l| {
+            let l = l.trim_ascii();
+            l.is_empty() || (l.first() == Some(&b'{') && l.last() == Some(&b'}'))
+        })
+}
+
+fn parse_lines(
+    bytes: &[u8],
+    source: &str,
+    mtime: Option<OffsetDateTime>,
+    since: Option<OffsetDateTime>,
+    run: Option<&str>,
+    loaded: &mut Loaded,
+) {
+    for (i, line) in bytes.split(|&c| c == b'\n').enumerate() {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let at = format!("{source}:{}", i + 1);
+        match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(value) => push_record(value, &at, mtime, since, run, loaded),
+            Err(e) => loaded.skipped.push(Skipped { source: at, reason: json_reason(&e) }),
+        }
+    }
+}
+
+fn json_reason(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains("invalid unicode") || msg.contains("UTF-8") || msg.contains("utf-8") {
+        format!("invalid UTF-8 ({msg})")
+    } else {
+        format!("malformed JSON ({msg})")
+    }
+}
+
+fn push_record(
+    value: serde_json::Value,
+    source: &str,
+    mtime: Option<OffsetDateTime>,
+    since: Option<OffsetDateTime>,
+    run: Option<&str>,
+    loaded: &mut Loaded,
+) {
+    match record_from(value, source, run) {
+        Ok(record) => {
+            let when = record.timestamp.or(mtime);
+            if let (Some(since), Some(when)) = (since, when)
+                && when < since
+            {
+                return;
+            }
+            loaded.records.push(record);
+        }
+        Err(reason) => loaded.skipped.push(Skipped { source: source.to_owned(), reason }),
+    }
+}
+
+fn record_from(
+    value: serde_json::Value,
+    source: &str,
+    run: Option<&str>,
+) -> Result<Record, String> {
+    let serde_json::Value::Object(map) = value else {
+        return Err("a record must be a JSON object".into());
+    };
+    let text = |key: &str| map.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let error_type = text("error_type")
+        .or_else(|| text("type"))
+        .filter(|t| !t.trim().is_empty())
+        .ok_or("record has no `error_type` or `type`")?;
+    let message = text("message").ok_or("record has no `message`")?;
+    let timestamp = match map.get("timestamp") {
+        Some(serde_json::Value::String(s)) => OffsetDateTime::parse(s, &Rfc3339).ok(),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_f64().and_then(|secs| OffsetDateTime::from_unix_timestamp(secs as i64).ok())
+        }
+        _ => None,
+    };
+    let run_id =
+        text("run_id").or_else(|| run.map(str::to_owned)).unwrap_or_else(|| source.to_owned());
+    Ok(Record {
+        error_type: error_type.trim().to_owned(),
+        message,
+        traceback: text("traceback"),
+        timestamp,
+        run_id,
+        scope: text("scope"),
+        source: source.to_owned(),
+    })
+}

@@ -1,0 +1,172 @@
+//! `normalize`: one message per input line to one signature and id per output line,
+//! in input order, with or without template mining.
+//!
+//! Memory is bounded by the distinct signatures (each id is computed once and
+//! cached); with mining, each line also costs the 4 bytes of its signature's index.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, Write};
+
+use crate::mine::mine;
+use crate::signature::{Parts, Signer, rule_id, split_type};
+
+/// Output format of [`normalize_stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    /// `{"line": N, "signature": "...", "id": "rule_..."}` per line.
+    Jsonl,
+    /// `N<TAB>id<TAB>signature` per line.
+    Tsv,
+}
+
+/// Options of [`normalize_stream`].
+#[derive(Debug, Clone, Default)]
+pub struct StreamOptions {
+    /// Mine templates across all lines (reads all input first).
+    pub mine: bool,
+    /// The error type of every line; without it a leading `SomeError:` is the type.
+    pub error_type: Option<String>,
+}
+
+/// Counts of a [`normalize_stream`] run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Distinct signatures (templates, with mining).
+    pub signatures: usize,
+}
+
+/// Normalizes every line of `input` and writes one result line per input line to
+/// `output`. Invalid UTF-8 is replaced (U+FFFD) rather than refused.
+pub fn normalize_stream(
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+    format: LineFormat,
+    options: &StreamOptions,
+) -> std::io::Result<StreamStats> {
+    if options.mine {
+        mined(input, output, format, options)
+    } else {
+        stateless(input, output, format, options)
+    }
+}
+
+fn read_line<'a>(
+    input: &mut dyn BufRead,
+    raw: &'a mut Vec<u8>,
+) -> std::io::Result<Option<std::borrow::Cow<'a, str>>> {
+    raw.clear();
+    if input.read_until(b'\n', raw)? == 0 {
+        return Ok(None);
+    }
+    if raw.last() == Some(&b'\n') {
+        raw.pop();
+        if raw.last() == Some(&b'\r') {
+            raw.pop();
+        }
+    }
+    Ok(Some(String::from_utf8_lossy(raw)))
+}
+
+fn stateless(
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+    format: LineFormat,
+    options: &StreamOptions,
+) -> std::io::Result<StreamStats> {
+    let mut signer = Signer::default();
+    let mut ids: HashMap<Box<str>, Box<str>> = HashMap::new();
+    let mut raw = Vec::new();
+    let mut sig = String::new();
+    let mut n = 0u64;
+    while let Some(line) = read_line(input, &mut raw)? {
+        n += 1;
+        let (ty, rest) = match options.error_type.as_deref() {
+            Some(ty) => (ty, &*line),
+            None => split_type(&line).unwrap_or(("", &line)),
+        };
+        sig.clear();
+        if !ty.is_empty() {
+            sig.push_str(ty.trim());
+            sig.push_str(": ");
+        }
+        sig.push_str(signer.normalize_line(rest));
+        let id = match ids.get(sig.as_str()) {
+            Some(id) => id,
+            None => {
+                ids.entry(sig.as_str().into()).or_insert_with(|| rule_id(&sig).into_boxed_str())
+            }
+        };
+        write_result(output, format, n, &sig, id)?;
+    }
+    output.flush()?;
+    Ok(StreamStats { lines: n, signatures: ids.len() })
+}
+
+fn mined(
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+    format: LineFormat,
+    options: &StreamOptions,
+) -> std::io::Result<StreamStats> {
+    let mut signer = Signer::default();
+    let mut index: HashMap<Parts, u32> = HashMap::new();
+    let mut distinct: Vec<Parts> = Vec::new();
+    let mut lines: Vec<u32> = Vec::new();
+    let mut raw = Vec::new();
+    while let Some(line) = read_line(input, &mut raw)? {
+        let parts = signer.line_parts(&line, options.error_type.as_deref());
+        let next = distinct.len() as u32;
+        let i = *index.entry(parts).or_insert_with_key(|p| {
+            distinct.push(p.clone());
+            next
+        });
+        lines.push(i);
+    }
+    drop(index);
+    let set: BTreeSet<Parts> = distinct.iter().cloned().collect();
+    let templates = mine(&set);
+    drop(set);
+    // Render each distinct template and its id once.
+    let mut rendered: HashMap<String, usize> = HashMap::new();
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let per_distinct: Vec<usize> = distinct
+        .iter()
+        .map(|p| {
+            let sig = templates[p].render();
+            let next = outputs.len();
+            *rendered.entry(sig.clone()).or_insert_with(|| {
+                let id = rule_id(&sig);
+                outputs.push((sig, id));
+                next
+            })
+        })
+        .collect();
+    for (n, &i) in lines.iter().enumerate() {
+        let (sig, id) = &outputs[per_distinct[i as usize]];
+        write_result(output, format, n as u64 + 1, sig, id)?;
+    }
+    output.flush()?;
+    Ok(StreamStats { lines: lines.len() as u64, signatures: outputs.len() })
+}
+
+fn write_result(
+    output: &mut dyn Write,
+    format: LineFormat,
+    n: u64,
+    sig: &str,
+    id: &str,
+) -> std::io::Result<()> {
+    match format {
+        LineFormat::Jsonl => {
+            write!(output, "{{\"line\":{n},\"signature\":")?;
+            serde_json::to_writer(&mut *output, sig)?;
+            writeln!(output, ",\"id\":\"{id}\"}}")
+        }
+        LineFormat::Tsv => {
+            // Tabs and newlines cannot occur in a signature: the normalizer splits on them.
+            writeln!(output, "{n}\t{id}\t{sig}")
+        }
+    }
+}
