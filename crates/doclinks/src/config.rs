@@ -1,0 +1,217 @@
+//! `doclinks.toml`: site prefixes, nav files, redirect maps and ignore rules.
+//!
+//! Every `[[ignore]]` and `[[historical_ref]]` entry must say why it exists: a
+//! suppression without a reason is how link rot hides, so it is a config error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::Error;
+
+/// The name of the configuration file looked up at the root.
+pub const CONFIG_FILE: &str = "doclinks.toml";
+
+/// Files larger than this are skipped with a warning unless the config says otherwise.
+const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Settings for a scan, usually read from `doclinks.toml`.
+///
+/// ```toml
+/// site_prefixes = ["/docs/"]        # root-absolute links to the published site
+/// nav = ["docs/start.md"]           # extra navigation files for --nav-only
+/// exclude = ["archive/**"]          # files not to check (still valid targets)
+///
+/// [redirects]                       # old path -> new path, both from the root
+/// "guide/old.md" = "guide/new.md"
+///
+/// [[ignore]]
+/// target = "https://intranet/*"     # glob on the destination as written
+/// file = "notes/**"                 # optional glob on the linking file
+/// reason = "the intranet is not reachable from CI"
+///
+/// [[historical_ref]]
+/// target = "docs/v1/*"
+/// file = "CHANGELOG.md"
+/// reason = "the changelog names pages of old releases on purpose"
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub(crate) site_prefixes: Vec<String>,
+    pub(crate) nav: Vec<PathBuf>,
+    pub(crate) exclude: Vec<GlobMatcher>,
+    pub(crate) redirects: BTreeMap<String, String>,
+    pub(crate) ignore: Vec<Rule>,
+    pub(crate) historical: Vec<Rule>,
+    pub(crate) max_file_size: u64,
+    pub(crate) source: Option<PathBuf>,
+}
+
+/// One ignore or historical-reference entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    target: GlobMatcher,
+    file: Option<GlobMatcher>,
+}
+
+impl Rule {
+    pub(crate) fn matches(&self, file: &str, target: &str) -> bool {
+        self.target.is_match(target) && self.file.as_ref().is_none_or(|f| f.is_match(file))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    site_prefixes: Vec<String>,
+    #[serde(default)]
+    nav: Vec<PathBuf>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    redirects: BTreeMap<String, String>,
+    #[serde(default)]
+    ignore: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    historical_ref: Vec<Spanned<RawRule>>,
+    max_file_size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    target: String,
+    file: Option<String>,
+    reason: Option<String>,
+}
+
+impl Config {
+    /// The defaults: no site prefixes, no extra nav, no ignores.
+    pub fn new() -> Config {
+        Config { max_file_size: DEFAULT_MAX_FILE_SIZE, ..Config::default() }
+    }
+
+    /// Reads `doclinks.toml` at `root` if there is one, or returns the defaults.
+    pub fn discover(root: &Path) -> Result<Config, Error> {
+        let path = root.join(CONFIG_FILE);
+        if path.is_file() { Config::load(&path) } else { Ok(Config::new()) }
+    }
+
+    /// Reads a configuration file; errors name the key and the line.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read config", path, e))?;
+        let mut config = Config::parse(&text).map_err(|message| Error::config(path, message))?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses configuration text; the error is a one-line message with the line.
+    pub(crate) fn parse(text: &str) -> Result<Config, String> {
+        let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().to_owned();
+            match e.span() {
+                Some(span) => format!("line {}: {message}", line(span.start)),
+                None => message,
+            }
+        })?;
+        let glob = |pattern: &str, at: usize, key: &str| {
+            Glob::new(pattern)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| format!("line {}: `{key}` is not a valid glob: {e}", line(at)))
+        };
+        let rules = |entries: Vec<Spanned<RawRule>>, table: &str| -> Result<Vec<Rule>, String> {
+            entries
+                .into_iter()
+                .map(|entry| {
+                    let at = entry.span().start;
+                    let entry = entry.into_inner();
+                    if entry.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                        return Err(format!(
+                            "line {}: [[{table}]] entry for `{}` has no `reason`; every {table} entry needs one",
+                            line(at),
+                            entry.target
+                        ));
+                    }
+                    Ok(Rule {
+                        target: glob(&entry.target, at, "target")?,
+                        file: entry.file.as_deref().map(|f| glob(f, at, "file")).transpose()?,
+                    })
+                })
+                .collect()
+        };
+        for prefix in &raw.site_prefixes {
+            if !prefix.starts_with('/') {
+                return Err(format!("`site_prefixes` entry `{prefix}` must start with `/`"));
+            }
+        }
+        Ok(Config {
+            site_prefixes: raw.site_prefixes,
+            nav: raw.nav,
+            exclude: raw
+                .exclude
+                .into_iter()
+                .map(|e| glob(e.get_ref(), e.span().start, "exclude"))
+                .collect::<Result<_, _>>()?,
+            redirects: raw.redirects,
+            ignore: rules(raw.ignore, "ignore")?,
+            historical: rules(raw.historical_ref, "historical_ref")?,
+            max_file_size: raw.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            source: None,
+        })
+    }
+
+    /// Adds a root-absolute prefix whose links point at the published site.
+    pub fn site_prefix(mut self, prefix: impl Into<String>) -> Config {
+        self.site_prefixes.push(prefix.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_config_parses() {
+        let config = Config::parse(
+            "site_prefixes = [\"/docs/\"]\nnav = [\"a.md\"]\nexclude = [\"old/**\"]\n[redirects]\n\"x.md\" = \"y.md\"\n\
+             [[ignore]]\ntarget = \"http://intranet/*\"\nreason = \"not reachable\"\n\
+             [[historical_ref]]\ntarget = \"v1/*\"\nfile = \"CHANGELOG.md\"\nreason = \"old releases\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.site_prefixes, ["/docs/"]);
+        assert!(config.ignore[0].matches("any.md", "http://intranet/page"));
+        assert!(config.historical[0].matches("CHANGELOG.md", "v1/a.md"));
+        assert!(!config.historical[0].matches("README.md", "v1/a.md"));
+        assert!(config.exclude[0].is_match("old/x.md"));
+    }
+
+    #[test]
+    fn entry_without_reason_names_the_line() {
+        let err = Config::parse(
+            "[[ignore]]\ntarget = \"a\"\nreason = \"ok\"\n\n[[ignore]]\ntarget = \"b.md\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "line 5: [[ignore]] entry for `b.md` has no `reason`; every ignore entry needs one"
+        );
+        let err =
+            Config::parse("[[historical_ref]]\ntarget = \"b\"\nreason = \"  \"\n").unwrap_err();
+        assert!(err.starts_with("line 1: [[historical_ref]]"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = Config::parse("nav = []\nsite_prefix = [\"/x\"]\n").unwrap_err();
+        assert!(err.starts_with("line 2: unknown field `site_prefix`"), "{err}");
+        let err = Config::parse("nav = [\n").unwrap_err();
+        assert!(err.starts_with("line "), "{err}");
+    }
+}

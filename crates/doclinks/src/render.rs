@@ -1,0 +1,434 @@
+//! Output formats: human lines, JSON, SARIF 2.1.0, GitHub annotations and a
+//! Markdown report; plus the fix plan and what a fix run changed.
+//!
+//! The library renders but never prints: the binary chooses the format and
+//! writes the text.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::fix::Applied;
+use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary};
+
+/// An output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// `file:line:col: kind: target` lines and a summary.
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// `::error` workflow commands for GitHub Actions.
+    Github,
+    /// A Markdown report, for a scheduled job or a PR comment.
+    Markdown,
+}
+
+/// How paths are shown: findings' files are relative to the root, and shown
+/// under the root as the user wrote it (`docs/a.md` for `--root docs`).
+#[derive(Debug, Clone, Default)]
+pub struct Style {
+    root: String,
+    color: bool,
+}
+
+impl Style {
+    /// Paths shown under `root` as written (`.` or empty shows them bare).
+    pub fn new(root: &str, color: bool) -> Style {
+        let root = root.trim_end_matches('/');
+        let root = if root == "." || root.is_empty() { String::new() } else { format!("{root}/") };
+        Style { root, color }
+    }
+
+    fn path(&self, rel: &str) -> String {
+        format!("{}{rel}", self.root)
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+}
+
+/// Renders a check report.
+pub fn render_report(report: &Report, format: Format, style: &Style) -> String {
+    match format {
+        Format::Human => human(report, style),
+        Format::Json => pretty(&report_json(report, style)),
+        Format::Sarif => pretty(&sarif(report, style)),
+        Format::Github => github(report, style),
+        Format::Markdown => markdown(report, style),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+fn did_you_mean(fix: &Fix) -> String {
+    format!("did you mean `{}`? {}: {}", fix.new_target, fix.confidence, fix.reason)
+}
+
+fn human(report: &Report, style: &Style) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let kind = style.paint("1;31", f.kind.as_str());
+        let _ =
+            write!(out, "{}:{}:{}: {kind}: {}", style.path(&f.file), f.line, f.column, f.target);
+        if let Some(fix) = &f.fix {
+            let _ = write!(out, " ({})", did_you_mean(fix));
+        }
+        out.push('\n');
+    }
+    if let Some(unreached) = &report.unreached
+        && !unreached.is_empty()
+    {
+        let _ = writeln!(out, "{} pages no navigation reaches:", unreached.len());
+        for page in unreached {
+            let _ = writeln!(out, "  {}", style.path(page));
+        }
+    }
+    out.push_str(&summary_line(&report.summary));
+    out.push('\n');
+    out
+}
+
+fn summary_line(s: &Summary) -> String {
+    let mut line = format!(
+        "checked {} files, {} links ({} local, {} external): {} broken",
+        s.files, s.links, s.local, s.external, s.broken
+    );
+    if s.broken > 0 {
+        let _ = write!(line, " ({} with a high-confidence fix)", s.fixable_high);
+    }
+    let _ = write!(line, ", {} site links", s.site_links);
+    if s.ignored > 0 || s.historical > 0 {
+        let _ = write!(line, ", {} ignored, {} historical", s.ignored, s.historical);
+    }
+    line
+}
+
+fn fix_json(fix: Option<&Fix>) -> Value {
+    match fix {
+        Some(fix) => json!({
+            "new_target": fix.new_target,
+            "confidence": fix.confidence.as_str(),
+            "reason": fix.reason,
+        }),
+        None => Value::Null,
+    }
+}
+
+fn finding_json(f: &Finding, style: &Style) -> Value {
+    json!({
+        "kind": f.kind.as_str(),
+        "file": style.path(&f.file),
+        "line": f.line,
+        "column": f.column,
+        "target": f.target,
+        "fix": fix_json(f.fix.as_ref()),
+    })
+}
+
+fn report_json(report: &Report, style: &Style) -> Value {
+    let s = &report.summary;
+    json!({
+        "summary": {
+            "files": s.files,
+            "links": s.links,
+            "local": s.local,
+            "external": s.external,
+            "broken": s.broken,
+            "fixable_high": s.fixable_high,
+            "site_links": s.site_links,
+            "ignored": s.ignored,
+            "historical": s.historical,
+        },
+        "findings": report.findings.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
+        "site_links": report.site_links.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
+        "unreached": report.unreached.as_ref().map(|u| u.iter().map(|p| style.path(p)).collect::<Vec<_>>()),
+        "warnings": report.warnings.iter().map(|w| json!({
+            "path": w.path.display().to_string(),
+            "message": w.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn message(f: &Finding) -> String {
+    let mut text = format!("{}: {} ({})", f.kind.as_str(), f.target, f.kind.description());
+    if let Some(fix) = &f.fix {
+        let _ = write!(text, "; {}", did_you_mean(fix));
+    }
+    text
+}
+
+fn sarif(report: &Report, style: &Style) -> Value {
+    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::SiteLink).collect();
+    let rules: Vec<Value> = kinds
+        .iter()
+        .map(|k| {
+            json!({
+                "id": k.as_str(),
+                "name": k.as_str(),
+                "shortDescription": { "text": k.description() },
+                "defaultConfiguration": { "level": "error" },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut result = json!({
+                "ruleId": f.kind.as_str(),
+                "ruleIndex": kinds.iter().position(|k| *k == f.kind).unwrap_or(0),
+                "level": "error",
+                "message": { "text": message(f) },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": style.path(&f.file) },
+                        "region": { "startLine": f.line, "startColumn": f.column },
+                    }
+                }],
+            });
+            if let Some(fix) = &f.fix {
+                result["properties"] = json!({
+                    "fix": fix.new_target,
+                    "confidence": fix.confidence.as_str(),
+                    "reason": fix.reason,
+                });
+            }
+            result
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "doclinks",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://example.invalid/tidykit",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// Escapes a workflow command's message.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn github(report: &Report, style: &Style) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let _ = writeln!(
+            out,
+            "::error file={},line={},col={},title={}::{}",
+            escape_property(&style.path(&f.file)),
+            f.line,
+            f.column,
+            escape_property(&format!("doclinks {}", f.kind)),
+            escape_data(&message(f))
+        );
+    }
+    let _ =
+        writeln!(out, "::notice title=doclinks::{}", escape_data(&summary_line(&report.summary)));
+    out
+}
+
+/// Escapes text for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn code(text: &str) -> String {
+    if text.contains('`') { format!("`` {} ``", cell(text)) } else { format!("`{}`", cell(text)) }
+}
+
+fn markdown(report: &Report, style: &Style) -> String {
+    let s = &report.summary;
+    let mut out = String::from("# doclinks report\n\n");
+    out.push_str("| files | links | local | external | broken | high-confidence fixes | site links | ignored | historical |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        s.files,
+        s.links,
+        s.local,
+        s.external,
+        s.broken,
+        s.fixable_high,
+        s.site_links,
+        s.ignored,
+        s.historical
+    );
+    if report.findings.is_empty() {
+        out.push_str("No broken links.\n");
+    } else {
+        out.push_str("## Broken links\n\n| file | line:col | kind | target | fix | confidence | reason |\n|---|---|---|---|---|---|---|\n");
+        for f in &report.findings {
+            let (new, confidence, reason) = match &f.fix {
+                Some(fix) => (code(&fix.new_target), fix.confidence.as_str(), cell(&fix.reason)),
+                None => (
+                    "—".to_owned(),
+                    "",
+                    "no candidate: update by hand, add a stub or a `historical_ref`".to_owned(),
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {}:{} | {} | {} | {new} | {confidence} | {reason} |",
+                cell(&style.path(&f.file)),
+                f.line,
+                f.column,
+                f.kind,
+                code(&f.target)
+            );
+        }
+    }
+    if let Some(unreached) = &report.unreached
+        && !unreached.is_empty()
+    {
+        let _ = writeln!(out, "\n## Pages no navigation reaches\n");
+        for page in unreached {
+            let _ = writeln!(out, "- {}", code(&style.path(page)));
+        }
+    }
+    if !report.site_links.is_empty() {
+        let _ = writeln!(out, "\n## Links to the published site ({})\n", report.site_links.len());
+        for f in &report.site_links {
+            let _ = writeln!(
+                out,
+                "- {}:{}:{} {}",
+                cell(&style.path(&f.file)),
+                f.line,
+                f.column,
+                code(&f.target)
+            );
+        }
+    }
+    out
+}
+
+/// The fix plan: every finding, whether it will be applied at `min`, and why.
+/// JSON when `json`, Markdown otherwise.
+pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &Style) -> String {
+    let applies = |f: &Finding| f.fix.as_ref().is_some_and(|x| x.confidence >= min);
+    if json {
+        let findings: Vec<Value> = report
+            .findings
+            .iter()
+            .map(|f| {
+                let mut v = finding_json(f, style);
+                v["apply"] = Value::Bool(applies(f));
+                v
+            })
+            .collect();
+        return pretty(&json!({ "min_confidence": min.as_str(), "findings": findings }));
+    }
+    let mut out = format!(
+        "# doclinks fix plan\n\nApplying fixes at or above **{min}** confidence: {} of {} broken links.\n\n",
+        report.findings.iter().filter(|f| applies(f)).count(),
+        report.findings.len()
+    );
+    if report.findings.is_empty() {
+        out.push_str("No broken links.\n");
+        return out;
+    }
+    out.push_str("| apply | file | line:col | kind | target | new target | confidence | reason |\n|---|---|---|---|---|---|---|---|\n");
+    for f in &report.findings {
+        let (new, confidence, reason) = match &f.fix {
+            Some(fix) => (code(&fix.new_target), fix.confidence.as_str(), cell(&fix.reason)),
+            None => ("—".to_owned(), "low", "no candidate: left for triage".to_owned()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {}:{} | {} | {} | {new} | {confidence} | {reason} |",
+            if applies(f) { "yes" } else { "no" },
+            cell(&style.path(&f.file)),
+            f.line,
+            f.column,
+            f.kind,
+            code(&f.target)
+        );
+    }
+    out
+}
+
+/// What `fix` changed (or would change), and what is left.
+pub fn render_applied(
+    applied: &Applied,
+    remaining: usize,
+    dry_run: bool,
+    json: bool,
+    style: &Style,
+) -> String {
+    if json {
+        let changes: Vec<Value> = applied
+            .changes
+            .iter()
+            .map(|c| {
+                json!({
+                    "file": style.path(&c.file),
+                    "line": c.line,
+                    "column": c.column,
+                    "old": c.old,
+                    "new": c.new,
+                    "confidence": c.confidence.as_str(),
+                    "reason": c.reason,
+                })
+            })
+            .collect();
+        return pretty(&json!({
+            "dry_run": dry_run,
+            "changes": changes,
+            "files": applied.files.iter().map(|f| style.path(f)).collect::<Vec<_>>(),
+            "backup": applied.backup.as_ref().map(|b| b.display().to_string()),
+            "remaining": remaining,
+        }));
+    }
+    let mut out = String::new();
+    for c in &applied.changes {
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {} -> {} ({}: {})",
+            style.path(&c.file),
+            c.line,
+            c.column,
+            c.old,
+            c.new,
+            c.confidence,
+            c.reason
+        );
+    }
+    let verb = if dry_run { "would fix" } else { "fixed" };
+    let _ = write!(out, "{verb} {} links in {} files", applied.changes.len(), applied.files.len());
+    match &applied.backup {
+        Some(backup) => {
+            let _ = write!(out, "; backup: {}", backup.display());
+        }
+        None if applied.changes.is_empty() => {}
+        None => out.push_str("; nothing written (dry run)"),
+    }
+    out.push('\n');
+    if remaining > 0 {
+        let _ = writeln!(
+            out,
+            "{remaining} broken links left for triage (below the minimum confidence or without a fix)"
+        );
+    }
+    out
+}
