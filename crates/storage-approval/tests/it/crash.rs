@@ -1,0 +1,103 @@
+//! Multi-process crash test: `execute` is killed with SIGKILL at random points and
+//! run again; at every point each original byte is in its place, in the quarantine
+//! or in its archive destination, and in the end the audit chain verifies and undo
+//! restores the tree exactly.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::util::{Dir, Lcg, path_str, run, sha256, snapshot, stderr};
+
+/// Where an original file may legitimately be: its place, the quarantine, the archive.
+fn assert_every_byte_present(
+    root: &Path,
+    report_id: &str,
+    original: &BTreeMap<String, String>,
+    round: usize,
+) {
+    let now = snapshot(root, None);
+    for (path, hash) in original {
+        let places = [
+            path.clone(),
+            format!(".tidy-quarantine/{report_id}/{path}"),
+            format!("archive/{path}"),
+        ];
+        assert!(
+            places.iter().any(|p| now.get(p) == Some(hash)),
+            "round {round}: the bytes of `{path}` are nowhere (looked at {places:?})"
+        );
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
+    let d = Dir::new();
+    for i in 0..40 {
+        let body = format!("{i}").repeat(8_000 + i * 100);
+        d.file(&format!("a/{i:02}/orig"), &body).file(&format!("b/{i:02}/copy"), &body);
+        d.file(&format!("c/{i:02}/x.tmp"), format!("junk {i}"));
+        if i % 2 == 0 {
+            d.file(&format!("logs/{i:02}.log"), format!("old log {i}"))
+                .age(&format!("logs/{i:02}.log"), 365);
+        }
+    }
+    let root = d.root();
+    let original = snapshot(&root, None);
+    let (report, approval) = d.scan_and_approve();
+    let report_id = crate::util::stdout(&run(&["report-id", path_str(&report)])).trim().to_owned();
+
+    let args = [
+        "execute",
+        "--report",
+        path_str(&report),
+        "--approval",
+        path_str(&approval),
+        "--execute",
+        "--batch",
+        "4",
+    ];
+    let mut rng = Lcg(0x5eed_2026);
+    for round in 0..12 {
+        let mut child = crate::util::command()
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A random point in the run: the point of the test, not a wait for anything.
+        std::thread::sleep(std::time::Duration::from_micros(rng.below(30_000)));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_every_byte_present(&root, &report_id, &original, round);
+    }
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_every_byte_present(&root, &report_id, &original, 99);
+    let log = d.audit_log();
+    let verify = run(&["audit", "verify", path_str(&log)]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+
+    // Each action has exactly one intent and one result for this report: nothing repeated.
+    let entries: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut per_src: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e["report_id"] == report_id.as_str()) {
+        let slot = per_src.entry(e["src"].as_str().unwrap().to_owned()).or_default();
+        match e["phase"].as_str().unwrap() {
+            "intent" => slot.0 += 1,
+            "done" => slot.1 += 1,
+            other => panic!("unexpected phase {other}: {e}"),
+        }
+    }
+    assert_eq!(per_src.len(), 40 + 40 + 20);
+    assert!(per_src.values().all(|&(intent, done)| intent == 1 && done == 1), "{per_src:?}");
+
+    let undo = run(&["undo", "--audit-log", path_str(&log), "--execute"]);
+    assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
+    assert_eq!(original, snapshot(&root, Some(".tidy-quarantine")));
+    let restored: Vec<&String> = original.keys().collect();
+    assert!(restored.iter().all(|p| sha256(&std::fs::read(root.join(p)).unwrap()) == original[*p]));
+}

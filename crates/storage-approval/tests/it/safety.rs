@@ -1,0 +1,300 @@
+//! Refusals and skips: what execute must not do. Approval mismatches and unsafe
+//! reports touch nothing (exit 1); files changed after the report are skipped with
+//! the reason (exit 3); bad input is a clear error naming the file (exit 2).
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{Dir, path_str, run, snapshot, stderr, stdout};
+
+fn tree() -> Dir {
+    let d = Dir::new();
+    d.file("keep/a", "dup bytes")
+        .file("b", "dup bytes")
+        .file("c.tmp", "junk")
+        .file("d.tmp", "junk 2");
+    d
+}
+
+fn execute(report: &Path, approval: &Path) -> std::process::Output {
+    run(&["execute", "--report", path_str(report), "--approval", path_str(approval), "--execute"])
+}
+
+/// Checks that nothing at all changed: same tree, and no quarantine or audit log.
+fn assert_untouched(d: &Dir, before: &std::collections::BTreeMap<String, String>) {
+    assert_eq!(before, &snapshot(&d.root(), Some(".tidy-quarantine")));
+    assert!(!d.audit_log().exists(), "no audit log written");
+    let q = d.root().join(".tidy-quarantine");
+    if q.exists() {
+        assert!(
+            q.read_dir().unwrap().all(|e| e.unwrap().file_name() == "hash-cache.v1"),
+            "nothing quarantined"
+        );
+    }
+}
+
+fn edit_report(report: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(report, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+}
+
+fn approve(d: &Dir, report: &Path) -> PathBuf {
+    let approval = d.out("approval2.json");
+    let out =
+        run(&["approve", path_str(report), "--operator", "eve", "--out", path_str(&approval)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    approval
+}
+
+#[test]
+fn approval_for_another_report_touches_nothing() {
+    let d = tree();
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, approval) = d.scan_and_approve();
+    edit_report(&approval, |a| a["report_id"] = "0".repeat(64).into());
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused") && stderr(&out).contains("nothing was touched"),
+        "{}",
+        stderr(&out)
+    );
+    assert_untouched(&d, &before);
+    // Without any approval file, the same.
+    let out = execute(&report, &d.out("missing.json"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = run(&["verify", "--report", path_str(&report), "--approval", path_str(&approval)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_untouched(&d, &before);
+}
+
+#[test]
+fn report_edited_after_approval_touches_nothing() {
+    let d = tree();
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, approval) = d.scan_and_approve();
+    // One changed character in one action.
+    edit_report(&report, |r| r["actions"][0]["policy_reason"] = "junk: matches `*.tmq`".into());
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_untouched(&d, &before);
+}
+
+#[test]
+fn unsafe_paths_are_refused_even_when_approved() {
+    for bad in [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "keep/../../x",
+        ".git/config",
+        ".tidy-quarantine/audit.jsonl",
+    ] {
+        let d = tree();
+        let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+        let (report, _) = d.scan_and_approve();
+        edit_report(&report, |r| r["actions"][0]["src"] = bad.into());
+        let approval = approve(&d, &report);
+        let out = execute(&report, &approval);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("nothing was touched"), "{}", stderr(&out));
+        assert_untouched(&d, &before);
+    }
+}
+
+#[test]
+fn an_action_without_a_hash_is_refused() {
+    // rmlint #672: never act on a file whose content was not hashed.
+    let d = tree();
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, _) = d.scan_and_approve();
+    edit_report(&report, |r| {
+        r["actions"][1].as_object_mut().unwrap().remove("sha256");
+    });
+    let approval = approve(&d, &report);
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("without a hash"), "{}", stderr(&out));
+    assert_untouched(&d, &before);
+}
+
+#[test]
+fn a_report_removing_every_copy_is_refused() {
+    let d = tree();
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, _) = d.scan_and_approve();
+    // Add the mirror image of the duplicate delete: the kept copy deleted in favour
+    // of the copy being deleted.
+    edit_report(&report, |r| {
+        let dup = r["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| !a["group"].is_null())
+            .unwrap()
+            .clone();
+        let mut extra = dup.clone();
+        extra["src"] = dup["keep"].clone();
+        extra["keep"] = dup["src"].clone();
+        r["actions"].as_array_mut().unwrap().push(extra);
+    });
+    let approval = approve(&d, &report);
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("every copy"), "{}", stderr(&out));
+    assert_untouched(&d, &before);
+}
+
+#[test]
+fn files_changed_after_the_report_are_skipped_with_the_reason() {
+    let d = Dir::new();
+    d.file("keep", "dup")
+        .file("same-size-same-mtime", "dup")
+        .file("grown.tmp", "x")
+        .file("gone.tmp", "x")
+        .file("link.tmp", "x")
+        .file("sub/in-linked-dir.tmp", "x")
+        .file("fine.tmp", "x");
+    let (report, approval) = d.scan_and_approve();
+    let root = d.root();
+    // fclones #84: `cp -a` keeps size and mtime; only the hash tells.
+    let mtime = std::fs::metadata(root.join("same-size-same-mtime")).unwrap().modified().unwrap();
+    std::fs::write(root.join("same-size-same-mtime"), "DUP").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(root.join("same-size-same-mtime"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    std::fs::write(root.join("grown.tmp"), "xx").unwrap();
+    std::fs::remove_file(root.join("gone.tmp")).unwrap();
+    let target = d.out("precious");
+    std::fs::write(&target, "x").unwrap();
+    std::fs::remove_file(root.join("link.tmp")).unwrap();
+    std::os::unix::fs::symlink(&target, root.join("link.tmp")).unwrap();
+    // A parent directory swapped for a symlink to a look-alike outside ROOT.
+    let outside = d.out("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("in-linked-dir.tmp"), "x").unwrap();
+    std::fs::rename(root.join("sub"), d.out("sub-moved")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
+
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let line = |src: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {src}")))
+            .unwrap_or_else(|| panic!("{src}: {text}"))
+            .to_owned()
+    };
+    assert!(
+        line("same-size-same-mtime").contains("skipped")
+            && line("same-size-same-mtime").contains("content changed"),
+        "{text}"
+    );
+    assert!(line("grown.tmp").contains("size changed"), "{text}");
+    assert!(line("gone.tmp").contains("deleted since the report"), "{text}");
+    assert!(line("link.tmp").contains("symlink"), "{text}");
+    assert!(line("sub/in-linked-dir.tmp").contains("symlink"), "{text}");
+    assert!(line("fine.tmp").starts_with("done"), "{text}");
+    // Nothing outside ROOT was touched through the links.
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "x");
+    assert!(outside.join("in-linked-dir.tmp").exists());
+    assert!(root.join("link.tmp").symlink_metadata().unwrap().file_type().is_symlink());
+    // The skips are in the audit log with their reasons.
+    let log = std::fs::read_to_string(d.audit_log()).unwrap();
+    assert_eq!(log.lines().filter(|l| l.contains("\"phase\":\"skipped\"")).count(), 5, "{log}");
+}
+
+#[test]
+fn a_duplicate_whose_kept_copy_changed_is_not_removed() {
+    let d = Dir::new();
+    d.file("a", "dup").file("b", "dup");
+    let (report, approval) = d.scan_and_approve();
+    std::fs::remove_file(d.root().join("a")).unwrap();
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).contains("the kept copy `a` is not intact"), "{}", stdout(&out));
+    assert_eq!(std::fs::read_to_string(d.root().join("b")).unwrap(), "dup", "the last copy stays");
+}
+
+#[test]
+fn malformed_policy_names_the_file_and_key() {
+    let d = tree();
+    let policy = d.out("policy.toml");
+    std::fs::write(&policy, "[archive]\nolder_than_dayz = 3\n").unwrap();
+    let out = run(&[
+        "scan",
+        path_str(&d.root()),
+        "--policy",
+        path_str(&policy),
+        "--report-out",
+        path_str(&d.out("r")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("policy.toml") && err.contains("older_than_dayz"), "{err}");
+    std::fs::write(&policy, "[junk]\npatterns = [\"a[\"]\n").unwrap();
+    let out = run(&[
+        "scan",
+        path_str(&d.root()),
+        "--policy",
+        path_str(&policy),
+        "--report-out",
+        path_str(&d.out("r")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("junk.patterns"), "{}", stderr(&out));
+}
+
+#[test]
+fn quarantine_inside_a_protected_path_is_an_error() {
+    let d = tree();
+    let policy = d.out("policy.toml");
+    std::fs::write(&policy, "[protect]\nglobs = [\"keep/\"]\n[junk]\npatterns = [\"**/*.tmp\"]\n")
+        .unwrap();
+    let report = d.out("r.json");
+    assert!(
+        run(&[
+            "scan",
+            path_str(&d.root()),
+            "--policy",
+            path_str(&policy),
+            "--report-out",
+            path_str(&report)
+        ])
+        .status
+        .success()
+    );
+    let approval = approve(&d, &report);
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let q = d.root().join("keep/q");
+    let out = run(&[
+        "execute",
+        "--report",
+        path_str(&report),
+        "--approval",
+        path_str(&approval),
+        "--execute",
+        "--quarantine",
+        path_str(&q),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("protected"), "{}", stderr(&out));
+    assert_untouched(&d, &before);
+}
+
+#[test]
+fn malformed_report_and_approval_name_the_file() {
+    let d = tree();
+    let report = d.out("report.json");
+    std::fs::write(&report, "{\"version\":1,").unwrap();
+    let out = run(&["report-id", path_str(&report)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("report.json") && stderr(&out).contains("not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+}
