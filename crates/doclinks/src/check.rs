@@ -279,6 +279,14 @@ impl<'t> Engine<'t> {
     /// the Markdown files no navigation reaches.
     fn nav_walk(&self, markdown: &[usize]) -> (Vec<(usize, FileResult)>, Vec<String>) {
         let start = self.nav_start();
+        if start.is_empty() {
+            push_warning(
+                &self.warnings,
+                &self.tree.root,
+                "no navigation files found (README.md, SUMMARY.md, mkdocs.yml nav, toc.yml or `nav` in doclinks.toml)"
+                    .to_owned(),
+            );
+        }
         let mut seen: HashSet<usize> = start.iter().copied().collect();
         let mut frontier: Vec<usize> = start.into_iter().collect();
         let mut results = Vec::new();

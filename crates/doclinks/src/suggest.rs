@@ -307,30 +307,26 @@ fn git_renames(root: &Path) -> HashMap<String, String> {
     let mut renames = HashMap::new();
     let Some(prefix) = git(root, &["rev-parse", "--show-prefix"]) else { return renames };
     let prefix = prefix.trim().to_owned();
-    let Some(log) = git(
-        root,
-        &[
-            "-c",
-            "core.quotePath=false",
-            "log",
-            "-M",
-            "--name-status",
-            "--format=",
-            "-z",
-            "--diff-filter=R",
-        ],
-    ) else {
-        return renames;
-    };
-    let mut tokens = log.split('\0').filter(|t| !t.is_empty()).map(|t| t.trim_start_matches('\n'));
-    while let Some(status) = tokens.next() {
-        if status.starts_with('R') || status.starts_with('C') {
-            let (Some(old), Some(new)) = (tokens.next(), tokens.next()) else { break };
-            if let (Some(old), Some(new)) =
-                (old.strip_prefix(prefix.as_str()), new.strip_prefix(prefix.as_str()))
-            {
-                // The log runs newest first: keep the latest rename of each path.
-                renames.entry(old.to_owned()).or_insert_with(|| new.to_owned());
+    // Uncommitted renames (staged or not) first, then history, newest first.
+    let quiet = ["-c", "core.quotePath=false"];
+    let pending =
+        [&quiet[..], &["diff", "HEAD", "-M", "--name-status", "-z", "--diff-filter=R"]].concat();
+    let history =
+        [&quiet[..], &["log", "-M", "--name-status", "--format=", "-z", "--diff-filter=R"]]
+            .concat();
+    for args in [pending, history] {
+        let text = git(root, &args).unwrap_or_default();
+        let mut tokens =
+            text.split('\0').filter(|t| !t.is_empty()).map(|t| t.trim_start_matches('\n'));
+        while let Some(status) = tokens.next() {
+            if status.starts_with('R') || status.starts_with('C') {
+                let (Some(old), Some(new)) = (tokens.next(), tokens.next()) else { break };
+                if let (Some(old), Some(new)) =
+                    (old.strip_prefix(prefix.as_str()), new.strip_prefix(prefix.as_str()))
+                {
+                    // Keep the latest rename of each path.
+                    renames.entry(old.to_owned()).or_insert_with(|| new.to_owned());
+                }
             }
         }
     }

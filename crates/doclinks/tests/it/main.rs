@@ -1,1 +1,8 @@
 //! The one integration-test binary of doclinks. Each module says what belongs in it.
+
+mod cli;
+mod fixing;
+mod modes;
+mod props;
+mod snapshots;
+mod util;

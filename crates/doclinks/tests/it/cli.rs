@@ -1,0 +1,383 @@
+//! The `check` command on fixture trees: every link form, every finding kind,
+//! every fix class, exit codes, help, and bad input. Data-driven through `check`.
+
+use crate::util::{Dir, tree};
+
+/// Runs `doclinks check --format json ARGS` and lists the findings as
+/// `file:line:col kind target -> new (confidence: reason)`.
+fn check(dir: &Dir, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let (_, stdout, stderr) = dir.run(&all);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let mut line = format!(
+                "{}:{}:{} {} {}",
+                f["file"].as_str().unwrap(),
+                f["line"],
+                f["column"],
+                f["kind"].as_str().unwrap(),
+                f["target"].as_str().unwrap()
+            );
+            if !f["fix"].is_null() {
+                line.push_str(&format!(
+                    " -> {} ({}: {})",
+                    f["fix"]["new_target"].as_str().unwrap(),
+                    f["fix"]["confidence"].as_str().unwrap(),
+                    f["fix"]["reason"].as_str().unwrap()
+                ));
+            }
+            line
+        })
+        .collect()
+}
+
+#[test]
+fn every_link_form_is_checked() {
+    let dir = tree(
+        "//- README.md
+Inline [a](missing-inline.md), image ![i](missing.png), <https://example.com>,
+reference [r][def] and [def], www.example.com, autolink <mailto:x@example.com>.
+
+<p><a href=\"missing-html.md\">x</a><img src='missing.svg'></p>
+
+Inline html <a href=\"missing-inline-html.md\">y</a>.
+
+[def]: missing-def.md
+",
+    );
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "README.md:1:12 missing_file missing-inline.md",
+            "README.md:1:43 missing_file missing.png",
+            "README.md:4:13 missing_file missing-html.md",
+            "README.md:4:45 missing_file missing.svg",
+            "README.md:6:22 missing_file missing-inline-html.md",
+            "README.md:8:8 missing_file missing-def.md",
+        ]
+    );
+}
+
+#[test]
+fn nothing_from_code_blocks_code_spans_or_front_matter() {
+    let dir = tree(
+        "//- README.md
+---
+see: [x](front.md)
+---
+```md
+[a](fenced.md)
+<a href=\"fenced.html\">
+```
+
+    [b](indented.md)
+
+`[c](span.md)` and ``<a href=\"span2.md\">``
+",
+    );
+    assert_eq!(check(&dir, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn every_finding_kind() {
+    let dir = tree(
+        "//- doclinks.toml
+site_prefixes = [\"/learn/\"]
+//- docs/index.md
+[missing](nope.md)
+[anchor](page.md#nowhere)
+[case](Page.md)
+[outside](../../etc/passwd)
+[absolute](file:///home/me/page.md)
+[windows](C:\\docs\\page.md)
+[site](/learn/intro)
+//- docs/page.md
+# Page
+",
+    );
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "docs/index.md:1:11 missing_file nope.md",
+            "docs/index.md:2:10 missing_anchor page.md#nowhere",
+            "docs/index.md:3:8 case_mismatch Page.md -> page.md (high: case-only mismatch)",
+            "docs/index.md:4:11 outside_root ../../etc/passwd",
+            "docs/index.md:5:12 absolute_path file:///home/me/page.md",
+            "docs/index.md:6:11 absolute_path C:\\docs\\page.md",
+        ]
+    );
+    let (code, stdout, _) = dir.run(&["check", "--format", "json"]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["summary"]["site_links"], 1);
+    assert_eq!(json["site_links"][0]["kind"], "site_link");
+    assert_eq!(json["summary"]["broken"], 6);
+}
+
+#[test]
+fn anchors_github_slugs_explicit_ids_and_percent_decoding() {
+    let dir = tree(
+        "//- README.md
+[ok](doc.md#hello-world) [dup](doc.md#hello-world-1) [legacy](doc.md#legacy)
+[custom](doc.md#my-id) [html](doc.md#box) [hindi](doc.md#हिन्दी-शीर्षक)
+[encoded](doc.md#%E0%A4%B9%E0%A4%BF%E0%A4%A8%E0%A5%8D%E0%A4%A6%E0%A5%80-%E0%A4%B6%E0%A5%80%E0%A4%B0%E0%A5%8D%E0%A4%B7%E0%A4%95)
+[self](#readme) [top](doc.md#top) [dir](sub/#sub-page) [query](doc.md?plain=1#hello-world)
+# Readme
+//- doc.md
+# Hello, World!
+## Hello World
+## <a name=\"legacy\"></a> Old title
+## Custom {#my-id}
+<div id=\"box\"></div>
+
+हिन्दी शीर्षक
+=============
+//- sub/README.md
+# Sub page
+",
+    );
+    assert_eq!(check(&dir, &[]), Vec::<String>::new());
+}
+
+#[test]
+fn high_confidence_fix_classes() {
+    let dir = tree(
+        "//- doclinks.toml
+[redirects]
+\"docs/retired.md\" = \"docs/current.md\"
+//- docs/index.md
+[case](Guide/Setup.md)
+[unique name](setup-notes.md)
+[one ../ too many](../guide/setup.md)
+[one ../ too few](api/reference.md)
+[extension](guide/setup.html#install)
+[extensionless](guide/setup)
+[redirect](retired.md)
+[anchor case](guide/setup.md#Install)
+[anchor text](guide/setup.md#First%20steps)
+//- docs/current.md
+# Current
+//- docs/guide/setup.md
+# Setup
+## Install
+## First steps
+//- notes/setup-notes.md
+# Notes
+//- api/reference.md
+# API
+",
+    );
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "docs/index.md:1:8 case_mismatch Guide/Setup.md -> guide/setup.md (high: case-only mismatch)",
+            "docs/index.md:2:15 missing_file setup-notes.md -> ../notes/setup-notes.md (high: `setup-notes.md` exists once in the tree)",
+            "docs/index.md:3:20 missing_file ../guide/setup.md -> guide/setup.md (high: one `../` too many)",
+            "docs/index.md:4:19 missing_file api/reference.md -> ../api/reference.md (high: one `../` too few)",
+            "docs/index.md:5:13 missing_file guide/setup.html#install -> guide/setup.md#install (high: extension changed to `setup.md`)",
+            "docs/index.md:6:17 missing_file guide/setup -> guide/setup.md (high: extension changed to `setup.md`)",
+            "docs/index.md:7:12 missing_file retired.md -> current.md (high: redirect map in doclinks.toml [redirects])",
+            "docs/index.md:8:15 missing_anchor guide/setup.md#Install -> guide/setup.md#install (high: anchor differs only in case)",
+            "docs/index.md:9:15 missing_anchor guide/setup.md#First%20steps -> guide/setup.md#first-steps (high: fragment written as heading text, not its slug)",
+        ]
+    );
+}
+
+#[test]
+fn redirect_maps_of_docfx_and_mkdocs() {
+    let dir = tree(
+        "//- .openpublishing.redirection.json
+{\"redirections\": [{\"source_path\": \"articles/old-topic.md\", \"redirect_url\": \"/product/articles/new-topic\"}]}
+//- mkdocs.yml
+docs_dir: articles
+plugins:
+  - redirects:
+      redirect_maps:
+        'moved.md': 'target.md'
+//- articles/index.md
+[docfx](old-topic.md) [mkdocs](moved.md)
+//- articles/new-topic.md
+# New
+//- articles/target.md
+# Target
+//- articles/other.md
+# Other
+",
+    );
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "articles/index.md:1:9 missing_file old-topic.md -> new-topic.md (high: redirect map in .openpublishing.redirection.json)",
+            "articles/index.md:1:32 missing_file moved.md -> target.md (high: redirect map in mkdocs.yml redirect_maps)",
+        ]
+    );
+}
+
+#[test]
+fn git_rename_history() {
+    let dir = tree(
+        "//- docs/index.md
+# Index
+//- docs/a/old-name.md
+# Old
+//- docs/b/old-name.md
+# Other with the same name
+",
+    );
+    dir.git(&["init", "-q"]);
+    dir.git(&["add", "."]);
+    dir.git(&["commit", "-q", "-m", "one"]);
+    dir.git(&["mv", "docs/a/old-name.md", "docs/a/new-name.md"]);
+    dir.git(&["commit", "-q", "-m", "rename"]);
+    dir.write("docs/index.md", "[moved](a/old-name.md)\n");
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "docs/index.md:1:9 missing_file a/old-name.md -> a/new-name.md (high: renamed in git history)"
+        ]
+    );
+}
+
+#[test]
+fn medium_and_low_confidence() {
+    let dir = tree(
+        "//- index.md
+[typo](instalation.md) [anchor typo](installation.md#confgure) [two](a/same.md) [none](zzz-qqq.md)
+//- installation.md
+# Install
+## Configure
+//- x/same.md
+//- y/same.md
+",
+    );
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "index.md:1:8 missing_file instalation.md -> installation.md (medium: close match of the file name (edit distance 1))",
+            "index.md:1:38 missing_anchor installation.md#confgure -> installation.md#configure (medium: close match of a heading (edit distance 1))",
+            "index.md:1:70 missing_file a/same.md -> x/same.md (low: 2 files named `same.md`: x/same.md, y/same.md)",
+            "index.md:1:88 missing_file zzz-qqq.md",
+        ]
+    );
+}
+
+#[test]
+fn exit_codes_and_report_only() {
+    let clean = tree("//- README.md\n[ok](README.md)\n");
+    assert_eq!(clean.run(&["check"]).0, 0);
+    let broken = tree("//- README.md\n[bad](nope.md)\n");
+    let (code, stdout, _) = broken.run(&["check"]);
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with("README.md:1:7: missing_file: nope.md\n"), "{stdout}");
+    assert_eq!(broken.run(&["check", "--report-only"]).0, 0);
+    let (code, _, stderr) = broken.run(&["check", "--format", "yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("invalid value 'yaml'"), "{stderr}");
+}
+
+#[test]
+fn help_has_examples() {
+    let dir = tree("");
+    let (code, stdout, _) = dir.run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Examples:") && stdout.contains("Exit codes"), "{stdout}");
+    let (code, stdout, _) = dir.run(&["check", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("--nav-only") && stdout.contains("Examples:"), "{stdout}");
+}
+
+#[test]
+fn paths_restrict_the_files_checked() {
+    let dir = tree("//- a/x.md\n[bad](nope.md)\n//- b/y.md\n[bad](nope.md)\n");
+    assert_eq!(check(&dir, &["a"]), ["a/x.md:1:7 missing_file nope.md"]);
+    let (code, _, stderr) = dir.run(&["check", "/"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("is outside the root"), "{stderr}");
+}
+
+#[test]
+fn no_fragments_skips_anchor_checks() {
+    let dir = tree("//- README.md\n[x](README.md#nowhere)\n");
+    assert_eq!(check(&dir, &["--no-fragments"]), Vec::<String>::new());
+}
+
+#[test]
+fn bad_files_warn_and_the_scan_goes_on() {
+    let dir = tree("//- good.md\n[bad](nope.md)\n");
+    std::fs::write(dir.join("latin1.md"), b"caf\xe9 [x](y.md)\n").unwrap();
+    std::fs::write(dir.join("binary.md"), b"\x00\x01\x02PNG").unwrap();
+    std::fs::write(dir.join("doclinks.toml"), "max_file_size = 1000\n").unwrap();
+    dir.write("big.md", &"[a](big.md)\n".repeat(200));
+    dir.write("garbage.md", "[pct](%zz%E0%A4.md) [dots](../../../../x.md)\n");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path(), dir.join("loop")).unwrap();
+    let (code, stdout, stderr) = dir.run(&["check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("latin1.md: skipped: not valid UTF-8 (line 1)"), "{stderr}");
+    assert!(stderr.contains("binary.md: skipped: binary file"), "{stderr}");
+    assert!(stderr.contains("big.md: skipped: 0 MiB is over the 0 MiB limit"), "{stderr}");
+    assert!(stdout.contains("good.md:1:7: missing_file: nope.md"), "{stdout}");
+    assert!(stdout.contains("garbage.md:1:7: missing_file: %zz%E0%A4.md"), "{stdout}");
+    assert!(stdout.contains("garbage.md:1:28: outside_root: ../../../../x.md"), "{stdout}");
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tree("//- secret.md\n[x](y.md)\n//- ok.md\n# ok\n");
+    std::fs::set_permissions(dir.join("secret.md"), std::fs::Permissions::from_mode(0o000))
+        .unwrap();
+    if std::fs::read(dir.join("secret.md")).is_ok() {
+        return; // Running as root: permissions do not apply.
+    }
+    let (code, _, stderr) = dir.run(&["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("secret.md: cannot read: Permission denied"), "{stderr}");
+}
+
+#[test]
+fn malformed_config_names_key_and_line() {
+    let dir = tree(
+        "//- doclinks.toml\nsite_prefixes = [\"/x/\"]\n\n[[ignore]]\ntarget = \"old/*\"\n//- README.md\n# hi\n",
+    );
+    let (code, stdout, stderr) = dir.run(&["check"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(
+        stderr.contains("doclinks.toml: line 3: [[ignore]] entry for `old/*` has no `reason`; every ignore entry needs one"),
+        "{stderr}"
+    );
+    dir.write("doclinks.toml", "site_prefixes = [\"/x/\"]\nignores = 3\n");
+    let (code, _, stderr) = dir.run(&["check"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("line 2: unknown field `ignores`"), "{stderr}");
+}
+
+#[test]
+fn ignore_and_historical_entries() {
+    let dir = tree(
+        "//- doclinks.toml
+[[ignore]]
+target = \"generated/*\"
+reason = \"built by the site generator\"
+
+[[historical_ref]]
+target = \"v1/*\"
+file = \"CHANGELOG.md\"
+reason = \"release notes name pages of old releases\"
+//- CHANGELOG.md
+[old](v1/setup.md) [gen](generated/api.md)
+//- README.md
+[old](v1/setup.md)
+",
+    );
+    assert_eq!(check(&dir, &[]), ["README.md:1:7 missing_file v1/setup.md"]);
+    let (_, stdout, _) = dir.run(&["check"]);
+    assert!(stdout.contains("1 ignored, 1 historical"), "{stdout}");
+}

@@ -1,0 +1,113 @@
+//! `fix`, `restore` and `stub`: what is rewritten, the backup, idempotence,
+//! plans, and refusals (unwritable backup directory, existing stub target).
+
+use crate::util::tree;
+
+const BROKEN: &str = "//- README.md
+# Home
+
+See [the guide](Docs/Guide.md#setup) and [notes](notes.md) and [typo](docs/gide.md).
+Unfixable: [gone](gone.md).
+
+[ref]: docs/guide.md#Setup
+//- docs/guide.md
+# Guide
+## Setup
+//- archive/notes.md
+# Notes
+";
+
+#[test]
+fn fix_rewrites_only_destinations_with_a_backup_and_restore_puts_bytes_back() {
+    let dir = tree(BROKEN);
+    let before = dir.read("README.md");
+    let (code, stdout, stderr) = dir.run(&["fix"]);
+    assert_eq!(code, 1, "one unfixable and one medium link remain: {stdout}{stderr}");
+    assert!(stdout.contains("fixed 3 links in 1 files; backup: "), "{stdout}");
+    assert!(stderr.contains("undo with: doclinks restore "), "{stderr}");
+    let after = dir.read("README.md");
+    assert_eq!(
+        after,
+        before
+            .replace("Docs/Guide.md#setup", "docs/guide.md#setup")
+            .replace("(notes.md)", "(archive/notes.md)")
+            .replace("docs/guide.md#Setup", "docs/guide.md#setup")
+    );
+
+    // Re-running changes nothing and writes no second backup.
+    let backups = || std::fs::read_dir(dir.join(".doclinks/backups")).unwrap().count();
+    assert_eq!(backups(), 1);
+    let (code, stdout, _) = dir.run(&["fix"]);
+    assert_eq!((code, stdout.lines().next().unwrap()), (1, "fixed 0 links in 0 files"));
+    assert_eq!(dir.read("README.md"), after);
+    assert_eq!(backups(), 1);
+
+    // Medium confidence on request, then restore brings back the original bytes.
+    let (_, stdout, _) = dir.run(&["fix", "--min-confidence", "medium"]);
+    assert!(stdout.contains("docs/gide.md -> docs/guide.md (medium"), "{stdout}");
+    let mut zips: Vec<_> = std::fs::read_dir(dir.join(".doclinks/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    zips.sort();
+    let first = zips.iter().find(|z| !z.to_string_lossy().ends_with("-1.zip")).unwrap();
+    let (code, stdout, _) = dir.run(&["restore", first.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("restored 1 files from"), "{stdout}");
+    assert_eq!(dir.read("README.md"), before);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_plan_covers_every_finding() {
+    let dir = tree(BROKEN);
+    let before = dir.read("README.md");
+    let (code, stdout, _) = dir.run(&["fix", "--dry-run", "--plan-out", "plan.json"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("would fix 3 links in 1 files; nothing written (dry run)"), "{stdout}");
+    assert_eq!(dir.read("README.md"), before);
+    assert!(!dir.join(".doclinks").exists());
+    let plan: serde_json::Value = serde_json::from_str(&dir.read("plan.json")).unwrap();
+    let findings = plan["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 5);
+    assert_eq!(findings.iter().filter(|f| f["apply"] == true).count(), 3);
+    dir.run(&["fix", "--dry-run", "--plan-out", "plan.md"]);
+    assert!(dir.read("plan.md").starts_with("# doclinks fix plan\n"));
+}
+
+#[test]
+fn unwritable_backup_dir_is_an_error_and_nothing_changes() {
+    let dir = tree(BROKEN);
+    dir.write("blocker", "a file where the backup directory should be");
+    let before = dir.read("README.md");
+    let (code, _, stderr) = dir.run(&["fix", "--backup-dir", "blocker/backups"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("backup directory is not writable"), "{stderr}");
+    assert_eq!(dir.read("README.md"), before);
+}
+
+#[test]
+fn restore_rejects_what_is_not_a_backup() {
+    let dir = tree("//- not.zip\nplain text\n");
+    let (code, _, stderr) = dir.run(&["restore", "not.zip"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not.zip: not a zip archive"), "{stderr}");
+    let (code, _, stderr) = dir.run(&["restore", "missing.zip"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot open backup missing.zip"), "{stderr}");
+}
+
+#[test]
+fn stub_keeps_old_links_working() {
+    let dir = tree("//- README.md\n[setup](docs/setup.md)\n//- docs/install.md\n# Install\n");
+    assert_eq!(dir.run(&["check"]).0, 1);
+    let (code, stdout, _) = dir.run(&["stub", "docs/setup.md", "docs/install.md"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        dir.read("docs/setup.md"),
+        "---\nredirect_to: install.md\n---\n\n# Moved\n\nThis page moved to [install](install.md).\nUpdate your links and bookmarks.\n"
+    );
+    assert_eq!(dir.run(&["check"]).0, 0);
+    let (code, _, stderr) = dir.run(&["stub", "docs/setup.md", "docs/install.md"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("docs/setup.md exists; a stub would overwrite it"), "{stderr}");
+}

@@ -1,0 +1,94 @@
+//! Nav-only mode (README, SUMMARY.md, mkdocs.yml, toc.yml, configured nav) and
+//! `--changed-since` with its reverse link index.
+
+use crate::util::{Dir, tree};
+
+fn json(dir: &Dir, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let (_, stdout, stderr) = dir.run(&all);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"))
+}
+
+fn files(value: &serde_json::Value) -> Vec<String> {
+    value["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", f["file"].as_str().unwrap(), f["target"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn nav_only_follows_navigation_transitively_and_lists_unreached_pages() {
+    let dir = tree(
+        "//- README.md
+[docs](docs/)
+//- docs/README.md
+[a](a.md)
+//- docs/a.md
+[b](b.md) [broken](nope-a.md)
+//- docs/b.md
+[broken](nope-b.md)
+//- docs/orphan.md
+[broken](nope-orphan.md)
+//- book/SUMMARY.md
+- [Chapter](chapter.md)
+//- book/chapter.md
+# Chapter
+//- mkdocs.yml
+docs_dir: site
+nav:
+  - Home: index.md
+//- site/index.md
+# Site
+//- dfx/toc.yml
+- name: Topic
+  href: topic.md
+//- dfx/topic.md
+[broken](nope-topic.md)
+//- extra/listed.md
+# Listed in config
+//- doclinks.toml
+nav = [\"extra/listed.md\"]
+",
+    );
+    let nav = json(&dir, &["--nav-only"]);
+    assert_eq!(
+        files(&nav),
+        ["dfx/topic.md nope-topic.md", "docs/a.md nope-a.md", "docs/b.md nope-b.md"]
+    );
+    assert_eq!(nav["unreached"], serde_json::json!(["docs/orphan.md"]));
+    assert_eq!(nav["summary"]["files"], 9);
+    let deep = json(&dir, &[]);
+    assert_eq!(deep["summary"]["broken"], 4);
+    assert!(deep["unreached"].is_null());
+}
+
+#[test]
+fn changed_since_checks_changed_files_and_files_linking_to_them() {
+    let dir = tree(
+        "//- docs/setup.md
+# Setup
+//- docs/usage.md
+[setup](setup.md)
+//- docs/other.md
+[old breakage](nowhere.md)
+//- docs/unrelated.md
+# Unrelated
+",
+    );
+    dir.git(&["init", "-q"]);
+    dir.git(&["add", "."]);
+    dir.git(&["commit", "-q", "-m", "base"]);
+    dir.git(&["mv", "docs/setup.md", "docs/install.md"]);
+    dir.write("docs/new.md", "[new breakage](missing.md)\n");
+    let value = json(&dir, &["--changed-since", "HEAD"]);
+    assert_eq!(files(&value), ["docs/new.md missing.md", "docs/usage.md setup.md"]);
+    assert_eq!(value["findings"][1]["fix"]["new_target"], "install.md");
+    assert_eq!(value["summary"]["files"], 3, "new.md, usage.md and the renamed install.md");
+
+    let (code, _, stderr) = dir.run(&["check", "--changed-since", "no-such-rev"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("`no-such-rev` is not a revision"), "{stderr}");
+}
