@@ -2,11 +2,14 @@
 //! realistic size. Prints tables; the numbers go into docs/PERFORMANCE.md by hand.
 //! Benchmarks are not tests: nothing here asserts a time.
 
+mod doclinks;
 mod multilock;
+mod storage_approval;
 
 type Bench = fn(&[String]) -> Result<(), String>;
 
-const BENCHES: &[(&str, Bench)] = &[("multilock", multilock::run)];
+const BENCHES: &[(&str, Bench)] =
+    &[("doclinks", doclinks::run), ("multilock", multilock::run), ("storage-approval", storage_approval::run)];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, Bench)> = match args.first() {

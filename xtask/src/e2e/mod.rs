@@ -3,14 +3,17 @@
 //! each exposes `scenario(&Tools) -> Result<(), String>`.
 
 pub(crate) mod multilock;
+pub(crate) mod storage_approval;
 
 use crate::util::Tools;
 
 type Scenario = fn(&Tools) -> Result<(), String>;
 
 /// Every scenario, in the order a tidy run would meet them.
-const SCENARIOS: &[(&str, Scenario)] =
-    &[("multilock: tidy phases under contention", multilock::scenario)];
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("multilock: tidy phases under contention", multilock::scenario),
+    ("storage-approval: scan, approve, execute, audit verify, undo", storage_approval::scenario),
+];
 
 pub(crate) fn run() -> Result<(), String> {
     let tools = Tools::build("dev")?;

@@ -65,7 +65,7 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
             .spawn()
             .unwrap();
         // A random point in the run: the point of the test, not a wait for anything.
-        std::thread::sleep(std::time::Duration::from_micros(rng.below(30_000)));
+        std::thread::sleep(std::time::Duration::from_micros(rng.below(50_000)));
         let _ = child.kill();
         let _ = child.wait();
         assert_every_byte_present(&root, &report_id, &original, round);

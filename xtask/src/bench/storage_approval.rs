@@ -1,0 +1,245 @@
+//! `cargo xtask bench storage-approval [--small]`: generates a tree (20,000 files in
+//! 400 dirs, ~2 GB, 2,000 duplicate groups of 2–4 copies, 1,000 near-duplicates that
+//! differ in one byte, sizes 1 KB–4 MB; `--small` is a tenth of that), then times the
+//! release binary: `scan` warm and cold, the cached re-scan, and `execute` of the
+//! ~5,000 duplicate deletes (with a dry run alongside, to separate the re-hash from
+//! the cost of acting and logging), then `undo`. Peak memory comes from
+//! `/usr/bin/time -f %M` when present. `fclones group --hash-fn sha256` runs
+//! alongside when it is installed.
+//!
+//! The corpus is generated once into the target directory and reused; `execute` is
+//! followed by `undo`, which puts the tree back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::util::{Tools, on_path, target_dir};
+
+struct Shape {
+    name: &'static str,
+    dirs: usize,
+    groups: usize,
+    near: usize,
+    unique: usize,
+}
+
+const FULL: Shape = Shape { name: "full", dirs: 400, groups: 2_000, near: 1_000, unique: 12_000 };
+const SMALL: Shape = Shape { name: "small", dirs: 40, groups: 200, near: 100, unique: 1_200 };
+
+/// A 64-bit LCG: deterministic content without a dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        (self.next() >> 33) % n
+    }
+    /// 90% of sizes log-uniform in 1–64 KiB, 10% in 64 KiB–4 MiB.
+    fn size(&mut self) -> usize {
+        let (lo, hi) = if self.below(10) == 0 { (16.0f64, 22.0) } else { (10.0, 16.0) };
+        let exp = lo + (hi - lo) * (self.below(1_000_000) as f64 / 1_000_000.0);
+        exp.exp2() as usize
+    }
+    fn fill(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+}
+
+fn generate(root: &Path, shape: &Shape) -> Result<(usize, u64), String> {
+    let marker = root.join(".complete");
+    if marker.exists() {
+        let text = std::fs::read_to_string(&marker).map_err(|e| e.to_string())?;
+        let mut parts = text.split_whitespace().map(|p| p.parse::<u64>().unwrap_or(0));
+        return Ok((parts.next().unwrap_or(0) as usize, parts.next().unwrap_or(0)));
+    }
+    let _ = std::fs::remove_dir_all(root);
+    let mut rng = Lcg(0x5707_a6e0);
+    let mut files = 0usize;
+    let mut bytes = 0u64;
+    let mut put = |rng: &mut Lcg, name: &str, data: &[u8]| -> Result<(), String> {
+        let dir = root.join(format!("d{:03}/s{}", rng.below(shape.dirs as u64 / 4), rng.below(4)));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(name), data).map_err(|e| e.to_string())?;
+        files += 1;
+        bytes += data.len() as u64;
+        Ok(())
+    };
+    let mut group_data = Vec::new();
+    for g in 0..shape.groups {
+        let len = rng.size();
+        let data = rng.fill(len);
+        let copies = 2 + rng.below(3) as usize;
+        for c in 0..copies {
+            put(&mut rng, &format!("g{g}-{c}.bin"), &data)?;
+        }
+        if g < shape.near {
+            group_data.push(data);
+        }
+    }
+    for (n, mut data) in group_data.into_iter().enumerate() {
+        // Half flip the last byte (past any prefix hash), half a random one.
+        let at = if n % 2 == 0 { data.len() - 1 } else { rng.below(data.len() as u64) as usize };
+        data[at] ^= 0x5a;
+        put(&mut rng, &format!("near{n}.bin"), &data)?;
+    }
+    for u in 0..shape.unique {
+        let len = rng.size();
+        let data = rng.fill(len);
+        put(&mut rng, &format!("u{u}.dat"), &data)?;
+    }
+    std::fs::write(&marker, format!("{files} {bytes}\n")).map_err(|e| e.to_string())?;
+    Ok((files, bytes))
+}
+
+/// Evicts the corpus from the page cache (cold runs) with posix_fadvise(DONTNEED)
+/// per file, through python3; only this corpus is dropped, not the machine's cache.
+fn evict(root: &Path) -> Result<bool, String> {
+    if !on_path("python3") {
+        return Ok(false);
+    }
+    let script = "import os,sys\nos.sync()\nfor d,_,fs in os.walk(sys.argv[1]):\n  for f in fs:\n    p=os.path.join(d,f)\n    try:\n      fd=os.open(p,os.O_RDONLY|os.O_NOFOLLOW)\n    except OSError:\n      continue\n    os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n    os.close(fd)\n";
+    let status = Command::new("python3")
+        .args(["-c", script])
+        .arg(root)
+        .status()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    Ok(status.success())
+}
+
+/// Runs `command` (stdout discarded), returning wall seconds and peak RSS in MiB.
+fn measure(mut command: Command) -> Result<(f64, Option<f64>, i32), String> {
+    let rss_file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let timed = Path::new("/usr/bin/time").is_file();
+    let mut cmd = if timed {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M", "-o"]).arg(rss_file.path()).arg(command.get_program());
+        c.args(command.get_args());
+        for (k, v) in command.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        c
+    } else {
+        std::mem::replace(&mut command, Command::new("true"))
+    };
+    let start = Instant::now();
+    let out = cmd.stdout(std::process::Stdio::null()).output().map_err(|e| e.to_string())?;
+    let secs = start.elapsed().as_secs_f64();
+    let code = out.status.code().unwrap_or(-1);
+    if !matches!(code, 0 | 3) {
+        return Err(format!(
+            "{} failed: {}",
+            crate::util::describe(&cmd),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let rss = std::fs::read_to_string(rss_file.path())
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0);
+    Ok((secs, rss, code))
+}
+
+fn row(what: &str, (secs, rss, _): (f64, Option<f64>, i32)) {
+    let rss = rss.map(|m| format!("{m:.1} MiB")).unwrap_or_else(|| "n/a".to_owned());
+    println!("| {what:<44} | {secs:>8.2} s | {rss:>10} |");
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let shape = if args.iter().any(|a| a == "--small") { &SMALL } else { &FULL };
+    let tools = Tools::build("release")?;
+    let work: PathBuf = target_dir().join("bench/storage-approval").join(shape.name);
+    let root = work.join("tree");
+    println!("generating (or reusing) the {} corpus in {}", shape.name, root.display());
+    let (files, bytes) = generate(&root, shape)?;
+    println!(
+        "{files} files, {:.2} GB, {} duplicate groups, {} near-duplicates",
+        bytes as f64 / 1e9,
+        shape.groups,
+        shape.near
+    );
+    let sa = |args: &[&str]| {
+        let mut c = tools.command("storage-approval");
+        c.args(args);
+        c
+    };
+    let report = work.join("report.json");
+    let approval = work.join("approval.json");
+    let (root_s, report_s, approval_s) =
+        (root.to_string_lossy(), report.to_string_lossy(), approval.to_string_lossy());
+    let scan = ["scan", &root_s, "--report-out", &report_s, "--no-cache"];
+
+    println!("\n| {:<44} | {:>10} | {:>10} |", "run", "wall", "peak RSS");
+    println!("|{}|{}|{}|", "-".repeat(46), "-".repeat(12), "-".repeat(12));
+    if evict(&root)? {
+        row("scan, cold cache (no hash cache)", measure(sa(&scan))?);
+    } else {
+        println!("| (cold runs skipped: python3 is needed to evict the corpus) | | |");
+    }
+    measure(sa(&scan))?;
+    row("scan, warm cache (no hash cache)", measure(sa(&scan))?);
+    if on_path("fclones") {
+        let mut fclones = Command::new("fclones");
+        fclones.args(["group", "--hash-fn", "sha256"]).arg(&root);
+        row("fclones group --hash-fn sha256, warm", measure(fclones)?);
+    } else {
+        println!("| {:<44} | {:>10} | {:>10} |", "fclones: not installed", "-", "-");
+    }
+    // Fill the hash cache, then time the re-scan of the unchanged tree.
+    measure(sa(&["scan", &root_s, "--report-out", &report_s]))?;
+    row(
+        "re-scan with the hash cache, warm",
+        measure(sa(&["scan", &root_s, "--report-out", &report_s]))?,
+    );
+
+    crate::util::output(&mut sa(&[
+        "approve",
+        &report_s,
+        "--operator",
+        "bench",
+        "--out",
+        &approval_s,
+    ]))?;
+    let actions = std::fs::read_to_string(&report)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["actions"].as_array().map(Vec::len))
+        .unwrap_or(0);
+    let log = work.join("audit.jsonl");
+    let _ = std::fs::remove_file(&log);
+    let log_s = log.to_string_lossy();
+    let exec = ["execute", "--report", &report_s, "--approval", &approval_s, "--audit-log", &log_s];
+    let dry = measure(sa(&exec))?;
+    row(&format!("execute dry run ({actions} actions, re-hash only), warm"), dry);
+    let mut real_args = exec.to_vec();
+    real_args.push("--execute");
+    let real = measure(sa(&real_args))?;
+    row(&format!("execute --execute ({actions} actions), warm"), real);
+    let undo = measure(sa(&["undo", "--audit-log", &log_s, "--execute"]))?;
+    row(&format!("undo --execute ({actions} restores)"), undo);
+    let per_action = (real.0 - dry.0) / actions.max(1) as f64 * 1000.0;
+    println!("\nexecute beyond the re-hash: {per_action:.2} ms per action (execute minus dry run)");
+
+    // Cold execute: a fresh log, the corpus evicted first.
+    let _ = std::fs::remove_file(&log);
+    if evict(&root)? {
+        let cold = measure(sa(&real_args))?;
+        row(&format!("execute --execute ({actions} actions), cold"), cold);
+        measure(sa(&["undo", "--audit-log", &log_s, "--execute"]))?;
+    }
+    let _ = std::fs::remove_file(&log);
+    let mut out = std::io::stdout();
+    let _ = out.flush();
+    Ok(())
+}
