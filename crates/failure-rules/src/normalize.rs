@@ -19,7 +19,8 @@
 //! 4. `<URL>` (`scheme://…`), 5. `<EMAIL>`, 6. `<UUID>`, 7. `<ADDR>` (`0x…`),
 //! 8. `<MAC>`, 9. `<IP>` (IPv4 and IPv6, with port, also `/10.0.0.1:50010`),
 //! 10. `<TS>` (ISO 8601/RFC 3339 dates and times, `2026/11/25`, Apache
-//!     `25/Nov/2026:08:33:06`, epoch seconds and milliseconds),
+//!     `25/Nov/2026:08:33:06`; epoch seconds and milliseconds are numbers, `<NUM>`,
+//!     since a 10-digit integer is as often an id as a time),
 //! 11. `<PATH>` (Windows, UNC, POSIX, `~/`, `./`, relative paths and file names with
 //!     an extension; a `:LINE` suffix is part of the path),
 //! 12. `<HOST>` (dotted names with a digit or a well-known top-level domain),
@@ -275,7 +276,14 @@ fn chunk_end(b: &[u8], start: usize) -> usize {
             }
         }
         while i < b.len() && !b[i].is_ascii_whitespace() {
-            if b[i] == b'=' && i + 1 < b.len() && matches!(b[i + 1], b'"' | b'\'') {
+            if b[i] == b'='
+                && i > start
+                && b[start..i]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+                && i + 1 < b.len()
+                && matches!(b[i + 1], b'"' | b'\'')
+            {
                 i += 1;
                 break;
             }
@@ -336,6 +344,21 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
         scratch.toks.push(Tok { lead, core, trail, hint: Hint::None, orig: (0, 0) });
         return;
     }
+    // `[::1]:8080`: the bracket belongs to the address.
+    if b.first() == Some(&b'[') && chunk.contains("]:") {
+        let core = chunk.trim_end_matches([',', ';', '.', ')']);
+        if is_ip(core.as_bytes(), &shape(core.as_bytes())) {
+            let trail = push(&mut scratch.buf, &chunk[core.len()..]);
+            scratch.toks.push(Tok {
+                lead: (0, 0),
+                core: Core::Ph(Ph::Ip),
+                trail,
+                hint: Hint::None,
+                orig: (0, 0),
+            });
+            return;
+        }
+    }
     // Trailing punctuation, not eating a placeholder's `>` or a path's `/`.
     let mut e = b.len();
     while e > s
@@ -348,6 +371,12 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
             break;
         }
         if b[e - 1] == b')' && chunk[s..e - 1].contains('(') {
+            break;
+        }
+        // The closing quote of `key="value"`.
+        if matches!(b[e - 1], b'"' | b'\'')
+            && chunk[s..e - 1].contains(&format!("={}", b[e - 1] as char))
+        {
             break;
         }
         e -= 1;
@@ -503,6 +532,7 @@ fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, 
     }
     if let Some(p) = core.find("://")
         && p > 0
+        && p + 3 < b.len()
         && b[..p].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     {
         return (Core::Ph(Ph::Url), Hint::None, none);
@@ -618,15 +648,8 @@ fn is_exception_type(b: &[u8]) -> bool {
 }
 
 fn numeric(b: &[u8], sh: &Shape) -> Option<Ph> {
-    // Epoch seconds or milliseconds (2001–2286), with optional fraction.
-    let int_len = b.iter().position(|&c| c == b'.').unwrap_or(b.len());
-    if sh.dashes == 0
-        && sh.dots <= 1
-        && b[0] == b'1'
-        && (int_len == 10 || (int_len == 13 && sh.dots == 0))
-    {
-        return Some(Ph::Ts);
-    }
+    // Epoch seconds and milliseconds stay `<NUM>`: a 10-digit integer is as often an id
+    // as a time, and typing it apart would split one event in two.
     if sh.dashes == 2 && sh.dots == 0 && is_iso_date(b) {
         return Some(Ph::Ts);
     }
@@ -669,7 +692,14 @@ fn number_with_unit(b: &[u8]) -> Option<Ph> {
     if i == start || !b[start].is_ascii_digit() {
         return None;
     }
-    let unit = &b[i..];
+    let mut unit = &b[i..];
+    // An exponent: 1e9, -12.5e-3.
+    if let [b'e' | b'E', rest @ ..] = unit {
+        let digits = rest.strip_prefix(b"-").or_else(|| rest.strip_prefix(b"+")).unwrap_or(rest);
+        if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+            unit = &[];
+        }
+    }
     // Several units in a row: 2m30s, 1h5m.
     let is_dur = |u: &[u8]| {
         matches!(
@@ -966,6 +996,9 @@ fn is_file_name(b: &[u8]) -> bool {
 }
 
 fn is_path(b: &[u8], sh: &Shape) -> bool {
+    if b.len() > 1 && b[0] == b'/' && b[1] != b'/' {
+        return true;
+    }
     if sh.backslashes > 0 {
         // C:\x, \\server\share, relative\win\path
         if b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\' {
@@ -974,7 +1007,7 @@ fn is_path(b: &[u8], sh: &Shape) -> bool {
         if b.starts_with(b"\\\\") {
             return true;
         }
-        return sh.backslashes >= 2 && sh.at == 0;
+        return sh.backslashes >= 2;
     }
     if sh.slashes == 0 {
         return false;
@@ -1031,7 +1064,9 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
         }
         _ => ("", value),
     };
-    let ph = if Ph::parse(inner).is_some() {
+    let ph = if Ph::parse(inner).is_some()
+        || (inner.contains("<*>") && !inner.bytes().any(|c| c.is_ascii_digit()))
+    {
         inner
     } else if inner.is_empty() {
         ""
@@ -1056,6 +1091,10 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
 /// Keeps the leading segments without digits: `blk_-42` → `blk_<*>`.
 fn identifier(core: &str, scratch: &mut Scratch) -> Core {
     let b = core.as_bytes();
+    // `/0\`, `\x1`: whatever starts like an absolute path is one.
+    if matches!(b[0], b'/' | b'\\') {
+        return Core::Ph(Ph::Path);
+    }
     let mut seg_start = 0;
     let mut keep = 0;
     for (i, &c) in b.iter().enumerate() {

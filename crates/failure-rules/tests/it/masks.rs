@@ -1,0 +1,257 @@
+//! Table-driven tests of each mask of the normalizer: what it masks and what it must
+//! leave alone. One `check` helper, so that an API change touches one function.
+
+use failure_rules::normalize_message;
+
+#[track_caller]
+fn check(cases: &[(&str, &str)]) {
+    for (input, expected) in cases {
+        assert_eq!(normalize_message(input), *expected, "input: {input:?}");
+    }
+}
+
+#[test]
+fn timestamps() {
+    check(&[
+        ("at 2026-11-25T08:33:06Z done", "at <TS> done"),
+        ("at 2026-11-25T08:33:06.123+01:00 done", "at <TS> done"),
+        ("at 2026-11-25 08:33:06,123 done", "at <TS> done"),
+        ("on 2026-11-25 done", "on <TS> done"),
+        ("at 08:33:06 done", "at <TS> done"),
+        ("sent Tue, 25 Nov 2026 08:33:06 +0000 ok", "sent <TS> ok"),
+        ("Jan  2 15:04:05 host started", "<TS> host started"),
+        ("since Tue Nov 25 08:33:06 UTC 2026 up", "since <TS> up"),
+        ("[25/Nov/2026:08:33:06 +0000] GET", "[<TS>] GET"),
+        // Epoch times are numbers: a 10-digit integer is as often an id.
+        ("epoch 1764059586 seen", "epoch <NUM> seen"),
+        ("epoch 1764059586.123 seen", "epoch <NUM> seen"),
+        ("on 11/25/2026 ok", "on <TS> ok"),
+        ("due 25 Nov 2026 ok", "due <TS> ok"),
+    ]);
+    // Negative: words that are also month names, numbers near times that are not dates.
+    check(&[
+        ("you May retry", "you May retry"),
+        ("retry at 15:04:05 3 times", "retry at <TS> <NUM> times"),
+        ("version 1.2.3 released", "version <NUM> released"),
+        ("Mon is a word here", "Mon is a word here"),
+    ]);
+}
+
+#[test]
+fn uuids_and_addresses() {
+    check(&[
+        ("id 123e4567-e89b-12d3-a456-426614174000 gone", "id <UUID> gone"),
+        ("id 123E4567-E89B-12D3-A456-426614174000 gone", "id <UUID> gone"),
+        ("segfault at 0x7ffd5e8c9a10 in libc", "segfault at <ADDR> in libc"),
+        ("object at 0X1F", "object at <ADDR>"),
+    ]);
+    check(&[
+        ("id 123e4567-e89b-12d3-a456 gone", "id <*> gone"),
+        // Not an address, but an identifier with a digit.
+        ("word 0xyz stays", "word <*> stays"),
+    ]);
+}
+
+#[test]
+fn urls_and_emails() {
+    check(&[
+        ("GET https://api.example.com/v1/runs/42?x=1 failed", "GET <URL> failed"),
+        ("see s3://bucket/key.json", "see <URL>"),
+        ("mail to alice.smith+ops@example.co.uk bounced", "mail to <EMAIL> bounced"),
+    ]);
+    check(&[
+        ("the @ sign", "the @ sign"),
+        ("scheme:// alone", "scheme:// alone"),
+        ("user@localhost", "user@localhost"),
+    ]);
+}
+
+#[test]
+fn ip_addresses_and_macs() {
+    check(&[
+        ("from 10.0.0.5 port 22", "from <IP> port <NUM>"),
+        ("dest: /10.250.19.102:50010", "dest: <IP>"),
+        ("bind [::1]:8080 failed", "bind <IP> failed"),
+        ("peer fe80::1ff:fe23:4567:890a%eth0 down", "peer <IP> down"),
+        ("peer 2001:db8:85a3:0:0:8a2e:370:7334 down", "peer <IP> down"),
+        ("mac 00:1a:2b:3c:4d:5e up", "mac <MAC> up"),
+        ("mac 00-1A-2B-3C-4D-5E up", "mac <MAC> up"),
+    ]);
+    check(&[("not 999.1 an ip", "not <NUM> an ip"), ("ratio 1:2:3:4", "ratio <*>")]);
+}
+
+#[test]
+fn host_names() {
+    check(&[
+        ("resolve db-3.prod.internal failed", "resolve <HOST> failed"),
+        ("connect api.example.com", "connect <HOST>"),
+        ("node ip-10-0-0-1.ec2.internal", "node <HOST>"),
+    ]);
+    // Module and class names are not hosts.
+    check(&[
+        ("in java.lang.Thread run", "in java.lang.Thread run"),
+        ("module os.path failed", "module os.path failed"),
+    ]);
+}
+
+#[test]
+fn paths() {
+    check(&[
+        ("open /var/log/app.log failed", "open <PATH> failed"),
+        ("open '/tmp/run 42/out.json' failed", "open '<PATH>' failed"),
+        ("open C:\\Users\\bob\\file.txt failed", "open <PATH> failed"),
+        ("share \\\\server\\share\\x denied", "share <PATH> denied"),
+        ("config ~/.config/tool.toml bad", "config <PATH> bad"),
+        ("rel ./data/x.csv bad", "rel <PATH> bad"),
+        ("rel src/main.rs:42:7 bad", "rel <PATH> bad"),
+        ("rel data/2026/11/batch bad", "rel <PATH> bad"),
+        ("file report_2023.csv bad", "file <PATH> bad"),
+    ]);
+    check(&[
+        ("GET HTTP/1.1 ok", "GET HTTP/<*> ok"),
+        ("and/or more", "and/or more"),
+        ("a / b", "a / b"),
+        ("N/A value", "N/A value"),
+    ]);
+}
+
+#[test]
+fn line_numbers_and_pids() {
+    check(&[
+        ("error at line 42 of input", "error at line <LINE> of input"),
+        (
+            "Expecting value: line 1 column 5 (char 4)",
+            "Expecting value: line <LINE> column <NUM> (char <NUM>)",
+        ),
+        ("killed pid 4123 now", "killed pid <PID> now"),
+        ("killed pid=4123 now", "killed pid=<PID> now"),
+        ("sshd[24200]: accepted", "sshd[<PID>]: accepted"),
+        ("at lineno=7", "at lineno=<LINE>"),
+    ]);
+    check(&[("line too long", "line too long"), ("pid file missing", "pid file missing")]);
+}
+
+#[test]
+fn hex_hashes() {
+    check(&[
+        ("commit 3f2a9c1b7d applied", "commit <HEX> applied"),
+        ("sha e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 ok", "sha <HEX> ok"),
+    ]);
+    // Hex-looking words without a digit are words.
+    check(&[("coffee deadbeef facade", "coffee deadbeef facade"), ("abc123 short", "<*> short")]);
+}
+
+#[test]
+fn durations_and_sizes() {
+    check(&[
+        ("took 1.5s total", "took <DUR> total"),
+        ("took 250ms total", "took <DUR> total"),
+        ("took 2m30s total", "took <DUR> total"),
+        ("took 30 seconds total", "took <DUR> total"),
+        ("wrote 12MB total", "wrote <SIZE> total"),
+        ("wrote 1.5 GiB total", "wrote <SIZE> total"),
+        ("wrote 512 bytes total", "wrote <SIZE> total"),
+    ]);
+    check(&[("in 5 steps", "in <NUM> steps"), ("ms office", "ms office")]);
+}
+
+#[test]
+fn numbers() {
+    check(&[
+        ("retry 3 of 5", "retry <NUM> of <NUM>"),
+        ("value -12.5e3 out of range", "value <NUM> out of range"),
+        ("load 99.5% high", "load <NUM> high"),
+        ("got 1,234,567 rows", "got <NUM> rows"),
+    ]);
+    check(&[("three retries", "three retries")]);
+}
+
+#[test]
+fn http_status_codes_stay() {
+    check(&[
+        ("429 Client Error: Too Many Requests", "429 Client Error: Too Many Requests"),
+        ("got HTTP 503 from upstream", "got HTTP 503 from upstream"),
+        ("status=404 for url", "status=404 for url"),
+        ("status: 500", "status: 500"),
+    ]);
+    check(&[("sent 429 items", "sent <NUM> items"), ("code 99999", "code <NUM>")]);
+}
+
+#[test]
+fn digits_inside_identifiers() {
+    check(&[
+        ("block blk_-1608999687919862906 done", "block blk_<*> done"),
+        ("job job_20231101_7f3a failed", "job job_<*> failed"),
+        ("dumped core.12 now", "dumped core.<*> now"),
+        ("user user42 logged in", "user <*> logged in"),
+        ("worker-3 died", "worker-<*> died"),
+    ]);
+    check(&[("snake_case_name stays", "snake_case_name stays")]);
+}
+
+#[test]
+fn key_value_pairs() {
+    check(&[
+        ("login failed user=alice attempts=3", "login failed user=<*> attempts=<NUM>"),
+        ("conn host=10.0.0.1 path=/tmp/x", "conn host=<IP> path=<PATH>"),
+        ("msg=\"disk full on sda\" level=error", "msg=\"<*>\" level=<*>"),
+        ("empty key= stays", "empty key= stays"),
+    ]);
+    check(&[("a == b", "a == b"), ("=oops", "=oops")]);
+}
+
+#[test]
+fn quoted_values() {
+    check(&[
+        // A value (after `:` or `=`) is masked.
+        (
+            "invalid literal for int() with base 10: 'abc'",
+            "invalid literal for int() with base <NUM>: '<*>'",
+        ),
+        ("bad value: \"two words\"", "bad value: \"<*>\""),
+        // Elsewhere quoted words stay: "GET" and "POST" are different events.
+        ("\"GET /a/b HTTP/1.1\" 200", "\"GET <PATH> HTTP/<*>\" <NUM>"),
+        ("\"POST /a/b HTTP/1.1\" 200", "\"POST <PATH> HTTP/<*>\" <NUM>"),
+        ("'NoneType' object has no attribute 'foo'", "'NoneType' object has no attribute 'foo'"),
+    ]);
+    check(&[("it's don't", "it's don't")]);
+}
+
+#[test]
+fn multi_token_variables_are_one_placeholder() {
+    check(&[
+        ("peers 10.0.0.1 10.0.0.2 10.0.0.3 down", "peers <IP> down"),
+        ("ids 1 2 3 4 left", "ids <NUM> left"),
+    ]);
+    check(&[("ids 1, 2 left", "ids <NUM>, <NUM> left")]);
+}
+
+#[test]
+fn never_a_bare_placeholder() {
+    check(&[
+        ("'user_id'", "'user_id'"),
+        ("42", "42"),
+        ("10.0.0.1", "10.0.0.1"),
+        // A key is a word: `user=<*>` is not bare.
+        ("user=alice", "user=<*>"),
+        ("x 42", "x <NUM>"),
+    ]);
+}
+
+#[test]
+fn exception_types_stay() {
+    check(&[
+        ("raised sqlite3.OperationalError again", "raised sqlite3.OperationalError again"),
+        ("caused by java.io.IOException: closed", "caused by java.io.IOException: closed"),
+        ("Http404Error raised", "Http404Error raised"),
+    ]);
+}
+
+#[test]
+fn whitespace_and_length() {
+    check(&[("  a\t b \n c  ", "a b c")]);
+    let long = format!("start {}", "x".repeat(10 * 1024 * 1024));
+    let out = normalize_message(&long);
+    assert!(out.len() <= failure_rules::MAX_MESSAGE_BYTES, "a 10 MB message is cut");
+    assert!(out.starts_with("start "));
+}
