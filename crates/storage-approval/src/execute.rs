@@ -614,7 +614,8 @@ fn resolve_existing_prefix(path: &Path) -> PathBuf {
 
 /// Restores, byte for byte, every action an audit log records as done (newest first):
 /// quarantined files go back to their place, archived files back from the archive.
-/// Purged files cannot be restored and are reported as skipped.
+/// Purged files cannot be restored and are reported as skipped. Restores are
+/// logged with the same group commit as `execute` and resume the same way.
 pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
     let mut log = if options.execute {
         Some(AuditLog::open(audit_path, "", &options.operator)?)
@@ -631,6 +632,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         let state = match e.phase.as_str() {
             "intent" => Logged::Pending,
             "done" => Logged::Finished(Status::Done),
+            "failed" | "skipped" => Logged::New,
             _ => continue,
         };
         restore_state.insert((e.report_id.clone(), e.src.clone()), state);
@@ -648,31 +650,36 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         head: None,
         quarantine: None,
     };
+    // Anchors: each root and each quarantine base, opened once.
     let mut anchors: HashMap<String, OwnedFd> = HashMap::new();
+    let mut jobs: Vec<(usize, &AuditEntry, Logged, String, String)> = Vec::new();
     for e in done {
-        let key = (e.report_id.clone(), e.src.clone());
-        let state = restore_state.get(&key).copied().unwrap_or(Logged::New);
-        let mut out = Outcome {
+        let state = restore_state
+            .get(&(e.report_id.clone(), e.src.clone()))
+            .copied()
+            .unwrap_or(Logged::New);
+        let index = summary.outcomes.len();
+        summary.outcomes.push(Outcome {
             action: "restore".to_owned(),
             src: e.src.clone(),
             dest: e.dest.clone(),
             bytes: e.bytes,
             status: Status::Skipped,
             reason: None,
-        };
+        });
+        let out = &mut summary.outcomes[index];
         if state == Logged::Finished(Status::Done) {
             out.status = Status::AlreadyDone;
-            summary.outcomes.push(out);
             continue;
         }
-        let (Some(dest), Some(sha)) = (&e.dest, &e.sha256_after) else {
+        let (Some(dest), Some(_)) = (&e.dest, &e.sha256_after) else {
             out.reason = Some("purged: there is no copy to restore".to_owned());
-            summary.outcomes.push(out);
             continue;
         };
-        if fsutil::components(&e.src).is_err() {
-            out.reason = Some("the logged path is not inside its root".to_owned());
-            summary.outcomes.push(out);
+        if fsutil::components(&e.src).is_err()
+            || fsutil::components(dest.trim_start_matches('/')).is_err()
+        {
+            out.reason = Some("the logged path is not a plain path".to_owned());
             continue;
         }
         // Where the file is now: the archive (relative to root) or the quarantine
@@ -681,16 +688,13 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
             let Some(base) = dest.strip_suffix(&format!("/{}", e.src)) else {
                 out.reason =
                     Some(format!("the quarantine path `{dest}` does not end with the file's path"));
-                summary.outcomes.push(out);
                 continue;
             };
             (base.to_owned(), e.src.clone())
         } else {
             (e.root.clone(), dest.clone())
         };
-        let opened = |path: &str,
-                      anchors: &mut HashMap<String, OwnedFd>|
-         -> std::result::Result<(), String> {
+        let mut open = |path: &str| -> std::result::Result<(), String> {
             if !anchors.contains_key(path) {
                 let fd = fsutil::open_anchor(Path::new(path))
                     .map_err(|err| format!("cannot open {path}: {err}"))?;
@@ -698,73 +702,113 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
             }
             Ok(())
         };
-        if let Err(why) =
-            opened(&from_anchor, &mut anchors).and_then(|()| opened(&e.root, &mut anchors))
-        {
+        if let Err(why) = open(&from_anchor).and_then(|()| open(&e.root)) {
             out.reason = Some(why);
-            summary.outcomes.push(out);
             continue;
         }
-        let from = Loc { anchor: &anchors[&from_anchor], rel: from_rel };
-        let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
-        let expect = Expect { bytes: e.bytes, mtime: None, sha256: sha };
-        let checked = recheck(&from, &expect);
-        let mut checked = match checked {
-            Ok(c) => c,
-            Err(why) => {
-                // Interrupted restore, or restored by hand: is it back in place?
-                if recheck(&to, &expect).is_ok() {
-                    out.status =
-                        if state == Logged::Pending { Status::Done } else { Status::AlreadyDone };
-                    out.reason = Some("already back in place".to_owned());
-                    if let Some(log) = log.as_mut().filter(|_| state == Logged::Pending) {
-                        log.push(restore_fields(e, "done", out.reason.clone()));
-                        log.commit()?;
+        jobs.push((index, e, state, from_anchor, from_rel));
+    }
+
+    for batch in jobs.chunks(DEFAULT_BATCH) {
+        // 1. Check each file in its quarantine or archive place, and that its
+        //    original place is free.
+        let checked: Vec<std::result::Result<Checked, (Status, String)>> = batch
+            .par_iter()
+            .map(|(_, e, state, from_anchor, from_rel)| {
+                let sha = e.sha256_after.as_deref().expect("filtered above");
+                let expect = Expect { bytes: e.bytes, mtime: None, sha256: sha };
+                let from = Loc { anchor: &anchors[from_anchor], rel: from_rel.clone() };
+                let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
+                match recheck(&from, &expect) {
+                    Ok(c) => {
+                        let (dirs, name) = to.split();
+                        let occupied = fsutil::open_dir(to.anchor, &dirs, false)
+                            .ok()
+                            .and_then(|d| fsutil::stat_at(&d, name).ok());
+                        match occupied {
+                            Some(_) => Err((
+                                Status::Skipped,
+                                format!("`{}` exists again: not overwriting it", e.src),
+                            )),
+                            None => Ok(c),
+                        }
                     }
-                } else {
-                    out.reason = Some(why);
+                    // Interrupted restore, or restored by hand: is it back in place?
+                    Err(why) => match recheck(&to, &expect) {
+                        Ok(_) if *state == Logged::Pending => {
+                            Err((Status::Done, "completed by an interrupted run".to_owned()))
+                        }
+                        Ok(_) => Err((Status::AlreadyDone, "already back in place".to_owned())),
+                        Err(_) => Err((Status::Skipped, why)),
+                    },
                 }
-                summary.outcomes.push(out);
-                continue;
-            }
-        };
-        let (dirs, name) = to.split();
-        let occupied = fsutil::open_dir(to.anchor, &dirs, false)
-            .ok()
-            .and_then(|d| fsutil::stat_at(&d, name).ok());
-        if occupied.is_some() {
-            out.status = Status::Skipped;
-            out.reason = Some(format!("`{}` exists again: not overwriting it", e.src));
-            summary.outcomes.push(out);
-            continue;
-        }
+            })
+            .collect();
         let Some(log) = log.as_mut() else {
-            out.status = Status::WouldDo;
-            summary.outcomes.push(out);
+            for ((index, ..), result) in batch.iter().zip(checked) {
+                let out = &mut summary.outcomes[*index];
+                match result {
+                    Ok(_) => out.status = Status::WouldDo,
+                    Err((status, why)) => {
+                        out.status =
+                            if status == Status::Done { Status::AlreadyDone } else { status };
+                        out.reason = Some(why);
+                    }
+                }
+            }
             continue;
         };
-        if state != Logged::Pending {
-            log.push(restore_fields(e, "intent", None));
-            log.commit()?;
-        }
-        match relocate(&mut checked, &to, sha) {
-            Ok(dirs) => {
-                sync_dirs(dirs, Path::new(&e.root))?;
-                // Moves keep mtimes: the restored file gets its recorded mtime back
-                // even after a copy across file systems (a rename keeps it anyway).
-                log.push(restore_fields(e, "done", None));
-                out.status = Status::Done;
-            }
-            Err(why) => {
-                let mut f = restore_fields(e, "failed", Some(why.clone()));
-                f.sha256_after = None;
-                log.push(f);
-                out.status = Status::Failed;
-                out.reason = Some(why);
+        // 2. Intents, durable before any restore of the batch.
+        for ((_, e, state, ..), result) in batch.iter().zip(&checked) {
+            if result.is_ok() && *state != Logged::Pending {
+                log.push(restore_fields(e, "intent", None));
             }
         }
         log.commit()?;
-        summary.outcomes.push(out);
+        // 3. The restores, then their results with one sync.
+        let mut touched = Vec::new();
+        let mut results = Vec::new();
+        for ((index, e, ..), result) in batch.iter().zip(checked) {
+            let sha = e.sha256_after.as_deref().expect("filtered above");
+            let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
+            let result = match result {
+                Ok(mut c) => match relocate(&mut c, &to, sha) {
+                    Ok(dirs) => {
+                        touched.extend(dirs);
+                        Ok(())
+                    }
+                    Err(why) => Err((Status::Failed, why)),
+                },
+                Err(other) => Err(other),
+            };
+            results.push((*index, *e, result));
+        }
+        sync_dirs(touched, audit_path)?;
+        for (index, e, result) in results {
+            let out = &mut summary.outcomes[index];
+            match result {
+                Ok(()) => {
+                    log.push(restore_fields(e, "done", None));
+                    out.status = Status::Done;
+                }
+                Err((Status::Done, why)) => {
+                    log.push(restore_fields(e, "done", Some(why.clone())));
+                    out.status = Status::Done;
+                    out.reason = Some(why);
+                }
+                Err((status, why)) => {
+                    if status != Status::AlreadyDone {
+                        let phase = if status == Status::Failed { "failed" } else { "skipped" };
+                        let mut f = restore_fields(e, phase, Some(why.clone()));
+                        f.sha256_after = None;
+                        log.push(f);
+                    }
+                    out.status = status;
+                    out.reason = Some(why);
+                }
+            }
+        }
+        log.commit()?;
     }
     summary.head = log.as_ref().map(AuditLog::head);
     Ok(summary)

@@ -1,7 +1,7 @@
 //! Multi-process crash test: `execute` is killed with SIGKILL at random points and
 //! run again; at every point each original byte is in its place, in the quarantine
-//! or in its archive destination, and in the end the audit chain verifies and undo
-//! restores the tree exactly.
+//! or in its archive destination, and in the end the audit chain verifies; `undo`,
+//! killed the same way and run again, restores the tree exactly.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -95,8 +95,24 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     assert_eq!(per_src.len(), 40 + 40 + 20);
     assert!(per_src.values().all(|&(intent, done)| intent == 1 && done == 1), "{per_src:?}");
 
-    let undo = run(&["undo", "--audit-log", path_str(&log), "--execute"]);
+    // Undo is killed the same way, then finished.
+    let undo_args = ["undo", "--audit-log", path_str(&log), "--execute"];
+    for round in 0..6 {
+        let mut child = crate::util::command()
+            .args(undo_args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_micros(rng.below(20_000)));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_every_byte_present(&root, &report_id, &original, 100 + round);
+    }
+    let undo = run(&undo_args);
     assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
+    let verify = run(&["audit", "verify", path_str(&log)]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
     assert_eq!(original, snapshot(&root, Some(".tidy-quarantine")));
     let restored: Vec<&String> = original.keys().collect();
     assert!(restored.iter().all(|p| sha256(&std::fs::read(root.join(p)).unwrap()) == original[*p]));
