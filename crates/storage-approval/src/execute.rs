@@ -304,18 +304,22 @@ enum Logged {
     Finished(Status),
 }
 
-fn logged_states(
-    entries: &[AuditEntry],
-    report_id: &str,
-    action_filter: &dyn Fn(&AuditEntry) -> bool,
-) -> HashMap<String, Logged> {
+/// The state of each action of `report_id` according to the log, in log order: an
+/// intent makes it pending, a result finishes it, and a completed `restore` (undo)
+/// makes it new again, so the same report can be executed again after an undo.
+fn logged_states(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Logged> {
     let mut states = HashMap::new();
-    for e in entries.iter().filter(|e| e.report_id == report_id && action_filter(e)) {
-        let state = match e.phase.as_str() {
-            "intent" => Logged::Pending,
-            "done" => Logged::Finished(Status::Done),
-            "skipped" => Logged::Finished(Status::Skipped),
-            "failed" => Logged::Finished(Status::Failed),
+    for e in entries.iter().filter(|e| e.report_id == report_id) {
+        let state = match (e.action.as_str(), e.phase.as_str()) {
+            ("restore", "done") => {
+                states.remove(&e.src);
+                continue;
+            }
+            ("restore", _) => continue,
+            (_, "intent") => Logged::Pending,
+            (_, "done") => Logged::Finished(Status::Done),
+            (_, "skipped") => Logged::Finished(Status::Skipped),
+            (_, "failed") => Logged::Finished(Status::Failed),
             _ => continue,
         };
         states.insert(e.src.clone(), state);
@@ -425,7 +429,7 @@ pub fn execute(
 
     if !options.execute {
         let logged = match std::fs::exists(&audit_path) {
-            Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, &report.id, &|_| true),
+            Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, &report.id),
             _ => HashMap::new(),
         };
         let keeps = hash_keeps(&rep.actions);
@@ -453,7 +457,7 @@ pub fn execute(
         None => None,
     };
     let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
-    let logged = logged_states(&log.entries, &report.id, &|_| true);
+    let logged = logged_states(&log.entries, &report.id);
     let fields = |a: &Action, phase: &'static str| Fields {
         phase,
         action: a.action.as_str().to_owned(),
@@ -626,22 +630,28 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         Some(l) => l.entries.clone(),
         None => crate::audit::read_log(audit_path)?,
     };
-    // Restores already logged, keyed by (report, src).
-    let mut restore_state: HashMap<(String, String), Logged> = HashMap::new();
-    for e in entries.iter().filter(|e| e.action == "restore") {
-        let state = match e.phase.as_str() {
-            "intent" => Logged::Pending,
-            "done" => Logged::Finished(Status::Done),
-            "failed" | "skipped" => Logged::New,
-            _ => continue,
-        };
-        restore_state.insert((e.report_id.clone(), e.src.clone()), state);
+    // The latest delete or move of each (report, src), with the state of its restore.
+    let mut latest: HashMap<(String, String), (&AuditEntry, Logged)> = HashMap::new();
+    for e in &entries {
+        let key = (e.report_id.clone(), e.src.clone());
+        match (e.action.as_str(), e.phase.as_str()) {
+            ("delete" | "move", "done") => {
+                latest.insert(key, (e, Logged::New));
+            }
+            ("restore", phase) => {
+                if let Some(slot) = latest.get_mut(&key) {
+                    slot.1 = match phase {
+                        "intent" => Logged::Pending,
+                        "done" => Logged::Finished(Status::Done),
+                        _ => Logged::New,
+                    };
+                }
+            }
+            _ => {}
+        }
     }
-    let mut done: Vec<&AuditEntry> = entries
-        .iter()
-        .filter(|e| e.phase == "done" && (e.action == "delete" || e.action == "move"))
-        .collect();
-    done.reverse();
+    let mut done: Vec<(&AuditEntry, Logged)> = latest.into_values().collect();
+    done.sort_by_key(|(e, _)| std::cmp::Reverse(e.seq));
     let mut summary = RunSummary {
         report_id: String::new(),
         dry_run: !options.execute,
@@ -653,11 +663,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
     // Anchors: each root and each quarantine base, opened once.
     let mut anchors: HashMap<String, OwnedFd> = HashMap::new();
     let mut jobs: Vec<(usize, &AuditEntry, Logged, String, String)> = Vec::new();
-    for e in done {
-        let state = restore_state
-            .get(&(e.report_id.clone(), e.src.clone()))
-            .copied()
-            .unwrap_or(Logged::New);
+    for (e, state) in done {
         let index = summary.outcomes.len();
         summary.outcomes.push(Outcome {
             action: "restore".to_owned(),

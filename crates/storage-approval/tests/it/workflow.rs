@@ -301,3 +301,34 @@ fn template_is_not_enough_to_execute() {
     assert!(stderr(&out).contains("no operator"), "{}", stderr(&out));
     assert!(d.root().join("a.tmp").exists());
 }
+
+#[test]
+fn the_same_report_can_run_again_after_an_undo() {
+    let d = Dir::new();
+    d.file("a", "dup").file("b", "dup").file("c.tmp", "junk");
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, approval) = d.scan_and_approve();
+    let log = d.audit_log();
+    let execute = || {
+        run(&[
+            "execute",
+            "--report",
+            path_str(&report),
+            "--approval",
+            path_str(&approval),
+            "--execute",
+        ])
+    };
+    let undo = || run(&["undo", "--audit-log", path_str(&log), "--execute"]);
+    for round in 0..2 {
+        let out = execute();
+        assert!(stdout(&out).contains("2 done, 0 already done"), "round {round}: {}", stdout(&out));
+        assert!(!d.root().join("b").exists() && !d.root().join("c.tmp").exists());
+        let out = undo();
+        assert!(stdout(&out).contains("2 done, 0 already done"), "round {round}: {}", stdout(&out));
+        assert_eq!(before, snapshot(&d.root(), Some(".tidy-quarantine")));
+    }
+    // Nothing left to undo.
+    assert!(stdout(&undo()).contains("0 done, 2 already done"));
+    assert!(run(&["audit", "verify", path_str(&log)]).status.success());
+}
