@@ -1,5 +1,5 @@
 //! `cargo xtask bench storage-approval [--small]`: generates a tree (20,000 files in
-//! 400 dirs, ~2 GB, 2,000 duplicate groups of 2–4 copies, 1,000 near-duplicates that
+//! 400 dirs, ~2 GB, 2,000 duplicate groups of 2–5 copies, 1,000 near-duplicates that
 //! differ in one byte, sizes 1 KB–4 MB; `--small` is a tenth of that), then times the
 //! release binary: `scan` warm and cold, the cached re-scan, and `execute` of the
 //! ~5,000 duplicate deletes (with a dry run alongside, to separate the re-hash from
@@ -25,8 +25,9 @@ struct Shape {
     unique: usize,
 }
 
-const FULL: Shape = Shape { name: "full", dirs: 400, groups: 2_000, near: 1_000, unique: 12_000 };
-const SMALL: Shape = Shape { name: "small", dirs: 40, groups: 200, near: 100, unique: 1_200 };
+const FULL: Shape =
+    Shape { name: "full-v2", dirs: 400, groups: 2_000, near: 1_000, unique: 12_000 };
+const SMALL: Shape = Shape { name: "small-v2", dirs: 40, groups: 200, near: 100, unique: 1_200 };
 
 /// A 64-bit LCG: deterministic content without a dependency.
 struct Lcg(u64);
@@ -78,7 +79,8 @@ fn generate(root: &Path, shape: &Shape) -> Result<(usize, u64), String> {
     for g in 0..shape.groups {
         let len = rng.size();
         let data = rng.fill(len);
-        let copies = 2 + rng.below(3) as usize;
+        // 2–5 copies (3.5 on average): ~5,000 duplicate deletes for 2,000 groups.
+        let copies = 2 + rng.below(4) as usize;
         for c in 0..copies {
             put(&mut rng, &format!("g{g}-{c}.bin"), &data)?;
         }
