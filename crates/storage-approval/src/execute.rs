@@ -305,8 +305,8 @@ enum Logged {
 }
 
 /// The state of each action of `report_id` according to the log, in log order: an
-/// intent makes it pending, a result finishes it, and a completed `restore` (undo)
-/// makes it new again, so the same report can be executed again after an undo.
+/// intent makes it pending, `done` or `skipped` finishes it, and a `failed` result or
+/// a completed `restore` (undo) makes it new again, so the same report can be executed again after an undo.
 fn logged_states(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Logged> {
     let mut states = HashMap::new();
     for e in entries.iter().filter(|e| e.report_id == report_id) {
@@ -319,7 +319,12 @@ fn logged_states(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Log
             (_, "intent") => Logged::Pending,
             (_, "done") => Logged::Finished(Status::Done),
             (_, "skipped") => Logged::Finished(Status::Skipped),
-            (_, "failed") => Logged::Finished(Status::Failed),
+            // A failed action did not happen (the file is where it was): a later
+            // run tries it again, e.g. once a full disk has room.
+            (_, "failed") => {
+                states.remove(&e.src);
+                continue;
+            }
             _ => continue,
         };
         states.insert(e.src.clone(), state);

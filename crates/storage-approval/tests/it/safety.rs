@@ -298,3 +298,59 @@ fn malformed_report_and_approval_name_the_file() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_full_disk_during_a_move_loses_nothing_and_a_later_run_finishes() {
+    // The quarantine is on another file system (tmpfs), so the move is a copy. A file
+    // size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes the copy fail part way
+    // like a full disk would.
+    let shm = std::path::Path::new("/dev/shm");
+    let Ok(elsewhere) = tempfile::tempdir_in(shm) else { return };
+    if !std::path::Path::new("/usr/bin/prlimit").exists() {
+        return;
+    }
+    let d = Dir::new();
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    d.file("big.tmp", &big).file("small.tmp", "x");
+    let (report, approval) = d.scan_and_approve();
+    let args = [
+        "execute",
+        "--report",
+        path_str(&report),
+        "--approval",
+        path_str(&approval),
+        "--execute",
+        "--quarantine",
+        path_str(elsewhere.path()),
+    ];
+    let limited = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; exec /usr/bin/prlimit --fsize=100000 "$@""#)
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_storage-approval"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(limited.status.code(), Some(3), "{}\n{}", stdout(&limited), stderr(&limited));
+    let text = stdout(&limited);
+    assert!(
+        text.lines().any(|l| l.starts_with("failed")
+            && l.contains("big.tmp")
+            && l.contains("original is untouched")),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(d.root().join("big.tmp")).unwrap(), big, "the original is intact");
+    assert!(!d.root().join("small.tmp").exists(), "the other action went through");
+    let partials = snapshot(elsewhere.path(), None);
+    assert!(
+        partials.keys().all(|k| !k.ends_with(".partial")),
+        "no partial copy left: {partials:?}"
+    );
+    // With room again, the failed action is tried again and nothing else repeats.
+    let again = run(&args);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert!(stdout(&again).contains("1 done, 1 already done"), "{}", stdout(&again));
+    assert!(!d.root().join("big.tmp").exists());
+    assert!(run(&["audit", "verify", path_str(&d.audit_log())]).status.success());
+}
