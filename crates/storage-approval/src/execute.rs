@@ -257,10 +257,19 @@ fn relocate(
             }
         }
         Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::XDEV) => {
-            fsutil::copy_into(&mut c.file, fsutil::mtime_ns(&c.stat), &to_dir, name, sha256)
-                .map_err(|e| {
-                    format!("cannot copy to the destination: {e}; the original is untouched")
-                })?;
+            // A run killed between placing the copy and removing the original left a
+            // complete copy: use it instead of failing on the existing name.
+            let complete = fsutil::open_file(&to_dir, name)
+                .ok()
+                .filter(|f| rustix::fs::fstat(f).is_ok_and(|st| fsutil::is_regular(&st)))
+                .and_then(|mut f| fsutil::hash_reader(&mut f).ok())
+                .is_some_and(|(h, n)| h == sha256 && n == c.stat.st_size as u64);
+            if !complete {
+                fsutil::copy_into(&mut c.file, fsutil::mtime_ns(&c.stat), &to_dir, name, sha256)
+                    .map_err(|e| {
+                        format!("cannot copy to the destination: {e}; the original is untouched")
+                    })?;
+            }
             still_same(c).map_err(|e| format!("{e}; the copy at the destination is kept"))?;
             rustix::fs::unlinkat(&c.dir, c.name.as_str(), rustix::fs::AtFlags::empty())
                 .map_err(|e| format!("copied, but cannot remove the original: {e}"))?;

@@ -117,3 +117,50 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     let restored: Vec<&String> = original.keys().collect();
     assert!(restored.iter().all(|p| sha256(&std::fs::read(root.join(p)).unwrap()) == original[*p]));
 }
+
+#[test]
+fn a_run_killed_between_copy_and_unlink_across_file_systems_finishes() {
+    // The state a SIGKILL leaves right after a cross-file-system copy was placed and
+    // before the original was removed: the intent is logged, the result is not, and
+    // both copies exist. Built by hand: run, then put the original back and drop the
+    // result line (what remains is a valid chain).
+    let Ok(elsewhere) = tempfile::tempdir_in("/dev/shm") else { return };
+    let d = Dir::new();
+    d.file("one.tmp", "junk bytes");
+    let (report, approval) = d.scan_and_approve();
+    let args = [
+        "execute",
+        "--report",
+        path_str(&report),
+        "--approval",
+        path_str(&approval),
+        "--execute",
+        "--quarantine",
+        path_str(elsewhere.path()),
+    ];
+    assert_eq!(run(&args).status.code(), Some(0));
+    std::fs::write(d.root().join("one.tmp"), "junk bytes").unwrap();
+    let log = d.audit_log();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let kept: Vec<&str> = text.lines().take(1).collect();
+    assert!(kept[0].contains("\"phase\":\"intent\""));
+    std::fs::write(&log, format!("{}\n", kept[0])).unwrap();
+    // The re-created original needs its reported mtime back.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let mtime = r["actions"][0]["mtime"].as_str().unwrap().to_owned();
+    let out = std::process::Command::new("touch")
+        .args(["-d", &mtime])
+        .arg(d.root().join("one.tmp"))
+        .status()
+        .unwrap();
+    assert!(out.success());
+
+    let again = run(&args);
+    assert_eq!(again.status.code(), Some(0), "{}{}", crate::util::stdout(&again), stderr(&again));
+    assert!(!d.root().join("one.tmp").exists(), "the original is removed now");
+    let copies = snapshot(elsewhere.path(), None);
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(copies.values().next().unwrap(), &sha256(b"junk bytes"));
+    assert!(run(&["audit", "verify", path_str(&log)]).status.success());
+}
