@@ -4,12 +4,15 @@
 //! Signatures with the same type, frames and number of message tokens form a group.
 //! In a group, for each token position, the signatures that agree on every *other*
 //! position are compared: if they hold at least [`MIN_VARIANTS`] different tokens at
-//! that position (or one of them already holds `<*>`), the position is variable for
-//! them and becomes `<*>`. This repeats until nothing changes. The input is a set
-//! (sorted, counted once), so the same records give the same templates in any order.
+//! that position, the position is variable for them and becomes `<*>`; so does a
+//! position where one of them holds a mask (`<NUM>`, `'<PATH>'`, …) and another a
+//! word the masks did not recognize. This repeats until nothing changes. The input
+//! is a set (sorted, counted once), so the same records give the same templates in
+//! any order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::normalize::is_placeholder;
 use crate::signature::Parts;
 
 /// Different tokens at one position that make it a variable. Two is too few: `opened`
@@ -48,10 +51,12 @@ pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
             .or_default()
             .push((parts, toks));
     }
+    // Which interned tokens are masks (`<NUM>`, `<IP>`, …).
+    let masks: Vec<bool> = words.iter().map(|w| holds_placeholder(w)).collect();
     let mut result = HashMap::with_capacity(signatures.len());
     for (_, mut members) in groups {
         if members.len() >= 2 {
-            generalize(&mut members);
+            generalize(&mut members, &masks);
         }
         for (parts, toks) in members {
             let body: Vec<&str> =
@@ -64,7 +69,20 @@ pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
     result
 }
 
-fn generalize(members: &mut [Member<'_>]) {
+/// Whether a token is or holds a mask: `<NUM>`, `'<PATH>'`, `blk_<*>`.
+fn holds_placeholder(token: &str) -> bool {
+    let mut rest = token;
+    while let Some(open) = rest.find('<') {
+        match rest[open..].find('>') {
+            Some(close) if is_placeholder(&rest[open..open + close + 1]) => return true,
+            Some(close) => rest = &rest[open + close + 1..],
+            None => return false,
+        }
+    }
+    false
+}
+
+fn generalize(members: &mut [Member<'_>], masks: &[bool]) {
     let len = members[0].1.len();
     let mut key: Vec<u32> = Vec::with_capacity(len);
     loop {
@@ -83,7 +101,10 @@ fn generalize(members: &mut [Member<'_>]) {
             for (values, indices) in buckets.into_values() {
                 let wild = values.contains(&ANY);
                 let literal = values.len() - usize::from(wild);
-                if literal == 0 || !(literal >= MIN_VARIANTS || (wild && literal >= 1)) {
+                // A position where some signature holds a mask is a variable: the
+                // other values there are ones the masks did not recognize.
+                let masked = wild || values.iter().any(|&v| v != ANY && masks[v as usize]);
+                if literal == 0 || !(literal >= MIN_VARIANTS || (masked && values.len() >= 2)) {
                     continue;
                 }
                 for i in indices {

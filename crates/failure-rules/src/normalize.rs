@@ -345,7 +345,7 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
         return;
     }
     // `[::1]:8080`: the bracket belongs to the address.
-    if b.first() == Some(&b'[') && chunk.contains("]:") {
+    if b.first() == Some(&b'[') && b.len() > 4 && chunk.contains("]:") {
         let core = chunk.trim_end_matches([',', ';', '.', ')']);
         if is_ip(core.as_bytes(), &shape(core.as_bytes())) {
             let trail = push(&mut scratch.buf, &chunk[core.len()..]);
@@ -406,7 +406,7 @@ fn quoted_core(
     mode: Mode,
     scratch: &mut Scratch,
 ) -> Core {
-    if value_pos && mode == Mode::Full && !content.is_empty() {
+    if value_pos && mode == Mode::Full {
         // A typed mask says more than `<*>` when the whole value has one.
         if !content.contains(' ')
             && let (Core::Ph(ph), _, _) = classify_core(content, mode, scratch)
@@ -451,35 +451,52 @@ struct Shape {
     underscores: usize,
 }
 
-fn shape(b: &[u8]) -> Shape {
-    let mut sh = Shape::default();
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => sh.digits += 1,
-            b'a'..=b'f' | b'A'..=b'F' => {
-                sh.alpha += 1;
-                sh.hex_letters += 1;
-            }
-            b'g'..=b'z' | b'G'..=b'Z' => {
-                sh.alpha += 1;
-                sh.non_hex_alpha += 1;
-            }
-            b'.' => sh.dots += 1,
-            b':' => sh.colons += 1,
-            b'/' => sh.slashes += 1,
-            b'\\' => sh.backslashes += 1,
-            b'-' => sh.dashes += 1,
-            b'_' => sh.underscores += 1,
-            b'@' => sh.at += 1,
-            b'=' => {
-                if sh.eq.is_none() {
-                    sh.eq = Some(i);
-                }
-            }
-            _ => sh.other += 1,
-        }
+/// Byte classes for [`shape`]: one table lookup and one increment per byte.
+const CLASS: [u8; 256] = {
+    let mut t = [12u8; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = 0;
+        c += 1;
     }
-    sh
+    let mut c = b'a';
+    while c <= b'z' {
+        t[c as usize] = if c <= b'f' { 1 } else { 2 };
+        t[(c - 32) as usize] = if c <= b'f' { 1 } else { 2 };
+        c += 1;
+    }
+    t[b'.' as usize] = 3;
+    t[b':' as usize] = 4;
+    t[b'/' as usize] = 5;
+    t[b'\\' as usize] = 6;
+    t[b'-' as usize] = 7;
+    t[b'_' as usize] = 8;
+    t[b'@' as usize] = 9;
+    t[b'=' as usize] = 10;
+    t
+};
+
+fn shape(b: &[u8]) -> Shape {
+    let mut counts = [0u32; 13];
+    for &c in b {
+        counts[CLASS[c as usize] as usize] += 1;
+    }
+    let c = |i: usize| counts[i] as usize;
+    Shape {
+        digits: c(0),
+        alpha: c(1) + c(2),
+        hex_letters: c(1),
+        non_hex_alpha: c(2),
+        dots: c(3),
+        colons: c(4),
+        slashes: c(5),
+        backslashes: c(6),
+        dashes: c(7),
+        underscores: c(8),
+        at: c(9),
+        eq: if counts[10] > 0 { b.iter().position(|&x| x == b'=') } else { None },
+        other: c(11) + c(12),
+    }
 }
 
 fn text(scratch: &mut Scratch, s: &str) -> Core {
@@ -530,7 +547,9 @@ fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, 
     if is_exception_type(b) {
         return (text(scratch, core), Hint::None, none);
     }
-    if let Some(p) = core.find("://")
+    if sh.colons > 0
+        && sh.slashes >= 2
+        && let Some(p) = core.find("://")
         && p > 0
         && p + 3 < b.len()
         && b[..p].iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
@@ -554,7 +573,7 @@ fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, 
         if is_mac(b) {
             return (Core::Ph(Ph::Mac), Hint::None, none);
         }
-        if is_ip(b, &sh) {
+        if (sh.dots == 3 || sh.colons >= 2) && is_ip(b, &sh) {
             return (Core::Ph(Ph::Ip), Hint::None, none);
         }
     }

@@ -84,7 +84,12 @@ impl Signer {
 /// `ValueError: rest` → (`ValueError`, `rest`), when the first word is an exception type.
 pub(crate) fn split_type(line: &str) -> Option<(&str, &str)> {
     let line = line.trim_start();
-    let colon = line.find(": ").or_else(|| line.strip_suffix(':').map(str::len))?;
+    // The type is the first word, ending in `:`.
+    let colon = match line.as_bytes().iter().position(|&c| c == b' ') {
+        Some(space) if space > 0 && line.as_bytes()[space - 1] == b':' => space - 1,
+        None if line.ends_with(':') => line.len() - 1,
+        _ => return None,
+    };
     let ty = &line[..colon];
     let looks_like_type = !ty.is_empty()
         && ty.as_bytes()[0].is_ascii_alphabetic()

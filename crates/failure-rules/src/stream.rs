@@ -66,7 +66,11 @@ fn read_line<'a>(
             raw.pop();
         }
     }
-    Ok(Some(String::from_utf8_lossy(raw)))
+    // Valid UTF-8 is the common case and `from_utf8` checks it fastest.
+    Ok(Some(match std::str::from_utf8(raw) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(raw),
+    }))
 }
 
 fn stateless(
@@ -76,7 +80,7 @@ fn stateless(
     options: &StreamOptions,
 ) -> std::io::Result<StreamStats> {
     let mut signer = Signer::default();
-    let mut ids: HashMap<Box<str>, Box<str>> = HashMap::new();
+    let mut ids: HashMap<Box<str>, Box<str>, FastHash> = HashMap::default();
     let mut raw = Vec::new();
     let mut sig = String::new();
     let mut n = 0u64;
@@ -149,6 +153,37 @@ fn mined(
     }
     output.flush()?;
     Ok(StreamStats { lines: lines.len() as u64, signatures: outputs.len() })
+}
+
+/// FxHash (rustc's hasher): the id cache is keyed by signatures we made ourselves,
+/// so no flooding defence is needed and SipHash's cost is not worth paying per line.
+#[derive(Default, Clone, Copy)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 fn write_result(

@@ -3,13 +3,18 @@
 //! Benchmarks are not tests: nothing here asserts a time.
 
 mod doclinks;
+mod failure_rules;
 mod multilock;
 mod storage_approval;
 
 type Bench = fn(&[String]) -> Result<(), String>;
 
-const BENCHES: &[(&str, Bench)] =
-    &[("doclinks", doclinks::run), ("multilock", multilock::run), ("storage-approval", storage_approval::run)];
+const BENCHES: &[(&str, Bench)] = &[
+    ("doclinks", doclinks::run),
+    ("failure-rules", failure_rules::run),
+    ("multilock", multilock::run),
+    ("storage-approval", storage_approval::run),
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let selected: Vec<&(&str, Bench)> = match args.first() {

@@ -1,0 +1,628 @@
+//! `cargo xtask bench failure-rules [--messages N] [--labelled N]`: throughput and
+//! grouping accuracy of `failure-rules normalize`.
+//!
+//! The corpus is generated: log lines of HDFS, Apache, OpenSSH, Spark, Zookeeper and
+//! Python/Java exceptions, written from the templates of those systems with realistic
+//! variable values (block ids, addresses, ports, user and host names, paths, times…),
+//! plus synthetic application events so that there are many distinct templates. Every
+//! line carries the id of the event it was written from, so grouping accuracy can be
+//! computed: a line counts as right when its predicted group holds exactly the lines
+//! of its event. No threshold is asserted: the numbers go to docs/PERFORMANCE.md.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::util::Tools;
+
+/// Timed runs of each command; the best is reported.
+const RUNS: usize = 3;
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let messages = flag(args, "--messages").unwrap_or(1_000_000);
+    let labelled = flag(args, "--labelled").unwrap_or(100_000);
+    let tools = Tools::build("release")?;
+    let bin = tools.path("failure-rules");
+    let tmp =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    // `--keep DIR` keeps the corpora and outputs for a closer look.
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    if let Some(dir) = &keep {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let dir = keep.as_deref().unwrap_or(tmp.path());
+
+    // Throughput.
+    let corpus = dir.join("corpus.log");
+    let (lines, _) = corpus_lines(messages, 0x5eed, true);
+    write_lines(&corpus, &lines)?;
+    let bytes = std::fs::metadata(&corpus).map(|m| m.len()).unwrap_or(0);
+    drop(lines);
+    println!(
+        "corpus: {messages} messages, {:.1} MB, {} event templates",
+        bytes as f64 / 1e6,
+        event_count(true)
+    );
+    println!(
+        "best of {RUNS} runs (the machine is shared: CPU seconds are the steadier measure)\n\
+         {:<18} {:>8} {:>8} {:>14} {:>14} {:>10}",
+        "command", "wall s", "CPU s", "msgs/s (wall)", "msgs/s (CPU)", "peak RSS"
+    );
+    for mine in [false, true] {
+        let mut args = vec!["normalize", "--format", "jsonl"];
+        if mine {
+            args.push("--mine");
+        }
+        let mut best: Option<Sample> = None;
+        for _ in 0..RUNS {
+            let sample = timed(&bin, &args, &corpus, Path::new("/dev/null"))?;
+            if best.as_ref().is_none_or(|b| sample.wall < b.wall) {
+                best = Some(sample);
+            }
+        }
+        let best = best.expect("RUNS > 0");
+        let per_sec = |secs: f64| format!("{:.0}", messages as f64 / secs);
+        println!(
+            "{:<18} {:>8.3} {:>8} {:>14} {:>14} {:>10}",
+            format!("normalize{}", if mine { " --mine" } else { "" }),
+            best.wall,
+            best.cpu.map_or("n/a".to_owned(), |c| format!("{c:.3}")),
+            per_sec(best.wall),
+            best.cpu.map_or("n/a".to_owned(), per_sec),
+            best.peak_kb.map_or("n/a".to_owned(), |kb| format!("{:.1} MB", kb / 1024.0))
+        );
+    }
+
+    // Grouping accuracy on labelled lines of the real systems' templates.
+    let sample = dir.join("labelled.log");
+    let (lines, truth) = corpus_lines(labelled, 0xacc, false);
+    write_lines(&sample, &lines)?;
+    println!(
+        "\ngrouping accuracy on {labelled} labelled lines ({} events of 6 systems)",
+        event_count(false)
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>10}",
+        "system", "stateless", "mixed", "--mine", "mixed"
+    );
+    let labels: Vec<String> = truth.iter().map(|(s, e)| format!("{s}\t{e}")).collect();
+    write_lines(&dir.join("labelled.truth"), &labels)?;
+    let stateless = predictions(&bin, &sample, false, dir)?;
+    let mined = predictions(&bin, &sample, true, dir)?;
+    let systems = ["HDFS", "Apache", "OpenSSH", "Spark", "Zookeeper", "Exceptions"];
+    let mut avg = [0.0f64; 4];
+    for (s, name) in systems.iter().enumerate() {
+        let idx: Vec<usize> = (0..truth.len()).filter(|&i| truth[i].0 == s).collect();
+        let t: Vec<u32> = idx.iter().map(|&i| truth[i].1).collect();
+        let a: Vec<&str> = idx.iter().map(|&i| stateless[i].as_str()).collect();
+        let b: Vec<&str> = idx.iter().map(|&i| mined[i].as_str()).collect();
+        let (ga_a, mix_a) = accuracy(&t, &a);
+        let (ga_b, mix_b) = accuracy(&t, &b);
+        for (k, v) in [ga_a, mix_a, ga_b, mix_b].into_iter().enumerate() {
+            avg[k] += v / systems.len() as f64;
+        }
+        println!(
+            "{name:<12} {ga_a:>10.3} {:>9.1}% {ga_b:>10.3} {:>9.1}%",
+            mix_a * 100.0,
+            mix_b * 100.0
+        );
+    }
+    println!(
+        "{:<12} {:>10.3} {:>9.1}% {:>10.3} {:>9.1}%",
+        "average",
+        avg[0],
+        avg[1] * 100.0,
+        avg[2],
+        avg[3] * 100.0
+    );
+    Ok(())
+}
+
+fn flag(args: &[String], name: &str) -> Option<usize> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.replace('_', "").parse().ok())
+}
+
+fn write_lines(path: &Path, lines: &[String]) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    for line in lines {
+        writeln!(out, "{line}").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    out.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Runs `bin args < input > output`; wall seconds and peak RSS in KiB (from
+/// `/usr/bin/time -v` when it exists).
+fn timed(bin: &Path, args: &[&str], input: &Path, output: &Path) -> Result<Sample, String> {
+    let gnu_time = Path::new("/usr/bin/time").is_file();
+    let mut command = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    command
+        .args(args)
+        .stdin(File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?)
+        .stdout(
+            File::create(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?,
+        )
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = command.output().map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "{} {} failed: {}",
+            bin.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let field = |name: &str| -> Option<f64> {
+        stderr.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse().ok())
+    };
+    let cpu = match (field("User time (seconds):"), field("System time (seconds):")) {
+        (Some(user), Some(system)) => Some(user + system),
+        _ => None,
+    };
+    Ok(Sample { wall: secs, cpu, peak_kb: field("Maximum resident set size (kbytes):") })
+}
+
+/// One timed run.
+struct Sample {
+    wall: f64,
+    /// User + system seconds, when `/usr/bin/time` is there.
+    cpu: Option<f64>,
+    peak_kb: Option<f64>,
+}
+
+/// The signature `normalize` gives each line of `input`.
+fn predictions(bin: &Path, input: &Path, mine: bool, dir: &Path) -> Result<Vec<String>, String> {
+    let output = dir.join(if mine { "mined.tsv" } else { "stateless.tsv" });
+    let mut args = vec!["normalize", "--format", "tsv"];
+    if mine {
+        args.push("--mine");
+    }
+    timed(bin, &args, input, &output)?;
+    let text = std::fs::read_to_string(&output)
+        .map_err(|e| format!("cannot read {}: {e}", output.display()))?;
+    Ok(text.lines().map(|l| l.split('\t').nth(1).unwrap_or("").to_owned()).collect())
+}
+
+/// Grouping accuracy (share of lines whose predicted group is exactly their event's
+/// lines) and the share of lines in a predicted group that mixes events.
+fn accuracy(truth: &[u32], predicted: &[&str]) -> (f64, f64) {
+    let mut pred_groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in predicted.iter().enumerate() {
+        pred_groups.entry(p).or_default().push(i);
+    }
+    let mut true_sizes: HashMap<u32, usize> = HashMap::new();
+    for t in truth {
+        *true_sizes.entry(*t).or_default() += 1;
+    }
+    let (mut right, mut mixed) = (0usize, 0usize);
+    for members in pred_groups.values() {
+        let first = truth[members[0]];
+        if members.iter().all(|&i| truth[i] == first) {
+            if true_sizes[&first] == members.len() {
+                right += members.len();
+            }
+        } else {
+            mixed += members.len();
+        }
+    }
+    let n = truth.len().max(1) as f64;
+    (right as f64 / n, mixed as f64 / n)
+}
+
+/// A small deterministic generator (xorshift64*), so corpora are the same every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const USERS: &[&str] = &[
+    "root", "admin", "oracle", "test", "guest", "ubuntu", "postgres", "ftpuser", "nagios",
+    "support", "git", "alice", "bob", "mysql", "user", "pi", "deploy", "jenkins", "hadoop", "www",
+    "operator", "backup", "yarn", "zabbix",
+];
+const HOSTS: &[&str] = &[
+    "node-12.cluster.local",
+    "worker7.example.com",
+    "ip-10-0-3-17.ec2.internal",
+    "db-3.prod.internal",
+    "cache01.dc2.example.net",
+    "static.vnpt.vn",
+    "host-219-150-161-20.ctc.example.org",
+    "api.example.com",
+];
+const WORDS: &[&str] =
+    &["abc", "none", "yes", "N/A", "twelve", "", "null", "x", "true", "0x", "ten"];
+const ATTRS: &[&str] =
+    &["get", "items", "id", "split", "read", "close", "keys", "name", "value", "append"];
+const DIRS: &[&str] = &["user", "tmp", "srv", "var", "home", "data", "opt"];
+const NAMES: &[&str] =
+    &["part", "job", "events", "report", "blk", "index", "state", "cache", "model", "batch"];
+const EXTS: &[&str] = &["log", "json", "csv", "tmp", "parquet", "txt", ""];
+
+/// Expands `{slot}`s with values of their kind.
+fn fill(template: &str, rng: &mut Rng) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c);
+        let slot = &rest[open + 1..close];
+        value(slot, rng, &mut out);
+        rest = &rest[(close + 1).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn value(slot: &str, r: &mut Rng, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = match slot {
+        "ip" => write!(out, "10.{}.{}.{}", r.below(256), r.below(256), 1 + r.below(254)),
+        "port" => write!(out, "{}", 1024 + r.below(64000)),
+        "ipport" => write!(
+            out,
+            "10.{}.{}.{}:{}",
+            r.below(256),
+            r.below(256),
+            1 + r.below(254),
+            1024 + r.below(64000)
+        ),
+        "blk" => {
+            let n = r.next() >> 1;
+            if r.below(2) == 0 { write!(out, "blk_-{n}") } else { write!(out, "blk_{n}") }
+        }
+        "num" => {
+            let digits = 1 + r.below(8) as u32;
+            write!(out, "{}", r.below(10u64.pow(digits)))
+        }
+        "n1" => write!(out, "{}", r.below(10)),
+        "n2" => write!(out, "{}", r.below(100)),
+        "n3" => write!(out, "{}", 100 + r.below(60000)),
+        "n5" => write!(out, "{}", 1000 + r.below(40000)),
+        "negn" => write!(out, "-{}", 1 + r.below(3)),
+        "pid" => write!(out, "{}", 100 + r.below(40000)),
+        "user" => write!(out, "{}", r.pick(USERS)),
+        "host" => write!(out, "{}", r.pick(HOSTS)),
+        "word" => write!(out, "{}", r.pick(WORDS)),
+        "attr" => write!(out, "{}", r.pick(ATTRS)),
+        "path" => {
+            let depth = 1 + r.below(4);
+            for _ in 0..depth {
+                let _ = write!(out, "/{}", r.pick(DIRS));
+            }
+            let ext = r.pick(EXTS);
+            let _ = write!(out, "/{}_{}", r.pick(NAMES), r.below(100_000));
+            if ext.is_empty() { Ok(()) } else { write!(out, ".{ext}") }
+        }
+        "dur" => match r.below(3) {
+            0 => write!(out, "{}s", 1 + r.below(120)),
+            1 => write!(out, "{}ms", r.below(5000)),
+            _ => write!(out, "{}.{} seconds", r.below(60), r.below(10)),
+        },
+        "sizeb" => {
+            let units = ["B", "KB", "MB", "GB"];
+            write!(out, "{}.{} {}", 1 + r.below(900), r.below(10), units[r.below(4) as usize])
+        }
+        "taskf" => write!(out, "{}.{}", r.below(400), r.below(2)),
+        "stagef" => write!(out, "{}.0", r.below(60)),
+        "sid" => write!(out, "0x{:x}", r.next() >> 8),
+        "uuid" => write!(
+            out,
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            r.next() as u32,
+            r.next() as u16,
+            r.below(4096),
+            r.below(4096),
+            r.next() >> 16
+        ),
+        "url" => write!(
+            out,
+            "https://{}/v1/runs/{}?page={}",
+            r.pick(HOSTS),
+            r.below(100_000),
+            r.below(50)
+        ),
+        "urlpath" => write!(out, "/api/v2/items/{}", r.below(100_000)),
+        "date" => write!(out, "{:02}{:02}{:02}", 8 + r.below(2), 1 + r.below(12), 1 + r.below(28)),
+        "hms" => write!(out, "{:02}:{:02}:{:02}", r.below(24), r.below(60), r.below(60)),
+        "hmsc" => write!(out, "{:02}{:02}{:02}", r.below(24), r.below(60), r.below(60)),
+        "day" => write!(out, "{:2}", 1 + r.below(28)),
+        "mon" => write!(out, "{}", r.pick(&["Jan", "Feb", "Mar", "Jun", "Jul", "Nov", "Dec"])),
+        "wday" => write!(out, "{}", r.pick(&["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])),
+        "year" => write!(out, "{}", 2005 + r.below(20)),
+        "ms3" => write!(out, "{:03}", r.below(1000)),
+        "iso" => write!(out, "2026-{:02}-{:02}", 1 + r.below(12), 1 + r.below(28)),
+        "ymd2" => {
+            write!(out, "{:02}/{:02}/{:02}", 15 + r.below(3), 1 + r.below(12), 1 + r.below(28))
+        }
+        other => write!(out, "{{{other}}}"),
+    };
+}
+
+/// (system, header, content templates with weights).
+type System = (&'static str, &'static [(&'static str, u64)]);
+
+const HDFS_HEAD: &str = "{date} {hmsc} {n3} INFO ";
+const APACHE_HEAD: &str = "[{wday} {mon} {day} {hms} {year}] ";
+const SSH_HEAD: &str = "{mon} {day} {hms} LabSZ sshd[{pid}]: ";
+const SPARK_HEAD: &str = "{ymd2} {hms} INFO ";
+const ZK_HEAD: &str = "{iso} {hms},{ms3} - INFO  [QuorumPeer[myid={n1}]/0:0:0:0:0:0:0:0:2181:";
+const EXC_HEAD: &str = "";
+
+const SYSTEMS: &[(&str, System)] = &[
+    (
+        HDFS_HEAD,
+        (
+            "HDFS",
+            &[
+                (
+                    "dfs.DataNode$DataXceiver: Receiving block {blk} src: /{ipport} dest: /{ipport}",
+                    30,
+                ),
+                (
+                    "dfs.DataNode$PacketResponder: PacketResponder {n1} for block {blk} terminating",
+                    30,
+                ),
+                ("dfs.DataNode$PacketResponder: Received block {blk} of size {num} from /{ip}", 30),
+                (
+                    "dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: {ipport} is added to {blk} size {num}",
+                    30,
+                ),
+                ("dfs.FSNamesystem: BLOCK* NameSystem.allocateBlock: {path}. {blk}", 10),
+                ("dfs.FSDataset: Deleting block {blk} file {path}", 8),
+                ("dfs.DataNode: {ipport}:Served block {blk} to /{ip}", 8),
+                ("dfs.DataNode: {ipport}:Got exception while serving {blk} to /{ip}:", 3),
+                ("dfs.DataBlockScanner: Verification succeeded for {blk}", 5),
+                (
+                    "dfs.FSNamesystem: BLOCK* NameSystem.delete: {blk} is added to invalidSet of {ipport}",
+                    6,
+                ),
+                ("dfs.DataNode: {ipport} Starting thread to transfer block {blk} to {ipport}", 2),
+                (
+                    "dfs.DataNode$DataXceiver: writeBlock {blk} received exception java.io.IOException: Could not read from stream",
+                    1,
+                ),
+            ],
+        ),
+    ),
+    (
+        APACHE_HEAD,
+        (
+            "Apache",
+            &[
+                ("[notice] jk2_init() Found child {pid} in scoreboard slot {n2}", 30),
+                ("[notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties", 25),
+                ("[error] mod_jk child workerEnv in error state {n1}", 20),
+                ("[error] [client {ip}] Directory index forbidden by rule: {path}/", 8),
+                ("[error] jk2_init() Can't find child {pid} in scoreboard", 5),
+                ("[error] mod_jk child init {n1} {negn}", 4),
+                ("[error] [client {ip}] File does not exist: {path}", 6),
+            ],
+        ),
+    ),
+    (
+        SSH_HEAD,
+        (
+            "OpenSSH",
+            &[
+                ("Invalid user {user} from {ip}", 20),
+                ("input_userauth_request: invalid user {user} [preauth]", 20),
+                ("Failed password for invalid user {user} from {ip} port {port} ssh2", 20),
+                ("Failed password for {user} from {ip} port {port} ssh2", 25),
+                (
+                    "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}",
+                    15,
+                ),
+                (
+                    "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}",
+                    10,
+                ),
+                ("Received disconnect from {ip}: 11: Bye Bye [preauth]", 15),
+                ("Connection closed by {ip} [preauth]", 10),
+                (
+                    "reverse mapping checking getaddrinfo for {host} [{ip}] failed - POSSIBLE BREAK-IN ATTEMPT!",
+                    10,
+                ),
+                ("Accepted password for {user} from {ip} port {port} ssh2", 3),
+                ("pam_unix(sshd:session): session opened for user {user} by (uid=0)", 3),
+                ("pam_unix(sshd:session): session closed for user {user}", 3),
+                (
+                    "PAM {n1} more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}",
+                    4,
+                ),
+                ("Did not receive identification string from {ip}", 3),
+            ],
+        ),
+    ),
+    (
+        SPARK_HEAD,
+        (
+            "Spark",
+            &[
+                (
+                    "executor.CoarseGrainedExecutorBackend: Registered signal handlers for [TERM, HUP, INT]",
+                    3,
+                ),
+                ("spark.SecurityManager: Changing view acls to: {user}", 3),
+                ("spark.SecurityManager: Changing modify acls to: {user}", 3),
+                ("broadcast.TorrentBroadcast: Started reading broadcast variable {n2}", 20),
+                (
+                    "storage.MemoryStore: Block broadcast_{n2}_piece0 stored as bytes in memory (estimated size {sizeb}, free {sizeb})",
+                    20,
+                ),
+                (
+                    "executor.Executor: Finished task {taskf} in stage {stagef} (TID {num}). {num} bytes result sent to driver",
+                    30,
+                ),
+                ("executor.Executor: Running task {taskf} in stage {stagef} (TID {num})", 30),
+                ("executor.CoarseGrainedExecutorBackend: Got assigned task {num}", 30),
+                ("storage.BlockManager: Found block rdd_{n2}_{n2} locally", 25),
+                ("executor.CoarseGrainedExecutorBackend: Successfully registered with driver", 3),
+                ("broadcast.TorrentBroadcast: Reading broadcast variable {n2} took {n2} ms", 20),
+                ("spark.CacheManager: Partition rdd_{n2}_{n2} not found, computing it", 10),
+            ],
+        ),
+    ),
+    (
+        ZK_HEAD,
+        (
+            "Zookeeper",
+            &[
+                ("FastLeaderElection@774] - Notification time out: {n3}", 20),
+                ("QuorumCnxManager$Listener@493] - Received connection request /{ipport}", 20),
+                ("NIOServerCnxnFactory@197] - Accepted socket connection from /{ipport}", 25),
+                (
+                    "NIOServerCnxn@1001] - Closed socket connection for client /{ipport} which had sessionid {sid}",
+                    25,
+                ),
+                (
+                    "ZooKeeperServer@839] - Client attempting to establish new session at /{ipport}",
+                    20,
+                ),
+                (
+                    "ZooKeeperServer@595] - Established session {sid} with negotiated timeout {n5} for client /{ipport}",
+                    20,
+                ),
+                ("ZooKeeperServer@325] - Expiring session {sid}, timeout of {n5}ms exceeded", 10),
+                (
+                    "PrepRequestProcessor@476] - Processed session termination for sessionid: {sid}",
+                    10,
+                ),
+                ("NIOServerCnxn@349] - caught end of stream exception", 10),
+                (
+                    "QuorumCnxManager@368] - Cannot open channel to {n1} at election address /{ipport}",
+                    8,
+                ),
+            ],
+        ),
+    ),
+    (
+        EXC_HEAD,
+        (
+            "Exceptions",
+            &[
+                ("FileNotFoundError: [Errno 2] No such file or directory: '{path}'", 20),
+                ("PermissionError: [Errno 13] Permission denied: '{path}'", 15),
+                ("TimeoutError: timed out after {dur} waiting for {host}", 15),
+                (
+                    "ConnectionError: HTTPConnectionPool(host='{host}', port={port}): Max retries exceeded with url: {urlpath}",
+                    10,
+                ),
+                ("ValueError: invalid literal for int() with base 10: '{word}'", 10),
+                ("sqlite3.OperationalError: database is locked", 10),
+                (
+                    "json.decoder.JSONDecodeError: Expecting value: line {n2} column {n2} (char {num})",
+                    8,
+                ),
+                ("AttributeError: 'NoneType' object has no attribute '{attr}'", 8),
+                (
+                    "requests.exceptions.HTTPError: 429 Client Error: Too Many Requests for url: {url}",
+                    8,
+                ),
+                (
+                    "requests.exceptions.HTTPError: 503 Server Error: Service Unavailable for url: {url}",
+                    5,
+                ),
+                ("java.io.IOException: Connection reset by peer", 5),
+                (
+                    "java.net.SocketTimeoutException: {n5} millis timeout while waiting for channel to be ready for read. ch : java.nio.channels.SocketChannel[connected local=/{ipport} remote=/{ipport}]",
+                    5,
+                ),
+                ("OSError: [Errno 28] No space left on device: '{path}'", 4),
+                ("RuntimeError: job {uuid} failed after {dur}", 6),
+            ],
+        ),
+    ),
+];
+
+/// Synthetic application events, many distinct templates of constant words.
+const VERBS: &[&str] =
+    &["loading", "saving", "syncing", "parsing", "indexing", "evicting", "scheduling", "merging"];
+const NOUNS: &[&str] = &[
+    "segment",
+    "manifest",
+    "partition",
+    "snapshot",
+    "queue",
+    "ledger",
+    "bucket",
+    "shard",
+    "table",
+];
+const OUTCOMES: &[&str] = &["failed", "retried", "skipped", "completed", "stalled", "aborted"];
+const SYNTHETIC: usize = 400;
+
+fn event_count(synthetic: bool) -> usize {
+    SYSTEMS.iter().map(|(_, (_, events))| events.len()).sum::<usize>()
+        + if synthetic { SYNTHETIC } else { 0 }
+}
+
+/// `n` lines and, for each, (system index, event id).
+fn corpus_lines(n: usize, seed: u64, synthetic: bool) -> (Vec<String>, Vec<(usize, u32)>) {
+    let mut rng = Rng(seed | 1);
+    let mut lines = Vec::with_capacity(n);
+    let mut truth = Vec::with_capacity(n);
+    let systems = SYSTEMS.len() as u64;
+    for i in 0..n {
+        // One line in three of the throughput corpus is a synthetic event.
+        if synthetic && i % 3 == 2 {
+            let t = rng.below(SYNTHETIC as u64) as usize;
+            let (v, o, a, b) =
+                (VERBS[t % 8], OUTCOMES[(t / 8) % 6], NOUNS[(t / 48) % 9], NOUNS[t % 9]);
+            let line = fill(
+                &format!(
+                    "{{iso}}T{{hms}}Z WARN app.{a}: {v} {b} {{num}} {o} on {{host}} after {{dur}} (request {{uuid}})"
+                ),
+                &mut rng,
+            );
+            lines.push(line);
+            truth.push((SYSTEMS.len(), 1000 + t as u32));
+            continue;
+        }
+        let s = rng.below(systems) as usize;
+        let (head, (_, events)) = SYSTEMS[s];
+        let total: u64 = events.iter().map(|(_, w)| w).sum();
+        let mut pick = rng.below(total);
+        let mut e = 0;
+        while pick >= events[e].1 {
+            pick -= events[e].1;
+            e += 1;
+        }
+        let line = fill(&format!("{head}{}", events[e].0), &mut rng);
+        lines.push(line);
+        truth.push((s, (s * 100 + e) as u32));
+    }
+    (lines, truth)
+}
