@@ -2,6 +2,7 @@
 //! CI pipelines do, each in a fresh temporary directory. One module per tool;
 //! each exposes `scenario(&Tools) -> Result<(), String>`.
 
+pub(crate) mod doclinks;
 pub(crate) mod multilock;
 pub(crate) mod storage_approval;
 
@@ -12,6 +13,7 @@ type Scenario = fn(&Tools) -> Result<(), String>;
 /// Every scenario, in the order a tidy run would meet them.
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("multilock: tidy phases under contention", multilock::scenario),
+    ("doclinks: refactor breaks links, fix with backup, restore", doclinks::scenario),
     ("storage-approval: scan, approve, execute, audit verify, undo", storage_approval::scenario),
 ];
 
