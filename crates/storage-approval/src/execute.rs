@@ -22,7 +22,9 @@ use crate::report::{Action, ActionKind, LoadedReport, validate};
 use crate::scan::QUARANTINE_DIR;
 
 /// Actions per group commit: one `fdatasync` for their intents, one for their results.
-pub const DEFAULT_BATCH: usize = 256;
+/// A batch holds about three file descriptors per action, so this stays well inside
+/// the usual soft limit of 1,024 open files.
+pub const DEFAULT_BATCH: usize = 128;
 
 /// Options of [`execute`].
 #[derive(Debug, Clone)]
@@ -219,14 +221,36 @@ fn describe_open(e: &io::Error, what: &str) -> String {
     }
 }
 
+/// A kept copy of a duplicate group, hashed and let go of (only its directory stays
+/// open), to be looked at again right before each delete of its group.
+struct Kept {
+    dir: OwnedFd,
+    name: String,
+    stat: rustix::fs::Stat,
+}
+
+impl Kept {
+    fn still_same(&self) -> std::result::Result<(), String> {
+        same_entry(&self.dir, &self.name, &self.stat)
+    }
+}
+
 /// Whether the checked file is still the same inode, size and mtime at its name:
 /// the last look right before acting.
 fn still_same(c: &Checked) -> std::result::Result<(), String> {
-    let now = fsutil::stat_at(&c.dir, &c.name).map_err(|e| describe_open(&e, "the file"))?;
-    if now.st_ino != c.stat.st_ino
-        || now.st_dev != c.stat.st_dev
-        || now.st_size != c.stat.st_size
-        || fsutil::mtime_ns(&now) != fsutil::mtime_ns(&c.stat)
+    same_entry(&c.dir, &c.name, &c.stat)
+}
+
+fn same_entry(
+    dir: &OwnedFd,
+    name: &str,
+    then: &rustix::fs::Stat,
+) -> std::result::Result<(), String> {
+    let now = fsutil::stat_at(dir, name).map_err(|e| describe_open(&e, "the file"))?;
+    if now.st_ino != then.st_ino
+        || now.st_dev != then.st_dev
+        || now.st_size != then.st_size
+        || fsutil::mtime_ns(&now) != fsutil::mtime_ns(then)
     {
         return Err("changed after it was checked".to_owned());
     }
@@ -412,7 +436,7 @@ pub fn execute(
     };
     // Kept copies of duplicate groups: hashed once per batch, then looked at again
     // (same inode, size and mtime) right before each delete.
-    let hash_keeps = |actions: &[Action]| -> HashMap<String, std::result::Result<Checked, String>> {
+    let hash_keeps = |actions: &[Action]| -> HashMap<String, std::result::Result<Kept, String>> {
         let mut keeps: Vec<&Action> = actions.iter().filter(|a| a.keep.is_some()).collect();
         keeps.sort_by(|a, b| a.keep.cmp(&b.keep));
         keeps.dedup_by(|a, b| a.keep == b.keep);
@@ -423,15 +447,16 @@ pub fn execute(
                 let checked = recheck(
                     &Loc { anchor: &root, rel: keep.clone() },
                     &Expect { mtime: None, ..expect(a) },
-                );
+                )
+                .map(|c| Kept { dir: c.dir, name: c.name, stat: c.stat });
                 (keep, checked)
             })
             .collect()
     };
-    let check_keep = |a: &Action, keeps: &HashMap<String, std::result::Result<Checked, String>>| {
+    let check_keep = |a: &Action, keeps: &HashMap<String, std::result::Result<Kept, String>>| {
         let Some(keep) = &a.keep else { return Ok(()) };
         let state = match keeps.get(keep) {
-            Some(Ok(c)) if c.stat.st_size as u64 == a.bytes => still_same(c),
+            Some(Ok(k)) if k.stat.st_size as u64 == a.bytes => k.still_same(),
             Some(Ok(_)) => Err("its size differs".to_owned()),
             Some(Err(e)) => Err(e.clone()),
             None => Err("not checked".to_owned()),
@@ -446,20 +471,22 @@ pub fn execute(
             Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, &report.id),
             _ => HashMap::new(),
         };
-        let keeps = hash_keeps(&rep.actions);
-        summary.outcomes = rep
-            .actions
-            .par_iter()
-            .map(|a| match logged.get(&a.src) {
-                Some(Logged::Finished(_)) => outcome(a, Status::AlreadyDone, None),
-                _ => match recheck(&Loc { anchor: &root, rel: a.src.clone() }, &expect(a))
-                    .and_then(|_| check_keep(a, &keeps))
-                {
-                    Ok(()) => outcome(a, Status::WouldDo, None),
-                    Err(why) => outcome(a, Status::Skipped, Some(why)),
-                },
-            })
-            .collect();
+        for batch in rep.actions.chunks(options.batch.max(1)) {
+            let keeps = hash_keeps(batch);
+            let outcomes: Vec<Outcome> = batch
+                .par_iter()
+                .map(|a| match logged.get(&a.src) {
+                    Some(Logged::Finished(_)) => outcome(a, Status::AlreadyDone, None),
+                    _ => match recheck(&Loc { anchor: &root, rel: a.src.clone() }, &expect(a))
+                        .and_then(|_| check_keep(a, &keeps))
+                    {
+                        Ok(()) => outcome(a, Status::WouldDo, None),
+                        Err(why) => outcome(a, Status::Skipped, Some(why)),
+                    },
+                })
+                .collect();
+            summary.outcomes.extend(outcomes);
+        }
         return Ok(summary);
     }
 
