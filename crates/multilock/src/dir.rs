@@ -78,7 +78,10 @@ impl LockDir {
             let fs =
                 rustix::fs::fstatfs(&fd).map_err(|e| Error::io("stat file system of", path, e))?;
             // f_type is i32 or i64 depending on the target; magics are 32-bit.
-            #[allow(clippy::useless_conversion, reason = "a no-op only where f_type is already i64")]
+            #[allow(
+                clippy::useless_conversion,
+                reason = "a no-op only where f_type is already i64"
+            )]
             let magic = i64::from(fs.f_type) & 0xFFFF_FFFF;
             if let Some((_, name)) = REMOTE_FILE_SYSTEMS.iter().find(|(m, _)| *m == magic) {
                 return Err(unsafe_dir(&format!(

@@ -245,6 +245,15 @@ fn run(dir: &std::path::Path, order: CanonicalOrder, args: RunArgs) -> Result<u8
         held.extend(guard.held().iter().map(|s| (*s).to_owned()));
         child.env(HELD_ENV, held.join(",")).env(HELD_DIR_ENV, canonical);
     }
+    // Registered before the spawn, so a signal that arrives between the spawn
+    // and the forwarding thread's start waits in the queue instead of killing us.
+    let signals = match forwarded_signals() {
+        Ok(signals) => Some(signals),
+        Err(e) => {
+            eprintln!("multilock: warning: cannot forward signals to the command: {e}");
+            None
+        }
+    };
     let mut child = match child.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -267,7 +276,11 @@ fn run(dir: &std::path::Path, order: CanonicalOrder, args: RunArgs) -> Result<u8
         warnings.push(format!("cannot record the child in the holder metadata: {e}"));
     }
     let (stop, renewer) = spawn_renewer(Arc::clone(&guard), args.ttl);
+    let forwarding = signals.map(|signals| forward_signals(signals, child.id()));
     let status = child.wait();
+    if let Some(handle) = forwarding {
+        handle.close();
+    }
     drop(stop);
     if let Ok(Some(e)) = renewer.join() {
         warnings.push(format!("lease renewal stopped: {e}"));
@@ -310,6 +323,39 @@ fn spawn_renewer(
         None
     });
     (stop, thread)
+}
+
+/// Keeps the locks held for as long as the command runs. SIGTERM and SIGHUP
+/// (a CI job being cancelled, a closed session) are passed on to the command
+/// rather than killing us, which would free the locks while it still runs.
+/// SIGINT and SIGQUIT from a terminal already reach the command through the
+/// process group, so they are only kept from killing us first.
+fn forwarded_signals() -> std::io::Result<signal_hook::iterator::Signals> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGQUIT, SIGTERM])
+}
+
+fn forward_signals(
+    mut signals: signal_hook::iterator::Signals,
+    child_pid: u32,
+) -> signal_hook::iterator::Handle {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let handle = signals.handle();
+    let child = i32::try_from(child_pid).ok().and_then(rustix::process::Pid::from_raw);
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let forwarded = match signal {
+                SIGTERM => rustix::process::Signal::TERM,
+                SIGHUP => rustix::process::Signal::HUP,
+                _ => continue,
+            };
+            if let Some(child) = child {
+                // The command may have exited already; nothing to do then.
+                let _ = rustix::process::kill_process(child, forwarded);
+            }
+        }
+    });
+    handle
 }
 
 /// The command's exit code, or 128 + signal as shells report a killed command.

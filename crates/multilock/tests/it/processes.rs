@@ -80,3 +80,33 @@ fn a_holder_killed_with_sigkill_frees_its_locks_at_once() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn sigterm_to_run_reaches_the_command_and_locks_stay_held_until_it_exits() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let sandbox = Sandbox::new();
+    // The command traps TERM, says so, and exits 3 a moment later.
+    // It ends by itself after ~10 s, so a failure cannot hang the test.
+    let script = "trap 'echo got-term; exit 3' TERM; echo ready; i=0; while [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done";
+    let mut run = sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(run.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let pid = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let status = run.wait().unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(status.code(), Some(3), "run exits with the command's code");
+    // Released normally: the metadata is gone too.
+    assert!(!sandbox.lock_dir().join("docs.lock.json").exists());
+}
