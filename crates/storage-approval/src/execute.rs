@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::policy::Policy;
 use crate::report::{Action, ActionKind, LoadedReport, validate};
-use crate::scan::QUARANTINE_DIR;
+use crate::scan::{QUARANTINE_DIR, QUARANTINE_MARKER};
 
 /// Actions per group commit: one `fdatasync` for their intents, one for their results.
 /// A batch holds about three file descriptors per action, so this stays well inside
@@ -493,6 +493,11 @@ pub fn execute(
     let qfd = match &qdir {
         Some(q) => {
             std::fs::create_dir_all(q).map_err(|e| Error::io("cannot create quarantine", q, e))?;
+            let marker = q.parent().expect("BASE/REPORT_ID has a parent").join(QUARANTINE_MARKER);
+            if !marker.exists() {
+                fsutil::write_atomic(&marker, b"storage-approval quarantine: never scanned\n")
+                    .map_err(|e| Error::io("cannot write", &marker, e))?;
+            }
             Some(fsutil::open_anchor(q).map_err(|e| Error::io("cannot open quarantine", q, e))?)
         }
         None => None,

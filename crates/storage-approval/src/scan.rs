@@ -21,6 +21,10 @@ use crate::report::{Action, ActionKind, REPORT_VERSION, Report};
 /// The default quarantine folder, relative to ROOT; never scanned.
 pub const QUARANTINE_DIR: &str = ".tidy-quarantine";
 
+/// A file that marks a directory as a quarantine (written by `execute` into every
+/// quarantine base), so that a `--quarantine` inside ROOT is never scanned either.
+pub(crate) const QUARANTINE_MARKER: &str = ".storage-approval-quarantine";
+
 /// Bytes hashed for the partial hash (the whole file when it is smaller).
 const PARTIAL: u64 = 16 * 1024;
 
@@ -356,6 +360,7 @@ fn walk(
                 || rel == archive_dest
                 || rel == ".git"
                 || rel.ends_with("/.git")
+                || path.join(QUARANTINE_MARKER).exists()
             {
                 continue;
             }

@@ -185,7 +185,7 @@ fn quarantine_on_another_file_system_is_copied_and_undone() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!d.root().join("b/one").exists());
-    let copies = snapshot(elsewhere.path(), None);
+    let copies = snapshot(elsewhere.path(), Some(".storage-approval-quarantine"));
     assert_eq!(copies.len(), 1, "{copies:?}");
     assert!(copies.keys().next().unwrap().ends_with("/b/one"));
     let undo = run(&["undo", "--audit-log", path_str(&d.audit_log()), "--execute"]);
@@ -331,4 +331,30 @@ fn the_same_report_can_run_again_after_an_undo() {
     // Nothing left to undo.
     assert!(stdout(&undo()).contains("0 done, 2 already done"));
     assert!(run(&["audit", "verify", path_str(&log)]).status.success());
+}
+
+#[test]
+fn a_quarantine_inside_root_is_never_scanned() {
+    let d = Dir::new();
+    d.file("a", "dup").file("b", "dup");
+    let (report, approval) = d.scan_and_approve();
+    let trash = d.root().join("trash");
+    let out = run(&[
+        "execute",
+        "--report",
+        path_str(&report),
+        "--approval",
+        path_str(&approval),
+        "--execute",
+        "--quarantine",
+        path_str(&trash),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(trash.join(".storage-approval-quarantine").exists());
+    // The quarantined copy of `b` duplicates `a`, but is not proposed again.
+    let again = d.out("again.json");
+    let out =
+        run(&["--format", "json", "scan", path_str(&d.root()), "--report-out", path_str(&again)]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["actions"], 0, "{summary}");
 }
