@@ -14,6 +14,7 @@ mod bench;
 mod ci;
 mod demo;
 mod e2e;
+mod tidy;
 mod util;
 
 use std::process::ExitCode;
