@@ -215,7 +215,8 @@ impl<'t> Engine<'t> {
             .collect();
         let mut unreached = None;
         let results: Vec<(usize, FileResult)> = if options.nav_only {
-            let (results, missed) = self.nav_walk(&markdown);
+            let prefixes = self.prefixes(&options.paths)?;
+            let (results, missed) = self.nav_walk(&markdown, &prefixes);
             unreached = Some(missed);
             results
         } else {
@@ -251,8 +252,23 @@ impl<'t> Engine<'t> {
     }
 
     fn under_paths(&self, markdown: &[usize], paths: &[PathBuf]) -> Result<Vec<usize>, Error> {
+        let prefixes = self.prefixes(paths)?;
+        Ok(markdown.iter().copied().filter(|&i| under(&prefixes, &self.tree.files[i])).collect())
+    }
+
+    /// The given paths as root-relative prefixes.
+    fn prefixes(&self, paths: &[PathBuf]) -> Result<Vec<String>, Error> {
         let mut prefixes = Vec::new();
         for path in paths {
+            // A relative path is taken from the current directory when it is
+            // under the root there, or else from the root.
+            let under_root = self.tree.root.join(path);
+            let in_cwd = std::fs::canonicalize(path).is_ok_and(|p| p.starts_with(&self.tree.root));
+            let path = if path.is_relative() && !in_cwd && under_root.exists() {
+                &under_root
+            } else {
+                path
+            };
             let abs =
                 std::fs::canonicalize(path).map_err(|e| Error::io("cannot open path", path, e))?;
             let rel = abs.strip_prefix(&self.tree.root).map_err(|_| {
@@ -265,20 +281,27 @@ impl<'t> Engine<'t> {
             let rel = rel.to_string_lossy().replace('\\', "/");
             prefixes.push(rel);
         }
-        Ok(markdown
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let f = &self.tree.files[i];
-                prefixes.iter().any(|p| p.is_empty() || f == p || f.starts_with(&format!("{p}/")))
-            })
-            .collect())
+        Ok(prefixes)
     }
 
     /// Breadth-first from the navigation files; returns the checked files and
     /// the Markdown files no navigation reaches.
-    fn nav_walk(&self, markdown: &[usize]) -> (Vec<(usize, FileResult)>, Vec<String>) {
-        let start = self.nav_start();
+    ///
+    /// With paths, each path's README/index (or the file itself) is a navigation
+    /// file too, and only files under the paths are reported.
+    fn nav_walk(
+        &self,
+        markdown: &[usize],
+        prefixes: &[String],
+    ) -> (Vec<(usize, FileResult)>, Vec<String>) {
+        let mut start = self.nav_start();
+        for prefix in prefixes {
+            if let Some(i) = self.tree.index(prefix).filter(|_| is_markdown(prefix)) {
+                start.insert(i);
+            } else if let Some(i) = self.tree.dir_index(prefix) {
+                start.insert(i);
+            }
+        }
         if start.is_empty() {
             push_warning(
                 &self.warnings,
@@ -306,9 +329,10 @@ impl<'t> Engine<'t> {
             next.sort_unstable();
             frontier = next;
         }
+        results.retain(|(i, _)| under(prefixes, &self.tree.files[*i]));
         let unreached = markdown
             .iter()
-            .filter(|i| !seen.contains(i))
+            .filter(|i| !seen.contains(i) && under(prefixes, &self.tree.files[**i]))
             .map(|&i| self.tree.files[i].clone())
             .collect();
         (results, unreached)
@@ -512,6 +536,12 @@ impl<'t> Engine<'t> {
         warnings.dedup();
         Report { root: self.tree.root.clone(), summary, findings, site_links, unreached, warnings }
     }
+}
+
+/// Whether `file` is under one of `prefixes` (every file when there are none).
+fn under(prefixes: &[String], file: &str) -> bool {
+    prefixes.is_empty()
+        || prefixes.iter().any(|p| p.is_empty() || file == p || file.starts_with(&format!("{p}/")))
 }
 
 /// Paths changed since a revision, relative to the root.

@@ -92,3 +92,26 @@ fn changed_since_checks_changed_files_and_files_linking_to_them() {
     assert_eq!(code, 2);
     assert!(stderr.contains("`no-such-rev` is not a revision"), "{stderr}");
 }
+
+#[test]
+fn nav_only_with_a_path_starts_at_its_readme_and_reports_only_under_it() {
+    let dir = tree(
+        "//- README.md
+# Root without links
+//- docs/README.md
+[a](a.md)
+//- docs/a.md
+[broken](nope.md)
+//- docs/orphan.md
+# Orphan
+//- other/page.md
+[broken](nope.md)
+",
+    );
+    let value = json(&dir, &["--nav-only", "docs"]);
+    assert_eq!(files(&value), ["docs/a.md nope.md"]);
+    assert_eq!(value["unreached"], serde_json::json!(["docs/orphan.md"]));
+    // Paths are taken from the root when they are not under it from the current directory.
+    let (code, stdout, _) = dir.run(&["check", "--root", dir.path().to_str().unwrap(), "docs"]);
+    assert_eq!(code, 1, "{stdout}");
+}
