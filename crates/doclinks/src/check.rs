@@ -482,24 +482,63 @@ impl<'t> Engine<'t> {
         let variants = self.tree.case_variants(&local.path);
         if !variants.is_empty() {
             let confidence = if variants.len() == 1 { Confidence::High } else { Confidence::Low };
-            let actual = &variants[0];
             let reason = if variants.len() == 1 {
                 "case-only mismatch".to_owned()
             } else {
                 format!("{} paths differ only in case", variants.len())
             };
-            let new_target = suggest::write_target(actual, local, file, self.tree.is_dir(actual));
-            return (Kind::CaseMismatch, Some(suggest::fix(new_target, confidence, reason)));
+            let fix = self.file_fix(&variants[0], local, file, confidence, reason);
+            return (Kind::CaseMismatch, Some(fix));
         }
-        let fix = self.suggester.missing_file(&local.path, local, file).map(|c| {
-            let is_dir = self.tree.is_dir(&c.path);
-            suggest::fix(
-                suggest::write_target(&c.path, local, file, is_dir),
-                c.confidence,
-                c.reason,
-            )
-        });
+        let fix = self
+            .suggester
+            .missing_file(&local.path, local, file)
+            .map(|c| self.file_fix(&c.path, local, file, c.confidence, c.reason));
         (Kind::MissingFile, fix)
+    }
+
+    /// A fix that points the link at `path`, keeping its fragment when the new
+    /// target has that anchor, else mending the fragment too (at the lower of
+    /// both confidences), else dropping it, so that an applied fix never leaves
+    /// a link that is still broken.
+    fn file_fix(
+        &self,
+        path: &str,
+        local: &Local<'_>,
+        file: &str,
+        confidence: Confidence,
+        reason: String,
+    ) -> crate::report::Fix {
+        let new_target = suggest::write_target(path, local, file, self.tree.is_dir(path));
+        let fragment =
+            local.fragment.as_deref().filter(|f| self.fragments && !f.is_empty() && *f != "top");
+        let target_doc = match self.tree.lookup(path) {
+            Entry::File(index) => index,
+            Entry::Dir => self.tree.dir_index(path),
+            Entry::Missing => None,
+        }
+        .filter(|&i| is_markdown(&self.tree.files[i]));
+        let (Some(fragment), Some(doc)) = (fragment, target_doc.and_then(|i| self.doc(i))) else {
+            return suggest::fix(new_target, confidence, reason);
+        };
+        if doc.anchors.contains(fragment) {
+            return suggest::fix(new_target, confidence, reason);
+        }
+        match self.suggester.anchor(fragment, &doc.anchors) {
+            Some((anchor, anchor_confidence, anchor_reason)) => suggest::fix(
+                suggest::write_anchor(&new_target, &anchor),
+                confidence.min(anchor_confidence),
+                format!("{reason}; {anchor_reason}"),
+            ),
+            None => {
+                let bare = new_target.find('#').map_or(new_target.as_str(), |i| &new_target[..i]);
+                suggest::fix(
+                    bare.to_owned(),
+                    Confidence::Low,
+                    format!("{reason}; #{fragment} is not an anchor there, so the link drops it"),
+                )
+            }
+        }
     }
 
     fn report(self, results: Vec<(usize, FileResult)>, unreached: Option<Vec<String>>) -> Report {

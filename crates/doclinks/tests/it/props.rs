@@ -19,6 +19,9 @@ const TARGETS: &[&str] = &[
     "#local-heading",
     "#Local-Heading",
     "./../api/reference.md?plain=1#api",
+    "../guide/setup%20guide.md#INSTALL",
+    "../api/reference#nothing-like-it",
+    "unique-name.md#uniqe",
 ];
 
 /// Text between links, including code that must never be touched.
