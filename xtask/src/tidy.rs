@@ -70,26 +70,42 @@ mod tests {
             for (number, line) in text.lines().enumerate() {
                 for needle in &banned {
                     if line.contains(needle.as_str()) {
-                        offenders.push(format!("{}:{}: {}", relative(&path), number + 1, line.trim()));
+                        offenders.push(format!(
+                            "{}:{}: {}",
+                            relative(&path),
+                            number + 1,
+                            line.trim()
+                        ));
                     }
                 }
             }
         }
-        assert!(offenders.is_empty(), "skipped tests, panic-asserting tests or stubs: {offenders:#?}");
+        assert!(
+            offenders.is_empty(),
+            "skipped tests, panic-asserting tests or stubs: {offenders:#?}"
+        );
     }
 
     #[test]
     fn every_tool_has_a_guide_and_a_performance_section() {
-        let performance = std::fs::read_to_string(project_root().join("docs/PERFORMANCE.md")).unwrap();
+        let performance =
+            std::fs::read_to_string(project_root().join("docs/PERFORMANCE.md")).unwrap();
         for tool in TOOLS {
-            assert!(project_root().join(format!("docs/{tool}.md")).is_file(), "docs/{tool}.md is missing");
-            assert!(performance.contains(&format!("## {tool}")), "docs/PERFORMANCE.md has no `## {tool}` section");
+            assert!(
+                project_root().join(format!("docs/{tool}.md")).is_file(),
+                "docs/{tool}.md is missing"
+            );
+            assert!(
+                performance.contains(&format!("## {tool}")),
+                "docs/PERFORMANCE.md has no `## {tool}` section"
+            );
         }
     }
 
     #[test]
     fn toolchain_is_pinned_to_stable_not_a_version() {
-        let toolchain = std::fs::read_to_string(project_root().join("rust-toolchain.toml")).unwrap();
+        let toolchain =
+            std::fs::read_to_string(project_root().join("rust-toolchain.toml")).unwrap();
         assert!(toolchain.contains(r#"channel = "stable""#), "{toolchain}");
     }
 
