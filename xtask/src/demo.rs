@@ -9,7 +9,10 @@ use crate::util::{Tools, project_root};
 type Demo = fn(&Tools, &Path) -> Result<(), String>;
 
 /// The steps of the demo, in the order a tidy run takes them.
-const STEPS: &[(&str, Demo)] = &[("multilock: subsystem locks", crate::e2e::multilock::demo)];
+const STEPS: &[(&str, Demo)] = &[
+    ("multilock: subsystem locks", crate::e2e::multilock::demo),
+    ("failure-rules: recorded failures to rules", crate::e2e::failure_rules::demo),
+];
 
 pub(crate) fn run() -> Result<(), String> {
     let tools = Tools::build("dev")?;

@@ -3,6 +3,7 @@
 //! each exposes `scenario(&Tools) -> Result<(), String>`.
 
 pub(crate) mod doclinks;
+pub(crate) mod failure_rules;
 pub(crate) mod multilock;
 pub(crate) mod storage_approval;
 
@@ -14,6 +15,7 @@ type Scenario = fn(&Tools) -> Result<(), String>;
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("multilock: tidy phases under contention", multilock::scenario),
     ("doclinks: refactor breaks links, fix with backup, restore", doclinks::scenario),
+    ("failure-rules: analyze --execute under the docs lock, concurrent runs", failure_rules::scenario),
     ("storage-approval: scan, approve, execute, audit verify, undo", storage_approval::scenario),
 ];
 
