@@ -197,6 +197,7 @@ pub fn render_json(analysis: &Analysis) -> String {
                 "status": p.status.as_str(),
                 "id": p.rule.id,
                 "signature": p.group.signature,
+                "signature_id": p.group.id,
                 "rule_signature": p.rule.signature,
                 "error_type": p.group.error_type,
                 "count": p.group.count,

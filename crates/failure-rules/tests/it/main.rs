@@ -2,9 +2,12 @@
 //!
 //! - `masks`: table-driven tests of each normalizer mask, positive and negative;
 //! - `props`: property tests (idempotence, stable ids, values inserted into templates);
-//! - `api`: the library API: signatures, mining, lookup, merging;
+//! - `api`: the library API: traceback signatures, lookup, grouping, parsing;
 //! - `cli`: the binary: reports (insta snapshots), bad input, exit codes;
-//! - `concurrent`: several `--execute` processes on one rules file.
+//! - `concurrent`: four `--execute` processes on one rules file.
 
+mod api;
+mod cli;
+mod concurrent;
 mod masks;
 mod props;

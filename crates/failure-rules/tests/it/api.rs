@@ -1,0 +1,156 @@
+//! The library API: signatures of tracebacks, lookup, grouping and merging.
+
+use failure_rules::{
+    AnalyzeOptions, Record, Rules, Status, analyze, bootstrap_rules, group_records, parse,
+    signature,
+};
+
+fn record(error_type: &str, message: &str, run: &str) -> Record {
+    Record {
+        error_type: error_type.into(),
+        message: message.into(),
+        traceback: None,
+        timestamp: None,
+        run_id: run.into(),
+        scope: None,
+        source: "test".into(),
+    }
+}
+
+#[test]
+fn traceback_signature_is_type_first_line_and_in_app_frames() {
+    let traceback = r#"Traceback (most recent call last):
+  File "/srv/app/autopack/executor.py", line 88, in run_phase
+    rid = payload["run_id"]
+  File "/usr/lib/python3.11/site-packages/pydantic/main.py", line 12, in __getitem__
+  File "/home/ci/work/autopack/store/__init__.py", line 7, in load
+KeyError: 'run_id'"#;
+    let sig = signature("KeyError", "'run_id'\nwhile loading run 42", Some(traceback));
+    assert_eq!(sig, "KeyError: 'run_id' @ executor:run_phase > store:load");
+    // Another machine, other line numbers: the same signature.
+    let moved = traceback.replace("/srv/app", "/opt/build").replace("line 88", "line 91");
+    assert_eq!(signature("KeyError", "'run_id'", Some(&moved)), sig);
+    let java = "java.lang.IllegalStateException: closed\n\tat com.acme.Pool.take(Pool.java:41)\n\tat java.util.concurrent.FutureTask.run(FutureTask.java:266)";
+    assert_eq!(
+        signature("java.lang.IllegalStateException", "closed", Some(java)),
+        "java.lang.IllegalStateException: closed @ com.acme.Pool:take"
+    );
+}
+
+#[test]
+fn bootstrap_rules_cover_the_common_errors() {
+    let rules = Rules::bootstrap();
+    assert_eq!(rules.rules().len(), 8);
+    let cases = [
+        ("PermissionError", "[Errno 13] Permission denied: '/x'", "PermissionError: <*>"),
+        (
+            "FileNotFoundError",
+            "[Errno 2] No such file or directory: 'a.txt'",
+            "FileNotFoundError: <*>",
+        ),
+        ("TimeoutError", "timed out", "TimeoutError: <*>"),
+        (
+            "requests.exceptions.HTTPError",
+            "429 Client Error: Too Many Requests for url: https://x.io/a",
+            "<*>: <*>429<*>",
+        ),
+        (
+            "sqlite3.OperationalError",
+            "database is locked",
+            "sqlite3.OperationalError: database is locked",
+        ),
+        (
+            "json.decoder.JSONDecodeError",
+            "Expecting value: line 1 column 1 (char 0)",
+            "<*>JSONDecodeError: <*>",
+        ),
+        ("ConnectionError", "connection refused", "<*>ConnectionError: <*>"),
+        ("UnicodeDecodeError", "'utf-8' codec can't decode byte 0xff", "UnicodeDecodeError: <*>"),
+    ];
+    for (t, m, expected) in cases {
+        let rule = rules.lookup(t, m).unwrap_or_else(|| panic!("no rule for {t}: {m}"));
+        assert_eq!(rule.signature, expected, "{t}: {m}");
+    }
+    assert!(rules.lookup("sqlite3.OperationalError", "no such table: runs").is_none());
+    assert!(rules.lookup("KeyError", "'x'").is_none());
+}
+
+#[test]
+fn the_most_specific_rule_wins() {
+    let mut rules = bootstrap_rules();
+    let mut specific = rules[2].clone();
+    specific.signature = "TimeoutError: lock <*> not acquired after <DUR>".into();
+    specific.id = failure_rules::rule_id(&specific.signature);
+    specific.recommendation = "take locks in canonical order".into();
+    rules.push(specific);
+    let rules = Rules::new(rules);
+    let hit = rules.lookup("TimeoutError", "lock 'queue' not acquired after 30s").expect("rule");
+    assert_eq!(hit.recommendation, "take locks in canonical order");
+    assert_eq!(
+        rules.lookup("TimeoutError", "read timed out").expect("rule").signature,
+        "TimeoutError: <*>"
+    );
+}
+
+#[test]
+fn groups_are_ranked_by_count_then_signature() {
+    let records = vec![
+        record("B", "b happened", "r1"),
+        record("A", "a happened", "r1"),
+        record("C", "c happened", "r1"),
+        record("C", "c happened", "r2"),
+    ];
+    let groups = group_records(&records);
+    let order: Vec<(&str, u64)> = groups.iter().map(|g| (g.signature.as_str(), g.count)).collect();
+    assert_eq!(order, [("C: c happened", 2), ("A: a happened", 1), ("B: b happened", 1)]);
+    assert_eq!(groups[0].runs.len(), 2);
+}
+
+#[test]
+fn mining_finds_words_that_vary_and_max_limits() {
+    let records: Vec<Record> = ["alice", "bob", "carol", "dave"]
+        .iter()
+        .map(|u| record("AuthError", &format!("login refused for user {u}"), "r"))
+        .chain(std::iter::once(record("AuthError", "login refused for service", "r")))
+        .collect();
+    let groups = group_records(&records);
+    assert_eq!(groups[0].signature, "AuthError: login refused for user <*>");
+    assert_eq!(groups[0].count, 4);
+    let loaded = failure_rules::Loaded { records, ..Default::default() };
+    let analysis = analyze(
+        &loaded,
+        &Rules::bootstrap(),
+        &AnalyzeOptions { max: Some(1), ..Default::default() },
+    );
+    assert_eq!((analysis.groups, analysis.proposals.len()), (2, 1));
+    assert_eq!(analysis.proposals[0].status, Status::New);
+}
+
+#[test]
+fn confidence_thresholds() {
+    let t = failure_rules::Thresholds::default();
+    assert_eq!(
+        [t.confidence(4), t.confidence(5), t.confidence(9), t.confidence(10)].map(|c| c.as_str()),
+        ["low", "medium", "medium", "high"]
+    );
+    let custom = failure_rules::Thresholds { high: 3, medium: 2 };
+    assert_eq!(custom.confidence(3).as_str(), "high");
+}
+
+#[test]
+fn records_parse_from_json_arrays_and_lines() {
+    let loaded = parse(br#"[{"type": "A", "message": "x"}, {"error_type": "B", "message": "y", "run_id": "r9"}, 3]"#, "f.json");
+    assert_eq!(loaded.records.len(), 2);
+    assert_eq!(loaded.records[1].run_id, "r9");
+    assert_eq!(loaded.skipped[0].reason, "a record must be a JSON object");
+    let loaded =
+        parse(b"{\"type\": \"A\", \"message\": \"x\"}\n{\"type\": \"A\"}\n{oops}\n", "f.jsonl");
+    assert_eq!(loaded.records.len(), 1);
+    let reasons: Vec<(&str, &str)> =
+        loaded.skipped.iter().map(|s| (s.source.as_str(), s.reason.as_str())).collect();
+    assert_eq!(reasons[0], ("f.jsonl:2", "record has no `message`"));
+    assert!(
+        reasons[1].0 == "f.jsonl:3" && reasons[1].1.starts_with("malformed JSON"),
+        "{reasons:?}"
+    );
+}
