@@ -177,21 +177,23 @@ impl<'t> Engine<'t> {
             push_warning(&self.warnings, &path, message);
             None
         };
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.len() > self.config.max_file_size => {
-                return warn(format!(
-                    "skipped: {} MiB is over the {} MiB limit (max_file_size in doclinks.toml)",
-                    meta.len() / (1024 * 1024),
-                    self.config.max_file_size / (1024 * 1024)
-                ));
-            }
-            Ok(_) => {}
-            Err(e) => return warn(format!("cannot read: {e}")),
-        }
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        // One open and an fstat instead of two path lookups: this runs per file.
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
             Err(e) => return warn(format!("cannot read: {e}")),
         };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > self.config.max_file_size {
+            return warn(format!(
+                "skipped: {} is over the {} limit (max_file_size in doclinks.toml)",
+                size(len),
+                size(self.config.max_file_size)
+            ));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
+        if let Err(e) = std::io::Read::read_to_end(&mut file, &mut bytes) {
+            return warn(format!("cannot read: {e}"));
+        }
         if bytes[..bytes.len().min(8192)].contains(&0) {
             return warn("skipped: binary file (contains NUL bytes)".to_owned());
         }
@@ -574,6 +576,16 @@ impl<'t> Engine<'t> {
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();
         Report { root: self.tree.root.clone(), summary, findings, site_links, unreached, warnings }
+    }
+}
+
+/// A file size for messages: bytes, KiB or MiB.
+fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    match bytes {
+        b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),
+        b if b >= KIB => format!("{:.1} KiB", b as f64 / KIB as f64),
+        b => format!("{b} bytes"),
     }
 }
 

@@ -321,7 +321,7 @@ fn bad_files_warn_and_the_scan_goes_on() {
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("latin1.md: skipped: not valid UTF-8 (line 1)"), "{stderr}");
     assert!(stderr.contains("binary.md: skipped: binary file"), "{stderr}");
-    assert!(stderr.contains("big.md: skipped: 0 MiB is over the 0 MiB limit"), "{stderr}");
+    assert!(stderr.contains("big.md: skipped: 2.3 KiB is over the 1000 bytes limit"), "{stderr}");
     assert!(stdout.contains("good.md:1:7: missing_file: nope.md"), "{stdout}");
     assert!(stdout.contains("garbage.md:1:7: missing_file: %zz%E0%A4.md"), "{stdout}");
     assert!(stdout.contains("garbage.md:1:28: outside_root: ../../../../x.md"), "{stdout}");
