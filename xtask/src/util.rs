@@ -90,6 +90,14 @@ impl Tools {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// `PATH` with the built binaries first, so nested commands can name them
+    /// plainly (`multilock status` rather than a path into `target/`).
+    pub(crate) fn path_env(&self) -> std::ffi::OsString {
+        let mut paths = vec![self.dir.clone()];
+        paths.extend(std::env::var_os("PATH").iter().flat_map(std::env::split_paths));
+        std::env::join_paths(paths).unwrap_or_default()
+    }
 }
 
 /// Prints `$ program args` (program by file name, paths relative to `cwd`), runs
@@ -100,7 +108,7 @@ pub(crate) fn show(command: &mut Command, cwd: &Path) -> Result<i32, String> {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = command.get_args().map(|a| shell_quote(&a.to_string_lossy())).collect();
     println!("\n$ {program} {}", args.join(" "));
     let output =
         command.current_dir(cwd).output().map_err(|e| format!("cannot start {program}: {e}"))?;
@@ -111,4 +119,11 @@ pub(crate) fn show(command: &mut Command, cwd: &Path) -> Result<i32, String> {
         println!("(exit code {code})");
     }
     Ok(code)
+}
+
+/// Quotes `arg` the way a shell user would type it, for printed command lines.
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain { arg.to_owned() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
 }

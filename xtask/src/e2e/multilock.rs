@@ -119,11 +119,9 @@ pub(crate) fn demo(tools: &Tools, repo: &Path) -> Result<(), String> {
     show(
         tools
             .command("multilock")
+            .env("PATH", tools.path_env())
             .args(["run", "--lock", "docs", "--lock", "queue", "--", "sh", "-c"])
-            .arg(format!(
-                "echo \"holding: $MULTILOCK_HELD\"; {} status",
-                tools.path("multilock").display()
-            )),
+            .arg("echo \"holding: $MULTILOCK_HELD\"; multilock status"),
         repo,
     )?;
     let mut holder = tools
