@@ -475,3 +475,65 @@ fn save_cache(root: &Path, path: &Path, cache: &HashMap<CacheKey, String>) -> io
 fn host_name() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, bytes: &[u8]) {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    fn run(root: &Path, policy: &str, now: Option<i64>) -> (Report, ScanStats) {
+        let policy = Policy::parse(policy, Path::new("p.toml")).unwrap();
+        scan(root, &policy, &ScanOptions { use_cache: false, now_unix: now }, &|_| {}).unwrap()
+    }
+
+    #[test]
+    fn every_byte_is_read_at_most_once_and_near_duplicates_stay_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let mut last = big.clone();
+        *last.last_mut().unwrap() ^= 1;
+        let mut first = big.clone();
+        first[0] ^= 1;
+        write(tmp.path(), "a/big", &big);
+        write(tmp.path(), "b/big", &big);
+        write(tmp.path(), "near-last", &last);
+        write(tmp.path(), "near-first", &first);
+        write(tmp.path(), "unique-size", b"only one of this size");
+        let (report, stats) = run(tmp.path(), "", None);
+        let srcs: Vec<&str> = report.actions.iter().map(|a| a.src.as_str()).collect();
+        assert_eq!(srcs, ["b/big"]);
+        assert_eq!(report.actions[0].keep.as_deref(), Some("a/big"));
+        // a/big, b/big and near-last share a prefix: read in full once each;
+        // near-first differs in its prefix: only that prefix is read; the file of a
+        // unique size is never read.
+        assert_eq!(stats.bytes_hashed, 3 * 100_000 + PARTIAL);
+    }
+
+    #[test]
+    fn archive_age_is_measured_from_now() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "logs/x.log", b"log");
+        let policy = "[archive]\nolder_than_days = 10\ndirs = [\"logs\"]\n";
+        let mtime = std::fs::metadata(tmp.path().join("logs/x.log")).unwrap().mtime();
+        let (young, _) = run(tmp.path(), policy, Some(mtime + 9 * 86_400));
+        assert!(young.actions.is_empty());
+        let (old, _) = run(tmp.path(), policy, Some(mtime + 11 * 86_400));
+        assert_eq!(old.actions[0].dest.as_deref(), Some("archive/logs/x.log"));
+        assert!(old.actions[0].sha256.is_some());
+    }
+
+    #[test]
+    fn one_action_per_file_junk_first() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "a.tmp", b"same");
+        write(tmp.path(), "b.txt", b"same");
+        let (report, _) = run(tmp.path(), "[junk]\npatterns = [\"**/*.tmp\"]\n", None);
+        assert_eq!(report.actions.len(), 1);
+        assert!(report.actions[0].policy_reason.starts_with("junk"));
+    }
+}
