@@ -881,3 +881,64 @@ fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -
         root: Some(e.root.clone()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, OwnedFd, Checked, String) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("root/d")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("outside")).unwrap();
+        std::fs::write(tmp.path().join("root/d/f"), "checked").unwrap();
+        std::fs::write(tmp.path().join("outside/f"), "checked").unwrap();
+        let root = fsutil::open_anchor(&tmp.path().join("root")).unwrap();
+        let sha = fsutil::sha256_hex(b"checked");
+        let checked = recheck(
+            &Loc { anchor: &root, rel: "d/f".into() },
+            &Expect { bytes: 7, mtime: None, sha256: &sha },
+        )
+        .unwrap();
+        (tmp, root, checked, sha)
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_symlink_after_the_check_is_not_acted_on() {
+        let (tmp, root, mut checked, sha) = setup();
+        let file = tmp.path().join("root/d/f");
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside/f"), &file).unwrap();
+        let err =
+            relocate(&mut checked, &Loc { anchor: &root, rel: "q/f".into() }, &sha).unwrap_err();
+        assert!(err.contains("changed after it was checked"), "{err}");
+        assert!(file.symlink_metadata().unwrap().file_type().is_symlink(), "the link stays");
+        assert_eq!(std::fs::read_to_string(tmp.path().join("outside/f")).unwrap(), "checked");
+        assert!(!tmp.path().join("root/q/f").exists());
+    }
+
+    #[test]
+    fn a_parent_swapped_for_a_symlink_after_the_check_cannot_redirect_the_action() {
+        let (tmp, root, mut checked, sha) = setup();
+        // The checked directory moves away and a symlink to a look-alike takes its place.
+        std::fs::rename(tmp.path().join("root/d"), tmp.path().join("root/moved")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside"), tmp.path().join("root/d")).unwrap();
+        relocate(&mut checked, &Loc { anchor: &root, rel: "q/f".into() }, &sha).unwrap();
+        // The action went through the directory handle: it moved the file that was
+        // checked, and nothing outside ROOT was touched.
+        assert!(tmp.path().join("outside/f").exists());
+        assert!(!tmp.path().join("root/moved/f").exists());
+        assert_eq!(std::fs::read_to_string(tmp.path().join("root/q/f")).unwrap(), "checked");
+    }
+
+    #[test]
+    fn a_destination_that_exists_is_never_overwritten() {
+        let (tmp, root, mut checked, sha) = setup();
+        std::fs::create_dir_all(tmp.path().join("root/q")).unwrap();
+        std::fs::write(tmp.path().join("root/q/f"), "precious").unwrap();
+        let err =
+            relocate(&mut checked, &Loc { anchor: &root, rel: "q/f".into() }, &sha).unwrap_err();
+        assert!(err.contains("already exists"), "{err}");
+        assert_eq!(std::fs::read_to_string(tmp.path().join("root/q/f")).unwrap(), "precious");
+        assert!(tmp.path().join("root/d/f").exists());
+    }
+}
