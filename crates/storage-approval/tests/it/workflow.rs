@@ -358,3 +358,45 @@ fn a_quarantine_inside_root_is_never_scanned() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["actions"], 0, "{summary}");
 }
+
+#[test]
+fn json_output_for_machines() {
+    let d = Dir::new();
+    d.file("a", "dup").file("b", "dup").file("c.tmp", "junk");
+    let (report, approval) = d.scan_and_approve();
+    let out = run(&[
+        "--format",
+        "json",
+        "execute",
+        "--report",
+        path_str(&report),
+        "--approval",
+        path_str(&approval),
+        "--execute",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["done"], 2);
+    assert_eq!(v["dry_run"], false);
+    assert_eq!(v["outcomes"][0]["src"], "b");
+    assert_eq!(v["outcomes"][0]["status"], "done");
+    assert_eq!(v["head"]["entries"], 4);
+    let head = v["head"]["hash"].as_str().unwrap().to_owned();
+
+    let log = d.audit_log();
+    let out = run(&["--format", "json", "audit", "verify", path_str(&log), "--expect-head", &head]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({ "ok": true, "head": head, "entries": 4 }));
+
+    let text = std::fs::read_to_string(&log).unwrap().replacen(
+        "\"phase\":\"done\"",
+        "\"phase\":\"skipped\"",
+        1,
+    );
+    std::fs::write(&log, text).unwrap();
+    let out = run(&["--format", "json", "audit", "verify", path_str(&log)]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["line"], 3);
+}
