@@ -86,6 +86,16 @@ static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the definition pattern is valid")
 });
 
+static LABEL_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[ \t]*>)*[ \t]*\[((?:[^\]\\]|\\.)+)\]:[ \t]*\r?\n?$")
+        .expect("the label pattern is valid")
+});
+
+static DESTINATION_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[ \t]*>)*[ \t]*(?:<([^>\n]*)>|([^\s<]\S*))")
+        .expect("the destination pattern is valid")
+});
+
 static HEADING_ID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{#([^\s}]+)[^}]*\}\s*$").expect("the heading id pattern is valid")
 });
@@ -123,10 +133,6 @@ impl<'s> Lines<'s> {
         let start = self.starts[line - 1];
         let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
         (to_u32(line), to_u32(column))
-    }
-
-    fn line_of(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&s| s <= offset)
     }
 }
 
@@ -395,28 +401,64 @@ fn decode_entities(value: &str) -> String {
 /// `[label]: dest` definitions outside code, HTML and front matter.
 fn definitions(lines: &Lines<'_>, opaque: &[Range<usize>], out: &mut Extracted) {
     let text = lines.text;
-    for (index, &start) in lines.starts.iter().enumerate() {
-        let line_no = index + 1;
-        if opaque.iter().any(|r| r.contains(&line_no)) {
-            continue;
-        }
+    let line_text = |index: usize| {
+        let start = lines.starts[index];
         let end = lines.starts.get(index + 1).copied().unwrap_or(text.len());
-        let line = &text[start..end];
-        if !line.contains("]:") {
+        (start, &text[start..end])
+    };
+    let in_opaque = |index: usize| opaque.iter().any(|r| r.contains(&(index + 1)));
+    // A definition cannot interrupt a paragraph: it starts a document, follows a
+    // blank line, a heading, another definition, or code/HTML/front matter.
+    let mut may_start = true;
+    let mut index = 0;
+    while index < lines.starts.len() {
+        if in_opaque(index) {
+            may_start = true;
+            index += 1;
             continue;
         }
-        let Some(caps) = DEFINITION.captures(line) else { continue };
-        if caps[1].starts_with('^') {
-            continue; // A footnote definition.
+        let (start, line) = line_text(index);
+        let bare = line.trim_start_matches([' ', '\t', '>']).trim_end();
+        let mut defined = false;
+        if may_start && line.contains("]:") {
+            if let Some(caps) = DEFINITION.captures(line) {
+                if let Some(value) = caps.get(2).or_else(|| caps.get(3))
+                    && !caps[1].starts_with('^')
+                {
+                    push_definition(lines, start, value, out);
+                }
+                defined = true;
+            } else if let Some(caps) = LABEL_ONLY.captures(line)
+                && index + 1 < lines.starts.len()
+                && !caps[1].starts_with('^')
+            {
+                // `[label]:` with the destination on the next line.
+                let (next_start, next) = line_text(index + 1);
+                if let Some(value) =
+                    DESTINATION_LINE.captures(next).and_then(|c| c.get(1).or_else(|| c.get(2)))
+                {
+                    push_definition(lines, next_start, value, out);
+                    index += 1;
+                }
+                defined = true;
+            }
         }
-        let Some(value) = caps.get(2).or_else(|| caps.get(3)) else { continue };
-        let span = start + value.start()..start + value.end();
-        debug_assert_eq!(lines.line_of(span.start), line_no);
-        let (line, column) = lines.position(span.start);
-        let dest = unescape(value.as_str());
-        let raw = value.as_str().to_owned();
-        out.links.push(RawLink { dest, raw, span, line, column, form: Form::Definition });
+        may_start = defined || bare.is_empty() || bare.starts_with('#');
+        index += 1;
     }
+}
+
+fn push_definition(
+    lines: &Lines<'_>,
+    line_start: usize,
+    value: regex::Match<'_>,
+    out: &mut Extracted,
+) {
+    let span = line_start + value.start()..line_start + value.end();
+    let (line, column) = lines.position(span.start);
+    let dest = unescape(value.as_str());
+    let raw = value.as_str().to_owned();
+    out.links.push(RawLink { dest, raw, span, line, column, form: Form::Definition });
 }
 
 /// Removes backslash escapes of ASCII punctuation, as CommonMark does.
@@ -479,6 +521,15 @@ mod tests {
         let text =
             "Use [the guide][g] and [g] and [G][].\n\n[g]: ./guide.md#setup\n[^1]: a footnote\n";
         assert_eq!(links(text), ["3:6 Definition ./guide.md#setup =./guide.md#setup"]);
+    }
+
+    #[test]
+    fn definitions_only_where_a_definition_can_start() {
+        let text = "Some prose\n[not]: a-definition.md\n\n[split]:\n  next-line.md \"Title\"\n> [quoted]: q.md\n";
+        assert_eq!(
+            links(text),
+            ["5:3 Definition next-line.md =next-line.md", "6:13 Definition q.md =q.md"]
+        );
     }
 
     #[test]
