@@ -128,8 +128,9 @@ impl Policy {
 
     /// Parses policy TOML; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Policy> {
-        let file: PolicyFile = toml::from_str(text)
-            .map_err(|e| Error::invalid(origin, format!("malformed policy: {}", one_line(&e))))?;
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            Error::invalid(origin, format!("malformed policy: {}", one_line(&e, text)))
+        })?;
         Policy::compile(file, origin)
     }
 
@@ -248,10 +249,16 @@ fn check_relative(path: &str) -> std::result::Result<(), String> {
     }
 }
 
-fn one_line(e: &toml::de::Error) -> String {
+/// The TOML error on one line, with the line and column where it is.
+fn one_line(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().to_owned();
     match e.span() {
-        Some(span) => format!("{message} (at byte {})", span.start),
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
         None => message,
     }
 }
