@@ -140,7 +140,7 @@ impl<'t> Suggester<'t> {
         }
         if named.len() > 1 {
             let mut paths: Vec<&String> = named.iter().map(|&i| &self.tree.files[i]).collect();
-            paths.sort_by_key(|p| (strsim::levenshtein(p, missing), p.as_str()));
+            paths.sort_by_cached_key(|p| (strsim::levenshtein(p, missing), p.as_str()));
             let listed: Vec<&str> = paths.iter().take(3).map(|p| p.as_str()).collect();
             return Some(Candidate {
                 path: paths[0].clone(),
