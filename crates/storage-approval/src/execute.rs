@@ -380,6 +380,19 @@ pub fn execute(
         policy.is_protected(p) || p == QUARANTINE_DIR || p.starts_with(".tidy-quarantine/")
     })?;
     let root_path = PathBuf::from(&rep.root);
+    // The report holds ROOT canonical; if it no longer resolves to itself, a symlink
+    // was put on the way since the scan.
+    match root_path.canonicalize() {
+        Ok(real) if real == root_path => {}
+        Ok(real) => {
+            return Err(Error::refused(format!(
+                "root {} now resolves to {} (a symlink on the way); nothing was touched",
+                root_path.display(),
+                real.display()
+            )));
+        }
+        Err(e) => return Err(Error::io("cannot open root", &root_path, e)),
+    }
     let root = fsutil::open_anchor(&root_path)
         .map_err(|e| Error::io("cannot open root", &root_path, e))?;
 

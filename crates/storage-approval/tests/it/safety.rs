@@ -354,3 +354,19 @@ fn a_full_disk_during_a_move_loses_nothing_and_a_later_run_finishes() {
     assert!(!d.root().join("big.tmp").exists());
     assert!(run(&["audit", "verify", path_str(&d.audit_log())]).status.success());
 }
+
+#[test]
+fn a_root_swapped_for_a_symlink_is_refused() {
+    let d = tree();
+    let (report, approval) = d.scan_and_approve();
+    let root = d.root();
+    let decoy = d.out("decoy");
+    std::fs::rename(&root, d.out("real")).unwrap();
+    std::fs::create_dir(&decoy).unwrap();
+    std::fs::write(decoy.join("c.tmp"), "junk").unwrap();
+    std::os::unix::fs::symlink(&decoy, &root).unwrap();
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symlink on the way"), "{}", stderr(&out));
+    assert!(decoy.join("c.tmp").exists());
+}
