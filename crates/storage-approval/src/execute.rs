@@ -833,13 +833,14 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         // 3. The restores, then their results with one sync.
         let mut touched = Vec::new();
         let mut results = Vec::new();
-        for ((index, e, ..), result) in batch.iter().zip(checked) {
+        for ((index, e, _, from_anchor, from_rel), result) in batch.iter().zip(checked) {
             let sha = e.sha256_after.as_deref().expect("filtered above");
             let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
             let result = match result {
                 Ok(mut c) => match relocate(&mut c, &to, sha) {
                     Ok(dirs) => {
                         touched.extend(dirs);
+                        remove_empty_parents(&anchors[from_anchor], from_rel);
                         Ok(())
                     }
                     Err(why) => Err((Status::Failed, why)),
@@ -877,6 +878,21 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
     }
     summary.head = log.as_ref().map(AuditLog::head);
     Ok(summary)
+}
+
+/// Removes the directories of `rel` below `anchor` that a restore left empty
+/// (`archive/logs/` once its last file went back), deepest first, stopping at the
+/// first one that is not empty. Each is removed through its parent's handle, so no
+/// symlink is followed.
+fn remove_empty_parents(anchor: &OwnedFd, rel: &str) {
+    let parts: Vec<&str> = rel.split('/').collect();
+    for depth in (1..parts.len()).rev() {
+        let Ok(parent) = fsutil::open_dir(anchor, &parts[..depth - 1], false) else { return };
+        if rustix::fs::unlinkat(&parent, parts[depth - 1], rustix::fs::AtFlags::REMOVEDIR).is_err()
+        {
+            return;
+        }
+    }
 }
 
 fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -> Fields {

@@ -132,9 +132,9 @@ fn execute_then_undo_restores_the_tree_exactly() {
     let undo = run(&["undo", "--audit-log", path_str(&log), "--execute", "--operator", "ana"]);
     assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
     let restored = snapshot(&d.root(), Some(".tidy-quarantine"));
-    // Same paths and bytes; the only leftovers are the emptied archive directories,
-    // which `snapshot` does not list.
     assert_eq!(before, restored);
+    // The archive directories the undo emptied are gone too.
+    assert!(!d.root().join("archive").exists());
     assert!(run(&["audit", "verify", path_str(&log)]).status.success());
 }
 
