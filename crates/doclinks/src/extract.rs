@@ -563,6 +563,15 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_endings() {
+        let text = "# T\r\n\r\n[a](x.md) <a href=\"h.md\">\r\n\r\n[r]: y.md\r\n";
+        assert_eq!(
+            links(text),
+            ["3:5 Inline x.md =x.md", "3:20 Html h.md =h.md", "5:6 Definition y.md =y.md"]
+        );
+    }
+
+    #[test]
     fn positions_count_characters() {
         let text = "Ünïcödé [x](y.md)\n";
         assert_eq!(links(text), ["1:13 Inline y.md =y.md"]);

@@ -104,6 +104,9 @@ Exit codes: 0 no broken links left, 1 broken links left for triage, 2 usage or i
     Restore {
         /// The backup archive.
         backup: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        format: FixFormat,
     },
     /// Write a redirect stub at OLD_PATH that points to NEW_PATH.
     #[command(
@@ -114,6 +117,9 @@ Exit codes: 0 no broken links left, 1 broken links left for triage, 2 usage or i
         old_path: PathBuf,
         /// Where the page is now.
         new_path: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        format: FixFormat,
     },
 }
 
@@ -212,21 +218,35 @@ fn run(cli: Cli) -> Result<u8, doclinks::Error> {
             }
             Ok(if remaining > 0 { exit::FINDINGS } else { exit::OK })
         }
-        Command::Restore { backup } => {
+        Command::Restore { backup, format } => {
             let restored = doclinks::restore(&backup)?;
-            for path in &restored {
-                println!("restored {}", path.display());
+            if matches!(format, FixFormat::Json) {
+                let files: Vec<String> = restored.iter().map(|p| p.display().to_string()).collect();
+                let json = serde_json::json!({ "backup": backup.display().to_string(), "restored": files });
+                println!("{json:#}");
+            } else {
+                for path in &restored {
+                    println!("restored {}", path.display());
+                }
+                println!("restored {} files from {}", restored.len(), backup.display());
             }
-            println!("restored {} files from {}", restored.len(), backup.display());
             Ok(exit::OK)
         }
-        Command::Stub { old_path, new_path } => {
+        Command::Stub { old_path, new_path, format } => {
             doclinks::write_stub(&old_path, &new_path)?;
-            println!(
-                "wrote a redirect stub at {} pointing to {}",
-                old_path.display(),
-                new_path.display()
-            );
+            if matches!(format, FixFormat::Json) {
+                let json = serde_json::json!({
+                    "stub": old_path.display().to_string(),
+                    "target": new_path.display().to_string(),
+                });
+                println!("{json:#}");
+            } else {
+                println!(
+                    "wrote a redirect stub at {} pointing to {}",
+                    old_path.display(),
+                    new_path.display()
+                );
+            }
             Ok(exit::OK)
         }
     }

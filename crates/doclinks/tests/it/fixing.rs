@@ -55,6 +55,13 @@ fn fix_rewrites_only_destinations_with_a_backup_and_restore_puts_bytes_back() {
     assert_eq!(code, 0);
     assert!(stdout.contains("restored 1 files from"), "{stdout}");
     assert_eq!(dir.read("README.md"), before);
+
+    // Restoring again is harmless, and JSON output lists the files.
+    let (code, stdout, _) = dir.run(&["restore", first.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(json["restored"][0].as_str().unwrap().ends_with("README.md"), "{stdout}");
+    assert_eq!(dir.read("README.md"), before);
 }
 
 #[test]
