@@ -324,6 +324,24 @@ fn push(buf: &mut String, s: &str) -> (u32, u32) {
 
 fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
     let b = chunk.as_bytes();
+    // Fast path, about half of all chunks: a plain word, maybe with `:` `,` `.` `;`
+    // after it. No mask applies to it; only the second pass may join it.
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    if letters > 0
+        && b[letters..].iter().all(|c| matches!(c, b':' | b',' | b'.' | b';' | b'!' | b'?'))
+    {
+        let core = push(&mut scratch.buf, &chunk[..letters]);
+        let trail = push(&mut scratch.buf, &chunk[letters..]);
+        let hint = word_hint(&chunk[..letters]);
+        scratch.toks.push(Tok {
+            lead: (core.0, core.0),
+            core: Core::Text(core.0, core.1),
+            trail,
+            hint,
+            orig: (0, 0),
+        });
+        return;
+    }
     // Leading brackets.
     let mut s = 0;
     while s < b.len() && matches!(b[s], b'(' | b'[' | b'{') {
@@ -477,11 +495,19 @@ const CLASS: [u8; 256] = {
 };
 
 fn shape(b: &[u8]) -> Shape {
-    let mut counts = [0u32; 13];
-    for &c in b {
-        counts[CLASS[c as usize] as usize] += 1;
+    // Two tables, alternating, so that a run of one class is not one long chain of
+    // dependent increments.
+    let mut even = [0u32; 13];
+    let mut odd = [0u32; 13];
+    let mut pairs = b.chunks_exact(2);
+    for pair in &mut pairs {
+        even[CLASS[pair[0] as usize] as usize] += 1;
+        odd[CLASS[pair[1] as usize] as usize] += 1;
     }
-    let c = |i: usize| counts[i] as usize;
+    for &c in pairs.remainder() {
+        even[CLASS[c as usize] as usize] += 1;
+    }
+    let c = |i: usize| (even[i] + odd[i]) as usize;
     Shape {
         digits: c(0),
         alpha: c(1) + c(2),
@@ -494,7 +520,7 @@ fn shape(b: &[u8]) -> Shape {
         dashes: c(7),
         underscores: c(8),
         at: c(9),
-        eq: if counts[10] > 0 { b.iter().position(|&x| x == b'=') } else { None },
+        eq: if c(10) > 0 { b.iter().position(|&x| x == b'=') } else { None },
         other: c(11) + c(12),
     }
 }
@@ -582,6 +608,17 @@ fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, 
     }
     if is_path(b, &sh) {
         return (Core::Ph(Ph::Path), Hint::None, none);
+    }
+    // host:port
+    if sh.dots > 0
+        && sh.colons == 1
+        && sh.slashes == 0
+        && let Some(colon) = core.find(':')
+        && colon + 1 < b.len()
+        && b[colon + 1..].iter().all(u8::is_ascii_digit)
+        && is_host(&b[..colon], &shape(&b[..colon]))
+    {
+        return (Core::Ph(Ph::Host), Hint::None, none);
     }
     if sh.dots > 0 && sh.colons == 0 && sh.slashes == 0 && sh.eq.is_none() && sh.at == 0 {
         if is_host(b, &sh) {

@@ -86,6 +86,7 @@ fn host_names() {
         ("resolve db-3.prod.internal failed", "resolve <HOST> failed"),
         ("connect api.example.com", "connect <HOST>"),
         ("node ip-10-0-0-1.ec2.internal", "node <HOST>"),
+        ("connect db-3.prod.internal:5432 refused", "connect <HOST> refused"),
     ]);
     // Module and class names are not hosts.
     check(&[
