@@ -368,3 +368,50 @@ pub(crate) fn write_anchor(raw_target: &str, anchor: &str) -> String {
 pub(crate) fn fix(path: String, confidence: Confidence, reason: String) -> Fix {
     Fix { new_target: path, confidence, reason }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::{Dest, resolve};
+
+    fn local(dest: &str, from: &str) -> Local<'static> {
+        let dest: &'static str = Box::leak(dest.to_owned().into_boxed_str());
+        match resolve(dest, from, &[]) {
+            Dest::Local(l) => l,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unique_best_needs_a_single_closest_item() {
+        let items = ["install.md", "usage.md"];
+        assert_eq!(
+            unique_best(items.into_iter(), str::to_owned, "instal.md", 2),
+            Some(("install.md", 1))
+        );
+        // Two items equally close: no unique best.
+        assert_eq!(
+            unique_best(["install.md", "instal.md"].into_iter(), str::to_owned, "instll.md", 2),
+            None
+        );
+        assert_eq!(unique_best(["ab.md", "ac.md"].into_iter(), str::to_owned, "aa.md", 2), None);
+        assert_eq!(unique_best(["zzzz.md"].into_iter(), str::to_owned, "aa.md", 2), None);
+    }
+
+    #[test]
+    fn targets_keep_the_style_of_the_original() {
+        assert_eq!(
+            write_target("docs/new page.md", &local("./old.md#x", "docs/a.md"), "docs/a.md", false),
+            "./new%20page.md#x"
+        );
+        assert_eq!(
+            write_target("guide/b.md", &local("/old.md?q=1", "docs/a.md"), "docs/a.md", false),
+            "/guide/b.md?q=1"
+        );
+        assert_eq!(
+            write_target("guide", &local("../Guide/", "docs/a.md"), "docs/a.md", true),
+            "../guide/"
+        );
+        assert_eq!(write_anchor("page.md?x=1#Old", "new-anchor"), "page.md?x=1#new-anchor");
+    }
+}

@@ -381,3 +381,17 @@ reason = \"release notes name pages of old releases\"
     let (_, stdout, _) = dir.run(&["check"]);
     assert!(stdout.contains("1 ignored, 1 historical"), "{stdout}");
 }
+
+#[test]
+fn unusable_root_or_config_is_an_input_error() {
+    let dir = tree("//- README.md\n# hi\n");
+    let (code, stdout, stderr) = dir.run(&["check", "--root", "no-such-dir"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(stderr.starts_with("doclinks: error: cannot open root no-such-dir: "), "{stderr}");
+    let (code, _, stderr) = dir.run(&["check", "--config", "missing.toml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("doclinks: error: cannot read config missing.toml: "), "{stderr}");
+    let (code, _, stderr) = dir.run(&["check", "--root", "README.md"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("root README.md is not a directory"), "{stderr}");
+}
