@@ -35,7 +35,8 @@
 //! The second pass then joins, in this order: weekday and month names, day and year
 //! numbers, time zones and times around them into one `<TS>`; `<NUM>` followed by a
 //! unit word into `<DUR>` or `<SIZE>`; `<NUM>` after `line` into `<LINE>` and after
-//! `pid` into `<PID>`; and finally adjacent equal masks (`<IP> <IP>`) into one.
+//! `pid` into `<PID>`; the word after `user` (a user name) becomes `<*>`; and finally
+//! adjacent equal masks (`<IP> <IP>`) into one.
 //! HTTP status codes next to `HTTP`, `status`, `code` or a reason phrase
 //! (`429 Too Many Requests`) stay literal: they name the event.
 //!
@@ -142,6 +143,8 @@ enum Hint {
     PidWord,
     HttpWord,
     Reason,
+    /// `user`: the word after it is a user name.
+    UserWord,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -677,6 +680,7 @@ fn word_hint(w: &str) -> Hint {
         "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB" | "GiB" | "TiB" | "kB" | "bytes"
         | "byte" => Hint::SizeUnit,
         "line" | "Line" | "lineno" => Hint::LineWord,
+        "user" | "User" | "username" => Hint::UserWord,
         "pid" | "PID" | "Pid" => Hint::PidWord,
         "HTTP" | "http" | "status" | "Status" | "code" | "Code" | "status_code" | "response"
         | "Response" => Hint::HttpWord,
@@ -1251,6 +1255,21 @@ fn second_pass(scratch: &mut Scratch) {
             }
         }
         i = j.max(i + 1);
+    }
+    // The word after `user` is a user name.
+    for k in 1..n {
+        if toks[k - 1].hint == Hint::UserWord
+            && is_empty(toks[k - 1].trail)
+            && is_empty(toks[k].lead)
+            && toks[k].hint == Hint::None
+            && let Core::Text(a, b) = toks[k].core
+            && b > a
+            && scratch.buf.as_bytes()[a as usize..b as usize]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+        {
+            toks[k].core = Core::Ph(Ph::Any);
+        }
     }
     // Units, line numbers, pids and status codes.
     for k in 0..n {

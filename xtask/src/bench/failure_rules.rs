@@ -363,6 +363,18 @@ fn value(slot: &str, r: &mut Rng, out: &mut String) {
         "wday" => write!(out, "{}", r.pick(&["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])),
         "year" => write!(out, "{}", 2005 + r.below(20)),
         "ms3" => write!(out, "{:03}", r.below(1000)),
+        "state" => write!(out, "{}", r.pick(&["LOOKING", "FOLLOWING", "LEADING"])),
+        "cmd" => write!(
+            out,
+            "{}",
+            r.pick(&[
+                "git fetch origin",
+                "make test",
+                "cargo build --release",
+                "npm ci",
+                "pytest -x"
+            ])
+        ),
         "iso" => write!(out, "2026-{:02}-{:02}", 1 + r.below(12), 1 + r.below(28)),
         "ymd2" => {
             write!(out, "{:02}/{:02}/{:02}", 15 + r.below(3), 1 + r.below(12), 1 + r.below(28))
@@ -463,6 +475,14 @@ const SYSTEMS: &[(&str, System)] = &[
                     4,
                 ),
                 ("Did not receive identification string from {ip}", 3),
+                (
+                    "Received disconnect from {ip}: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
+                    4,
+                ),
+                (
+                    "error: Received disconnect from {ip}: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
+                    2,
+                ),
             ],
         ),
     ),
@@ -525,6 +545,10 @@ const SYSTEMS: &[(&str, System)] = &[
                     "QuorumCnxManager@368] - Cannot open channel to {n1} at election address /{ipport}",
                     8,
                 ),
+                (
+                    "FastLeaderElection@542] - Notification: {n1} (n.leader), {sid} (n.zxid), {n1} (n.round), {state} (n.state), {n1} (n.sid), {sid} (n.peerEPoch), {state} (my.state)",
+                    10,
+                ),
             ],
         ),
     ),
@@ -562,6 +586,11 @@ const SYSTEMS: &[(&str, System)] = &[
                 ),
                 ("OSError: [Errno 28] No space left on device: '{path}'", 4),
                 ("RuntimeError: job {uuid} failed after {dur}", 6),
+                // A multi-word quoted value outside value position: its words stay.
+                (
+                    "subprocess.CalledProcessError: Command '{cmd}' returned non-zero exit status {n1}.",
+                    4,
+                ),
             ],
         ),
     ),

@@ -128,7 +128,7 @@ fn new_runs_update_frequency_and_evidence() {
 #[test]
 fn normalize_prints_one_line_per_input_line_in_order() {
     let (_dir, fr) = setup();
-    let input = "ValueError: bad id 42\nInvalid user alice from 10.0.0.1\n\nInvalid user bob from 10.0.0.2\nInvalid user carol from 10.0.0.3\n";
+    let input = "ValueError: bad id 42\nlogin for alice refused from 10.0.0.1\n\nlogin for bob refused from 10.0.0.2\nlogin for carol refused from 10.0.0.3\n";
     let out = fr().args(["normalize", "--format", "jsonl"]).write_stdin_and_wait(input);
     insta::assert_snapshot!("normalize_jsonl", out);
     let out = fr().args(["normalize", "--mine", "--format", "tsv"]).write_stdin_and_wait(input);

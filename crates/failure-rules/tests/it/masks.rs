@@ -191,6 +191,20 @@ fn digits_inside_identifiers() {
 }
 
 #[test]
+fn user_names() {
+    check(&[
+        ("Invalid user oracle from 10.0.0.1", "Invalid user <*> from <IP>"),
+        ("session opened for user root by (uid=0)", "session opened for user <*> by (uid=<NUM>)"),
+        ("User web-admin locked", "User <*> locked"),
+    ]);
+    check(&[
+        ("user: alice", "user: alice"),
+        ("the user, again", "the user, again"),
+        ("user 'x'", "user 'x'"),
+    ]);
+}
+
+#[test]
 fn key_value_pairs() {
     check(&[
         ("login failed user=alice attempts=3", "login failed user=<*> attempts=<NUM>"),
