@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 
 use crate::error::{Error, Result};
+use crate::order::OrderRecord;
+
+/// The file that records a directory's canonical order and umbrella.
+const ORDER_FILE: &str = "multilock.order.json";
 
 /// The identity of an open lock file: (device, inode).
 pub(crate) type FileKey = (u64, u64);
@@ -114,7 +118,14 @@ impl LockDir {
     /// Opens (creating if needed) the lock file of `name`. Never truncates,
     /// never follows a symlink, and refuses anything but a plain file with one link.
     pub(crate) fn open_lock_file(&self, name: &str) -> Result<(File, FileKey)> {
-        let flags = OFlags::RDONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        // NONBLOCK: a FIFO planted at the lock path must not hang the open; it
+        // does not change how flock waits.
+        let flags = OFlags::RDONLY
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC
+            | OFlags::NONBLOCK
+            | OFlags::NOCTTY;
         self.open_checked(&lock_file_name(name), flags, Mode::from_raw_mode(0o644))
             .map(|opened| opened.expect("O_CREAT never reports a missing file"))
     }
@@ -122,7 +133,8 @@ impl LockDir {
     /// Opens the lock file of `name` if it exists, for a status probe that must
     /// not create anything.
     pub(crate) fn open_existing_lock_file(&self, name: &str) -> Result<Option<(File, FileKey)>> {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
         self.open_checked(&lock_file_name(name), flags, Mode::empty())
     }
 
@@ -151,10 +163,16 @@ impl LockDir {
 
     /// Reads the holder metadata of `name`; `None` when there is none.
     pub(crate) fn read_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        let file_name = meta_file_name(name);
-        let path = || self.path.join(&file_name);
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        let fd = match rustix::fs::openat(&self.fd, &file_name, flags, Mode::empty()) {
+        self.read_small_file(&meta_file_name(name))
+    }
+
+    /// Reads a small file of ours in the directory, never through a link and
+    /// never blocking on a FIFO someone put in its place.
+    fn read_small_file(&self, file_name: &str) -> Result<Option<Vec<u8>>> {
+        let path = || self.path.join(file_name);
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let fd = match rustix::fs::openat(&self.fd, file_name, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::NOENT) => return Ok(None),
             Err(rustix::io::Errno::LOOP) => {
@@ -163,23 +181,42 @@ impl LockDir {
                     reason: "it is a symbolic link".into(),
                 });
             }
-            Err(errno) => return Err(Error::io("open holder metadata", path(), errno)),
+            Err(errno) => return Err(Error::io("open", path(), errno)),
         };
-        let stat =
-            rustix::fs::fstat(&fd).map_err(|e| Error::io("stat holder metadata", path(), e))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", path(), e))?;
         if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
             return Err(Error::UnsafeLockFile {
                 path: path(),
                 reason: "it is not a regular file".into(),
             });
         }
-        // Metadata is a few hundred bytes; a huge file is not ours.
+        // Our files are a few hundred bytes; a huge file is not ours.
         let mut bytes = Vec::with_capacity(512);
         File::from(fd)
             .take(64 * 1024)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("read holder metadata", path(), e))?;
+            .map_err(|e| Error::io("read", path(), e))?;
         Ok(Some(bytes))
+    }
+
+    /// Writes `bytes` to a new temp file beside `final_name` and returns its name.
+    fn write_temp(&self, final_name: &str, bytes: &[u8]) -> Result<String> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let temp_name = format!(
+            ".{final_name}.{}.{}.tmp",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let temp_path = || self.path.join(&temp_name);
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, &temp_name, flags, Mode::from_raw_mode(0o644))
+            .map_err(|e| Error::io("create", temp_path(), e))?;
+        if let Err(e) = File::from(fd).write_all(bytes) {
+            let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
+            return Err(Error::io("write", temp_path(), e));
+        }
+        Ok(temp_name)
     }
 
     /// Replaces the holder metadata of `name` by temp file + rename, so a reader
@@ -197,30 +234,59 @@ impl LockDir {
                 });
             }
             Ok(_) | Err(rustix::io::Errno::NOENT) => {}
-            Err(errno) => return Err(Error::io("stat holder metadata", final_path(), errno)),
+            Err(errno) => return Err(Error::io("stat", final_path(), errno)),
         }
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let temp_name = format!(
-            ".{final_name}.{}.{}.tmp",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let temp_path = || self.path.join(&temp_name);
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&self.fd, &temp_name, flags, Mode::from_raw_mode(0o644))
-            .map_err(|e| Error::io("create holder metadata", temp_path(), e))?;
-        let written = File::from(fd).write_all(bytes);
-        let renamed = written
-            .map_err(|e| Error::io("write holder metadata", temp_path(), e))
-            .and_then(|()| {
-                rustix::fs::renameat(&self.fd, &temp_name, &self.fd, &final_name)
-                    .map_err(|e| Error::io("rename holder metadata into", final_path(), e))
-            });
-        if renamed.is_err() {
+        let temp_name = self.write_temp(&final_name, bytes)?;
+        let renamed = rustix::fs::renameat(&self.fd, &temp_name, &self.fd, &final_name);
+        if let Err(errno) = renamed {
             let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
+            return Err(Error::io("rename holder metadata into", final_path(), errno));
         }
-        renamed
+        Ok(())
+    }
+
+    pub(crate) fn order_path(&self) -> PathBuf {
+        self.path.join(ORDER_FILE)
+    }
+
+    /// The order record of this directory, if one was written.
+    pub(crate) fn read_order(&self) -> Result<Option<OrderRecord>> {
+        match self.read_small_file(ORDER_FILE)? {
+            Some(bytes) => OrderRecord::parse(&bytes, &self.order_path()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records `wanted` as this directory's order unless another process got
+    /// there first; returns the order that is recorded now. The record appears
+    /// whole or not at all, and is never replaced.
+    pub(crate) fn record_order(&self, wanted: &OrderRecord) -> Result<OrderRecord> {
+        let temp_name = self.write_temp(ORDER_FILE, &wanted.to_json()).map_err(|e| match e {
+            Error::Io { source, .. } => Error::io("record the order in", self.order_path(), source),
+            other => other,
+        })?;
+        let placed = match rustix::fs::renameat_with(
+            &self.fd,
+            &temp_name,
+            &self.fd,
+            ORDER_FILE,
+            rustix::fs::RenameFlags::NOREPLACE,
+        ) {
+            // A file system without RENAME_NOREPLACE: a hard link never replaces either.
+            Err(rustix::io::Errno::INVAL) => {
+                rustix::fs::linkat(&self.fd, &temp_name, &self.fd, ORDER_FILE, AtFlags::empty())
+            }
+            other => other,
+        };
+        // Gone already after a rename; left over after a link or a failure.
+        let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
+        match placed {
+            Ok(()) => Ok(wanted.clone()),
+            Err(rustix::io::Errno::EXIST) => self
+                .read_order()?
+                .ok_or_else(|| Error::io("read", self.order_path(), rustix::io::Errno::NOENT)),
+            Err(errno) => Err(Error::io("record the order in", self.order_path(), errno)),
+        }
     }
 
     /// Removes the holder metadata of `name` (gone already is fine).
@@ -234,17 +300,15 @@ impl LockDir {
         }
     }
 
-    /// Names of the lock files present in the directory, sorted.
+    /// Names of the lock files present in the directory, sorted. Read through
+    /// the handle we checked, not by path again.
     pub(crate) fn lock_names(&self) -> Result<Vec<String>> {
-        let entries = std::fs::read_dir(&self.path)
-            .map_err(|e| Error::io("list lock directory", &self.path, e))?;
+        let list_error = |e: rustix::io::Errno| Error::io("list", &self.path, e);
         let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("list lock directory", &self.path, e))?;
-            let file_name = entry.file_name();
-            let Some(name) = file_name.to_str().and_then(|f| f.strip_suffix(".lock")) else {
-                continue;
-            };
+        for entry in rustix::fs::Dir::read_from(&self.fd).map_err(list_error)? {
+            let entry = entry.map_err(list_error)?;
+            let file_name = entry.file_name().to_string_lossy();
+            let Some(name) = file_name.strip_suffix(".lock") else { continue };
             if crate::name::validate_name(name).is_ok() {
                 names.push(name.to_owned());
             }

@@ -30,6 +30,22 @@ pub enum Error {
         reason: String,
     },
 
+    /// The lock directory records another canonical order or umbrella than the
+    /// one asked for: two orders in one directory could deadlock.
+    #[error(
+        "lock directory order mismatch: {} records {recorded}, but {requested} was asked for; \
+         every user of a lock directory must use one order (remove the file while no lock is held to change it)",
+        path.display()
+    )]
+    OrderMismatch {
+        /// The order record file.
+        path: PathBuf,
+        /// The recorded order.
+        recorded: String,
+        /// The order asked for.
+        requested: String,
+    },
+
     /// A lock or metadata file is a symlink, not a regular file, or has extra
     /// hard links: nothing is written through it.
     #[error("unsafe lock file {}: {reason}", path.display())]

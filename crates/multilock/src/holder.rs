@@ -81,7 +81,10 @@ impl Holder {
     /// The lease state at `now`.
     pub fn lease_at(&self, now: OffsetDateTime) -> Lease {
         match self.ttl_secs {
-            Some(ttl) if now - self.renewed_at > time::Duration::seconds(ttl as i64) => {
+            Some(ttl)
+                if now - self.renewed_at
+                    > time::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX)) =>
+            {
                 Lease::Expired
             }
             _ => Lease::Valid,
@@ -142,7 +145,9 @@ pub(crate) fn own_command() -> &'static str {
     COMMAND.get_or_init(|| command_line(std::env::args()))
 }
 
-/// Joins arguments into one readable command line, quoting where a shell would need it.
+/// Joins arguments into one readable command line, quoting where a shell would
+/// need it. Control characters are escaped (`$'\n'` style), so the line stays
+/// one line in a message.
 pub fn command_line<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> String {
     let mut line = String::new();
     for arg in args {
@@ -154,6 +159,22 @@ pub fn command_line<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> String
             && arg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
         if plain {
             line.push_str(arg);
+        } else if arg.chars().any(char::is_control) {
+            line.push_str("$'");
+            for c in arg.chars() {
+                match c {
+                    '\n' => line.push_str("\\n"),
+                    '\t' => line.push_str("\\t"),
+                    '\r' => line.push_str("\\r"),
+                    '\\' | '\'' => {
+                        line.push('\\');
+                        line.push(c);
+                    }
+                    c if c.is_control() => line.push_str(&format!("\\x{:02x}", u32::from(c))),
+                    c => line.push(c),
+                }
+            }
+            line.push('\'');
         } else {
             line.push('\'');
             line.push_str(&arg.replace('\'', r"'\''"));
@@ -190,6 +211,8 @@ mod tests {
         let t0 = holder.renewed_at;
         assert_eq!(holder.lease_at(t0 + time::Duration::seconds(10)), Lease::Valid);
         assert_eq!(holder.lease_at(t0 + time::Duration::seconds(11)), Lease::Expired);
+        holder.ttl_secs = Some(u64::MAX);
+        assert_eq!(holder.lease_at(t0 + time::Duration::days(9)), Lease::Valid);
         holder.ttl_secs = None;
         assert_eq!(holder.lease_at(t0 + time::Duration::days(9)), Lease::Valid);
     }
@@ -199,5 +222,6 @@ mod tests {
         assert_eq!(command_line(["make", "docs"]), "make docs");
         assert_eq!(command_line(["sh", "-c", "echo 'hi' there"]), r"sh -c 'echo '\''hi'\'' there'");
         assert_eq!(command_line([""]), "''");
+        assert_eq!(command_line(["printf", "a\nb\t'c'"]), r"printf $'a\nb\t\'c\''");
     }
 }

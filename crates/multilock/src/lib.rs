@@ -63,7 +63,8 @@ pub use crate::error::{Error, HeldBy, Result};
 pub use crate::guard::LockGuard;
 pub use crate::holder::{Holder, Lease, command_line};
 pub use crate::lockset::{
-    ALLOW_REMOTE_FS_ENV, AcquireOptions, HELD_DIR_ENV, HELD_ENV, LockSet, LockSetBuilder, Waiting,
+    ALLOW_REMOTE_FS_ENV, AcquireOptions, HELD_DIR_ENV, HELD_ENV, HELD_SETS_ENV, LockSet,
+    LockSetBuilder, Waiting,
 };
 pub use crate::name::{MAX_NAME_LEN, validate_name};
 pub use crate::order::{CanonicalOrder, DEFAULT_ORDER, OrderedNames};

@@ -13,7 +13,7 @@ use crate::error::{Error, HeldBy, Result};
 use crate::guard::{HeldLock, LockGuard};
 use crate::holder::{Holder, own_command};
 use crate::name::validate_name;
-use crate::order::{CanonicalOrder, OrderedNames};
+use crate::order::{CanonicalOrder, OrderRecord, OrderedNames};
 use crate::status::{self, LockStatus};
 
 /// Environment variable a `multilock run` child sees: the names its parent holds.
@@ -21,6 +21,10 @@ pub const HELD_ENV: &str = "MULTILOCK_HELD";
 /// Environment variable a `multilock run` child sees: the canonical lock directory
 /// the names in [`HELD_ENV`] belong to.
 pub const HELD_DIR_ENV: &str = "MULTILOCK_HELD_DIR";
+/// Environment variable a `multilock run` child sees: every lock its ancestors
+/// hold, one `DIR<TAB>NAME,NAME` line per lock directory, so that nested runs
+/// across several directories are all checked.
+pub const HELD_SETS_ENV: &str = "MULTILOCK_HELD_SETS";
 /// Set to `1` to allow a lock directory on NFS, SMB, FUSE and the like.
 pub const ALLOW_REMOTE_FS_ENV: &str = "MULTILOCK_ALLOW_REMOTE_FS";
 
@@ -29,15 +33,16 @@ pub const ALLOW_REMOTE_FS_ENV: &str = "MULTILOCK_ALLOW_REMOTE_FS";
 /// Cloning is cheap and shares the open directory handle.
 #[derive(Debug, Clone)]
 pub struct LockSet {
+    order: CanonicalOrder,
+    umbrella: Option<String>,
+    /// `None` in disabled mode.
     inner: Option<Arc<Inner>>,
 }
 
 #[derive(Debug)]
 struct Inner {
     dir: Arc<LockDir>,
-    order: CanonicalOrder,
-    umbrella: Option<String>,
-    /// Names a parent `multilock run` holds in this same directory.
+    /// Names ancestor `multilock run`s hold in this same directory.
     parent_held: Vec<String>,
 }
 
@@ -45,7 +50,7 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct LockSetBuilder {
     dir: PathBuf,
-    order: CanonicalOrder,
+    order: Option<CanonicalOrder>,
     umbrella: Option<String>,
     create: bool,
     allow_remote_fs: bool,
@@ -53,20 +58,26 @@ pub struct LockSetBuilder {
 }
 
 impl LockSetBuilder {
-    /// Replaces the canonical order (default `queue, runs, archive, docs`).
+    /// Asks for a canonical order. The first set opened on a directory records
+    /// its order (and umbrella) there; later sets use the recorded one, and
+    /// asking for another is an error, since two orders in one directory could
+    /// deadlock. Without this, the recorded order is used, else the default
+    /// `queue, runs, archive, docs`.
     pub fn order(mut self, order: CanonicalOrder) -> Self {
-        self.order = order;
+        self.order = Some(order);
         self
     }
 
     /// An outermost lock taken before every subsystem lock, for tools that only
-    /// know the umbrella.
+    /// know the umbrella. Recorded in the directory like the order, so a tool
+    /// that asks for the umbrella by name also takes it first.
     pub fn umbrella(mut self, name: impl Into<String>) -> Self {
         self.umbrella = Some(name.into());
         self
     }
 
-    /// Whether a missing directory is created (default: yes, mode 0755).
+    /// Whether a missing directory is created and the order recorded (default:
+    /// yes). `status` opens without, so that looking changes nothing.
     pub fn create(mut self, create: bool) -> Self {
         self.create = create;
         self
@@ -86,28 +97,42 @@ impl LockSetBuilder {
         self
     }
 
-    /// Opens the directory and checks that it is safe to use.
+    /// Opens the directory, checks that it is safe to use, and settles the order.
     pub fn open(self) -> Result<LockSet> {
-        if self.disabled {
-            return Ok(LockSet { inner: None });
-        }
         if let Some(umbrella) = &self.umbrella {
             validate_name(umbrella)?;
         }
+        if self.disabled {
+            let order = self.order.unwrap_or_default();
+            return Ok(LockSet { order, umbrella: self.umbrella, inner: None });
+        }
         let dir = LockDir::open(&self.dir, self.create, self.allow_remote_fs)?;
-        let parent_held = match (std::env::var(HELD_DIR_ENV), std::env::var(HELD_ENV)) {
-            (Ok(held_dir), Ok(names)) if Path::new(&held_dir) == dir.canonical() => {
-                names.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect()
-            }
-            _ => Vec::new(),
+        let wanted =
+            OrderRecord::new(self.order.clone().unwrap_or_default(), self.umbrella.clone())
+                .map_err(|reason| Error::InvalidName {
+                    name: self.umbrella.clone().unwrap_or_default(),
+                    reason,
+                })?;
+        let record = match dir.read_order()? {
+            Some(recorded) => recorded,
+            None if self.create => dir.record_order(&wanted)?,
+            None => wanted.clone(),
         };
+        // Asking for what the directory already uses, or for nothing, is fine.
+        let order_clash = self.order.as_ref().is_some_and(|o| *o != record.order);
+        let umbrella_clash = self.umbrella.is_some() && self.umbrella != record.umbrella;
+        if order_clash || umbrella_clash {
+            return Err(Error::OrderMismatch {
+                path: dir.order_path(),
+                recorded: record.describe(),
+                requested: wanted.describe(),
+            });
+        }
+        let parent_held = inherited_held(dir.canonical());
         Ok(LockSet {
-            inner: Some(Arc::new(Inner {
-                dir: Arc::new(dir),
-                order: self.order,
-                umbrella: self.umbrella,
-                parent_held,
-            })),
+            order: record.order,
+            umbrella: record.umbrella,
+            inner: Some(Arc::new(Inner { dir: Arc::new(dir), parent_held })),
         })
     }
 }
@@ -199,10 +224,19 @@ pub struct Waiting {
     pub holder: Option<Holder>,
 }
 
-/// Locks this process holds, keyed by lock-file identity, so a second
-/// acquisition of the same lock (by any path to it) fails instead of deadlocking.
-fn registry() -> MutexGuard<'static, BTreeMap<FileKey, (PathBuf, String)>> {
-    static HELD: Mutex<BTreeMap<FileKey, (PathBuf, String)>> = Mutex::new(BTreeMap::new());
+/// A lock this process holds or is waiting for.
+#[derive(Debug)]
+struct Registered {
+    dir: PathBuf,
+    name: String,
+    acquired: bool,
+}
+
+/// Locks this process holds or waits for, keyed by lock-file identity, so a
+/// second acquisition of the same lock (by any path to it) fails instead of
+/// deadlocking.
+fn registry() -> MutexGuard<'static, BTreeMap<FileKey, Registered>> {
+    static HELD: Mutex<BTreeMap<FileKey, Registered>> = Mutex::new(BTreeMap::new());
     // A panic while holding this mutex cannot leave the map inconsistent.
     HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -211,8 +245,41 @@ pub(crate) fn unregister(key: FileKey) {
     registry().remove(&key);
 }
 
+/// A registry entry for a lock being waited for; removed on drop (also when a
+/// caller's `on_wait` panics) unless the lock was acquired and handed over.
+struct Claim {
+    key: FileKey,
+}
+
+impl Claim {
+    fn new(key: FileKey, dir: &LockDir, name: &str) -> Result<Claim> {
+        let mut registry = registry();
+        if registry.contains_key(&key) {
+            return Err(Error::AlreadyHeld { lock: name.to_owned(), by: HeldBy::ThisProcess });
+        }
+        let entry =
+            Registered { dir: dir.canonical().to_owned(), name: name.to_owned(), acquired: false };
+        registry.insert(key, entry);
+        Ok(Claim { key })
+    }
+
+    /// The lock is ours: the entry now belongs to the `HeldLock`.
+    fn acquired(self) {
+        if let Some(entry) = registry().get_mut(&self.key) {
+            entry.acquired = true;
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        unregister(self.key);
+    }
+}
+
 impl LockSet {
-    /// Opens `dir` with the default order, creating it when missing.
+    /// Opens `dir` with the recorded (else default) order, creating it when missing.
     pub fn open(dir: impl AsRef<Path>) -> Result<LockSet> {
         LockSet::builder(dir).open()
     }
@@ -221,7 +288,7 @@ impl LockSet {
     pub fn builder(dir: impl AsRef<Path>) -> LockSetBuilder {
         LockSetBuilder {
             dir: dir.as_ref().to_owned(),
-            order: CanonicalOrder::default(),
+            order: None,
             umbrella: None,
             create: true,
             allow_remote_fs: std::env::var(ALLOW_REMOTE_FS_ENV).is_ok_and(|v| v == "1"),
@@ -229,9 +296,9 @@ impl LockSet {
         }
     }
 
-    /// A set in disabled mode: acquisitions hold nothing.
+    /// A set in disabled mode with the default order: acquisitions hold nothing.
     pub fn disabled() -> LockSet {
-        LockSet { inner: None }
+        LockSet { order: CanonicalOrder::default(), umbrella: None, inner: None }
     }
 
     /// Whether this set is in disabled mode.
@@ -249,20 +316,21 @@ impl LockSet {
         self.inner.as_ref().map(|inner| inner.dir.canonical())
     }
 
-    /// The configured canonical order.
+    /// The canonical order in force.
     pub fn order(&self) -> &[String] {
-        static EMPTY: Vec<String> = Vec::new();
-        self.inner.as_ref().map_or(&EMPTY, |inner| inner.order.names())
+        self.order.names()
+    }
+
+    /// The umbrella lock in force, if any.
+    pub fn umbrella(&self) -> Option<&str> {
+        self.umbrella.as_deref()
     }
 
     /// The names `requested` would be taken in, in order, umbrella first, with
     /// the ones the order does not know listed apart.
     pub fn plan<S: AsRef<str>>(&self, requested: &[S]) -> Result<OrderedNames> {
-        let Some(inner) = &self.inner else {
-            return CanonicalOrder::default().sort(requested);
-        };
-        let mut planned = inner.order.sort(requested)?;
-        if let Some(umbrella) = &inner.umbrella {
+        let mut planned = self.order.sort(requested)?;
+        if let Some(umbrella) = &self.umbrella {
             planned.names.retain(|n| n != umbrella);
             planned.unknown.retain(|n| n != umbrella);
             planned.names.insert(0, umbrella.clone());
@@ -286,19 +354,75 @@ impl LockSet {
         let Some(inner) = &self.inner else {
             return Ok(LockGuard::disabled(planned.unknown));
         };
+        // Refused before anything is taken: waiting for it would never end.
+        if let Some(name) = planned.names.iter().find(|n| inner.parent_held.contains(n)) {
+            return Err(Error::AlreadyHeld { lock: name.clone(), by: HeldBy::ParentRun });
+        }
         let start = Instant::now();
         let owner = new_owner_token();
         let command = options.command.as_deref().unwrap_or_else(|| own_command());
         // On any error below, dropping the partial guard releases what it took, in reverse.
         let mut guard = LockGuard::new(Arc::clone(&inner.dir), planned.unknown);
         for name in &planned.names {
-            if inner.parent_held.iter().any(|n| n == name) {
-                return Err(Error::AlreadyHeld { lock: name.clone(), by: HeldBy::ParentRun });
-            }
             guard.push(take_one(&inner.dir, name, &owner, command, start, options)?);
         }
         Ok(guard)
     }
+
+    /// The environment a child process of `guard`'s holder should get, so that
+    /// a nested acquisition of any lock it (or an ancestor) holds is refused
+    /// at once instead of deadlocking: `MULTILOCK_HELD`, `MULTILOCK_HELD_DIR`
+    /// and `MULTILOCK_HELD_SETS`.
+    pub fn child_env(&self, guard: &LockGuard) -> Vec<(&'static str, String)> {
+        let Some(inner) = &self.inner else { return Vec::new() };
+        let dir = inner.dir.canonical();
+        let mut sets = inherited_sets();
+        let mut names: Vec<String> = inner.parent_held.clone();
+        names.extend(guard.held().iter().map(|s| (*s).to_owned()));
+        sets.retain(|(d, _)| d != dir);
+        sets.push((dir.to_owned(), names.clone()));
+        let sets_text: Vec<String> = sets
+            .iter()
+            .filter_map(|(d, n)| {
+                d.to_str()
+                    .filter(|d| !d.contains(['\t', '\n']))
+                    .map(|d| format!("{d}\t{}", n.join(",")))
+            })
+            .collect();
+        vec![
+            (HELD_ENV, names.join(",")),
+            (HELD_DIR_ENV, dir.display().to_string()),
+            (HELD_SETS_ENV, sets_text.join("\n")),
+        ]
+    }
+}
+
+/// Every (directory, names) an ancestor `multilock run` holds, from the environment.
+fn inherited_sets() -> Vec<(PathBuf, Vec<String>)> {
+    let split =
+        |names: &str| names.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
+    let mut sets: Vec<(PathBuf, Vec<String>)> = std::env::var(HELD_SETS_ENV)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(dir, names)| (PathBuf::from(dir), split(names)))
+        .collect();
+    // A parent from before MULTILOCK_HELD_SETS, or a script that sets only these two.
+    if let (Ok(dir), Ok(names)) = (std::env::var(HELD_DIR_ENV), std::env::var(HELD_ENV)) {
+        let dir = PathBuf::from(dir);
+        if !sets.iter().any(|(d, _)| *d == dir) {
+            sets.push((dir, split(&names)));
+        }
+    }
+    sets
+}
+
+fn inherited_held(canonical_dir: &Path) -> Vec<String> {
+    inherited_sets()
+        .into_iter()
+        .filter(|(dir, _)| dir == canonical_dir)
+        .flat_map(|(_, names)| names)
+        .collect()
 }
 
 fn take_one(
@@ -310,20 +434,11 @@ fn take_one(
     options: &AcquireOptions,
 ) -> Result<HeldLock> {
     let (file, key) = dir.open_lock_file(name)?;
-    {
-        let mut registry = registry();
-        if registry.contains_key(&key) {
-            return Err(Error::AlreadyHeld { lock: name.to_owned(), by: HeldBy::ThisProcess });
-        }
-        // Claimed before we wait, so another thread of ours asking for the
-        // same lock fails at once instead of queueing behind us.
-        registry.insert(key, (dir.canonical().to_owned(), name.to_owned()));
-    }
-    let locked = wait_for_lock(dir, name, &file, start, options);
-    if let Err(e) = locked {
-        unregister(key);
-        return Err(e);
-    }
+    // Claimed before we wait, so another thread of ours asking for the same
+    // lock fails at once instead of queueing behind us.
+    let claim = Claim::new(key, dir, name)?;
+    wait_for_lock(dir, name, &file, start, options)?;
+    claim.acquired();
     let holder = Holder::new(name, owner, command, options.ttl);
     // From here on `HeldLock`'s drop releases the flock and the registry entry.
     let lock = HeldLock { name: name.to_owned(), file, key, holder };
@@ -332,18 +447,15 @@ fn take_one(
 }
 
 impl LockSet {
-    /// The locks of this directory (canonical order first, then any other lock
-    /// file present), each free or held, with holder and lease.
+    /// The locks of this directory (umbrella and canonical order first, then any
+    /// other lock file present), each free or held, with holder and lease.
     /// With `all == false` only the held ones.
     pub fn status(&self, all: bool) -> Result<Vec<LockStatus>> {
         let Some(inner) = &self.inner else { return Ok(Vec::new()) };
-        let mut names: Vec<String> = inner.order.names().to_vec();
-        if let Some(umbrella) = &inner.umbrella {
-            names.insert(0, umbrella.clone());
-        }
-        let mut others: Vec<String> =
+        let mut names: Vec<String> = self.umbrella.iter().cloned().collect();
+        names.extend(self.order.names().iter().cloned());
+        let others: Vec<String> =
             inner.dir.lock_names()?.into_iter().filter(|n| !names.contains(n)).collect();
-        others.sort();
         names.extend(others);
         let mut statuses = Vec::with_capacity(names.len());
         for name in names {
@@ -355,13 +467,14 @@ impl LockSet {
         Ok(statuses)
     }
 
-    /// The names of this directory's locks that this process holds, in canonical order.
+    /// The names of this directory's locks that this process holds, in the
+    /// order they are taken.
     pub fn held(&self) -> Vec<String> {
         let Some(inner) = &self.inner else { return Vec::new() };
         let names: Vec<String> = registry()
             .values()
-            .filter(|(dir, _)| dir == inner.dir.canonical())
-            .map(|(_, name)| name.clone())
+            .filter(|entry| entry.acquired && entry.dir == inner.dir.canonical())
+            .map(|entry| entry.name.clone())
             .collect();
         self.plan(&names).map(|planned| planned.names).unwrap_or(names)
     }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use multilock::{
-    AcquireOptions, CanonicalOrder, Error, HELD_DIR_ENV, HELD_ENV, LockGuard, LockSet, LockStatus,
-    command_line,
+    AcquireOptions, CanonicalOrder, Error, LockGuard, LockSet, LockStatus, command_line,
 };
 use serde::Serialize;
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::iterator::{Handle, SignalsInfo};
 
 /// Exit code: success (for `run`, the command's own code is passed through).
 const EXIT_OK: u8 = 0;
@@ -92,7 +93,7 @@ struct RunArgs {
     ttl: Duration,
 
     /// Exit code when a lock could not be had in time
-    #[arg(long, value_name = "N", default_value_t = 75)]
+    #[arg(long, value_name = "N", default_value_t = 75, value_parser = clap::value_parser!(u8).range(1..))]
     conflict_exit_code: u8,
 
     /// Take no locks at all (debugging); the command still runs
@@ -147,14 +148,21 @@ impl From<Error> for Failure {
 
 fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let dir = cli.dir.unwrap_or_else(|| PathBuf::from(".multilock"));
-    let order = match &cli.order {
-        Some(names) => CanonicalOrder::new(names)?,
-        None => CanonicalOrder::default(),
-    };
+    let order = cli.order.as_deref().map(CanonicalOrder::new).transpose()?;
     match cli.command {
         Subcommands::Order => {
+            // The directory's recorded order wins; looking creates nothing.
+            let names = if dir.is_dir() {
+                let mut builder = LockSet::builder(&dir).create(false);
+                if let Some(order) = order {
+                    builder = builder.order(order);
+                }
+                builder.open()?.order().to_vec()
+            } else {
+                order.unwrap_or_default().names().to_vec()
+            };
             let mut out = std::io::stdout().lock();
-            for name in order.names() {
+            for name in names {
                 let _ = writeln!(out, "{name}");
             }
             Ok(EXIT_OK)
@@ -167,7 +175,11 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                     dir.display()
                 )));
             }
-            let set = LockSet::builder(&dir).order(order).create(false).open()?;
+            let mut builder = LockSet::builder(&dir).create(false);
+            if let Some(order) = order {
+                builder = builder.order(order);
+            }
+            let set = builder.open()?;
             let statuses = set.status(all)?;
             let rendered = match format {
                 Format::Text => render_status_text(&dir, &statuses, all),
@@ -180,13 +192,16 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     }
 }
 
-fn run(dir: &std::path::Path, order: CanonicalOrder, args: RunArgs) -> Result<u8, Failure> {
+fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> Result<u8, Failure> {
     if args.locks.is_empty() && args.umbrella.is_none() {
         return Err(Failure::usage(
             "error: `run` needs at least one --lock NAME (or --umbrella NAME)",
         ));
     }
-    let mut builder = LockSet::builder(dir).order(order).disabled(args.no_subsystem_locks);
+    let mut builder = LockSet::builder(dir).disabled(args.no_subsystem_locks);
+    if let Some(order) = order {
+        builder = builder.order(order);
+    }
     if let Some(umbrella) = &args.umbrella {
         builder = builder.umbrella(umbrella);
     }
@@ -230,20 +245,11 @@ fn run(dir: &std::path::Path, order: CanonicalOrder, args: RunArgs) -> Result<u8
 
     let mut child = Command::new(&args.command[0]);
     child.args(&args.command[1..]);
-    if let Some(canonical) = set.canonical_dir() {
-        // The child inherits the names its ancestors hold in this directory too,
-        // so a grandchild is refused as well.
-        let inherited = std::env::var(HELD_ENV).ok().filter(|_| {
-            std::env::var_os(HELD_DIR_ENV).is_some_and(|d| std::path::Path::new(&d) == canonical)
-        });
-        let mut held: Vec<String> = inherited
-            .iter()
-            .flat_map(|s| s.split(','))
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        held.extend(guard.held().iter().map(|s| (*s).to_owned()));
-        child.env(HELD_ENV, held.join(",")).env(HELD_DIR_ENV, canonical);
+    child.envs(set.child_env(&guard));
+    if !set.is_disabled() {
+        // If we die (even by SIGKILL) our locks are freed at once; the command
+        // must not go on running unprotected, so it dies with us.
+        kill_with_parent(&mut child);
     }
     // Registered before the spawn, so a signal that arrives between the spawn
     // and the forwarding thread's start waits in the queue instead of killing us.
@@ -328,25 +334,28 @@ fn spawn_renewer(
 /// Keeps the locks held for as long as the command runs. SIGTERM and SIGHUP
 /// (a CI job being cancelled, a closed session) are passed on to the command
 /// rather than killing us, which would free the locks while it still runs.
-/// SIGINT and SIGQUIT from a terminal already reach the command through the
-/// process group, so they are only kept from killing us first.
-fn forwarded_signals() -> std::io::Result<signal_hook::iterator::Signals> {
+/// SIGINT and SIGQUIT from the terminal already reach the command through the
+/// process group, so those are only kept from killing us first; sent by a
+/// process (`kill -INT`), they are passed on too.
+fn forwarded_signals() -> std::io::Result<SignalsInfo<WithOrigin>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGQUIT, SIGTERM])
+    SignalsInfo::<WithOrigin>::new([SIGHUP, SIGINT, SIGQUIT, SIGTERM])
 }
 
-fn forward_signals(
-    mut signals: signal_hook::iterator::Signals,
-    child_pid: u32,
-) -> signal_hook::iterator::Handle {
-    use signal_hook::consts::{SIGHUP, SIGTERM};
+fn forward_signals(mut signals: SignalsInfo<WithOrigin>, child_pid: u32) -> Handle {
+    use rustix::process::Signal;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::low_level::siginfo::Cause;
     let handle = signals.handle();
     let child = i32::try_from(child_pid).ok().and_then(rustix::process::Pid::from_raw);
     std::thread::spawn(move || {
-        for signal in signals.forever() {
-            let forwarded = match signal {
-                SIGTERM => rustix::process::Signal::TERM,
-                SIGHUP => rustix::process::Signal::HUP,
+        for origin in signals.forever() {
+            let from_terminal = matches!(origin.cause, Cause::Kernel);
+            let forwarded = match origin.signal {
+                SIGTERM => Signal::TERM,
+                SIGHUP => Signal::HUP,
+                SIGINT if !from_terminal => Signal::INT,
+                SIGQUIT if !from_terminal => Signal::QUIT,
                 _ => continue,
             };
             if let Some(child) = child {
@@ -356,6 +365,25 @@ fn forward_signals(
         }
     });
     handle
+}
+
+/// Makes the kernel send SIGKILL to the command when this process dies.
+fn kill_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = rustix::process::getpid();
+    #[allow(unsafe_code, reason = "pre_exec is the only way to set a child's parent-death signal")]
+    // SAFETY: the closure runs in the child between fork and exec; it makes two
+    // system calls (prctl, getppid) and neither allocates nor takes locks.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // We may have died before the prctl took effect.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(std::io::Error::other("multilock exited before the command started"));
+            }
+            Ok(())
+        });
+    }
 }
 
 /// The command's exit code, or 128 + signal as shells report a killed command.

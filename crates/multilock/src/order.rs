@@ -1,6 +1,8 @@
 //! The canonical order: every acquisition sorts its names by it, which is what
 //! makes deadlock impossible (no two holders can wait on each other in a cycle).
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::name::validate_name;
 
@@ -74,6 +76,73 @@ impl CanonicalOrder {
             .map(|(_, n)| (*n).to_owned())
             .collect();
         Ok(OrderedNames { names: keyed.into_iter().map(|(_, n)| n.to_owned()).collect(), unknown })
+    }
+}
+
+/// The order and umbrella a lock directory uses, recorded in it on first use
+/// (`multilock.order.json`) so that every process agrees on one total order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OrderRecord {
+    pub(crate) order: CanonicalOrder,
+    pub(crate) umbrella: Option<String>,
+}
+
+/// The on-disk form of [`OrderRecord`].
+#[derive(Serialize, Deserialize)]
+struct OrderFile {
+    format: String,
+    order: Vec<String>,
+    umbrella: Option<String>,
+}
+
+const ORDER_FORMAT: &str = "multilock-order/1";
+
+impl OrderRecord {
+    pub(crate) fn new(
+        order: CanonicalOrder,
+        umbrella: Option<String>,
+    ) -> std::result::Result<OrderRecord, &'static str> {
+        if umbrella.as_ref().is_some_and(|u| order.knows(u)) {
+            return Err("the umbrella cannot also be a name of the canonical order");
+        }
+        Ok(OrderRecord { order, umbrella })
+    }
+
+    /// `queue,runs,archive,docs`, with ` (umbrella tidy)` when there is one.
+    pub(crate) fn describe(&self) -> String {
+        let mut text = self.order.names().join(",");
+        if let Some(umbrella) = &self.umbrella {
+            text.push_str(&format!(" (umbrella {umbrella})"));
+        }
+        text
+    }
+
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        let file = OrderFile {
+            format: ORDER_FORMAT.to_owned(),
+            order: self.order.names().to_vec(),
+            umbrella: self.umbrella.clone(),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&file).expect("order record always serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    pub(crate) fn parse(bytes: &[u8], path: &std::path::Path) -> Result<OrderRecord> {
+        let corrupt = |reason: String| Error::CorruptMetadata { path: path.to_owned(), reason };
+        let file: OrderFile = serde_json::from_slice(bytes)
+            .map_err(|e| corrupt(format!("not a multilock order record: {e}")))?;
+        if file.format != ORDER_FORMAT {
+            return Err(corrupt(format!(
+                "unknown format {:?} (expected {ORDER_FORMAT:?})",
+                file.format
+            )));
+        }
+        let order = CanonicalOrder::new(&file.order).map_err(|e| corrupt(e.to_string()))?;
+        if let Some(umbrella) = &file.umbrella {
+            validate_name(umbrella).map_err(|e| corrupt(e.to_string()))?;
+        }
+        OrderRecord::new(order, file.umbrella).map_err(|reason| corrupt(reason.to_owned()))
     }
 }
 

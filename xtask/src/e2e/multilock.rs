@@ -9,9 +9,11 @@ use std::process::{Command, Stdio};
 use crate::e2e::ensure;
 use crate::util::{Tools, show};
 
-/// Adds one to `counter` with no atomicity of its own: only the lock protects it.
-const INCREMENT: &str =
-    "n=$(cat counter); printf '%s' $((n + 1)) > counter.tmp; mv counter.tmp counter";
+/// For every lock named in `$MULTILOCK_HELD`, adds one to `counter-LOCK` with
+/// no atomicity of its own: only that lock keeps two processes from losing
+/// each other's update.
+const INCREMENT_HELD: &str = "IFS=,; for lock in $MULTILOCK_HELD; do n=$(cat counter-$lock); \
+    printf %s $((n + 1)) > counter-$lock.tmp; mv counter-$lock.tmp counter-$lock; done";
 
 /// The phases of a tidy run and the locks each needs (in a deliberately
 /// non-canonical request order), with the order they must be taken in.
@@ -25,19 +27,22 @@ const PHASES: &[(&str, &[&str], &str)] = &[
 pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     let repo = tempfile::tempdir().map_err(|e| e.to_string())?;
     let repo = repo.path();
-    std::fs::write(repo.join("counter"), "0").map_err(|e| e.to_string())?;
+    for lock in ["queue", "runs", "archive", "docs"] {
+        std::fs::write(repo.join(format!("counter-{lock}")), "0").map_err(|e| e.to_string())?;
+    }
     let multilock = tools.path("multilock");
     let multilock = multilock.display();
 
-    // Contenders: three processes each increment the counter 20 times under
-    // `docs` + `queue`, requested in the opposite order to the tidy phases.
+    // Contenders: three processes each take `docs` + `queue` 20 times (asked
+    // for in the opposite order to the phases) and count both.
     let contender = format!(
-        "for i in $(seq 20); do {multilock} run --timeout 60 --lock docs --lock queue -- sh -c '{INCREMENT}' || exit 1; done"
+        "for i in $(seq 20); do {multilock} run --timeout 60 --lock docs --lock queue -- sh -c \"$INCREMENT_HELD\" || exit 1; done"
     );
     let contenders: Vec<_> = (0..3)
         .map(|_| {
             Command::new("sh")
                 .args(["-c", &contender])
+                .env("INCREMENT_HELD", INCREMENT_HELD)
                 .current_dir(repo)
                 .env_remove("MULTILOCK_HELD")
                 .spawn()
@@ -51,7 +56,12 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
         for lock in *locks {
             command.args(["--lock", lock]);
         }
-        command.args(["--", "sh", "-c", &format!("printf '%s' \"$MULTILOCK_HELD\"; {INCREMENT}")]);
+        command.args([
+            "--",
+            "sh",
+            "-c",
+            &format!("printf '%s' \"$MULTILOCK_HELD\"; {INCREMENT_HELD}"),
+        ]);
         let output = command.output().map_err(|e| e.to_string())?;
         ensure(output.status.success(), || {
             format!("phase `{phase}` failed: {}", String::from_utf8_lossy(&output.stderr))
@@ -65,10 +75,18 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
         let status = contender.wait().map_err(|e| e.to_string())?;
         ensure(status.success(), || format!("a contender failed with {status}"))?;
     }
-    let counter = std::fs::read_to_string(repo.join("counter")).map_err(|e| e.to_string())?;
-    ensure(counter == (3 * 20 + PHASES.len()).to_string(), || {
-        format!("lost updates: counter is {counter}")
-    })?;
+    for lock in ["queue", "runs", "archive", "docs"] {
+        let by_phases = PHASES.iter().filter(|(_, locks, _)| locks.contains(&lock)).count();
+        let by_contenders = if lock == "queue" || lock == "docs" { 3 * 20 } else { 0 };
+        let counter = std::fs::read_to_string(repo.join(format!("counter-{lock}")))
+            .map_err(|e| e.to_string())?;
+        ensure(counter == (by_phases + by_contenders).to_string(), || {
+            format!(
+                "lost updates under `{lock}`: counter is {counter}, expected {}",
+                by_phases + by_contenders
+            )
+        })?;
+    }
 
     timeout_names_the_holder(tools, repo)?;
 

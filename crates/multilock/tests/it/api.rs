@@ -52,7 +52,7 @@ fn timeout_names_the_lock_and_its_holder_and_releases_what_was_taken() {
     assert!(*waited >= Duration::from_millis(100));
     let holder = holder.as_ref().expect("holder metadata is readable");
     assert_eq!(holder.pid, holding.pid());
-    assert_eq!(holder.command, "sh -c 'echo ready; exec cat'");
+    assert_eq!(holder.command, "sh hold.sh");
     assert!(holder.child_pid.is_some());
     // queue was taken before archive timed out, and is free again.
     let statuses = set.status(true).unwrap();
@@ -96,7 +96,8 @@ fn blocking_acquire_gets_the_lock_when_the_holder_releases() {
         AcquireOptions::new().on_wait(Duration::ZERO, move |w| tx.send(w.lock.clone()).unwrap());
     let waiter =
         std::thread::spawn(move || set.acquire_with(&["docs"], &options).map(|g| g.held().len()));
-    // The waiter is blocked in the kernel once it has reported waiting.
+    // The waiter has found the lock busy (it may not be inside flock yet; either
+    // way it must get the lock once the holder is gone).
     assert_eq!(rx.recv().unwrap(), "docs");
     holding.finish();
     assert_eq!(waiter.join().unwrap().unwrap(), 1);
@@ -233,4 +234,38 @@ fn corrupt_metadata_is_a_clear_error_in_status() {
     let guard = set.acquire(&["docs"]).unwrap();
     assert!(set.status(false).unwrap()[0].holder.is_some());
     drop(guard);
+}
+
+#[test]
+fn the_recorded_umbrella_is_taken_first_even_by_tools_that_only_name_it() {
+    let sandbox = Sandbox::new();
+    let with_umbrella = LockSet::builder(sandbox.lock_dir()).umbrella("tidy").open().unwrap();
+    assert_eq!(with_umbrella.plan(&["docs"]).unwrap().names, ["tidy", "docs"]);
+    // A tool that knows only the umbrella, or names it among others, gets the same order.
+    let plain = LockSet::open(sandbox.lock_dir()).unwrap();
+    assert_eq!(plain.umbrella(), Some("tidy"));
+    assert_eq!(plain.plan(&["docs", "tidy"]).unwrap().names, ["tidy", "docs"]);
+    // Another umbrella or order in the same directory is refused.
+    let err = LockSet::builder(sandbox.lock_dir()).umbrella("other").open().unwrap_err();
+    assert!(matches!(err, Error::OrderMismatch { .. }), "{err}");
+    let order = CanonicalOrder::new(&["docs", "queue"]).unwrap();
+    assert!(LockSet::builder(sandbox.lock_dir()).order(order).open().is_err());
+}
+
+#[test]
+fn a_panicking_wait_callback_leaves_no_phantom_lock_behind() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["runs"]);
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let options = AcquireOptions::new()
+        .timeout(Some(Duration::from_secs(5)))
+        .on_wait(Duration::ZERO, |_| panic!("callback failed"));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        set.acquire_with(&["runs"], &options)
+    }));
+    assert!(outcome.is_err());
+    assert!(set.held().is_empty());
+    holding.finish();
+    // Not "already held by this process": the claim went away with the panic.
+    assert_eq!(set.acquire(&["runs"]).unwrap().held(), ["runs"]);
 }

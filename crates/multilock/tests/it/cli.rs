@@ -78,7 +78,19 @@ fn unknown_names_warn_and_order_prints_the_canonical_order() {
         .success()
         .stderr(predicate::str::contains("warning: lock `zeta` is not in the canonical order"));
     sandbox.multilock().arg("order").assert().success().stdout("queue\nruns\narchive\ndocs\n");
-    sandbox.multilock().args(["--order", "a,b", "order"]).assert().success().stdout("a\nb\n");
+    // The directory recorded its order on first use; another order is refused there.
+    sandbox
+        .multilock()
+        .args(["--order", "a,b", "run", "--lock", "a", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("records queue,runs,archive,docs, but a,b was asked for"));
+    sandbox
+        .multilock()
+        .args(["--dir", "other", "--order", "a,b", "run", "--lock", "b", "--", "true"])
+        .assert()
+        .success();
+    sandbox.multilock().args(["--dir", "other", "order"]).assert().success().stdout("a\nb\n");
 }
 
 #[test]
@@ -138,7 +150,7 @@ fn unsafe_lock_directories_are_refused() {
         ("file", "is not a directory"),
         ("open", "world-writable without the sticky bit"),
         // Unwritable even for root: procfs accepts no new files.
-        ("/proc", "cannot open lock file /proc/docs.lock"),
+        ("/proc", "cannot record the order in /proc/multilock.order.json"),
     ];
     for (dir, message) in cases {
         sandbox
@@ -173,13 +185,17 @@ fn a_lock_file_replaced_by_a_symlink_is_refused_and_its_target_untouched() {
         .code(2)
         .stderr(predicate::str::contains("queue.lock.json: it is not a regular file"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
-    // The queue lock was released again after the refusal.
+    // Status refuses to read through the planted link too.
     sandbox
         .multilock()
         .args(["status"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("symbolic link"));
+    // Once it is gone, nothing is held: the queue lock was released after the refusal.
+    std::fs::remove_file(sandbox.lock_dir().join("queue.lock.json")).unwrap();
+    std::fs::remove_file(sandbox.lock_dir().join("docs.lock")).unwrap();
+    sandbox.multilock().args(["status"]).assert().success().stdout("no locks held in .multilock\n");
 }
 
 #[test]
@@ -280,4 +296,62 @@ fn lock_dir_from_the_environment() {
         .success();
     assert!(sandbox.path().join("elsewhere/docs.lock").is_file());
     assert!(!sandbox.lock_dir().exists());
+}
+
+#[test]
+fn a_fifo_at_the_lock_path_is_refused_not_waited_on() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.lock_dir()).unwrap();
+    let fifo = sandbox.lock_dir().join("docs.lock");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("docs.lock: it is not a regular file"));
+}
+
+#[test]
+fn nested_runs_are_refused_across_lock_directories() {
+    let sandbox = Sandbox::new();
+    let me = env!("CARGO_BIN_EXE_multilock");
+    // docs in .multilock, then queue in d2, then docs in .multilock again.
+    let innermost = format!("{me} run --lock docs -- true; echo inner=$?");
+    let middle = format!("{me} --dir d2 run --lock queue -- sh -c '{innermost}'");
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", &middle])
+        .assert()
+        .success()
+        .stdout("inner=2\n")
+        .stderr(predicate::str::contains("lock `docs` is already held by a parent"));
+}
+
+#[test]
+fn a_nested_run_is_refused_before_it_waits_for_anything() {
+    let sandbox = Sandbox::new();
+    // queue is busy elsewhere; the nested run must not wait for it (and time
+    // out with 75) before noticing that its parent holds docs.
+    let holding = sandbox.hold(&["queue"]);
+    let me = env!("CARGO_BIN_EXE_multilock");
+    let nested = format!("{me} run --timeout 5 --lock queue --lock docs -- true; echo inner=$?");
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", &nested])
+        .assert()
+        .success()
+        .stdout("inner=2\n");
+    holding.finish();
+}
+
+#[test]
+fn conflict_exit_code_zero_is_refused() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--conflict-exit-code", "0", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--conflict-exit-code"));
 }

@@ -1,7 +1,5 @@
 //! Several real processes contending for the same locks through `multilock run`.
 
-use std::process::Command;
-
 use crate::util::Sandbox;
 
 /// A read-increment-write of a counter file with no atomicity of its own: only
@@ -17,17 +15,8 @@ fn eight_processes_times_fifty_increments_lose_no_update() {
     let loop_script = format!(
         "i=0; while [ $i -lt 50 ]; do {me} run --lock runs -- sh -c '{INCREMENT}' || exit 1; i=$((i + 1)); done"
     );
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
-            Command::new("sh")
-                .args(["-c", &loop_script])
-                .current_dir(sandbox.path())
-                .env_remove("MULTILOCK_HELD")
-                .env_remove("MULTILOCK_DIR")
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let workers: Vec<_> =
+        (0..8).map(|_| sandbox.command("sh").args(["-c", &loop_script]).spawn().unwrap()).collect();
     for mut worker in workers {
         assert!(worker.wait().unwrap().success());
     }
@@ -48,12 +37,7 @@ fn opposite_request_orders_never_deadlock() {
     let workers: Vec<_> = (0..6)
         .map(|i| {
             let script = if i % 2 == 0 { &forward } else { &backward };
-            Command::new("sh")
-                .args(["-c", script])
-                .current_dir(sandbox.path())
-                .env_remove("MULTILOCK_HELD")
-                .spawn()
-                .unwrap()
+            sandbox.command("sh").args(["-c", script]).spawn().unwrap()
         })
         .collect();
     for mut worker in workers {
@@ -87,12 +71,14 @@ fn sigterm_to_run_reaches_the_command_and_locks_stay_held_until_it_exits() {
     use std::process::Stdio;
 
     let sandbox = Sandbox::new();
-    // The command traps TERM, says so, and exits 3 a moment later.
-    // It ends by itself after ~10 s, so a failure cannot hang the test.
-    let script = "trap 'echo got-term; exit 3' TERM; echo ready; i=0; while [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done";
+    // On TERM the command says so, then waits for its stdin to close before
+    // exiting 3. It also ends by itself after ~10 s, so a failure cannot hang.
+    let script = "trap 'echo got-term; read line; exit 3' TERM; echo ready; \
+                  i=0; while [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done";
     let mut run = sandbox
         .multilock()
         .args(["run", "--lock", "docs", "--", "sh", "-c", script])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -102,11 +88,37 @@ fn sigterm_to_run_reaches_the_command_and_locks_stay_held_until_it_exits() {
     assert_eq!(line, "ready\n");
     let pid = rustix::process::Pid::from_raw(run.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "got-term\n");
+    // The command is still running its trap: the lock is still held.
+    let status = sandbox.multilock().arg("status").output().unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("docs  held"), "{status:?}");
+    drop(run.stdin.take());
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    let status = run.wait().unwrap();
-    assert_eq!(rest, "got-term\n");
-    assert_eq!(status.code(), Some(3), "run exits with the command's code");
+    assert_eq!(run.wait().unwrap().code(), Some(3), "run exits with the command's code");
     // Released normally: the metadata is gone too.
     assert!(!sandbox.lock_dir().join("docs.lock.json").exists());
+}
+
+#[test]
+fn a_run_killed_with_sigkill_takes_its_command_down_with_it() {
+    use std::io::Read;
+
+    let sandbox = Sandbox::new();
+    let mut holding = sandbox.hold(&["archive"]);
+    let mut stdout = holding.child.stdout.take().unwrap();
+    holding.child.kill().unwrap();
+    holding.child.wait().unwrap();
+    // The command (`cat`) shares our stdout pipe; end of file means it is gone
+    // too, so nothing runs on without the lock it was given.
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    let output = sandbox
+        .multilock()
+        .args(["run", "--timeout", "0", "--lock", "archive", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }

@@ -24,17 +24,27 @@ impl Sandbox {
 
     /// `multilock` run in the sandbox, with no lock-related environment leaking in.
     pub(crate) fn multilock(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_multilock"));
-        command
-            .current_dir(self.path())
-            .env_remove("MULTILOCK_DIR")
-            .env_remove("MULTILOCK_HELD")
-            .env_remove("MULTILOCK_HELD_DIR")
-            .env_remove("MULTILOCK_ALLOW_REMOTE_FS");
+        self.command(env!("CARGO_BIN_EXE_multilock"))
+    }
+
+    /// `program` run in the sandbox, with no lock-related environment leaking in
+    /// (the tests may themselves run under a `multilock run`).
+    pub(crate) fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.current_dir(self.path());
+        for var in [
+            "MULTILOCK_DIR",
+            "MULTILOCK_HELD",
+            "MULTILOCK_HELD_DIR",
+            "MULTILOCK_HELD_SETS",
+            "MULTILOCK_ALLOW_REMOTE_FS",
+        ] {
+            command.env_remove(var);
+        }
         command
     }
 
-    /// Starts `multilock run --lock NAME... -- sh -c 'echo ready; exec cat'` and
+    /// Starts `multilock run --lock NAME... -- sh hold.sh` (which ends in `exec cat`) and
     /// returns once the locks are held (the child has printed `ready`). The
     /// holder releases when its stdin is closed.
     pub(crate) fn hold(&self, locks: &[&str]) -> Holding {
@@ -43,7 +53,15 @@ impl Sandbox {
         for lock in locks {
             command.args(["--lock", lock]);
         }
-        command.args(["--", "sh", "-c", "echo ready; exec cat"]);
+        // `ready` only once the holder metadata names the child, so what tests
+        // read next is complete. The metadata has no change notification to
+        // wait on, hence the short poll.
+        let meta = format!(".multilock/{}.lock.json", locks[0]);
+        let script = format!(
+            "i=0\nuntil grep -q child_pid {meta} 2>/dev/null || [ $i -ge 500 ]; do sleep 0.01; i=$((i + 1)); done\necho ready\nexec cat\n"
+        );
+        std::fs::write(self.path().join("hold.sh"), script).expect("write hold.sh");
+        command.args(["--", "sh", "hold.sh"]);
         let mut child =
             command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn holder");
         let mut line = String::new();
