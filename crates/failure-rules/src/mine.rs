@@ -33,9 +33,8 @@ pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
     let mut words: Vec<&str> = Vec::new();
     let mut groups: BTreeMap<GroupKey<'_>, Vec<Member<'_>>> = BTreeMap::new();
     for parts in signatures {
-        let toks: Vec<u32> = parts
-            .body
-            .split(' ')
+        let toks: Vec<u32> = tokens(&parts.body)
+            .into_iter()
             .map(|w| {
                 if w == "<*>" {
                     return ANY;
@@ -67,6 +66,43 @@ pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
         }
     }
     result
+}
+
+/// The tokens of a normalized message: words, except that a quoted string with
+/// spaces (`'git fetch origin'`) is one token, so that values of different lengths
+/// line up.
+fn tokens(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, u8)> = None;
+    let mut offset = 0;
+    for word in body.split(' ') {
+        let begin = offset;
+        offset += word.len() + 1;
+        let b = word.as_bytes();
+        match start {
+            Some((open, quote)) => {
+                let closed = b.iter().rposition(|&c| c == quote).is_some_and(|p| {
+                    b[p + 1..].iter().all(|c| matches!(c, b',' | b'.' | b':' | b';' | b')' | b']'))
+                });
+                if closed {
+                    out.push(&body[open..begin + word.len()]);
+                    start = None;
+                }
+            }
+            None => {
+                let quote = b.first().copied().filter(|c| matches!(c, b'\'' | b'"'));
+                match quote {
+                    Some(q) if !b[1..].contains(&q) => start = Some((begin, q)),
+                    _ => out.push(word),
+                }
+            }
+        }
+    }
+    // An unclosed quote: its words one by one.
+    if let Some((open, _)) = start {
+        out.extend(body[open..].split(' '));
+    }
+    out
 }
 
 /// Whether a token is or holds a mask: `<NUM>`, `'<PATH>'`, `blk_<*>`.
@@ -152,6 +188,22 @@ mod tests {
     fn two_variants_are_two_events() {
         let got = templates(&["session opened for <*>", "session closed for <*>"]);
         assert_eq!(got, ["session opened for <*>", "session closed for <*>"]);
+    }
+
+    #[test]
+    fn quoted_values_of_any_length_are_one_token() {
+        assert_eq!(
+            tokens("run 'git fetch origin' failed"),
+            ["run", "'git fetch origin'", "failed"]
+        );
+        assert_eq!(tokens("run 'a b', then"), ["run", "'a b',", "then"]);
+        assert_eq!(tokens("it's 'open"), ["it's", "'open"]);
+        let got = templates(&[
+            "Command 'git fetch origin' returned <NUM>",
+            "Command 'make test' returned <NUM>",
+            "Command 'npm ci' returned <NUM>",
+        ]);
+        assert_eq!(got, ["Command <*> returned <NUM>"; 3]);
     }
 
     #[test]

@@ -1261,14 +1261,21 @@ fn second_pass(scratch: &mut Scratch) {
         if toks[k - 1].hint == Hint::UserWord
             && is_empty(toks[k - 1].trail)
             && is_empty(toks[k].lead)
-            && toks[k].hint == Hint::None
+            && matches!(toks[k].hint, Hint::None | Hint::UserWord)
             && let Core::Text(a, b) = toks[k].core
             && b > a
             && scratch.buf.as_bytes()[a as usize..b as usize]
                 .iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+            // `for user from 10.0.0.1`: the name was `user`; a preposition is no name.
+            && !matches!(
+                &scratch.buf[a as usize..b as usize],
+                "from" | "by" | "for" | "on" | "in" | "at" | "to" | "with" | "is" | "was" | "not"
+            )
         {
             toks[k].core = Core::Ph(Ph::Any);
+            // `user user from`: the masked name is no keyword.
+            toks[k].hint = Hint::None;
         }
     }
     // Units, line numbers, pids and status codes.

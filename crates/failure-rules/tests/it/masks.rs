@@ -196,6 +196,8 @@ fn user_names() {
         ("Invalid user oracle from 10.0.0.1", "Invalid user <*> from <IP>"),
         ("session opened for user root by (uid=0)", "session opened for user <*> by (uid=<NUM>)"),
         ("User web-admin locked", "User <*> locked"),
+        ("Invalid user user from 10.0.0.1", "Invalid user <*> from <IP>"),
+        ("Failed password for user from 10.0.0.1", "Failed password for user from <IP>"),
     ]);
     check(&[
         ("user: alice", "user: alice"),
