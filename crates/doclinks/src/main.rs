@@ -64,7 +64,7 @@ Exit codes: 0 no broken links (or --report-only), 1 broken links, 2 usage or inp
         #[arg(long)]
         nav_only: bool,
         /// Check files changed since REV and every file linking to a changed, renamed or deleted file.
-        #[arg(long, value_name = "REV")]
+        #[arg(long, value_name = "REV", conflicts_with = "nav_only")]
         changed_since: Option<String>,
         /// Exit 0 even when broken links are found.
         #[arg(long)]

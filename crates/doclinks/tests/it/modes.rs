@@ -115,3 +115,11 @@ fn nav_only_with_a_path_starts_at_its_readme_and_reports_only_under_it() {
     let (code, stdout, _) = dir.run(&["check", "--root", dir.path().to_str().unwrap(), "docs"]);
     assert_eq!(code, 1, "{stdout}");
 }
+
+#[test]
+fn nav_only_and_changed_since_do_not_mix() {
+    let dir = tree("//- README.md\n# hi\n");
+    let (code, _, stderr) = dir.run(&["check", "--nav-only", "--changed-since", "HEAD"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
