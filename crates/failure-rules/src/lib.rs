@@ -75,7 +75,9 @@ pub use crate::rules::{
 };
 pub use crate::rules_file::{DEFAULT_RULES_FILE, LOCK_NAME, default_lock_dir, load_rules};
 pub use crate::signature::{rule_id, signature};
-pub use crate::stream::{LineFormat, StreamOptions, StreamStats, normalize_stream};
+pub use crate::stream::{
+    LineFormat, StreamOptions, StreamStats, normalize_rewindable, normalize_stream,
+};
 
 /// Applies the proposals of `analysis` to `rules_file` under the `docs` lock in
 /// `lock_dir`: new rules are appended, rules seen in new runs gain their occurrences

@@ -248,7 +248,25 @@ fn normalize(mine: bool, error_type: Option<String>, format: LineFormat) -> Resu
         LineFormat::Jsonl => fr::LineFormat::Jsonl,
     };
     let options = fr::StreamOptions { mine, error_type };
-    match fr::normalize_stream(&mut input, &mut output, format, &options) {
+    // Stdin redirected from a file can be read twice: mining then needs no memory per line.
+    let file = std::os::fd::AsFd::as_fd(&stdin)
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
+    let result = match file {
+        Some(file) if mine => {
+            drop(input);
+            fr::normalize_rewindable(
+                &mut std::io::BufReader::with_capacity(1 << 16, file),
+                &mut output,
+                format,
+                &options,
+            )
+        }
+        _ => fr::normalize_stream(&mut input, &mut output, format, &options),
+    };
+    match result {
         Ok(_) => {}
         // A closed pipe (`| head`) is a normal end, as for ripgrep.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}

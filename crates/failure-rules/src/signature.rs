@@ -62,18 +62,6 @@ impl Signer {
         Parts { ty: ty.to_owned(), body: self.out.clone(), frames }
     }
 
-    /// The signature of a log line without a separate type: a leading
-    /// `SomeError:` is taken as the type.
-    pub(crate) fn line_parts(&mut self, line: &str, error_type: Option<&str>) -> Parts {
-        match error_type {
-            Some(ty) => self.parts(ty, line, None),
-            None => match split_type(line) {
-                Some((ty, rest)) => self.parts(ty, rest, None),
-                None => self.parts("", line, None),
-            },
-        }
-    }
-
     /// The normalized body only, in the signer's buffer.
     pub(crate) fn normalize_line(&mut self, line: &str) -> &str {
         normalize_into(line, &mut self.out, &mut self.scratch);

@@ -2,10 +2,12 @@
 //! in input order, with or without template mining.
 //!
 //! Memory is bounded by the distinct signatures (each id is computed once and
-//! cached); with mining, each line also costs the 4 bytes of its signature's index.
+//! cached). Mining must see every line before it prints the first: from a file it
+//! reads the input twice ([`normalize_rewindable`]); from a pipe each line costs the
+//! 4 bytes of its signature's index.
 
-use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, Write};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::{BufRead, Seek, SeekFrom, Write};
 
 use crate::mine::mine;
 use crate::signature::{Parts, Signer, rule_id, split_type};
@@ -52,6 +54,86 @@ pub fn normalize_stream(
     }
 }
 
+/// Like [`normalize_stream`], for input that can be read twice (a file): with
+/// mining, the first pass collects the distinct signatures and the second prints, so
+/// memory is bounded by the distinct signatures alone, not by the number of lines.
+pub fn normalize_rewindable<R: BufRead + Seek>(
+    input: &mut R,
+    output: &mut dyn Write,
+    format: LineFormat,
+    options: &StreamOptions,
+) -> std::io::Result<StreamStats> {
+    if !options.mine {
+        return stateless(input, output, format, options);
+    }
+    let start = input.stream_position()?;
+    let mut signer = Signer::default();
+    let mut seen: HashSet<Box<str>, FastHash> = HashSet::default();
+    let mut set: BTreeSet<Parts> = BTreeSet::new();
+    let mut raw = Vec::new();
+    let mut sig = String::new();
+    while let Some(line) = read_line(input, &mut raw)? {
+        let ty = stateless_signature(&mut signer, &line, options, &mut sig);
+        if !seen.contains(sig.as_str()) {
+            let body = sig[if ty.is_empty() { 0 } else { ty.len() + 2 }..].to_owned();
+            set.insert(Parts { ty: ty.to_owned(), body, frames: String::new() });
+            seen.insert(sig.as_str().into());
+        }
+    }
+    drop(seen);
+    let templates = mine(&set);
+    // Stateless signature → (template, id), each rendered once.
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut rendered: HashMap<String, usize> = HashMap::new();
+    let mut by_signature: HashMap<Box<str>, usize, FastHash> = HashMap::default();
+    for parts in &set {
+        let sig = templates[parts].render();
+        let next = outputs.len();
+        let i = *rendered.entry(sig.clone()).or_insert_with(|| {
+            let id = rule_id(&sig);
+            outputs.push((sig, id));
+            next
+        });
+        by_signature.insert(parts.render().into_boxed_str(), i);
+    }
+    drop(templates);
+    drop(set);
+    drop(rendered);
+    input.seek(SeekFrom::Start(start))?;
+    let mut n = 0u64;
+    while let Some(line) = read_line(input, &mut raw)? {
+        n += 1;
+        stateless_signature(&mut signer, &line, options, &mut sig);
+        let i = by_signature.get(sig.as_str()).copied().ok_or_else(|| {
+            std::io::Error::other(format!("line {n} changed while it was read: {sig}"))
+        })?;
+        let (template, id) = &outputs[i];
+        write_result(output, format, n, template, id)?;
+    }
+    output.flush()?;
+    Ok(StreamStats { lines: n, signatures: outputs.len() })
+}
+
+/// The signature of one line without mining, into `sig`; returns the type.
+fn stateless_signature<'a>(
+    signer: &mut Signer,
+    line: &'a str,
+    options: &'a StreamOptions,
+    sig: &mut String,
+) -> &'a str {
+    let (ty, rest) = match options.error_type.as_deref() {
+        Some(ty) => (ty.trim(), line),
+        None => split_type(line).map_or(("", line), |(ty, rest)| (ty.trim(), rest)),
+    };
+    sig.clear();
+    if !ty.is_empty() {
+        sig.push_str(ty);
+        sig.push_str(": ");
+    }
+    sig.push_str(signer.normalize_line(rest));
+    ty
+}
+
 fn read_line<'a>(
     input: &mut dyn BufRead,
     raw: &'a mut Vec<u8>,
@@ -86,16 +168,7 @@ fn stateless(
     let mut n = 0u64;
     while let Some(line) = read_line(input, &mut raw)? {
         n += 1;
-        let (ty, rest) = match options.error_type.as_deref() {
-            Some(ty) => (ty, &*line),
-            None => split_type(&line).unwrap_or(("", &line)),
-        };
-        sig.clear();
-        if !ty.is_empty() {
-            sig.push_str(ty.trim());
-            sig.push_str(": ");
-        }
-        sig.push_str(signer.normalize_line(rest));
+        stateless_signature(&mut signer, &line, options, &mut sig);
         let id = match ids.get(sig.as_str()) {
             Some(id) => id,
             None => {
@@ -115,17 +188,23 @@ fn mined(
     options: &StreamOptions,
 ) -> std::io::Result<StreamStats> {
     let mut signer = Signer::default();
-    let mut index: HashMap<Parts, u32> = HashMap::new();
+    let mut index: HashMap<Box<str>, u32, FastHash> = HashMap::default();
     let mut distinct: Vec<Parts> = Vec::new();
     let mut lines: Vec<u32> = Vec::new();
     let mut raw = Vec::new();
+    let mut sig = String::new();
     while let Some(line) = read_line(input, &mut raw)? {
-        let parts = signer.line_parts(&line, options.error_type.as_deref());
-        let next = distinct.len() as u32;
-        let i = *index.entry(parts).or_insert_with_key(|p| {
-            distinct.push(p.clone());
-            next
-        });
+        let ty = stateless_signature(&mut signer, &line, options, &mut sig);
+        let i = match index.get(sig.as_str()) {
+            Some(&i) => i,
+            None => {
+                let i = distinct.len() as u32;
+                let body = sig[if ty.is_empty() { 0 } else { ty.len() + 2 }..].to_owned();
+                distinct.push(Parts { ty: ty.to_owned(), body, frames: String::new() });
+                index.insert(sig.as_str().into(), i);
+                i
+            }
+        };
         lines.push(i);
     }
     drop(index);

@@ -139,6 +139,31 @@ fn normalize_prints_one_line_per_input_line_in_order() {
 }
 
 #[test]
+fn mining_from_a_file_reads_twice_and_prints_the_same() {
+    let (dir, fr) = setup();
+    let lines: String = (0..50)
+        .map(|i| {
+            format!(
+                "job {i} for {} failed on node-{i}\nlogin for {} refused\n",
+                ["ann", "ben", "cy"][i % 3],
+                ["ann", "ben", "cy"][i % 3]
+            )
+        })
+        .collect();
+    write(dir.path(), "in.log", &lines);
+    let piped =
+        fr().args(["normalize", "--mine", "--format", "jsonl"]).write_stdin_and_wait(&lines);
+    let out = fr()
+        .args(["normalize", "--mine", "--format", "jsonl"])
+        .stdin(std::fs::File::open(dir.path().join("in.log")).expect("open"))
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).expect("utf-8"), piped);
+    assert!(piped.contains(r#""line":100,"signature":"login for <*> refused""#), "{piped}");
+}
+
+#[test]
 fn normalize_accepts_invalid_utf8() {
     let (_dir, fr) = setup();
     let out = fr().arg("normalize").write_stdin_and_wait(b"bad \xff\xfe byte 7\n".as_slice());
