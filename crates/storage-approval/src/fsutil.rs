@@ -197,9 +197,33 @@ pub(crate) fn rename_noreplace(
     Ok(rustix::fs::renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE)?)
 }
 
-/// Copies an open file into `to_dir/to` (for a move across file systems): writes
-/// `to.partial`, checks the copied bytes hash to `expect`, keeps the mtime, fsyncs,
-/// then renames into place without replacing anything.
+/// Prefix of the temporary file a copy across file systems is written to.
+pub(crate) const PARTIAL_PREFIX: &str = ".storage-approval-partial-";
+
+/// Creates a temporary file in `dir` under a name no other file has (`O_EXCL`), so
+/// that creating it can never truncate or replace an existing file.
+fn create_partial(dir: &OwnedFd) -> io::Result<(String, File)> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    loop {
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{PARTIAL_PREFIX}{}-{n}", std::process::id());
+        match rustix::fs::openat(
+            dir,
+            name.as_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => return Ok((name, File::from(fd))),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Copies an open file into `to_dir/to` (for a move across file systems): writes a
+/// temporary file of its own (never a name derived from `to`, which could be another
+/// file's: `to.partial` may be a real file), checks the copied bytes hash to `expect`,
+/// keeps the mtime, fsyncs, then renames into place without replacing anything.
 pub(crate) fn copy_into(
     src: &mut File,
     mtime: i128,
@@ -208,15 +232,7 @@ pub(crate) fn copy_into(
     expect: &str,
 ) -> io::Result<()> {
     use std::io::Seek;
-    let partial = format!("{to}.partial");
-    let _ = rustix::fs::unlinkat(to_dir, partial.as_str(), AtFlags::empty());
-    let fd = rustix::fs::openat(
-        to_dir,
-        partial.as_str(),
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )?;
-    let mut out = File::from(fd);
+    let (partial, mut out) = create_partial(to_dir)?;
     let result = (|| {
         src.seek(io::SeekFrom::Start(0))?;
         let mut hasher = Sha256::new();
@@ -281,6 +297,30 @@ mod tests {
         for ns in [0i128, 1_700_000_000_123_456_789, 1_700_000_000_000_000_000, -5] {
             assert_eq!(parse_ns(&format_ns(ns)), Some(ns));
         }
+    }
+
+    #[test]
+    fn a_copy_never_touches_a_file_named_like_its_temporary() {
+        // `video.mp4.partial` is a real file (a browser download, or the quarantined
+        // copy of one): copying `video.mp4` next to it must leave it alone.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("src"), "new bytes").unwrap();
+        std::fs::write(tmp.path().join("video.mp4.partial"), "precious").unwrap();
+        let dir = open_anchor(tmp.path()).unwrap();
+        let mut src = File::open(tmp.path().join("src")).unwrap();
+        let expect = sha256_hex(b"new bytes");
+        copy_into(&mut src, 0, &dir, "video.mp4", &expect).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("video.mp4")).unwrap(), b"new bytes");
+        assert_eq!(std::fs::read(tmp.path().join("video.mp4.partial")).unwrap(), b"precious");
+        // A failed copy removes only its own temporary file.
+        let mut src = File::open(tmp.path().join("src")).unwrap();
+        assert!(copy_into(&mut src, 0, &dir, "other", &"0".repeat(64)).is_err());
+        let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["src", "video.mp4", "video.mp4.partial"]);
     }
 
     #[test]
