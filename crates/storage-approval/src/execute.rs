@@ -395,6 +395,21 @@ pub fn execute(
     }
     let root = fsutil::open_anchor(&root_path)
         .map_err(|e| Error::io("cannot open root", &root_path, e))?;
+    // ROOT/.tidy-quarantine holds the default quarantine and audit log: a symlink
+    // there would take quarantined files (and the log) out of ROOT.
+    match fsutil::stat_at(&root, QUARANTINE_DIR) {
+        Ok(st) if fsutil::kind(&st) == "directory" => {}
+        Ok(st) => {
+            return Err(Error::refused(format!(
+                "{} is a {}, not a directory; remove it or choose --quarantine and \
+                 --audit-log elsewhere; nothing was touched",
+                root_path.join(QUARANTINE_DIR).display(),
+                fsutil::kind(&st)
+            )));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("cannot stat", root_path.join(QUARANTINE_DIR), e)),
+    }
 
     // The quarantine: never inside a protected path.
     let quarantine_base = if options.purge {
@@ -503,17 +518,23 @@ pub fn execute(
         return Ok(summary);
     }
 
-    let qfd = match &qdir {
-        Some(q) => {
-            std::fs::create_dir_all(q).map_err(|e| Error::io("cannot create quarantine", q, e))?;
-            let marker = q.parent().expect("BASE/REPORT_ID has a parent").join(QUARANTINE_MARKER);
-            if !marker.exists() {
-                fsutil::write_atomic(&marker, b"storage-approval quarantine: never scanned\n")
-                    .map_err(|e| Error::io("cannot write", &marker, e))?;
-            }
-            Some(fsutil::open_anchor(q).map_err(|e| Error::io("cannot open quarantine", q, e))?)
+    let qfd = match (&quarantine_base, &qdir) {
+        (Some(base), Some(q)) => {
+            let cannot = |e| Error::io("cannot create quarantine", q, e);
+            // The default quarantine is created through ROOT's handle, refusing
+            // symlinks; a `--quarantine` the user named is taken as named.
+            let base_fd = match &options.quarantine {
+                None => fsutil::open_dir(&root, &[QUARANTINE_DIR], true).map_err(cannot)?,
+                Some(_) => {
+                    std::fs::create_dir_all(base).map_err(cannot)?;
+                    fsutil::open_anchor(base).map_err(cannot)?
+                }
+            };
+            fsutil::write_marker(&base_fd, QUARANTINE_MARKER)
+                .map_err(|e| Error::io("cannot write", base.join(QUARANTINE_MARKER), e))?;
+            Some(fsutil::open_dir(&base_fd, &[report.id.as_str()], true).map_err(cannot)?)
         }
-        None => None,
+        _ => None,
     };
     let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
     let logged = logged_states(&log.entries, &report.id);
@@ -767,7 +788,18 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
             }
             Ok(())
         };
-        if let Err(why) = open(&from_anchor).and_then(|()| open(&e.root)) {
+        // As in execute: the logged root must still resolve to itself, or a symlink
+        // was put on the way and the restore would land elsewhere.
+        let root_ok = match Path::new(&e.root).canonicalize() {
+            Ok(real) if real == Path::new(&e.root) => Ok(()),
+            Ok(real) => Err(format!(
+                "root {} now resolves to {} (a symlink on the way): not restoring there",
+                e.root,
+                real.display()
+            )),
+            Err(err) => Err(format!("cannot open root {}: {err}", e.root)),
+        };
+        if let Err(why) = root_ok.and_then(|()| open(&from_anchor)).and_then(|()| open(&e.root)) {
             out.reason = Some(why);
             continue;
         }

@@ -187,6 +187,24 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates the marker file `name` in `dir` unless it exists (never through a symlink).
+pub(crate) fn write_marker(dir: &OwnedFd, name: &str) -> io::Result<()> {
+    let fd = match rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::EXIST) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut file = File::from(fd);
+    file.write_all(b"storage-approval quarantine: never scanned\n")?;
+    file.sync_all()?;
+    sync_dir(dir)
+}
+
 /// Renames `from` (in `from_dir`) to `to` (in `to_dir`) without replacing anything.
 pub(crate) fn rename_noreplace(
     from_dir: &OwnedFd,

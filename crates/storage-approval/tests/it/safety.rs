@@ -370,3 +370,46 @@ fn a_root_swapped_for_a_symlink_is_refused() {
     assert!(stderr(&out).contains("symlink on the way"), "{}", stderr(&out));
     assert!(decoy.join("c.tmp").exists());
 }
+
+#[test]
+fn a_quarantine_folder_swapped_for_a_symlink_is_refused() {
+    // ROOT/.tidy-quarantine pointing out of ROOT would carry the quarantined files
+    // (and the audit log) there.
+    let d = tree();
+    let (report, approval) = d.scan_and_approve();
+    let q = d.root().join(".tidy-quarantine");
+    if q.exists() {
+        std::fs::remove_dir_all(&q).unwrap();
+    }
+    let elsewhere = d.out("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &q).unwrap();
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is a symlink, not a directory"), "{}", stderr(&out));
+    assert_eq!(before, snapshot(&d.root(), Some(".tidy-quarantine")));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "nothing went through the link");
+}
+
+#[test]
+fn undo_into_a_root_swapped_for_a_symlink_restores_nothing() {
+    let d = tree();
+    let (report, approval) = d.scan_and_approve();
+    assert_eq!(execute(&report, &approval).status.code(), Some(0));
+    let root = d.root();
+    let moved = d.out("real");
+    std::fs::rename(&root, &moved).unwrap();
+    let decoy = d.out("decoy");
+    std::fs::create_dir(&decoy).unwrap();
+    std::os::unix::fs::symlink(&decoy, &root).unwrap();
+    let out = run(&[
+        "undo",
+        "--audit-log",
+        path_str(&moved.join(".tidy-quarantine/audit.jsonl")),
+        "--execute",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("symlink on the way"), "{}", stdout(&out));
+    assert_eq!(std::fs::read_dir(&decoy).unwrap().count(), 0, "nothing restored through the link");
+}
