@@ -518,6 +518,27 @@ pub fn execute(
         return Ok(summary);
     }
 
+    let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
+    let logged = logged_states(&log.entries, &report.id);
+    // An interrupted action is finished where its logged intent said it would go:
+    // with another quarantine (or `--purge`) this run would look for it in the wrong
+    // place, and log a result the files do not show.
+    for (src, logged_dest) in pending_dests(&log.entries, &report.id) {
+        if let Some(a) = rep.actions.iter().find(|a| a.src == src)
+            && dest_of(a) != logged_dest
+        {
+            let place = |d: &Option<String>| match d {
+                Some(d) => format!("to `{d}`"),
+                None => "by a purge".to_owned(),
+            };
+            return Err(Error::refused(format!(
+                "`{src}` was interrupted on its way {} but this run would move it {}: \
+                 run again with the same --quarantine or --purge; nothing was touched",
+                place(&logged_dest),
+                place(&dest_of(a))
+            )));
+        }
+    }
     let qfd = match (&quarantine_base, &qdir) {
         (Some(base), Some(q)) => {
             let cannot = |e| Error::io("cannot create quarantine", q, e);
@@ -536,8 +557,6 @@ pub fn execute(
         }
         _ => None,
     };
-    let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
-    let logged = logged_states(&log.entries, &report.id);
     let fields = |a: &Action, phase: &'static str| Fields {
         phase,
         action: a.action.as_str().to_owned(),
@@ -581,7 +600,8 @@ pub fn execute(
                 (Ok(c), _) => ready.push((i, c)),
                 // Interrupted after its intent: the file may already be at its target.
                 (Err(why), Logged::Pending) => {
-                    match finished_elsewhere(target(a).as_ref(), &expect(a)) {
+                    let src = Loc { anchor: &root, rel: a.src.clone() };
+                    match finished_elsewhere(&src, target(a).as_ref(), &expect(a)) {
                         Some(status) => results.push((
                             i,
                             status,
@@ -665,13 +685,38 @@ pub fn execute(
 }
 
 /// For an interrupted action whose source no longer checks out: is it complete at its
-/// target (same bytes)? `None` target means a purge, which is complete once the source
-/// is gone.
-fn finished_elsewhere(target: Option<&Loc<'_>>, expect: &Expect<'_>) -> Option<Status> {
+/// target (same bytes)? `None` target means a purge, which is complete only once the
+/// source is gone (a source that is still there, changed, was not purged).
+fn finished_elsewhere(
+    src: &Loc<'_>,
+    target: Option<&Loc<'_>>,
+    expect: &Expect<'_>,
+) -> Option<Status> {
     match target {
         Some(to) => recheck(to, &Expect { mtime: None, ..*expect }).ok().map(|_| Status::Done),
-        None => Some(Status::Done),
+        None => is_gone(src).then_some(Status::Done),
     }
+}
+
+/// Whether nothing is at `loc` any more (the file or one of its directories is missing).
+fn is_gone(loc: &Loc<'_>) -> bool {
+    let (dirs, name) = loc.split();
+    let found = fsutil::open_dir(loc.anchor, &dirs, false).and_then(|d| fsutil::stat_at(&d, name));
+    matches!(found, Err(e) if e.kind() == io::ErrorKind::NotFound)
+}
+
+/// The `dest` logged with each pending intent (an intent without a result) of
+/// `report_id`.
+fn pending_dests(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Option<String>> {
+    let mut pending = HashMap::new();
+    for e in entries.iter().filter(|e| e.report_id == report_id && e.action != "restore") {
+        if e.phase == "intent" {
+            pending.insert(e.src.clone(), e.dest.clone());
+        } else {
+            pending.remove(&e.src);
+        }
+    }
+    pending
 }
 
 /// The longest existing ancestor canonicalized, with the rest appended.

@@ -164,3 +164,58 @@ fn a_run_killed_between_copy_and_unlink_across_file_systems_finishes() {
     assert_eq!(copies.values().next().unwrap(), &sha256(b"junk bytes"));
     assert!(run(&["audit", "verify", path_str(&log)]).status.success());
 }
+
+/// Runs execute on a single junk file, then rewinds the audit log to the state a
+/// SIGKILL right after the intent leaves (the result line dropped; the chain holds).
+fn interrupted_after_the_intent(extra: &[&str]) -> (Dir, Vec<String>) {
+    let d = Dir::new();
+    d.file("one.tmp", "junk bytes");
+    let (report, approval) = d.scan_and_approve();
+    let mut args: Vec<String> =
+        ["execute", "--report", path_str(&report), "--approval", path_str(&approval), "--execute"]
+            .map(str::to_owned)
+            .to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(run(&argv).status.code(), Some(0));
+    let log = d.audit_log();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let intent = text.lines().next().unwrap();
+    assert!(intent.contains("\"phase\":\"intent\""), "{intent}");
+    std::fs::write(&log, format!("{intent}\n")).unwrap();
+    (d, args)
+}
+
+#[test]
+fn a_resume_with_another_quarantine_or_purge_is_refused() {
+    // The interrupted run quarantined `one.tmp`; a resume with --purge would look
+    // for nothing and log a purge that never happened.
+    let (d, mut args) = interrupted_after_the_intent(&[]);
+    let before = snapshot(&d.root(), None);
+    args.push("--purge".to_owned());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&argv);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("run again with the same --quarantine"), "{}", stderr(&out));
+    assert_eq!(before, snapshot(&d.root(), None), "nothing touched");
+    // With the same options it finishes.
+    args.pop();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&argv);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(crate::util::stdout(&out).contains("completed by an interrupted run"));
+}
+
+#[test]
+fn an_interrupted_purge_of_a_file_that_changed_is_not_logged_as_done() {
+    let (d, args) = interrupted_after_the_intent(&["--purge"]);
+    // The purge happened, then someone wrote a new file under the same name.
+    std::fs::write(d.root().join("one.tmp"), "new precious bytes").unwrap();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&argv);
+    assert_eq!(out.status.code(), Some(3), "{}", crate::util::stdout(&out));
+    assert!(crate::util::stdout(&out).contains("skipped"), "{}", crate::util::stdout(&out));
+    assert_eq!(std::fs::read_to_string(d.root().join("one.tmp")).unwrap(), "new precious bytes");
+    let log = std::fs::read_to_string(d.audit_log()).unwrap();
+    assert!(log.lines().last().unwrap().contains("\"phase\":\"skipped\""), "{log}");
+}
