@@ -104,8 +104,10 @@ struct Parsed {
     torn_at: Option<(u64, usize)>,
 }
 
-/// Parses and checks the chain. A last line without its newline, or not JSON at all,
-/// is reported as torn (when `allow_torn`) rather than as broken.
+/// Parses and checks the chain. A last line without its newline is reported as torn
+/// (when `allow_torn`) rather than as broken: an append cut short by a crash leaves
+/// exactly that. A complete line (with its newline) that is not a valid entry was
+/// not torn but edited, and is never repaired away.
 fn parse(path: &Path, bytes: &[u8], allow_torn: bool) -> Result<Parsed> {
     let mut entries: Vec<AuditEntry> = Vec::new();
     let mut prev = GENESIS.to_owned();
@@ -119,16 +121,15 @@ fn parse(path: &Path, bytes: &[u8], allow_torn: bool) -> Result<Parsed> {
         };
         let value: Option<serde_json::Value> = serde_json::from_slice(line).ok();
         let is_last = next >= bytes.len();
-        if is_last && (!complete || value.is_none()) {
+        if is_last && !complete {
             if allow_torn {
                 return Ok(Parsed { entries, torn_at: Some((offset as u64, line.len())) });
             }
-            let what = if complete {
-                "not valid JSON"
-            } else {
-                "truncated line (no newline): an interrupted write"
-            };
-            return Err(Error::chain(path, line_no, what));
+            return Err(Error::chain(
+                path,
+                line_no,
+                "truncated line (no newline): an interrupted write",
+            ));
         }
         let Some(value) = value else { return Err(Error::chain(path, line_no, "not valid JSON")) };
         let entry: AuditEntry = serde_json::from_value(value.clone())
@@ -138,6 +139,16 @@ fn parse(path: &Path, bytes: &[u8], allow_torn: bool) -> Result<Parsed> {
                 path,
                 line_no,
                 "entry_hash does not match the entry (edited line)",
+            ));
+        }
+        // The hash covers the entry's content; the line must also be byte for byte
+        // what this tool writes for it, so that no edit at all goes unnoticed (a
+        // space, a reordered key, an escaped letter).
+        if serde_json::to_vec(&entry).expect("an audit entry serializes") != line {
+            return Err(Error::chain(
+                path,
+                line_no,
+                "the line is not as written (edited formatting or escapes)",
             ));
         }
         if entry.prev_hash != prev {
@@ -356,6 +367,29 @@ mod tests {
         write(&lines[..3]);
         assert!(verify_log(&path, None).is_ok());
         assert!(verify_log(&path, Some(&head.hash)).is_err());
+    }
+
+    #[test]
+    fn an_edit_that_keeps_the_content_is_found_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = sample(tmp.path());
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in [("\"seq\":2,", "\"seq\": 2,"), ("\"f1\"", "\"\\u0066\u{31}\"")] {
+            std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+            let err = verify_log(&path, None).unwrap_err();
+            assert!(err.to_string().contains(":2: audit chain broken"), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_complete_last_line_that_is_not_an_entry_is_never_repaired() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = sample(tmp.path());
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("not json\n");
+        std::fs::write(&path, &text).unwrap();
+        assert!(AuditLog::open(&path, "/r", "ana").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "left as found");
     }
 
     #[test]
