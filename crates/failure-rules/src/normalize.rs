@@ -279,6 +279,11 @@ fn chunk_end(b: &[u8], start: usize) -> usize {
             }
         }
         while i < b.len() && !b[i].is_ascii_whitespace() {
+            // Most bytes are neither `=` nor whitespace: one table lookup skips them.
+            if !STOP[b[i] as usize] {
+                i += 1;
+                continue;
+            }
             if b[i] == b'='
                 && i > start
                 && b[start..i]
@@ -327,12 +332,21 @@ fn push(buf: &mut String, s: &str) -> (u32, u32) {
 
 fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
     let b = chunk.as_bytes();
-    // Fast path, about half of all chunks: a plain word, maybe with `:` `,` `.` `;`
-    // after it. No mask applies to it; only the second pass may join it.
-    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-    if letters > 0
-        && b[letters..].iter().all(|c| matches!(c, b':' | b',' | b'.' | b';' | b'!' | b'?'))
+    // One pass over the bytes; the core's shape is this minus the stripped punctuation.
+    let full = shape(b);
+    // Fast path, about half of all chunks: a plain word, maybe with one `:` `,` `.`
+    // `;` after it. No mask applies to it; only the second pass may join it.
+    let letters = if full.alpha == b.len() {
+        b.len()
+    } else if full.alpha + 1 == b.len()
+        && b[0].is_ascii_alphabetic()
+        && matches!(b[b.len() - 1], b':' | b',' | b'.' | b';' | b'!' | b'?')
     {
+        b.len() - 1
+    } else {
+        0
+    };
+    if letters > 0 {
         let core = push(&mut scratch.buf, &chunk[..letters]);
         let trail = push(&mut scratch.buf, &chunk[letters..]);
         let hint = word_hint(&chunk[..letters]);
@@ -415,7 +429,14 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
     }
     let core_str = &chunk[s..e];
     let lead = push(&mut scratch.buf, &chunk[..s]);
-    let (core, hint, orig) = classify_core(core_str, mode, scratch);
+    let mut sh = full;
+    for &c in b[..s].iter().chain(&b[e..]) {
+        sh.remove(c);
+    }
+    if sh.eq.is_some() {
+        sh.eq = core_str.bytes().position(|c| c == b'=');
+    }
+    let (core, hint, orig) = classify_shaped(core_str, sh, mode, scratch);
     let trail = push(&mut scratch.buf, &chunk[e..]);
     scratch.toks.push(Tok { lead, core, trail, hint, orig });
 }
@@ -455,7 +476,7 @@ fn quoted_core(
 }
 
 /// Facts about a chunk gathered in one pass over its bytes.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Shape {
     digits: usize,
     alpha: usize,
@@ -471,6 +492,45 @@ struct Shape {
     other: usize,
     underscores: usize,
 }
+
+impl Shape {
+    /// Takes one byte out of the counts (`eq` is left for the caller to redo).
+    fn remove(&mut self, c: u8) {
+        let field = match CLASS[c as usize] {
+            0 => &mut self.digits,
+            1 => {
+                self.alpha -= 1;
+                &mut self.hex_letters
+            }
+            2 => {
+                self.alpha -= 1;
+                &mut self.non_hex_alpha
+            }
+            3 => &mut self.dots,
+            4 => &mut self.colons,
+            5 => &mut self.slashes,
+            6 => &mut self.backslashes,
+            7 => &mut self.dashes,
+            8 => &mut self.underscores,
+            9 => &mut self.at,
+            10 => return,
+            _ => &mut self.other,
+        };
+        *field -= 1;
+    }
+}
+
+/// Bytes that end a run in [`chunk_end`]: whitespace and `=`.
+const STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[0x0c] = true;
+    t[b'=' as usize] = true;
+    t
+};
 
 /// Byte classes for [`shape`]: one table lookup and one increment per byte.
 const CLASS: [u8; 256] = {
@@ -500,15 +560,16 @@ const CLASS: [u8; 256] = {
 fn shape(b: &[u8]) -> Shape {
     // Two tables, alternating, so that a run of one class is not one long chain of
     // dependent increments.
-    let mut even = [0u32; 13];
-    let mut odd = [0u32; 13];
+    // 16 slots and `& 15`: the index is provably in bounds, so no check per byte.
+    let mut even = [0u32; 16];
+    let mut odd = [0u32; 16];
     let mut pairs = b.chunks_exact(2);
     for pair in &mut pairs {
-        even[CLASS[pair[0] as usize] as usize] += 1;
-        odd[CLASS[pair[1] as usize] as usize] += 1;
+        even[(CLASS[pair[0] as usize] & 15) as usize] += 1;
+        odd[(CLASS[pair[1] as usize] & 15) as usize] += 1;
     }
     for &c in pairs.remainder() {
-        even[CLASS[c as usize] as usize] += 1;
+        even[(CLASS[c as usize] & 15) as usize] += 1;
     }
     let c = |i: usize| (even[i] + odd[i]) as usize;
     Shape {
@@ -534,12 +595,22 @@ fn text(scratch: &mut Scratch, s: &str) -> Core {
 }
 
 fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, (u32, u32)) {
+    classify_shaped(core, shape(core.as_bytes()), mode, scratch)
+}
+
+fn classify_shaped(
+    core: &str,
+    sh: Shape,
+    mode: Mode,
+    scratch: &mut Scratch,
+) -> (Core, Hint, (u32, u32)) {
     let none = (0, 0);
-    if let Some(ph) = Ph::parse(core) {
+    if core.starts_with('<')
+        && let Some(ph) = Ph::parse(core)
+    {
         return (Core::Ph(ph), Hint::None, none);
     }
     let b = core.as_bytes();
-    let sh = shape(b);
     if sh.digits == 0 {
         // Words: the common case, checked cheaply.
         if sh.colons == 0 && sh.slashes == 0 && sh.backslashes == 0 && sh.at == 0 && sh.eq.is_none()

@@ -272,15 +272,44 @@ fn write_result(
     sig: &str,
     id: &str,
 ) -> std::io::Result<()> {
+    // Assembled in one buffer and written once: this runs for every input line.
+    let mut line = Vec::with_capacity(sig.len() + id.len() + 48);
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
     match format {
         LineFormat::Jsonl => {
-            write!(output, "{{\"line\":{n},\"signature\":")?;
-            serde_json::to_writer(&mut *output, sig)?;
-            writeln!(output, ",\"id\":\"{id}\"}}")
+            line.extend_from_slice(b"{\"line\":");
+            line.extend_from_slice(&digits[i..]);
+            line.extend_from_slice(b",\"signature\":");
+            if sig.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+                line.push(b'"');
+                line.extend_from_slice(sig.as_bytes());
+                line.push(b'"');
+            } else {
+                serde_json::to_writer(&mut line, sig)?;
+            }
+            line.extend_from_slice(b",\"id\":\"");
+            line.extend_from_slice(id.as_bytes());
+            line.extend_from_slice(b"\"}\n");
         }
         LineFormat::Tsv => {
             // Tabs and newlines cannot occur in a signature: the normalizer splits on them.
-            writeln!(output, "{n}\t{id}\t{sig}")
+            line.extend_from_slice(&digits[i..]);
+            line.push(b'\t');
+            line.extend_from_slice(id.as_bytes());
+            line.push(b'\t');
+            line.extend_from_slice(sig.as_bytes());
+            line.push(b'\n');
         }
     }
+    output.write_all(&line)
 }
