@@ -149,10 +149,15 @@ enum Hint {
 
 #[derive(Debug, Clone, Copy)]
 enum Core {
-    /// Text in the scratch buffer.
+    /// Text in the scratch buffer (which starts with the message itself).
     Text(u32, u32),
     Ph(Ph),
+    /// Returned by classification only: the chunk's core, unchanged.
+    Same,
 }
+
+/// `orig` of a [`Tok`] that has none.
+const NO_ORIG: (u32, u32) = (0, 0);
 
 #[derive(Debug, Clone, Copy)]
 struct Tok {
@@ -243,6 +248,8 @@ fn has_word(s: &str) -> bool {
 fn run(message: &str, mode: Mode, out: &mut String, scratch: &mut Scratch) {
     out.clear();
     scratch.buf.clear();
+    // Ranges into the message are ranges into the buffer: no copy per token.
+    scratch.buf.push_str(message);
     scratch.toks.clear();
     let bytes = message.as_bytes();
     let mut i = 0;
@@ -254,7 +261,7 @@ fn run(message: &str, mode: Mode, out: &mut String, scratch: &mut Scratch) {
         }
         let end = chunk_end(bytes, i);
         let chunk = &message[i..end];
-        classify_chunk(chunk, value_pos, mode, scratch);
+        classify_chunk(chunk, i as u32, value_pos, mode, scratch);
         value_pos = chunk.ends_with(':') || chunk.ends_with('=');
         i = end;
     }
@@ -330,7 +337,9 @@ fn push(buf: &mut String, s: &str) -> (u32, u32) {
     (start, buf.len() as u32)
 }
 
-fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
+fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
+    // The range of `chunk[a..b]` in the buffer.
+    let at = |a: usize, b: usize| (base + a as u32, base + b as u32);
     let b = chunk.as_bytes();
     // One pass over the bytes; the core's shape is this minus the stripped punctuation.
     let full = shape(b);
@@ -347,8 +356,8 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
         0
     };
     if letters > 0 {
-        let core = push(&mut scratch.buf, &chunk[..letters]);
-        let trail = push(&mut scratch.buf, &chunk[letters..]);
+        let core = at(0, letters);
+        let trail = at(letters, b.len());
         let hint = word_hint(&chunk[..letters]);
         scratch.toks.push(Tok {
             lead: (core.0, core.0),
@@ -373,9 +382,9 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
     {
         let quote = &chunk[s..s + 1];
         let content = &chunk[s + 1..close];
-        let lead = push(&mut scratch.buf, &chunk[..s + 1]);
+        let lead = at(0, s + 1);
         let core = quoted_core(content, quote, value_pos, mode, scratch);
-        let trail = push(&mut scratch.buf, &chunk[close..]);
+        let trail = at(close, b.len());
         scratch.toks.push(Tok { lead, core, trail, hint: Hint::None, orig: (0, 0) });
         return;
     }
@@ -383,7 +392,7 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
     if b.first() == Some(&b'[') && b.len() > 4 && chunk.contains("]:") {
         let core = chunk.trim_end_matches([',', ';', '.', ')']);
         if is_ip(core.as_bytes(), &shape(core.as_bytes())) {
-            let trail = push(&mut scratch.buf, &chunk[core.len()..]);
+            let trail = at(core.len(), b.len());
             scratch.toks.push(Tok {
                 lead: (0, 0),
                 core: Core::Ph(Ph::Ip),
@@ -417,7 +426,7 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
         e -= 1;
     }
     if s == e {
-        let lead = push(&mut scratch.buf, chunk);
+        let lead = at(0, b.len());
         scratch.toks.push(Tok {
             lead,
             core: Core::Text(lead.1, lead.1),
@@ -428,7 +437,7 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
         return;
     }
     let core_str = &chunk[s..e];
-    let lead = push(&mut scratch.buf, &chunk[..s]);
+    let lead = at(0, s);
     let mut sh = full;
     for &c in b[..s].iter().chain(&b[e..]) {
         sh.remove(c);
@@ -436,8 +445,16 @@ fn classify_chunk(chunk: &str, value_pos: bool, mode: Mode, scratch: &mut Scratc
     if sh.eq.is_some() {
         sh.eq = core_str.bytes().position(|c| c == b'=');
     }
-    let (core, hint, orig) = classify_shaped(core_str, sh, mode, scratch);
-    let trail = push(&mut scratch.buf, &chunk[e..]);
+    let (core, hint, keep_orig) = classify_shaped(core_str, sh, mode, scratch);
+    let core = match core {
+        Core::Same => {
+            let r = at(s, e);
+            Core::Text(r.0, r.1)
+        }
+        other => other,
+    };
+    let orig = if keep_orig { at(s, e) } else { NO_ORIG };
+    let trail = at(e, b.len());
     scratch.toks.push(Tok { lead, core, trail, hint, orig });
 }
 
@@ -594,17 +611,12 @@ fn text(scratch: &mut Scratch, s: &str) -> Core {
     Core::Text(r.0, r.1)
 }
 
-fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, (u32, u32)) {
+fn classify_core(core: &str, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, bool) {
     classify_shaped(core, shape(core.as_bytes()), mode, scratch)
 }
 
-fn classify_shaped(
-    core: &str,
-    sh: Shape,
-    mode: Mode,
-    scratch: &mut Scratch,
-) -> (Core, Hint, (u32, u32)) {
-    let none = (0, 0);
+fn classify_shaped(core: &str, sh: Shape, mode: Mode, scratch: &mut Scratch) -> (Core, Hint, bool) {
+    let none = false;
     if core.starts_with('<')
         && let Some(ph) = Ph::parse(core)
     {
@@ -616,7 +628,7 @@ fn classify_shaped(
         if sh.colons == 0 && sh.slashes == 0 && sh.backslashes == 0 && sh.at == 0 && sh.eq.is_none()
         {
             if sh.dots == 0 || is_exception_type(b) {
-                return (text(scratch, core), word_hint(core), none);
+                return (Core::Same, word_hint(core), none);
             }
             if is_host(b, &sh) {
                 return (Core::Ph(Ph::Host), Hint::None, none);
@@ -624,7 +636,7 @@ fn classify_shaped(
             if is_file_name(b) {
                 return (Core::Ph(Ph::Path), Hint::None, none);
             }
-            return (text(scratch, core), Hint::None, none);
+            return (Core::Same, Hint::None, none);
         }
     } else if sh.alpha == 0 && sh.other == 0 && sh.colons == 0 && sh.slashes == 0 && sh.eq.is_none()
     {
@@ -633,7 +645,7 @@ fn classify_shaped(
             return (Core::Ph(Ph::Ip), Hint::None, none);
         }
         if let Some(ph) = numeric(b, &sh) {
-            let orig = push(&mut scratch.buf, core);
+            let orig = true;
             let hint = if ph == Ph::Num && sh.dots == 0 && sh.dashes == 0 && b.len() <= 4 {
                 Hint::Small
             } else if b.len() == 5 && matches!(b[0], b'+' | b'-') && sh.dots == 0 {
@@ -645,7 +657,7 @@ fn classify_shaped(
         }
     }
     if is_exception_type(b) {
-        return (text(scratch, core), Hint::None, none);
+        return (Core::Same, Hint::None, none);
     }
     if sh.colons > 0
         && sh.slashes >= 2
@@ -733,7 +745,7 @@ fn classify_shaped(
     if sh.digits > 0 && mode == Mode::Full {
         return (identifier(core, scratch), Hint::None, none);
     }
-    (text(scratch, core), word_hint(core), none)
+    (Core::Same, word_hint(core), none)
 }
 
 fn word_hint(w: &str) -> Hint {
@@ -1210,7 +1222,7 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
     } else {
         match classify_core(inner, Mode::Full, scratch).0 {
             Core::Ph(ph) => ph.text(),
-            Core::Text(..) => Ph::Any.text(),
+            Core::Text(..) | Core::Same => Ph::Any.text(),
         }
     };
     s.push_str(q);
@@ -1267,6 +1279,7 @@ fn core_str(buf: &str, core: Core) -> &str {
     match core {
         Core::Text(a, b) => &buf[a as usize..b as usize],
         Core::Ph(ph) => ph.text(),
+        Core::Same => "",
     }
 }
 
@@ -1454,7 +1467,7 @@ fn render(scratch: &Scratch, out: &mut String) {
         out.push_str(trail);
         last_ph = match t.core {
             Core::Ph(ph) => Some(ph),
-            Core::Text(..) => None,
+            Core::Text(..) | Core::Same => None,
         };
         last_trail_empty = trail.is_empty();
     }
