@@ -1299,7 +1299,8 @@ fn second_pass(scratch: &mut Scratch) {
         is_anchor(t)
             || matches!(t.hint, Hint::Month | Hint::Weekday | Hint::Zone | Hint::AmPm | Hint::Small)
     };
-    let mut i = 0;
+    // Most messages hold no time at all: skip the loop then.
+    let mut i = if toks.iter().any(is_part) { 0 } else { n };
     while i < n {
         if !is_part(&toks[i]) {
             i += 1;
@@ -1438,6 +1439,7 @@ fn is_year(buf: &str, r: (u32, u32)) -> bool {
 
 fn render(scratch: &Scratch, out: &mut String) {
     let buf = scratch.buf.as_str();
+    out.reserve(buf.len());
     let mut last_ph: Option<Ph> = None;
     let mut last_trail_empty = false;
     let mut first = true;
@@ -1462,9 +1464,14 @@ fn render(scratch: &Scratch, out: &mut String) {
             out.push(' ');
         }
         first = false;
-        out.push_str(lead);
+        // Most tokens have no punctuation around them; skip the empty copies.
+        if !lead.is_empty() {
+            out.push_str(lead);
+        }
         out.push_str(core);
-        out.push_str(trail);
+        if !trail.is_empty() {
+            out.push_str(trail);
+        }
         last_ph = match t.core {
             Core::Ph(ph) => Some(ph),
             Core::Text(..) | Core::Same => None,
