@@ -55,12 +55,20 @@ impl Default for ExecuteOptions {
 }
 
 /// Options of [`undo`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UndoOptions {
     /// Restore for real; without it, a dry run.
     pub execute: bool,
     /// Recorded as the operator of the restore entries.
     pub operator: String,
+    /// Restores per group commit.
+    pub batch: usize,
+}
+
+impl Default for UndoOptions {
+    fn default() -> Self {
+        UndoOptions { execute: false, operator: String::new(), batch: DEFAULT_BATCH }
+    }
 }
 
 /// What happened to one action.
@@ -124,6 +132,10 @@ pub struct RunSummary {
     pub head: Option<ChainHead>,
     /// Where quarantined files went.
     pub quarantine: Option<PathBuf>,
+    /// Directories below ROOT: for `execute`, those removed because this run emptied
+    /// them (logged as `rmdir`); for `undo`, those recreated (logged as `mkdir`), or
+    /// in a dry run, those that would be.
+    pub dirs: Vec<String>,
 }
 
 impl RunSummary {
@@ -342,7 +354,7 @@ enum Logged {
 /// a completed `restore` (undo) makes it new again, so the same report can be executed again after an undo.
 fn logged_states(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Logged> {
     let mut states = HashMap::new();
-    for e in entries.iter().filter(|e| e.report_id == report_id) {
+    for e in entries.iter().filter(|e| e.report_id == report_id && !is_dir_entry(e)) {
         let state = match (e.action.as_str(), e.phase.as_str()) {
             ("restore", "done") => {
                 states.remove(&e.src);
@@ -453,6 +465,7 @@ pub fn execute(
         audit_log: None,
         head: None,
         quarantine: qdir.clone(),
+        dirs: Vec::new(),
     };
     let outcome = |a: &Action, status: Status, reason: Option<String>| Outcome {
         action: a.action.as_str().to_owned(),
@@ -645,7 +658,24 @@ pub fn execute(
                 Err(why) => results.push((i, Status::Failed, Some(why))),
             }
         }
-        // 4. Results, durable after the renames they describe.
+        // 4. The directories these actions emptied (`__pycache__/`), deepest first.
+        let done_srcs: Vec<&str> = results
+            .iter()
+            .filter(|r| r.1 == Status::Done)
+            .map(|r| batch[r.0].src.as_str())
+            .collect();
+        let removed = remove_emptied_dirs(&root, &done_srcs, &|dir: &str| {
+            policy.is_protected(dir)
+                || dir == QUARANTINE_DIR
+                || dir == policy.file.archive.dest
+                || policy.file.archive.dirs.iter().any(|d| d == dir)
+        });
+        // 5. Results, durable after the renames they describe.
+        let mut removed_dirs = Vec::new();
+        for (dir, parent) in removed {
+            touched.push(parent);
+            removed_dirs.push(dir);
+        }
         sync_dirs(touched, &root_path)?;
         results.sort_by_key(|r| r.0);
         for (i, status, reason) in &results {
@@ -662,7 +692,18 @@ pub fn execute(
             }
             log.push(f);
         }
+        for dir in &removed_dirs {
+            log.push(Fields {
+                phase: "done",
+                action: "rmdir".to_owned(),
+                src: dir.clone(),
+                policy_reason: "emptied by the actions of this report".to_owned(),
+                report_id: report.id.clone(),
+                ..Fields::default()
+            });
+        }
         log.commit()?;
+        summary.dirs.extend(removed_dirs);
         for (i, status, reason) in results {
             summary.outcomes.push(outcome(&batch[i], status, reason));
         }
@@ -682,6 +723,60 @@ pub fn execute(
     summary.head = Some(log.head());
     summary.audit_log = Some(audit_path);
     Ok(summary)
+}
+
+/// Whether an audit entry is about a directory (`rmdir` by execute, `mkdir` by undo)
+/// rather than a file.
+fn is_dir_entry(e: &AuditEntry) -> bool {
+    matches!(e.action.as_str(), "rmdir" | "mkdir")
+}
+
+/// Removes the directories that the actions on `srcs` left empty: each ancestor of a
+/// source (never ROOT itself, never one that `keep` names), deepest first, so that a
+/// parent emptied by removing its last child goes too. Only an empty directory can
+/// be removed (`rmdir`), so no byte is lost, and each is removed through its parent's
+/// handle, never through a symlink. Returns each removed directory with its parent's
+/// handle (to be fsynced).
+fn remove_emptied_dirs(
+    root: &OwnedFd,
+    srcs: &[&str],
+    keep: &dyn Fn(&str) -> bool,
+) -> Vec<(String, OwnedFd)> {
+    let mut candidates: Vec<&str> = Vec::new();
+    for src in srcs {
+        let mut end = src.len();
+        while let Some(pos) = src[..end].rfind('/') {
+            candidates.push(&src[..pos]);
+            end = pos;
+        }
+    }
+    candidates.sort_by(|a, b| b.matches('/').count().cmp(&a.matches('/').count()).then(a.cmp(b)));
+    candidates.dedup();
+    let mut removed = Vec::new();
+    for dir in candidates {
+        if keep(dir) {
+            continue;
+        }
+        let parts: Vec<&str> = dir.split('/').collect();
+        let (name, parents) = parts.split_last().expect("a directory has a name");
+        let Ok(parent) = fsutil::open_dir(root, parents, false) else { continue };
+        if rustix::fs::unlinkat(&parent, *name, rustix::fs::AtFlags::REMOVEDIR).is_ok() {
+            removed.push((dir.to_owned(), parent));
+        }
+    }
+    removed
+}
+
+/// Whether a logged root still resolves to itself (no symlink put on the way since).
+fn root_still_itself(root: &str) -> std::result::Result<(), String> {
+    match Path::new(root).canonicalize() {
+        Ok(real) if real == Path::new(root) => Ok(()),
+        Ok(real) => Err(format!(
+            "root {root} now resolves to {} (a symlink on the way): not restoring there",
+            real.display()
+        )),
+        Err(err) => Err(format!("cannot open root {root}: {err}")),
+    }
 }
 
 /// For an interrupted action whose source no longer checks out: is it complete at its
@@ -709,7 +804,10 @@ fn is_gone(loc: &Loc<'_>) -> bool {
 /// `report_id`.
 fn pending_dests(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Option<String>> {
     let mut pending = HashMap::new();
-    for e in entries.iter().filter(|e| e.report_id == report_id && e.action != "restore") {
+    for e in entries
+        .iter()
+        .filter(|e| e.report_id == report_id && e.action != "restore" && !is_dir_entry(e))
+    {
         if e.phase == "intent" {
             pending.insert(e.src.clone(), e.dest.clone());
         } else {
@@ -784,6 +882,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         audit_log: options.execute.then(|| audit_path.to_path_buf()),
         head: None,
         quarantine: None,
+        dirs: Vec::new(),
     };
     // Anchors: each root and each quarantine base, opened once.
     let mut anchors: HashMap<String, OwnedFd> = HashMap::new();
@@ -835,23 +934,19 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         };
         // As in execute: the logged root must still resolve to itself, or a symlink
         // was put on the way and the restore would land elsewhere.
-        let root_ok = match Path::new(&e.root).canonicalize() {
-            Ok(real) if real == Path::new(&e.root) => Ok(()),
-            Ok(real) => Err(format!(
-                "root {} now resolves to {} (a symlink on the way): not restoring there",
-                e.root,
-                real.display()
-            )),
-            Err(err) => Err(format!("cannot open root {}: {err}", e.root)),
-        };
-        if let Err(why) = root_ok.and_then(|()| open(&from_anchor)).and_then(|()| open(&e.root)) {
+        if let Err(why) = root_still_itself(&e.root)
+            .and_then(|()| open(&from_anchor))
+            .and_then(|()| open(&e.root))
+        {
             out.reason = Some(why);
             continue;
         }
         jobs.push((index, e, state, from_anchor, from_rel));
     }
 
-    for batch in jobs.chunks(DEFAULT_BATCH) {
+    recreate_dirs(&entries, log.as_mut(), &mut summary)?;
+
+    for batch in jobs.chunks(options.batch.max(1)) {
         // 1. Check each file in its quarantine or archive place, and that its
         //    original place is free.
         let checked: Vec<std::result::Result<Checked, (Status, String)>> = batch
@@ -955,6 +1050,119 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
     }
     summary.head = log.as_ref().map(AuditLog::head);
     Ok(summary)
+}
+
+/// Recreates the directories that execute removed because it emptied them (logged
+/// `rmdir`, not yet undone by a logged `mkdir`), shallowest first and before any file
+/// goes back, so that a directory whose files were purged comes back too. Each is
+/// made through its parent's handle and logged as `mkdir` once it exists; without a
+/// log (a dry run) the directories that would be made are only listed.
+fn recreate_dirs(
+    entries: &[AuditEntry],
+    log: Option<&mut AuditLog>,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let mut removed: HashMap<(&str, &str, &str), (&AuditEntry, bool)> = HashMap::new();
+    for e in entries {
+        let key = (e.report_id.as_str(), e.root.as_str(), e.src.as_str());
+        match (e.action.as_str(), e.phase.as_str()) {
+            ("rmdir", "done") => {
+                removed.insert(key, (e, false));
+            }
+            ("mkdir", "done") => {
+                if let Some(slot) = removed.get_mut(&key) {
+                    slot.1 = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut todo: Vec<&AuditEntry> =
+        removed.into_values().filter(|(_, restored)| !restored).map(|(e, _)| e).collect();
+    todo.sort_by(|a, b| {
+        (&a.root, a.src.matches('/').count(), &a.src).cmp(&(
+            &b.root,
+            b.src.matches('/').count(),
+            &b.src,
+        ))
+    });
+    let mut roots: HashMap<&str, std::result::Result<OwnedFd, String>> = HashMap::new();
+    let mut made = Vec::new();
+    for e in todo {
+        let skip = |status: Status, why: String| Outcome {
+            action: "mkdir".to_owned(),
+            src: e.src.clone(),
+            dest: None,
+            bytes: 0,
+            status,
+            reason: Some(why),
+        };
+        let Ok(parts) = fsutil::components(&e.src) else {
+            summary.outcomes.push(skip(Status::Skipped, "the logged path is not plain".into()));
+            continue;
+        };
+        let root = roots.entry(e.root.as_str()).or_insert_with(|| {
+            root_still_itself(&e.root).and_then(|()| {
+                fsutil::open_anchor(Path::new(&e.root))
+                    .map_err(|err| format!("cannot open root {}: {err}", e.root))
+            })
+        });
+        let root = match root {
+            Ok(fd) => &*fd,
+            Err(why) => {
+                summary.outcomes.push(skip(Status::Skipped, why.clone()));
+                continue;
+            }
+        };
+        let (name, parents) = parts.split_last().expect("components are never empty");
+        let existing = fsutil::open_dir(root, parents, false)
+            .and_then(|d| fsutil::stat_at(&d, name))
+            .map(|st| fsutil::kind(&st));
+        match existing {
+            Ok("directory") => continue,
+            Ok(kind) => {
+                summary.outcomes.push(skip(
+                    Status::Skipped,
+                    format!("a {kind} is in the place of the directory: not replacing it"),
+                ));
+                continue;
+            }
+            Err(_) => {}
+        }
+        if log.is_none() {
+            summary.dirs.push(e.src.clone());
+            continue;
+        }
+        let result = fsutil::open_dir(root, parents, true).and_then(|parent| {
+            match rustix::fs::mkdirat(&parent, *name, rustix::fs::Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(err) => return Err(err.into()),
+            }
+            fsutil::sync_dir(&parent)
+        });
+        match result {
+            Ok(()) => made.push(e),
+            Err(err) => summary
+                .outcomes
+                .push(skip(Status::Failed, format!("cannot recreate the directory: {err}"))),
+        }
+    }
+    if let Some(log) = log {
+        for e in &made {
+            log.push(Fields {
+                phase: "done",
+                action: "mkdir".to_owned(),
+                src: e.src.clone(),
+                policy_reason: "undo of rmdir".to_owned(),
+                report_id: e.report_id.clone(),
+                root: Some(e.root.clone()),
+                ..Fields::default()
+            });
+        }
+        log.commit()?;
+    }
+    summary.dirs.extend(made.iter().map(|e| e.src.clone()));
+    Ok(())
 }
 
 /// Removes the directories of `rel` below `anchor` that a restore left empty

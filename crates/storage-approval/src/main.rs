@@ -151,6 +151,9 @@ enum Command {
         /// Recorded as the operator of the restores (default: $USER).
         #[arg(long)]
         operator: Option<String>,
+        /// Restores per group commit of the audit log.
+        #[arg(long, default_value_t = storage_approval::DEFAULT_BATCH, hide = true)]
+        batch: usize,
     },
 }
 
@@ -339,13 +342,15 @@ fn run(cli: &Cli) -> Result<u8, Error> {
                 }
             }
         }
-        Command::Undo { audit_log, execute, operator } => {
+        Command::Undo { audit_log, execute, operator, batch } => {
             let operator = operator
                 .clone()
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".into());
-            let summary =
-                storage_approval::undo(audit_log, &UndoOptions { execute: *execute, operator })?;
+            let summary = storage_approval::undo(
+                audit_log,
+                &UndoOptions { execute: *execute, operator, batch: *batch },
+            )?;
             render_run(&summary, json, "undo");
             Ok(if summary.complete() { EXIT_OK } else { EXIT_SKIPPED })
         }
@@ -398,7 +403,7 @@ fn render_run(summary: &RunSummary, json: bool, what: &str) {
             "done": count(Status::Done), "would": count(Status::WouldDo),
             "already_done": count(Status::AlreadyDone), "skipped": count(Status::Skipped),
             "failed": count(Status::Failed), "audit_log": summary.audit_log,
-            "quarantine": summary.quarantine,
+            "quarantine": summary.quarantine, "dirs": summary.dirs,
             "head": summary.head.as_ref().map(|h| json!({ "hash": h.hash, "entries": h.entries })),
         }));
         return;
@@ -412,6 +417,15 @@ fn render_run(summary: &RunSummary, json: bool, what: &str) {
             o.action,
             o.src
         );
+    }
+    // Directories execute removed because it emptied them, or undo recreated.
+    let (dir_status, dir_action) = match (summary.dry_run, what) {
+        (true, _) => (Status::WouldDo, "mkdir"),
+        (false, "undo") => (Status::Done, "mkdir"),
+        (false, _) => (Status::Done, "rmdir"),
+    };
+    for dir in &summary.dirs {
+        println!("{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status));
     }
     if summary.dry_run {
         println!(

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::util::{Dir, Lcg, path_str, run, sha256, snapshot, stderr};
 
@@ -29,6 +30,39 @@ fn assert_every_byte_present(
     }
 }
 
+/// Lines in the audit log so far (0 before it exists).
+fn log_lines(log: &Path) -> usize {
+    std::fs::read(log).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0)
+}
+
+/// Starts the binary with `args` and kills it with SIGKILL at a random point of its
+/// run: once the audit log has grown by a random number of lines (waiting on that,
+/// not on the clock, so a loaded machine still kills it mid-run), plus a random few
+/// hundred microseconds so that the kill lands between or inside actions too.
+/// Returns whether it was killed (rather than finishing first).
+fn kill_mid_run(args: &[&str], log: &Path, rng: &mut Lcg, max_lines: u64) -> bool {
+    let target = log_lines(log) + 1 + rng.below(max_lines) as usize;
+    let mut child = crate::util::command()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while log_lines(log) < target {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(Instant::now() < deadline, "no progress in the audit log");
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    std::thread::sleep(Duration::from_micros(rng.below(2_000)));
+    let killed = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    killed
+}
+
 #[test]
 fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     let d = Dir::new();
@@ -45,6 +79,7 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     let original = snapshot(&root, None);
     let (report, approval) = d.scan_and_approve();
     let report_id = crate::util::stdout(&run(&["report-id", path_str(&report)])).trim().to_owned();
+    let log = d.audit_log();
 
     let args = [
         "execute",
@@ -57,23 +92,15 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
         "4",
     ];
     let mut rng = Lcg(0x5eed_2026);
+    let mut killed = 0;
     for round in 0..12 {
-        let mut child = crate::util::command()
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // A random point in the run: the point of the test, not a wait for anything.
-        std::thread::sleep(std::time::Duration::from_micros(rng.below(50_000)));
-        let _ = child.kill();
-        let _ = child.wait();
+        killed += usize::from(kill_mid_run(&args, &log, &mut rng, 16));
         assert_every_byte_present(&root, &report_id, &original, round);
     }
+    assert!(killed >= 6, "only {killed} of 12 runs were killed mid-run");
     let out = run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_every_byte_present(&root, &report_id, &original, 99);
-    let log = d.audit_log();
     let verify = run(&["audit", "verify", path_str(&log)]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
 
@@ -84,7 +111,9 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let mut per_src: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e["report_id"] == report_id.as_str()) {
+    for e in
+        entries.iter().filter(|e| e["report_id"] == report_id.as_str() && e["action"] != "rmdir")
+    {
         let slot = per_src.entry(e["src"].as_str().unwrap().to_owned()).or_default();
         match e["phase"].as_str().unwrap() {
             "intent" => slot.0 += 1,
@@ -94,28 +123,22 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     }
     assert_eq!(per_src.len(), 40 + 40 + 20);
     assert!(per_src.values().all(|&(intent, done)| intent == 1 && done == 1), "{per_src:?}");
+    assert!(!root.join("b").exists() && !root.join("c").exists(), "emptied directories go");
 
     // Undo is killed the same way, then finished.
-    let undo_args = ["undo", "--audit-log", path_str(&log), "--execute"];
+    let undo_args = ["undo", "--audit-log", path_str(&log), "--execute", "--batch", "4"];
+    let mut killed = 0;
     for round in 0..6 {
-        let mut child = crate::util::command()
-            .args(undo_args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(rng.below(20_000)));
-        let _ = child.kill();
-        let _ = child.wait();
+        killed += usize::from(kill_mid_run(&undo_args, &log, &mut rng, 16));
         assert_every_byte_present(&root, &report_id, &original, 100 + round);
     }
+    assert!(killed >= 3, "only {killed} of 6 undo runs were killed mid-run");
     let undo = run(&undo_args);
     assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
     let verify = run(&["audit", "verify", path_str(&log)]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    // The same paths (directories included) with the same SHA-256.
     assert_eq!(original, snapshot(&root, Some(".tidy-quarantine")));
-    let restored: Vec<&String> = original.keys().collect();
-    assert!(restored.iter().all(|p| sha256(&std::fs::read(root.join(p)).unwrap()) == original[*p]));
 }
 
 #[test]
@@ -159,7 +182,7 @@ fn a_run_killed_between_copy_and_unlink_across_file_systems_finishes() {
     let again = run(&args);
     assert_eq!(again.status.code(), Some(0), "{}{}", crate::util::stdout(&again), stderr(&again));
     assert!(!d.root().join("one.tmp").exists(), "the original is removed now");
-    let copies = snapshot(elsewhere.path(), Some(".storage-approval-quarantine"));
+    let copies = crate::util::files(elsewhere.path(), Some(".storage-approval-quarantine"));
     assert_eq!(copies.len(), 1, "{copies:?}");
     assert_eq!(copies.values().next().unwrap(), &sha256(b"junk bytes"));
     assert!(run(&["audit", "verify", path_str(&log)]).status.success());

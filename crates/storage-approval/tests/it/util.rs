@@ -99,6 +99,11 @@ pub(crate) fn snapshot(dir: &Path, skip: Option<&str>) -> BTreeMap<String, Strin
     out
 }
 
+/// The regular files of [`snapshot`] only (path → SHA-256).
+pub(crate) fn files(dir: &Path, skip: Option<&str>) -> BTreeMap<String, String> {
+    snapshot(dir, skip).into_iter().filter(|(_, v)| v != "dir").collect()
+}
+
 fn walk(root: &Path, dir: &Path, skip: Option<&str>, out: &mut BTreeMap<String, String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
@@ -111,6 +116,7 @@ fn walk(root: &Path, dir: &Path, skip: Option<&str>, out: &mut BTreeMap<String, 
         if ft.is_symlink() {
             out.insert(rel, format!("symlink -> {}", std::fs::read_link(&path).unwrap().display()));
         } else if ft.is_dir() {
+            out.insert(rel, "dir".to_owned());
             walk(root, &path, skip, out);
         } else {
             out.insert(rel, sha256(&std::fs::read(&path).unwrap()));

@@ -93,6 +93,12 @@ fn execute_then_undo_restores_the_tree_exactly() {
     );
     assert!(after.contains_key("archive/logs/2020.log") && !after.contains_key("logs/2020.log"));
     assert!(after.contains_key(".git/objects/x"), ".git is never touched");
+    // The directories the actions emptied are gone (`src/` held only `__pycache__/`);
+    // a directory still holding a file, and the policy's archive dir, stay.
+    for gone in ["build", "deep", "docs/copy", "src"] {
+        assert!(!after.contains_key(gone), "{gone} is left behind: {after:?}");
+    }
+    assert!(after.contains_key("docs") && after.contains_key("logs"));
     // Moves keep mtimes.
     let archived =
         std::fs::metadata(d.root().join("archive/logs/2020.log")).unwrap().modified().unwrap();
@@ -131,6 +137,7 @@ fn execute_then_undo_restores_the_tree_exactly() {
     );
     let undo = run(&["undo", "--audit-log", path_str(&log), "--execute", "--operator", "ana"]);
     assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
+    // Same paths, directories included, with the same SHA-256.
     let restored = snapshot(&d.root(), Some(".tidy-quarantine"));
     assert_eq!(before, restored);
     // The archive directories the undo emptied are gone too.
@@ -141,7 +148,7 @@ fn execute_then_undo_restores_the_tree_exactly() {
 #[test]
 fn purge_deletes_for_real_and_undo_says_so() {
     let d = Dir::new();
-    d.file("a", "x").file("b", "x");
+    d.file("a", "x").file("b", "x").file("sub/__pycache__/m.pyc", "bytecode");
     let (report, approval) = d.scan_and_approve();
     let out = run(&[
         "execute",
@@ -159,9 +166,13 @@ fn purge_deletes_for_real_and_undo_says_so() {
         !q.read_dir().unwrap().any(|e| e.unwrap().file_type().unwrap().is_dir()),
         "nothing quarantined"
     );
+    assert!(!d.root().join("sub").exists(), "the emptied directories go");
     let undo = run(&["undo", "--audit-log", path_str(&d.audit_log()), "--execute"]);
     assert_eq!(undo.status.code(), Some(3));
     assert!(stdout(&undo).contains("purged"), "{}", stdout(&undo));
+    // The purged files cannot come back, but the directories they were in do.
+    assert!(d.root().join("sub/__pycache__").is_dir(), "{}", stdout(&undo));
+    assert!(stdout(&undo).contains("mkdir   sub/__pycache__/"), "{}", stdout(&undo));
 }
 
 #[test]
@@ -185,9 +196,10 @@ fn quarantine_on_another_file_system_is_copied_and_undone() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!d.root().join("b/one").exists());
-    let copies = snapshot(elsewhere.path(), Some(".storage-approval-quarantine"));
+    let copies = crate::util::files(elsewhere.path(), Some(".storage-approval-quarantine"));
     assert_eq!(copies.len(), 1, "{copies:?}");
     assert!(copies.keys().next().unwrap().ends_with("/b/one"));
+    assert!(!d.root().join("b").exists(), "the emptied directory is gone");
     let undo = run(&["undo", "--audit-log", path_str(&d.audit_log()), "--execute"]);
     assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
     assert_eq!(before, snapshot(&d.root(), Some(".tidy-quarantine")));
