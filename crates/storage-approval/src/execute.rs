@@ -259,10 +259,13 @@ fn same_entry(
     then: &rustix::fs::Stat,
 ) -> std::result::Result<(), String> {
     let now = fsutil::stat_at(dir, name).map_err(|e| describe_open(&e, "the file"))?;
+    // The ctime too: a rewrite that puts the size and mtime back (`cp -a` over the
+    // file, fclones #84) cannot put the ctime back.
     if now.st_ino != then.st_ino
         || now.st_dev != then.st_dev
         || now.st_size != then.st_size
         || fsutil::mtime_ns(&now) != fsutil::mtime_ns(then)
+        || (now.st_ctime, now.st_ctime_nsec) != (then.st_ctime, then.st_ctime_nsec)
     {
         return Err("changed after it was checked".to_owned());
     }
@@ -1242,6 +1245,32 @@ mod tests {
         assert!(tmp.path().join("outside/f").exists());
         assert!(!tmp.path().join("root/moved/f").exists());
         assert_eq!(std::fs::read_to_string(tmp.path().join("root/q/f")).unwrap(), "checked");
+    }
+
+    #[test]
+    fn a_rewrite_that_keeps_size_and_mtime_after_the_check_is_not_acted_on() {
+        use std::os::unix::fs::MetadataExt;
+        let (tmp, root, mut checked, sha) = setup();
+        let file = tmp.path().join("root/d/f");
+        let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+        let ctime = |f: &Path| {
+            let m = std::fs::metadata(f).unwrap();
+            (m.ctime(), m.ctime_nsec())
+        };
+        let then = ctime(&file);
+        // Rewrite until the coarse file-system clock has ticked, so that the rewrite
+        // has a ctime of its own (as any later rewrite does).
+        loop {
+            std::fs::write(&file, "CHECKED").unwrap();
+            if ctime(&file) != then {
+                break;
+            }
+        }
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(mtime).unwrap();
+        let err =
+            relocate(&mut checked, &Loc { anchor: &root, rel: "q/f".into() }, &sha).unwrap_err();
+        assert!(err.contains("changed after it was checked"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "CHECKED");
     }
 
     #[test]
