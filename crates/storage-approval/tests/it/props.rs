@@ -13,14 +13,18 @@ fn action() -> impl Strategy<Value = Value> {
         "[0-9a-f]{64}",
         "[a-z ]{0,20}",
         prop::option::of("dup:[0-9a-f]{16}"),
+        "[a-z]{1,8}(/[a-z0-9._-]{1,8}){0,2}",
     )
-        .prop_map(|(is_move, src, bytes, sha, reason, group)| {
+        .prop_map(|(is_move, src, bytes, sha, reason, group, keep)| {
             let mut a = json!({
                 "action": if is_move { "move" } else { "delete" }, "src": src, "bytes": bytes,
                 "sha256": sha, "mtime": "2024-01-01T00:00:00.5Z", "policy_reason": reason, "group": group,
             });
             if is_move {
                 a["dest"] = format!("archive/{src}").into();
+            }
+            if group.is_some() {
+                a["keep"] = keep.into();
             }
             a
         })
@@ -61,7 +65,7 @@ proptest! {
     fn id_changes_with_any_byte_of_any_action(
         actions in prop::collection::vec(action(), 1..8),
         which in any::<prop::sample::Index>(),
-        field in prop::sample::select(vec!["action", "src", "bytes", "sha256", "mtime", "policy_reason", "group", "dest"]),
+        field in prop::sample::select(vec!["action", "src", "dest", "bytes", "sha256", "mtime", "policy_reason", "group", "keep"]),
         pos in any::<prop::sample::Index>(),
         byte in any::<u8>(),
     ) {

@@ -304,8 +304,7 @@ fn a_full_disk_during_a_move_loses_nothing_and_a_later_run_finishes() {
     // The quarantine is on another file system (tmpfs), so the move is a copy. A file
     // size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes the copy fail part way
     // like a full disk would.
-    let shm = std::path::Path::new("/dev/shm");
-    let Ok(elsewhere) = tempfile::tempdir_in(shm) else { return };
+    let Some(elsewhere) = crate::util::other_fs() else { return };
     if !std::path::Path::new("/usr/bin/prlimit").exists() {
         return;
     }

@@ -64,6 +64,23 @@ impl Dir {
     }
 }
 
+/// A temporary directory on another file system than the tests' trees (`/dev/shm`,
+/// a tmpfs on Linux), so that a rename into it fails with EXDEV; `None`, said on
+/// stderr, where there is none.
+#[expect(clippy::print_stderr, reason = "a test that cannot run says so in the test output")]
+pub(crate) fn other_fs() -> Option<tempfile::TempDir> {
+    use std::os::unix::fs::MetadataExt;
+    let here = std::fs::metadata(std::env::temp_dir()).ok()?.dev();
+    let there = tempfile::tempdir_in("/dev/shm").ok();
+    match there {
+        Some(dir) if std::fs::metadata(dir.path()).ok()?.dev() != here => Some(dir),
+        _ => {
+            eprintln!("no second file system (/dev/shm): the cross-file-system case is not run");
+            None
+        }
+    }
+}
+
 pub(crate) fn path_str(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
 }

@@ -178,8 +178,7 @@ fn purge_deletes_for_real_and_undo_says_so() {
 #[test]
 fn quarantine_on_another_file_system_is_copied_and_undone() {
     // /dev/shm is a tmpfs on Linux: a rename there fails with EXDEV.
-    let shm = std::path::Path::new("/dev/shm");
-    let Ok(elsewhere) = tempfile::tempdir_in(shm) else { return };
+    let Some(elsewhere) = crate::util::other_fs() else { return };
     let d = Dir::new();
     d.file("a/one", "dup").file("b/one", "dup").age("b/one", 3);
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
