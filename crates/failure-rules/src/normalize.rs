@@ -380,10 +380,9 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
         && close < b.len()
         && (close + 1 == b.len() || !b[close + 1].is_ascii_alphanumeric())
     {
-        let quote = &chunk[s..s + 1];
         let content = &chunk[s + 1..close];
         let lead = at(0, s + 1);
-        let core = quoted_core(content, quote, value_pos, mode, scratch);
+        let core = quoted_core(content, value_pos, mode, scratch);
         let trail = at(close, b.len());
         scratch.toks.push(Tok { lead, core, trail, hint: Hint::None, orig: (0, 0) });
         return;
@@ -458,13 +457,7 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
     scratch.toks.push(Tok { lead, core, trail, hint, orig });
 }
 
-fn quoted_core(
-    content: &str,
-    quote: &str,
-    value_pos: bool,
-    mode: Mode,
-    scratch: &mut Scratch,
-) -> Core {
+fn quoted_core(content: &str, value_pos: bool, mode: Mode, scratch: &mut Scratch) -> Core {
     if value_pos && mode == Mode::Full {
         // A typed mask says more than `<*>` when the whole value has one.
         if !content.contains(' ')
@@ -480,13 +473,7 @@ fn quoted_core(
     let mut inner = std::mem::take(&mut scratch.inner);
     let mut sub = Scratch::default();
     inner.clear();
-    run(
-        content,
-        if mode == Mode::Full { Mode::Full } else { Mode::Conservative },
-        &mut inner,
-        &mut sub,
-    );
-    let _ = quote;
+    run(content, mode, &mut inner, &mut sub);
     let r = push(&mut scratch.buf, &inner);
     scratch.inner = inner;
     Core::Text(r.0, r.1)
@@ -890,8 +877,8 @@ fn number_with_unit(b: &[u8]) -> Option<Ph> {
     if is_size(unit) {
         return Some(Ph::Size);
     }
-    // Split alternating unit groups.
-    let mut j = 0;
+    // Alternating number and unit groups; more than six is no duration.
+    let mut groups = 0;
     let mut any = false;
     let mut u = unit;
     while !u.is_empty() {
@@ -907,8 +894,8 @@ fn number_with_unit(b: &[u8]) -> Option<Ph> {
             return None;
         }
         u = &u[digit_end..];
-        j += 1;
-        if j > 6 {
+        groups += 1;
+        if groups > 6 {
             return None;
         }
     }
@@ -1238,7 +1225,6 @@ fn identifier(core: &str, scratch: &mut Scratch) -> Core {
     if matches!(b[0], b'/' | b'\\') {
         return Core::Ph(Ph::Path);
     }
-    let mut seg_start = 0;
     let mut keep = 0;
     for (i, &c) in b.iter().enumerate() {
         if c.is_ascii_digit() {
@@ -1246,14 +1232,12 @@ fn identifier(core: &str, scratch: &mut Scratch) -> Core {
         }
         if matches!(c, b'_' | b'-' | b'.' | b':' | b'/' | b'#' | b'@' | b'(' | b'[' | b',') {
             keep = i + 1;
-            seg_start = i + 1;
         }
         // A `<*>` already in the token stays.
         if c == b'<' {
             break;
         }
     }
-    let _ = seg_start;
     if keep == 0 {
         return Core::Ph(Ph::Any);
     }

@@ -115,31 +115,47 @@ pub struct Rules {
     exact: HashMap<String, usize>,
     /// Rules with `<*>`, most specific (most literal text) first.
     templates: Vec<(Vec<String>, usize)>,
+    /// Rule id → rule index.
+    by_id: HashMap<String, usize>,
 }
 
 impl Rules {
     /// Indexes `rules`.
     pub fn new(rules: Vec<Rule>) -> Rules {
-        let mut exact = HashMap::new();
-        let mut templates = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            for sig in [rule.signature.as_str(), without_frames(&rule.signature)] {
-                if sig.contains("<*>") {
-                    let parts: Vec<String> = sig.split("<*>").map(str::to_owned).collect();
-                    if !templates.iter().any(|(p, j)| *p == parts && *j == i) {
-                        templates.push((parts, i));
-                    }
-                } else {
-                    exact.entry(sig.to_owned()).or_insert(i);
-                }
+        let mut index = Rules {
+            rules: Vec::with_capacity(rules.len()),
+            exact: HashMap::new(),
+            templates: Vec::new(),
+            by_id: HashMap::new(),
+        };
+        for rule in rules {
+            index.push(rule);
+        }
+        index
+    }
+
+    /// Appends a rule and indexes it.
+    fn push(&mut self, rule: Rule) {
+        let i = self.rules.len();
+        let full = rule.signature.as_str();
+        let short = without_frames(full);
+        // The signature, and without its frames if it has some.
+        for sig in std::iter::once(full).chain((short != full).then_some(short)) {
+            if sig.contains("<*>") {
+                let parts: Vec<String> = sig.split("<*>").map(str::to_owned).collect();
+                // Most literal text first, ties by id.
+                let literal: usize = parts.iter().map(String::len).sum();
+                let at = self.templates.partition_point(|(p, j)| {
+                    let other: usize = p.iter().map(String::len).sum();
+                    other > literal || (other == literal && self.rules[*j].id < rule.id)
+                });
+                self.templates.insert(at, (parts, i));
+            } else {
+                self.exact.entry(sig.to_owned()).or_insert(i);
             }
         }
-        templates.sort_by(|(a, i), (b, j)| {
-            let la: usize = a.iter().map(String::len).sum();
-            let lb: usize = b.iter().map(String::len).sum();
-            lb.cmp(&la).then_with(|| rules[*i].id.cmp(&rules[*j].id))
-        });
-        Rules { rules, exact, templates }
+        self.by_id.entry(rule.id.clone()).or_insert(i);
+        self.rules.push(rule);
     }
 
     /// The bootstrap rules only.
@@ -297,23 +313,24 @@ pub(crate) fn merge(
     now: &str,
 ) -> Merge {
     let mut counts = Merge::default();
+    let mut index = Rules::new(std::mem::take(rules));
     for group in groups {
-        let index = Rules::new(std::mem::take(rules));
         let proposal = propose(&index, std::slice::from_ref(group), thresholds, now).remove(0);
-        *rules = index.rules;
         match proposal.status {
             Status::Known => counts.unchanged += 1,
             Status::Update => {
-                if let Some(slot) = rules.iter_mut().find(|r| r.id == proposal.rule.id) {
-                    *slot = proposal.rule;
+                // The signature is unchanged, so the index stays valid.
+                if let Some(&i) = index.by_id.get(&proposal.rule.id) {
+                    index.rules[i] = proposal.rule;
                 }
                 counts.updated += 1;
             }
             Status::New => {
-                rules.push(proposal.rule);
+                index.push(proposal.rule);
                 counts.added += 1;
             }
         }
     }
+    *rules = index.rules;
     counts
 }
