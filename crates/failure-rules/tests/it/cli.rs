@@ -241,6 +241,26 @@ fn usage_errors_exit_2_and_help_exits_0() {
 }
 
 #[test]
+fn stdin_records_and_report_format_by_extension() {
+    let (dir, fr) = setup();
+    let input = format!(
+        "{}\n{}\n",
+        record("TimeoutError", "read timed out after 3s", "r1"),
+        record("TimeoutError", "read timed out after 9s", "r2")
+    );
+    let out = fr()
+        .args(["analyze", "-", "--output-report", "out/report.json", "--format", "markdown"])
+        .write_stdin_and_wait(input);
+    assert!(out.starts_with("# Top failures"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["summary"]["records"], 2);
+    assert_eq!(report["proposals"][0]["signature"], "TimeoutError: read timed out after <DUR>");
+    assert_eq!(report["proposals"][0]["rule_signature"], "TimeoutError: <*>");
+}
+
+#[test]
 fn since_days_keeps_recent_records() {
     let (dir, fr) = setup();
     let old = serde_json::json!({"type": "OldError", "message": "gone", "timestamp": "2001-01-01T00:00:00Z"});
