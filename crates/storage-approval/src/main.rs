@@ -408,6 +408,21 @@ fn render_run(summary: &RunSummary, json: bool, what: &str) {
         }));
         return;
     }
+    // Directories execute removed because it emptied them (after its actions), or
+    // undo recreated (before its restores), in the order they happened.
+    let (dir_status, dir_action) = match (summary.dry_run, what) {
+        (true, _) => (Status::WouldDo, "mkdir"),
+        (false, "undo") => (Status::Done, "mkdir"),
+        (false, _) => (Status::Done, "rmdir"),
+    };
+    let dirs = || {
+        for dir in &summary.dirs {
+            println!("{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status));
+        }
+    };
+    if dir_action == "mkdir" {
+        dirs();
+    }
     for o in &summary.outcomes {
         let dest = o.dest.as_deref().map(|d| format!(" -> {d}")).unwrap_or_default();
         let reason = o.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
@@ -418,14 +433,8 @@ fn render_run(summary: &RunSummary, json: bool, what: &str) {
             o.src
         );
     }
-    // Directories execute removed because it emptied them, or undo recreated.
-    let (dir_status, dir_action) = match (summary.dry_run, what) {
-        (true, _) => (Status::WouldDo, "mkdir"),
-        (false, "undo") => (Status::Done, "mkdir"),
-        (false, _) => (Status::Done, "rmdir"),
-    };
-    for dir in &summary.dirs {
-        println!("{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status));
+    if dir_action == "rmdir" {
+        dirs();
     }
     if summary.dry_run {
         println!(
