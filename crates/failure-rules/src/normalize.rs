@@ -341,14 +341,13 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
     // The range of `chunk[a..b]` in the buffer.
     let at = |a: usize, b: usize| (base + a as u32, base + b as u32);
     let b = chunk.as_bytes();
-    // One pass over the bytes; the core's shape is this minus the stripped punctuation.
-    let full = shape(b);
     // Fast path, about half of all chunks: a plain word, maybe with one `:` `,` `.`
     // `;` after it. No mask applies to it; only the second pass may join it.
-    let letters = if full.alpha == b.len() {
+    let run_of_letters = b.iter().position(|c| !c.is_ascii_alphabetic()).unwrap_or(b.len());
+    let letters = if run_of_letters == b.len() {
         b.len()
-    } else if full.alpha + 1 == b.len()
-        && b[0].is_ascii_alphabetic()
+    } else if run_of_letters > 0
+        && run_of_letters + 1 == b.len()
         && matches!(b[b.len() - 1], b':' | b',' | b'.' | b';' | b'!' | b'?')
     {
         b.len() - 1
@@ -368,6 +367,8 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
         });
         return;
     }
+    // One pass over the bytes; the core's shape is this minus the stripped punctuation.
+    let full = shape(b);
     // Leading brackets.
     let mut s = 0;
     while s < b.len() && matches!(b[s], b'(' | b'[' | b'{') {
