@@ -193,6 +193,11 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
             .all(|k| !k.starts_with("b/") && !k.starts_with("d/") && !k.starts_with("tmp/")),
         || "duplicates or junk left behind".to_owned(),
     )?;
+    // The directories the actions emptied are gone; undo brings them back below.
+    let emptied = ["b", "d", "tmp"];
+    ensure(emptied.iter().all(|d| !root.join(d).exists()), || {
+        "execute left emptied directories behind".to_owned()
+    })?;
     ensure(
         std::fs::read(tmp.path().join("outside.tmp")).ok().as_deref() == Some(b"outside"),
         || "the symlink target outside ROOT was touched".to_owned(),
@@ -224,6 +229,9 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     expect_code(&run(tools, &["undo", "--audit-log", &path(&log), "--execute"])?, 0, "undo")?;
     let restored = contents(&root, ".tidy-quarantine")?;
     ensure(restored == before, || "undo did not restore the tree byte for byte".to_owned())?;
+    ensure(emptied.iter().all(|d| root.join(d).is_dir()), || {
+        "undo did not recreate the directories execute removed".to_owned()
+    })?;
     expect_code(&run(tools, &["audit", "verify", &path(&log)])?, 0, "audit verify after undo")?;
     Ok(())
 }
