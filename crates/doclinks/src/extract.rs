@@ -43,13 +43,7 @@ pub(crate) struct RawLink {
     pub(crate) line: u32,
     /// 1-based column of the destination, in characters.
     pub(crate) column: u32,
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "kept for tests and debugging output; resolution treats all forms alike"
-        )
-    )]
+    /// How the link is written; autolinks are validated differently.
     pub(crate) form: Form,
 }
 
@@ -82,8 +76,15 @@ static HTML_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[ \t]*>)*[ \t]*\[((?:[^\]\\]|\\.)+)\]:[ \t]*(?:<([^>\n]*)>|(\S+))")
-        .expect("the definition pattern is valid")
+    Regex::new(
+        r#"^(?:[ \t]*>)*[ \t]*\[((?:[^\]\\]|\\.)+)\]:[ \t]*(?:<([^>\n]*)>|(\S+))(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*\r?\n?$"#,
+    )
+    .expect("the definition pattern is valid")
+});
+
+static TITLE_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^(?:[ \t]*>)*[ \t]*(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\))[ \t]*\r?\n?$"#)
+        .expect("the title pattern is valid")
 });
 
 static LABEL_ONLY: LazyLock<Regex> = LazyLock::new(|| {
@@ -150,29 +151,23 @@ pub(crate) fn extract(text: &str) -> Extracted {
     // Lines where a `[label]: dest` line is not a definition: code, raw HTML,
     // front matter.
     let mut opaque_lines: Vec<Range<usize>> = Vec::new();
+    // Links and anchors of inline nodes, whose positions may need a second parse.
+    let mut inline = Extracted::default();
+    let mut reparse = false;
 
     for node in root.descendants() {
         let data = node.data.borrow();
-        let mut pos = data.sourcepos;
-        if matches!(data.value, NodeValue::Link(_) | NodeValue::Image(_) | NodeValue::HtmlInline(_))
-        {
-            let shift = definition_shift(&lines, node);
-            pos.start.line += shift;
-            pos.end.line += shift;
-        }
+        let pos = data.sourcepos;
         match &data.value {
-            NodeValue::Link(link) | NodeValue::Image(link) => {
-                let image = matches!(data.value, NodeValue::Image(_));
-                if let Some(raw) = link_destination(&lines, pos, &link.url, image) {
-                    out.links.push(raw);
+            NodeValue::Link(_) | NodeValue::Image(_) | NodeValue::HtmlInline(_) => {
+                reparse = reparse || starts_with_definition(&lines, node);
+                if !reparse {
+                    inline_node(&lines, node, &mut inline);
                 }
             }
-            NodeValue::HtmlBlock(_) | NodeValue::HtmlInline(_) => {
-                let range = lines.range(pos);
-                html_links(&lines, range.clone(), &mut out);
-                if matches!(data.value, NodeValue::HtmlBlock(_)) {
-                    opaque_lines.push(pos.start.line..pos.end.line + 1);
-                }
+            NodeValue::HtmlBlock(_) => {
+                html_links(&lines, lines.range(pos), &mut out);
+                opaque_lines.push(pos.start.line..pos.end.line + 1);
             }
             NodeValue::CodeBlock(_) | NodeValue::FrontMatter(_) => {
                 opaque_lines.push(pos.start.line..pos.end.line + 1);
@@ -190,38 +185,83 @@ pub(crate) fn extract(text: &str) -> Extracted {
             _ => {}
         }
     }
-    if text.contains("]:") {
-        definitions(&lines, &opaque_lines, &mut out);
+    let definition_spans =
+        if text.contains("]:") { definitions(&lines, &opaque_lines, &mut out) } else { Vec::new() };
+    if reparse {
+        // comrak reports the inline positions of a paragraph that starts with
+        // link reference definitions relative to what is left after them. Parse
+        // again with the definitions blanked out (byte offsets unchanged): every
+        // paragraph then starts with its own text and positions are exact.
+        let mut blanked = text.as_bytes().to_vec();
+        for span in &definition_spans {
+            for byte in &mut blanked[span.clone()] {
+                if !matches!(*byte, b'\n' | b'\r') {
+                    *byte = b' ';
+                }
+            }
+        }
+        let blanked = String::from_utf8(blanked).unwrap_or_else(|_| text.to_owned());
+        let arena = Arena::new();
+        let root = parse_document(&arena, &blanked, &options());
+        let blank_lines = Lines::new(&blanked);
+        inline = Extracted::default();
+        for node in root.descendants() {
+            if matches!(
+                node.data.borrow().value,
+                NodeValue::Link(_) | NodeValue::Image(_) | NodeValue::HtmlInline(_)
+            ) {
+                inline_node(&blank_lines, node, &mut inline);
+            }
+        }
     }
+    out.links.append(&mut inline.links);
+    out.anchors.extend(inline.anchors);
     out.links.sort_by_key(|l| l.span.start);
     out
 }
 
-/// comrak reports inline positions of a paragraph that starts with link
-/// reference definitions as if the definitions were not there; this is how many
-/// lines to add back.
-fn definition_shift<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>) -> usize {
+/// The destination of a Markdown link or image, or the links and anchors of
+/// inline HTML. A destination whose source bytes are not what comrak parsed is
+/// left out rather than risk rewriting the wrong bytes.
+fn inline_node<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>, out: &mut Extracted) {
+    let data = node.data.borrow();
+    match &data.value {
+        NodeValue::Link(link) | NodeValue::Image(link) => {
+            let image = matches!(data.value, NodeValue::Image(_));
+            if let Located::Found(raw) = link_destination(lines, data.sourcepos, &link.url, image)
+                && plausible(&raw, &link.url)
+            {
+                out.links.push(raw);
+            }
+        }
+        NodeValue::HtmlInline(literal) => {
+            let range = lines.range(data.sourcepos);
+            if lines.text.get(range.clone()) == Some(literal.as_str()) {
+                html_links(lines, range, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether the paragraph around `node` starts with a link reference definition.
+fn starts_with_definition<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>) -> bool {
     let Some(paragraph) =
         node.ancestors().find(|n| matches!(n.data.borrow().value, NodeValue::Paragraph))
     else {
-        return 0;
+        return false;
     };
     let pos = paragraph.data.borrow().sourcepos;
     let start = lines.offset(pos.start.line, pos.start.column);
     if lines.text.as_bytes().get(start) != Some(&b'[') {
-        return 0;
+        return false;
     }
-    let mut shift = 0;
-    for line in pos.start.line..=pos.end.line {
-        let from = lines.offset(line, 1);
-        let to = lines.starts.get(line).copied().unwrap_or(lines.text.len());
-        if DEFINITION.is_match(&lines.text[from..to]) {
-            shift += 1;
-        } else {
-            break;
-        }
-    }
-    shift
+    let from = lines.offset(pos.start.line, 1);
+    let to = lines.starts.get(pos.start.line).copied().unwrap_or(lines.text.len());
+    lines
+        .text
+        .get(from..to)
+        .is_some_and(|line| DEFINITION.is_match(line) || LABEL_ONLY.is_match(line))
 }
 
 /// The text GitHub slugs: text and code of the heading, not HTML or image alt.
@@ -236,7 +276,18 @@ fn heading_text<'a>(node: &'a AstNode<'a>, out: &mut String) {
     }
 }
 
-fn link_destination(lines: &Lines<'_>, pos: Sourcepos, url: &str, image: bool) -> Option<RawLink> {
+/// Where a link node's destination is, by comrak's position of the node.
+enum Located {
+    Found(RawLink),
+    /// `[text][label]`: reported at its definition.
+    Reference,
+    /// `[text]()`: nothing to check.
+    Empty,
+    /// The source at the node's position is not a link.
+    Lost,
+}
+
+fn link_destination(lines: &Lines<'_>, pos: Sourcepos, url: &str, image: bool) -> Located {
     let range = lines.range(pos);
     let bytes = lines.text.as_bytes();
     let node = &bytes[range.clone()];
@@ -244,22 +295,45 @@ fn link_destination(lines: &Lines<'_>, pos: Sourcepos, url: &str, image: bool) -
         // `<scheme:...>` autolink: the destination is between the brackets.
         (range.start + 1..range.end.saturating_sub(1).max(range.start + 1), Form::Autolink)
     } else if node.starts_with(b"[") || node.starts_with(b"![") {
-        if node.last() != Some(&b')') {
-            // Reference style: reported at its definition.
-            return None;
+        match node.last() {
+            Some(b')') => {}
+            Some(b']') => return Located::Reference,
+            _ => return Located::Lost,
         }
-        let span = inline_destination(bytes, range.start, range.end)?;
-        (span, if image { Form::Image } else { Form::Inline })
+        match inline_destination(bytes, range.start, range.end) {
+            Some(span) => (span, if image { Form::Image } else { Form::Inline }),
+            None => return Located::Lost,
+        }
     } else {
         // A bare GFM autolink: the node is the URL itself.
         (range.clone(), Form::Autolink)
     };
     if span.is_empty() && url.is_empty() {
-        return None;
+        return Located::Empty;
     }
     let (line, column) = lines.position(span.start);
-    let raw = lines.text.get(span.clone())?.to_owned();
-    Some(RawLink { dest: url.to_owned(), raw, span, line, column, form })
+    match lines.text.get(span.clone()) {
+        Some(raw) => Located::Found(RawLink {
+            dest: url.to_owned(),
+            raw: raw.to_owned(),
+            span,
+            line,
+            column,
+            form,
+        }),
+        None => Located::Lost,
+    }
+}
+
+/// Whether the source bytes found for a link are the destination comrak parsed.
+fn plausible(raw: &RawLink, url: &str) -> bool {
+    match raw.form {
+        Form::Autolink => url.ends_with(raw.raw.as_str()),
+        _ => {
+            let unescaped = unescape(&raw.raw);
+            unescaped == url || decode_entities(&unescaped) == url
+        }
+    }
 }
 
 /// The byte range of the destination in `[text](dest "title")`, starting at
@@ -399,14 +473,27 @@ fn decode_entities(value: &str) -> String {
 }
 
 /// `[label]: dest` definitions outside code, HTML and front matter.
-fn definitions(lines: &Lines<'_>, opaque: &[Range<usize>], out: &mut Extracted) {
+/// `[label]: dest` definitions outside code, HTML and front matter. Returns the
+/// byte ranges the definitions cover (from the `[` to the end of the line).
+fn definitions(
+    lines: &Lines<'_>,
+    opaque: &[Range<usize>],
+    out: &mut Extracted,
+) -> Vec<Range<usize>> {
     let text = lines.text;
     let line_text = |index: usize| {
         let start = lines.starts[index];
         let end = lines.starts.get(index + 1).copied().unwrap_or(text.len());
         (start, &text[start..end])
     };
+    // From the first `[` (after any `>` markers) to the end of the line.
+    let content = |index: usize| {
+        let (start, line) = line_text(index);
+        let skip = line.len() - line.trim_start_matches([' ', '\t', '>']).len();
+        start + skip..start + line.trim_end_matches(['\n', '\r']).len()
+    };
     let in_opaque = |index: usize| opaque.iter().any(|r| r.contains(&(index + 1)));
+    let mut spans = Vec::new();
     // A definition cannot interrupt a paragraph: it starts a document, follows a
     // blank line, a heading, another definition, or code/HTML/front matter.
     let mut may_start = true;
@@ -427,6 +514,7 @@ fn definitions(lines: &Lines<'_>, opaque: &[Range<usize>], out: &mut Extracted) 
                 {
                     push_definition(lines, start, value, out);
                 }
+                spans.push(content(index));
                 defined = true;
             } else if let Some(caps) = LABEL_ONLY.captures(line)
                 && index + 1 < lines.starts.len()
@@ -438,14 +526,25 @@ fn definitions(lines: &Lines<'_>, opaque: &[Range<usize>], out: &mut Extracted) 
                     DESTINATION_LINE.captures(next).and_then(|c| c.get(1).or_else(|| c.get(2)))
                 {
                     push_definition(lines, next_start, value, out);
+                    spans.push(content(index));
+                    spans.push(content(index + 1));
                     index += 1;
+                    defined = true;
                 }
-                defined = true;
+            }
+            // A title on the line after the destination belongs to the definition.
+            if defined
+                && index + 1 < lines.starts.len()
+                && TITLE_LINE.is_match(line_text(index + 1).1)
+            {
+                spans.push(content(index + 1));
+                index += 1;
             }
         }
         may_start = defined || bare.is_empty() || bare.starts_with('#');
         index += 1;
     }
+    spans
 }
 
 fn push_definition(
@@ -563,6 +662,29 @@ mod tests {
     }
 
     #[test]
+    fn inline_positions_after_a_definition_with_an_indented_line() {
+        let text =
+            "# Local\n\n    \n[d]: ../API/reference.md\n {#id}[z](#LOCAL)[x](../api/Reference.md)";
+        assert_eq!(
+            links(text),
+            [
+                "4:6 Definition ../API/reference.md =../API/reference.md",
+                "5:11 Inline #LOCAL =#LOCAL",
+                "5:22 Inline ../api/Reference.md =../api/Reference.md",
+            ]
+        );
+    }
+
+    #[test]
+    fn escaped_brackets_after_a_definition_are_not_links() {
+        let text = "# L\n\n[d]: a.md\n]:\\[x](b.md)[x](b.md) `[y](b.md)` [z](b.md)";
+        assert_eq!(
+            links(text),
+            ["3:6 Definition a.md =a.md", "4:17 Inline b.md =b.md", "4:39 Inline b.md =b.md",]
+        );
+    }
+
+    #[test]
     fn crlf_line_endings() {
         let text = "# T\r\n\r\n[a](x.md) <a href=\"h.md\">\r\n\r\n[r]: y.md\r\n";
         assert_eq!(
@@ -605,5 +727,63 @@ mod tests {
             anchors(text),
             ["box", "custom", "intro", "intro-1", "legacy", "my-id", "setup-cli", "हिन्दी-शीर्षक"]
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Markdown-flavoured noise: every syntax character that matters here.
+    fn noise() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("["),
+                Just("]"),
+                Just("("),
+                Just(")"),
+                Just("<"),
+                Just(">"),
+                Just("!"),
+                Just("`"),
+                Just("\\"),
+                Just("#"),
+                Just(" "),
+                Just("\n"),
+                Just("\r\n"),
+                Just("a.md"),
+                Just("é"),
+                Just("हि"),
+                Just("]:"),
+                Just("href=\""),
+                Just("\""),
+                Just("<a name=x>"),
+                Just("```\n"),
+                Just("    "),
+                Just("> "),
+                Just("- "),
+                Just("---\n"),
+                Just("http://x"),
+                Just("{#id}"),
+                Just("<!--"),
+                Just("-->"),
+            ],
+            0..60,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_spans_hold_the_raw_destination(text in noise()) {
+            let extracted = extract(&text);
+            for link in &extracted.links {
+                prop_assert_eq!(text.get(link.span.clone()), Some(link.raw.as_str()));
+                let (line, column) = Lines::new(&text).position(link.span.start);
+                prop_assert_eq!((line, column), (link.line, link.column));
+            }
+        }
     }
 }
