@@ -238,6 +238,16 @@ pub(crate) fn validate(report: &Report, protected: &dyn Fn(&str) -> bool) -> Res
         }
         if let Some(keep) = a.keep.as_deref() {
             fsutil::components(keep).map_err(|e| refuse(i, a, format!("keep: {e}")))?;
+            // A copy in the quarantine is on its way out (undo or a clean-up of the
+            // quarantine removes it): it cannot be the copy that stays.
+            let quarantine = crate::scan::QUARANTINE_DIR;
+            if keep == quarantine || keep.starts_with(&format!("{quarantine}/")) {
+                return Err(refuse(
+                    i,
+                    a,
+                    format!("the kept copy `{keep}` is in the quarantine, not in the tree"),
+                ));
+            }
             if srcs.contains(keep) {
                 return Err(refuse(
                     i,
@@ -306,6 +316,15 @@ mod tests {
         b.keep = Some("a".to_owned());
         assert!(
             validate(&report(vec![a, b]), &none).unwrap_err().to_string().contains("every copy")
+        );
+        let mut a = action("a");
+        a.group = Some("dup:1".to_owned());
+        a.keep = Some(".tidy-quarantine/x/b".to_owned());
+        assert!(
+            validate(&report(vec![a]), &none)
+                .unwrap_err()
+                .to_string()
+                .contains("in the quarantine")
         );
     }
 

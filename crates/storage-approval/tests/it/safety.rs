@@ -220,6 +220,22 @@ fn a_duplicate_whose_kept_copy_changed_is_not_removed() {
 }
 
 #[test]
+fn a_duplicate_whose_kept_copy_was_rewritten_with_the_same_size_and_mtime_is_not_removed() {
+    // fclones #84 again, on the kept side: `cp -a` puts size and mtime back.
+    let d = Dir::new();
+    d.file("a", "dup").file("b", "dup");
+    let (report, approval) = d.scan_and_approve();
+    let keep = d.root().join("a");
+    let mtime = std::fs::metadata(&keep).unwrap().modified().unwrap();
+    std::fs::write(&keep, "DUP").unwrap();
+    std::fs::File::options().write(true).open(&keep).unwrap().set_modified(mtime).unwrap();
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(stdout(&out).contains("the kept copy `a` is not intact"), "{}", stdout(&out));
+    assert_eq!(std::fs::read_to_string(d.root().join("b")).unwrap(), "dup", "the last copy stays");
+}
+
+#[test]
 fn malformed_policy_names_the_file_and_key() {
     let d = tree();
     let policy = d.out("policy.toml");
