@@ -27,10 +27,10 @@ const INPUT_ERROR: u8 = 2;
     version,
     about = "Stable error signatures, grouping and a mitigation rules file other tools query",
     after_help = "Examples:
-  failure-rules analyze                              # dry run over .autonomous_runs/**/errors/*.json
+  failure-rules analyze                  # dry run over the recorded runs
   failure-rules analyze --since-days 30 --max 25 --execute
-  failure-rules analyze runs.jsonl --format json --output-report docs/reports/TOP_FAILURES.md
-  tail -f app.log | failure-rules normalize --format jsonl
+  failure-rules analyze runs.jsonl --format json --output-report top.md
+  grep ERROR app.log | failure-rules normalize --format jsonl
   failure-rules normalize --mine --format tsv < app.log
   failure-rules match --type TimeoutError --message 'read timed out after 30s'
 
