@@ -313,6 +313,23 @@ fn malformed_report_and_approval_name_the_file() {
         "{}",
         stderr(&out)
     );
+    // A malformed approval: an input error for `verify` (exit 2), a refusal with
+    // nothing touched for `execute` (exit 1); both name the file and the problem.
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, _) = d.scan_and_approve();
+    let approval = d.out("broken-approval.json");
+    std::fs::write(&approval, "{\"report_id\": 7}").unwrap();
+    let out = run(&["verify", "--report", path_str(&report), "--approval", path_str(&approval)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("broken-approval.json") && stderr(&out).contains("invalid type"),
+        "{}",
+        stderr(&out)
+    );
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken-approval.json"), "{}", stderr(&out));
+    assert_untouched(&d, &before);
 }
 
 #[test]
