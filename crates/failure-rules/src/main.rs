@@ -199,7 +199,10 @@ struct AnalyzeArgs {
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
-    let now = time::OffsetDateTime::now_utc();
+    // Whole seconds: `created_at` needs no more, and the file stays readable.
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let since = args.since_days.map(|d| now - time::Duration::days(i64::from(d)));
     let loaded = fr::load(&args.inputs, Path::new("."), since).map_err(|e| e.to_string())?;
     for skipped in &loaded.skipped {

@@ -272,9 +272,11 @@ fn record_from(
     let message = text("message").ok_or("record has no `message`")?;
     let timestamp = match map.get("timestamp") {
         Some(serde_json::Value::String(s)) => OffsetDateTime::parse(s, &Rfc3339).ok(),
-        Some(serde_json::Value::Number(n)) => {
-            n.as_f64().and_then(|secs| OffsetDateTime::from_unix_timestamp(secs as i64).ok())
-        }
+        // Epoch seconds, or milliseconds when too large to be seconds (after 5138).
+        Some(serde_json::Value::Number(n)) => n.as_f64().and_then(|t| {
+            let secs = if t > 1e11 { t / 1000.0 } else { t };
+            OffsetDateTime::from_unix_timestamp(secs as i64).ok()
+        }),
         _ => None,
     };
     let run_id =

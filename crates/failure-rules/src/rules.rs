@@ -171,7 +171,14 @@ impl Rules {
     /// The rule that applies to an error: one with exactly its signature, else the most
     /// specific template that matches it.
     pub fn lookup(&self, error_type: &str, message: &str) -> Option<&Rule> {
-        let signature = Signer::default().parts(error_type, message, None).render();
+        // One signer per thread: lookups in a loop allocate nothing but the signature.
+        thread_local! {
+            static SIGNER: std::cell::RefCell<Signer> = std::cell::RefCell::new(Signer::default());
+        }
+        let signature = SIGNER.with(|signer| match signer.try_borrow_mut() {
+            Ok(mut signer) => signer.parts(error_type, message, None).render(),
+            Err(_) => Signer::default().parts(error_type, message, None).render(),
+        });
         self.lookup_signature(&signature)
     }
 
