@@ -201,6 +201,20 @@ fn sarif(report: &Report, style: &Style) -> Value {
                     "confidence": fix.confidence.as_str(),
                     "reason": fix.reason,
                 });
+                // A SARIF fix: replace the destination's characters on its line.
+                if !f.target.contains('\n') {
+                    let end = f.column as usize + f.target.chars().count();
+                    result["fixes"] = json!([{
+                        "description": { "text": format!("{} ({} confidence)", fix.reason, fix.confidence) },
+                        "artifactChanges": [{
+                            "artifactLocation": { "uri": style.path(&f.file) },
+                            "replacements": [{
+                                "deletedRegion": { "startLine": f.line, "startColumn": f.column, "endColumn": end },
+                                "insertedContent": { "text": fix.new_target },
+                            }],
+                        }],
+                    }]);
+                }
             }
             result
         })
