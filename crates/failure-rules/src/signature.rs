@@ -1,8 +1,6 @@
 //! Signatures and rule ids: `Type: normalized message`, plus the in-app frames of a
 //! traceback, hashed with the normalizer version into `rule_<sha256>`.
 
-use std::fmt::Write as _;
-
 use sha2::{Digest, Sha256};
 
 use crate::normalize::{NORMALIZER_VERSION, Scratch, normalize_into};
@@ -101,10 +99,12 @@ pub fn rule_id(signature: &str) -> String {
     hasher.update(b"\n");
     hasher.update(signature.as_bytes());
     let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::with_capacity(5 + 64);
     id.push_str("rule_");
     for byte in digest {
-        let _ = write!(id, "{byte:02x}");
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 15)]));
     }
     id
 }
