@@ -144,8 +144,9 @@ fn is_library_java(class: &str) -> bool {
     .any(|m| class.starts_with(m))
 }
 
-/// The in-app frames of a Python or Java traceback as `module:function`, outermost
-/// first, without line numbers.
+/// The in-app frames of a Python or Java traceback as `module:function`, in the order
+/// the traceback lists them (Python: outermost first; Java: innermost first), without
+/// line numbers.
 pub(crate) fn in_app_frames(traceback: &str) -> String {
     let mut frames: Vec<String> = Vec::new();
     for line in traceback.lines() {

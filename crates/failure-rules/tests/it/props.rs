@@ -154,6 +154,12 @@ proptest! {
     }
 
     #[test]
+    fn any_string_at_all_is_idempotent(line in any::<String>()) {
+        let once = normalize_message(&line);
+        prop_assert_eq!(normalize_message(&once), once);
+    }
+
+    #[test]
     fn inserted_values_never_change_the_signature(
         t in 0..TEMPLATES.len(),
         (a, b) in value_pairs(),
