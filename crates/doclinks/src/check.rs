@@ -340,8 +340,9 @@ impl<'t> Engine<'t> {
         (results, unreached)
     }
 
-    /// Navigation files: the root README/index, every SUMMARY.md, mkdocs.yml
-    /// `nav`, DocFX `toc.yml` entries, and the config's `nav` list.
+    /// Navigation files: the root README/index, every directory's README, every
+    /// SUMMARY.md, mkdocs.yml `nav`, DocFX `toc.yml` entries, and the config's
+    /// `nav` list.
     fn nav_start(&self) -> BTreeSet<usize> {
         let tree = self.tree;
         let mut start = BTreeSet::new();
@@ -360,8 +361,11 @@ impl<'t> Engine<'t> {
         let mut tocs: Vec<String> = Vec::new();
         for path in &tree.files {
             let name = crate::tree::file_name(path);
-            if name == "SUMMARY.md" {
-                add(path);
+            // A directory's README is what GitHub shows when you browse to it.
+            if name == "SUMMARY.md" || name.eq_ignore_ascii_case("README.md") {
+                if !self.excluded(path) {
+                    add(path);
+                }
             } else if name.eq_ignore_ascii_case("toc.yml") || name.eq_ignore_ascii_case("toc.yaml")
             {
                 tocs.push(path.clone());

@@ -51,17 +51,26 @@ nav:
 # Listed in config
 //- doclinks.toml
 nav = [\"extra/listed.md\"]
+//- guide/README.md
+[g](g.md)
+//- guide/g.md
+[broken](nope-g.md)
 ",
     );
     let nav = json(&dir, &["--nav-only"]);
     assert_eq!(
         files(&nav),
-        ["dfx/topic.md nope-topic.md", "docs/a.md nope-a.md", "docs/b.md nope-b.md"]
+        [
+            "dfx/topic.md nope-topic.md",
+            "docs/a.md nope-a.md",
+            "docs/b.md nope-b.md",
+            "guide/g.md nope-g.md"
+        ]
     );
     assert_eq!(nav["unreached"], serde_json::json!(["docs/orphan.md"]));
-    assert_eq!(nav["summary"]["files"], 9);
+    assert_eq!(nav["summary"]["files"], 11, "a directory's README is navigation too");
     let deep = json(&dir, &[]);
-    assert_eq!(deep["summary"]["broken"], 4);
+    assert_eq!(deep["summary"]["broken"], 5);
     assert!(deep["unreached"].is_null());
 }
 
