@@ -1103,6 +1103,12 @@ fn is_host(b: &[u8], sh: &Shape) -> bool {
     }
     TLDS.contains(&last)
         || (sh.digits > 0 && !is_file_name(b) && b.iter().any(u8::is_ascii_lowercase))
+        // A country-code domain (`static.vnpt.vn`): three labels or more, all lowercase,
+        // two letters last, and no file extension (`setup.py`).
+        || (last.len() == 2
+            && sh.dots >= 2
+            && b.iter().all(|c| !c.is_ascii_uppercase())
+            && !EXTENSIONS.contains(&last))
 }
 
 const EXTENSIONS: [&[u8]; 44] = [

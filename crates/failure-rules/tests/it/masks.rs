@@ -87,11 +87,14 @@ fn host_names() {
         ("connect api.example.com", "connect <HOST>"),
         ("node ip-10-0-0-1.ec2.internal", "node <HOST>"),
         ("connect db-3.prod.internal:5432 refused", "connect <HOST> refused"),
+        ("getaddrinfo for static.vnpt.vn failed", "getaddrinfo for <HOST> failed"),
     ]);
     // Module and class names are not hosts.
     check(&[
         ("in java.lang.Thread run", "in java.lang.Thread run"),
         ("module os.path failed", "module os.path failed"),
+        ("run tools.build.sh now", "run <PATH> now"),
+        ("e.g. this", "e.g. this"),
     ]);
 }
 
