@@ -11,7 +11,9 @@ type Demo = fn(&Tools, &Path) -> Result<(), String>;
 /// The steps of the demo, in the order a tidy run takes them.
 const STEPS: &[(&str, Demo)] = &[
     ("multilock: subsystem locks", crate::e2e::multilock::demo),
+    ("doclinks: broken links, fix with backup", crate::e2e::doclinks::demo),
     ("failure-rules: recorded failures to rules", crate::e2e::failure_rules::demo),
+    ("storage-approval: scan, approve, execute, audit, undo", crate::e2e::storage_approval::demo),
 ];
 
 pub(crate) fn run() -> Result<(), String> {

@@ -237,7 +237,6 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
 }
 
 /// Runs one doclinks command in the demo repository and prints it with its output.
-#[allow(dead_code, reason = "used by `demo` until `cargo xtask demo` lists the doclinks step")]
 fn show(tools: &Tools, repo: &Path, args: &[&str]) -> Result<i32, String> {
     println!("\n$ doclinks {}", args.join(" "));
     let out = tools
@@ -256,7 +255,6 @@ fn show(tools: &Tools, repo: &Path, args: &[&str]) -> Result<i32, String> {
 }
 
 /// The demo on a copy of examples/demo-repo: check, fix with a backup, check again.
-#[allow(dead_code, reason = "`cargo xtask demo` (xtask/src/demo.rs, not ours) wires its steps in")]
 pub(crate) fn demo(tools: &Tools, repo: &Path) -> Result<(), String> {
     let first = show(tools, repo, &["check", "docs"])?;
     ensure(first == 1, || "the demo docs should have broken links".to_owned())?;

@@ -15,7 +15,10 @@ type Scenario = fn(&Tools) -> Result<(), String>;
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("multilock: tidy phases under contention", multilock::scenario),
     ("doclinks: refactor breaks links, fix with backup, restore", doclinks::scenario),
-    ("failure-rules: analyze --execute under the docs lock, concurrent runs", failure_rules::scenario),
+    (
+        "failure-rules: analyze --execute under the docs lock, concurrent runs",
+        failure_rules::scenario,
+    ),
     ("storage-approval: scan, approve, execute, audit verify, undo", storage_approval::scenario),
 ];
 

@@ -236,7 +236,6 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     Ok(())
 }
 
-#[allow(dead_code, reason = "registered in demo.rs STEPS by the owner of the demo driver")]
 pub(crate) fn demo(tools: &Tools, repo: &Path) -> Result<(), String> {
     let data = repo.join("data");
     // A checkout gives every file today's mtime: age the logs the way a real
