@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 pub(crate) const BUF: usize = 256 * 1024;
 
 /// Splits a report path into its components, or says why it is not a safe path
-/// below ROOT (absolute, `..`, `.`, empty component, backslash or NUL).
+/// below ROOT (absolute, `..`, `.`, empty component or NUL). A backslash is an
+/// ordinary file-name byte on Unix, so it is allowed.
 pub(crate) fn components(rel: &str) -> Result<Vec<&str>, String> {
     if rel.is_empty() {
         return Err("empty path".to_owned());
