@@ -388,9 +388,9 @@ pub fn execute(
     approval: &Approval,
     options: &ExecuteOptions,
 ) -> Result<RunSummary> {
-    approval.check(&report.id)?;
-    let policy = Policy::from_report_json(&report.report.policy)?;
-    let rep = &report.report;
+    approval.check(report.id())?;
+    let policy = Policy::from_report_json(&report.report().policy)?;
+    let rep = report.report();
     validate(rep, &|p: &str| {
         policy.is_protected(p) || p == QUARANTINE_DIR || p.starts_with(".tidy-quarantine/")
     })?;
@@ -453,7 +453,7 @@ pub fn execute(
         .audit_log
         .clone()
         .unwrap_or_else(|| root_path.join(QUARANTINE_DIR).join("audit.jsonl"));
-    let qdir = quarantine_base.as_ref().map(|b| b.join(&report.id));
+    let qdir = quarantine_base.as_ref().map(|b| b.join(report.id()));
     let dest_of = |a: &Action| -> Option<String> {
         match (a.action, &qdir) {
             (ActionKind::Move, _) => a.dest.clone(),
@@ -462,7 +462,7 @@ pub fn execute(
         }
     };
     let mut summary = RunSummary {
-        report_id: report.id.clone(),
+        report_id: report.id().to_owned(),
         dry_run: !options.execute,
         outcomes: Vec::new(),
         audit_log: None,
@@ -512,7 +512,7 @@ pub fn execute(
 
     if !options.execute {
         let logged = match std::fs::exists(&audit_path) {
-            Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, &report.id),
+            Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, report.id()),
             _ => HashMap::new(),
         };
         for batch in rep.actions.chunks(options.batch.max(1)) {
@@ -535,11 +535,11 @@ pub fn execute(
     }
 
     let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
-    let logged = logged_states(&log.entries, &report.id);
+    let logged = logged_states(&log.entries, report.id());
     // An interrupted action is finished where its logged intent said it would go:
     // with another quarantine (or `--purge`) this run would look for it in the wrong
     // place, and log a result the files do not show.
-    for (src, logged_dest) in pending_dests(&log.entries, &report.id) {
+    for (src, logged_dest) in pending_dests(&log.entries, report.id()) {
         if let Some(a) = rep.actions.iter().find(|a| a.src == src)
             && dest_of(a) != logged_dest
         {
@@ -569,7 +569,7 @@ pub fn execute(
             };
             fsutil::write_marker(&base_fd, QUARANTINE_MARKER)
                 .map_err(|e| Error::io("cannot write", base.join(QUARANTINE_MARKER), e))?;
-            Some(fsutil::open_dir(&base_fd, &[report.id.as_str()], true).map_err(cannot)?)
+            Some(fsutil::open_dir(&base_fd, &[report.id()], true).map_err(cannot)?)
         }
         _ => None,
     };
@@ -581,7 +581,7 @@ pub fn execute(
         bytes: a.bytes,
         policy_reason: a.policy_reason.clone(),
         sha256_before: a.sha256.clone(),
-        report_id: report.id.clone(),
+        report_id: report.id().to_owned(),
         ..Fields::default()
     };
     let target = |a: &Action| -> Option<Loc<'_>> {
@@ -701,7 +701,7 @@ pub fn execute(
                 action: "rmdir".to_owned(),
                 src: dir.clone(),
                 policy_reason: "emptied by the actions of this report".to_owned(),
-                report_id: report.id.clone(),
+                report_id: report.id().to_owned(),
                 ..Fields::default()
             });
         }

@@ -25,7 +25,7 @@
 //! let path = dir.path().join("report.json");
 //! std::fs::write(&path, report.to_json())?;
 //! let loaded = storage_approval::load_report(&path)?;
-//! let approval = Approval::new(&loaded.id, "ana", "reviewed")?;
+//! let approval = Approval::new(loaded.id(), "ana", "reviewed")?;
 //!
 //! let options = ExecuteOptions { execute: true, ..ExecuteOptions::default() };
 //! let summary = storage_approval::execute(&loaded, &approval, &options)?;

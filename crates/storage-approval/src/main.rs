@@ -266,15 +266,15 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         Command::ReportId { report } => {
             let loaded = storage_approval::load_report(report)?;
             if json {
-                print_json(&json!({ "report_id": loaded.id }));
+                print_json(&json!({ "report_id": loaded.id() }));
             } else {
-                println!("{}", loaded.id);
+                println!("{}", loaded.id());
             }
             Ok(EXIT_OK)
         }
         Command::Template { report, out } => {
             let loaded = storage_approval::load_report(report)?;
-            write_out(out.as_deref(), &Approval::template(&loaded.id).to_json())?;
+            write_out(out.as_deref(), &Approval::template(loaded.id()).to_json())?;
             if let Some(out) = out {
                 eprintln!(
                     "wrote an approval template to {}: fill in operator and timestamp",
@@ -285,23 +285,23 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         }
         Command::Approve { report, operator, notes, out } => {
             let loaded = storage_approval::load_report(report)?;
-            let approval = Approval::new(&loaded.id, operator, notes)?;
+            let approval = Approval::new(loaded.id(), operator, notes)?;
             write_out(out.as_deref(), &approval.to_json())?;
             if let Some(out) = out {
-                eprintln!("approved report {} as {operator}: {}", loaded.id, out.display());
+                eprintln!("approved report {} as {operator}: {}", loaded.id(), out.display());
             }
             Ok(EXIT_OK)
         }
         Command::Verify { report, approval } => {
             let loaded = storage_approval::load_report(report)?;
             let approval = Approval::load(approval)?;
-            approval.check(&loaded.id)?;
+            approval.check(loaded.id())?;
             if json {
                 print_json(
-                    &json!({ "ok": true, "report_id": loaded.id, "operator": approval.operator }),
+                    &json!({ "ok": true, "report_id": loaded.id(), "operator": approval.operator }),
                 );
             } else {
-                println!("ok: approval by {} matches report {}", approval.operator, loaded.id);
+                println!("ok: approval by {} matches report {}", approval.operator, loaded.id());
             }
             Ok(EXIT_OK)
         }

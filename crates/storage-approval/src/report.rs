@@ -101,14 +101,35 @@ impl Report {
     }
 }
 
-/// A report as read from a file: the parsed report and the ID of exactly what the
-/// file holds (any extra or edited field changes it).
+/// A report with the ID of exactly its content: read from a file by [`load_report`]
+/// (the ID of exactly what the file holds; any extra or edited field changes it), or
+/// made from a report in memory by [`LoadedReport::new`].
+///
+/// The fields are private so that a report and an ID cannot be paired by hand:
+/// [`execute`](crate::execute) checks the approval against this ID, and it must be
+/// the ID of the actions it runs.
 #[derive(Debug, Clone)]
 pub struct LoadedReport {
+    report: Report,
+    id: String,
+}
+
+impl LoadedReport {
+    /// A report held in memory (straight from [`scan`](crate::scan), say), with its ID.
+    pub fn new(report: Report) -> LoadedReport {
+        let id = report.id();
+        LoadedReport { report, id }
+    }
+
     /// The report.
-    pub report: Report,
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
     /// Its ID.
-    pub id: String,
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// Reads a report file and computes its ID.
@@ -326,6 +347,18 @@ mod tests {
                 .to_string()
                 .contains("in the quarantine")
         );
+    }
+
+    #[test]
+    fn a_report_in_memory_has_the_id_of_its_file() {
+        let mut a = action("a");
+        a.group = Some("dup:1".to_owned());
+        a.keep = Some("b".to_owned());
+        let r = report(vec![a, action("c")]);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("r.json");
+        std::fs::write(&path, r.to_json()).unwrap();
+        assert_eq!(LoadedReport::new(r).id(), load_report(&path).unwrap().id());
     }
 
     #[test]
