@@ -85,10 +85,11 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
             let literal: Vec<&str> =
                 input.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
             let root = base.join(literal.join("/"));
+            let absolute = Path::new(input).is_absolute();
             walk(&root, &mut |p| {
-                if let Ok(rel) = p.strip_prefix(base)
-                    && set.is_match(rel)
-                {
+                // A relative pattern matches paths relative to `base`.
+                let candidate = if absolute { Some(p) } else { p.strip_prefix(base).ok() };
+                if candidate.is_some_and(|c| set.is_match(c)) {
                     files.push(p.to_path_buf());
                 }
             });

@@ -270,6 +270,16 @@ fn stdin_records_and_report_format_by_extension() {
 }
 
 #[test]
+fn absolute_glob_patterns() {
+    let (dir, fr) = setup();
+    fixture(dir.path());
+    let pattern = format!("{}/.autonomous_runs/*/errors/*.json", dir.path().display());
+    let (code, out, err) = stdout(fr().args(["analyze", &pattern]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("6 records from 6 files"), "{out}");
+}
+
+#[test]
 fn since_days_keeps_recent_records() {
     let (dir, fr) = setup();
     let old = serde_json::json!({"type": "OldError", "message": "gone", "timestamp": "2001-01-01T00:00:00Z"});
