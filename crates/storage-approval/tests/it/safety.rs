@@ -445,3 +445,16 @@ fn undo_into_a_root_swapped_for_a_symlink_restores_nothing() {
     assert!(stdout(&out).contains("symlink on the way"), "{}", stdout(&out));
     assert_eq!(std::fs::read_dir(&decoy).unwrap().count(), 0, "nothing restored through the link");
 }
+
+#[test]
+fn hard_linked_junk_goes_in_one_run() {
+    // Moving one name of an inode into the quarantine moves its ctime, which the
+    // last look before acting on the other name must not take for a rewrite.
+    let d = Dir::new();
+    d.file("a.tmp", "shared junk");
+    std::fs::hard_link(d.root().join("a.tmp"), d.root().join("b.tmp")).unwrap();
+    let (report, approval) = d.scan_and_approve();
+    let out = execute(&report, &approval);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!d.root().join("a.tmp").exists() && !d.root().join("b.tmp").exists());
+}
