@@ -1222,48 +1222,98 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
     s.push_str(q);
     s.push_str(ph);
     s.push_str(q);
-    text(scratch, &s)
+    settle(&s, scratch)
 }
 
-/// Keeps the leading segments without digits: `blk_-42` → `blk_<*>`.
+/// Masks every segment of an identifier that holds a digit (and hex letters right after
+/// one), and joins masked segments that only separators part: `blk_-42` → `blk_<*>`,
+/// `job_20231101_7f3a` and `job_20231101_ab` → `job_<*>`,
+/// `20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged` →
+/// `<*>|Step_LSC|<*>|onStandStepChanged`.
 fn identifier(core: &str, scratch: &mut Scratch) -> Core {
     let b = core.as_bytes();
     // `/0\`, `\x1`: whatever starts like an absolute path is one.
     if matches!(b[0], b'/' | b'\\') {
         return Core::Ph(Ph::Path);
     }
-    let mut keep = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_digit() {
-            break;
+    let is_sep = |c: u8| {
+        matches!(
+            c,
+            b'_' | b'-'
+                | b'.'
+                | b':'
+                | b'/'
+                | b'#'
+                | b'@'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b','
+                | b'|'
+                | b';'
+                | b'='
+                | b'+'
+                | b'~'
+        )
+    };
+    // A `-` or `+` before a digit, at the start or after a separator, is a sign.
+    let is_sign = |i: usize| {
+        matches!(b[i], b'-' | b'+')
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+            && (i == 0 || is_sep(b[i - 1]))
+    };
+    let mut out = String::with_capacity(core.len());
+    // Where the last `<*>` ends, while only separators followed it.
+    let mut open_mask: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && is_sep(b[i]) && !is_sign(i) {
+            i += 1;
         }
-        if matches!(c, b'_' | b'-' | b'.' | b':' | b'/' | b'#' | b'@' | b'(' | b'[' | b',') {
-            keep = i + 1;
+        out.push_str(&core[start..i]);
+        let seg = i;
+        if i < b.len() && is_sign(i) {
+            i += 1;
         }
-        // A `<*>` already in the token stays.
-        if c == b'<' {
-            break;
+        while i < b.len() && !is_sep(b[i]) {
+            i += 1;
+        }
+        if i == seg {
+            continue;
+        }
+        let segment = &core[seg..i];
+        // Hex digits right after a mask continue it: `job_17_ab` like `job_17_a3`.
+        let hex_tail = open_mask.is_some() && segment.bytes().all(|c| c.is_ascii_hexdigit());
+        if hex_tail || segment.bytes().any(|c| c.is_ascii_digit()) {
+            match open_mask {
+                // `<*>-<*>` is one variable: drop the separators, keep one mask.
+                Some(end) => out.truncate(end),
+                None => out.push_str(Ph::Any.text()),
+            }
+            open_mask = Some(out.len());
+        } else {
+            out.push_str(segment);
+            open_mask = None;
         }
     }
-    if keep == 0 {
+    if out == Ph::Any.text() {
         return Core::Ph(Ph::Any);
     }
-    // Keep a trailing separator run like `blk_-` only up to the first separator.
-    let mut k = keep;
-    while k > 1 && matches!(b[k - 1], b'-' | b'_') && matches!(b[k - 2], b'-' | b'_') {
-        k -= 1;
+    settle(&out, scratch)
+}
+
+/// The core for a rewritten token. What is left may look like something else now
+/// (`./0\` → `./<*>`, a path): then it is that, so that normalizing again changes
+/// nothing.
+fn settle(rewritten: &str, scratch: &mut Scratch) -> Core {
+    if let (Core::Ph(ph), _, _) = classify_core(rewritten, Mode::Conservative, scratch) {
+        return Core::Ph(ph);
     }
-    if b[k - 1] == b'-'
-        && b[k..].first().is_some_and(u8::is_ascii_digit)
-        && k >= 2
-        && b[k - 2] == b'_'
-    {
-        k -= 1;
-    }
-    let mut s = String::with_capacity(k + 3);
-    s.push_str(&core[..k]);
-    s.push_str("<*>");
-    text(scratch, &s)
+    text(scratch, rewritten)
 }
 
 fn core_str(buf: &str, core: Core) -> &str {

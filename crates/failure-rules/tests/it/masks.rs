@@ -189,8 +189,15 @@ fn digits_inside_identifiers() {
         ("dumped core.12 now", "dumped core.<*> now"),
         ("user user42 logged in", "user <*> logged in"),
         ("worker-3 died", "worker-<*> died"),
+        ("job job_17_ab failed", "job job_<*> failed"),
+        (
+            "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+            "<*>|Step_LSC|<*>|onStandStepChanged <NUM>",
+        ),
+        ("node R02-M1-N0-C:J12-U11 down", "node <*> down"),
+        ("broadcast_12_piece0 stored", "broadcast_<*> stored"),
     ]);
-    check(&[("snake_case_name stays", "snake_case_name stays")]);
+    check(&[("snake_case_name stays", "snake_case_name stays"), ("step_3_done", "step_<*>_done")]);
 }
 
 #[test]
