@@ -29,8 +29,10 @@
 //!     characters holding a digit), 16. `name[1234]` → `name[<PID>]`,
 //! 17. `key=value` keeps the key and masks the value (a typed mask if the value has
 //!     one, else `<*>`; `status=429` stays),
-//! 18. identifiers holding a digit keep their leading digit-free segments:
-//!     `blk_-1608999687919862906` → `blk_<*>`, `core.12` → `core.<*>`, `user42` → `<*>`.
+//! 18. identifiers holding a digit: each segment with a digit (and hex letters right
+//!     after one) is masked and neighbouring masks join: `blk_-1608999687919862906` →
+//!     `blk_<*>`, `core.12` → `core.<*>`, `user42` → `<*>`, `a_1|Step|2|onStep` →
+//!     `a_<*>|Step|<*>|onStep`.
 //!
 //! The second pass then joins, in this order: weekday and month names, day and year
 //! numbers, time zones and times around them into one `<TS>`; `<NUM>` followed by a
@@ -1310,7 +1312,10 @@ fn identifier(core: &str, scratch: &mut Scratch) -> Core {
 /// (`./0\` → `./<*>`, a path): then it is that, so that normalizing again changes
 /// nothing.
 fn settle(rewritten: &str, scratch: &mut Scratch) -> Core {
-    if let (Core::Ph(ph), _, _) = classify_core(rewritten, Mode::Conservative, scratch) {
+    // Only path-like leftovers can change class; the others skip the check.
+    if rewritten.contains(['/', '\\', '~'])
+        && let (Core::Ph(ph), _, _) = classify_core(rewritten, Mode::Conservative, scratch)
+    {
         return Core::Ph(ph);
     }
     text(scratch, rewritten)
