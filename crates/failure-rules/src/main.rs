@@ -220,7 +220,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
         ReportFormat::Json => fr::render_json(&analysis),
         ReportFormat::Markdown => fr::render_markdown(&analysis),
     };
-    print!("{rendered}");
+    emit(&rendered)?;
     if let Some(path) = &args.output_report {
         let text = match path.extension().and_then(|e| e.to_str()) {
             Some("md" | "markdown") => fr::render_markdown(&analysis),
@@ -290,17 +290,15 @@ fn match_rule(
     let rule = rules.lookup_signature(&signature);
     match format {
         MatchFormat::Human => match rule {
-            Some(rule) => {
-                println!(
-                    "{} ({}, {}, {})",
-                    rule.id,
-                    rule.confidence.as_str(),
-                    rule.scope,
-                    rule.enforcement
-                );
-                println!("signature: {}", rule.signature);
-                println!("recommendation: {}", rule.recommendation);
-            }
+            Some(rule) => emit(&format!(
+                "{} ({}, {}, {})\nsignature: {}\nrecommendation: {}\n",
+                rule.id,
+                rule.confidence.as_str(),
+                rule.scope,
+                rule.enforcement,
+                rule.signature,
+                rule.recommendation
+            ))?,
             None => eprintln!("failure-rules: no rule matches `{signature}`"),
         },
         MatchFormat::Json => {
@@ -309,10 +307,24 @@ fn match_rule(
                 "id": fr::rule_id(&signature),
                 "rule": rule,
             });
-            println!("{}", serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?);
+            let mut text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+            text.push('\n');
+            emit(&text)?;
         }
     }
     Ok(if rule.is_some() { SUCCESS } else { NO_MATCH })
+}
+
+/// Writes data to stdout. A closed pipe (`| head`) is a normal end, as for ripgrep, not
+/// a panic.
+fn emit(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set (no-color.org).
