@@ -39,8 +39,9 @@
 //! unit word into `<DUR>` or `<SIZE>`; `<NUM>` after `line` into `<LINE>` and after
 //! `pid` into `<PID>`; the word after `user` (a user name) becomes `<*>`; and finally
 //! adjacent equal masks (`<IP> <IP>`) into one.
-//! HTTP status codes next to `HTTP`, `status`, `code` or a reason phrase
-//! (`429 Too Many Requests`) stay literal: they name the event.
+//! An HTTP status code before a reason phrase (`429 Too Many Requests`,
+//! `503 Server Error`, `429 error responses`) stays literal: there it names the event;
+//! elsewhere (`status: 200 len: 1893`) it is a number like any other.
 //!
 //! A message is never reduced to masks alone: if no word survives, it is normalized
 //! again without the value masks (quoted values, `key=value`, identifiers), and if
@@ -143,7 +144,6 @@ enum Hint {
     SizeUnit,
     LineWord,
     PidWord,
-    HttpWord,
     Reason,
     /// `user`: the word after it is a user name.
     UserWord,
@@ -755,18 +755,15 @@ fn word_hint(w: &str) -> Hint {
         "line" | "Line" | "lineno" => Hint::LineWord,
         "user" | "User" | "username" => Hint::UserWord,
         "pid" | "PID" | "Pid" => Hint::PidWord,
-        "HTTP" | "http" | "status" | "Status" | "code" | "Code" | "status_code" | "response"
-        | "Response" => Hint::HttpWord,
         "Too" | "Client" | "Server" | "Not" | "Internal" | "Bad" | "Service" | "Gateway"
         | "Unauthorized" | "Forbidden" | "Conflict" | "Request" | "Payment" | "Precondition"
-        | "Unprocessable" => Hint::Reason,
+        | "Unprocessable" | "Error" | "error" | "errors" => Hint::Reason,
         _ if w.len() == 5
             && (w.starts_with('+') || w.starts_with('-'))
             && w[1..].bytes().all(|c| c.is_ascii_digit()) =>
         {
             Hint::Zone
         }
-        _ if w.starts_with("HTTP/") => Hint::HttpWord,
         _ => Hint::None,
     }
 }
@@ -1189,14 +1186,6 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
         return text(scratch, &s);
     }
     let key_lower = key.rsplit(['.', '_']).next().unwrap_or(key);
-    if matches!(key, "status" | "status_code" | "code" | "http_status")
-        && value.len() == 3
-        && (b'1'..=b'5').contains(&value.as_bytes()[0])
-        && value.bytes().all(|c| c.is_ascii_digit())
-    {
-        s.push_str(value);
-        return text(scratch, &s);
-    }
     let (q, inner) = match value.as_bytes()[0] {
         b'"' | b'\'' if value.len() >= 2 && value.ends_with(&value[..1]) => {
             (&value[..1], &value[1..value.len() - 1])
@@ -1426,7 +1415,7 @@ fn second_pass(scratch: &mut Scratch) {
         };
         let orig = &scratch.buf[toks[k].orig.0 as usize..toks[k].orig.1 as usize];
         let status = orig.len() == 3 && (b'1'..=b'5').contains(&orig.as_bytes()[0]);
-        if status && (prev_hint == Hint::HttpWord || next_hint == Hint::Reason) {
+        if status && next_hint == Hint::Reason {
             let r = toks[k].orig;
             toks[k].core = Core::Text(r.0, r.1);
             continue;
