@@ -1277,8 +1277,11 @@ fn identifier(core: &str, scratch: &mut Scratch) -> Core {
             continue;
         }
         let segment = &core[seg..i];
-        // Hex digits right after a mask continue it: `job_17_ab` like `job_17_a3`.
-        let hex_tail = open_mask.is_some() && segment.bytes().all(|c| c.is_ascii_hexdigit());
+        // Hex digits or one or two letters right after a mask continue it: `job_17_ab`
+        // like `job_17_a3`, `attempt_1445_0020_m_000002_0` like `…_r_…`.
+        let hex_tail = open_mask.is_some()
+            && (segment.bytes().all(|c| c.is_ascii_hexdigit())
+                || (segment.len() <= 2 && segment.bytes().all(|c| c.is_ascii_alphabetic())));
         if hex_tail || segment.bytes().any(|c| c.is_ascii_digit()) {
             match open_mask {
                 // `<*>-<*>` is one variable: drop the separators, keep one mask.

@@ -204,6 +204,8 @@ fn digits_inside_identifiers() {
         ),
         ("node R02-M1-N0-C:J12-U11 down", "node <*> down"),
         ("broadcast_12_piece0 stored", "broadcast_<*> stored"),
+        ("attempt_1445144423722_0020_m_000002_0 done", "attempt_<*> done"),
+        ("attempt_1445144423722_0020_r_000001_1 done", "attempt_<*> done"),
     ]);
     check(&[("snake_case_name stays", "snake_case_name stays"), ("step_3_done", "step_<*>_done")]);
 }
