@@ -410,7 +410,18 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
     while e > s
         && matches!(
             b[e - 1],
-            b')' | b']' | b'}' | b',' | b';' | b':' | b'.' | b'!' | b'?' | b'"' | b'\'' | b'`'
+            b')' | b']'
+                | b'}'
+                | b','
+                | b';'
+                | b':'
+                | b'.'
+                | b'!'
+                | b'?'
+                | b'"'
+                | b'\''
+                | b'`'
+                | b'='
         )
     {
         if b[e - 1] == b']' && chunk[s..e - 1].contains('[') {
@@ -780,7 +791,8 @@ fn is_exception_type(b: &[u8]) -> bool {
 fn numeric(b: &[u8], sh: &Shape) -> Option<Ph> {
     // Epoch seconds and milliseconds stay `<NUM>`: a 10-digit integer is as often an id
     // as a time, and typing it apart would split one event in two.
-    if sh.dashes == 2 && sh.dots == 0 && is_iso_date(b) {
+    // 2026-11-25, 2005.06.03, 2005-06-03-15.42.50.675872
+    if sh.dashes + sh.dots >= 2 && is_iso_date(b) && is_timestamp(b) {
         return Some(Ph::Ts);
     }
     let mut i = 0;
@@ -905,7 +917,7 @@ fn number_with_unit(b: &[u8]) -> Option<Ph> {
 fn is_iso_date(b: &[u8]) -> bool {
     b.len() >= 8
         && b[..4].iter().all(u8::is_ascii_digit)
-        && (b[4] == b'-' || b[4] == b'/')
+        && matches!(b[4], b'-' | b'/' | b'.')
         && b[5].is_ascii_digit()
         && b[6].is_ascii_digit()
         && b[7] == b[4]
@@ -925,8 +937,10 @@ fn is_timestamp(b: &[u8]) -> bool {
     if b.len() >= 11 && b[2] == b'/' && b[6] == b'/' && b[3].is_ascii_uppercase() {
         return b[..2].iter().all(u8::is_ascii_digit) && b[7..11].iter().all(u8::is_ascii_digit);
     }
-    // mm/dd/yyyy or dd.mm.yyyy
-    if b.len() == 10 && (b[2] == b'/' || b[2] == b'.') && b[5] == b[2] {
+    // mm/dd/yyyy, dd.mm.yyyy and yy/mm/dd (not yy.mm.dd: that is as often a version)
+    if (b.len() == 10 && (b[2] == b'/' || b[2] == b'.') || b.len() == 8 && b[2] == b'/')
+        && b[5] == b[2]
+    {
         return b.iter().enumerate().all(|(i, c)| i == 2 || i == 5 || c.is_ascii_digit());
     }
     // hh:mm[:ss[.frac]][Z|+hh:mm]
@@ -1179,10 +1193,36 @@ fn is_path(b: &[u8], sh: &Shape) -> bool {
 fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
     let key = &core[..eq];
     let value = &core[eq + 1..];
-    let mut s = String::with_capacity(key.len() + 8);
+    // `QuorumPeer[myid=1]/0:0:2181:FastLeaderElection@774]`: the value ends at the
+    // bracket the key opened; what follows is normalized on its own.
+    let (value, rest) = match key.bytes().rposition(|c| matches!(c, b'[' | b'(' | b'{')) {
+        Some(open) => {
+            let close = match key.as_bytes()[open] {
+                b'[' => b']',
+                b'(' => b')',
+                _ => b'}',
+            };
+            match value.bytes().position(|c| c == close) {
+                Some(p) if !key.as_bytes()[open..].contains(&close) => (&value[..p], &value[p..]),
+                _ => (value, ""),
+            }
+        }
+        None => (value, ""),
+    };
+    let rest = if rest.bytes().any(|c| c.is_ascii_digit()) {
+        match identifier(rest, scratch) {
+            Core::Ph(ph) => ph.text().to_owned(),
+            Core::Text(a, b) => scratch.buf[a as usize..b as usize].to_owned(),
+            Core::Same => rest.to_owned(),
+        }
+    } else {
+        rest.to_owned()
+    };
+    let mut s = String::with_capacity(key.len() + 8 + rest.len());
     s.push_str(key);
     s.push('=');
     if value.is_empty() {
+        s.push_str(&rest);
         return text(scratch, &s);
     }
     let key_lower = key.rsplit(['.', '_']).next().unwrap_or(key);
@@ -1213,6 +1253,7 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
     s.push_str(q);
     s.push_str(ph);
     s.push_str(q);
+    s.push_str(&rest);
     settle(&s, scratch)
 }
 

@@ -26,6 +26,11 @@ fn timestamps() {
         ("epoch 1764059586 seen", "epoch <NUM> seen"),
         ("epoch 1764059586.123 seen", "epoch <NUM> seen"),
         ("on 11/25/2026 ok", "on <TS> ok"),
+        ("17/06/09 20:10:40 INFO x", "<TS> INFO x"),
+        (
+            "- 1117838570 2005.06.03 R02-M1 2005-06-03-15.42.50.675872 RAS",
+            "- <NUM> <TS> <*> <TS> RAS",
+        ),
         ("due 25 Nov 2026 ok", "due <TS> ok"),
     ]);
     // Negative: words that are also month names, numbers near times that are not dates.
@@ -233,6 +238,11 @@ fn key_value_pairs() {
         ("conn host=10.0.0.1 path=/tmp/x", "conn host=<IP> path=<PATH>"),
         ("msg=\"disk full on sda\" level=error", "msg=\"<*>\" level=<*>"),
         ("empty key= stays", "empty key= stays"),
+        (
+            "[QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - Notification",
+            "[QuorumPeer[myid=<NUM>]/<*>:FastLeaderElection@<*>] - Notification",
+        ),
+        ("call f(x=3) failed", "call f(x=<NUM>) failed"),
     ]);
     check(&[("a == b", "a == b"), ("=oops", "=oops")]);
 }
