@@ -152,12 +152,13 @@ impl<'t> Engine<'t> {
         options: &CheckOptions,
         warnings: Mutex<Vec<Warning>>,
     ) -> Engine<'t> {
+        let suggester = Suggester::new(tree, config, &warnings);
         Engine {
             tree,
             config,
             docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             warnings,
-            suggester: Suggester::new(tree, config),
+            suggester,
             fragments: options.fragments,
             progress: options.progress.clone(),
             done: AtomicUsize::new(0),
@@ -371,7 +372,7 @@ impl<'t> Engine<'t> {
                 tocs.push(path.clone());
             }
         }
-        if let Some(mkdocs) = nav::read_mkdocs(&tree.root) {
+        if let Some(mkdocs) = nav::read_mkdocs(&tree.root, &self.warnings) {
             add(&mkdocs.docs_dir);
             for path in &mkdocs.nav {
                 add(path);
@@ -379,11 +380,14 @@ impl<'t> Engine<'t> {
         }
         for toc in &tocs {
             match std::fs::read_to_string(tree.abs(toc)) {
-                Ok(text) => {
-                    for href in nav::toc_hrefs(toc, &text) {
-                        add(&href);
-                    }
-                }
+                Ok(text) => match nav::toc_hrefs(toc, &text) {
+                    Ok(hrefs) => hrefs.iter().for_each(|href| add(href)),
+                    Err(e) => push_warning(
+                        &self.warnings,
+                        &tree.abs(toc),
+                        format!("{e}; its entries are not nav starting points"),
+                    ),
+                },
                 Err(e) => push_warning(&self.warnings, &tree.abs(toc), format!("cannot read: {e}")),
             }
         }

@@ -2,31 +2,18 @@
 //! (`nav`, `docs_dir`, mkdocs-redirects `redirect_maps`), DocFX `toc.yml` and
 //! `.openpublishing.redirection*.json`.
 //!
-//! These are read with a few line patterns rather than a YAML parser: only
-//! paths are needed, and a malformed file must not stop a link check.
+//! The YAML files are parsed with a real YAML parser, so block and flow style,
+//! quoting and comments all read the same. A malformed file becomes a warning
+//! naming it, and the link check goes on without what it would have said.
 
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::Mutex;
 
-use regex::Regex;
+use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::report::Warning;
 use crate::resolve::normalize;
-use crate::tree::{Tree, file_name, is_markdown, join, parent};
-
-static YAML_MD_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*-\s*(?:(?:'[^']*'|"[^"]*"|[^:'"]+):\s*)?['"]?([^'"\s#]+\.md)['"]?\s*$"#)
-        .expect("the nav pattern is valid")
-});
-
-static TOC_HREF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*-?\s*(?:href|topicHref|tocHref|homepage):\s*['"]?([^'"\s#?]+)"#)
-        .expect("the toc pattern is valid")
-});
-
-static MAP_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*['"]?([^'":]+?)['"]?\s*:\s*['"]?([^'"\s]+?)['"]?\s*$"#)
-        .expect("the map pattern is valid")
-});
+use crate::tree::{Tree, file_name, is_markdown, join, parent, push_warning};
 
 /// What mkdocs.yml says about navigation and redirects, as root-relative paths.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -36,80 +23,132 @@ pub(crate) struct Mkdocs {
     pub(crate) redirects: Vec<(String, String)>,
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
+/// Reads `mkdocs.yml` (or `mkdocs.yaml`) at the root. A file that is not valid
+/// YAML is reported in `warnings` and treated as absent.
+pub(crate) fn read_mkdocs(root: &Path, warnings: &Mutex<Vec<Warning>>) -> Option<Mkdocs> {
+    let (path, text) = ["mkdocs.yml", "mkdocs.yaml"].iter().find_map(|n| {
+        let path = root.join(n);
+        std::fs::read_to_string(&path).ok().map(|text| (path, text))
+    })?;
+    match parse_mkdocs(&text) {
+        Ok(mkdocs) => Some(mkdocs),
+        Err(e) => {
+            push_warning(warnings, &path, format!("{e}; its nav and redirect_maps are skipped"));
+            None
+        }
+    }
 }
 
-pub(crate) fn read_mkdocs(root: &Path) -> Option<Mkdocs> {
-    let text = ["mkdocs.yml", "mkdocs.yaml"]
-        .iter()
-        .find_map(|n| std::fs::read_to_string(root.join(n)).ok())?;
-    Some(parse_mkdocs(&text))
+/// Parses the first YAML document of `text`; an empty file is `Null`.
+fn load(text: &str) -> Result<Yaml, String> {
+    let mut docs = YamlLoader::load_from_str(text).map_err(|e| format!("malformed YAML: {e}"))?;
+    Ok(if docs.is_empty() { Yaml::Null } else { docs.swap_remove(0) })
 }
 
-pub(crate) fn parse_mkdocs(text: &str) -> Mkdocs {
-    let docs_dir = text
-        .lines()
-        .find_map(|l| l.strip_prefix("docs_dir:"))
-        .map(|v| v.trim().trim_matches(['\'', '"']).trim_end_matches('/').to_owned())
+/// A link target from a navigation file: not a URL, without `?query` and
+/// `#fragment`.
+fn local_path(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let is_url = value.contains("://")
+        || value.starts_with("mailto:")
+        || value.starts_with("xref:")
+        || value.starts_with("//");
+    let path = value.split(['#', '?']).next().unwrap_or_default();
+    (!is_url && !path.is_empty()).then_some(path)
+}
+
+/// Every string value in a mkdocs `nav` tree. Mapping keys are titles; a
+/// value is a page path, a URL or a nested section.
+fn nav_values<'y>(node: &'y Yaml, out: &mut Vec<&'y str>) {
+    match node {
+        Yaml::String(s) => out.push(s),
+        Yaml::Array(items) => items.iter().for_each(|item| nav_values(item, out)),
+        Yaml::Hash(map) => map.values().for_each(|value| nav_values(value, out)),
+        _ => {}
+    }
+}
+
+/// The first `redirect_maps` mapping anywhere in the document (mkdocs-redirects
+/// keeps it under `plugins: - redirects:`).
+fn find_redirect_maps(node: &Yaml) -> Option<&yaml_rust2::yaml::Hash> {
+    match node {
+        Yaml::Hash(map) => {
+            if let Some(Yaml::Hash(maps)) = map.get(&Yaml::String("redirect_maps".to_owned())) {
+                return Some(maps);
+            }
+            map.values().find_map(find_redirect_maps)
+        }
+        Yaml::Array(items) => items.iter().find_map(find_redirect_maps),
+        _ => None,
+    }
+}
+
+pub(crate) fn parse_mkdocs(text: &str) -> Result<Mkdocs, String> {
+    let doc = load(text)?;
+    let docs_dir = doc["docs_dir"]
+        .as_str()
+        .map(|v| v.trim().trim_start_matches("./").trim_end_matches('/').to_owned())
+        .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "docs".to_owned());
     let in_docs = |p: &str| normalize(&docs_dir, p);
     let mut mkdocs = Mkdocs { docs_dir: docs_dir.clone(), ..Mkdocs::default() };
-    let lines: Vec<&str> = text.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        if line.starts_with("nav:") {
-            i += 1;
-            while i < lines.len()
-                && (lines[i].trim().is_empty() || indent(lines[i]) > 0 || lines[i].starts_with('-'))
+    let mut values = Vec::new();
+    nav_values(&doc["nav"], &mut values);
+    mkdocs.nav = values.into_iter().filter_map(local_path).filter_map(in_docs).collect();
+    if let Some(maps) = find_redirect_maps(&doc) {
+        for (old, new) in maps {
+            if let (Some(old), Some(new)) = (old.as_str(), new.as_str())
+                && !new.contains("://")
+                && let (Some(old), Some(new)) = (in_docs(old), in_docs(new))
             {
-                if let Some(caps) = YAML_MD_VALUE.captures(lines[i])
-                    && let Some(path) = in_docs(&caps[1])
-                {
-                    mkdocs.nav.push(path);
-                }
-                i += 1;
+                mkdocs.redirects.push((old, new));
             }
-            continue;
         }
-        if line.trim_start().starts_with("redirect_maps:") {
-            let base = indent(line);
-            i += 1;
-            while i < lines.len() && (lines[i].trim().is_empty() || indent(lines[i]) > base) {
-                if let Some(caps) = MAP_ENTRY.captures(lines[i])
-                    && !caps[2].contains("://")
-                    && let (Some(old), Some(new)) = (in_docs(&caps[1]), in_docs(&caps[2]))
-                {
-                    mkdocs.redirects.push((old, new));
-                }
-                i += 1;
-            }
-            continue;
-        }
-        i += 1;
     }
-    mkdocs
+    Ok(mkdocs)
 }
 
-/// The `href`s of a DocFX `toc.yml`, resolved against its directory.
-pub(crate) fn toc_hrefs(toc_path: &str, text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| TOC_HREF.captures(l))
-        .filter(|c| !c[1].contains("://"))
-        .filter_map(|c| {
-            if c[1].starts_with('/') {
-                normalize("", &c[1])
-            } else {
-                normalize(parent(toc_path), &c[1])
+/// The keys of a DocFX toc entry that point at a page or another toc.
+const TOC_KEYS: [&str; 4] = ["href", "topicHref", "tocHref", "homepage"];
+
+fn toc_values<'y>(node: &'y Yaml, out: &mut Vec<&'y str>) {
+    match node {
+        Yaml::Array(items) => items.iter().for_each(|item| toc_values(item, out)),
+        Yaml::Hash(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    (Some(key), Yaml::String(s)) if TOC_KEYS.contains(&key) => out.push(s),
+                    (_, Yaml::Array(_) | Yaml::Hash(_)) => toc_values(value, out),
+                    _ => {}
+                }
             }
+        }
+        _ => {}
+    }
+}
+
+/// The `href`s of a DocFX `toc.yml` (also in nested `items`), resolved against
+/// its directory; `Err` names what is malformed.
+pub(crate) fn toc_hrefs(toc_path: &str, text: &str) -> Result<Vec<String>, String> {
+    let doc = load(text)?;
+    let mut values = Vec::new();
+    toc_values(&doc, &mut values);
+    Ok(values
+        .into_iter()
+        .filter_map(local_path)
+        .filter_map(|href| match href.strip_prefix('/') {
+            Some(rooted) => normalize("", rooted),
+            None => normalize(parent(toc_path), href),
         })
-        .collect()
+        .collect())
 }
 
 /// `source_path → target` pairs from DocFX `.openpublishing.redirection*.json`
 /// files at the root, with the redirect URL mapped back to a file of the tree.
-pub(crate) fn docfx_redirects(tree: &Tree) -> Vec<(String, String, String)> {
+pub(crate) fn docfx_redirects(
+    tree: &Tree,
+    warnings: &Mutex<Vec<Warning>>,
+) -> Vec<(String, String, String)> {
     let Ok(dir) = std::fs::read_dir(&tree.root) else { return Vec::new() };
     let mut names: Vec<String> = dir
         .filter_map(Result::ok)
@@ -119,8 +158,17 @@ pub(crate) fn docfx_redirects(tree: &Tree) -> Vec<(String, String, String)> {
     names.sort();
     let mut out = Vec::new();
     for name in names {
-        let Ok(text) = std::fs::read_to_string(tree.root.join(&name)) else { continue };
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let path = tree.root.join(&name);
+        let json = match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| {
+            serde_json::from_str::<serde_json::Value>(&t)
+                .map_err(|e| format!("malformed JSON: {e}"))
+        }) {
+            Ok(json) => json,
+            Err(e) => {
+                push_warning(warnings, &path, format!("{e}; its redirects are not used"));
+                continue;
+            }
+        };
         let Some(entries) = json.get("redirections").and_then(|r| r.as_array()) else { continue };
         for entry in entries {
             let source = entry
@@ -180,10 +228,14 @@ fn redirect_target(tree: &Tree, source: &str, url: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn nav(text: &str) -> Vec<String> {
+        parse_mkdocs(text).expect("valid mkdocs.yml").nav
+    }
+
     #[test]
-    fn mkdocs_nav_and_redirects() {
+    fn mkdocs_nav_and_redirects_block_style() {
         let text = "site_name: x\ndocs_dir: site-docs\nnav:\n  - Home: index.md\n  - 'Guide':\n    - guide/setup.md\n    - \"Use it\": guide/use.md\n  - External: https://example.com\nplugins:\n  - redirects:\n      redirect_maps:\n        'old.md': 'guide/setup.md'\n        gone.md: https://example.com/\ntheme: x\n";
-        let mkdocs = parse_mkdocs(text);
+        let mkdocs = parse_mkdocs(text).expect("valid");
         assert_eq!(mkdocs.docs_dir, "site-docs");
         assert_eq!(
             mkdocs.nav,
@@ -196,11 +248,77 @@ mod tests {
     }
 
     #[test]
-    fn toc_yml_hrefs() {
-        let text = "- name: Start\n  href: start.md\n- name: API\n  href: ../api/toc.yml\n  items:\n  - name: Web\n    href: https://x.org\n  - topicHref: \"deep/page.md#x\"\n";
+    fn mkdocs_nav_flow_style() {
+        let text = "nav: [index.md, {Guide: [guide/a.md, {Deep: guide/deep/b.md}]}, {Web: 'https://x.org'}]\n";
+        assert_eq!(nav(text), ["docs/index.md", "docs/guide/a.md", "docs/guide/deep/b.md"]);
+    }
+
+    #[test]
+    fn mkdocs_nav_nested_sections_bare_paths_and_comments() {
+        let text = "# site\nnav:\n- index.md\n- Section:\n  - Sub section:\n    - Page: a/b.md # trailing comment\n    - a/c.md\n  - 'Title: with colon': a/d.md\n- Empty section: []\n- about/\ntheme:\n  name: material\n  icon: !!python/name:material.extensions.emoji.twemoji\n";
         assert_eq!(
-            toc_hrefs("docs/toc.yml", text),
-            ["docs/start.md", "api/toc.yml", "docs/deep/page.md"]
+            nav(text),
+            ["docs/index.md", "docs/a/b.md", "docs/a/c.md", "docs/a/d.md", "docs/about"]
         );
+    }
+
+    #[test]
+    fn mkdocs_nav_keeps_paths_without_md_and_drops_urls_and_fragments() {
+        let text = "docs_dir: ./site/\nnav:\n  - 'Spaces in name.md'\n  - Anchor: page.md#part\n  - Mail: mailto:a@b.c\n  - Proto: //cdn.example.com/x\n";
+        assert_eq!(nav(text), ["site/Spaces in name.md", "site/page.md"]);
+    }
+
+    #[test]
+    fn mkdocs_without_nav_or_empty() {
+        assert_eq!(
+            parse_mkdocs("").expect("empty is valid"),
+            Mkdocs { docs_dir: "docs".to_owned(), ..Mkdocs::default() }
+        );
+        assert!(nav("site_name: x\n").is_empty());
+    }
+
+    #[test]
+    fn mkdocs_malformed_is_an_error_naming_the_problem() {
+        let err = parse_mkdocs("nav:\n  - [index.md\n  - b.md: : :\n").expect_err("malformed");
+        assert!(err.starts_with("malformed YAML: "), "{err}");
+        assert!(err.contains("line"), "the message says where: {err}");
+    }
+
+    #[test]
+    fn read_mkdocs_warns_and_goes_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("mkdocs.yml"), "nav: [a.md\n").expect("write");
+        let warnings = Mutex::new(Vec::new());
+        assert_eq!(read_mkdocs(dir.path(), &warnings), None);
+        let warnings = warnings.into_inner().expect("lock");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].path, dir.path().join("mkdocs.yml"));
+        assert!(warnings[0].message.starts_with("malformed YAML: "), "{}", warnings[0].message);
+    }
+
+    #[test]
+    fn toc_yml_hrefs_block_style_with_nested_items() {
+        let text = "- name: Start\n  href: start.md\n- name: API\n  href: ../api/toc.yml\n  items:\n  - name: Web\n    href: https://x.org\n  - topicHref: \"deep/page.md#x\"\n    items:\n    - name: Deeper\n      href: deep/more/page.md?view=1\n  - name: Xref\n    href: xref:System.String\n";
+        assert_eq!(
+            toc_hrefs("docs/toc.yml", text).expect("valid"),
+            ["docs/start.md", "api/toc.yml", "docs/deep/page.md", "docs/deep/more/page.md"]
+        );
+    }
+
+    #[test]
+    fn toc_yml_flow_style_and_root_items() {
+        let flow = "- {name: A, href: a.md, items: [{name: B, href: /root/b.md}, {name: C, tocHref: c/}]}\n";
+        assert_eq!(
+            toc_hrefs("docs/toc.yml", flow).expect("valid"),
+            ["docs/a.md", "root/b.md", "docs/c"]
+        );
+        let rooted = "items:\n- name: Home\n  href: index.md\n  homepage: home.md\n";
+        assert_eq!(toc_hrefs("toc.yml", rooted).expect("valid"), ["index.md", "home.md"]);
+    }
+
+    #[test]
+    fn toc_yml_malformed_is_an_error() {
+        let err = toc_hrefs("toc.yml", "- name: a\n  href: [b.md\n").expect_err("malformed");
+        assert!(err.starts_with("malformed YAML: "), "{err}");
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::config::Config;
 use crate::nav;
-use crate::report::{Confidence, Fix};
+use crate::report::{Confidence, Fix, Warning};
 use crate::resolve::{Local, encode_path, normalize, relative};
 use crate::slug::slug;
 use crate::tree::{Entry, Tree, file_name, parent, stem};
@@ -38,17 +38,21 @@ pub(crate) struct Suggester<'t> {
 }
 
 impl<'t> Suggester<'t> {
-    pub(crate) fn new(tree: &'t Tree, config: &Config) -> Suggester<'t> {
+    pub(crate) fn new(
+        tree: &'t Tree,
+        config: &Config,
+        warnings: &Mutex<Vec<Warning>>,
+    ) -> Suggester<'t> {
         let mut redirects = HashMap::new();
         let source = config
             .source
             .as_deref()
             .and_then(Path::file_name)
             .map_or_else(|| "doclinks.toml".to_owned(), |n| n.to_string_lossy().into_owned());
-        for (old, new, from) in nav::docfx_redirects(tree) {
+        for (old, new, from) in nav::docfx_redirects(tree, warnings) {
             redirects.insert(old, (new, from));
         }
-        if let Some(mkdocs) = nav::read_mkdocs(&tree.root) {
+        if let Some(mkdocs) = nav::read_mkdocs(&tree.root, warnings) {
             for (old, new) in mkdocs.redirects {
                 redirects.insert(old, (new, "mkdocs.yml redirect_maps".to_owned()));
             }

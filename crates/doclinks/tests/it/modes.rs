@@ -132,3 +132,46 @@ fn nav_only_and_changed_since_do_not_mix() {
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
+
+#[test]
+fn nav_only_reads_flow_style_yaml_and_warns_on_malformed_nav_files() {
+    let dir = tree(
+        "//- mkdocs.yml
+nav: [index.md, {Guide: [guide/a.md, {Deep: guide/deep/b.md}]}]
+//- docs/index.md
+[broken](nope-index.md)
+//- docs/guide/a.md
+[broken](nope-a.md)
+//- docs/guide/deep/b.md
+[broken](nope-b.md)
+//- dfx/toc.yml
+- {name: Topic, href: topic.md, items: [{name: Sub, href: sub/page.md}]}
+//- dfx/topic.md
+[broken](nope-topic.md)
+//- dfx/sub/page.md
+[broken](nope-sub.md)
+//- bad/toc.yml
+- name: Broken
+  href: [unclosed.md
+//- bad/unclosed.md
+[broken](nope-bad.md)
+",
+    );
+    let (code, stdout, stderr) = dir.run(&["check", "--nav-only", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let nav: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        files(&nav),
+        [
+            "dfx/sub/page.md nope-sub.md",
+            "dfx/topic.md nope-topic.md",
+            "docs/guide/a.md nope-a.md",
+            "docs/guide/deep/b.md nope-b.md",
+            "docs/index.md nope-index.md",
+        ]
+    );
+    assert_eq!(nav["unreached"], serde_json::json!(["bad/unclosed.md"]));
+    let warning =
+        stderr.lines().find(|l| l.contains("toc.yml")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(warning.contains("bad/toc.yml") && warning.contains("malformed YAML"), "{warning}");
+}
