@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::extract::{Extracted, extract};
+use crate::extract::{Extracted, extract, html_page_anchors};
 use crate::nav;
 use crate::report::{Confidence, Finding, Kind, Report, Summary, Warning};
 use crate::resolve::{Dest, Local, resolve};
@@ -197,6 +197,11 @@ impl<'t> Engine<'t> {
         }
         if bytes[..bytes.len().min(8192)].contains(&0) {
             return warn("skipped: binary file (contains NUL bytes)".to_owned());
+        }
+        if is_html(rel) {
+            // A page is only a link target: its anchors are all that is needed,
+            // and a legacy encoding must not hide the ASCII ids in it.
+            return Some(html_page_anchors(&String::from_utf8_lossy(&bytes)));
         }
         match String::from_utf8(bytes) {
             Ok(text) => Some(extract(&text)),
@@ -472,8 +477,10 @@ impl<'t> Engine<'t> {
             }
             Entry::Missing => return Some(self.missing(file, local)),
         };
-        let target = target.filter(|&i| is_markdown(&self.tree.files[i]))?;
-        result.markdown_targets.push(target);
+        let target = target.filter(|&i| has_anchors(&self.tree.files[i]))?;
+        if is_markdown(&self.tree.files[target]) {
+            result.markdown_targets.push(target);
+        }
         let fragment = local.fragment.as_deref()?;
         if !self.fragments || fragment.is_empty() || fragment == "top" {
             return None;
@@ -527,7 +534,7 @@ impl<'t> Engine<'t> {
             Entry::Dir => self.tree.dir_index(path),
             Entry::Missing => None,
         }
-        .filter(|&i| is_markdown(&self.tree.files[i]));
+        .filter(|&i| has_anchors(&self.tree.files[i]));
         let (Some(fragment), Some(doc)) = (fragment, target_doc.and_then(|i| self.doc(i))) else {
             return suggest::fix(new_target, confidence, reason);
         };
@@ -655,4 +662,15 @@ fn changed_since(root: &Path, rev: &str) -> Result<Touched, Error> {
         touched.changed.insert(path.to_owned());
     }
     Ok(touched)
+}
+
+/// A local HTML page, whose `id`/`name` attributes are its anchors.
+fn is_html(path: &str) -> bool {
+    let lower = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    lower.ends_with(".html") || lower.ends_with(".htm")
+}
+
+/// Whether `#fragment`s into this file are checked: Markdown and HTML pages.
+fn has_anchors(path: &str) -> bool {
+    is_markdown(path) || is_html(path)
 }

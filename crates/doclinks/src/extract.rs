@@ -446,6 +446,19 @@ fn html_links(lines: &Lines<'_>, range: Range<usize>, out: &mut Extracted) {
     }
 }
 
+/// The `id` and `name` anchors of a whole HTML page (a local `.html` link
+/// target), skipping comments.
+pub(crate) fn html_page_anchors(html: &str) -> Extracted {
+    let comments = comment_ranges(html);
+    let anchors = HTML_ANCHOR
+        .captures_iter(html)
+        .filter_map(|caps| caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3)))
+        .filter(|value| !comments.iter().any(|c| c.contains(&value.start())))
+        .map(|value| decode_entities(value.as_str()))
+        .collect();
+    Extracted { links: Vec::new(), anchors }
+}
+
 fn comment_ranges(html: &str) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     let mut from = 0;
@@ -598,6 +611,14 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn html_page_anchors_are_ids_and_names_outside_comments() {
+        let html = "<!doctype html><h1 id=\"intro\">x</h1><a name='old-name'></a>\n<!-- <p id=\"gone\"> -->\n<div data-id=\"no\" ID=Upper>&amp;</div><p id=\"a&amp;b\">";
+        let mut anchors: Vec<String> = html_page_anchors(html).anchors.into_iter().collect();
+        anchors.sort();
+        assert_eq!(anchors, ["Upper", "a&b", "intro", "old-name"]);
     }
 
     fn anchors(text: &str) -> Vec<String> {

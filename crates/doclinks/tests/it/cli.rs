@@ -121,6 +121,31 @@ site_prefixes = [\"/learn/\"]
 }
 
 #[test]
+fn fragments_into_local_html_pages_are_checked_against_ids_and_names() {
+    let dir = tree(
+        "//- README.md
+[id](api/page.html#intro) [name](api/page.html#old-name) [upper](api/Page.htm#Upper)
+[commented](api/page.html#gone) [typo](api/page.html#intr) [no-fragment](api/page.html)
+<a href=\"api/page.html#also-missing\">raw</a>
+//- api/page.html
+<!doctype html><h1 id=\"intro\">x</h1><a name='old-name'></a>
+<!-- <p id=\"gone\"> -->
+//- api/Page.htm
+<div ID=Upper></div>
+",
+    );
+    assert_eq!(
+        check(&dir, &[]),
+        [
+            "README.md:2:13 missing_anchor api/page.html#gone",
+            "README.md:2:40 missing_anchor api/page.html#intr -> api/page.html#intro (medium: close match of a heading (edit distance 1))",
+            "README.md:3:10 missing_anchor api/page.html#also-missing",
+        ]
+    );
+    assert_eq!(check(&dir, &["--no-fragments"]), Vec::<String>::new());
+}
+
+#[test]
 fn anchors_github_slugs_explicit_ids_and_percent_decoding() {
     let dir = tree(
         "//- README.md
