@@ -132,7 +132,9 @@ impl<'s> Lines<'s> {
     fn position(&self, offset: usize) -> (u32, u32) {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        // A byte order mark is not a column an editor shows.
+        let start = if line == 1 && self.text.starts_with('\u{feff}') { start + 3 } else { start };
+        let column = self.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
         (to_u32(line), to_u32(column))
     }
 }
@@ -229,7 +231,7 @@ fn inline_node<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>, out: &mut Extracted
         NodeValue::Link(link) | NodeValue::Image(link) => {
             let image = matches!(data.value, NodeValue::Image(_));
             if let Located::Found(raw) = link_destination(lines, data.sourcepos, &link.url, image)
-                && plausible(&raw, &link.url)
+                && plausible(&raw.raw, raw.form, &link.url)
             {
                 out.links.push(raw);
             }
@@ -256,7 +258,10 @@ fn starts_with_definition<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>) -> bool 
     if lines.text.as_bytes().get(start) != Some(&b'[') {
         return false;
     }
-    let from = lines.offset(pos.start.line, 1);
+    let mut from = lines.offset(pos.start.line, 1);
+    if from == 0 && lines.text.starts_with('\u{feff}') {
+        from = 3;
+    }
     let to = lines.starts.get(pos.start.line).copied().unwrap_or(lines.text.len());
     lines
         .text
@@ -295,14 +300,18 @@ fn link_destination(lines: &Lines<'_>, pos: Sourcepos, url: &str, image: bool) -
         // `<scheme:...>` autolink: the destination is between the brackets.
         (range.start + 1..range.end.saturating_sub(1).max(range.start + 1), Form::Autolink)
     } else if node.starts_with(b"[") || node.starts_with(b"![") {
-        match node.last() {
-            Some(b')') => {}
-            Some(b']') => return Located::Reference,
+        // comrak ends a link whose title is on a later line at the end of its
+        // first line, so the node's end cannot be trusted: scan from its start
+        // to the end of the text. `plausible` then checks the bytes found.
+        let form = if image { Form::Image } else { Form::Inline };
+        match inline_destination(bytes, range.start, bytes.len()) {
+            Some(span)
+                if lines.text.get(span.clone()).is_some_and(|raw| plausible(raw, form, url)) =>
+            {
+                (span, form)
+            }
+            _ if node.last() == Some(&b']') => return Located::Reference,
             _ => return Located::Lost,
-        }
-        match inline_destination(bytes, range.start, range.end) {
-            Some(span) => (span, if image { Form::Image } else { Form::Inline }),
-            None => return Located::Lost,
         }
     } else {
         // A bare GFM autolink: the node is the URL itself.
@@ -326,11 +335,11 @@ fn link_destination(lines: &Lines<'_>, pos: Sourcepos, url: &str, image: bool) -
 }
 
 /// Whether the source bytes found for a link are the destination comrak parsed.
-fn plausible(raw: &RawLink, url: &str) -> bool {
-    match raw.form {
-        Form::Autolink => url.ends_with(raw.raw.as_str()),
+fn plausible(raw: &str, form: Form, url: &str) -> bool {
+    match form {
+        Form::Autolink => url.ends_with(raw),
         _ => {
-            let unescaped = unescape(&raw.raw);
+            let unescaped = unescape(raw);
             unescaped == url || decode_entities(&unescaped) == url
         }
     }
@@ -495,7 +504,9 @@ fn definitions(
 ) -> Vec<Range<usize>> {
     let text = lines.text;
     let line_text = |index: usize| {
-        let start = lines.starts[index];
+        // A byte order mark before the first line is not part of it.
+        let bom = if index == 0 && text.starts_with('\u{feff}') { 3 } else { 0 };
+        let start = lines.starts[index] + bom;
         let end = lines.starts.get(index + 1).copied().unwrap_or(text.len());
         (start, &text[start..end])
     };
@@ -625,6 +636,23 @@ mod tests {
         let mut a: Vec<String> = extract(text).anchors.into_iter().collect();
         a.sort();
         a
+    }
+
+    #[test]
+    fn inline_link_with_its_title_on_the_next_line() {
+        // comrak ends such a node at the end of its first line.
+        let text = "- [j](a.md\r\n  \"title\")\r\n\n[k](<b c.md>\n't') ![i](d.png\n(t))\n";
+        assert_eq!(
+            links(text),
+            ["1:7 Inline a.md =a.md", "4:6 Inline b c.md =b c.md", "5:11 Image d.png =d.png"]
+        );
+    }
+
+    #[test]
+    fn byte_order_mark_is_not_a_column_and_does_not_hide_a_definition() {
+        let text = "\u{feff}[b]: <a.md> \"t\"\n[c][b] [d](e.md)\n";
+        assert_eq!(links(text), ["1:7 Definition a.md =a.md", "2:12 Inline e.md =e.md"]);
+        assert_eq!(links("\u{feff}[x](y.md)\n"), ["1:5 Inline y.md =y.md"]);
     }
 
     #[test]
