@@ -229,6 +229,8 @@ fn sarif(report: &Report, style: &Style) -> Value {
                 "informationUri": "https://example.invalid/tidykit",
                 "rules": rules,
             }},
+            // Columns count characters, not the UTF-16 units SARIF assumes by default.
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }],
     })

@@ -61,7 +61,10 @@ fn sarif_has_the_required_fields() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     assert_eq!(run["tool"]["driver"]["name"], "doclinks");
-    for result in run["results"].as_array().unwrap() {
+    assert_eq!(run["columnKind"], "unicodeCodePoints", "columns count characters");
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "the sample has findings to check");
+    for result in results {
         assert!(result["message"]["text"].is_string());
         let rule = result["ruleId"].as_str().unwrap();
         let index = result["ruleIndex"].as_u64().unwrap() as usize;
