@@ -485,6 +485,9 @@ impl<'t> Engine<'t> {
         if !self.fragments || fragment.is_empty() || fragment == "top" {
             return None;
         }
+        if is_source_line(local.suffix, fragment) {
+            return None;
+        }
         let anchors = &self.doc(target)?.anchors;
         if anchors.contains(fragment) {
             return None;
@@ -673,4 +676,16 @@ fn is_html(path: &str) -> bool {
 /// Whether `#fragment`s into this file are checked: Markdown and HTML pages.
 fn has_anchors(path: &str) -> bool {
     is_markdown(path) || is_html(path)
+}
+
+/// `file.md?plain=1#L10` (or `#L10-L20`): GitHub's line anchors in the source
+/// view of a Markdown file, not heading anchors.
+fn is_source_line(suffix: &str, fragment: &str) -> bool {
+    let query = suffix.strip_prefix('?').map_or("", |q| q.split('#').next().unwrap_or(q));
+    let line = |part: &str| {
+        part.strip_prefix('L')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    query.split('&').any(|pair| pair == "plain=1")
+        && fragment.split_once('-').map_or(line(fragment), |(a, b)| line(a) && line(b))
 }

@@ -146,6 +146,17 @@ fn fragments_into_local_html_pages_are_checked_against_ids_and_names() {
 }
 
 #[test]
+fn github_source_line_anchors_with_plain_1_are_valid() {
+    let dir = tree(
+        "//- README.md
+# T
+[line](README.md?plain=1#L2) [range](README.md?plain=1#L1-L2) [no-plain](README.md#L2)
+",
+    );
+    assert_eq!(check(&dir, &[]), ["README.md:2:74 missing_anchor README.md#L2"]);
+}
+
+#[test]
 fn anchors_github_slugs_explicit_ids_and_percent_decoding() {
     let dir = tree(
         "//- README.md
