@@ -109,8 +109,12 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
     }
     let mut applied = Applied::default();
     let mut rewritten: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (file, findings) in by_file {
         let path = root.join(file);
+        // A symlink and its target in the tree are one file: rewrite it once
+        // (its links count as fixed under both names).
+        let first = seen.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
         let before = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
         let after = rewrite(&before, &findings).map_err(|(line, column)| {
             Error::input(format!(
@@ -130,8 +134,10 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
                 reason: fix.reason.clone(),
             });
         }
-        applied.files.push(file.to_owned());
-        rewritten.push((path, before, after));
+        if first {
+            applied.files.push(file.to_owned());
+            rewritten.push((path, before, after));
+        }
     }
     if options.dry_run || rewritten.is_empty() {
         return Ok(applied);
@@ -218,6 +224,15 @@ fn write_backup(
 /// a rename, keeping the file's permissions: readers see the old or the new
 /// file, never half of one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    // Write through a symlink, as editors do, instead of replacing the link
+    // with a copy of the file.
+    let resolved;
+    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = std::fs::canonicalize(path).map_err(|e| Error::io("cannot resolve", path, e))?;
+        resolved.as_path()
+    } else {
+        path
+    };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".doclinks")
@@ -341,6 +356,18 @@ mod tests {
         let f2 = finding(text, "y.md#h", "Y.md#h");
         let out = rewrite(text.as_bytes(), &[&f2, &f1]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "[a](../new/x.md) and [b](Y.md#h)\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_writes_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.md"), "old").unwrap();
+        std::os::unix::fs::symlink("real.md", dir.path().join("link.md")).unwrap();
+        write_atomic(&dir.path().join("link.md"), b"new").unwrap();
+        let link = std::fs::symlink_metadata(dir.path().join("link.md")).unwrap();
+        assert!(link.file_type().is_symlink(), "the link stays a link");
+        assert_eq!(std::fs::read_to_string(dir.path().join("real.md")).unwrap(), "new");
     }
 
     #[test]

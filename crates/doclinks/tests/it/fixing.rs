@@ -118,3 +118,27 @@ fn stub_keeps_old_links_working() {
     assert_eq!(code, 2);
     assert!(stderr.contains("docs/setup.md exists; a stub would overwrite it"), "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn fix_and_restore_write_through_a_symlinked_page_once() {
+    let dir = tree(
+        "//- real.md
+[a](docs/guide.md)
+//- docs/Guide.md
+# Guide
+",
+    );
+    std::os::unix::fs::symlink("real.md", dir.join("README.md")).unwrap();
+    let (code, stdout, stderr) = dir.run(&["fix"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("fixed 2 links in 1 files"), "{stdout}");
+    let is_link = || std::fs::symlink_metadata(dir.join("README.md")).unwrap().is_symlink();
+    assert!(is_link(), "the symlink is still a symlink");
+    assert_eq!(dir.read("real.md"), "[a](docs/Guide.md)\n");
+    let zip = std::fs::read_dir(dir.join(".doclinks/backups")).unwrap().next().unwrap().unwrap();
+    let (code, _, stderr) = dir.run(&["restore", zip.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(is_link(), "restore keeps the symlink too");
+    assert_eq!(dir.read("real.md"), "[a](docs/guide.md)\n");
+}
