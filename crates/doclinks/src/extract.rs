@@ -13,7 +13,7 @@ use comrak::nodes::{AstNode, NodeValue, Sourcepos};
 use comrak::{Arena, Options, parse_document};
 use regex::Regex;
 
-use crate::slug::Slugger;
+use crate::slug::{Slugger, slug};
 
 /// How a link is written in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,9 +178,11 @@ pub(crate) fn extract(text: &str) -> Extracted {
                 let mut heading = String::new();
                 heading_text(node, &mut heading);
                 if let Some(caps) = HEADING_ID.captures(&heading) {
+                    // `{#id}` is an attribute for mkdocs, Pandoc, Hugo and DocFX;
+                    // GitHub shows it as text and slugs it with the rest.
                     out.anchors.insert(caps[1].to_owned());
                     let start = caps.get(0).map_or(heading.len(), |m| m.start());
-                    heading.truncate(start);
+                    out.anchors.insert(slug(&heading[..start]));
                 }
                 out.anchors.insert(slugger.unique(&heading));
             }
@@ -774,7 +776,17 @@ mod tests {
         let text = "# Intro\n## Intro\n## <a name=\"legacy\"></a> Setup `cli`\n### Custom {#my-id}\n<div id=\"box\"></div>\n\nहिन्दी शीर्षक\n---\n";
         assert_eq!(
             anchors(text),
-            ["box", "custom", "intro", "intro-1", "legacy", "my-id", "setup-cli", "हिन्दी-शीर्षक"]
+            [
+                "box",
+                "custom",
+                "custom-my-id",
+                "intro",
+                "intro-1",
+                "legacy",
+                "my-id",
+                "setup-cli",
+                "हिन्दी-शीर्षक"
+            ]
         );
     }
 }

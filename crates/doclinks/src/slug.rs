@@ -56,6 +56,18 @@ mod tests {
     }
 
     #[test]
+    fn emoji_and_symbols_as_github_slugger_drops_them() {
+        // Symbols go, spaces stay: a leading emoji leaves a leading `-`.
+        assert_eq!(slug("🚀 Launch"), "-launch");
+        assert_eq!(slug("I ♥ unicode"), "i--unicode");
+        // U+FE0F (variation selector) is a mark, so github-slugger keeps it.
+        assert_eq!(slug("❤️ Love"), "\u{fe0f}-love");
+        assert_eq!(slug("A — B"), "a--b");
+        assert_eq!(slug("C++ & C#"), "c--c");
+        assert_eq!(slug("v1.2.3: what's new?"), "v123-whats-new");
+    }
+
+    #[test]
     fn keeps_combining_marks_in_hindi() {
         // Vowel signs (U+093F, U+0940) and the virama (U+094D) are marks.
         assert_eq!(slug("हिन्दी शीर्षक"), "हिन्दी-शीर्षक");
