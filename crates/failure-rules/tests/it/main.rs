@@ -4,10 +4,12 @@
 //! - `props`: property tests (idempotence, stable ids, values inserted into templates);
 //! - `api`: the library API: traceback signatures, lookup, grouping, parsing;
 //! - `cli`: the binary: reports (insta snapshots), bad input, exit codes;
-//! - `concurrent`: four `--execute` processes on one rules file.
+//! - `concurrent`: four `--execute` processes on one rules file;
+//! - `grouping`: grouping accuracy on labelled raw log lines of 16 systems.
 
 mod api;
 mod cli;
 mod concurrent;
+mod grouping;
 mod masks;
 mod props;
