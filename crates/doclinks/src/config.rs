@@ -116,7 +116,14 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_owned();
             match e.span() {
-                Some(span) => format!("line {}: {message}", line(span.start)),
+                // Type errors say what was expected but not of which key: take
+                // the key from the line the error points at.
+                Some(span) => match key_at(text, span.start)
+                    .filter(|key| !message.contains(&format!("`{key}`")))
+                {
+                    Some(key) => format!("line {}: `{key}`: {message}", line(span.start)),
+                    None => format!("line {}: {message}", line(span.start)),
+                },
                 None => message,
             }
         })?;
@@ -173,6 +180,16 @@ impl Config {
     }
 }
 
+/// The key of the `key = value` line around byte `offset`, if it is one.
+fn key_at(text: &str, offset: usize) -> Option<&str> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let (key, _) = text.get(start..end)?.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with(['[', '#'])).then(|| key.trim_matches(['"', '\'']))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +230,13 @@ mod tests {
         assert!(err.starts_with("line 2: unknown field `site_prefix`"), "{err}");
         let err = Config::parse("nav = [\n").unwrap_err();
         assert!(err.starts_with("line "), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let err = Config::parse("nav = []\nmax_file_size = \"big\"\n").unwrap_err();
+        assert!(err.starts_with("line 2: `max_file_size`: invalid type: string"), "{err}");
+        let err = Config::parse("[redirects]\n\"old.md\" = 3\n").unwrap_err();
+        assert!(err.starts_with("line 2: `old.md`: invalid type: integer"), "{err}");
     }
 }
