@@ -5,8 +5,12 @@
 //! In a group, for each token position, the signatures that agree on every *other*
 //! position are compared: if they hold at least [`MIN_VARIANTS`] different tokens at
 //! that position, the position is variable for them and becomes `<*>`; so does a
-//! position where one of them holds a mask (`<NUM>`, `'<PATH>'`, …) and another a
-//! word the masks did not recognize. This repeats until nothing changes. The input
+//! position where one of them is or holds a mask (`<NUM>`, `'<PATH>'`,
+//! `calvisitor-<*>`, …) and another a word the masks did not recognize (two tokens
+//! that both hold masks, `"GET <PATH>"` and `"POST <PATH>"`, need [`MIN_VARIANTS`]).
+//! A position never becomes `<*>` when no other token of the template keeps a word:
+//! `<*> <NUM>` would merge every two-token event of a log. This repeats until
+//! nothing changes. The input
 //! is a set (sorted, counted once), so the same records give the same templates in
 //! any order.
 
@@ -50,12 +54,15 @@ pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
             .or_default()
             .push((parts, toks));
     }
-    // Which interned tokens are masks (`<NUM>`, `<IP>`, …).
-    let masks: Vec<bool> = words.iter().map(|w| holds_placeholder(w)).collect();
+    // Which interned tokens are masks (`<NUM>`, `'<PATH>'`, …) with no word of their
+    // own, and which hold a word (`blk_<*>` and `"GET <PATH>"` do).
+    let masks: Vec<bool> = words.iter().map(|w| holds_placeholder(w) && !has_word(w)).collect();
+    let wordy: Vec<bool> = words.iter().map(|w| has_word(w)).collect();
+    let holds: Vec<bool> = words.iter().map(|w| holds_placeholder(w)).collect();
     let mut result = HashMap::with_capacity(signatures.len());
     for (_, mut members) in groups {
         if members.len() >= 2 {
-            generalize(&mut members, &masks);
+            generalize(&mut members, &Kinds { masks: &masks, wordy: &wordy, holds: &holds });
         }
         for (parts, toks) in members {
             let body: Vec<&str> =
@@ -105,6 +112,30 @@ fn tokens(body: &str) -> Vec<&str> {
     out
 }
 
+/// Whether a letter of `token` is outside its masks (`blk_<*>` has one, `'<NUM>'`
+/// has none).
+fn has_word(token: &str) -> bool {
+    let mut rest = token;
+    loop {
+        let (head, tail) = match rest.find('<') {
+            Some(open) => match rest[open..].find('>') {
+                Some(close) if is_placeholder(&rest[open..open + close + 1]) => {
+                    (&rest[..open], &rest[open + close + 1..])
+                }
+                _ => (&rest[..open + 1], &rest[open + 1..]),
+            },
+            None => (rest, ""),
+        };
+        if head.bytes().any(|c| c.is_ascii_alphabetic() || c >= 0x80) {
+            return true;
+        }
+        if tail.is_empty() {
+            return false;
+        }
+        rest = tail;
+    }
+}
+
 /// Whether a token is or holds a mask: `<NUM>`, `'<PATH>'`, `blk_<*>`.
 fn holds_placeholder(token: &str) -> bool {
     let mut rest = token;
@@ -118,7 +149,16 @@ fn holds_placeholder(token: &str) -> bool {
     false
 }
 
-fn generalize(members: &mut [Member<'_>], masks: &[bool]) {
+/// What each interned token is: a bare mask, a token with a word of its own, a token
+/// holding a mask.
+struct Kinds<'a> {
+    masks: &'a [bool],
+    wordy: &'a [bool],
+    holds: &'a [bool],
+}
+
+fn generalize(members: &mut [Member<'_>], kinds: &Kinds<'_>) {
+    let Kinds { masks, wordy, holds } = *kinds;
     let len = members[0].1.len();
     let mut key: Vec<u32> = Vec::with_capacity(len);
     loop {
@@ -137,10 +177,24 @@ fn generalize(members: &mut [Member<'_>], masks: &[bool]) {
             for (values, indices) in buckets.into_values() {
                 let wild = values.contains(&ANY);
                 let literal = values.len() - usize::from(wild);
-                // A position where some signature holds a mask is a variable: the
-                // other values there are ones the masks did not recognize.
-                let masked = wild || values.iter().any(|&v| v != ANY && masks[v as usize]);
+                // A position where some signature holds a mask and another a plain
+                // word is a variable: the word is a value the masks did not recognize.
+                let masked = wild
+                    || values.iter().any(|&v| v != ANY && masks[v as usize])
+                    || (values.iter().any(|&v| v != ANY && holds[v as usize])
+                        && values.iter().any(|&v| v != ANY && !holds[v as usize]));
                 if literal == 0 || !(literal >= MIN_VARIANTS || (masked && values.len() >= 2)) {
+                    continue;
+                }
+                // A template keeps a word besides the variable: `<*> <NUM>` would
+                // merge every two-token event of a log.
+                let i0 = indices[0];
+                let kept = members[i0]
+                    .1
+                    .iter()
+                    .enumerate()
+                    .any(|(q, &t)| q != p && t != ANY && wordy[t as usize]);
+                if !kept {
                     continue;
                 }
                 for i in indices {
@@ -204,6 +258,32 @@ mod tests {
             "Command 'npm ci' returned <NUM>",
         ]);
         assert_eq!(got, ["Command <*> returned <NUM>"; 3]);
+    }
+
+    #[test]
+    fn a_template_keeps_a_word() {
+        // Two-token events of one log differ in their only word: not one template.
+        let got = templates(&[
+            "<*>|Step|<*>|onStandStepChanged <NUM>",
+            "<*>|Step|<*>|onExtend:<*> <NUM>",
+        ]);
+        assert_eq!(
+            got,
+            ["<*>|Step|<*>|onStandStepChanged <NUM>", "<*>|Step|<*>|onExtend:<*> <NUM>"]
+        );
+    }
+
+    #[test]
+    fn two_tokens_holding_masks_are_two_events() {
+        let got =
+            templates(&["<IP> \"GET <PATH>\" status <NUM>", "<IP> \"POST <PATH>\" status <NUM>"]);
+        assert_eq!(got, ["<IP> \"GET <PATH>\" status <NUM>", "<IP> \"POST <PATH>\" status <NUM>"]);
+        // A host name the masks saw and one they did not are one variable.
+        let got = templates(&[
+            "<TS> host-<*> kernel: link down",
+            "<TS> authorMacBook-Pro kernel: link down",
+        ]);
+        assert_eq!(got, ["<TS> <*> kernel: link down"; 2]);
     }
 
     #[test]

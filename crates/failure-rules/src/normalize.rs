@@ -27,8 +27,9 @@
 //! 13. `<DUR>` and `<SIZE>` (`30ms`, `1.5GiB`), 14. `<NUM>` (integers, floats,
 //!     signed, with exponent, `50%`), 15. `<HEX>` (hex ids and hashes of 8+
 //!     characters holding a digit), 16. `name[1234]` → `name[<PID>]`,
-//! 17. `key=value` keeps the key and masks the value (a typed mask if the value has
-//!     one, else `<*>`; `status=429` stays),
+//! 17. `key=value` keeps the key and masks the value as `<*>` whatever its shape
+//!     (`rhost=10.0.0.1` and `rhost=host.example.net` are one event; `pid=` and
+//!     `line=` values of digits are `<PID>` and `<LINE>`),
 //! 18. identifiers holding a digit: each segment with a digit (and hex letters right
 //!     after one) is masked and neighbouring masks join: `blk_-1608999687919862906` →
 //!     `blk_<*>`, `core.12` → `core.<*>`, `user42` → `<*>`, `a_1|Step|2|onStep` →
@@ -37,8 +38,9 @@
 //! The second pass then joins, in this order: weekday and month names, day and year
 //! numbers, time zones and times around them into one `<TS>`; `<NUM>` followed by a
 //! unit word into `<DUR>` or `<SIZE>`; `<NUM>` after `line` into `<LINE>` and after
-//! `pid` into `<PID>`; the word after `user` (a user name) becomes `<*>`; and finally
-//! adjacent equal masks (`<IP> <IP>`) into one.
+//! `pid` into `<PID>`; the word after `user` (a user name, also one of digits)
+//! becomes `<*>`; and finally adjacent equal masks (`<IP> <IP>`), also a comma-separated
+//! list of them (`<IP>, <IP>`), into one.
 //! An HTTP status code before a reason phrase (`429 Too Many Requests`,
 //! `503 Server Error`, `429 error responses`) stays literal: there it names the event;
 //! elsewhere (`status: 200 len: 1893`) it is a number like any other.
@@ -50,7 +52,7 @@
 
 /// Version of the normalization rules. It is hashed into every rule id, so a change
 /// of the rules yields new ids instead of silently regrouping old errors.
-pub const NORMALIZER_VERSION: &str = "fr-norm-1";
+pub const NORMALIZER_VERSION: &str = "fr-norm-2";
 
 /// Bytes of a message that are normalized; the rest is ignored, so a 10 MB message
 /// costs no more than a short one.
@@ -428,6 +430,9 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
             break;
         }
         if b[e - 1] == b')' && chunk[s..e - 1].contains('(') {
+            break;
+        }
+        if b[e - 1] == b'}' && chunk[s..e - 1].contains('{') {
             break;
         }
         // The closing quote of `key="value"`.
@@ -1242,13 +1247,11 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
         Ph::Pid.text()
     } else if matches!(key_lower, "line" | "lineno") && inner.bytes().all(|c| c.is_ascii_digit()) {
         Ph::Line.text()
-    } else if inner.contains(' ') {
-        Ph::Any.text()
     } else {
-        match classify_core(inner, Mode::Full, scratch).0 {
-            Core::Ph(ph) => ph.text(),
-            Core::Text(..) | Core::Same => Ph::Any.text(),
-        }
+        // Whatever its shape: one key's values are one variable, and the shape of a
+        // value varies between occurrences of one event (`rhost=10.0.0.1`,
+        // `rhost=host.example.com`, `ws=null`, `ws=WorkSource{10113}`).
+        Ph::Any.text()
     };
     s.push_str(q);
     s.push_str(ph);
@@ -1425,17 +1428,25 @@ fn second_pass(scratch: &mut Scratch) {
         if toks[k - 1].hint == Hint::UserWord
             && is_empty(toks[k - 1].trail)
             && is_empty(toks[k].lead)
-            && matches!(toks[k].hint, Hint::None | Hint::UserWord)
-            && let Core::Text(a, b) = toks[k].core
-            && b > a
-            && scratch.buf.as_bytes()[a as usize..b as usize]
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-            // `for user from 10.0.0.1`: the name was `user`; a preposition is no name.
-            && !matches!(
-                &scratch.buf[a as usize..b as usize],
-                "from" | "by" | "for" | "on" | "in" | "at" | "to" | "with" | "is" | "was" | "not"
-            )
+            && matches!(toks[k].hint, Hint::None | Hint::UserWord | Hint::Small)
+            && match toks[k].core {
+                // `Invalid user 0 from …`: a name of digits is a name too.
+                Core::Ph(ph) => matches!(ph, Ph::Num | Ph::Hex),
+                Core::Text(a, b) => {
+                    b > a
+                        && scratch.buf.as_bytes()[a as usize..b as usize]
+                            .iter()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+                        // `for user from 10.0.0.1`: the name was `user`; a preposition
+                        // is no name.
+                        && !matches!(
+                            &scratch.buf[a as usize..b as usize],
+                            "from" | "by" | "for" | "on" | "in" | "at" | "to" | "with" | "is"
+                                | "was" | "not"
+                        )
+                }
+                Core::Same => false,
+            }
         {
             toks[k].core = Core::Ph(Ph::Any);
             // `user user from`: the masked name is no keyword.
@@ -1521,6 +1532,7 @@ fn render(scratch: &Scratch, out: &mut String) {
     out.reserve(buf.len());
     let mut last_ph: Option<Ph> = None;
     let mut last_trail_empty = false;
+    let mut last_trail_comma = false;
     let mut first = true;
     for t in &scratch.toks {
         let lead = &buf[t.lead.0 as usize..t.lead.1 as usize];
@@ -1532,11 +1544,16 @@ fn render(scratch: &Scratch, out: &mut String) {
         if let (Core::Ph(ph), Some(prev)) = (t.core, last_ph)
             && ph == prev
             && lead.is_empty()
-            && last_trail_empty
+            && (last_trail_empty || last_trail_comma)
         {
-            // The same mask again: one variable spanning several tokens.
+            // The same mask again: one variable spanning several tokens, or a list
+            // (`to 10.0.0.1:50010, 10.0.0.2:50010`) of any length.
+            if last_trail_comma {
+                out.pop();
+            }
             out.push_str(trail);
             last_trail_empty = trail.is_empty();
+            last_trail_comma = trail == ",";
             continue;
         }
         if !first {
@@ -1556,5 +1573,6 @@ fn render(scratch: &Scratch, out: &mut String) {
             Core::Text(..) | Core::Same => None,
         };
         last_trail_empty = trail.is_empty();
+        last_trail_comma = trail == ",";
     }
 }

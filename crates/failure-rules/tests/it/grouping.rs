@@ -125,10 +125,10 @@ fn check(mine: bool, min_accuracy: f64, max_mixed: f64) {
 
 #[test]
 fn stateless_grouping_accuracy() {
-    check(false, 0.87, 0.01);
+    check(false, 0.90, 0.01);
 }
 
 #[test]
 fn mined_grouping_accuracy() {
-    check(true, 0.90, 0.04);
+    check(true, 0.93, 0.01);
 }
