@@ -168,8 +168,9 @@ fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { exit::ERROR } else { exit::OK });
         }
     };
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
+    let mut out = String::new();
+    match run(cli, &mut out) {
+        Ok(code) => ExitCode::from(emit(&out).map_or(exit::ERROR, |()| code)),
         Err(err) => {
             eprintln!("doclinks: error: {err}");
             ExitCode::from(exit::ERROR)
@@ -177,7 +178,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<u8, doclinks::Error> {
+/// Writes the command's output to stdout. A reader that went away (`| head`)
+/// is not an error, as in ripgrep; any other write error is.
+fn emit(out: &str) -> Result<(), ()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            eprintln!("doclinks: error: cannot write output: {e}");
+            Err(())
+        }
+    }
+}
+
+/// Runs one command; what it prints to stdout goes to `out`.
+fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
     match cli.command {
         Command::Check { scan, format, nav_only, changed_since, report_only } => {
             let style = Style::new(&scan.root.to_string_lossy(), color());
@@ -189,7 +206,7 @@ fn run(cli: Cli) -> Result<u8, doclinks::Error> {
                 OutputFormat::Github => Format::Github,
                 OutputFormat::Markdown => Format::Markdown,
             };
-            print!("{}", doclinks::render_report(&report, format, &style));
+            out.push_str(&doclinks::render_report(&report, format, &style));
             let broken = !report.findings.is_empty();
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })
         }
@@ -210,7 +227,7 @@ fn run(cli: Cli) -> Result<u8, doclinks::Error> {
             let applied = doclinks::apply(&report, &options)?;
             let remaining = report.findings.len() - applied.changes.len();
             let json = matches!(format, FixFormat::Json);
-            print!("{}", doclinks::render_applied(&applied, remaining, dry_run, json, &style));
+            out.push_str(&doclinks::render_applied(&applied, remaining, dry_run, json, &style));
             if let Some(backup) = &applied.backup
                 && !json
             {
@@ -223,12 +240,16 @@ fn run(cli: Cli) -> Result<u8, doclinks::Error> {
             if matches!(format, FixFormat::Json) {
                 let files: Vec<String> = restored.iter().map(|p| p.display().to_string()).collect();
                 let json = serde_json::json!({ "backup": backup.display().to_string(), "restored": files });
-                println!("{json:#}");
+                out.push_str(&format!("{json:#}\n"));
             } else {
                 for path in &restored {
-                    println!("restored {}", path.display());
+                    out.push_str(&format!("restored {}\n", path.display()));
                 }
-                println!("restored {} files from {}", restored.len(), backup.display());
+                out.push_str(&format!(
+                    "restored {} files from {}\n",
+                    restored.len(),
+                    backup.display()
+                ));
             }
             Ok(exit::OK)
         }
@@ -239,13 +260,13 @@ fn run(cli: Cli) -> Result<u8, doclinks::Error> {
                     "stub": old_path.display().to_string(),
                     "target": new_path.display().to_string(),
                 });
-                println!("{json:#}");
+                out.push_str(&format!("{json:#}\n"));
             } else {
-                println!(
-                    "wrote a redirect stub at {} pointing to {}",
+                out.push_str(&format!(
+                    "wrote a redirect stub at {} pointing to {}\n",
                     old_path.display(),
                     new_path.display()
-                );
+                ));
             }
             Ok(exit::OK)
         }

@@ -434,3 +434,22 @@ fn unusable_root_or_config_is_an_input_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("root README.md is not a directory"), "{stderr}");
 }
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    // More output than a pipe buffers, so the write hits the closed pipe.
+    let lines: String = (0..20_000).map(|i| format!("[x{i}](nope{i}.md)\n")).collect();
+    let dir = tree(&format!("//- README.md\n{lines}"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_doclinks"))
+        .current_dir(dir.path())
+        .arg("check")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "findings, as if read to the end: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
