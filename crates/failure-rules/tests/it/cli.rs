@@ -283,7 +283,12 @@ fn absolute_glob_patterns() {
 fn since_days_keeps_recent_records() {
     let (dir, fr) = setup();
     let old = serde_json::json!({"type": "OldError", "message": "gone", "timestamp": "2001-01-01T00:00:00Z"});
-    write(dir.path(), "in.jsonl", format!("{old}\n{}\n", record("NewError", "fresh", "r")));
+    // Relative to now: a fixed date would fall out of the window one day.
+    let yesterday = (time::OffsetDateTime::now_utc() - time::Duration::days(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format a time");
+    let new = serde_json::json!({"type": "NewError", "message": "fresh", "timestamp": yesterday});
+    write(dir.path(), "in.jsonl", format!("{old}\n{new}\n"));
     let (_, out, _) = stdout(fr().args(["analyze", "in.jsonl", "--since-days", "30"]));
     assert!(out.contains("NewError") && !out.contains("OldError"), "{out}");
 }
