@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use crate::config::Config;
 use crate::nav;
 use crate::report::{Confidence, Fix, Warning};
-use crate::resolve::{Local, encode_path, normalize, relative};
+use crate::resolve::{Local, encode_path, normalize, percent_decode, relative};
 use crate::slug::slug;
 use crate::tree::{Entry, Tree, file_name, parent, stem};
 
@@ -356,11 +356,39 @@ pub(crate) fn write_target(candidate: &str, dest: &Local<'_>, from: &str, is_dir
             rel
         }
     };
+    // Keep the author's spelling when the path as written is the new one but
+    // for letter case: `foo(1).md` stays unencoded, `<a b.md>` keeps its space.
+    // `path_as_written` is unescaped, so characters that may have needed a
+    // backslash or an entity where they stood keep their percent-encoding.
+    let decoded = percent_decode(&path);
+    if decoded != path
+        && decoded.to_lowercase() == dest.path_as_written.to_lowercase()
+        && !decoded.contains(['<', '>', '\\', '"', '\'', '&'])
+        && balanced_parens(&decoded)
+    {
+        path = decoded.into_owned();
+    }
     if is_dir && dest.trailing_slash && !path.ends_with('/') {
         path.push('/');
     }
     path.push_str(dest.suffix);
     path
+}
+
+/// Whether every `)` closes an earlier `(`, as an unbracketed destination needs.
+fn balanced_parens(text: &str) -> bool {
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// Writes an anchor fix: the destination as written up to `#`, then the anchor.
@@ -417,5 +445,19 @@ mod tests {
             "../guide/"
         );
         assert_eq!(write_anchor("page.md?x=1#Old", "new-anchor"), "page.md?x=1#new-anchor");
+    }
+
+    #[test]
+    fn case_only_fixes_keep_the_spelling_as_written() {
+        let fix = |candidate: &str, dest: &str| {
+            write_target(candidate, &local(dest, "a.md"), "a.md", false)
+        };
+        assert_eq!(fix("Foo(1).md", "foo(1).md"), "Foo(1).md");
+        assert_eq!(fix("A B.md", "a b.md"), "A B.md");
+        assert_eq!(fix("A B.md", "a%20b.md"), "A%20B.md");
+        // Unbalanced parentheses may have been escaped where they stood.
+        assert_eq!(fix("Foo(1.md", "foo(1.md"), "Foo%281.md");
+        // Not a case-only change: encoded as usual.
+        assert_eq!(fix("new page.md", "old page.md"), "new%20page.md");
     }
 }
