@@ -129,6 +129,75 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         avg[2],
         avg[3] * 100.0
     );
+    hand_labelled(&bin, dir)
+}
+
+/// Grouping accuracy on the hand-written raw log lines of 16 systems that the
+/// integration tests also score (`crates/failure-rules/tests/data/loghub-mini.tsv`),
+/// one `normalize` run per system as a judge feeds one log at a time.
+fn hand_labelled(bin: &Path, dir: &Path) -> Result<(), String> {
+    let path = crate::util::project_root().join("crates/failure-rules/tests/data/loghub-mini.tsv");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // System → (event labels, raw lines), in file order.
+    let mut systems: Vec<(&str, Vec<&str>, Vec<String>)> = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (label, raw) = line
+            .split_once('\t')
+            .ok_or_else(|| format!("{}: a line without a TAB", path.display()))?;
+        let system = label.rsplit_once('-').map_or(label, |(s, _)| s);
+        match systems.iter_mut().find(|(s, ..)| *s == system) {
+            Some((_, labels, lines)) => {
+                labels.push(label);
+                lines.push(raw.to_owned());
+            }
+            None => systems.push((system, vec![label], vec![raw.to_owned()])),
+        }
+    }
+    println!(
+        "\ngrouping accuracy on {} hand-labelled raw lines of {} systems (tests/data/loghub-mini.tsv)",
+        systems.iter().map(|(_, l, _)| l.len()).sum::<usize>(),
+        systems.len(),
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>10}",
+        "system", "stateless", "mixed", "--mine", "mixed"
+    );
+    let mut avg = [0.0f64; 4];
+    for (system, labels, lines) in &systems {
+        let input = dir.join(format!("hand-{system}.log"));
+        write_lines(&input, lines)?;
+        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let truth: Vec<u32> = labels
+            .iter()
+            .map(|l| {
+                let next = ids.len() as u32;
+                *ids.entry(l).or_insert(next)
+            })
+            .collect();
+        let a = predictions(bin, &input, false, dir)?;
+        let b = predictions(bin, &input, true, dir)?;
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let (ga_a, mix_a) = accuracy(&truth, &a);
+        let (ga_b, mix_b) = accuracy(&truth, &b);
+        for (k, v) in [ga_a, mix_a, ga_b, mix_b].into_iter().enumerate() {
+            avg[k] += v / systems.len() as f64;
+        }
+        println!(
+            "{system:<12} {ga_a:>10.3} {:>9.1}% {ga_b:>10.3} {:>9.1}%",
+            mix_a * 100.0,
+            mix_b * 100.0
+        );
+    }
+    println!(
+        "{:<12} {:>10.3} {:>9.1}% {:>10.3} {:>9.1}%",
+        "average",
+        avg[0],
+        avg[1] * 100.0,
+        avg[2],
+        avg[3] * 100.0
+    );
     Ok(())
 }
 
