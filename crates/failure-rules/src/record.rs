@@ -179,6 +179,11 @@ fn parse_bytes(
     loaded: &mut Loaded,
 ) {
     let trimmed = bytes.trim_ascii_start();
+    // Nothing at all (`grep ERROR log | failure-rules analyze -` that matched nothing)
+    // is no records, not a malformed input.
+    if trimmed.is_empty() {
+        return;
+    }
     if trimmed.first() == Some(&b'[') || !looks_like_lines(trimmed) {
         match serde_json::from_slice::<serde_json::Value>(bytes) {
             Ok(serde_json::Value::Array(items)) => {
@@ -197,13 +202,14 @@ fn parse_bytes(
     }
 }
 
-/// More than one line that each start a JSON object.
+/// More than one line, the first a whole JSON object on one line: JSON Lines. Only
+/// the first line decides, so that one malformed line is skipped on its own instead
+/// of making the whole input one malformed document.
 fn looks_like_lines(bytes: &[u8]) -> bool {
-    bytes.split(|&c| c == b'\n').filter(|l| !l.trim_ascii().is_empty()).take(2).count() == 2
-        && bytes.split(|&c| c == b'\n').all(|l| {
-            let l = l.trim_ascii();
-            l.is_empty() || (l.first() == Some(&b'{') && l.last() == Some(&b'}'))
-        })
+    let mut lines = bytes.split(|&c| c == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty());
+    let first_is_object =
+        lines.next().is_some_and(|l| l.first() == Some(&b'{') && l.last() == Some(&b'}'));
+    first_is_object && lines.next().is_some()
 }
 
 fn parse_lines(

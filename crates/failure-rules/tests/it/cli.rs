@@ -280,6 +280,29 @@ fn absolute_glob_patterns() {
 }
 
 #[test]
+fn one_bad_line_of_stdin_is_skipped_alone() {
+    let (_dir, fr) = setup();
+    let input = format!(
+        "{}\n{{\"type\": \"Trunc\n{}\n",
+        record("AError", "first", "r"),
+        record("BError", "second", "r")
+    );
+    let out = fr().args(["analyze", "-", "--format", "json"]).write_stdin_and_wait_any(input);
+    assert_eq!(out.0, 2, "a skipped line makes exit code 2: {}", out.2);
+    let report: serde_json::Value = serde_json::from_str(&out.1).expect("JSON report");
+    assert_eq!(report["summary"]["records"], 2, "{}", out.1);
+    assert_eq!(report["skipped"][0]["source"], "<stdin>:2", "{}", out.1);
+}
+
+#[test]
+fn empty_stdin_is_no_records() {
+    let (_dir, fr) = setup();
+    let out = fr().args(["analyze", "-"]).write_stdin_and_wait_any("\n");
+    assert_eq!(out.0, 0, "{}", out.2);
+    assert!(out.1.starts_with("0 records from 0 files, 0 groups, 0 skipped"), "{}", out.1);
+}
+
+#[test]
 fn since_days_keeps_recent_records() {
     let (dir, fr) = setup();
     let old = serde_json::json!({"type": "OldError", "message": "gone", "timestamp": "2001-01-01T00:00:00Z"});
@@ -296,6 +319,8 @@ fn since_days_keeps_recent_records() {
 /// `Command` plus stdin, returning stdout.
 trait WriteStdin {
     fn write_stdin_and_wait(&mut self, input: impl AsRef<[u8]>) -> String;
+    /// Exit code, stdout and stderr, whatever the exit code.
+    fn write_stdin_and_wait_any(&mut self, input: impl AsRef<[u8]>) -> (i32, String, String);
 }
 
 impl WriteStdin for Command {
@@ -310,5 +335,22 @@ impl WriteStdin for Command {
         let out = child.wait_with_output().expect("wait");
         assert!(out.status.success());
         String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    fn write_stdin_and_wait_any(&mut self, input: impl AsRef<[u8]>) -> (i32, String, String) {
+        use std::io::Write as _;
+        let mut child = self
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child.stdin.take().expect("stdin").write_all(input.as_ref()).expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 }
