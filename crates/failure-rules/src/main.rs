@@ -1,9 +1,5 @@
 //! The `failure-rules` command: arguments in, a library call, rendering, exit code out.
-#![allow(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "the binary is where output is printed"
-)]
+#![expect(clippy::print_stderr, reason = "the binary is where diagnostics are printed")]
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
