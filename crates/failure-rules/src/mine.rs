@@ -8,8 +8,9 @@
 //! position where one of them is or holds a mask (`<NUM>`, `'<PATH>'`,
 //! `calvisitor-<*>`, …) and another a word the masks did not recognize (two tokens
 //! that both hold masks, `"GET <PATH>"` and `"POST <PATH>"`, need [`MIN_VARIANTS`]).
-//! A position never becomes `<*>` when no other token of the template keeps a word:
-//! `<*> <NUM>` would merge every two-token event of a log. This repeats until
+//! A position never becomes `<*>` when no other token of the template is a plain
+//! word (letters only, not a log level): `<*> <NUM>` would merge every two-token event
+//! of a log, and `<TS> - INFO [<header with masks>] - <*>` every one-word event. This repeats until
 //! nothing changes. The input
 //! is a set (sorted, counted once), so the same records give the same templates in
 //! any order.
@@ -57,7 +58,7 @@ pub(crate) fn mine(signatures: &BTreeSet<Parts>) -> HashMap<Parts, Parts> {
     // Which interned tokens are masks (`<NUM>`, `'<PATH>'`, …) with no word of their
     // own, and which hold a word (`blk_<*>` and `"GET <PATH>"` do).
     let masks: Vec<bool> = words.iter().map(|w| holds_placeholder(w) && !has_word(w)).collect();
-    let wordy: Vec<bool> = words.iter().map(|w| has_word(w)).collect();
+    let wordy: Vec<bool> = words.iter().map(|w| is_plain_word(w)).collect();
     let holds: Vec<bool> = words.iter().map(|w| holds_placeholder(w)).collect();
     let mut result = HashMap::with_capacity(signatures.len());
     for (_, mut members) in groups {
@@ -136,6 +137,26 @@ fn has_word(token: &str) -> bool {
     }
 }
 
+/// Whether `token` is a plain word of the message: letters only (besides `-`, `_`,
+/// `'` and surrounding punctuation), two or more, and no log level. Header tokens
+/// (`INFO`, `[QuorumPeer[myid=<*>]/<*>:QuorumPeer@<*>]`) do not count, so that a
+/// raw line whose only message word varies (`- LOOKING`, `- FOLLOWING`, `- LEADING`)
+/// keeps its events apart.
+fn is_plain_word(token: &str) -> bool {
+    let core = token
+        .trim_start_matches(['(', '[', '{', '\'', '"'])
+        .trim_end_matches([')', ']', '}', ':', ',', '.', ';', '\'', '"', '!', '?']);
+    core.len() >= 2
+        && core.bytes().all(|c| c.is_ascii_alphabetic() || matches!(c, b'-' | b'_' | b'\''))
+        && core.bytes().any(|c| c.is_ascii_alphabetic())
+        && ![
+            "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "SEVERE", "CRITICAL",
+            "FATAL", "ALERT", "EMERG",
+        ]
+        .iter()
+        .any(|level| core.eq_ignore_ascii_case(level))
+}
+
 /// Whether a token is or holds a mask: `<NUM>`, `'<PATH>'`, `blk_<*>`.
 fn holds_placeholder(token: &str) -> bool {
     let mut rest = token;
@@ -186,8 +207,8 @@ fn generalize(members: &mut [Member<'_>], kinds: &Kinds<'_>) {
                 if literal == 0 || !(literal >= MIN_VARIANTS || (masked && values.len() >= 2)) {
                     continue;
                 }
-                // A template keeps a word besides the variable: `<*> <NUM>` would
-                // merge every two-token event of a log.
+                // A template keeps a plain word besides the variable: `<*> <NUM>`
+                // would merge every two-token event of a log.
                 let i0 = indices[0];
                 let kept = members[i0]
                     .1
@@ -284,6 +305,16 @@ mod tests {
             "<TS> authorMacBook-Pro kernel: link down",
         ]);
         assert_eq!(got, ["<TS> <*> kernel: link down"; 2]);
+    }
+
+    #[test]
+    fn header_tokens_are_no_words_to_keep() {
+        let got = templates(&[
+            "<TS> - INFO [Peer[myid=<*>]/<*>:Peer@<*>] - LOOKING",
+            "<TS> - INFO [Peer[myid=<*>]/<*>:Peer@<*>] - FOLLOWING",
+            "<TS> - INFO [Peer[myid=<*>]/<*>:Peer@<*>] - LEADING",
+        ]);
+        assert_eq!(got[2], "<TS> - INFO [Peer[myid=<*>]/<*>:Peer@<*>] - LEADING");
     }
 
     #[test]
