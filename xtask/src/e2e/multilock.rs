@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use crate::e2e::ensure;
 use crate::util::{Tools, show};
@@ -101,11 +101,13 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     })
 }
 
-fn timeout_names_the_holder(tools: &Tools, repo: &Path) -> Result<(), String> {
+/// Starts a `multilock run` that holds `lock` until its stdin is closed, and
+/// returns once it holds it (its command has printed `ready`).
+fn hold(tools: &Tools, repo: &Path, lock: &str) -> Result<Child, String> {
     let mut holder = tools
         .command("multilock")
         .current_dir(repo)
-        .args(["run", "--lock", "archive", "--", "sh", "-c", "echo ready; exec cat"])
+        .args(["run", "--lock", lock, "--", "sh", "-c", "echo ready; exec cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -113,6 +115,11 @@ fn timeout_names_the_holder(tools: &Tools, repo: &Path) -> Result<(), String> {
     let mut ready = String::new();
     let stdout = holder.stdout.as_mut().ok_or("holder has no stdout")?;
     BufReader::new(stdout).read_line(&mut ready).map_err(|e| e.to_string())?;
+    Ok(holder)
+}
+
+fn timeout_names_the_holder(tools: &Tools, repo: &Path) -> Result<(), String> {
+    let mut holder = hold(tools, repo, "archive")?;
     let waiter = tools
         .command("multilock")
         .current_dir(repo)
@@ -142,18 +149,7 @@ pub(crate) fn demo(tools: &Tools, repo: &Path) -> Result<(), String> {
             .arg("echo \"holding: $MULTILOCK_HELD\"; multilock status"),
         repo,
     )?;
-    let mut holder = tools
-        .command("multilock")
-        .current_dir(repo)
-        .args(["run", "--lock", "archive", "--", "sh", "-c", "echo ready; exec cat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut ready = String::new();
-    BufReader::new(holder.stdout.as_mut().ok_or("holder has no stdout")?)
-        .read_line(&mut ready)
-        .map_err(|e| e.to_string())?;
+    let mut holder = hold(tools, repo, "archive")?;
     println!("\n(another process now holds `archive`)");
     show(tools.command("multilock").args(["status", "--all"]), repo)?;
     show(
