@@ -300,5 +300,8 @@ pub(crate) fn demo(tools: &Tools, repo: &Path) -> Result<(), String> {
         "audit verify",
     )?;
     expect(show(sa().args(["undo", "--audit-log", log]), repo)?, 0, "undo dry run")?;
+    expect(show(sa().args(["undo", "--audit-log", log, "--execute"]), repo)?, 0, "undo")?;
+    // Undo is logged in the same chain; it still verifies.
+    expect(show(sa().args(["audit", "verify", log]), repo)?, 0, "audit verify after undo")?;
     Ok(())
 }
