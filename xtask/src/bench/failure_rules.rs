@@ -95,10 +95,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "\ngrouping accuracy on {labelled} labelled lines ({} events of 6 systems)",
         event_count(false)
     );
-    println!(
-        "{:<12} {:>10} {:>10} {:>10} {:>10}",
-        "system", "stateless", "mixed", "--mine", "mixed"
-    );
+    accuracy_header();
     let labels: Vec<String> = truth.iter().map(|(s, e)| format!("{s}\t{e}")).collect();
     write_lines(&dir.join("labelled.truth"), &labels)?;
     let stateless = predictions(&bin, &sample, false, dir)?;
@@ -110,25 +107,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let t: Vec<u32> = idx.iter().map(|&i| truth[i].1).collect();
         let a: Vec<&str> = idx.iter().map(|&i| stateless[i].as_str()).collect();
         let b: Vec<&str> = idx.iter().map(|&i| mined[i].as_str()).collect();
-        let (ga_a, mix_a) = accuracy(&t, &a);
-        let (ga_b, mix_b) = accuracy(&t, &b);
-        for (k, v) in [ga_a, mix_a, ga_b, mix_b].into_iter().enumerate() {
-            avg[k] += v / systems.len() as f64;
-        }
-        println!(
-            "{name:<12} {ga_a:>10.3} {:>9.1}% {ga_b:>10.3} {:>9.1}%",
-            mix_a * 100.0,
-            mix_b * 100.0
-        );
+        accuracy_row(name, &t, &a, &b, systems.len(), &mut avg);
     }
-    println!(
-        "{:<12} {:>10.3} {:>9.1}% {:>10.3} {:>9.1}%",
-        "average",
-        avg[0],
-        avg[1] * 100.0,
-        avg[2],
-        avg[3] * 100.0
-    );
+    accuracy_average(&avg);
     hand_labelled(&bin, dir)
 }
 
@@ -159,10 +140,7 @@ fn hand_labelled(bin: &Path, dir: &Path) -> Result<(), String> {
         systems.iter().map(|(_, l, _)| l.len()).sum::<usize>(),
         systems.len(),
     );
-    println!(
-        "{:<12} {:>10} {:>10} {:>10} {:>10}",
-        "system", "stateless", "mixed", "--mine", "mixed"
-    );
+    accuracy_header();
     let mut avg = [0.0f64; 4];
     for (system, labels, lines) in &systems {
         let input = dir.join(format!("hand-{system}.log"));
@@ -179,17 +157,44 @@ fn hand_labelled(bin: &Path, dir: &Path) -> Result<(), String> {
         let b = predictions(bin, &input, true, dir)?;
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         let b: Vec<&str> = b.iter().map(String::as_str).collect();
-        let (ga_a, mix_a) = accuracy(&truth, &a);
-        let (ga_b, mix_b) = accuracy(&truth, &b);
-        for (k, v) in [ga_a, mix_a, ga_b, mix_b].into_iter().enumerate() {
-            avg[k] += v / systems.len() as f64;
-        }
-        println!(
-            "{system:<12} {ga_a:>10.3} {:>9.1}% {ga_b:>10.3} {:>9.1}%",
-            mix_a * 100.0,
-            mix_b * 100.0
-        );
+        accuracy_row(system, &truth, &a, &b, systems.len(), &mut avg);
     }
+    accuracy_average(&avg);
+    Ok(())
+}
+
+/// The header of a grouping-accuracy table: per system, stateless then `--mine`.
+fn accuracy_header() {
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>10}",
+        "system", "stateless", "mixed", "--mine", "mixed"
+    );
+}
+
+/// Scores one system's stateless (`a`) and `--mine` (`b`) groups against `truth`,
+/// prints its row and adds its share (one of `systems`) to the average `avg`.
+fn accuracy_row(
+    name: &str,
+    truth: &[u32],
+    a: &[&str],
+    b: &[&str],
+    systems: usize,
+    avg: &mut [f64; 4],
+) {
+    let (ga_a, mix_a) = accuracy(truth, a);
+    let (ga_b, mix_b) = accuracy(truth, b);
+    for (k, v) in [ga_a, mix_a, ga_b, mix_b].into_iter().enumerate() {
+        avg[k] += v / systems as f64;
+    }
+    println!(
+        "{name:<12} {ga_a:>10.3} {:>9.1}% {ga_b:>10.3} {:>9.1}%",
+        mix_a * 100.0,
+        mix_b * 100.0
+    );
+}
+
+/// The last row of a grouping-accuracy table: the average over the systems.
+fn accuracy_average(avg: &[f64; 4]) {
     println!(
         "{:<12} {:>10.3} {:>9.1}% {:>10.3} {:>9.1}%",
         "average",
@@ -198,7 +203,6 @@ fn hand_labelled(bin: &Path, dir: &Path) -> Result<(), String> {
         avg[2],
         avg[3] * 100.0
     );
-    Ok(())
 }
 
 fn flag(args: &[String], name: &str) -> Option<usize> {
