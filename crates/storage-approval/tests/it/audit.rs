@@ -2,7 +2,9 @@
 //! found and named; `--expect-head` catches a cut-off tail; a torn line is an error
 //! for verify and is repaired (and logged) by the next execute.
 
-use crate::util::{Dir, path_str, run, stderr, stdout};
+use crate::util::{
+    Dir, audit_entries, check_audit_verifies, execute, path_str, run, stderr, stdout,
+};
 
 /// A real audit log of several actions, and the head execute printed.
 fn real_log() -> (Dir, Vec<String>, String) {
@@ -11,14 +13,7 @@ fn real_log() -> (Dir, Vec<String>, String) {
         d.file(&format!("j{i}.tmp"), format!("junk {i}"));
     }
     let (report, approval) = d.scan_and_approve();
-    let out = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-    ]);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let head =
         stdout(&out).lines().find_map(|l| l.strip_prefix("audit head: ")).unwrap().to_owned();
@@ -102,17 +97,7 @@ fn torn_line_is_an_error_then_repaired_by_execute() {
     let d = Dir::new();
     d.file("a.tmp", "a").file("b.tmp", "b");
     let (report, approval) = d.scan_and_approve();
-    let run_execute = || {
-        run(&[
-            "execute",
-            "--report",
-            path_str(&report),
-            "--approval",
-            path_str(&approval),
-            "--execute",
-        ])
-    };
-    assert_eq!(run_execute().status.code(), Some(0));
+    assert_eq!(execute(&report, &approval, &[]).status.code(), Some(0));
     let log = d.audit_log();
     // Simulate a crash mid-write: the last result line is cut in half.
     let text = std::fs::read_to_string(&log).unwrap();
@@ -122,15 +107,10 @@ fn torn_line_is_an_error_then_repaired_by_execute() {
     assert!(stderr(&out).contains(":4: audit chain broken: truncated line"), "{}", stderr(&out));
     // The next execute drops the torn line, logs the repair, and finishes the action
     // whose result was lost (the file is in the quarantine already).
-    let again = run_execute();
+    let again = execute(&report, &approval, &[]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    let out = run(&["audit", "verify", path_str(&log)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let entries: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    check_audit_verifies(&log);
+    let entries = audit_entries(&log);
     assert_eq!(entries[3]["phase"], "repair");
     assert_eq!(entries[4]["phase"], "done");
     assert_eq!(entries[4]["reason"], "completed by an interrupted run");

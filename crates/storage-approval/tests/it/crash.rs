@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::{Dir, Lcg, path_str, run, sha256, snapshot, stderr};
+use crate::util::{
+    Dir, Lcg, audit_entries, check_audit_verifies, execute_args, path_str, run, sha256, snapshot,
+    stderr,
+};
 
 /// Where an original file may legitimately be: its place, the quarantine, the archive.
 fn assert_every_byte_present(
@@ -81,16 +84,7 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     let report_id = crate::util::stdout(&run(&["report-id", path_str(&report)])).trim().to_owned();
     let log = d.audit_log();
 
-    let args = [
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--batch",
-        "4",
-    ];
+    let args = execute_args(&report, &approval, &["--batch", "4"]);
     let mut rng = Lcg(0x5eed_2026);
     let mut killed = 0;
     for round in 0..12 {
@@ -101,15 +95,10 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     let out = run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_every_byte_present(&root, &report_id, &original, 99);
-    let verify = run(&["audit", "verify", path_str(&log)]);
-    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    check_audit_verifies(&log);
 
     // Each action has exactly one intent and one result for this report: nothing repeated.
-    let entries: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = audit_entries(&log);
     let mut per_src: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for e in
         entries.iter().filter(|e| e["report_id"] == report_id.as_str() && e["action"] != "rmdir")
@@ -135,8 +124,7 @@ fn sigkill_at_random_points_loses_nothing_and_resumes_exactly() {
     assert!(killed >= 2, "only {killed} of 6 undo runs were killed mid-run");
     let undo = run(&undo_args);
     assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
-    let verify = run(&["audit", "verify", path_str(&log)]);
-    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    check_audit_verifies(&log);
     // The same paths (directories included) with the same SHA-256.
     assert_eq!(original, snapshot(&root, Some(".tidy-quarantine")));
 }
@@ -151,16 +139,7 @@ fn a_run_killed_between_copy_and_unlink_across_file_systems_finishes() {
     let d = Dir::new();
     d.file("one.tmp", "junk bytes");
     let (report, approval) = d.scan_and_approve();
-    let args = [
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--quarantine",
-        path_str(elsewhere.path()),
-    ];
+    let args = execute_args(&report, &approval, &["--quarantine", path_str(elsewhere.path())]);
     assert_eq!(run(&args).status.code(), Some(0));
     std::fs::write(d.root().join("one.tmp"), "junk bytes").unwrap();
     let log = d.audit_log();
@@ -185,7 +164,7 @@ fn a_run_killed_between_copy_and_unlink_across_file_systems_finishes() {
     let copies = crate::util::files(elsewhere.path(), Some(".storage-approval-quarantine"));
     assert_eq!(copies.len(), 1, "{copies:?}");
     assert_eq!(copies.values().next().unwrap(), &sha256(b"junk bytes"));
-    assert!(run(&["audit", "verify", path_str(&log)]).status.success());
+    check_audit_verifies(&log);
 }
 
 /// Runs execute on a single junk file, then rewinds the audit log to the state a
@@ -194,11 +173,8 @@ fn interrupted_after_the_intent(extra: &[&str]) -> (Dir, Vec<String>) {
     let d = Dir::new();
     d.file("one.tmp", "junk bytes");
     let (report, approval) = d.scan_and_approve();
-    let mut args: Vec<String> =
-        ["execute", "--report", path_str(&report), "--approval", path_str(&approval), "--execute"]
-            .map(str::to_owned)
-            .to_vec();
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let args: Vec<String> =
+        execute_args(&report, &approval, extra).into_iter().map(str::to_owned).collect();
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(run(&argv).status.code(), Some(0));
     let log = d.audit_log();

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{Dir, path_str, run, snapshot, stderr, stdout};
+use crate::util::{
+    Dir, assert_untouched, check_audit_verifies, check_refused, execute, execute_args, path_str,
+    run, snapshot, stderr, stdout,
+};
 
 fn tree() -> Dir {
     let d = Dir::new();
@@ -13,23 +16,6 @@ fn tree() -> Dir {
         .file("c.tmp", "junk")
         .file("d.tmp", "junk 2");
     d
-}
-
-fn execute(report: &Path, approval: &Path) -> std::process::Output {
-    run(&["execute", "--report", path_str(report), "--approval", path_str(approval), "--execute"])
-}
-
-/// Checks that nothing at all changed: same tree, and no quarantine or audit log.
-fn assert_untouched(d: &Dir, before: &std::collections::BTreeMap<String, String>) {
-    assert_eq!(before, &snapshot(&d.root(), Some(".tidy-quarantine")));
-    assert!(!d.audit_log().exists(), "no audit log written");
-    let q = d.root().join(".tidy-quarantine");
-    if q.exists() {
-        assert!(
-            q.read_dir().unwrap().all(|e| e.unwrap().file_name() == "hash-cache.v1"),
-            "nothing quarantined"
-        );
-    }
 }
 
 fn edit_report(report: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
@@ -47,22 +33,32 @@ fn approve(d: &Dir, report: &Path) -> PathBuf {
     approval
 }
 
+/// Scans [`tree`], applies `edit` to the report, approves the edited report and
+/// executes it: refused with exit 1, stderr holding `needle`, nothing touched.
+fn check_edited_report_refused(
+    case: &str,
+    needle: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) {
+    let d = tree();
+    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
+    let (report, _) = d.scan_and_approve();
+    edit_report(&report, edit);
+    let approval = approve(&d, &report);
+    let out = execute(&report, &approval, &[]);
+    check_refused(&d, &before, &out, 1, &[needle], case);
+}
+
 #[test]
 fn approval_for_another_report_touches_nothing() {
     let d = tree();
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
     let (report, approval) = d.scan_and_approve();
     edit_report(&approval, |a| a["report_id"] = "0".repeat(64).into());
-    let out = execute(&report, &approval);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("refused") && stderr(&out).contains("nothing was touched"),
-        "{}",
-        stderr(&out)
-    );
-    assert_untouched(&d, &before);
+    let out = execute(&report, &approval, &[]);
+    check_refused(&d, &before, &out, 1, &["refused", "nothing was touched"], "another report");
     // Without any approval file, the same.
-    let out = execute(&report, &d.out("missing.json"));
+    let out = execute(&report, &d.out("missing.json"), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let out = run(&["verify", "--report", path_str(&report), "--approval", path_str(&approval)]);
     assert_eq!(out.status.code(), Some(1));
@@ -76,9 +72,8 @@ fn report_edited_after_approval_touches_nothing() {
     let (report, approval) = d.scan_and_approve();
     // One changed character in one action.
     edit_report(&report, |r| r["actions"][0]["policy_reason"] = "junk: matches `*.tmq`".into());
-    let out = execute(&report, &approval);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_untouched(&d, &before);
+    let out = execute(&report, &approval, &[]);
+    check_refused(&d, &before, &out, 1, &[], "edited report");
 }
 
 #[test]
@@ -90,42 +85,25 @@ fn unsafe_paths_are_refused_even_when_approved() {
         ".git/config",
         ".tidy-quarantine/audit.jsonl",
     ] {
-        let d = tree();
-        let before = snapshot(&d.root(), Some(".tidy-quarantine"));
-        let (report, _) = d.scan_and_approve();
-        edit_report(&report, |r| r["actions"][0]["src"] = bad.into());
-        let approval = approve(&d, &report);
-        let out = execute(&report, &approval);
-        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
-        assert!(stderr(&out).contains("nothing was touched"), "{}", stderr(&out));
-        assert_untouched(&d, &before);
+        check_edited_report_refused(bad, "nothing was touched", |r| {
+            r["actions"][0]["src"] = bad.into();
+        });
     }
 }
 
 #[test]
 fn an_action_without_a_hash_is_refused() {
     // rmlint #672: never act on a file whose content was not hashed.
-    let d = tree();
-    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
-    let (report, _) = d.scan_and_approve();
-    edit_report(&report, |r| {
+    check_edited_report_refused("no sha256", "without a hash", |r| {
         r["actions"][1].as_object_mut().unwrap().remove("sha256");
     });
-    let approval = approve(&d, &report);
-    let out = execute(&report, &approval);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("without a hash"), "{}", stderr(&out));
-    assert_untouched(&d, &before);
 }
 
 #[test]
 fn a_report_removing_every_copy_is_refused() {
-    let d = tree();
-    let before = snapshot(&d.root(), Some(".tidy-quarantine"));
-    let (report, _) = d.scan_and_approve();
     // Add the mirror image of the duplicate delete: the kept copy deleted in favour
     // of the copy being deleted.
-    edit_report(&report, |r| {
+    check_edited_report_refused("mirror delete", "every copy", |r| {
         let dup = r["actions"]
             .as_array()
             .unwrap()
@@ -138,11 +116,6 @@ fn a_report_removing_every_copy_is_refused() {
         extra["keep"] = dup["src"].clone();
         r["actions"].as_array_mut().unwrap().push(extra);
     });
-    let approval = approve(&d, &report);
-    let out = execute(&report, &approval);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("every copy"), "{}", stderr(&out));
-    assert_untouched(&d, &before);
 }
 
 #[test]
@@ -179,7 +152,7 @@ fn files_changed_after_the_report_are_skipped_with_the_reason() {
     std::fs::rename(root.join("sub"), d.out("sub-moved")).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
 
-    let out = execute(&report, &approval);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(3), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     let line = |src: &str| {
@@ -213,7 +186,7 @@ fn a_duplicate_whose_kept_copy_changed_is_not_removed() {
     d.file("a", "dup").file("b", "dup");
     let (report, approval) = d.scan_and_approve();
     std::fs::remove_file(d.root().join("a")).unwrap();
-    let out = execute(&report, &approval);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stdout(&out).contains("the kept copy `a` is not intact"), "{}", stdout(&out));
     assert_eq!(std::fs::read_to_string(d.root().join("b")).unwrap(), "dup", "the last copy stays");
@@ -229,7 +202,7 @@ fn a_duplicate_whose_kept_copy_was_rewritten_with_the_same_size_and_mtime_is_not
     let mtime = std::fs::metadata(&keep).unwrap().modified().unwrap();
     std::fs::write(&keep, "DUP").unwrap();
     std::fs::File::options().write(true).open(&keep).unwrap().set_modified(mtime).unwrap();
-    let out = execute(&report, &approval);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
     assert!(stdout(&out).contains("the kept copy `a` is not intact"), "{}", stdout(&out));
     assert_eq!(std::fs::read_to_string(d.root().join("b")).unwrap(), "dup", "the last copy stays");
@@ -239,29 +212,26 @@ fn a_duplicate_whose_kept_copy_was_rewritten_with_the_same_size_and_mtime_is_not
 fn malformed_policy_names_the_file_and_key() {
     let d = tree();
     let policy = d.out("policy.toml");
-    std::fs::write(&policy, "[archive]\nolder_than_dayz = 3\n").unwrap();
-    let out = run(&[
-        "scan",
-        path_str(&d.root()),
-        "--policy",
-        path_str(&policy),
-        "--report-out",
-        path_str(&d.out("r")),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(err.contains("policy.toml") && err.contains("older_than_dayz"), "{err}");
-    std::fs::write(&policy, "[junk]\npatterns = [\"a[\"]\n").unwrap();
-    let out = run(&[
-        "scan",
-        path_str(&d.root()),
-        "--policy",
-        path_str(&policy),
-        "--report-out",
-        path_str(&d.out("r")),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("junk.patterns"), "{}", stderr(&out));
+    let cases: [(&str, &[&str]); 2] = [
+        ("[archive]\nolder_than_dayz = 3\n", &["policy.toml", "older_than_dayz"]),
+        ("[junk]\npatterns = [\"a[\"]\n", &["junk.patterns"]),
+    ];
+    for (text, needles) in cases {
+        std::fs::write(&policy, text).unwrap();
+        let out = run(&[
+            "scan",
+            path_str(&d.root()),
+            "--policy",
+            path_str(&policy),
+            "--report-out",
+            path_str(&d.out("r")),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = stderr(&out);
+        for needle in needles {
+            assert!(err.contains(needle), "{text}: no `{needle}` in: {err}");
+        }
+    }
 }
 
 #[test]
@@ -286,19 +256,8 @@ fn quarantine_inside_a_protected_path_is_an_error() {
     let approval = approve(&d, &report);
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
     let q = d.root().join("keep/q");
-    let out = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--quarantine",
-        path_str(&q),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("protected"), "{}", stderr(&out));
-    assert_untouched(&d, &before);
+    let out = execute(&report, &approval, &["--quarantine", path_str(&q)]);
+    check_refused(&d, &before, &out, 2, &["protected"], "quarantine in keep/");
 }
 
 #[test]
@@ -326,10 +285,8 @@ fn malformed_report_and_approval_name_the_file() {
         "{}",
         stderr(&out)
     );
-    let out = execute(&report, &approval);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("broken-approval.json"), "{}", stderr(&out));
-    assert_untouched(&d, &before);
+    let out = execute(&report, &approval, &[]);
+    check_refused(&d, &before, &out, 1, &["broken-approval.json"], "broken approval");
 }
 
 #[test]
@@ -345,22 +302,13 @@ fn a_full_disk_during_a_move_loses_nothing_and_a_later_run_finishes() {
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     d.file("big.tmp", &big).file("small.tmp", "x");
     let (report, approval) = d.scan_and_approve();
-    let args = [
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--quarantine",
-        path_str(elsewhere.path()),
-    ];
+    let args = execute_args(&report, &approval, &["--quarantine", path_str(elsewhere.path())]);
     let limited = std::process::Command::new("sh")
         .arg("-c")
         .arg(r#"trap '' XFSZ; exec /usr/bin/prlimit --fsize=100000 "$@""#)
         .arg("sh")
         .arg(env!("CARGO_BIN_EXE_storage-approval"))
-        .args(args)
+        .args(&args)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -384,7 +332,7 @@ fn a_full_disk_during_a_move_loses_nothing_and_a_later_run_finishes() {
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert!(stdout(&again).contains("1 done, 1 already done"), "{}", stdout(&again));
     assert!(!d.root().join("big.tmp").exists());
-    assert!(run(&["audit", "verify", path_str(&d.audit_log())]).status.success());
+    check_audit_verifies(&d.audit_log());
 }
 
 #[test]
@@ -397,7 +345,7 @@ fn a_root_swapped_for_a_symlink_is_refused() {
     std::fs::create_dir(&decoy).unwrap();
     std::fs::write(decoy.join("c.tmp"), "junk").unwrap();
     std::os::unix::fs::symlink(&decoy, &root).unwrap();
-    let out = execute(&report, &approval);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("symlink on the way"), "{}", stderr(&out));
     assert!(decoy.join("c.tmp").exists());
@@ -417,7 +365,7 @@ fn a_quarantine_folder_swapped_for_a_symlink_is_refused() {
     std::fs::create_dir(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &q).unwrap();
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
-    let out = execute(&report, &approval);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("is a symlink, not a directory"), "{}", stderr(&out));
     assert_eq!(before, snapshot(&d.root(), Some(".tidy-quarantine")));
@@ -428,7 +376,7 @@ fn a_quarantine_folder_swapped_for_a_symlink_is_refused() {
 fn undo_into_a_root_swapped_for_a_symlink_restores_nothing() {
     let d = tree();
     let (report, approval) = d.scan_and_approve();
-    assert_eq!(execute(&report, &approval).status.code(), Some(0));
+    assert_eq!(execute(&report, &approval, &[]).status.code(), Some(0));
     let root = d.root();
     let moved = d.out("real");
     std::fs::rename(&root, &moved).unwrap();
@@ -454,7 +402,7 @@ fn hard_linked_junk_goes_in_one_run() {
     d.file("a.tmp", "shared junk");
     std::fs::hard_link(d.root().join("a.tmp"), d.root().join("b.tmp")).unwrap();
     let (report, approval) = d.scan_and_approve();
-    let out = execute(&report, &approval);
+    let out = execute(&report, &approval, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(!d.root().join("a.tmp").exists() && !d.root().join("b.tmp").exists());
 }

@@ -96,6 +96,76 @@ pub(crate) fn run(args: &[&str]) -> Output {
     command().args(args).output().expect("the binary runs")
 }
 
+/// The argv of `execute --execute` of `report` under `approval`, then `extra`.
+pub(crate) fn execute_args<'a>(
+    report: &'a Path,
+    approval: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "execute",
+        "--report",
+        path_str(report),
+        "--approval",
+        path_str(approval),
+        "--execute",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Runs `execute --execute` of `report` under `approval`, with `extra` options.
+pub(crate) fn execute(report: &Path, approval: &Path, extra: &[&str]) -> Output {
+    run(&execute_args(report, approval, extra))
+}
+
+/// Checks that nothing at all changed: same tree, and no quarantine or audit log.
+pub(crate) fn assert_untouched(d: &Dir, before: &BTreeMap<String, String>) {
+    assert_eq!(before, &snapshot(&d.root(), Some(".tidy-quarantine")));
+    assert!(!d.audit_log().exists(), "no audit log written");
+    let q = d.root().join(".tidy-quarantine");
+    if q.exists() {
+        assert!(
+            q.read_dir().unwrap().all(|e| e.unwrap().file_name() == "hash-cache.v1"),
+            "nothing quarantined"
+        );
+    }
+}
+
+/// Checks a refused run: exit `code`, stderr holding every one of `needles`, and
+/// nothing touched since `before` (see [`assert_untouched`]). `case` names the run
+/// in the failure messages.
+pub(crate) fn check_refused(
+    d: &Dir,
+    before: &BTreeMap<String, String>,
+    out: &Output,
+    code: i32,
+    needles: &[&str],
+    case: &str,
+) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{case}: {err}");
+    for needle in needles {
+        assert!(err.contains(needle), "{case}: no `{needle}` in: {err}");
+    }
+    assert_untouched(d, before);
+}
+
+/// The entries of the audit log `log`, one JSON value a line.
+pub(crate) fn audit_entries(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Checks that `audit verify` of `log` passes (exit 0).
+pub(crate) fn check_audit_verifies(log: &Path) {
+    let out = run(&["audit", "verify", path_str(log)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,7 +1,9 @@
 //! The whole workflow through the CLI: scan, report ID, template, approve, verify,
 //! execute (dry run and real), audit verify, undo; and what the scan proposes.
 
-use crate::util::{Dir, path_str, redact, run, snapshot, stderr, stdout};
+use crate::util::{
+    Dir, check_audit_verifies, execute, path_str, redact, run, snapshot, stderr, stdout,
+};
 
 fn sample() -> Dir {
     let d = Dir::new();
@@ -74,14 +76,7 @@ fn execute_then_undo_restores_the_tree_exactly() {
     assert!(stdout(&dry).contains("dry run: 5 would be done"), "{}", stdout(&dry));
     assert_eq!(before, snapshot(&d.root(), Some(".tidy-quarantine")));
 
-    let real = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-    ]);
+    let real = execute(&report, &approval, &[]);
     assert_eq!(real.status.code(), Some(0), "{}", stderr(&real));
     insta::assert_snapshot!("execute_text", redact(&stdout(&real), &d.root()));
     let after = snapshot(&d.root(), Some(".tidy-quarantine"));
@@ -117,14 +112,7 @@ fn execute_then_undo_restores_the_tree_exactly() {
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 
     // Running again repeats nothing.
-    let again = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-    ]);
+    let again = execute(&report, &approval, &[]);
     assert_eq!(again.status.code(), Some(0));
     assert!(stdout(&again).contains("0 done, 5 already done"), "{}", stdout(&again));
 
@@ -142,7 +130,7 @@ fn execute_then_undo_restores_the_tree_exactly() {
     assert_eq!(before, restored);
     // The archive directories the undo emptied are gone too.
     assert!(!d.root().join("archive").exists());
-    assert!(run(&["audit", "verify", path_str(&log)]).status.success());
+    check_audit_verifies(&log);
 }
 
 #[test]
@@ -150,15 +138,7 @@ fn purge_deletes_for_real_and_undo_says_so() {
     let d = Dir::new();
     d.file("a", "x").file("b", "x").file("sub/__pycache__/m.pyc", "bytecode");
     let (report, approval) = d.scan_and_approve();
-    let out = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--purge",
-    ]);
+    let out = execute(&report, &approval, &["--purge"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!d.root().join("b").exists());
     let q = d.root().join(".tidy-quarantine");
@@ -183,16 +163,7 @@ fn quarantine_on_another_file_system_is_copied_and_undone() {
     d.file("a/one", "dup").file("b/one", "dup").age("b/one", 3);
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
     let (report, approval) = d.scan_and_approve();
-    let out = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--quarantine",
-        path_str(elsewhere.path()),
-    ]);
+    let out = execute(&report, &approval, &["--quarantine", path_str(elsewhere.path())]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!d.root().join("b/one").exists());
     let copies = crate::util::files(elsewhere.path(), Some(".storage-approval-quarantine"));
@@ -300,14 +271,7 @@ fn template_is_not_enough_to_execute() {
         t["report_id"].as_str().unwrap(),
         stdout(&run(&["report-id", path_str(&report)])).trim()
     );
-    let out = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&template),
-        "--execute",
-    ]);
+    let out = execute(&report, &template, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no operator"), "{}", stderr(&out));
     assert!(d.root().join("a.tmp").exists());
@@ -320,19 +284,9 @@ fn the_same_report_can_run_again_after_an_undo() {
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
     let (report, approval) = d.scan_and_approve();
     let log = d.audit_log();
-    let execute = || {
-        run(&[
-            "execute",
-            "--report",
-            path_str(&report),
-            "--approval",
-            path_str(&approval),
-            "--execute",
-        ])
-    };
     let undo = || run(&["undo", "--audit-log", path_str(&log), "--execute"]);
     for round in 0..2 {
-        let out = execute();
+        let out = execute(&report, &approval, &[]);
         assert!(stdout(&out).contains("2 done, 0 already done"), "round {round}: {}", stdout(&out));
         assert!(!d.root().join("b").exists() && !d.root().join("c.tmp").exists());
         let out = undo();
@@ -341,7 +295,7 @@ fn the_same_report_can_run_again_after_an_undo() {
     }
     // Nothing left to undo.
     assert!(stdout(&undo()).contains("0 done, 2 already done"));
-    assert!(run(&["audit", "verify", path_str(&log)]).status.success());
+    check_audit_verifies(&log);
 }
 
 #[test]
@@ -350,16 +304,7 @@ fn a_quarantine_inside_root_is_never_scanned() {
     d.file("a", "dup").file("b", "dup");
     let (report, approval) = d.scan_and_approve();
     let trash = d.root().join("trash");
-    let out = run(&[
-        "execute",
-        "--report",
-        path_str(&report),
-        "--approval",
-        path_str(&approval),
-        "--execute",
-        "--quarantine",
-        path_str(&trash),
-    ]);
+    let out = execute(&report, &approval, &["--quarantine", path_str(&trash)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(trash.join(".storage-approval-quarantine").exists());
     // The quarantined copy of `b` duplicates `a`, but is not proposed again.
