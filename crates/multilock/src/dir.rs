@@ -28,6 +28,9 @@ pub(crate) struct LockDir {
     path: PathBuf,
     /// The resolved path, to compare with a parent run's `MULTILOCK_HELD_DIR`.
     canonical: PathBuf,
+    /// (device, inode) of the directory: how nested runs recognise it, whatever
+    /// bytes its path holds.
+    id: FileKey,
     fd: OwnedFd,
 }
 
@@ -96,7 +99,7 @@ impl LockDir {
         }
         let canonical = std::fs::canonicalize(path)
             .map_err(|e| Error::io("resolve lock directory", path, e))?;
-        Ok(LockDir { path: path.to_owned(), canonical, fd })
+        Ok(LockDir { path: path.to_owned(), canonical, id: (stat.st_dev, stat.st_ino), fd })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -105,6 +108,10 @@ impl LockDir {
 
     pub(crate) fn canonical(&self) -> &Path {
         &self.canonical
+    }
+
+    pub(crate) fn id(&self) -> FileKey {
+        self.id
     }
 
     pub(crate) fn lock_path(&self, name: &str) -> PathBuf {
@@ -200,7 +207,8 @@ impl LockDir {
     }
 
     /// Writes `bytes` to a new temp file beside `final_name` and returns its name.
-    fn write_temp(&self, final_name: &str, bytes: &[u8]) -> Result<String> {
+    /// With `durable`, the file is fsynced before it is renamed into place.
+    fn write_temp(&self, final_name: &str, bytes: &[u8], durable: bool) -> Result<String> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let temp_name = format!(
             ".{final_name}.{}.{}.tmp",
@@ -210,9 +218,21 @@ impl LockDir {
         let temp_path = || self.path.join(&temp_name);
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&self.fd, &temp_name, flags, Mode::from_raw_mode(0o644))
-            .map_err(|e| Error::io("create", temp_path(), e))?;
-        if let Err(e) = File::from(fd).write_all(bytes) {
+        let mode = Mode::from_raw_mode(0o644);
+        let fd = match rustix::fs::openat(&self.fd, &temp_name, flags, mode) {
+            // Left by a crashed process that had our pid: the name is ours now.
+            // O_EXCL|O_NOFOLLOW on the retry keeps a planted link from being followed.
+            Err(rustix::io::Errno::EXIST) => {
+                let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
+                rustix::fs::openat(&self.fd, &temp_name, flags, mode)
+            }
+            other => other,
+        }
+        .map_err(|e| Error::io("create", temp_path(), e))?;
+        let mut file = File::from(fd);
+        let written =
+            file.write_all(bytes).and_then(|()| if durable { file.sync_all() } else { Ok(()) });
+        if let Err(e) = written {
             let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
             return Err(Error::io("write", temp_path(), e));
         }
@@ -236,7 +256,7 @@ impl LockDir {
             Ok(_) | Err(rustix::io::Errno::NOENT) => {}
             Err(errno) => return Err(Error::io("stat", final_path(), errno)),
         }
-        let temp_name = self.write_temp(&final_name, bytes)?;
+        let temp_name = self.write_temp(&final_name, bytes, false)?;
         let renamed = rustix::fs::renameat(&self.fd, &temp_name, &self.fd, &final_name);
         if let Err(errno) = renamed {
             let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
@@ -261,10 +281,15 @@ impl LockDir {
     /// there first; returns the order that is recorded now. The record appears
     /// whole or not at all, and is never replaced.
     pub(crate) fn record_order(&self, wanted: &OrderRecord) -> Result<OrderRecord> {
-        let temp_name = self.write_temp(ORDER_FILE, &wanted.to_json()).map_err(|e| match e {
-            Error::Io { source, .. } => Error::io("record the order in", self.order_path(), source),
-            other => other,
-        })?;
+        // Written once per directory and read by every later user: unlike the
+        // holder metadata it must survive a power loss whole, so it is fsynced.
+        let temp_name =
+            self.write_temp(ORDER_FILE, &wanted.to_json(), true).map_err(|e| match e {
+                Error::Io { source, .. } => {
+                    Error::io("record the order in", self.order_path(), source)
+                }
+                other => other,
+            })?;
         let placed = match rustix::fs::renameat_with(
             &self.fd,
             &temp_name,
@@ -281,7 +306,10 @@ impl LockDir {
         // Gone already after a rename; left over after a link or a failure.
         let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
         match placed {
-            Ok(()) => Ok(wanted.clone()),
+            Ok(()) => {
+                let _ = rustix::fs::fsync(&self.fd);
+                Ok(wanted.clone())
+            }
             Err(rustix::io::Errno::EXIST) => self
                 .read_order()?
                 .ok_or_else(|| Error::io("read", self.order_path(), rustix::io::Errno::NOENT)),
@@ -402,6 +430,18 @@ mod tests {
         assert!(dir.read_meta("docs").unwrap_err().to_string().contains("symbolic link"));
 
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn temp_files_left_by_a_crashed_process_with_our_pid_do_not_block_writes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = LockDir::open(tmp.path(), true, false).unwrap();
+        for n in 0..200 {
+            let name = format!(".docs.lock.json.{}.{n}.tmp", std::process::id());
+            std::fs::write(tmp.path().join(name), b"stale").unwrap();
+        }
+        dir.write_meta("docs", b"fresh").unwrap();
+        assert_eq!(dir.read_meta("docs").unwrap().as_deref(), Some(&b"fresh"[..]));
     }
 
     #[test]

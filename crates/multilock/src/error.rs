@@ -30,6 +30,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// The order record of a lock directory is unreadable.
+    #[error(
+        "corrupt order record {}: {reason}; remove it while no lock is held and the next user records the order again",
+        path.display()
+    )]
+    CorruptOrderRecord {
+        /// The order record file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The lock directory records another canonical order or umbrella than the
     /// one asked for: two orders in one directory could deadlock.
     #[error(

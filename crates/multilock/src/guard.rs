@@ -70,6 +70,20 @@ impl LockGuard {
         self.locks.iter().map(|l| &l.holder)
     }
 
+    /// Lets child processes started from now on inherit the open lock files
+    /// (clears close-on-exec). The locks are then held for as long as this
+    /// process or any such child lives: if this process dies first, the work it
+    /// started keeps them until it exits, as with `flock(1)`. `release` (or
+    /// drop) still frees them at once for everyone.
+    pub fn share_with_children(&self) -> Result<()> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        for lock in &self.locks {
+            rustix::io::fcntl_setfd(&lock.file, rustix::io::FdFlags::empty())
+                .map_err(|e| Error::io("share", dir.lock_path(&lock.name), e))?;
+        }
+        Ok(())
+    }
+
     /// Renews the lease of every held lock. Each lock's metadata must still name
     /// this guard's owner token; a mismatch is an error and nothing is written
     /// for that lock.

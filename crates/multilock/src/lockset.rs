@@ -2,6 +2,7 @@
 //! algorithm (sort, take one by one, wait with backoff, undo on failure).
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,7 +129,7 @@ impl LockSetBuilder {
                 requested: wanted.describe(),
             });
         }
-        let parent_held = inherited_held(dir.canonical());
+        let parent_held = inherited_held(&dir);
         Ok(LockSet {
             order: record.order,
             umbrella: record.umbrella,
@@ -350,10 +351,18 @@ impl LockSet {
         names: &[S],
         options: &AcquireOptions,
     ) -> Result<LockGuard> {
-        let planned = self.plan(names)?;
+        let mut planned = self.plan(names)?;
         let Some(inner) = &self.inner else {
             return Ok(LockGuard::disabled(planned.unknown));
         };
+        if let Some(umbrella) = &self.umbrella {
+            // An umbrella that an ancestor run or this process already holds
+            // covers this acquisition too; only naming it is a double acquisition.
+            let named = names.iter().any(|n| n.as_ref() == umbrella);
+            if !named && (inner.parent_held.contains(umbrella) || self.held().contains(umbrella)) {
+                planned.names.retain(|n| n != umbrella);
+            }
+        }
         // Refused before anything is taken: waiting for it would never end.
         if let Some(name) = planned.names.iter().find(|n| inner.parent_held.contains(n)) {
             return Err(Error::AlreadyHeld { lock: name.clone(), by: HeldBy::ParentRun });
@@ -371,58 +380,60 @@ impl LockSet {
 
     /// The environment a child process of `guard`'s holder should get, so that
     /// a nested acquisition of any lock it (or an ancestor) holds is refused
-    /// at once instead of deadlocking: `MULTILOCK_HELD`, `MULTILOCK_HELD_DIR`
-    /// and `MULTILOCK_HELD_SETS`.
-    pub fn child_env(&self, guard: &LockGuard) -> Vec<(&'static str, String)> {
+    /// at once instead of deadlocking: `MULTILOCK_HELD` (names),
+    /// `MULTILOCK_HELD_DIR` (their directory, for people and scripts) and
+    /// `MULTILOCK_HELD_SETS` (every ancestor's locks, one `DEV:INO<TAB>NAMES`
+    /// line per directory, so no path bytes need escaping).
+    pub fn child_env(&self, guard: &LockGuard) -> Vec<(&'static str, OsString)> {
         let Some(inner) = &self.inner else { return Vec::new() };
-        let dir = inner.dir.canonical();
-        let mut sets = inherited_sets();
+        let id = dir_id_text(inner.dir.id());
         let mut names: Vec<String> = inner.parent_held.clone();
         names.extend(guard.held().iter().map(|s| (*s).to_owned()));
-        sets.retain(|(d, _)| d != dir);
-        sets.push((dir.to_owned(), names.clone()));
-        let sets_text: Vec<String> = sets
-            .iter()
-            .filter_map(|(d, n)| {
-                d.to_str()
-                    .filter(|d| !d.contains(['\t', '\n']))
-                    .map(|d| format!("{d}\t{}", n.join(",")))
-            })
-            .collect();
+        let mut sets = inherited_sets();
+        sets.retain(|(d, _)| *d != id);
+        sets.push((id, names.clone()));
+        let sets_text: Vec<String> =
+            sets.iter().map(|(d, n)| format!("{d}\t{}", n.join(","))).collect();
         vec![
-            (HELD_ENV, names.join(",")),
-            (HELD_DIR_ENV, dir.display().to_string()),
-            (HELD_SETS_ENV, sets_text.join("\n")),
+            (HELD_ENV, names.join(",").into()),
+            (HELD_DIR_ENV, inner.dir.canonical().as_os_str().to_owned()),
+            (HELD_SETS_ENV, sets_text.join("\n").into()),
         ]
     }
 }
 
-/// Every (directory, names) an ancestor `multilock run` holds, from the environment.
-fn inherited_sets() -> Vec<(PathBuf, Vec<String>)> {
+/// A directory's identity as it appears in `MULTILOCK_HELD_SETS`.
+fn dir_id_text((dev, ino): FileKey) -> String {
+    format!("{dev}:{ino}")
+}
+
+/// Every (directory id, names) an ancestor `multilock run` holds, from the environment.
+fn inherited_sets() -> Vec<(String, Vec<String>)> {
     let split =
         |names: &str| names.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
-    let mut sets: Vec<(PathBuf, Vec<String>)> = std::env::var(HELD_SETS_ENV)
-        .unwrap_or_default()
+    let sets_text = std::env::var_os(HELD_SETS_ENV).unwrap_or_default();
+    let mut sets: Vec<(String, Vec<String>)> = sets_text
+        .to_string_lossy()
         .lines()
         .filter_map(|line| line.split_once('\t'))
-        .map(|(dir, names)| (PathBuf::from(dir), split(names)))
+        .map(|(dir, names)| (dir.to_owned(), split(names)))
         .collect();
-    // A parent from before MULTILOCK_HELD_SETS, or a script that sets only these two.
-    if let (Ok(dir), Ok(names)) = (std::env::var(HELD_DIR_ENV), std::env::var(HELD_ENV)) {
-        let dir = PathBuf::from(dir);
-        if !sets.iter().any(|(d, _)| *d == dir) {
-            sets.push((dir, split(&names)));
+    // A script (or an older multilock) that sets only MULTILOCK_HELD and _DIR.
+    if let (Some(dir), Some(names)) = (std::env::var_os(HELD_DIR_ENV), std::env::var_os(HELD_ENV))
+        && let Ok(meta) = std::fs::metadata(&dir)
+    {
+        use std::os::unix::fs::MetadataExt;
+        let id = dir_id_text((meta.dev(), meta.ino()));
+        if !sets.iter().any(|(d, _)| *d == id) {
+            sets.push((id, split(&names.to_string_lossy())));
         }
     }
     sets
 }
 
-fn inherited_held(canonical_dir: &Path) -> Vec<String> {
-    inherited_sets()
-        .into_iter()
-        .filter(|(dir, _)| dir == canonical_dir)
-        .flat_map(|(_, names)| names)
-        .collect()
+fn inherited_held(dir: &LockDir) -> Vec<String> {
+    let id = dir_id_text(dir.id());
+    inherited_sets().into_iter().filter(|(d, _)| *d == id).flat_map(|(_, names)| names).collect()
 }
 
 fn take_one(
@@ -476,7 +487,12 @@ impl LockSet {
             .filter(|entry| entry.acquired && entry.dir == inner.dir.canonical())
             .map(|entry| entry.name.clone())
             .collect();
-        self.plan(&names).map(|planned| planned.names).unwrap_or(names)
+        // Not `plan`: that would add the umbrella whether it is held or not.
+        let umbrella = self.umbrella.as_ref().filter(|u| names.contains(u)).cloned();
+        let others: Vec<&String> = names.iter().filter(|n| Some(*n) != umbrella.as_ref()).collect();
+        let mut held: Vec<String> = umbrella.into_iter().collect();
+        held.extend(self.order.sort(&others).map_or_else(|_| names.clone(), |sorted| sorted.names));
+        held
     }
 }
 

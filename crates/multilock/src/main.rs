@@ -247,8 +247,10 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
     child.args(&args.command[1..]);
     child.envs(set.child_env(&guard));
     if !set.is_disabled() {
-        // If we die (even by SIGKILL) our locks are freed at once; the command
-        // must not go on running unprotected, so it dies with us.
+        // The command and everything it starts hold the lock files too, so no
+        // part of the work can outlive the locks, even if we are SIGKILLed; and
+        // the command itself dies with us rather than run on unsupervised.
+        guard.share_with_children()?;
         kill_with_parent(&mut child);
     }
     // Registered before the spawn, so a signal that arrives between the spawn
@@ -331,12 +333,13 @@ fn spawn_renewer(
     (stop, thread)
 }
 
-/// Keeps the locks held for as long as the command runs. SIGTERM and SIGHUP
-/// (a CI job being cancelled, a closed session) are passed on to the command
-/// rather than killing us, which would free the locks while it still runs.
-/// SIGINT and SIGQUIT from the terminal already reach the command through the
-/// process group, so those are only kept from killing us first; sent by a
-/// process (`kill -INT`), they are passed on too.
+/// Keeps the locks held for as long as the command runs. SIGTERM (a cancelled
+/// CI job, `kill`) is passed on to the command rather than killing us, which
+/// would end the supervision while it still runs; so is a SIGHUP sent by a
+/// process. SIGINT, SIGQUIT and a terminal's SIGHUP reach the command through
+/// the process group already, so they are only kept from killing us first:
+/// passing them on would deliver them twice, and many programs take a second
+/// SIGINT as "quit now".
 fn forwarded_signals() -> std::io::Result<SignalsInfo<WithOrigin>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     SignalsInfo::<WithOrigin>::new([SIGHUP, SIGINT, SIGQUIT, SIGTERM])
@@ -344,18 +347,15 @@ fn forwarded_signals() -> std::io::Result<SignalsInfo<WithOrigin>> {
 
 fn forward_signals(mut signals: SignalsInfo<WithOrigin>, child_pid: u32) -> Handle {
     use rustix::process::Signal;
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGTERM};
     use signal_hook::low_level::siginfo::Cause;
     let handle = signals.handle();
     let child = i32::try_from(child_pid).ok().and_then(rustix::process::Pid::from_raw);
     std::thread::spawn(move || {
         for origin in signals.forever() {
-            let from_terminal = matches!(origin.cause, Cause::Kernel);
             let forwarded = match origin.signal {
                 SIGTERM => Signal::TERM,
-                SIGHUP => Signal::HUP,
-                SIGINT if !from_terminal => Signal::INT,
-                SIGQUIT if !from_terminal => Signal::QUIT,
+                SIGHUP if !matches!(origin.cause, Cause::Kernel) => Signal::HUP,
                 _ => continue,
             };
             if let Some(child) = child {
@@ -379,7 +379,10 @@ fn kill_with_parent(command: &mut Command) {
             rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
             // We may have died before the prctl took effect.
             if rustix::process::getppid() != Some(parent) {
-                return Err(std::io::Error::other("multilock exited before the command started"));
+                // No allocation here: std passes only the errno back to the parent.
+                return Err(std::io::Error::from_raw_os_error(
+                    rustix::io::Errno::SRCH.raw_os_error(),
+                ));
             }
             Ok(())
         });

@@ -129,7 +129,7 @@ impl OrderRecord {
     }
 
     pub(crate) fn parse(bytes: &[u8], path: &std::path::Path) -> Result<OrderRecord> {
-        let corrupt = |reason: String| Error::CorruptMetadata { path: path.to_owned(), reason };
+        let corrupt = |reason: String| Error::CorruptOrderRecord { path: path.to_owned(), reason };
         let file: OrderFile = serde_json::from_slice(bytes)
             .map_err(|e| corrupt(format!("not a multilock order record: {e}")))?;
         if file.format != ORDER_FORMAT {

@@ -74,7 +74,7 @@ fn on_wait_is_told_who_holds_the_lock() {
     let holding = sandbox.hold(&["queue"]);
     let set = LockSet::open(sandbox.lock_dir()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    let options = AcquireOptions::new().timeout(Some(Duration::from_millis(300))).on_wait(
+    let options = AcquireOptions::new().timeout(Some(Duration::from_secs(2))).on_wait(
         Duration::from_millis(50),
         move |waiting| {
             tx.send((waiting.lock.clone(), waiting.holder.as_ref().map(|h| h.pid))).unwrap();
@@ -182,7 +182,11 @@ fn unknown_names_are_allowed_after_known_ones_and_reported() {
 fn umbrella_is_taken_first_and_released_last() {
     let sandbox = Sandbox::new();
     let set = LockSet::builder(sandbox.lock_dir()).umbrella("tidy").open().unwrap();
+    assert!(set.held().is_empty(), "a configured umbrella is not a held one");
+    // Taken without being named, as by tools that know only their subsystem.
+    assert_eq!(set.acquire(&["docs"]).unwrap().release().unwrap(), ["docs", "tidy"]);
     let guard = set.acquire(&["docs", "queue", "tidy"]).unwrap();
+    assert_eq!(set.held(), ["tidy", "queue", "docs"]);
     assert_eq!(guard.held(), ["tidy", "queue", "docs"]);
     assert!(guard.unknown().is_empty());
     assert_eq!(guard.release().unwrap(), ["docs", "queue", "tidy"]);
@@ -268,4 +272,14 @@ fn a_panicking_wait_callback_leaves_no_phantom_lock_behind() {
     holding.finish();
     // Not "already held by this process": the claim went away with the panic.
     assert_eq!(set.acquire(&["runs"]).unwrap().held(), ["runs"]);
+}
+
+#[test]
+fn a_corrupt_order_record_is_named_with_what_to_do() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.lock_dir()).unwrap();
+    std::fs::write(sandbox.lock_dir().join("multilock.order.json"), "").unwrap();
+    let err = LockSet::open(sandbox.lock_dir()).unwrap_err().to_string();
+    assert!(err.starts_with("corrupt order record"), "{err}");
+    assert!(err.contains("remove it while no lock is held"), "{err}");
 }

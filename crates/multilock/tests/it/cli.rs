@@ -355,3 +355,34 @@ fn conflict_exit_code_zero_is_refused() {
         .code(2)
         .stderr(predicate::str::contains("--conflict-exit-code"));
 }
+
+#[test]
+fn an_umbrella_held_by_the_parent_run_covers_a_nested_run() {
+    let sandbox = Sandbox::new();
+    let me = env!("CARGO_BIN_EXE_multilock");
+    // The nested run does not name the umbrella: its parent's covers it.
+    let nested = format!(
+        "{me} run --lock docs -- sh -c 'echo $MULTILOCK_HELD'; {me} run --lock tidy -- true; echo inner=$?"
+    );
+    sandbox
+        .multilock()
+        .args(["run", "--umbrella", "tidy", "--lock", "queue", "--", "sh", "-c", &nested])
+        .assert()
+        .success()
+        .stdout("tidy,queue,docs\ninner=2\n");
+}
+
+#[test]
+fn nested_runs_are_recognised_whatever_bytes_the_directory_name_holds() {
+    let sandbox = Sandbox::new();
+    let me = env!("CARGO_BIN_EXE_multilock");
+    let innermost = format!("{me} --dir \"$ODD\" run --lock docs -- true; echo inner=$?");
+    let middle = format!("{me} run --lock queue -- sh -c '{innermost}'");
+    sandbox
+        .multilock()
+        .env("ODD", "odd\tdir\nname")
+        .args(["--dir", "odd\tdir\nname", "run", "--lock", "docs", "--", "sh", "-c", &middle])
+        .assert()
+        .success()
+        .stdout("inner=2\n");
+}

@@ -46,26 +46,6 @@ fn opposite_request_orders_never_deadlock() {
 }
 
 #[test]
-fn a_holder_killed_with_sigkill_frees_its_locks_at_once() {
-    let sandbox = Sandbox::new();
-    let mut holding = sandbox.hold(&["queue", "docs"]);
-    // SIGKILL: no destructor runs, the metadata files stay behind.
-    holding.child.kill().unwrap();
-    holding.child.wait().unwrap();
-    assert!(sandbox.lock_dir().join("docs.lock.json").exists());
-    // The kernel freed the locks when the process died: no wait, no timeout.
-    let status = sandbox.multilock().args(["status", "--format", "json"]).output().unwrap();
-    let parsed: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(parsed["locks"].as_array().unwrap().len(), 0, "stale metadata is not a held lock");
-    let output = sandbox
-        .multilock()
-        .args(["run", "--timeout", "0", "--lock", "docs", "--lock", "queue", "--", "true"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-}
-
-#[test]
 fn sigterm_to_run_reaches_the_command_and_locks_stay_held_until_it_exits() {
     use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
@@ -103,22 +83,66 @@ fn sigterm_to_run_reaches_the_command_and_locks_stay_held_until_it_exits() {
 }
 
 #[test]
-fn a_run_killed_with_sigkill_takes_its_command_down_with_it() {
+fn a_holder_killed_with_sigkill_frees_its_locks_at_once() {
     use std::io::Read;
 
     let sandbox = Sandbox::new();
-    let mut holding = sandbox.hold(&["archive"]);
+    let mut holding = sandbox.hold(&["queue", "docs"]);
     let mut stdout = holding.child.stdout.take().unwrap();
+    // SIGKILL: no destructor runs, the metadata files stay behind.
     holding.child.kill().unwrap();
     holding.child.wait().unwrap();
-    // The command (`cat`) shares our stdout pipe; end of file means it is gone
-    // too, so nothing runs on without the lock it was given.
+    // The command (`cat`) dies with it and shares our stdout pipe: end of file
+    // means it is gone too, so nothing runs on with the locks it was given.
     let mut rest = Vec::new();
     stdout.read_to_end(&mut rest).unwrap();
+    assert!(sandbox.lock_dir().join("docs.lock.json").exists());
+    // The kernel freed the locks when the last holder died: no wait, no timeout.
+    let status = sandbox.multilock().args(["status", "--format", "json"]).output().unwrap();
+    let parsed: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(parsed["locks"].as_array().unwrap().len(), 0, "stale metadata is not a held lock");
     let output = sandbox
         .multilock()
-        .args(["run", "--timeout", "0", "--lock", "archive", "--", "true"])
+        .args(["run", "--timeout", "0", "--lock", "docs", "--lock", "queue", "--", "true"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn work_the_command_started_keeps_the_lock_after_multilock_is_killed() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let sandbox = Sandbox::new();
+    // The command starts a background job and waits; the job outlives it.
+    let mut run = sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", "sleep 30 & echo \"$!\"; wait"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(run.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let job: i32 = line.trim().parse().unwrap();
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // The background job inherited the lock file: the lock is still held.
+    let busy = sandbox
+        .multilock()
+        .args(["run", "--timeout", "0", "--lock", "docs", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(75), "{}", String::from_utf8_lossy(&busy.stderr));
+    let job = rustix::process::Pid::from_raw(job).unwrap();
+    rustix::process::kill_process(job, rustix::process::Signal::KILL).unwrap();
+    // Waits in the kernel until the job is gone, then gets the lock.
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "true"])
+        .status()
+        .unwrap()
+        .success()
+        .then_some(())
+        .unwrap();
 }
