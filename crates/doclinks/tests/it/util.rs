@@ -102,20 +102,9 @@ pub(crate) fn redactions(dir: &Dir) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     let canonical = std::fs::canonicalize(dir.path()).unwrap();
     for path in [canonical.as_path(), dir.path()] {
-        settings.add_filter(&regex_escape(&path.display().to_string()), "[ROOT]");
+        settings.add_filter(&regex::escape(&path.display().to_string()), "[ROOT]");
     }
     settings.add_filter(r"doclinks-backup-\d{8}T\d{6}Z(-\d+)?\.zip", "doclinks-backup-[TIME].zip");
     settings.set_prepend_module_to_snapshot(false);
     settings
-}
-
-fn regex_escape(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -102,22 +102,11 @@ impl Drop for Holding {
 pub(crate) fn redactions(sandbox: &Sandbox) -> Vec<(String, String)> {
     let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
     vec![
-        (regex_escape(&sandbox.path().display().to_string()), "[SANDBOX]".into()),
+        (regex::escape(&sandbox.path().display().to_string()), "[SANDBOX]".into()),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".into(), "[TIME]".into()),
         (r"pid \d+".into(), "pid [PID]".into()),
         (r#""(child_)?pid": \d+"#.into(), r#""${1}pid": "[PID]""#.into()),
-        (format!(r"\b{}\b", regex_escape(&host)), "[HOST]".into()),
+        (format!(r"\b{}\b", regex::escape(&host)), "[HOST]".into()),
         (r"after \d+(\.\d+)?m?s".into(), "after [WAITED]".into()),
     ]
-}
-
-fn regex_escape(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
