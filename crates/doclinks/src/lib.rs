@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+mod backup;
 mod check;
 mod config;
 mod error;
@@ -45,9 +46,10 @@ mod slug;
 mod suggest;
 mod tree;
 
+pub use crate::backup::restore;
 pub use crate::check::{CheckOptions, Progress, check};
 pub use crate::config::{CONFIG_FILE, Config};
 pub use crate::error::{Error, ErrorKind};
-pub use crate::fix::{Applied, Change, FixOptions, apply, restore, write_plan, write_stub};
+pub use crate::fix::{Applied, Change, FixOptions, apply, write_plan, write_stub};
 pub use crate::render::{Format, Style, render_applied, render_report};
 pub use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary, Warning};

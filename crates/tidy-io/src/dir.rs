@@ -1,0 +1,407 @@
+//! A directory opened once, and every file operation relative to its handle:
+//! a path re-resolved on each call can be swapped for a symlink between check
+//! and use, an `openat` on the directory already checked cannot.
+//!
+//! Files created here start as uniquely named temporaries (`O_CREAT|O_EXCL|
+//! O_NOFOLLOW`, so creating one never truncates, replaces or writes through
+//! anything) and reach their name by one rename.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RenameFlags, Stat};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
+
+/// The permission bits a new file gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Perms {
+    /// `0666 & !umask`, as for any Unix tool's output.
+    Default,
+    /// `0600`: for files that are secret by nature (none of tidykit's outputs is;
+    /// kept for callers that hold credentials).
+    Private,
+    /// Exactly these bits (applied with `fchmod`, so the umask does not narrow them):
+    /// used to give a replacement the mode of the file it replaces.
+    Exact(u32),
+}
+
+/// Whether a write must survive a power loss once it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The file and the directory entry are fsynced before the call returns.
+    Durable,
+    /// No fsync: readers still see the old or the new file whole, but a crash may
+    /// lose the change (lock metadata, caches).
+    Volatile,
+}
+
+/// How a finished temporary file takes its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Atomically replaces whatever regular file has the name.
+    Replace,
+    /// Fails with [`Error::Exists`] if the name is taken (`RENAME_NOREPLACE`, or a
+    /// hard link where the file system lacks it).
+    NoReplace,
+}
+
+/// A directory handle with the path it was opened by, for messages.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+pub(crate) fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// The word for a file type in messages.
+pub fn kind_name(stat: &Stat) -> &'static str {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => "regular file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symbolic link",
+        FileType::Fifo => "FIFO",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Socket => "socket",
+        FileType::Unknown => "special file",
+    }
+}
+
+/// Whether `stat` describes a regular file.
+pub fn is_regular(stat: &Stat) -> bool {
+    FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+}
+
+impl Dir {
+    /// Opens a directory the user named, following symlinks in its path.
+    pub fn open(path: &Path) -> Result<Dir> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())
+            .map_err(|e| Error::io("open directory", path, e))?;
+        Ok(Dir { fd, path: path.to_path_buf() })
+    }
+
+    /// Opens a directory that must not itself be a symbolic link.
+    pub fn open_nofollow(path: &Path) -> Result<Dir> {
+        match rustix::fs::openat(CWD, path, dir_flags(), Mode::empty()) {
+            Ok(fd) => Ok(Dir { fd, path: path.to_path_buf() }),
+            Err(Errno::LOOP) => Err(Error::Symlink { path: path.to_path_buf() }),
+            Err(e) => Err(Error::io("open directory", path, e)),
+        }
+    }
+
+    /// Wraps an open directory handle.
+    pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Dir {
+        Dir { fd, path }
+    }
+
+    /// The path it was opened by (for messages only; operations use the handle).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The handle, for callers with `*at` calls of their own.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Another handle on the same directory.
+    pub fn try_clone(&self) -> Result<Dir> {
+        let fd = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())
+            .map_err(|e| Error::io("open directory", &self.path, e))?;
+        Ok(Dir { fd, path: self.path.clone() })
+    }
+
+    /// The path of `name` in this directory, for messages.
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Opens the directory `parts` below this one, one component at a time, never
+    /// through a symlink; with `create`, missing directories are made (mode 0777
+    /// less the umask). This is the workspace's one confinement walk.
+    pub fn open_beneath<S: AsRef<OsStr>>(&self, parts: &[S], create: bool) -> Result<Dir> {
+        let mut fd = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())
+            .map_err(|e| Error::io("open directory", &self.path, e))?;
+        let mut path = self.path.clone();
+        for part in parts {
+            let part = part.as_ref();
+            check_name(part, &path)?;
+            path.push(part);
+            let next = match rustix::fs::openat(&fd, part, dir_flags(), Mode::empty()) {
+                Err(Errno::NOENT) if create => {
+                    match rustix::fs::mkdirat(&fd, part, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(Error::io("create directory", &path, e)),
+                    }
+                    rustix::fs::openat(&fd, part, dir_flags(), Mode::empty())
+                }
+                other => other,
+            };
+            fd = match next {
+                Ok(fd) => fd,
+                Err(Errno::LOOP) => return Err(Error::Symlink { path }),
+                Err(Errno::NOTDIR) => {
+                    let kind = self.kind_at(&fd, part);
+                    return Err(match kind {
+                        Some("symbolic link") => Error::Symlink { path },
+                        Some(kind) => Error::NotRegular { path, kind },
+                        None => Error::io("open directory", path, Errno::NOTDIR),
+                    });
+                }
+                Err(e) => return Err(Error::io("open directory", path, e)),
+            };
+        }
+        Ok(Dir { fd, path })
+    }
+
+    fn kind_at(&self, fd: &OwnedFd, name: &OsStr) -> Option<&'static str> {
+        rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW).ok().map(|s| kind_name(&s))
+    }
+
+    /// `lstat` of `name`; `None` when it does not exist.
+    pub fn stat(&self, name: &OsStr) -> Result<Option<Stat>> {
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(Some(stat)),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io("stat", self.join(name), e)),
+        }
+    }
+
+    /// Opens `name` for reading: never through a symlink, never blocking on a FIFO,
+    /// and only if it is a regular file. Returns the file and its `fstat`.
+    pub fn open_regular(&self, name: &OsStr) -> Result<(File, Stat)> {
+        let path = || self.join(name);
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::LOOP) => return Err(Error::Symlink { path: path() }),
+            // A FIFO opened for reading with O_NONBLOCK succeeds; a socket gives ENXIO.
+            Err(Errno::NXIO) => return Err(Error::NotRegular { path: path(), kind: "socket" }),
+            Err(e) => return Err(Error::io("open", path(), e)),
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", path(), e))?;
+        if !is_regular(&stat) {
+            return Err(Error::NotRegular { path: path(), kind: kind_name(&stat) });
+        }
+        // Regular files never block; clear O_NONBLOCK so reads behave as usual
+        // (some file systems honour it on regular files).
+        let _ = rustix::fs::fcntl_setfl(&fd, OFlags::empty());
+        Ok((File::from(fd), stat))
+    }
+
+    /// Creates a uniquely named temporary file here, to be written and then
+    /// placed with [`TempFile::place`]; dropped unplaced, it is removed.
+    pub fn temp_file(&self, hint: &str, perms: Perms) -> Result<TempFile<'_>> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let mode = match perms {
+            Perms::Default => 0o666,
+            Perms::Private | Perms::Exact(_) => 0o600,
+        };
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!(".{hint}.{}.{n}.tmp", std::process::id());
+            match rustix::fs::openat(&self.fd, name.as_str(), flags, Mode::from_raw_mode(mode)) {
+                Ok(fd) => {
+                    let file = File::from(fd);
+                    if let Perms::Exact(bits) = perms {
+                        let applied = rustix::fs::fchmod(&file, Mode::from_raw_mode(bits & 0o7777));
+                        if let Err(e) = applied {
+                            let _ = rustix::fs::unlinkat(&self.fd, name.as_str(), AtFlags::empty());
+                            return Err(Error::io("set the mode of", self.join(&name), e));
+                        }
+                    }
+                    return Ok(TempFile {
+                        dir: self,
+                        name: OsString::from(name),
+                        file,
+                        placed: false,
+                    });
+                }
+                // Left by a crashed process that had our pid: take the next number.
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(Error::io("create a temporary file in", &self.path, e)),
+            }
+        }
+    }
+
+    /// Writes `bytes` to `name` atomically: a temporary file, then one rename. An
+    /// existing `name` that is not a regular file is refused, never replaced.
+    pub fn write_atomic(
+        &self,
+        name: &OsStr,
+        bytes: &[u8],
+        perms: Perms,
+        durability: Durability,
+        place: Place,
+    ) -> Result<()> {
+        check_name(name, &self.path)?;
+        if let Some(stat) = self.stat(name)? {
+            if !is_regular(&stat) {
+                let path = self.join(name);
+                return Err(match kind_name(&stat) {
+                    "symbolic link" => Error::Symlink { path },
+                    kind => Error::NotRegular { path, kind },
+                });
+            }
+            if place == Place::NoReplace {
+                return Err(Error::Exists { path: self.join(name) });
+            }
+        }
+        let mut temp = self.temp_file(&hint_of(name), perms)?;
+        temp.write_all(bytes)?;
+        temp.place(name, durability, place)
+    }
+
+    /// fsync of the directory, so that renames in it survive a crash.
+    pub fn sync(&self) -> Result<()> {
+        rustix::fs::fsync(&self.fd).map_err(|e| Error::io("sync directory", &self.path, e))
+    }
+
+    /// Removes the file `name` (gone already is fine).
+    pub fn remove_file(&self, name: &OsStr) -> Result<()> {
+        match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(Error::io("remove", self.join(name), e)),
+        }
+    }
+}
+
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A short, printable stand-in for a file name in temporary names.
+pub(crate) fn hint_of(name: &OsStr) -> String {
+    let text = name.to_string_lossy();
+    let clean: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(40)
+        .collect();
+    if clean.is_empty() { "tidy".to_owned() } else { clean.trim_start_matches('.').to_owned() }
+}
+
+/// A single plain file name: not empty, not `.` or `..`, no `/` or NUL.
+fn check_name(name: &OsStr, dir: &Path) -> Result<()> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty()
+        || bytes == b"."
+        || bytes == b".."
+        || bytes.contains(&b'/')
+        || bytes.contains(&0)
+    {
+        return Err(Error::io(
+            "use",
+            dir.join(name),
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a plain file name"),
+        ));
+    }
+    Ok(())
+}
+
+/// A temporary file in a [`Dir`], written, then placed under its final name.
+#[derive(Debug)]
+pub struct TempFile<'d> {
+    dir: &'d Dir,
+    name: OsString,
+    file: File,
+    placed: bool,
+}
+
+impl TempFile<'_> {
+    /// The open file, for fchown, xattrs and the like.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Its current (temporary) name in the directory.
+    pub fn name(&self) -> &OsStr {
+        &self.name
+    }
+
+    /// Keeps the file whatever happens to this value (it was renamed by hand).
+    pub(crate) fn forget(&mut self) {
+        self.placed = true;
+    }
+
+    /// Its path, for messages.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
+
+    /// Appends `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file.write_all(bytes).map_err(|e| Error::io("write", self.dir.join(&self.name), e))
+    }
+
+    /// Gives the file the name `name` (fsyncing first when durable). With
+    /// [`Place::NoReplace`] an existing name is never replaced.
+    pub fn place(mut self, name: &OsStr, durability: Durability, place: Place) -> Result<()> {
+        let target = || self.dir.join(name);
+        if durability == Durability::Durable {
+            self.file.sync_all().map_err(|e| Error::io("sync", target(), e))?;
+        }
+        let renamed = match place {
+            Place::Replace => rustix::fs::renameat(&self.dir.fd, &self.name, &self.dir.fd, name),
+            Place::NoReplace => match rustix::fs::renameat_with(
+                &self.dir.fd,
+                &self.name,
+                &self.dir.fd,
+                name,
+                RenameFlags::NOREPLACE,
+            ) {
+                // A file system without RENAME_NOREPLACE: a hard link never replaces
+                // either; the temporary name is removed on drop.
+                Err(Errno::INVAL) => rustix::fs::linkat(
+                    &self.dir.fd,
+                    &self.name,
+                    &self.dir.fd,
+                    name,
+                    AtFlags::empty(),
+                ),
+                Ok(()) => {
+                    self.placed = true;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match renamed {
+            Ok(()) => {
+                if place == Place::Replace {
+                    self.placed = true;
+                }
+            }
+            Err(Errno::EXIST) => return Err(Error::Exists { path: target() }),
+            Err(e) => return Err(Error::io("rename into place", target(), e)),
+        }
+        if durability == Durability::Durable {
+            self.dir.sync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = rustix::fs::unlinkat(&self.dir.fd, &self.name, AtFlags::empty());
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Replacing a user's file in place of the old one while keeping what makes it
+//! that file: owner and group (when permitted), mode, extended attributes; and
+//! never over a concurrent edit.
+//!
+//! The guard is compare-and-swap: what was read (device, inode, size, mtime,
+//! ctime, SHA-256 of the content) is checked again right before the new file
+//! takes the name, and the swap itself is an atomic exchange
+//! (`RENAME_EXCHANGE`) after which the old file is checked once more: an edit
+//! that landed between the check and the swap is detected and the exchange is
+//! undone, so the other process's bytes stay under the name. A file with more
+//! than one hard link is refused ([`Error::HardLinked`]): a rename would leave
+//! the other names with the old text, and writing in place is not atomic.
+//!
+//! What no rename-based tool can guard against (editors and git alike): a
+//! process that opened the file before the swap and writes to it afterwards
+//! writes into the old file, which no longer has a name.
+
+use std::ffi::OsStr;
+use std::io::Read as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::Path;
+
+use rustix::fs::{Gid, RenameFlags, Stat, Uid, XattrFlags};
+use rustix::io::Errno;
+use sha2::{Digest, Sha256};
+
+use crate::dir::{Dir, Durability, Perms, hint_of};
+use crate::error::{Error, Result};
+use crate::root::Loaded;
+
+/// What a file was when it was read: identity, times and content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    nlink: u64,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    sha256: [u8; 32],
+}
+
+#[allow(
+    clippy::unnecessary_cast,
+    clippy::useless_conversion,
+    reason = "stat field types differ between targets"
+)]
+fn times(stat: &Stat) -> ((i64, i64), (i64, i64)) {
+    (
+        (stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+        (stat.st_ctime as i64, stat.st_ctime_nsec as i64),
+    )
+}
+
+#[allow(
+    clippy::unnecessary_cast,
+    clippy::useless_conversion,
+    reason = "stat field types differ between targets"
+)]
+fn nlink(stat: &Stat) -> u64 {
+    stat.st_nlink as u64
+}
+
+impl Snapshot {
+    /// The snapshot of a file whose `fstat` and bytes are these.
+    pub fn new(stat: &Stat, bytes: &[u8]) -> Snapshot {
+        let (mtime, ctime) = times(stat);
+        Snapshot {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size: bytes.len() as u64,
+            mtime,
+            ctime,
+            nlink: nlink(stat),
+            uid: stat.st_uid,
+            gid: stat.st_gid,
+            mode: stat.st_mode & 0o7777,
+            sha256: Sha256::digest(bytes).into(),
+        }
+    }
+
+    /// The SHA-256 of the content, lower-case hex.
+    pub fn sha256_hex(&self) -> String {
+        use std::fmt::Write as _;
+        self.sha256.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+
+    /// The content's length in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// How many names the file had.
+    pub fn links(&self) -> u64 {
+        self.nlink
+    }
+
+    /// What differs between this snapshot and a later `stat` of the file, if anything.
+    fn differs_from(&self, stat: &Stat) -> Option<String> {
+        let (mtime, ctime) = times(stat);
+        if (stat.st_dev, stat.st_ino) != (self.dev, self.ino) {
+            Some("it was replaced by another file".to_owned())
+        } else if u64::try_from(stat.st_size).ok() != Some(self.size) {
+            Some(format!("size {} → {}", self.size, stat.st_size))
+        } else if mtime != self.mtime {
+            Some("modification time changed".to_owned())
+        } else if ctime != self.ctime {
+            Some("status change time changed".to_owned())
+        } else {
+            None
+        }
+    }
+}
+
+/// A callback run after the replacement is written and before it is checked and
+/// swapped in: the place where a test makes another process's edit land
+/// deterministically in the window the guard protects.
+pub type Hook<'a> = &'a (dyn Fn(&Path) + Sync);
+
+/// How to replace.
+#[derive(Clone, Copy)]
+pub struct ReplaceOptions<'a> {
+    /// Whether the new file and its directory entry are fsynced.
+    pub durability: Durability,
+    /// Run right before the final check (tests).
+    pub before_commit: Option<Hook<'a>>,
+}
+
+impl Default for ReplaceOptions<'_> {
+    fn default() -> Self {
+        ReplaceOptions { durability: Durability::Durable, before_commit: None }
+    }
+}
+
+impl std::fmt::Debug for ReplaceOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplaceOptions")
+            .field("durability", &self.durability)
+            .field("before_commit", &self.before_commit.is_some())
+            .finish()
+    }
+}
+
+/// Checks that the file named `name` in `dir` is still what `snapshot` saw, by
+/// `stat` and by content; returns its current `stat`.
+fn verify(dir: &Dir, name: &OsStr, snapshot: &Snapshot) -> Result<Stat> {
+    let path = || dir.join(name);
+    let (mut file, stat) = match dir.open_regular(name) {
+        Ok(opened) => opened,
+        Err(e) if e.is_not_found() => {
+            return Err(Error::Changed { path: path(), what: "it was removed".to_owned() });
+        }
+        Err(Error::Symlink { .. }) => {
+            return Err(Error::Changed {
+                path: path(),
+                what: "it became a symbolic link".to_owned(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(what) = snapshot.differs_from(&stat) {
+        return Err(Error::Changed { path: path(), what });
+    }
+    // Times have a coarse tick: an edit of the same size inside one tick keeps
+    // them, the hash does not.
+    if hash_file(&mut file, &path())? != snapshot.sha256 {
+        return Err(Error::Changed { path: path(), what: "its content changed".to_owned() });
+    }
+    Ok(stat)
+}
+
+fn hash_file(file: &mut std::fs::File, path: &Path) -> Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(hasher.finalize().into()),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+}
+
+/// `fstat` and SHA-256 of the regular file `name` in `dir`.
+fn hash_of(dir: &Dir, name: &OsStr) -> Result<(Stat, [u8; 32])> {
+    let (mut file, stat) = dir.open_regular(name)?;
+    let sha = hash_file(&mut file, &dir.join(name))?;
+    Ok((stat, sha))
+}
+
+/// Gives `temp` the owner, group and extended attributes of `original`.
+fn copy_identity(
+    original: &std::fs::File,
+    snapshot: &Snapshot,
+    temp: &std::fs::File,
+    path: &Path,
+) -> Result<()> {
+    let identity = |what: &str, e: Errno| Error::Identity {
+        path: path.to_path_buf(),
+        what: what.to_owned(),
+        source: e.into(),
+    };
+    let mine = rustix::fs::fstat(temp).map_err(|e| Error::io("stat", path, e))?;
+    if (mine.st_uid, mine.st_gid) != (snapshot.uid, snapshot.gid) {
+        let owner = (mine.st_uid != snapshot.uid).then(|| Uid::from_raw(snapshot.uid));
+        let group = (mine.st_gid != snapshot.gid).then(|| Gid::from_raw(snapshot.gid));
+        rustix::fs::fchown(temp, owner, group).map_err(|e| identity("owner and group", e))?;
+    }
+    copy_xattrs(original, temp, path)?;
+    // chown clears set-id bits: the mode goes on last.
+    rustix::fs::fchmod(temp, rustix::fs::Mode::from_raw_mode(snapshot.mode))
+        .map_err(|e| identity("mode", e))?;
+    Ok(())
+}
+
+/// Copies every extended attribute; those of the kernel's own namespaces
+/// (`security.*`, `trusted.*`) are kept where permitted and otherwise left to the
+/// kernel, which sets them for new files itself.
+fn copy_xattrs(from: &std::fs::File, to: &std::fs::File, path: &Path) -> Result<()> {
+    let identity = |what: String, e: Errno| Error::Identity {
+        path: path.to_path_buf(),
+        what,
+        source: e.into(),
+    };
+    let size = match rustix::fs::flistxattr_query(from) {
+        Ok(0) => return Ok(()),
+        Ok(n) => n,
+        Err(Errno::NOTSUP | Errno::NOSYS) => return Ok(()),
+        Err(e) => return Err(identity("extended attributes".to_owned(), e)),
+    };
+    let mut names = vec![0u8; size];
+    let n = rustix::fs::flistxattr(from, &mut names[..])
+        .map_err(|e| identity("extended attributes".to_owned(), e))?;
+    for name in names[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let shown = String::from_utf8_lossy(name).into_owned();
+        let kernel_owned = name.starts_with(b"security.") || name.starts_with(b"trusted.");
+        let name = OsStr::from_bytes(name);
+        let value = match rustix::fs::fgetxattr_query(from, name) {
+            Ok(len) => {
+                let mut value = vec![0u8; len];
+                let got = rustix::fs::fgetxattr(from, name, &mut value[..])
+                    .map_err(|e| identity(format!("extended attribute {shown}"), e))?;
+                value.truncate(got);
+                value
+            }
+            Err(_) if kernel_owned => continue,
+            Err(e) => return Err(identity(format!("extended attribute {shown}"), e)),
+        };
+        match rustix::fs::fsetxattr(to, name, &value, XattrFlags::empty()) {
+            Ok(()) => {}
+            Err(_) if kernel_owned => {}
+            Err(e) => return Err(identity(format!("extended attribute {shown}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the file `loaded` was read from with `new`, keeping its identity,
+/// unless it changed since it was read ([`Error::Changed`]: the file is left as
+/// the other process made it) or has other hard links ([`Error::HardLinked`]).
+pub fn replace(loaded: &Loaded, new: &[u8], options: &ReplaceOptions<'_>) -> Result<()> {
+    let dir = &loaded.located.dir;
+    let name = loaded.located.name.as_os_str();
+    let path = dir.join(name);
+    let snapshot = &loaded.snapshot;
+    if snapshot.nlink > 1 {
+        return Err(Error::HardLinked { path, links: snapshot.nlink });
+    }
+    let (original, stat) = dir.open_regular(name)?;
+    if let Some(what) = snapshot.differs_from(&stat) {
+        return Err(Error::Changed { path, what });
+    }
+    let mut temp = dir.temp_file(&hint_of(name), Perms::Private)?;
+    temp.write_all(new)?;
+    copy_identity(&original, snapshot, temp.file(), &path)?;
+    if options.durability == Durability::Durable {
+        temp.file().sync_all().map_err(|e| Error::io("sync", temp.path(), e))?;
+    }
+    if let Some(hook) = options.before_commit {
+        hook(&path);
+    }
+    let checked = verify(dir, name, snapshot)?;
+    let temp_name = temp.name().to_owned();
+    match rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::EXCHANGE) {
+        Ok(()) => {
+            // The old file now has the temporary name. If anything wrote to it
+            // between the check and the exchange, swap back: its bytes win.
+            // (A rename changes the moved file's ctime, so ctime is not compared.)
+            let late_edit = match hash_of(dir, &temp_name) {
+                Ok((after, sha)) => {
+                    (after.st_dev, after.st_ino) != (checked.st_dev, checked.st_ino)
+                        || after.st_size != checked.st_size
+                        || times(&after).0 != times(&checked).0
+                        || sha != snapshot.sha256
+                }
+                Err(_) => true,
+            };
+            if late_edit {
+                rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::EXCHANGE)
+                    .map_err(|e| Error::io("swap back", &path, e))?;
+                return Err(Error::Changed {
+                    path,
+                    what: "edited while it was being replaced".to_owned(),
+                });
+            }
+            // The temporary name (now the old file) is removed when `temp` drops.
+        }
+        // No RENAME_EXCHANGE on this file system: a plain rename right after the check.
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            rustix::fs::renameat(dir, &temp_name, dir, name)
+                .map_err(|e| Error::io("rename into place", &path, e))?;
+            temp.forget();
+        }
+        Err(e) => return Err(Error::io("rename into place", &path, e)),
+    }
+    drop(temp);
+    if options.durability == Durability::Durable {
+        dir.sync()?;
+    }
+    Ok(())
+}
