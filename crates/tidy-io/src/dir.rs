@@ -155,7 +155,7 @@ impl Dir {
                     let kind = self.kind_at(&fd, part);
                     return Err(match kind {
                         Some("symbolic link") => Error::Symlink { path },
-                        Some(kind) => Error::NotRegular { path, kind },
+                        Some(kind) => Error::NotADirectory { path, kind },
                         None => Error::io("open directory", path, Errno::NOTDIR),
                     });
                 }

@@ -27,6 +27,14 @@ pub enum Error {
         /// What it is instead ("FIFO", "character device", ...).
         kind: &'static str,
     },
+    /// A path component that must be a directory is something else.
+    #[error("{} is a {kind}, not a directory", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
     /// The file holds more bytes than the caller accepts.
     #[error("{} is over the {limit}-byte limit", path.display())]
     TooLarge {
@@ -108,6 +116,7 @@ impl Error {
         match self {
             Error::Io { path, .. }
             | Error::NotRegular { path, .. }
+            | Error::NotADirectory { path, .. }
             | Error::TooLarge { path, .. }
             | Error::Symlink { path }
             | Error::OutsideRoot { path, .. }

@@ -266,6 +266,17 @@ fn copy_xattrs(from: &std::fs::File, to: &std::fs::File, path: &Path) -> Result<
 /// unless it changed since it was read ([`Error::Changed`]: the file is left as
 /// the other process made it) or has other hard links ([`Error::HardLinked`]).
 pub fn replace(loaded: &Loaded, new: &[u8], options: &ReplaceOptions<'_>) -> Result<()> {
+    replace_with(loaded, new, options, None)
+}
+
+/// [`replace`], with a second hook between the final check and the swap: only
+/// tests need to land an edit there.
+fn replace_with(
+    loaded: &Loaded,
+    new: &[u8],
+    options: &ReplaceOptions<'_>,
+    after_check: Option<Hook<'_>>,
+) -> Result<()> {
     let dir = &loaded.located.dir;
     let name = loaded.located.name.as_os_str();
     let path = dir.join(name);
@@ -287,6 +298,9 @@ pub fn replace(loaded: &Loaded, new: &[u8], options: &ReplaceOptions<'_>) -> Res
         hook(&path);
     }
     let checked = verify(dir, name, snapshot)?;
+    if let Some(hook) = after_check {
+        hook(&path);
+    }
     let temp_name = temp.name().to_owned();
     match rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::EXCHANGE) {
         Ok(()) => {
@@ -325,4 +339,27 @@ pub fn replace(loaded: &Loaded, new: &[u8], options: &ReplaceOptions<'_>) -> Res
         dir.sync()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_between_the_check_and_the_swap_is_swapped_back() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("page.md"), "old\n").unwrap();
+        let root = crate::Root::open(dir.path()).unwrap();
+        let loaded = root.read(Path::new("page.md"), 1024).unwrap();
+        let late = |path: &Path| {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+            file.write_all(b"late\n").unwrap();
+        };
+        let err =
+            replace_with(&loaded, b"new\n", &ReplaceOptions::default(), Some(&late)).unwrap_err();
+        assert!(matches!(err, Error::Changed { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("page.md")).unwrap(), "old\nlate\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the replacement is gone");
+    }
 }
