@@ -103,6 +103,45 @@ mod tests {
     }
 
     #[test]
+    fn files_are_written_and_confined_only_by_tidy_io() {
+        // Issue 8: one atomic-write and one confinement implementation. Library
+        // and binary code (not tests) of every other crate goes through tidy-io;
+        // these are the calls a second implementation would be made of.
+        let banned = [
+            ["tempfile", "::Builder"].concat(),
+            [".persist", "("].concat(),
+            [".persist", "_noclobber("].concat(),
+            ["OFlags::", "EXCL"].concat(),
+            ["std::fs::", "write("].concat(),
+            ["File::", "create("].concat(),
+            ["fs::", "renameat("].concat(),
+        ];
+        let mut offenders = Vec::new();
+        for path in rust_files() {
+            let rel = relative(&path);
+            if !rel.contains("/src/")
+                || rel.starts_with("crates/tidy-io/")
+                || rel.starts_with("xtask/")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // Unit tests at the end of a file may write fixtures as they like.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (number, line) in code.lines().enumerate() {
+                let doc_or_comment = line.trim_start().starts_with("//");
+                if !doc_or_comment && banned.iter().any(|needle| line.contains(needle.as_str())) {
+                    offenders.push(format!("{rel}:{}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "file writes outside tidy-io (use tidy_io::write_output, Root::write, replace or Dir): {offenders:#?}"
+        );
+    }
+
+    #[test]
     fn toolchain_is_pinned_to_stable_not_a_version() {
         let toolchain =
             std::fs::read_to_string(project_root().join("rust-toolchain.toml")).unwrap();
