@@ -23,6 +23,11 @@ pub enum ErrorKind {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file is not one that may be read or written: not a regular file (a FIFO,
+    /// a device), over the size limit, reached through a symlink leading out of the
+    /// repository, or changed by another process meanwhile.
+    #[error(transparent)]
+    File(tidy_io::Error),
     /// The rules file is not valid JSON of the expected shape; it is left untouched.
     #[error("rules file {} is corrupt: {reason}; it was left untouched", path.display())]
     CorruptRules {
@@ -71,6 +76,10 @@ impl Error {
         source: std::io::Error,
     ) -> Error {
         Error { kind: ErrorKind::Io { action, path: path.into(), source } }
+    }
+
+    pub(crate) fn file(source: tidy_io::Error) -> Error {
+        Error { kind: ErrorKind::File(source) }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {

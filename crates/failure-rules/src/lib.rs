@@ -66,14 +66,16 @@ use time::format_description::well_known::Rfc3339;
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::group::{Confidence, Group, Thresholds, group_records};
 pub use crate::normalize::{MAX_MESSAGE_BYTES, NORMALIZER_VERSION, normalize_message};
-pub use crate::record::{DEFAULT_GLOB, Loaded, Record, Skipped, load, parse};
+pub use crate::record::{DEFAULT_GLOB, Loaded, MAX_INPUT_BYTES, Record, Skipped, load, parse};
 pub use crate::report::{
     Analysis, AnalyzeOptions, analyze, render_human, render_json, render_markdown,
 };
 pub use crate::rules::{
     Merge, Proposal, Rule, Rules, SCHEMA_VERSION, Status, bootstrap_rules, propose,
 };
-pub use crate::rules_file::{DEFAULT_RULES_FILE, LOCK_NAME, default_lock_dir, load_rules};
+pub use crate::rules_file::{
+    DEFAULT_RULES_FILE, LOCK_NAME, MAX_RULES_BYTES, default_lock_dir, load_rules,
+};
 pub use crate::signature::{rule_id, signature};
 pub use crate::stream::{
     LineFormat, StreamOptions, StreamStats, normalize_rewindable, normalize_stream,

@@ -12,6 +12,12 @@ use crate::error::{Error, Result};
 /// The inputs read when none are given.
 pub const DEFAULT_GLOB: &str = ".autonomous_runs/**/errors/*.json";
 
+/// The most bytes read from one input (a file or stdin). Error records are small; the
+/// cap is far above any real input (the tests read a 10 MB message) and bounds the
+/// memory a stray disk image or log matched by a glob could take. Larger inputs are
+/// skipped with a reason, like malformed ones.
+pub const MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// One recorded failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -67,14 +73,15 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
             continue;
         }
         let path = base.join(input);
-        if path.is_file() {
-            files.push(path);
-        } else if path.is_dir() {
+        if path.is_dir() {
             walk(&path, &mut |p| {
                 if matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")) {
                     files.push(p.to_path_buf());
                 }
             });
+        } else if std::fs::symlink_metadata(&path).is_ok() {
+            // A file, or a FIFO, device or dangling link that reading reports and skips.
+            files.push(path);
         } else if input.contains(['*', '?', '[', '{']) {
             let glob = Glob::new(input).map_err(|e| Error::pattern(input, e.to_string()))?;
             let set = GlobSetBuilder::new()
@@ -107,11 +114,14 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
     }
     if stdin {
         let mut bytes = Vec::new();
-        match std::io::stdin().lock().read_to_end(&mut bytes) {
-            Ok(_) => parse_bytes(&bytes, "<stdin>", None, since, None, &mut loaded),
-            Err(e) => {
-                loaded.skipped.push(Skipped { source: "<stdin>".into(), reason: e.to_string() })
+        let read = std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes);
+        let skip = |reason: String| Skipped { source: "<stdin>".into(), reason };
+        match read {
+            Ok(_) if bytes.len() as u64 > MAX_INPUT_BYTES => {
+                loaded.skipped.push(skip(format!("over the {MAX_INPUT_BYTES}-byte limit")));
             }
+            Ok(_) => parse_bytes(&bytes, "<stdin>", None, since, None, &mut loaded),
+            Err(e) => loaded.skipped.push(skip(e.to_string())),
         }
     }
     Ok(loaded)
@@ -129,22 +139,35 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        // Symlinks are not followed: a link loop cannot hang the walk.
         let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
         if meta.is_dir() {
             walk(&path, f);
-        } else if meta.is_file() {
+        } else if !(meta.is_symlink() && path.is_dir()) {
+            // Files, and symlinks to files, FIFOs, devices and sockets: reading takes
+            // the regular ones and reports the rest. Links to directories are not
+            // followed, so a link loop cannot hang the walk.
             f(&path);
         }
     }
 }
 
+/// Why a file was not read, without its path (the caller names it).
+fn unreadable(error: &tidy_io::Error) -> String {
+    match error {
+        tidy_io::Error::NotRegular { kind, .. } => format!("a {kind}, not a regular file"),
+        tidy_io::Error::TooLarge { limit, .. } => format!("over the {limit}-byte limit"),
+        tidy_io::Error::Io { source, .. } => source.to_string(),
+        other => other.reason(),
+    }
+}
+
 fn read_file(file: &Path, base: &Path, since: Option<OffsetDateTime>, loaded: &mut Loaded) {
     let shown = file.strip_prefix(base).unwrap_or(file).display().to_string();
-    let bytes = match std::fs::read(file) {
+    // Only regular files: a FIFO is refused at once instead of waiting for a writer.
+    let bytes = match tidy_io::read_file(file, MAX_INPUT_BYTES) {
         Ok(b) => b,
         Err(e) => {
-            loaded.skipped.push(Skipped { source: shown, reason: e.to_string() });
+            loaded.skipped.push(Skipped { source: shown, reason: unreadable(&e) });
             return;
         }
     };

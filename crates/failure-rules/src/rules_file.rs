@@ -1,13 +1,23 @@
 //! Reading the rules file, and changing it atomically under the `docs` lock.
 //!
 //! This is the only place that knows about `multilock`: [`update`] takes the lock,
-//! reads the file, applies a change, writes a temporary file beside it, fsyncs it and
-//! renames it over the old one, then releases the lock. A file that cannot be parsed
-//! is never overwritten.
+//! reads the file, applies a change and writes it back, then releases the lock. A
+//! file that cannot be parsed is never overwritten.
+//!
+//! Every read and write goes through `tidy_io`: the file must be a regular file (a
+//! FIFO, a device or a symlink to one is an error at once, never a hang), and it is
+//! written only below its repository (a symlinked rules file is written through to
+//! a target inside the repository, the link stays a link; a link leading outside is
+//! refused). The replacement is `tidy_io::replace`: atomic, keeping the file's
+//! owner, group, mode and extended attributes (`sudo failure-rules analyze
+//! --execute` must not leave a committed file owned by root), and refusing to
+//! overwrite an edit made meanwhile by a process that does not take the lock (an
+//! editor) or to split a file with several hard links.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use tidy_io::{Durability, Perms, ReplaceOptions, Root};
 
 use crate::error::{Error, Result};
 use crate::rules::{Rule, RulesDoc, SCHEMA_VERSION, bootstrap_rules};
@@ -21,12 +31,19 @@ pub const LOCK_NAME: &str = "docs";
 /// How long `--execute` waits for the lock.
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Reads the rules of `path`; a missing file gives the bootstrap rules.
+/// The most bytes read from a rules file. A real one holds a few hundred rules of
+/// well under a kilobyte each; the cap is far above that and still bounds the memory
+/// a mistaken `--rules` (a disk image, a log) could take before the JSON parser
+/// refuses it. Special files never get this far: they are refused by type.
+pub const MAX_RULES_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads the rules of `path`; a missing file gives the bootstrap rules. Anything but
+/// a regular file (a FIFO, a device, a symlink to one) is an error, never read.
 pub fn load_rules(path: &Path) -> Result<Vec<Rule>> {
-    match std::fs::read(path) {
+    match tidy_io::read_file(path, MAX_RULES_BYTES) {
         Ok(bytes) => parse(path, &bytes).map(|doc| doc.rules),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(bootstrap_rules()),
-        Err(e) => Err(Error::io("read", path, e)),
+        Err(e) if e.is_not_found() => Ok(bootstrap_rules()),
+        Err(e) => Err(Error::file(e)),
     }
 }
 
@@ -57,6 +74,23 @@ pub(crate) fn to_bytes(rules: &[Rule]) -> Vec<u8> {
     bytes
 }
 
+/// The repository a rules file belongs to: the nearest ancestor of its directory
+/// holding `.git`; without one, the directory above `docs/` for `docs/x.json`, else
+/// the file's directory. The path is absolute but not resolved: a symlinked rules
+/// file belongs to the repository its link is in.
+fn repository(rules_file: &Path) -> PathBuf {
+    let absolute = std::path::absolute(rules_file).unwrap_or_else(|_| rules_file.to_path_buf());
+    let parent = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+    if let Some(repo) = parent.ancestors().find(|dir| dir.join(".git").exists()) {
+        return repo.to_path_buf();
+    }
+    if parent.file_name().is_some_and(|n| n == "docs") {
+        parent.parent().unwrap_or(&parent).to_path_buf()
+    } else {
+        parent
+    }
+}
+
 /// The lock directory for a rules file: `$MULTILOCK_DIR`, else `.multilock` in the
 /// repository holding the file (the nearest ancestor with `.git`), else beside the
 /// file's directory.
@@ -64,20 +98,7 @@ pub fn default_lock_dir(rules_file: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("MULTILOCK_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let absolute = std::path::absolute(rules_file).unwrap_or_else(|_| rules_file.to_path_buf());
-    let parent = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-    for dir in parent.ancestors() {
-        if dir.join(".git").exists() {
-            return dir.join(".multilock");
-        }
-    }
-    // No repository: `docs/x.json` → the directory above `docs/`.
-    let root = if parent.file_name().is_some_and(|n| n == "docs") {
-        parent.parent().unwrap_or(&parent)
-    } else {
-        &parent
-    };
-    root.join(".multilock")
+    repository(rules_file).join(".multilock")
 }
 
 /// Under the `docs` lock in `lock_dir`: reads `path` (bootstrap rules if missing),
@@ -109,15 +130,16 @@ pub(crate) fn update<T>(
                 .map_err(|e| Error::lock(path, e.to_string()))?,
         )
     };
-    let before = match std::fs::read(path) {
-        Ok(bytes) => Some(parse(path, &bytes)?.rules),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io("read", path, e)),
+    let file = RulesFile::open(path)?;
+    let loaded = file.read()?;
+    let before = match &loaded {
+        Some(loaded) => Some(parse(path, &loaded.bytes)?.rules),
+        None => None,
     };
     let mut rules = before.clone().unwrap_or_else(bootstrap_rules);
     let result = change(&mut rules);
     if before.as_ref() != Some(&rules) {
-        write_atomic(path, &to_bytes(&rules))?;
+        file.write(loaded.as_ref(), &to_bytes(&rules))?;
     }
     if let Some(guard) = guard {
         guard.release().map_err(|e| Error::lock(path, e.to_string()))?;
@@ -125,29 +147,62 @@ pub(crate) fn update<T>(
     Ok(result)
 }
 
-/// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over
-/// `path`, so that readers see the old or the new file, never half of one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename itself is durable once the directory is synced.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
+/// The rules file as a path below its repository, which every read and write for
+/// `--execute` stays inside.
+struct RulesFile {
+    root: Root,
+    rel: PathBuf,
+}
+
+impl RulesFile {
+    fn open(path: &Path) -> Result<RulesFile> {
+        let repo = repository(path);
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        // `repository` is an ancestor of the file's directory, so this never fails;
+        // the fallback keeps a message naming the file if it ever did.
+        let rel = absolute.strip_prefix(&repo).unwrap_or(&absolute).to_path_buf();
+        let root = match Root::open(&repo) {
+            Ok(root) => root,
+            // `--rules new/docs/rules.json`: the directories are made, as for any output.
+            Err(e) if e.is_not_found() => {
+                std::fs::create_dir_all(&repo)
+                    .map_err(|e| Error::io("create directory", &repo, e))?;
+                Root::open(&repo).map_err(Error::file)?
+            }
+            Err(e) => return Err(Error::file(e)),
+        };
+        Ok(RulesFile { root, rel })
+    }
+
+    /// The file's bytes and identity; `None` when it does not exist yet. A symlink
+    /// is followed only to a regular file inside the repository.
+    fn read(&self) -> Result<Option<tidy_io::Loaded>> {
+        match self.root.read(&self.rel, MAX_RULES_BYTES) {
+            Ok(loaded) => Ok(Some(loaded)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(Error::file(e)),
         }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("write", path, e)
-    })
+    }
+
+    /// Replaces the file read as `loaded` by `bytes`, or creates it (and its
+    /// directories) when there was none; durable either way, since the rules are
+    /// what later runs rely on.
+    fn write(&self, loaded: Option<&tidy_io::Loaded>, bytes: &[u8]) -> Result<()> {
+        if let Some(loaded) = loaded {
+            let options = ReplaceOptions { durability: Durability::Durable, before_commit: None };
+            return tidy_io::replace(loaded, bytes, &options).map_err(Error::file);
+        }
+        let located = match self.root.locate(&self.rel) {
+            Ok(located) => located,
+            Err(e) if e.is_not_found() => {
+                let dirs = self.rel.parent().unwrap_or(Path::new(""));
+                self.root.create_dirs(dirs).map_err(Error::file)?;
+                self.root.locate(&self.rel).map_err(Error::file)?
+            }
+            Err(e) => return Err(Error::file(e)),
+        };
+        // Never replaces: a file that appeared since the read is refused, not lost.
+        tidy_io::create_new(&located.dir, &located.name, bytes, Perms::Default, Durability::Durable)
+            .map_err(Error::file)
+    }
 }
