@@ -3,21 +3,34 @@
 //!
 //! Why relative to a handle: a path re-resolved on every open can be swapped for
 //! a symlink between check and use; an `openat` on the directory we checked cannot.
+//!
+//! The handle is a [`tidy_io::Dir`]: the holder metadata and the order record
+//! are read and written through tidy-io (regular files only, never through a
+//! link, never blocking on a FIFO; written as a unique temporary file and one
+//! rename), so multilock has no atomic-write code of its own. Both get mode
+//! `0666 & !umask` ([`Perms::Default`]): they say who holds a lock and in which
+//! order, nothing secret. Lock files are opened here directly, `O_CREAT`
+//! without truncation: they are never written, renamed or replaced, so they
+//! never pass through tidy-io's temporary files.
 
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+use rustix::fs::{FileType, Mode, OFlags};
+use tidy_io::{Dir, Durability, Perms, Place};
 
 use crate::error::{Error, Result};
 use crate::order::OrderRecord;
 
 /// The file that records a directory's canonical order and umbrella.
 const ORDER_FILE: &str = "multilock.order.json";
+
+/// The most multilock reads of a metadata file or order record: its own are a
+/// few hundred bytes, so anything larger is not one of them.
+const SMALL_FILE_LIMIT: u64 = 64 * 1024;
 
 /// The identity of an open lock file: (device, inode).
 pub(crate) type FileKey = (u64, u64);
@@ -31,7 +44,7 @@ pub(crate) struct LockDir {
     /// (device, inode) of the directory: how nested runs recognise it, whatever
     /// bytes its path holds.
     id: FileKey,
-    fd: OwnedFd,
+    dir: Dir,
 }
 
 /// File systems whose `flock` may hang or silently not exclude across machines.
@@ -62,28 +75,28 @@ impl LockDir {
             path: path.to_owned(),
             reason: reason.to_owned(),
         };
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(CWD, path, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(errno) => {
-                // ELOOP/ENOTDIR say little; name what the path actually is.
-                return Err(match std::fs::symlink_metadata(path) {
-                    Ok(meta) if meta.file_type().is_symlink() => {
-                        unsafe_dir("it is a symbolic link")
+        let dir = Dir::open_nofollow(path).map_err(|err| {
+            // ELOOP/ENOTDIR say little; name what the path actually is.
+            match std::fs::symlink_metadata(path) {
+                Ok(meta) if meta.file_type().is_symlink() => unsafe_dir("it is a symbolic link"),
+                Ok(meta) if !meta.is_dir() => unsafe_dir("it is not a directory"),
+                _ => match err {
+                    tidy_io::Error::Io { source, .. } => {
+                        Error::io("open lock directory", path, source)
                     }
-                    Ok(meta) if !meta.is_dir() => unsafe_dir("it is not a directory"),
-                    _ => Error::io("open lock directory", path, errno),
-                });
+                    other => own_file_error(other, "nothing is created in it"),
+                },
             }
-        };
-        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat lock directory", path, e))?;
+        })?;
+        let fd = dir.fd();
+        let stat = rustix::fs::fstat(fd).map_err(|e| Error::io("stat lock directory", path, e))?;
         let mode = stat.st_mode;
         if mode & 0o002 != 0 && mode & 0o1000 == 0 {
             return Err(unsafe_dir("it is world-writable without the sticky bit"));
         }
         if !allow_remote_fs {
             let fs =
-                rustix::fs::fstatfs(&fd).map_err(|e| Error::io("stat file system of", path, e))?;
+                rustix::fs::fstatfs(fd).map_err(|e| Error::io("stat file system of", path, e))?;
             // f_type is i32 or i64 depending on the target; magics are 32-bit.
             #[allow(
                 clippy::useless_conversion,
@@ -99,7 +112,7 @@ impl LockDir {
         }
         let canonical = std::fs::canonicalize(path)
             .map_err(|e| Error::io("resolve lock directory", path, e))?;
-        Ok(LockDir { path: path.to_owned(), canonical, id: (stat.st_dev, stat.st_ino), fd })
+        Ok(LockDir { path: path.to_owned(), canonical, id: (stat.st_dev, stat.st_ino), dir })
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -152,7 +165,7 @@ impl LockDir {
         mode: Mode,
     ) -> Result<Option<(File, FileKey)>> {
         let path = || self.path.join(file_name);
-        let fd = match rustix::fs::openat(&self.fd, file_name, flags, mode) {
+        let fd = match rustix::fs::openat(self.dir.fd(), file_name, flags, mode) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::NOENT) if !flags.contains(OFlags::CREATE) => return Ok(None),
             Err(rustix::io::Errno::LOOP) => {
@@ -173,96 +186,46 @@ impl LockDir {
         self.read_small_file(&meta_file_name(name))
     }
 
-    /// Reads a small file of ours in the directory, never through a link and
-    /// never blocking on a FIFO someone put in its place.
+    /// Reads a small file of ours in the directory: a regular file only, never
+    /// through a link, never blocking on a FIFO someone put in its place, and
+    /// never more than [`SMALL_FILE_LIMIT`] bytes.
     fn read_small_file(&self, file_name: &str) -> Result<Option<Vec<u8>>> {
-        let path = || self.path.join(file_name);
-        let flags =
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let fd = match rustix::fs::openat(&self.fd, file_name, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::NOENT) => return Ok(None),
-            Err(rustix::io::Errno::LOOP) => {
-                return Err(Error::UnsafeLockFile {
-                    path: path(),
-                    reason: "it is a symbolic link".into(),
-                });
-            }
-            Err(errno) => return Err(Error::io("open", path(), errno)),
+        let (file, _) = match self.dir.open_regular(OsStr::new(file_name)) {
+            Ok(opened) => opened,
+            Err(err) if err.is_not_found() => return Ok(None),
+            Err(err) => return Err(own_file_error(err, "nothing is read from it")),
         };
-        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", path(), e))?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        let mut bytes = Vec::with_capacity(512);
+        file.take(SMALL_FILE_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", self.path.join(file_name), e))?;
+        if bytes.len() as u64 > SMALL_FILE_LIMIT {
             return Err(Error::UnsafeLockFile {
-                path: path(),
-                reason: "it is not a regular file".into(),
+                path: self.path.join(file_name),
+                reason: format!(
+                    "it is over {SMALL_FILE_LIMIT} bytes, so multilock did not write it \
+                     (its own files are a few hundred bytes)"
+                ),
             });
         }
-        // Our files are a few hundred bytes; a huge file is not ours.
-        let mut bytes = Vec::with_capacity(512);
-        File::from(fd)
-            .take(64 * 1024)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("read", path(), e))?;
         Ok(Some(bytes))
     }
 
-    /// Writes `bytes` to a new temp file beside `final_name` and returns its name.
-    /// With `durable`, the file is fsynced before it is renamed into place.
-    fn write_temp(&self, final_name: &str, bytes: &[u8], durable: bool) -> Result<String> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let temp_name = format!(
-            ".{final_name}.{}.{}.tmp",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let temp_path = || self.path.join(&temp_name);
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mode = Mode::from_raw_mode(0o644);
-        let fd = match rustix::fs::openat(&self.fd, &temp_name, flags, mode) {
-            // Left by a crashed process that had our pid: the name is ours now.
-            // O_EXCL|O_NOFOLLOW on the retry keeps a planted link from being followed.
-            Err(rustix::io::Errno::EXIST) => {
-                let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
-                rustix::fs::openat(&self.fd, &temp_name, flags, mode)
-            }
-            other => other,
-        }
-        .map_err(|e| Error::io("create", temp_path(), e))?;
-        let mut file = File::from(fd);
-        let written =
-            file.write_all(bytes).and_then(|()| if durable { file.sync_all() } else { Ok(()) });
-        if let Err(e) = written {
-            let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
-            return Err(Error::io("write", temp_path(), e));
-        }
-        Ok(temp_name)
-    }
-
-    /// Replaces the holder metadata of `name` by temp file + rename, so a reader
-    /// never sees half a file. No fsync: metadata is a hint, the flock is the truth.
+    /// Replaces the holder metadata of `name` atomically (temporary file and one
+    /// rename, through tidy-io), so a reader never sees half a file; a symlink,
+    /// FIFO or device at its path is refused, never replaced or written through.
+    /// Mode `0666 & !umask`. No fsync: metadata is a hint, the flock is the truth.
     pub(crate) fn write_meta(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let final_name = meta_file_name(name);
-        let final_path = || self.path.join(&final_name);
-        match rustix::fs::statat(&self.fd, &final_name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile => {
-                return Err(Error::UnsafeLockFile {
-                    path: final_path(),
-                    reason:
-                        "it is not a regular file (a symbolic link?); nothing is written through it"
-                            .into(),
-                });
-            }
-            Ok(_) | Err(rustix::io::Errno::NOENT) => {}
-            Err(errno) => return Err(Error::io("stat", final_path(), errno)),
-        }
-        let temp_name = self.write_temp(&final_name, bytes, false)?;
-        let renamed = rustix::fs::renameat(&self.fd, &temp_name, &self.fd, &final_name);
-        if let Err(errno) = renamed {
-            let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
-            return Err(Error::io("rename holder metadata into", final_path(), errno));
-        }
-        Ok(())
+        let file_name = meta_file_name(name);
+        self.dir
+            .write_atomic(
+                OsStr::new(&file_name),
+                bytes,
+                Perms::Default,
+                Durability::Volatile,
+                Place::Replace,
+            )
+            .map_err(|err| own_file_error(err, "nothing is written through it"))
     }
 
     pub(crate) fn order_path(&self) -> PathBuf {
@@ -279,53 +242,35 @@ impl LockDir {
 
     /// Records `wanted` as this directory's order unless another process got
     /// there first; returns the order that is recorded now. The record appears
-    /// whole or not at all, and is never replaced.
+    /// whole or not at all, and is never replaced. Mode `0666 & !umask`.
     pub(crate) fn record_order(&self, wanted: &OrderRecord) -> Result<OrderRecord> {
         // Written once per directory and read by every later user: unlike the
         // holder metadata it must survive a power loss whole, so it is fsynced.
-        let temp_name =
-            self.write_temp(ORDER_FILE, &wanted.to_json(), true).map_err(|e| match e {
-                Error::Io { source, .. } => {
-                    Error::io("record the order in", self.order_path(), source)
-                }
-                other => other,
-            })?;
-        let placed = match rustix::fs::renameat_with(
-            &self.fd,
-            &temp_name,
-            &self.fd,
-            ORDER_FILE,
-            rustix::fs::RenameFlags::NOREPLACE,
-        ) {
-            // A file system without RENAME_NOREPLACE: a hard link never replaces either.
-            Err(rustix::io::Errno::INVAL) => {
-                rustix::fs::linkat(&self.fd, &temp_name, &self.fd, ORDER_FILE, AtFlags::empty())
-            }
-            other => other,
-        };
-        // Gone already after a rename; left over after a link or a failure.
-        let _ = rustix::fs::unlinkat(&self.fd, &temp_name, AtFlags::empty());
+        let placed = self.dir.write_atomic(
+            OsStr::new(ORDER_FILE),
+            &wanted.to_json(),
+            Perms::Default,
+            Durability::Durable,
+            Place::NoReplace,
+        );
         match placed {
-            Ok(()) => {
-                let _ = rustix::fs::fsync(&self.fd);
-                Ok(wanted.clone())
-            }
-            Err(rustix::io::Errno::EXIST) => self
+            Ok(()) => Ok(wanted.clone()),
+            Err(tidy_io::Error::Exists { .. }) => self
                 .read_order()?
                 .ok_or_else(|| Error::io("read", self.order_path(), rustix::io::Errno::NOENT)),
-            Err(errno) => Err(Error::io("record the order in", self.order_path(), errno)),
+            Err(tidy_io::Error::Io { source, .. }) => {
+                Err(Error::io("record the order in", self.order_path(), source))
+            }
+            Err(err) => Err(own_file_error(err, "nothing is written through it")),
         }
     }
 
     /// Removes the holder metadata of `name` (gone already is fine).
     pub(crate) fn remove_meta(&self, name: &str) -> Result<()> {
         let file_name = meta_file_name(name);
-        match rustix::fs::unlinkat(&self.fd, &file_name, AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
-            Err(errno) => {
-                Err(Error::io("remove holder metadata", self.path.join(file_name), errno))
-            }
-        }
+        self.dir
+            .remove_file(OsStr::new(&file_name))
+            .map_err(|err| own_file_error(err, "nothing is removed through it"))
     }
 
     /// Names of the lock files present in the directory, sorted. Read through
@@ -333,7 +278,7 @@ impl LockDir {
     pub(crate) fn lock_names(&self) -> Result<Vec<String>> {
         let list_error = |e: rustix::io::Errno| Error::io("list", &self.path, e);
         let mut names = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&self.fd).map_err(list_error)? {
+        for entry in rustix::fs::Dir::read_from(self.dir.fd()).map_err(list_error)? {
             let entry = entry.map_err(list_error)?;
             let file_name = entry.file_name().to_string_lossy();
             let Some(name) = file_name.strip_suffix(".lock") else { continue };
@@ -357,6 +302,26 @@ fn check_plain_file(stat: &rustix::fs::Stat, path: &Path) -> Result<()> {
     Err(Error::UnsafeLockFile { path: path.to_owned(), reason: reason.into() })
 }
 
+/// multilock's words for a file-layer error about one of its own files: a
+/// symlink, FIFO, device or directory where a file of ours belongs makes it an
+/// unsafe lock file; `refusal` says what is not done to it ("nothing is read
+/// from it").
+fn own_file_error(err: tidy_io::Error, refusal: &str) -> Error {
+    let unsafe_file = |path, what: &str| Error::UnsafeLockFile {
+        path,
+        reason: format!("it is not a regular file but a {what}; {refusal}"),
+    };
+    match err {
+        tidy_io::Error::Symlink { path } => unsafe_file(path, "symbolic link"),
+        tidy_io::Error::NotRegular { path, kind } => unsafe_file(path, kind),
+        tidy_io::Error::Io { action, path, source } => Error::Io { action, path, source },
+        other => {
+            let path = other.path().to_owned();
+            Error::io("use", path, std::io::Error::other(other.reason()))
+        }
+    }
+}
+
 fn lock_file_name(name: &str) -> String {
     format!("{name}.lock")
 }
@@ -376,7 +341,7 @@ pub(crate) fn file_key(file: &File) -> std::io::Result<FileKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
     #[test]
     fn creates_a_missing_directory_and_opens_lock_files_inside_it() {
@@ -433,15 +398,73 @@ mod tests {
     }
 
     #[test]
-    fn temp_files_left_by_a_crashed_process_with_our_pid_do_not_block_writes() {
+    fn stale_or_planted_temporary_names_neither_block_writes_nor_lead_outside() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = LockDir::open(tmp.path(), true, false).unwrap();
-        for n in 0..200 {
-            let name = format!(".docs.lock.json.{}.{n}.tmp", std::process::id());
-            std::fs::write(tmp.path().join(name), b"stale").unwrap();
+        let dir_path = tmp.path().join("locks");
+        let dir = LockDir::open(&dir_path, true, false).unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        // The names tidy-io gives temporary files for our pid, as a crashed
+        // process with our pid left them (even n) or someone planted them as
+        // links to files yet to be created outside (odd n).
+        let pid = std::process::id();
+        let mut planted = 0;
+        for n in 0..500 {
+            for target in ["docs.lock.json", ORDER_FILE] {
+                let name = dir_path.join(format!(".{target}.{pid}.{n}.tmp"));
+                if n % 2 == 0 {
+                    std::fs::write(name, b"stale").unwrap();
+                } else {
+                    std::os::unix::fs::symlink(outside.join(format!("{target}-{n}")), name)
+                        .unwrap();
+                }
+                planted += 1;
+            }
         }
         dir.write_meta("docs", b"fresh").unwrap();
+        let order = OrderRecord::new(crate::CanonicalOrder::default(), None).unwrap();
+        assert_eq!(dir.record_order(&order).unwrap(), order);
         assert_eq!(dir.read_meta("docs").unwrap().as_deref(), Some(&b"fresh"[..]));
+        assert_eq!(dir.read_order().unwrap(), Some(order));
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "created through a link");
+        // The planted names are left as they were; only the two files were added.
+        assert_eq!(std::fs::read_dir(&dir_path).unwrap().count(), planted + 2);
+    }
+
+    #[test]
+    fn the_order_record_is_never_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = LockDir::open(tmp.path(), true, false).unwrap();
+        let first = OrderRecord::new(crate::CanonicalOrder::default(), None).unwrap();
+        let other = OrderRecord::new(crate::CanonicalOrder::new(&["a", "b"]).unwrap(), None);
+        assert_eq!(dir.record_order(&first).unwrap(), first);
+        // A later writer is told what is recorded instead of replacing it.
+        assert_eq!(dir.record_order(&other.unwrap()).unwrap(), first);
+        assert_eq!(dir.read_order().unwrap(), Some(first));
+    }
+
+    #[test]
+    fn a_fifo_or_an_oversized_file_at_a_metadata_path_is_refused_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = LockDir::open(tmp.path(), true, false).unwrap();
+        let fifo = tmp.path().join("docs.lock.json");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // O_NONBLOCK: with no writer, a blocking open would wait here forever.
+        let err = dir.read_meta("docs").unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "docs.lock.json: it is not a regular file but a FIFO; nothing is read from it"
+            ),
+            "{err}"
+        );
+        let err = dir.write_meta("docs", b"{}").unwrap_err().to_string();
+        assert!(err.contains("but a FIFO; nothing is written through it"), "{err}");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "replaced");
+
+        let huge = usize::try_from(SMALL_FILE_LIMIT).unwrap() + 1;
+        std::fs::write(tmp.path().join("runs.lock.json"), vec![b' '; huge]).unwrap();
+        let err = dir.read_meta("runs").unwrap_err().to_string();
+        assert!(err.contains("runs.lock.json: it is over 65536 bytes"), "{err}");
     }
 
     #[test]
