@@ -1,21 +1,24 @@
 //! The `failure-rules` command: arguments in, a library call, rendering, exit code out.
 #![expect(clippy::print_stderr, reason = "the binary is where diagnostics are printed")]
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use failure_rules as fr;
+use tidy_io::cli::{self, PipeOut, exit};
+use tidy_io::{Durability, Perms};
 
 /// Exit code: success; nothing found is not an error.
-const SUCCESS: u8 = 0;
+const SUCCESS: u8 = exit::OK;
 /// Exit code: `match` found no rule.
-const NO_MATCH: u8 = 1;
-/// Exit code: usage or input error (bad flag, unreadable or malformed file, corrupt
-/// rules file, lock not obtained). `analyze` still analyses the readable inputs and
-/// writes its report before exiting 2 for the ones it skipped.
-const INPUT_ERROR: u8 = 2;
+const NO_MATCH: u8 = exit::FINDINGS;
+/// Exit code: usage or input error (bad flag, unreadable or malformed file, a rules
+/// file or output path that is not a regular file, corrupt rules file, lock not
+/// obtained). `analyze` still analyses the readable inputs and writes its report
+/// before exiting 2 for the ones it skipped.
+const INPUT_ERROR: u8 = exit::USAGE;
 
 #[derive(Parser)]
 #[command(
@@ -67,7 +70,8 @@ the exit code is then 2.")]
         /// Output format.
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
-        /// Also write the report to FILE (Markdown for .md, JSON for .json, else --format).
+        /// Also write the report to FILE (Markdown for .md, JSON for .json, else --format;
+        /// - is stdout, where the report is printed anyway).
         #[arg(long, value_name = "FILE")]
         output_report: Option<PathBuf>,
         /// Lock directory (default: $MULTILOCK_DIR, else .multilock in the repository).
@@ -138,12 +142,9 @@ enum MatchFormat {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse::<Cli>() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { INPUT_ERROR } else { SUCCESS });
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Command::Analyze {
@@ -212,12 +213,13 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
         fr::execute(&mut analysis, &args.rules, &lock_dir, &options).map_err(|e| e.to_string())?;
     }
     let rendered = match args.format {
-        ReportFormat::Human => fr::render_human(&analysis, color()),
+        ReportFormat::Human => fr::render_human(&analysis, cli::color()),
         ReportFormat::Json => fr::render_json(&analysis),
         ReportFormat::Markdown => fr::render_markdown(&analysis),
     };
     emit(&rendered)?;
-    if let Some(path) = &args.output_report {
+    // `-` is standard output, where the report in --format was just printed.
+    if let Some(path) = args.output_report.as_deref().filter(|p| !tidy_io::is_stdout(p)) {
         let text = match path.extension().and_then(|e| e.to_str()) {
             Some("md" | "markdown") => fr::render_markdown(&analysis),
             Some("json") => fr::render_json(&analysis),
@@ -227,21 +229,29 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
                 ReportFormat::Markdown => fr::render_markdown(&analysis),
             },
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        eprintln!("failure-rules: report written to {}", path.display());
+        write_report(path, &text)?;
     }
     Ok(if analysis.skipped.is_empty() { SUCCESS } else { INPUT_ERROR })
+}
+
+/// Writes the report file: its directories are made; an existing FIFO, device or
+/// `/dev/stdout` is refused, never replaced; a new file gets `0666 & !umask`.
+/// Durable, since a report is often committed right after.
+fn write_report(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    tidy_io::write_output(path, text.as_bytes(), Perms::Default, Durability::Durable)
+        .map_err(|e| e.to_string())?;
+    eprintln!("failure-rules: report written to {}", path.display());
+    Ok(())
 }
 
 fn normalize(mine: bool, error_type: Option<String>, format: LineFormat) -> Result<u8, String> {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let stdout = std::io::stdout();
-    let mut output = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut output = StopWhenClosed(cli::stdout());
     let format = match format {
         LineFormat::Tsv => fr::LineFormat::Tsv,
         LineFormat::Jsonl => fr::LineFormat::Jsonl,
@@ -311,19 +321,30 @@ fn match_rule(
     Ok(if rule.is_some() { SUCCESS } else { NO_MATCH })
 }
 
-/// Writes data to stdout. A closed pipe (`| head`) is a normal end, as for ripgrep, not
-/// a panic.
+/// Writes data to stdout; a closed pipe (`| head`) is a normal end, not an error.
 fn emit(text: &str) -> Result<(), String> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(format!("cannot write to stdout: {e}"))
-        }
-        _ => Ok(()),
+    cli::emit(text).map_err(|e| format!("cannot write to stdout: {e}"))
+}
+
+/// Standard output for `normalize`: once its reader went away (`| head`), a write
+/// fails with `BrokenPipe`, so that the loop stops reading stdin instead of
+/// normalizing the rest for nobody; `normalize` takes that error as the normal end.
+struct StopWhenClosed<W: Write>(PipeOut<W>);
+
+impl<W: Write> StopWhenClosed<W> {
+    fn check(&self) -> std::io::Result<()> {
+        if self.0.closed() { Err(std::io::ErrorKind::BrokenPipe.into()) } else { Ok(()) }
     }
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set (no-color.org).
-fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+impl<W: Write> Write for StopWhenClosed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.0.write(buf)?;
+        self.check().map(|()| written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        self.check()
+    }
 }
