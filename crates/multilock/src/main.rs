@@ -1,8 +1,9 @@
 //! The `multilock` command: argument parsing, the library call, rendering and
-//! the exit code. No locking logic lives here.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the binary is where output belongs")]
+//! the exit code. No locking logic lives here. The glue every tidykit binary
+//! shares (clap errors, exit codes, a standard output that ends quietly when
+//! its reader goes away, as under `| head`) is `tidy_io::cli`.
+#![allow(clippy::print_stderr, reason = "the binary is where messages belong")]
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, ExitStatus};
 use std::sync::{Arc, Mutex, mpsc};
@@ -15,12 +16,17 @@ use multilock::{
 use serde::Serialize;
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::iterator::{Handle, SignalsInfo};
+use tidy_io::cli::exit;
 
-/// Exit code: success (for `run`, the command's own code is passed through).
-const EXIT_OK: u8 = 0;
-/// Exit code: usage or input error (bad flag, unsafe directory, invalid name,
-/// lock already held by a parent run).
-const EXIT_USAGE: u8 = 2;
+// The shared codes are tidy-io's: `exit::OK` (for `run`, the command's own code
+// is passed through) and `exit::USAGE` for usage or input errors (bad flag,
+// unsafe directory, invalid name, lock already held by a parent run). The three
+// below are multilock's own: 75 is sysexits' EX_TEMPFAIL, 126 and 127 are what
+// shells report for a command they cannot run or cannot find.
+
+/// Exit code: a lock could not be had in time (`EX_TEMPFAIL`), unless
+/// `--conflict-exit-code` says otherwise.
+const EXIT_CONFLICT: u8 = 75;
 /// Exit code: the command could not be executed (found but not runnable).
 const EXIT_CANNOT_EXECUTE: u8 = 126;
 /// Exit code: the command was not found.
@@ -93,7 +99,7 @@ struct RunArgs {
     ttl: Duration,
 
     /// Exit code when a lock could not be had in time
-    #[arg(long, value_name = "N", default_value_t = 75, value_parser = clap::value_parser!(u8).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = EXIT_CONFLICT, value_parser = clap::value_parser!(u8).range(1..))]
     conflict_exit_code: u8,
 
     /// Take no locks at all (debugging); the command still runs
@@ -112,12 +118,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match tidy_io::cli::parse::<Cli>() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
@@ -136,7 +139,7 @@ struct Failure {
 
 impl Failure {
     fn usage(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: EXIT_USAGE }
+        Failure { message: message.into(), code: exit::USAGE }
     }
 }
 
@@ -161,11 +164,9 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             } else {
                 order.unwrap_or_default().names().to_vec()
             };
-            let mut out = std::io::stdout().lock();
-            for name in names {
-                let _ = writeln!(out, "{name}");
-            }
-            Ok(EXIT_OK)
+            let text: String = names.iter().map(|name| format!("{name}\n")).collect();
+            print_out(&text)?;
+            Ok(exit::OK)
         }
         Subcommands::Status { all, format } => {
             // Status only looks: it neither creates the directory nor any file.
@@ -185,11 +186,18 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 Format::Text => render_status_text(&dir, &statuses, all),
                 Format::Json => render_status_json(&statuses),
             };
-            print!("{rendered}");
-            Ok(EXIT_OK)
+            print_out(&rendered)?;
+            Ok(exit::OK)
         }
         Subcommands::Run(args) => run(&dir, order, args),
     }
+}
+
+/// Prints a command's output. A reader that went away (`| head -1`) is a normal
+/// end, not an error; any other write error is one.
+fn print_out(text: &str) -> Result<(), Failure> {
+    tidy_io::cli::emit(text)
+        .map_err(|e| Failure::usage(format!("error: cannot write to standard output: {e}")))
 }
 
 fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> Result<u8, Failure> {
