@@ -3,9 +3,12 @@
 //! - `props`: property tests of ordering and partial-failure cleanup.
 //! - `cli`: the `multilock` binary: exit codes, bad input, snapshots of output.
 //! - `processes`: several real processes contending for the same locks.
+//! - `hostile`: the binary under a closed pipe, FIFOs where its files belong and a
+//!   restrictive umask.
 
 mod api;
 mod cli;
+mod hostile;
 mod processes;
 mod props;
 mod util;
