@@ -46,7 +46,7 @@ mod slug;
 mod suggest;
 mod tree;
 
-pub use crate::backup::restore;
+pub use crate::backup::{RestoreOptions, Restored, Skipped, restore};
 pub use crate::check::{CheckOptions, Progress, check};
 pub use crate::config::{CONFIG_FILE, Config};
 pub use crate::error::{Error, ErrorKind};

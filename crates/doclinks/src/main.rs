@@ -97,13 +97,25 @@ Exit codes: 0 no broken links left, 1 broken links left for triage, 2 usage or i
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
     },
-    /// Put back every file of a backup archive written by `fix`.
-    #[command(
-        after_help = "Example:\n  doclinks restore .doclinks/backups/doclinks-backup-20250101T120000Z.zip"
-    )]
+    /// Put back the files of a backup archive written by `fix`, inside the root only.
+    #[command(after_help = "\
+Example:
+  doclinks restore .doclinks/backups/doclinks-backup-20250101T120000Z.zip
+
+A backup made from another root is refused, and so is an archive listing anything
+but Markdown pages below the root or bytes other than those it records. A page
+edited since the backup is left as it is (exit 1) unless --force is given.
+
+Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or input error.")]
     Restore {
         /// The backup archive.
         backup: PathBuf,
+        /// The tree to restore into; it must be the one the backup was made from.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
+        /// Also overwrite pages edited since the backup.
+        #[arg(long)]
+        force: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
@@ -235,23 +247,48 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             }
             Ok(if remaining > 0 { exit::FINDINGS } else { exit::OK })
         }
-        Command::Restore { backup, format } => {
-            let restored = doclinks::restore(&backup)?;
+        Command::Restore { backup, root, force, format } => {
+            let options = doclinks::RestoreOptions::new().force(force);
+            let done = doclinks::restore(&backup, &root, &options)?;
+            let path = |file: &String| done.root.join(file).display().to_string();
             if matches!(format, FixFormat::Json) {
-                let files: Vec<String> = restored.iter().map(|p| p.display().to_string()).collect();
-                let json = serde_json::json!({ "backup": backup.display().to_string(), "restored": files });
+                let skipped: Vec<_> = done
+                    .skipped
+                    .iter()
+                    .map(|s| serde_json::json!({ "file": path(&s.file), "reason": s.reason }))
+                    .collect();
+                let json = serde_json::json!({
+                    "backup": backup.display().to_string(),
+                    "root": done.root.display().to_string(),
+                    "restored": done.restored.iter().map(path).collect::<Vec<_>>(),
+                    "unchanged": done.unchanged.iter().map(path).collect::<Vec<_>>(),
+                    "skipped": skipped,
+                });
                 out.push_str(&format!("{json:#}\n"));
             } else {
-                for path in &restored {
-                    out.push_str(&format!("restored {}\n", path.display()));
+                for file in &done.restored {
+                    out.push_str(&format!("restored {}\n", path(file)));
+                }
+                for file in &done.unchanged {
+                    out.push_str(&format!("unchanged {}\n", path(file)));
+                }
+                for skipped in &done.skipped {
+                    let hint = if skipped.changed { "; --force overwrites it" } else { "" };
+                    out.push_str(&format!(
+                        "skipped {}: {}{hint}\n",
+                        path(&skipped.file),
+                        skipped.reason
+                    ));
                 }
                 out.push_str(&format!(
-                    "restored {} files from {}\n",
-                    restored.len(),
-                    backup.display()
+                    "restored {} files from {} ({} unchanged, {} skipped)\n",
+                    done.restored.len(),
+                    backup.display(),
+                    done.unchanged.len(),
+                    done.skipped.len()
                 ));
             }
-            Ok(exit::OK)
+            Ok(if done.skipped.is_empty() { exit::OK } else { exit::FINDINGS })
         }
         Command::Stub { old_path, new_path, format } => {
             doclinks::write_stub(&old_path, &new_path)?;

@@ -42,7 +42,9 @@ fn fix_rewrites_only_destinations_with_a_backup_and_restore_puts_bytes_back() {
     assert_eq!(dir.read("README.md"), after);
     assert_eq!(backups(), 1);
 
-    // Medium confidence on request, then restore brings back the original bytes.
+    // Medium confidence on request, then restore brings back the original bytes:
+    // the backups undo in reverse order (the first backup's page is no longer as
+    // its fix left it until the second is undone).
     let (_, stdout, _) = dir.run(&["fix", "--min-confidence", "medium"]);
     assert!(stdout.contains("docs/gide.md -> docs/guide.md (medium"), "{stdout}");
     let mut zips: Vec<_> = std::fs::read_dir(dir.join(".doclinks/backups"))
@@ -51,16 +53,21 @@ fn fix_rewrites_only_destinations_with_a_backup_and_restore_puts_bytes_back() {
         .collect();
     zips.sort();
     let first = zips.iter().find(|z| !z.to_string_lossy().ends_with("-1.zip")).unwrap();
+    let second = zips.iter().find(|z| *z != first).unwrap();
+    let (code, stdout, _) = dir.run(&["restore", second.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(dir.read("README.md"), after);
     let (code, stdout, _) = dir.run(&["restore", first.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(stdout.contains("restored 1 files from"), "{stdout}");
     assert_eq!(dir.read("README.md"), before);
 
-    // Restoring again is harmless, and JSON output lists the files.
+    // Restoring again is harmless (the page is left untouched), and JSON output lists the files.
     let (code, stdout, _) = dir.run(&["restore", first.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert!(json["restored"][0].as_str().unwrap().ends_with("README.md"), "{stdout}");
+    assert_eq!(json["restored"], serde_json::json!([]), "{stdout}");
+    assert!(json["unchanged"][0].as_str().unwrap().ends_with("README.md"), "{stdout}");
     assert_eq!(dir.read("README.md"), before);
 }
 

@@ -168,7 +168,7 @@ fn fix_round_trip(page: &str, min: Confidence) -> Result<(), TestCaseError> {
         );
     }
     if let Some(backup) = &applied.backup {
-        doclinks::restore(backup).unwrap();
+        doclinks::restore(backup, dir.path(), &doclinks::RestoreOptions::new()).unwrap();
         prop_assert_eq!(std::fs::read_to_string(dir.path().join("docs/page.md")).unwrap(), page);
     } else {
         prop_assert!(applied.changes.is_empty());
