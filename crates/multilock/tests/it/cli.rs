@@ -301,9 +301,7 @@ fn lock_dir_from_the_environment() {
 #[test]
 fn a_fifo_at_the_lock_path_is_refused_not_waited_on() {
     let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.lock_dir()).unwrap();
-    let fifo = sandbox.lock_dir().join("docs.lock");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    sandbox.fifo_in_lock_dir("docs.lock");
     sandbox
         .multilock()
         .args(["run", "--lock", "docs", "--", "true"])

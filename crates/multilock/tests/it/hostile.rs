@@ -3,13 +3,13 @@
 //! restrictive umask.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::util::Sandbox;
+use crate::util::{Sandbox, is_fifo};
 
 /// `multilock ARGS` in the sandbox, given up on after 10 s so that a hang
 /// fails the test instead of the suite.
@@ -80,8 +80,7 @@ fn a_fifo_at_a_holder_metadata_path_is_reported_not_waited_on() {
     let sandbox = Sandbox::new();
     let holding = sandbox.hold(&["queue"]);
     std::fs::write(sandbox.lock_dir().join("docs.lock"), "").unwrap();
-    let fifo = sandbox.lock_dir().join("docs.lock.json");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo = sandbox.fifo_in_lock_dir("docs.lock.json");
     // A blocking open of a FIFO without a writer would wait forever.
     multilock_with_timeout(&sandbox, &["status", "--all"]).code(2).stderr(predicate::str::contains(
         ".multilock/docs.lock.json: it is not a regular file but a FIFO; nothing is read from it",
@@ -91,22 +90,19 @@ fn a_fifo_at_a_holder_metadata_path_is_reported_not_waited_on() {
             ".multilock/docs.lock.json: it is not a regular file but a FIFO; nothing is written through it",
         ),
     );
-    // Refused, never replaced by a regular file.
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(is_fifo(&fifo), "replaced");
     holding.finish();
 }
 
 #[test]
 fn a_fifo_at_the_order_record_is_reported_not_waited_on() {
     let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.lock_dir()).unwrap();
-    let fifo = sandbox.lock_dir().join("multilock.order.json");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let fifo = sandbox.fifo_in_lock_dir("multilock.order.json");
     let message = ".multilock/multilock.order.json: it is not a regular file but a FIFO; nothing is read from it";
     for args in [&["run", "--lock", "docs", "--", "true"][..], &["order"], &["status"]] {
         multilock_with_timeout(&sandbox, args).code(2).stderr(predicate::str::contains(message));
     }
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(is_fifo(&fifo), "replaced");
 }
 
 #[test]

@@ -44,6 +44,16 @@ impl Sandbox {
         command
     }
 
+    /// Makes a FIFO named `name` in the lock directory (created if missing), as
+    /// someone might plant where multilock's files belong, and returns its path.
+    pub(crate) fn fifo_in_lock_dir(&self, name: &str) -> PathBuf {
+        std::fs::create_dir_all(self.lock_dir()).expect("create lock dir");
+        let fifo = self.lock_dir().join(name);
+        let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+        assert!(made.success(), "mkfifo {}", fifo.display());
+        fifo
+    }
+
     /// Starts `multilock run --lock NAME... -- sh hold.sh` (which ends in `exec cat`) and
     /// returns once the locks are held (the child has printed `ready`). The
     /// holder releases when its stdin is closed.
@@ -96,6 +106,12 @@ impl Drop for Holding {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether `path` is (still) a FIFO, not replaced by anything.
+pub(crate) fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_fifo())
 }
 
 /// Redactions for snapshots: pids, host, times, durations and temp paths vary.
