@@ -15,7 +15,6 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -190,25 +189,18 @@ impl LockDir {
     /// through a link, never blocking on a FIFO someone put in its place, and
     /// never more than [`SMALL_FILE_LIMIT`] bytes.
     fn read_small_file(&self, file_name: &str) -> Result<Option<Vec<u8>>> {
-        let (file, _) = match self.dir.open_regular(OsStr::new(file_name)) {
-            Ok(opened) => opened,
-            Err(err) if err.is_not_found() => return Ok(None),
-            Err(err) => return Err(own_file_error(err, "nothing is read from it")),
-        };
-        let mut bytes = Vec::with_capacity(512);
-        file.take(SMALL_FILE_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io("read", self.path.join(file_name), e))?;
-        if bytes.len() as u64 > SMALL_FILE_LIMIT {
-            return Err(Error::UnsafeLockFile {
-                path: self.path.join(file_name),
+        match self.dir.read_regular(OsStr::new(file_name), SMALL_FILE_LIMIT) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(tidy_io::Error::TooLarge { path, .. }) => Err(Error::UnsafeLockFile {
+                path,
                 reason: format!(
                     "it is over {SMALL_FILE_LIMIT} bytes, so multilock did not write it \
                      (its own files are a few hundred bytes)"
                 ),
-            });
+            }),
+            Err(err) => Err(own_file_error(err, "nothing is read from it")),
         }
-        Ok(Some(bytes))
     }
 
     /// Replaces the holder metadata of `name` atomically (temporary file and one

@@ -201,6 +201,13 @@ impl Dir {
         Ok((File::from(fd), stat))
     }
 
+    /// Reads the regular file `name` whole, at most `limit` bytes
+    /// ([`Error::TooLarge`] past it), with the checks of [`Dir::open_regular`].
+    pub fn read_regular(&self, name: &OsStr, limit: u64) -> Result<Vec<u8>> {
+        let (file, stat) = self.open_regular(name)?;
+        crate::read::read_capped(file, &stat, limit, &self.join(name))
+    }
+
     /// Creates a uniquely named temporary file here, to be written and then
     /// placed with [`TempFile::place`]; dropped unplaced, it is removed.
     pub fn temp_file(&self, hint: &str, perms: Perms) -> Result<TempFile<'_>> {
