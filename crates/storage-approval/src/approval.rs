@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
+/// The largest approval read: four short fields and the operator's notes.
+pub(crate) const APPROVAL_LIMIT: u64 = 1 << 20;
+
 /// `{"report_id","timestamp","operator","notes"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,11 +50,12 @@ impl Approval {
         })
     }
 
-    /// Reads an approval file.
+    /// Reads an approval file: a regular file only (a symlink is followed to one), at
+    /// most 1 MiB.
     pub fn load(path: &Path) -> Result<Approval> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io("cannot read approval", path, e))?;
-        serde_json::from_str(&text)
+        let bytes = tidy_io::read_file(path, APPROVAL_LIMIT)
+            .map_err(|e| Error::file("cannot read approval", e))?;
+        serde_json::from_slice(&bytes)
             .map_err(|e| Error::invalid(path, format!("not an approval file: {e}")))
     }
 

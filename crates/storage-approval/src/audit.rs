@@ -4,16 +4,22 @@
 //! breaks the chain. Entries are buffered and written with one `fdatasync` per batch
 //! (group commit).
 
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tidy_io::Dir;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::report::canonical;
+
+/// The largest audit log read: it is read whole to verify its chain, and at some
+/// 600 bytes a line that is over three million actions. A cap only against a file
+/// that never ends.
+pub(crate) const AUDIT_LOG_LIMIT: u64 = 2 << 30;
 
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -183,7 +189,7 @@ fn head_of(entries: &[AuditEntry]) -> ChainHead {
 /// chain must also contain that entry hash (a log cut short after `execute` printed
 /// its head fails here). The error names the first bad line.
 pub fn verify_log(path: &Path, expect_head: Option<&str>) -> Result<ChainHead> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read audit log", path, e))?;
+    let bytes = read_bytes(path)?;
     let parsed = parse(path, &bytes, false)?;
     let head = head_of(&parsed.entries);
     if let Some(expected) = expect_head
@@ -201,8 +207,36 @@ pub fn verify_log(path: &Path, expect_head: Option<&str>) -> Result<ChainHead> {
 
 /// Reads the entries of a log whose chain holds.
 pub fn read_log(path: &Path) -> Result<Vec<AuditEntry>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read audit log", path, e))?;
+    let bytes = read_bytes(path)?;
     Ok(parse(path, &bytes, false)?.entries)
+}
+
+/// Reads the entries of the log `name` in `dir` (opened by the caller below ROOT);
+/// a log that does not exist yet has none.
+pub(crate) fn read_log_in(dir: &Dir, name: &OsStr) -> Result<Vec<AuditEntry>> {
+    match fsutil::read_own(dir, name, AUDIT_LOG_LIMIT) {
+        Ok(bytes) => Ok(parse(&dir.join(name), &bytes, false)?.entries),
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        Err(e) => Err(Error::file("cannot read audit log", e)),
+    }
+}
+
+/// Reads the entries of the log at `path`; a log (or a directory of its path) that
+/// does not exist yet has none.
+pub(crate) fn read_log_if_any(path: &Path) -> Result<Vec<AuditEntry>> {
+    match fsutil::open_parent(path) {
+        Ok((dir, name)) => read_log_in(&dir, name),
+        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        Err(e) => Err(Error::file("cannot read audit log", e)),
+    }
+}
+
+/// The bytes of the log at `path`: the tool's own file, so only a regular file and
+/// never through a symlink; a FIFO there is refused at once, never waited on.
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let cannot = |e| Error::file("cannot read audit log", e);
+    let (dir, name) = fsutil::open_parent(path).map_err(cannot)?;
+    fsutil::read_own(&dir, name, AUDIT_LOG_LIMIT).map_err(cannot)
 }
 
 /// An audit log open for appending, locked against a second writer.
@@ -218,28 +252,32 @@ pub(crate) struct AuditLog {
 }
 
 impl AuditLog {
-    /// Opens (creating) the log, takes an exclusive lock, verifies the chain, and
-    /// repairs a line torn by a crash (dropping it and logging the repair).
+    /// Opens (creating it and its directories) the log at a path the user named: see
+    /// [`AuditLog::open_in`].
     pub(crate) fn open(path: &Path, root: &str, operator: &str) -> Result<AuditLog> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
         }
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(path)
-            .map_err(|e| Error::io("cannot open audit log", path, e))?;
+        let (dir, name) =
+            fsutil::open_parent(path).map_err(|e| Error::file("cannot open audit log", e))?;
+        AuditLog::open_in(&dir, name, root, operator)
+    }
+
+    /// Opens (creating) the log `name` in `dir` (a regular file only, never through a
+    /// symlink, never waiting on a FIFO), takes an exclusive lock, verifies the
+    /// chain, and repairs a line torn by a crash (dropping it and logging the repair).
+    pub(crate) fn open_in(dir: &Dir, name: &OsStr, root: &str, operator: &str) -> Result<AuditLog> {
+        let path = &dir.join(name);
+        let mut file =
+            fsutil::open_append(dir, name).map_err(|e| Error::file("cannot open audit log", e))?;
         file.try_lock().map_err(|_| {
             Error::refused(format!(
                 "{}: the audit log is in use by another execute or undo",
                 path.display()
             ))
         })?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| Error::io("cannot read audit log", path, e))?;
+        let bytes = fsutil::read_capped(&mut file, AUDIT_LOG_LIMIT, path)
+            .map_err(|e| Error::file("cannot read audit log", e))?;
         let parsed = parse(path, &bytes, true)?;
         let mut log = AuditLog {
             seq: parsed.entries.len() as u64,

@@ -27,6 +27,17 @@ pub enum ErrorKind {
         #[source]
         source: std::io::Error,
     },
+    /// A file the file layer refused or failed on: a FIFO, device or socket where a
+    /// regular file must be, a symlink where none is allowed, a file over its size
+    /// limit, or a system call's error. The source names the file.
+    #[error("{op}: {source}")]
+    File {
+        /// What was being done ("cannot read audit log", "cannot write report").
+        op: &'static str,
+        /// The file layer's error, naming the file.
+        #[source]
+        source: tidy_io::Error,
+    },
     /// A file that exists but cannot be understood (report, approval, policy, audit log).
     #[error("{path}: {message}")]
     Invalid {
@@ -67,6 +78,10 @@ impl Error {
 
     pub(crate) fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Error {
         ErrorKind::Io { op, path: path.as_ref().to_path_buf(), source }.into()
+    }
+
+    pub(crate) fn file(op: &'static str, source: tidy_io::Error) -> Error {
+        ErrorKind::File { op, source }.into()
     }
 
     pub(crate) fn invalid(path: impl AsRef<Path>, message: impl Into<String>) -> Error {

@@ -1,17 +1,19 @@
 //! Execution of an approved report, and undo from an audit log.
 //!
 //! Every action is re-checked right before it runs (type, size, mtime, SHA-256 of the
-//! whole file) through file descriptors opened below ROOT without following symlinks;
+//! whole file) through directory handles opened below ROOT by the file layer's one
+//! confinement walk ([`Dir::open_beneath`], never through a symlink);
 //! the intent is made durable before the action and the result after it, in batches
 //! (group commit). A second run reads the log and finishes what was left.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io;
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustix::io::Errno;
+use tidy_io::Dir;
 
 use crate::approval::Approval;
 use crate::audit::{AuditEntry, AuditLog, ChainHead, Fields};
@@ -25,6 +27,9 @@ use crate::scan::{QUARANTINE_DIR, QUARANTINE_MARKER};
 /// A batch holds about three file descriptors per action, so this stays well inside
 /// the usual soft limit of 1,024 open files.
 pub const DEFAULT_BATCH: usize = 128;
+
+/// File name of the default audit log in `ROOT/.tidy-quarantine`.
+const AUDIT_LOG: &str = "audit.jsonl";
 
 /// Options of [`execute`].
 #[derive(Debug, Clone)]
@@ -147,7 +152,7 @@ impl RunSummary {
 
 /// Where a file lives: an anchor directory handle and a path below it.
 struct Loc<'a> {
-    anchor: &'a OwnedFd,
+    anchor: &'a Dir,
     rel: String,
 }
 
@@ -169,7 +174,7 @@ struct Expect<'a> {
 
 /// A file that passed its re-check, held open.
 struct Checked {
-    dir: OwnedFd,
+    dir: Dir,
     name: String,
     file: File,
     stat: rustix::fs::Stat,
@@ -187,15 +192,19 @@ fn expect(a: &Action) -> Expect<'_> {
 /// mtime and SHA-256 as expected. The error says why not.
 fn recheck(loc: &Loc<'_>, expect: &Expect<'_>) -> std::result::Result<Checked, String> {
     let (dirs, name) = loc.split();
-    let dir = fsutil::open_dir(loc.anchor, &dirs, false)
+    let dir = loc
+        .anchor
+        .open_beneath(&dirs, false)
         .map_err(|e| describe_open(&e, "a parent directory"))?;
-    let lstat = fsutil::stat_at(&dir, name).map_err(|e| describe_open(&e, "the file"))?;
-    if !fsutil::is_regular(&lstat) {
+    let lstat = lstat(&dir, name)?;
+    if !tidy_io::is_regular(&lstat) {
         return Err(format!("replaced by a {} since the report", fsutil::kind(&lstat)));
     }
-    let mut file = fsutil::open_file(&dir, name).map_err(|e| describe_open(&e, "the file"))?;
-    let stat = rustix::fs::fstat(&file).map_err(|e| format!("cannot stat: {e}"))?;
-    if !fsutil::is_regular(&stat) || stat.st_ino != lstat.st_ino {
+    let (mut file, stat) = dir.open_regular(OsStr::new(name)).map_err(|e| match e {
+        tidy_io::Error::NotRegular { .. } => "replaced while being checked".to_owned(),
+        e => describe_open(&e, "the file"),
+    })?;
+    if stat.st_ino != lstat.st_ino {
         return Err("replaced while being checked".to_owned());
     }
     if stat.st_size as u64 != expect.bytes {
@@ -223,20 +232,30 @@ fn recheck(loc: &Loc<'_>, expect: &Expect<'_>) -> std::result::Result<Checked, S
     Ok(Checked { dir, name: name.to_owned(), file, stat })
 }
 
-fn describe_open(e: &io::Error, what: &str) -> String {
-    if fsutil::is_link_error(e) {
-        format!("{what} was replaced by a symlink or is not a directory: not followed")
-    } else if e.kind() == io::ErrorKind::NotFound {
-        "deleted since the report".to_owned()
-    } else {
-        format!("cannot open {what}: {e}")
+/// `lstat` of `name` in `dir`; gone is "deleted since the report".
+fn lstat(dir: &Dir, name: &str) -> std::result::Result<rustix::fs::Stat, String> {
+    match dir.stat(OsStr::new(name)) {
+        Ok(Some(stat)) => Ok(stat),
+        Ok(None) => Err("deleted since the report".to_owned()),
+        Err(e) => Err(describe_open(&e, "the file")),
+    }
+}
+
+/// Why a file or directory could not be opened, as a skip reason.
+fn describe_open(e: &tidy_io::Error, what: &str) -> String {
+    match e {
+        tidy_io::Error::Symlink { .. } | tidy_io::Error::NotRegular { .. } => {
+            format!("{what} was replaced by a symlink or is not a directory: not followed")
+        }
+        e if e.is_not_found() => "deleted since the report".to_owned(),
+        e => format!("cannot open {what}: {}", e.reason()),
     }
 }
 
 /// A kept copy of a duplicate group, hashed and let go of (only its directory stays
 /// open), to be looked at again right before each delete of its group.
 struct Kept {
-    dir: OwnedFd,
+    dir: Dir,
     name: String,
     stat: rustix::fs::Stat,
 }
@@ -253,12 +272,8 @@ fn still_same(c: &Checked) -> std::result::Result<(), String> {
     same_entry(&c.dir, &c.name, &c.stat)
 }
 
-fn same_entry(
-    dir: &OwnedFd,
-    name: &str,
-    then: &rustix::fs::Stat,
-) -> std::result::Result<(), String> {
-    let now = fsutil::stat_at(dir, name).map_err(|e| describe_open(&e, "the file"))?;
+fn same_entry(dir: &Dir, name: &str, then: &rustix::fs::Stat) -> std::result::Result<(), String> {
+    let now = lstat(dir, name)?;
     // The ctime too: a rewrite that puts the size and mtime back (`cp -a` over the
     // file, fclones #84) cannot put the ctime back. Not for a file with several hard
     // links: renaming one of its other names (another action of the same run) moves
@@ -278,33 +293,32 @@ fn same_entry(
 /// Moves a checked file to `to` (creating directories, never replacing a file):
 /// a rename, or a verified copy and unlink across file systems. Returns the
 /// directories whose entries changed, to be fsynced with the batch.
-fn relocate(
-    c: &mut Checked,
-    to: &Loc<'_>,
-    sha256: &str,
-) -> std::result::Result<Vec<OwnedFd>, String> {
+fn relocate(c: &mut Checked, to: &Loc<'_>, sha256: &str) -> std::result::Result<Vec<Dir>, String> {
     let (dirs, name) = to.split();
-    let to_dir = fsutil::open_dir(to.anchor, &dirs, true)
-        .map_err(|e| describe_open(&e, "the destination"))?;
+    let to_dir =
+        to.anchor.open_beneath(&dirs, true).map_err(|e| describe_open(&e, "the destination"))?;
     still_same(c)?;
-    match fsutil::rename_noreplace(&c.dir, &c.name, &to_dir, name) {
+    match fsutil::move_noreplace(&c.dir, &c.name, &to_dir, name) {
         Ok(()) => {
             // If the name was swapped between the last look and the rename, the wrong
             // entry moved: put it back and report.
-            let moved = fsutil::stat_at(&to_dir, name)
-                .map_err(|e| format!("cannot stat the destination: {e}"))?;
+            let moved = match to_dir.stat(OsStr::new(name)) {
+                Ok(Some(moved)) => moved,
+                Ok(None) => return Err("cannot stat the destination: it is gone".to_owned()),
+                Err(e) => return Err(format!("cannot stat the destination: {}", e.reason())),
+            };
             if moved.st_ino != c.stat.st_ino || moved.st_dev != c.stat.st_dev {
-                let _ = fsutil::rename_noreplace(&to_dir, name, &c.dir, &c.name);
+                let _ = fsutil::move_noreplace(&to_dir, name, &c.dir, &c.name);
                 return Err("replaced right before the action; put back".to_owned());
             }
         }
-        Err(e) if rustix::io::Errno::from_io_error(&e) == Some(rustix::io::Errno::XDEV) => {
+        Err(Errno::XDEV) => {
             // A run killed between placing the copy and removing the original left a
             // complete copy: use it instead of failing on the existing name.
-            let complete = fsutil::open_file(&to_dir, name)
+            let complete = to_dir
+                .open_regular(OsStr::new(name))
                 .ok()
-                .filter(|f| rustix::fs::fstat(f).is_ok_and(|st| fsutil::is_regular(&st)))
-                .and_then(|mut f| fsutil::hash_reader(&mut f).ok())
+                .and_then(|(mut f, _)| fsutil::hash_reader(&mut f).ok())
                 .is_some_and(|(h, n)| h == sha256 && n == c.stat.st_size as u64);
             if !complete {
                 fsutil::copy_into(&mut c.file, fsutil::mtime_ns(&c.stat), &to_dir, name, sha256)
@@ -316,29 +330,23 @@ fn relocate(
             rustix::fs::unlinkat(&c.dir, c.name.as_str(), rustix::fs::AtFlags::empty())
                 .map_err(|e| format!("copied, but cannot remove the original: {e}"))?;
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+        Err(Errno::EXIST) => {
             return Err(format!("`{}` already exists at the destination", to.rel));
         }
         Err(e) => return Err(format!("cannot move: {e}; the original is untouched")),
     }
-    let from_dir = rustix::fs::openat(
-        &c.dir,
-        ".",
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| format!("cannot reopen directory: {e}"))?;
+    let from_dir = c.dir.try_clone().map_err(|e| e.to_string())?;
     Ok(vec![from_dir, to_dir])
 }
 
-fn sync_dirs(dirs: Vec<OwnedFd>, path: &Path) -> Result<()> {
+/// fsyncs each directory once (several handles may name the same one).
+fn sync_dirs(dirs: Vec<Dir>) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for dir in dirs {
         let st = rustix::fs::fstat(&dir)
-            .map_err(|e| Error::io("cannot stat a directory below", path, e.into()))?;
+            .map_err(|e| Error::io("cannot stat directory", dir.path(), e.into()))?;
         if seen.insert((st.st_dev, st.st_ino)) {
-            fsutil::sync_dir(&dir)
-                .map_err(|e| Error::io("cannot sync a directory below", path, e))?;
+            dir.sync().map_err(|e| Error::file("cannot sync", e))?;
         }
     }
     Ok(())
@@ -411,13 +419,13 @@ pub fn execute(
         }
         Err(e) => return Err(Error::io("cannot open root", &root_path, e)),
     }
-    let root = fsutil::open_anchor(&root_path)
-        .map_err(|e| Error::io("cannot open root", &root_path, e))?;
+    let root = Dir::open(&root_path).map_err(|e| Error::file("cannot open root", e))?;
     // ROOT/.tidy-quarantine holds the default quarantine and audit log: a symlink
     // there would take quarantined files (and the log) out of ROOT.
-    match fsutil::stat_at(&root, QUARANTINE_DIR) {
-        Ok(st) if fsutil::kind(&st) == "directory" => {}
-        Ok(st) => {
+    match root.stat(OsStr::new(QUARANTINE_DIR)) {
+        Ok(None) => {}
+        Ok(Some(st)) if fsutil::kind(&st) == "directory" => {}
+        Ok(Some(st)) => {
             return Err(Error::refused(format!(
                 "{} is a {}, not a directory; remove it or choose --quarantine and \
                  --audit-log elsewhere; nothing was touched",
@@ -425,8 +433,7 @@ pub fn execute(
                 fsutil::kind(&st)
             )));
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("cannot stat", root_path.join(QUARANTINE_DIR), e)),
+        Err(e) => return Err(Error::file("cannot stat", e)),
     }
 
     // The quarantine: never inside a protected path.
@@ -452,10 +459,8 @@ pub fn execute(
         }
         Some(resolved)
     };
-    let audit_path = options
-        .audit_log
-        .clone()
-        .unwrap_or_else(|| root_path.join(QUARANTINE_DIR).join("audit.jsonl"));
+    let audit_path =
+        options.audit_log.clone().unwrap_or_else(|| root_path.join(QUARANTINE_DIR).join(AUDIT_LOG));
     let qdir = quarantine_base.as_ref().map(|b| b.join(report.id()));
     let dest_of = |a: &Action| -> Option<String> {
         match (a.action, &qdir) {
@@ -514,10 +519,17 @@ pub fn execute(
     };
 
     if !options.execute {
-        let logged = match std::fs::exists(&audit_path) {
-            Ok(true) => logged_states(&crate::audit::read_log(&audit_path)?, report.id()),
-            _ => HashMap::new(),
+        // The default log is read through ROOT's handle; a log that is not there
+        // yet has nothing logged.
+        let entries = match &options.audit_log {
+            Some(path) => crate::audit::read_log_if_any(path)?,
+            None => match root.open_beneath(&[QUARANTINE_DIR], false) {
+                Ok(dir) => crate::audit::read_log_in(&dir, OsStr::new(AUDIT_LOG))?,
+                Err(e) if e.is_not_found() => Vec::new(),
+                Err(e) => return Err(Error::file("cannot read audit log", e)),
+            },
         };
+        let logged = logged_states(&entries, report.id());
         for batch in rep.actions.chunks(options.batch.max(1)) {
             let keeps = hash_keeps(batch);
             let outcomes: Vec<Outcome> = batch
@@ -537,7 +549,16 @@ pub fn execute(
         return Ok(summary);
     }
 
-    let mut log = AuditLog::open(&audit_path, &rep.root, &approval.operator)?;
+    let mut log = match &options.audit_log {
+        Some(path) => AuditLog::open(path, &rep.root, &approval.operator)?,
+        // The default log: its folder made through ROOT's handle, never through a symlink.
+        None => {
+            let dir = root
+                .open_beneath(&[QUARANTINE_DIR], true)
+                .map_err(|e| Error::file("cannot open audit log", e))?;
+            AuditLog::open_in(&dir, OsStr::new(AUDIT_LOG), &rep.root, &approval.operator)?
+        }
+    };
     let logged = logged_states(&log.entries, report.id());
     // An interrupted action is finished where its logged intent said it would go:
     // with another quarantine (or `--purge`) this run would look for it in the wrong
@@ -560,19 +581,20 @@ pub fn execute(
     }
     let qfd = match (&quarantine_base, &qdir) {
         (Some(base), Some(q)) => {
-            let cannot = |e| Error::io("cannot create quarantine", q, e);
+            let cannot = |e| Error::file("cannot create quarantine", e);
             // The default quarantine is created through ROOT's handle, refusing
             // symlinks; a `--quarantine` the user named is taken as named.
-            let base_fd = match &options.quarantine {
-                None => fsutil::open_dir(&root, &[QUARANTINE_DIR], true).map_err(cannot)?,
+            let base_dir = match &options.quarantine {
+                None => root.open_beneath(&[QUARANTINE_DIR], true).map_err(cannot)?,
                 Some(_) => {
-                    std::fs::create_dir_all(base).map_err(cannot)?;
-                    fsutil::open_anchor(base).map_err(cannot)?
+                    std::fs::create_dir_all(base)
+                        .map_err(|e| Error::io("cannot create quarantine", q, e))?;
+                    Dir::open(base).map_err(cannot)?
                 }
             };
-            fsutil::write_marker(&base_fd, QUARANTINE_MARKER)
-                .map_err(|e| Error::io("cannot write", base.join(QUARANTINE_MARKER), e))?;
-            Some(fsutil::open_dir(&base_fd, &[report.id()], true).map_err(cannot)?)
+            fsutil::write_marker(&base_dir, QUARANTINE_MARKER)
+                .map_err(|e| Error::file("cannot write quarantine marker", e))?;
+            Some(base_dir.open_beneath(&[report.id()], true).map_err(cannot)?)
         }
         _ => None,
     };
@@ -682,7 +704,7 @@ pub fn execute(
             touched.push(parent);
             removed_dirs.push(dir);
         }
-        sync_dirs(touched, &root_path)?;
+        sync_dirs(touched)?;
         results.sort_by_key(|r| r.0);
         for (i, status, reason) in &results {
             let a = &batch[*i];
@@ -744,10 +766,10 @@ fn is_dir_entry(e: &AuditEntry) -> bool {
 /// handle, never through a symlink. Returns each removed directory with its parent's
 /// handle (to be fsynced).
 fn remove_emptied_dirs(
-    root: &OwnedFd,
+    root: &Dir,
     srcs: &[&str],
     keep: &dyn Fn(&str) -> bool,
-) -> Vec<(String, OwnedFd)> {
+) -> Vec<(String, Dir)> {
     let mut candidates: Vec<&str> = Vec::new();
     for src in srcs {
         let mut end = src.len();
@@ -765,7 +787,7 @@ fn remove_emptied_dirs(
         }
         let parts: Vec<&str> = dir.split('/').collect();
         let (name, parents) = parts.split_last().expect("a directory has a name");
-        let Ok(parent) = fsutil::open_dir(root, parents, false) else { continue };
+        let Ok(parent) = root.open_beneath(parents, false) else { continue };
         if rustix::fs::unlinkat(&parent, *name, rustix::fs::AtFlags::REMOVEDIR).is_ok() {
             removed.push((dir.to_owned(), parent));
         }
@@ -802,8 +824,10 @@ fn finished_elsewhere(
 /// Whether nothing is at `loc` any more (the file or one of its directories is missing).
 fn is_gone(loc: &Loc<'_>) -> bool {
     let (dirs, name) = loc.split();
-    let found = fsutil::open_dir(loc.anchor, &dirs, false).and_then(|d| fsutil::stat_at(&d, name));
-    matches!(found, Err(e) if e.kind() == io::ErrorKind::NotFound)
+    match loc.anchor.open_beneath(&dirs, false) {
+        Ok(dir) => matches!(dir.stat(OsStr::new(name)), Ok(None)),
+        Err(e) => e.is_not_found(),
+    }
 }
 
 /// The `dest` logged with each pending intent (an intent without a result) of
@@ -891,7 +915,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         dirs: Vec::new(),
     };
     // Anchors: each root and each quarantine base, opened once.
-    let mut anchors: HashMap<String, OwnedFd> = HashMap::new();
+    let mut anchors: HashMap<String, Dir> = HashMap::new();
     let mut jobs: Vec<(usize, &AuditEntry, Logged, String, String)> = Vec::new();
     for (e, state) in done {
         let index = summary.outcomes.len();
@@ -932,8 +956,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         };
         let mut open = |path: &str| -> std::result::Result<(), String> {
             if !anchors.contains_key(path) {
-                let fd = fsutil::open_anchor(Path::new(path))
-                    .map_err(|err| format!("cannot open {path}: {err}"))?;
+                let fd = Dir::open(Path::new(path)).map_err(|err| err.to_string())?;
                 anchors.insert(path.to_owned(), fd);
             }
             Ok(())
@@ -965,15 +988,16 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
                 match recheck(&from, &expect) {
                     Ok(c) => {
                         let (dirs, name) = to.split();
-                        let occupied = fsutil::open_dir(to.anchor, &dirs, false)
-                            .ok()
-                            .and_then(|d| fsutil::stat_at(&d, name).ok());
+                        let occupied = to
+                            .anchor
+                            .open_beneath(&dirs, false)
+                            .is_ok_and(|d| matches!(d.stat(OsStr::new(name)), Ok(Some(_))));
                         match occupied {
-                            Some(_) => Err((
+                            true => Err((
                                 Status::Skipped,
                                 format!("`{}` exists again: not overwriting it", e.src),
                             )),
-                            None => Ok(c),
+                            false => Ok(c),
                         }
                     }
                     // Interrupted restore, or restored by hand: is it back in place?
@@ -1027,7 +1051,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
             };
             results.push((*index, *e, result));
         }
-        sync_dirs(touched, audit_path)?;
+        sync_dirs(touched)?;
         for (index, e, result) in results {
             let out = &mut summary.outcomes[index];
             match result {
@@ -1092,7 +1116,7 @@ fn recreate_dirs(
             &b.src,
         ))
     });
-    let mut roots: HashMap<&str, std::result::Result<OwnedFd, String>> = HashMap::new();
+    let mut roots: HashMap<&str, std::result::Result<Dir, String>> = HashMap::new();
     let mut made = Vec::new();
     for e in todo {
         let skip = |status: Status, why: String| Outcome {
@@ -1108,10 +1132,8 @@ fn recreate_dirs(
             continue;
         };
         let root = roots.entry(e.root.as_str()).or_insert_with(|| {
-            root_still_itself(&e.root).and_then(|()| {
-                fsutil::open_anchor(Path::new(&e.root))
-                    .map_err(|err| format!("cannot open root {}: {err}", e.root))
-            })
+            root_still_itself(&e.root)
+                .and_then(|()| Dir::open(Path::new(&e.root)).map_err(|err| err.to_string()))
         });
         let root = match root {
             Ok(fd) => &*fd,
@@ -1121,30 +1143,29 @@ fn recreate_dirs(
             }
         };
         let (name, parents) = parts.split_last().expect("components are never empty");
-        let existing = fsutil::open_dir(root, parents, false)
-            .and_then(|d| fsutil::stat_at(&d, name))
+        let existing = root
+            .open_beneath(parents, false)
+            .ok()
+            .and_then(|d| d.stat(OsStr::new(name)).ok().flatten())
             .map(|st| fsutil::kind(&st));
         match existing {
-            Ok("directory") => continue,
-            Ok(kind) => {
+            Some("directory") => continue,
+            Some(kind) => {
                 summary.outcomes.push(skip(
                     Status::Skipped,
                     format!("a {kind} is in the place of the directory: not replacing it"),
                 ));
                 continue;
             }
-            Err(_) => {}
+            None => {}
         }
         if log.is_none() {
             summary.dirs.push(e.src.clone());
             continue;
         }
-        let result = fsutil::open_dir(root, parents, true).and_then(|parent| {
-            match rustix::fs::mkdirat(&parent, *name, rustix::fs::Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                Err(err) => return Err(err.into()),
-            }
-            fsutil::sync_dir(&parent)
+        let result = root.open_beneath(parents, true).and_then(|parent| {
+            parent.open_beneath(&[*name], true)?;
+            parent.sync()
         });
         match result {
             Ok(()) => made.push(e),
@@ -1175,10 +1196,10 @@ fn recreate_dirs(
 /// (`archive/logs/` once its last file went back), deepest first, stopping at the
 /// first one that is not empty. Each is removed through its parent's handle, so no
 /// symlink is followed.
-fn remove_empty_parents(anchor: &OwnedFd, rel: &str) {
+fn remove_empty_parents(anchor: &Dir, rel: &str) {
     let parts: Vec<&str> = rel.split('/').collect();
     for depth in (1..parts.len()).rev() {
-        let Ok(parent) = fsutil::open_dir(anchor, &parts[..depth - 1], false) else { return };
+        let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
         if rustix::fs::unlinkat(&parent, parts[depth - 1], rustix::fs::AtFlags::REMOVEDIR).is_err()
         {
             return;
@@ -1206,13 +1227,13 @@ fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -
 mod tests {
     use super::*;
 
-    fn setup() -> (tempfile::TempDir, OwnedFd, Checked, String) {
+    fn setup() -> (tempfile::TempDir, Dir, Checked, String) {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("root/d")).unwrap();
         std::fs::create_dir_all(tmp.path().join("outside")).unwrap();
         std::fs::write(tmp.path().join("root/d/f"), "checked").unwrap();
         std::fs::write(tmp.path().join("outside/f"), "checked").unwrap();
-        let root = fsutil::open_anchor(&tmp.path().join("root")).unwrap();
+        let root = Dir::open(&tmp.path().join("root")).unwrap();
         let sha = fsutil::sha256_hex(b"checked");
         let checked = recheck(
             &Loc { anchor: &root, rel: "d/f".into() },

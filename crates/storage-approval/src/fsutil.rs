@@ -1,15 +1,19 @@
-//! File-system primitives that never follow a symlink: every path below an anchor
-//! directory is opened one component at a time with `O_NOFOLLOW`, so a component
-//! swapped for a symlink makes the operation fail instead of redirecting it.
-//! Also hashing, atomic writes and the mtime format.
+//! What storage-approval adds to the file layer (`tidy_io`, which holds the one
+//! confinement walk and the one atomic write of the workspace): report paths split
+//! into plain components, hashing, the mtime format, reading and appending to the
+//! tool's own files (never through a symlink, never blocking on a FIFO), moving a
+//! file between two directory handles without replacing anything, and the verified
+//! copy of a move across file systems.
 
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, Stat};
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, Stat};
+use rustix::io::Errno;
 use sha2::{Digest, Sha256};
+use tidy_io::{Dir, Durability, Perms, Place};
 
 /// Read buffer size for hashing and copying.
 pub(crate) const BUF: usize = 256 * 1024;
@@ -33,74 +37,12 @@ pub(crate) fn components(rel: &str) -> Result<Vec<&str>, String> {
     Ok(parts)
 }
 
-fn dir_flags() -> OFlags {
-    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
-}
-
-/// Opens a directory by an ordinary path (following symlinks): used once for ROOT and
-/// the quarantine base, which the user named.
-pub(crate) fn open_anchor(path: &Path) -> io::Result<OwnedFd> {
-    Ok(rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
-}
-
-/// Opens the directory `parts` below `anchor`, refusing symlinks on the way; with
-/// `create`, missing directories are made (mode 0755).
-pub(crate) fn open_dir(anchor: &OwnedFd, parts: &[&str], create: bool) -> io::Result<OwnedFd> {
-    let mut dir = rustix::fs::openat(anchor, ".", dir_flags(), Mode::empty())?;
-    for part in parts {
-        let next = match rustix::fs::openat(&dir, *part, dir_flags(), Mode::empty()) {
-            Err(rustix::io::Errno::NOENT) if create => {
-                match rustix::fs::mkdirat(&dir, *part, Mode::from_raw_mode(0o755)) {
-                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                rustix::fs::openat(&dir, *part, dir_flags(), Mode::empty())?
-            }
-            other => other?,
-        };
-        dir = next;
-    }
-    Ok(dir)
-}
-
-/// Whether an error means "a symlink (or non-directory) was in the way".
-pub(crate) fn is_link_error(e: &io::Error) -> bool {
-    matches!(
-        rustix::io::Errno::from_io_error(e),
-        Some(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR)
-    )
-}
-
-/// `lstat` of `name` in `dir`.
-pub(crate) fn stat_at(dir: &OwnedFd, name: &str) -> io::Result<Stat> {
-    Ok(rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?)
-}
-
-/// Opens a regular file for reading without following a symlink and without blocking
-/// on a FIFO.
-pub(crate) fn open_file(dir: &OwnedFd, name: &str) -> io::Result<File> {
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    Ok(File::from(fd))
-}
-
-/// The kind of a file as the re-checks describe it.
+/// The file layer's word for a file's type, with this tool's word for a link.
 pub(crate) fn kind(stat: &Stat) -> &'static str {
-    match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => "regular file",
-        FileType::Directory => "directory",
-        FileType::Symlink => "symlink",
-        _ => "special file",
+    match tidy_io::kind_name(stat) {
+        "symbolic link" => "symlink",
+        kind => kind,
     }
-}
-
-/// Whether `stat` is of a regular file.
-pub(crate) fn is_regular(stat: &Stat) -> bool {
-    FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
 }
 
 /// Modification time in nanoseconds since the epoch.
@@ -172,116 +114,173 @@ pub(crate) fn hash_reader(reader: &mut impl Read) -> io::Result<(String, u64)> {
     Ok((hex(&hasher.finalize()), n))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory,
-/// fsynced, renamed over `path`, then the directory fsynced.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+/// The directory of a path the user named (opened following symlinks, as named) and
+/// the file's name in it, for the `*at` calls that follow.
+pub(crate) fn open_parent(path: &Path) -> tidy_io::Result<(Dir, &OsStr)> {
+    let Some(name) = path.file_name() else {
+        return Err(tidy_io::Error::NotRegular { path: path.to_path_buf(), kind: "directory" });
     };
-    let mut tmp =
-        tempfile::Builder::new().prefix(".storage-approval-").suffix(".tmp").tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    File::open(&dir)?.sync_all()?;
-    Ok(())
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((Dir::open(parent)?, name))
 }
 
-/// Creates the marker file `name` in `dir` unless it exists (never through a symlink).
-pub(crate) fn write_marker(dir: &OwnedFd, name: &str) -> io::Result<()> {
-    let fd = match rustix::fs::openat(
-        dir,
-        name,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o644),
-    ) {
+/// Reads an open file to its end, refusing more than `limit` bytes: counted as they
+/// are read, since `st_size` says nothing of a file that grows meanwhile.
+pub(crate) fn read_capped(file: impl Read, limit: u64, path: &Path) -> tidy_io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|source| {
+        tidy_io::Error::Io { action: "read", path: path.to_path_buf(), source }
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(tidy_io::Error::TooLarge { path: path.to_path_buf(), limit });
+    }
+    Ok(bytes)
+}
+
+/// Reads the tool's own file `name` in `dir` (the hash cache, an audit log): only a
+/// regular file, never through a symlink, never blocking on a FIFO, at most `limit`
+/// bytes.
+pub(crate) fn read_own(dir: &Dir, name: &OsStr, limit: u64) -> tidy_io::Result<Vec<u8>> {
+    let (file, _) = dir.open_regular(name)?;
+    read_capped(file, limit, &dir.join(name))
+}
+
+/// Opens (creating, `0666 & !umask`) the tool's own file `name` in `dir` to read and
+/// append to: `O_NOFOLLOW`, so a symlink is refused; `O_NONBLOCK`, so a FIFO is
+/// opened at once and refused by the `fstat` that follows, never waited on.
+// The file layer has reads and whole-file writes only; an append-open is asked of it.
+pub(crate) fn open_append(dir: &Dir, name: &OsStr) -> tidy_io::Result<File> {
+    let path = || dir.join(name);
+    let flags = OFlags::RDWR
+        | OFlags::CREATE
+        | OFlags::APPEND
+        | OFlags::NOFOLLOW
+        | OFlags::NONBLOCK
+        | OFlags::NOCTTY
+        | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir.fd(), name, flags, Mode::from_raw_mode(0o666)) {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::EXIST) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut file = File::from(fd);
-    file.write_all(b"storage-approval quarantine: never scanned\n")?;
-    file.sync_all()?;
-    sync_dir(dir)
-}
-
-/// Renames `from` (in `from_dir`) to `to` (in `to_dir`) without replacing anything.
-pub(crate) fn rename_noreplace(
-    from_dir: &OwnedFd,
-    from: &str,
-    to_dir: &OwnedFd,
-    to: &str,
-) -> io::Result<()> {
-    Ok(rustix::fs::renameat_with(from_dir, from, to_dir, to, RenameFlags::NOREPLACE)?)
-}
-
-/// Prefix of the temporary file a copy across file systems is written to.
-pub(crate) const PARTIAL_PREFIX: &str = ".storage-approval-partial-";
-
-/// Creates a temporary file in `dir` under a name no other file has (`O_EXCL`), so
-/// that creating it can never truncate or replace an existing file.
-fn create_partial(dir: &OwnedFd) -> io::Result<(String, File)> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    loop {
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("{PARTIAL_PREFIX}{}-{n}", std::process::id());
-        match rustix::fs::openat(
-            dir,
-            name.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        ) {
-            Ok(fd) => return Ok((name, File::from(fd))),
-            Err(rustix::io::Errno::EXIST) => continue,
-            Err(e) => return Err(e.into()),
+        Err(Errno::LOOP) => return Err(tidy_io::Error::Symlink { path: path() }),
+        Err(Errno::NXIO) => {
+            return Err(tidy_io::Error::NotRegular { path: path(), kind: "socket" });
         }
+        Err(e) => {
+            return Err(tidy_io::Error::Io { action: "open", path: path(), source: e.into() });
+        }
+    };
+    let stat = rustix::fs::fstat(&fd).map_err(|e| tidy_io::Error::Io {
+        action: "stat",
+        path: path(),
+        source: e.into(),
+    })?;
+    if !tidy_io::is_regular(&stat) {
+        return Err(tidy_io::Error::NotRegular { path: path(), kind: tidy_io::kind_name(&stat) });
+    }
+    // A regular file never blocks; back to ordinary blocking appends.
+    rustix::fs::fcntl_setfl(&fd, OFlags::APPEND).map_err(|e| tidy_io::Error::Io {
+        action: "open",
+        path: path(),
+        source: e.into(),
+    })?;
+    Ok(File::from(fd))
+}
+
+/// Moves `from_name` in `from` to `to_name` in `to` without ever replacing what is
+/// there (`EEXIST` instead). Where the file system has no `RENAME_NOREPLACE`
+/// (`EINVAL`), see [`link_then_unlink`].
+// The file layer places its own temporary files only; a move between two
+// directories is asked of it.
+pub(crate) fn move_noreplace(
+    from: &Dir,
+    from_name: &str,
+    to: &Dir,
+    to_name: &str,
+) -> Result<(), Errno> {
+    match rustix::fs::renameat_with(from, from_name, to, to_name, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL) => link_then_unlink(from, from_name, to, to_name),
+        other => other,
     }
 }
 
+/// The move without `RENAME_NOREPLACE`: a hard link (which never replaces either),
+/// then the old name removed. A run killed between the two left the same inode at
+/// both names; the next run's link then finds it and only removes the old name.
+fn link_then_unlink(from: &Dir, from_name: &str, to: &Dir, to_name: &str) -> Result<(), Errno> {
+    match rustix::fs::linkat(from, from_name, to, to_name, AtFlags::empty()) {
+        Ok(()) => {}
+        Err(Errno::EXIST) if same_inode(from, from_name, to, to_name) => {}
+        Err(e) => return Err(e),
+    }
+    rustix::fs::unlinkat(from, from_name, AtFlags::empty())
+}
+
+fn same_inode(a: &Dir, a_name: &str, b: &Dir, b_name: &str) -> bool {
+    let stat = |dir: &Dir, name: &str| {
+        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|s| (s.st_dev, s.st_ino))
+    };
+    matches!((stat(a, a_name), stat(b, b_name)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// What the marker file of a quarantine says.
+const MARKER_TEXT: &[u8] = b"storage-approval quarantine: never scanned\n";
+
+/// Creates the marker file `name` in `dir` unless the name is taken (by anything:
+/// it is never replaced), durably.
+pub(crate) fn write_marker(dir: &Dir, name: &str) -> tidy_io::Result<()> {
+    let name = OsStr::new(name);
+    if dir.stat(name)?.is_some() {
+        return Ok(());
+    }
+    match tidy_io::create_new(dir, name, MARKER_TEXT, Perms::Default, Durability::Durable) {
+        Err(tidy_io::Error::Exists { .. }) => Ok(()),
+        other => other,
+    }
+}
+
+/// The name hint of the temporary file a copy across file systems is written to
+/// (`.storage-approval-partial.<pid>.<n>.tmp`).
+pub(crate) const PARTIAL_HINT: &str = "storage-approval-partial";
+
 /// Copies an open file into `to_dir/to` (for a move across file systems): writes a
-/// temporary file of its own (never a name derived from `to`, which could be another
-/// file's: `to.partial` may be a real file), checks the copied bytes hash to `expect`,
-/// keeps the mtime, fsyncs, then renames into place without replacing anything.
+/// temporary file of its own (`O_EXCL`, never a name derived from `to`, which could
+/// be another file's: `to.partial` may be a real file), checks the copied bytes hash
+/// to `expect`, keeps the mode and mtime, fsyncs, then gives it its name without
+/// replacing anything. On any error the temporary file is removed.
 pub(crate) fn copy_into(
     src: &mut File,
     mtime: i128,
-    to_dir: &OwnedFd,
+    to_dir: &Dir,
     to: &str,
     expect: &str,
-) -> io::Result<()> {
+) -> Result<(), String> {
     use std::io::Seek;
-    let (partial, mut out) = create_partial(to_dir)?;
-    let result = (|| {
-        src.seek(io::SeekFrom::Start(0))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])?;
-        }
-        let got = hex(&hasher.finalize());
-        if got != expect {
-            return Err(io::Error::other(format!("content changed while copying (sha256 {got})")));
-        }
-        let perms = src.metadata()?.permissions();
-        out.set_permissions(perms)?;
-        out.set_modified(system_time(mtime))?;
-        out.sync_all()?;
-        rename_noreplace(to_dir, &partial, to_dir, to)?;
-        rustix::fs::fsync(to_dir)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = rustix::fs::unlinkat(to_dir, partial.as_str(), AtFlags::empty());
+    use std::os::unix::fs::PermissionsExt;
+    let io_err = |e: io::Error| e.to_string();
+    let mode = src.metadata().map_err(io_err)?.permissions().mode();
+    let mut temp =
+        to_dir.temp_file(PARTIAL_HINT, Perms::Exact(mode & 0o7777)).map_err(|e| e.to_string())?;
+    src.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(e)),
+        };
+        hasher.update(&buf[..n]);
+        temp.write_all(&buf[..n]).map_err(|e| e.to_string())?;
     }
-    result
+    let got = hex(&hasher.finalize());
+    if got != expect {
+        return Err(format!("content changed while copying (sha256 {got})"));
+    }
+    temp.file().set_modified(system_time(mtime)).map_err(io_err)?;
+    temp.place(OsStr::new(to), Durability::Durable, Place::NoReplace).map_err(|e| e.to_string())
 }
 
 /// A `SystemTime` from nanoseconds since the epoch.
@@ -292,11 +291,6 @@ pub(crate) fn system_time(ns: i128) -> std::time::SystemTime {
     } else {
         epoch - std::time::Duration::from_nanos(ns.unsigned_abs() as u64)
     }
-}
-
-/// fsync of a directory (so that renames in it survive a crash).
-pub(crate) fn sync_dir(dir: &impl AsFd) -> io::Result<()> {
-    Ok(rustix::fs::fsync(dir)?)
 }
 
 #[cfg(test)]
@@ -325,7 +319,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("src"), "new bytes").unwrap();
         std::fs::write(tmp.path().join("video.mp4.partial"), "precious").unwrap();
-        let dir = open_anchor(tmp.path()).unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
         let mut src = File::open(tmp.path().join("src")).unwrap();
         let expect = sha256_hex(b"new bytes");
         copy_into(&mut src, 0, &dir, "video.mp4", &expect).unwrap();
@@ -343,13 +337,37 @@ mod tests {
     }
 
     #[test]
-    fn open_dir_refuses_symlink_component() {
+    fn a_move_without_rename_noreplace_never_replaces_and_finishes_after_a_crash() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir(tmp.path().join("real")).unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
-        let root = open_anchor(tmp.path()).unwrap();
-        assert!(open_dir(&root, &["real"], false).is_ok());
-        let err = open_dir(&root, &["link"], false).unwrap_err();
-        assert!(is_link_error(&err), "{err}");
+        let dir = Dir::open(tmp.path()).unwrap();
+        std::fs::write(tmp.path().join("a"), "moved").unwrap();
+        std::fs::write(tmp.path().join("taken"), "precious").unwrap();
+        assert_eq!(link_then_unlink(&dir, "a", &dir, "taken"), Err(Errno::EXIST));
+        assert_eq!(std::fs::read_to_string(tmp.path().join("taken")).unwrap(), "precious");
+        // Killed between the link and the unlink: both names hold the same inode; the
+        // next run only removes the old name.
+        std::fs::hard_link(tmp.path().join("a"), tmp.path().join("b")).unwrap();
+        link_then_unlink(&dir, "a", &dir, "b").unwrap();
+        assert!(!tmp.path().join("a").exists());
+        assert_eq!(std::fs::read_to_string(tmp.path().join("b")).unwrap(), "moved");
+        link_then_unlink(&dir, "b", &dir, "c").unwrap();
+        assert!(!tmp.path().join("b").exists());
+        assert_eq!(std::fs::read_to_string(tmp.path().join("c")).unwrap(), "moved");
+    }
+
+    #[test]
+    fn the_own_files_are_regular_files_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let fifo = tmp.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        std::os::unix::fs::symlink("/dev/null", tmp.path().join("link")).unwrap();
+        for name in ["fifo", "link"] {
+            assert!(read_own(&dir, OsStr::new(name), 10).is_err(), "{name}");
+            assert!(open_append(&dir, OsStr::new(name)).is_err(), "{name}");
+        }
+        std::fs::write(tmp.path().join("big"), "0123456789!").unwrap();
+        let err = read_own(&dir, OsStr::new("big"), 10).unwrap_err();
+        assert!(matches!(err, tidy_io::Error::TooLarge { .. }), "{err}");
     }
 }

@@ -59,8 +59,13 @@ pub use crate::report::{
 };
 pub use crate::scan::{QUARANTINE_DIR, ScanOptions, ScanProgress, ScanStats, scan};
 
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the
-/// directory), as every file this crate writes.
-pub fn write_file_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    fsutil::write_atomic(path, bytes).map_err(|e| Error::io("cannot write", path, e))
+/// Writes one of the tool's outputs (a report, an approval) to `path` the way the
+/// file layer writes every output: `-` is standard output; otherwise atomically and
+/// durably, an existing path that is not a regular file (a device, a FIFO,
+/// `/dev/stdout`) is refused and never replaced, a symlink to a regular file is
+/// written through, and a new file gets `0666 & !umask`: reports and approvals hold
+/// paths, sizes and hashes, nothing secret.
+pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    tidy_io::write_output(path, bytes, tidy_io::Perms::Default, tidy_io::Durability::Durable)
+        .map_err(|e| Error::file("cannot write", e))
 }

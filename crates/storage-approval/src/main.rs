@@ -1,7 +1,9 @@
 //! The `storage-approval` binary: arguments in, library call, rendering, exit code out.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI: printing is its job")]
+//! Command output goes through the pipe-safe standard output of `tidy_io::cli`, so
+//! `| head` ends it quietly; messages and warnings go to standard error.
+#![expect(clippy::print_stderr, reason = "a CLI: messages and warnings go to stderr")]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,13 +13,13 @@ use storage_approval::{
     Approval, Error, ExecuteOptions, Policy, RunSummary, ScanOptions, ScanProgress, Status,
     UndoOptions,
 };
+use tidy_io::cli::{self, PipeOut, exit};
 
-/// Exit code: success, nothing refused, nothing skipped.
-const EXIT_OK: u8 = 0;
-/// Exit code: refused (no or wrong approval, unsafe report, broken audit chain); nothing touched.
-const EXIT_REFUSED: u8 = 1;
-/// Exit code: usage or input error (bad flag, unreadable or malformed file).
-const EXIT_INPUT: u8 = 2;
+// Exit codes: `exit::OK` success, nothing refused, nothing skipped;
+// `exit::FINDINGS` (1) refused (no or wrong approval, unsafe report, broken audit
+// chain), nothing touched; `exit::USAGE` (2) usage or input error (bad flag,
+// unreadable, special or malformed file).
+
 /// Exit code: `execute`/`undo` finished, but some actions were skipped or failed.
 const EXIT_SKIPPED: u8 = 3;
 
@@ -170,38 +172,71 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse::<Cli>() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_INPUT } else { EXIT_OK };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
-    match run(&cli) {
+    let mut out = cli::stdout();
+    let result = run(&cli, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
+        Err(Failure::Tool(e)) => {
             eprintln!("storage-approval: {e}");
-            ExitCode::from(if e.is_refusal() { EXIT_REFUSED } else { EXIT_INPUT })
+            ExitCode::from(if e.is_refusal() { exit::FINDINGS } else { exit::USAGE })
+        }
+        Err(Failure::Stdout(e)) => {
+            eprintln!("storage-approval: cannot write to standard output: {e}");
+            ExitCode::from(exit::USAGE)
         }
     }
 }
 
-fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON serializes"));
+/// Standard output: a reader that goes away (`| head`) ends the printing quietly.
+type Out = PipeOut<Box<dyn Write>>;
+
+/// Why a command failed: the library said so, or standard output failed (a full
+/// disk behind `> file`; a closed pipe is not a failure).
+#[derive(Debug)]
+enum Failure {
+    Tool(Error),
+    Stdout(std::io::Error),
 }
 
-fn write_out(out: Option<&Path>, text: &str) -> Result<(), Error> {
-    match out {
-        Some(path) => storage_approval::write_file_atomic(path, text.as_bytes()),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Tool(e)
     }
 }
 
-fn run(cli: &Cli) -> Result<u8, Error> {
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Stdout(e)
+    }
+}
+
+fn print_json(out: &mut Out, value: &serde_json::Value) -> std::io::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(value).expect("JSON serializes"))
+}
+
+/// Writes an output file (`-` or none: standard output).
+fn write_out(out: &mut Out, path: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match path {
+        Some(path) if !tidy_io::is_stdout(path) => {
+            Ok(storage_approval::write_output(path, text.as_bytes())?)
+        }
+        _ => Ok(out.write_all(text.as_bytes())?),
+    }
+}
+
+/// An output path that names a file, not standard output.
+fn named_file(path: Option<&PathBuf>) -> Option<&PathBuf> {
+    path.filter(|p| !tidy_io::is_stdout(p))
+}
+
+fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
     let json = cli.format == Format::Json;
     match &cli.command {
         Command::Scan { root, policy, report_out, no_cache } => {
@@ -222,75 +257,52 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
-            storage_approval::write_file_atomic(report_out, report.to_json().as_bytes())?;
+            write_out(out, Some(report_out), &report.to_json())?;
             for warning in &stats.warnings {
-                eprintln!("warning: {warning}");
+                eprintln!("storage-approval: warning: {warning}");
             }
-            let id = report.id();
-            let count = |f: &dyn Fn(&storage_approval::Action) -> bool| {
-                report.actions.iter().filter(|a| f(a)).count()
-            };
-            let dups = count(&|a| a.group.is_some());
-            let moves = count(&|a| a.action == storage_approval::ActionKind::Move);
-            let junk = report.actions.len() - dups - moves;
-            if json {
-                print_json(&json!({
-                    "report": report_out, "report_id": id, "actions": report.actions.len(),
-                    "duplicates": dups, "junk": junk, "moves": moves, "bytes": report.total_bytes(),
-                    "files": stats.files, "symlinks_not_followed": stats.symlinks,
-                    "bytes_hashed": stats.bytes_hashed, "cache_hits": stats.cache_hits,
-                    "warnings": stats.warnings,
-                }));
+            let summary = scan_summary(&report, &stats, report_out, json);
+            // With the report on standard output, the summary goes to standard error
+            // so that what a pipe reads is the report alone.
+            if tidy_io::is_stdout(report_out) {
+                eprint!("{summary}");
             } else {
-                println!(
-                    "scanned {} files ({} symlinks not followed), hashed {}, {} from the hash cache",
-                    stats.files,
-                    stats.symlinks,
-                    human_bytes(stats.bytes_hashed),
-                    stats.cache_hits
-                );
-                println!(
-                    "proposed {} actions ({dups} duplicate deletes, {junk} junk deletes, {moves} archive moves), {}",
-                    report.actions.len(),
-                    human_bytes(report.total_bytes())
-                );
-                println!("report: {}", report_out.display());
-                println!("report id: {id}");
+                out.write_all(summary.as_bytes())?;
             }
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
         Command::Policy => {
-            print!("{}", storage_approval::DEFAULT_POLICY);
-            Ok(EXIT_OK)
+            out.write_all(storage_approval::DEFAULT_POLICY.as_bytes())?;
+            Ok(exit::OK)
         }
         Command::ReportId { report } => {
             let loaded = storage_approval::load_report(report)?;
             if json {
-                print_json(&json!({ "report_id": loaded.id() }));
+                print_json(out, &json!({ "report_id": loaded.id() }))?;
             } else {
-                println!("{}", loaded.id());
+                writeln!(out, "{}", loaded.id())?;
             }
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
-        Command::Template { report, out } => {
+        Command::Template { report, out: out_path } => {
             let loaded = storage_approval::load_report(report)?;
-            write_out(out.as_deref(), &Approval::template(loaded.id()).to_json())?;
-            if let Some(out) = out {
+            write_out(out, out_path.as_deref(), &Approval::template(loaded.id()).to_json())?;
+            if let Some(path) = named_file(out_path.as_ref()) {
                 eprintln!(
                     "wrote an approval template to {}: fill in operator and timestamp",
-                    out.display()
+                    path.display()
                 );
             }
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
-        Command::Approve { report, operator, notes, out } => {
+        Command::Approve { report, operator, notes, out: out_path } => {
             let loaded = storage_approval::load_report(report)?;
             let approval = Approval::new(loaded.id(), operator, notes)?;
-            write_out(out.as_deref(), &approval.to_json())?;
-            if let Some(out) = out {
-                eprintln!("approved report {} as {operator}: {}", loaded.id(), out.display());
+            write_out(out, out_path.as_deref(), &approval.to_json())?;
+            if let Some(path) = named_file(out_path.as_ref()) {
+                eprintln!("approved report {} as {operator}: {}", loaded.id(), path.display());
             }
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
         Command::Verify { report, approval } => {
             let loaded = storage_approval::load_report(report)?;
@@ -298,12 +310,18 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             approval.check(loaded.id())?;
             if json {
                 print_json(
+                    out,
                     &json!({ "ok": true, "report_id": loaded.id(), "operator": approval.operator }),
-                );
+                )?;
             } else {
-                println!("ok: approval by {} matches report {}", approval.operator, loaded.id());
+                writeln!(
+                    out,
+                    "ok: approval by {} matches report {}",
+                    approval.operator,
+                    loaded.id()
+                )?;
             }
-            Ok(EXIT_OK)
+            Ok(exit::OK)
         }
         Command::Execute { report, approval, execute, audit_log, quarantine, purge, batch } => {
             let loaded = storage_approval::load_report(report)?;
@@ -316,29 +334,30 @@ fn run(cli: &Cli) -> Result<u8, Error> {
                 batch: *batch,
             };
             let summary = storage_approval::execute(&loaded, &approval, &options)?;
-            render_run(&summary, json, "execute");
-            Ok(if summary.complete() { EXIT_OK } else { EXIT_SKIPPED })
+            render_run(out, &summary, json, "execute")?;
+            Ok(if summary.complete() { exit::OK } else { EXIT_SKIPPED })
         }
         Command::Audit { command: AuditCommand::Verify { file, expect_head } } => {
             match storage_approval::verify_log(file, expect_head.as_deref()) {
                 Ok(head) => {
                     if json {
                         print_json(
+                            out,
                             &json!({ "ok": true, "head": head.hash, "entries": head.entries }),
-                        );
+                        )?;
                     } else {
-                        println!("ok: {} entries, chain intact", head.entries);
-                        println!("{head}");
+                        writeln!(out, "ok: {} entries, chain intact", head.entries)?;
+                        writeln!(out, "{head}")?;
                     }
-                    Ok(EXIT_OK)
+                    Ok(exit::OK)
                 }
                 Err(e) => {
                     if json
                         && let storage_approval::ErrorKind::Chain { line, message, .. } = e.kind()
                     {
-                        print_json(&json!({ "ok": false, "line": line, "message": message }));
+                        print_json(out, &json!({ "ok": false, "line": line, "message": message }))?;
                     }
-                    Err(e)
+                    Err(e.into())
                 }
             }
         }
@@ -351,10 +370,49 @@ fn run(cli: &Cli) -> Result<u8, Error> {
                 audit_log,
                 &UndoOptions { execute: *execute, operator, batch: *batch },
             )?;
-            render_run(&summary, json, "undo");
-            Ok(if summary.complete() { EXIT_OK } else { EXIT_SKIPPED })
+            render_run(out, &summary, json, "undo")?;
+            Ok(if summary.complete() { exit::OK } else { EXIT_SKIPPED })
         }
     }
+}
+
+/// What `scan` says about its run: counts, where the report went, its ID.
+fn scan_summary(
+    report: &storage_approval::Report,
+    stats: &storage_approval::ScanStats,
+    report_out: &Path,
+    json: bool,
+) -> String {
+    let id = report.id();
+    let count = |f: &dyn Fn(&storage_approval::Action) -> bool| {
+        report.actions.iter().filter(|a| f(a)).count()
+    };
+    let dups = count(&|a| a.group.is_some());
+    let moves = count(&|a| a.action == storage_approval::ActionKind::Move);
+    let junk = report.actions.len() - dups - moves;
+    if json {
+        let value = json!({
+            "report": report_out, "report_id": id, "actions": report.actions.len(),
+            "duplicates": dups, "junk": junk, "moves": moves, "bytes": report.total_bytes(),
+            "files": stats.files, "symlinks_not_followed": stats.symlinks,
+            "bytes_hashed": stats.bytes_hashed, "cache_hits": stats.cache_hits,
+            "warnings": stats.warnings,
+        });
+        return serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n";
+    }
+    format!(
+        "scanned {} files ({} symlinks not followed), hashed {}, {} from the hash cache\n\
+         proposed {} actions ({dups} duplicate deletes, {junk} junk deletes, {moves} archive moves), {}\n\
+         report: {}\n\
+         report id: {id}\n",
+        stats.files,
+        stats.symlinks,
+        human_bytes(stats.bytes_hashed),
+        stats.cache_hits,
+        report.actions.len(),
+        human_bytes(report.total_bytes()),
+        report_out.display(),
+    )
 }
 
 fn progress_bar() -> Option<indicatif::ProgressBar> {
@@ -370,12 +428,8 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 fn paint(text: &str, status: Status) -> String {
-    if !color() {
+    if !cli::color() {
         return text.to_owned();
     }
     let code = match status {
@@ -387,7 +441,7 @@ fn paint(text: &str, status: Status) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-fn render_run(summary: &RunSummary, json: bool, what: &str) {
+fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> std::io::Result<()> {
     let count = |s: Status| summary.outcomes.iter().filter(|o| o.status == s).count();
     if json {
         let outcomes: Vec<serde_json::Value> = summary
@@ -398,15 +452,17 @@ fn render_run(summary: &RunSummary, json: bool, what: &str) {
                         "status": o.status.as_str(), "reason": o.reason })
             })
             .collect();
-        print_json(&json!({
-            "report_id": summary.report_id, "dry_run": summary.dry_run, "outcomes": outcomes,
-            "done": count(Status::Done), "would": count(Status::WouldDo),
-            "already_done": count(Status::AlreadyDone), "skipped": count(Status::Skipped),
-            "failed": count(Status::Failed), "audit_log": summary.audit_log,
-            "quarantine": summary.quarantine, "dirs": summary.dirs,
-            "head": summary.head.as_ref().map(|h| json!({ "hash": h.hash, "entries": h.entries })),
-        }));
-        return;
+        return print_json(
+            out,
+            &json!({
+                "report_id": summary.report_id, "dry_run": summary.dry_run, "outcomes": outcomes,
+                "done": count(Status::Done), "would": count(Status::WouldDo),
+                "already_done": count(Status::AlreadyDone), "skipped": count(Status::Skipped),
+                "failed": count(Status::Failed), "audit_log": summary.audit_log,
+                "quarantine": summary.quarantine, "dirs": summary.dirs,
+                "head": summary.head.as_ref().map(|h| json!({ "hash": h.hash, "entries": h.entries })),
+            }),
+        );
     }
     // Directories execute removed because it emptied them (after its actions), or
     // undo recreated (before its restores), in the order they happened.
@@ -415,54 +471,63 @@ fn render_run(summary: &RunSummary, json: bool, what: &str) {
         (false, "undo") => (Status::Done, "mkdir"),
         (false, _) => (Status::Done, "rmdir"),
     };
-    let dirs = || {
+    let dirs = |out: &mut Out| -> std::io::Result<()> {
         for dir in &summary.dirs {
-            println!("{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status));
+            writeln!(out, "{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status))?;
         }
+        Ok(())
     };
     if dir_action == "mkdir" {
-        dirs();
+        dirs(out)?;
     }
     for o in &summary.outcomes {
+        // The reader went away (`| head`): the run is done, only its listing stops.
+        if out.closed() {
+            return Ok(());
+        }
         let dest = o.dest.as_deref().map(|d| format!(" -> {d}")).unwrap_or_default();
         let reason = o.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "{:<12} {:<7} {}{dest}{reason}",
             paint(o.status.as_str(), o.status),
             o.action,
             o.src
-        );
+        )?;
     }
     if dir_action == "rmdir" {
-        dirs();
+        dirs(out)?;
     }
     if summary.dry_run {
-        println!(
+        writeln!(
+            out,
             "dry run: {} would be done, {} already done, {} skipped; nothing was touched (add --execute)",
             count(Status::WouldDo),
             count(Status::AlreadyDone),
             count(Status::Skipped)
-        );
+        )?;
     } else {
-        println!(
+        writeln!(
+            out,
             "{what}: {} done, {} already done, {} skipped, {} failed",
             count(Status::Done),
             count(Status::AlreadyDone),
             count(Status::Skipped),
             count(Status::Failed)
-        );
+        )?;
     }
     if let Some(q) = &summary.quarantine
         && !summary.dry_run
     {
-        println!("quarantine: {}", q.display());
+        writeln!(out, "quarantine: {}", q.display())?;
     }
     if let Some(log) = &summary.audit_log {
-        println!("audit log: {}", log.display());
+        writeln!(out, "audit log: {}", log.display())?;
     }
     if let Some(head) = &summary.head {
-        println!("{head}");
+        writeln!(out, "{head}")?;
     }
+    Ok(())
 }
 
 fn human_bytes(n: u64) -> String {

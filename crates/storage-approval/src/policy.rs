@@ -33,6 +33,9 @@ dest = "archive"
 globs = []
 "#;
 
+/// The largest policy file read: a few hundred globs.
+pub(crate) const POLICY_LIMIT: u64 = 1 << 20;
+
 /// The on-disk shape of a policy file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,9 +123,13 @@ impl Policy {
             .expect("the embedded default policy is valid")
     }
 
-    /// Reads a policy file; the error names the file and the key that is wrong.
+    /// Reads a policy file (a regular file only, at most 1 MiB); the
+    /// error names the file and the key that is wrong.
     pub fn load(path: &Path) -> Result<Policy> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let bytes = tidy_io::read_file(path, POLICY_LIMIT)
+            .map_err(|e| Error::file("cannot read policy", e))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::invalid(path, "malformed policy: not UTF-8 text"))?;
         Policy::parse(&text, path)
     }
 

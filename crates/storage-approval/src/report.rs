@@ -132,11 +132,17 @@ impl LoadedReport {
     }
 }
 
-/// Reads a report file and computes its ID.
+/// The largest report read: about two million actions at some 400 bytes each. A
+/// cap only against a file that never ends (a device, a file that keeps growing).
+pub(crate) const REPORT_LIMIT: u64 = 1 << 30;
+
+/// Reads a report file (at most 1 GiB) and computes its ID. Only a regular file is
+/// read (a symlink is followed to one): a FIFO or a device is refused at once, never
+/// waited on.
 pub fn load_report(path: &Path) -> Result<LoadedReport> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read report", path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let bytes =
+        tidy_io::read_file(path, REPORT_LIMIT).map_err(|e| Error::file("cannot read report", e))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::invalid(path, format!("not valid JSON: {e}")))?;
     let id = report_id_of_json(&value);
     let report: Report = serde_json::from_value(value)

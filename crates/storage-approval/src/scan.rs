@@ -3,15 +3,17 @@
 //! builds the report.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use tidy_io::{Dir, Durability, Perms, Place};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -30,6 +32,9 @@ const PARTIAL: u64 = 16 * 1024;
 
 /// File name of the hash cache inside the quarantine folder.
 const CACHE_FILE: &str = "hash-cache.v1";
+
+/// The largest hash cache read: some 100 bytes a file, so ten million files.
+const CACHE_LIMIT: u64 = 1 << 30;
 
 /// Scan options.
 #[derive(Debug, Clone, Default)]
@@ -97,8 +102,19 @@ pub fn scan(
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     stats.files = entries.len() as u64;
 
-    let cache_path = root.join(QUARANTINE_DIR).join(CACHE_FILE);
-    let cache = if options.use_cache { load_cache(&cache_path) } else { HashMap::new() };
+    // The cache is the tool's own file below ROOT: read and written through ROOT's
+    // handle, never through a symlink; one it cannot use is a warning, not an error.
+    let root_dir = Dir::open(&root).map_err(|e| Error::file("cannot open root", e))?;
+    let mut use_cache = options.use_cache;
+    let cache = if use_cache {
+        load_cache(&root_dir).unwrap_or_else(|e| {
+            stats.warnings.push(format!("{e}; the hash cache is not used"));
+            use_cache = false;
+            HashMap::new()
+        })
+    } else {
+        HashMap::new()
+    };
 
     let now = options.now_unix.unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp());
     let cutoff =
@@ -294,10 +310,8 @@ pub fn scan(
     actions.sort_by(|a, b| a.src.cmp(&b.src));
     stats.bytes_hashed = hashed.into_inner();
     stats.cache_hits = hits.into_inner();
-    if options.use_cache
-        && let Err(e) = save_cache(&root, &cache_path, &new_cache)
-    {
-        stats.warnings.push(format!("{}: cannot save the hash cache: {e}", cache_path.display()));
+    if use_cache && let Err(e) = save_cache(&root_dir, &new_cache) {
+        stats.warnings.push(format!("cannot save the hash cache: {e}"));
     }
 
     let report = Report {
@@ -442,8 +456,19 @@ fn full_hash(path: &Path, size: u64) -> io::Result<String> {
     Ok(h)
 }
 
-fn load_cache(path: &Path) -> HashMap<CacheKey, String> {
-    let Ok(text) = std::fs::read_to_string(path) else { return HashMap::new() };
+/// The hash cache `ROOT/.tidy-quarantine/hash-cache.v1` (none yet: empty). Lines it
+/// cannot parse are dropped: a cache entry only ever saves a read.
+fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, String>> {
+    let name = OsStr::new(CACHE_FILE);
+    let bytes = match root
+        .open_beneath(&[QUARANTINE_DIR], false)
+        .and_then(|dir| fsutil::read_own(&dir, name, CACHE_LIMIT))
+    {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => return Ok(HashMap::new()),
+        Err(e) => return Err(e),
+    };
+    let text = String::from_utf8_lossy(&bytes);
     let mut cache = HashMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split(' ').collect();
@@ -455,21 +480,27 @@ fn load_cache(path: &Path) -> HashMap<CacheKey, String> {
             cache.insert((dev, ino, size, mtime), hash.to_owned());
         }
     }
-    cache
+    Ok(cache)
 }
 
-fn save_cache(root: &Path, path: &Path, cache: &HashMap<CacheKey, String>) -> io::Result<()> {
-    let dir: PathBuf = root.join(QUARANTINE_DIR);
-    if std::fs::symlink_metadata(&dir).map(|m| m.file_type().is_symlink()).unwrap_or(false) {
-        return Err(io::Error::other("the quarantine folder is a symlink"));
-    }
-    std::fs::create_dir_all(&dir)?;
+/// Replaces the hash cache atomically and durably; the quarantine folder is created
+/// through ROOT's handle, and a symlink or special file in either place is refused,
+/// never replaced. Not secret: it holds inode numbers and content hashes of files
+/// whose names it does not hold, so it gets `0666 & !umask` like every output.
+fn save_cache(root: &Dir, cache: &HashMap<CacheKey, String>) -> tidy_io::Result<()> {
+    let dir = root.open_beneath(&[QUARANTINE_DIR], true)?;
     let mut lines: Vec<String> =
         cache.iter().map(|((d, i, s, m), h)| format!("{d} {i} {s} {m} {h}")).collect();
     lines.sort();
     let mut text = lines.join("\n");
     text.push('\n');
-    fsutil::write_atomic(path, text.as_bytes())
+    dir.write_atomic(
+        OsStr::new(CACHE_FILE),
+        text.as_bytes(),
+        Perms::Default,
+        Durability::Durable,
+        Place::Replace,
+    )
 }
 
 fn host_name() -> String {

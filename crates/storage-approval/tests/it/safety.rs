@@ -324,7 +324,7 @@ fn a_full_disk_during_a_move_loses_nothing_and_a_later_run_finishes() {
     assert!(!d.root().join("small.tmp").exists(), "the other action went through");
     let partials = snapshot(elsewhere.path(), Some(".storage-approval-quarantine"));
     assert!(
-        partials.keys().all(|k| !k.contains(".storage-approval-partial-")),
+        partials.keys().all(|k| !k.contains(".storage-approval-partial.")),
         "no partial copy left: {partials:?}"
     );
     // With room again, the failed action is tried again and nothing else repeats.
