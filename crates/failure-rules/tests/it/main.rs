@@ -5,11 +5,13 @@
 //! - `api`: the library API: traceback signatures, lookup, grouping, parsing;
 //! - `cli`: the binary: reports (insta snapshots), bad input, exit codes;
 //! - `concurrent`: four `--execute` processes on one rules file;
-//! - `grouping`: grouping accuracy on labelled raw log lines of 16 systems.
+//! - `grouping`: grouping accuracy on labelled raw log lines of 16 systems;
+//! - `hostile`: special files, symlinks, `-`, the umask and closed pipes (issue 8).
 
 mod api;
 mod cli;
 mod concurrent;
 mod grouping;
+mod hostile;
 mod masks;
 mod props;
