@@ -280,7 +280,11 @@ pub fn restore(backup: &Path, root: &Path, options: &RestoreOptions) -> Result<R
                 TOTAL_LIMIT >> 20
             )));
         }
-        file.bytes = read_entry(&mut zip, &file.name, cap)
+        let limit = match recorded {
+            Some(_) => format!("the {cap} bytes recorded for it"),
+            None => format!("{cap} bytes, the limit for a file of an old-format backup"),
+        };
+        file.bytes = read_entry(&mut zip, &file.name, cap, &limit)
             .map_err(|e| bad(format!("entry {quoted} {e}; nothing restored")))?;
         if let Some(recorded) = recorded
             && hasher.content(&file.bytes) != *recorded
@@ -320,7 +324,8 @@ fn read_manifest(
     zip: &mut zip::ZipArchive<std::fs::File>,
 ) -> Result<Manifest, Error> {
     let bad = |message: String| Error::backup(backup, message);
-    let bytes = read_entry(zip, MANIFEST, MANIFEST_LIMIT).map_err(|e| {
+    let limit = format!("{MANIFEST_LIMIT} bytes, the limit for a manifest");
+    let bytes = read_entry(zip, MANIFEST, MANIFEST_LIMIT, &limit).map_err(|e| {
         if e == MISSING {
             bad(format!("not a doclinks backup (no {MANIFEST})"))
         } else {
@@ -419,15 +424,17 @@ fn entry_problem(name: &str) -> Option<&'static str> {
 /// What [`read_entry`] says of an entry the archive lacks.
 const MISSING: &str = "is missing from the archive";
 
-/// The bytes of the entry `name`, at most `cap` of them: the count is enforced on
-/// what inflates, so a small zip cannot expand past it.
+/// The bytes of the entry `name`, at most `cap` of them (`limit` says which cap
+/// in a message): the count holds on what inflates, whatever the headers
+/// declare, so a small zip cannot expand past it.
 fn read_entry(
     zip: &mut zip::ZipArchive<std::fs::File>,
     name: &str,
     cap: u64,
+    limit: &str,
 ) -> Result<Vec<u8>, String> {
     let entry = zip.by_name(name).map_err(|_| MISSING.to_owned())?;
-    let too_big = || format!("inflates to more than the {cap} bytes recorded for it");
+    let too_big = || format!("inflates to more than {limit}");
     if entry.size() > cap {
         return Err(too_big());
     }

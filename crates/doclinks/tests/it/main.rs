@@ -4,5 +4,6 @@ mod cli;
 mod fixing;
 mod modes;
 mod props;
+mod restore;
 mod snapshots;
 mod util;
