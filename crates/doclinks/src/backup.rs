@@ -87,9 +87,14 @@ struct Hasher {
 
 impl Hasher {
     fn new(dir: &tidy_io::Dir) -> Result<Hasher, tidy_io::Error> {
-        let stat = dir.stat(OsStr::new("."))?;
-        let stat = stat.ok_or_else(|| tidy_io::Error::Symlink { path: dir.path().to_owned() })?;
-        Ok(Hasher { stat })
+        match dir.stat(OsStr::new("."))? {
+            Some(stat) => Ok(Hasher { stat }),
+            None => Err(tidy_io::Error::Io {
+                action: "stat",
+                path: dir.path().to_owned(),
+                source: std::io::ErrorKind::NotFound.into(),
+            }),
+        }
     }
 
     fn content(&self, bytes: &[u8]) -> Content {
