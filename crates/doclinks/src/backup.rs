@@ -264,8 +264,29 @@ pub fn restore(backup: &Path, root: &Path, options: &RestoreOptions) -> Result<R
     check_root(backup, &manifest.root, &root)?;
     let listed = listed(&manifest).map_err(bad)?;
     // Read and check everything before writing anything: a bad archive restores nothing.
+    let saved = read_files(backup, &mut zip, &listed, &hasher)?;
+    for file in &saved {
+        examine(&root, file, options.force)
+            .map_err(|e| bad(format!("entry {}: {e}; nothing restored", quote(&file.name))))?;
+    }
+    let mut restored = Restored { root: root.path().to_owned(), ..Restored::default() };
+    for file in &saved {
+        put_back(&root, file, options.force, &mut restored);
+    }
+    Ok(restored)
+}
+
+/// The files `listed` with their bytes from the archive, each checked for its
+/// path, against the caps and against what the manifest records.
+fn read_files(
+    backup: &Path,
+    zip: &mut zip::ZipArchive<std::fs::File>,
+    listed: &[Entry<'_>],
+    hasher: &Hasher,
+) -> Result<Vec<Saved>, Error> {
+    let bad = |message: String| Error::backup(backup, message);
     let mut saved = Vec::with_capacity(listed.len());
-    for (name, recorded) in &listed {
+    for (name, recorded) in listed {
         if let Some(problem) = entry_problem(name) {
             return Err(bad(format!("entry {} {problem}; nothing restored", quote(name))));
         }
@@ -273,7 +294,7 @@ pub fn restore(backup: &Path, root: &Path, options: &RestoreOptions) -> Result<R
         saved.push(Saved { name: (*name).to_owned(), bytes: Vec::new(), fixed });
     }
     let mut total = 0u64;
-    for (file, (_, recorded)) in saved.iter_mut().zip(&listed) {
+    for (file, (_, recorded)) in saved.iter_mut().zip(listed) {
         let recorded = recorded.map(|(saved, _)| saved);
         let cap = recorded.map_or(ENTRY_LIMIT, |r| r.size);
         total = total.saturating_add(cap);
@@ -289,7 +310,7 @@ pub fn restore(backup: &Path, root: &Path, options: &RestoreOptions) -> Result<R
             Some(_) => format!("the {cap} bytes recorded for it"),
             None => format!("{cap} bytes, the limit for a file of an old-format backup"),
         };
-        file.bytes = read_entry(&mut zip, &file.name, cap, &limit)
+        file.bytes = read_entry(zip, &file.name, cap, &limit)
             .map_err(|e| bad(format!("entry {quoted} {e}; nothing restored")))?;
         if let Some(recorded) = recorded
             && hasher.content(&file.bytes) != *recorded
@@ -299,15 +320,7 @@ pub fn restore(backup: &Path, root: &Path, options: &RestoreOptions) -> Result<R
             )));
         }
     }
-    for file in &saved {
-        examine(&root, file, options.force)
-            .map_err(|e| bad(format!("entry {}: {e}; nothing restored", quote(&file.name))))?;
-    }
-    let mut restored = Restored { root: root.path().to_owned(), ..Restored::default() };
-    for file in &saved {
-        put_back(&root, file, options.force, &mut restored);
-    }
-    Ok(restored)
+    Ok(saved)
 }
 
 /// `name` in backquotes, control characters (a NUL, a newline) escaped.
