@@ -78,27 +78,11 @@ struct Content {
     sha256: String,
 }
 
-/// SHA-256 of any bytes, lower-case hex. tidy-io hashes for its snapshots and
-/// doclinks has no hashing crate of its own; a snapshot wants a `stat`, and any
-/// will do since only the hash of the bytes is kept.
-struct Hasher {
-    stat: tidy_io::Stat,
-}
-
-impl Hasher {
-    fn new(dir: &tidy_io::Dir) -> Result<Hasher, tidy_io::Error> {
-        match dir.stat(OsStr::new("."))? {
-            Some(stat) => Ok(Hasher { stat }),
-            None => Err(tidy_io::Error::Io {
-                action: "stat",
-                path: dir.path().to_owned(),
-                source: std::io::ErrorKind::NotFound.into(),
-            }),
-        }
-    }
-
-    fn content(&self, bytes: &[u8]) -> Content {
-        let sha256 = tidy_io::Snapshot::new(&self.stat, bytes).sha256_hex();
+impl Content {
+    fn of(bytes: &[u8]) -> Content {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(bytes);
+        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
         Content { size: bytes.len() as u64, sha256 }
     }
 }
@@ -116,15 +100,14 @@ pub(crate) fn write_backup(
         Error::backup(dir, format!("backup directory is not writable: {e}"))
     };
     let handle = backup_dir(root, dir).map_err(|e| not_writable(&e))?;
-    let hasher = Hasher::new(&handle).map_err(|e| not_writable(&e))?;
     let recorded = files
         .iter()
         .zip(contents)
         .map(|(file, (_, before, after))| {
             Listed::Recorded(Recorded {
                 path: file.clone(),
-                saved: hasher.content(before),
-                fixed: hasher.content(after),
+                saved: Content::of(before),
+                fixed: Content::of(after),
             })
         })
         .collect();
@@ -258,13 +241,12 @@ struct Saved {
 pub fn restore(backup: &Path, root: &Path, options: &RestoreOptions) -> Result<Restored, Error> {
     let bad = |message: String| Error::backup(backup, message);
     let root = Root::open(root).map_err(|e| Error::input(format!("root: {e}")))?;
-    let hasher = Hasher::new(root.dir()).map_err(|e| Error::input(format!("root: {e}")))?;
     let mut zip = open_archive(backup)?;
     let manifest = read_manifest(backup, &mut zip)?;
     check_root(backup, &manifest.root, &root)?;
     let listed = listed(&manifest).map_err(bad)?;
     // Read and check everything before writing anything: a bad archive restores nothing.
-    let saved = read_files(backup, &mut zip, &listed, &hasher)?;
+    let saved = read_files(backup, &mut zip, &listed)?;
     for file in &saved {
         examine(&root, file, options.force)
             .map_err(|e| bad(format!("entry {}: {e}; nothing restored", quote(&file.name))))?;
@@ -282,7 +264,6 @@ fn read_files(
     backup: &Path,
     zip: &mut zip::ZipArchive<std::fs::File>,
     listed: &[Entry<'_>],
-    hasher: &Hasher,
 ) -> Result<Vec<Saved>, Error> {
     let bad = |message: String| Error::backup(backup, message);
     let mut saved = Vec::with_capacity(listed.len());
@@ -313,7 +294,7 @@ fn read_files(
         file.bytes = read_entry(zip, &file.name, cap, &limit)
             .map_err(|e| bad(format!("entry {quoted} {e}; nothing restored")))?;
         if let Some(recorded) = recorded
-            && hasher.content(&file.bytes) != *recorded
+            && Content::of(&file.bytes) != *recorded
         {
             return Err(bad(format!(
                 "entry {quoted} does not match the size and SHA-256 its manifest records; nothing restored"
