@@ -214,7 +214,7 @@ pub fn read_log(path: &Path) -> Result<Vec<AuditEntry>> {
 /// Reads the entries of the log `name` in `dir` (opened by the caller below ROOT);
 /// a log that does not exist yet has none.
 pub(crate) fn read_log_in(dir: &Dir, name: &OsStr) -> Result<Vec<AuditEntry>> {
-    match fsutil::read_own(dir, name, AUDIT_LOG_LIMIT) {
+    match dir.read_regular(name, AUDIT_LOG_LIMIT) {
         Ok(bytes) => Ok(parse(&dir.join(name), &bytes, false)?.entries),
         Err(e) if e.is_not_found() => Ok(Vec::new()),
         Err(e) => Err(Error::file("cannot read audit log", e)),
@@ -236,7 +236,7 @@ pub(crate) fn read_log_if_any(path: &Path) -> Result<Vec<AuditEntry>> {
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let cannot = |e| Error::file("cannot read audit log", e);
     let (dir, name) = fsutil::open_parent(path).map_err(cannot)?;
-    fsutil::read_own(&dir, name, AUDIT_LOG_LIMIT).map_err(cannot)
+    dir.read_regular(name, AUDIT_LOG_LIMIT).map_err(cannot)
 }
 
 /// An audit log open for appending, locked against a second writer.

@@ -128,7 +128,9 @@ pub(crate) fn open_parent(path: &Path) -> tidy_io::Result<(Dir, &OsStr)> {
 }
 
 /// Reads an open file to its end, refusing more than `limit` bytes: counted as they
-/// are read, since `st_size` says nothing of a file that grows meanwhile.
+/// are read, since `st_size` says nothing of a file that grows meanwhile. For the
+/// audit log, read through the handle it is locked and appended by; files read by
+/// name use `Dir::read_regular`.
 pub(crate) fn read_capped(file: impl Read, limit: u64, path: &Path) -> tidy_io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|source| {
@@ -138,14 +140,6 @@ pub(crate) fn read_capped(file: impl Read, limit: u64, path: &Path) -> tidy_io::
         return Err(tidy_io::Error::TooLarge { path: path.to_path_buf(), limit });
     }
     Ok(bytes)
-}
-
-/// Reads the tool's own file `name` in `dir` (the hash cache, an audit log): only a
-/// regular file, never through a symlink, never blocking on a FIFO, at most `limit`
-/// bytes.
-pub(crate) fn read_own(dir: &Dir, name: &OsStr, limit: u64) -> tidy_io::Result<Vec<u8>> {
-    let (file, _) = dir.open_regular(name)?;
-    read_capped(file, limit, &dir.join(name))
 }
 
 /// Opens (creating, `0666 & !umask`) the tool's own file `name` in `dir` to read and
@@ -356,18 +350,21 @@ mod tests {
     }
 
     #[test]
-    fn the_own_files_are_regular_files_only() {
+    fn the_audit_log_is_appended_to_only_as_a_regular_file() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Dir::open(tmp.path()).unwrap();
         let fifo = tmp.path().join("fifo");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        std::os::unix::fs::symlink("/dev/null", tmp.path().join("link")).unwrap();
-        for name in ["fifo", "link"] {
-            assert!(read_own(&dir, OsStr::new(name), 10).is_err(), "{name}");
-            assert!(open_append(&dir, OsStr::new(name)).is_err(), "{name}");
-        }
-        std::fs::write(tmp.path().join("big"), "0123456789!").unwrap();
-        let err = read_own(&dir, OsStr::new("big"), 10).unwrap_err();
+        std::fs::write(tmp.path().join("real"), "").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
+        let err = open_append(&dir, OsStr::new("fifo")).unwrap_err();
+        assert!(matches!(err, tidy_io::Error::NotRegular { kind: "FIFO", .. }), "{err}");
+        let err = open_append(&dir, OsStr::new("link")).unwrap_err();
+        assert!(matches!(err, tidy_io::Error::Symlink { .. }), "{err}");
+        use std::io::Write as _;
+        open_append(&dir, OsStr::new("new")).unwrap().write_all(b"0123456789!").unwrap();
+        let file = File::open(tmp.path().join("new")).unwrap();
+        let err = read_capped(file, 10, Path::new("new")).unwrap_err();
         assert!(matches!(err, tidy_io::Error::TooLarge { .. }), "{err}");
     }
 }

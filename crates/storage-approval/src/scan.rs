@@ -462,7 +462,7 @@ fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, String>> {
     let name = OsStr::new(CACHE_FILE);
     let bytes = match root
         .open_beneath(&[QUARANTINE_DIR], false)
-        .and_then(|dir| fsutil::read_own(&dir, name, CACHE_LIMIT))
+        .and_then(|dir| dir.read_regular(name, CACHE_LIMIT))
     {
         Ok(bytes) => bytes,
         Err(e) if e.is_not_found() => return Ok(HashMap::new()),

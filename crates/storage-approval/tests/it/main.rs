@@ -4,6 +4,7 @@
 
 mod audit;
 mod crash;
+mod hostile;
 mod props;
 mod safety;
 mod util;
