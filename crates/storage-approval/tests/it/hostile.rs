@@ -58,56 +58,55 @@ fn tree(d: &Dir) -> BTreeMap<String, String> {
     snapshot(&d.root(), Some(".tidy-quarantine"))
 }
 
-#[test]
-fn a_fifo_as_the_audit_log_is_an_error_at_once_and_nothing_moves() {
-    let (d, report, approval) = approved();
-    let log = d.audit_log();
-    mkfifo(&log);
-    let before = tree(&d);
-    let (r, a, l) = (path_str(&report), path_str(&approval), path_str(&log));
+/// Runs every command that opens the audit log `log` (already made hostile) and
+/// checks each is an error at once naming it and holding `what`, with nothing moved
+/// and `log` as it was (`intact`).
+fn check_audit_log_refused(
+    d: &Dir,
+    (report, approval): (&Path, &Path),
+    log: &Path,
+    what: &str,
+    intact: &dyn Fn() -> bool,
+) {
+    let before = tree(d);
+    let (r, a, l) = (path_str(report), path_str(approval), path_str(log));
+    let execute = ["execute", "--report", r, "--approval", a];
+    // The default log is ROOT/.tidy-quarantine/audit.jsonl; another is named.
+    let named: &[&str] = if log == d.audit_log() { &[] } else { &["--audit-log", l] };
     let runs: [(&str, Vec<&str>); 5] = [
-        ("execute dry run", vec!["execute", "--report", r, "--approval", a]),
-        ("execute --execute", vec!["execute", "--report", r, "--approval", a, "--execute"]),
+        ("execute dry run", [&execute[..], named].concat()),
+        ("execute --execute", [&execute[..], named, &["--execute"]].concat()),
         ("audit verify", vec!["audit", "verify", l]),
         ("undo dry run", vec!["undo", "--audit-log", l]),
         ("undo --execute", vec!["undo", "--audit-log", l, "--execute"]),
     ];
     for (case, args) in runs {
         let out = run_timed(d.path(), &args);
-        check_error(&out, 2, &log, "FIFO", case);
-        assert_eq!(before, tree(&d), "{case}: nothing moved");
-        assert!(is_fifo(&log), "{case}: the FIFO is left as it is");
+        check_error(&out, 2, log, what, case);
+        assert_eq!(before, tree(d), "{case}: nothing moved");
+        assert!(intact(), "{case}: {} is left as it was", log.display());
     }
-    // A FIFO named with --audit-log is refused the same way.
-    let named = d.out("named-log");
-    mkfifo(&named);
-    let args = ["execute", "--report", r, "--approval", a, "--execute", "--audit-log"];
-    let out = run_timed(d.path(), &[&args[..], &[path_str(&named)]].concat());
-    check_error(&out, 2, &named, "FIFO", "execute --audit-log FIFO");
-    assert_eq!(before, tree(&d), "nothing moved");
+}
+
+#[test]
+fn a_fifo_as_the_audit_log_is_an_error_at_once_and_nothing_moves() {
+    let (d, report, approval) = approved();
+    for log in [d.audit_log(), d.out("named-log")] {
+        mkfifo(&log);
+        check_audit_log_refused(&d, (&report, &approval), &log, "FIFO", &|| is_fifo(&log));
+    }
 }
 
 #[test]
 fn a_symlink_as_the_audit_log_is_refused_and_its_target_left_alone() {
     let (d, report, approval) = approved();
-    let log = d.audit_log();
     let elsewhere = d.out("elsewhere.jsonl");
     std::fs::write(&elsewhere, "").unwrap();
-    std::os::unix::fs::symlink(&elsewhere, &log).unwrap();
-    let before = tree(&d);
-    let (r, a, l) = (path_str(&report), path_str(&approval), path_str(&log));
-    let runs: [(&str, Vec<&str>); 4] = [
-        ("execute dry run", vec!["execute", "--report", r, "--approval", a]),
-        ("execute --execute", vec!["execute", "--report", r, "--approval", a, "--execute"]),
-        ("audit verify", vec!["audit", "verify", l]),
-        ("undo --execute", vec!["undo", "--audit-log", l, "--execute"]),
-    ];
-    for (case, args) in runs {
-        let out = run_timed(d.path(), &args);
-        check_error(&out, 2, &log, "symbolic link", case);
-        assert_eq!(before, tree(&d), "{case}: nothing moved");
-        assert!(is_symlink_to(&log, &elsewhere), "{case}: the link stays");
-        assert_eq!(std::fs::read(&elsewhere).unwrap(), b"", "{case}: its target is untouched");
+    for log in [d.audit_log(), d.out("named-log")] {
+        std::os::unix::fs::symlink(&elsewhere, &log).unwrap();
+        let intact =
+            || is_symlink_to(&log, &elsewhere) && std::fs::read(&elsewhere).unwrap() == b"";
+        check_audit_log_refused(&d, (&report, &approval), &log, "symbolic link", &intact);
     }
 }
 
@@ -145,38 +144,31 @@ fn a_fifo_or_a_device_as_report_approval_or_policy_is_refused_at_once() {
 }
 
 #[test]
-fn a_fifo_as_the_hash_cache_is_a_warning_and_never_replaced() {
-    let d = Dir::new();
-    d.file("x", "dup").file("y/x", "dup");
-    let cache = d.root().join(".tidy-quarantine/hash-cache.v1");
-    std::fs::create_dir(cache.parent().unwrap()).unwrap();
-    mkfifo(&cache);
-    let report = d.out("report.json");
-    let out =
-        run_timed(d.path(), &["scan", path_str(&d.root()), "--report-out", path_str(&report)]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "a cache it cannot use only slows it: {err}");
-    assert!(err.contains(&format!("storage-approval: warning: {}", cache.display())), "{err}");
-    assert!(err.contains("FIFO"), "{err}");
-    assert!(is_fifo(&cache), "the FIFO is not replaced");
-    assert!(std::fs::read_to_string(&report).unwrap().contains("\"y/x\""), "the scan went on");
-}
-
-#[test]
-fn a_symlinked_hash_cache_is_neither_read_nor_written_through() {
-    let d = Dir::new();
-    d.file("x", "dup").file("y/x", "dup");
-    let cache = d.root().join(".tidy-quarantine/hash-cache.v1");
-    std::fs::create_dir(cache.parent().unwrap()).unwrap();
-    let elsewhere = d.out("outside-cache");
+fn a_fifo_or_a_symlink_as_the_hash_cache_is_a_warning_never_read_or_replaced() {
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let elsewhere = elsewhere_dir.path().join("outside-cache");
     std::fs::write(&elsewhere, "precious\n").unwrap();
-    std::os::unix::fs::symlink(&elsewhere, &cache).unwrap();
-    let report = d.out("report.json");
-    let out =
-        run_timed(d.path(), &["scan", path_str(&d.root()), "--report-out", path_str(&report)]);
-    check_error(&out, 0, &cache, "symbolic link", "scan");
-    assert!(is_symlink_to(&cache, &elsewhere), "the link stays");
-    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "precious\n");
+    for (case, what) in [("FIFO", "FIFO"), ("symlink", "symbolic link")] {
+        let d = Dir::new();
+        d.file("x", "dup").file("y/x", "dup");
+        let cache = d.root().join(".tidy-quarantine/hash-cache.v1");
+        std::fs::create_dir(cache.parent().unwrap()).unwrap();
+        match case {
+            "FIFO" => mkfifo(&cache),
+            _ => std::os::unix::fs::symlink(&elsewhere, &cache).unwrap(),
+        }
+        let report = d.out("report.json");
+        let root = d.root();
+        // A cache it cannot use only slows the scan down: a warning, exit 0.
+        let out =
+            run_timed(d.path(), &["scan", path_str(&root), "--report-out", path_str(&report)]);
+        check_error(&out, 0, &cache, what, case);
+        assert!(stderr(&out).contains("storage-approval: warning: "), "{case}: {}", stderr(&out));
+        assert!(std::fs::read_to_string(&report).unwrap().contains("\"y/x\""), "{case}");
+        let intact = is_fifo(&cache) || is_symlink_to(&cache, &elsewhere);
+        assert!(intact, "{case}: the cache's place is left as it was");
+    }
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "precious\n", "never written");
 }
 
 #[test]
@@ -287,36 +279,42 @@ fn run_with_closed_stdout(cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), stderr(&out))
 }
 
-#[test]
-fn every_command_that_prints_ends_quietly_on_a_closed_pipe() {
+/// `count` junk files below `junk/`, scanned and approved.
+fn approved_junk(count: usize) -> (Dir, PathBuf, PathBuf) {
     let d = Dir::new();
-    for i in 0..20 {
-        d.file(&format!("j{i}.tmp"), format!("junk {i}"));
+    for i in 0..count {
+        d.file(&format!("junk/with-a-long-enough-name-{i:04}.tmp"), format!("junk {i}"));
     }
     let (report, approval) = d.scan_and_approve();
+    (d, report, approval)
+}
+
+#[test]
+fn every_command_that_prints_ends_quietly_on_a_closed_pipe() {
+    let (d, report, approval) = approved_junk(20);
     let (r, a, l) = (path_str(&report), path_str(&approval), d.audit_log());
     let l = path_str(&l);
     let root = path_str(&d.root()).to_owned();
     let scan_out = path_str(&d.out("again.json")).to_owned();
-    let runs: Vec<(Vec<&str>, i32)> = vec![
-        (vec!["scan", &root, "--report-out", &scan_out], 0),
-        (vec!["scan", &root, "--report-out", "-", "--no-cache"], 0),
-        (vec!["policy"], 0),
-        (vec!["report-id", r], 0),
-        (vec!["template", r], 0),
-        (vec!["approve", r, "--operator", "ana"], 0),
-        (vec!["verify", "--report", r, "--approval", a], 0),
-        (vec!["execute", "--report", r, "--approval", a], 0),
-        (vec!["execute", "--report", r, "--approval", a, "--execute"], 0),
-        (vec!["audit", "verify", l], 0),
-        (vec!["undo", "--audit-log", l], 0),
-        (vec!["undo", "--audit-log", l, "--execute"], 0),
+    let runs: [Vec<&str>; 12] = [
+        vec!["scan", &root, "--report-out", &scan_out],
+        vec!["scan", &root, "--report-out", "-", "--no-cache"],
+        vec!["policy"],
+        vec!["report-id", r],
+        vec!["template", r],
+        vec!["approve", r, "--operator", "ana"],
+        vec!["verify", "--report", r, "--approval", a],
+        vec!["execute", "--report", r, "--approval", a],
+        vec!["execute", "--report", r, "--approval", a, "--execute"],
+        vec!["audit", "verify", l],
+        vec!["undo", "--audit-log", l],
+        vec!["undo", "--audit-log", l, "--execute"],
     ];
-    for (args, code) in runs {
+    for args in runs {
         for format in ["text", "json"] {
             let args = [&args[..], &["--format", format]].concat();
             let (got, err) = run_with_closed_stdout(d.path(), &args);
-            assert_eq!(got, Some(code), "{args:?}: {err}");
+            assert_eq!(got, Some(0), "{args:?}: {err}");
             assert!(!complains(&err), "{args:?}: {err}");
         }
     }
@@ -325,18 +323,14 @@ fn every_command_that_prints_ends_quietly_on_a_closed_pipe() {
     check_audit_verifies(&d.audit_log());
     let entries = audit_entries(&d.audit_log());
     assert!(entries.iter().any(|e| e["action"] == "restore" && e["phase"] == "done"));
-    assert!(d.root().join("j0.tmp").exists());
+    assert!(d.root().join("junk/with-a-long-enough-name-0000.tmp").exists());
 }
 
 #[test]
 fn head_one_of_a_long_execute_listing_ends_quietly() {
-    let d = Dir::new();
     // Enough lines to overflow the pipe's buffer, so the writes after `head` has
     // gone meet a closed pipe.
-    for i in 0..2000 {
-        d.file(&format!("junk/with-a-long-enough-name-{i:04}.tmp"), format!("junk {i}"));
-    }
-    let (report, approval) = d.scan_and_approve();
+    let (d, report, approval) = approved_junk(2000);
     let (r, a) = (path_str(&report), path_str(&approval));
     for args in [
         vec!["execute", "--report", r, "--approval", a],
