@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::report::canonical;
 
-/// The largest audit log read: it is read whole to verify its chain, and at some
-/// 600 bytes a line that is over three million actions. A cap only against a file
-/// that never ends.
+/// The largest audit log read (2 GiB): it is read whole to verify its chain, and at
+/// some 600 bytes a line, two lines an action, that is over a million and a half
+/// actions. A cap only against a file that never ends.
 pub(crate) const AUDIT_LOG_LIMIT: u64 = 2 << 30;
 
 /// `prev_hash` of the first entry.
