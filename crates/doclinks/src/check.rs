@@ -16,7 +16,7 @@ use crate::nav;
 use crate::report::{Confidence, Finding, Kind, Report, Summary, Warning};
 use crate::resolve::{Dest, Local, resolve};
 use crate::suggest::{self, Suggester, git};
-use crate::tree::{Entry, Tree, is_markdown, push_warning};
+use crate::tree::{Entry, Tree, TreeRoot, is_markdown, push_warning};
 
 /// Progress of a check: files done out of a total known so far.
 #[derive(Debug, Clone, Copy)]
@@ -108,12 +108,13 @@ pub fn check(options: &CheckOptions) -> Result<Report, Error> {
     if !root.is_dir() {
         return Err(Error::input(format!("root {} is not a directory", options.root.display())));
     }
+    let handle = tidy_io::Root::open(&root)?;
     let config = match &options.config {
         Some(config) => config.clone(),
-        None => Config::discover(&root)?,
+        None => Config::discover_in(&handle)?,
     };
     let warnings = Mutex::new(Vec::new());
-    let tree = Tree::walk(&root, &warnings);
+    let tree = Tree::walk(TreeRoot::new(handle, config.max_file_size), &warnings)?;
     let engine = Engine::new(&tree, &config, options, warnings);
     engine.run(options)
 }
@@ -173,28 +174,14 @@ impl<'t> Engine<'t> {
 
     fn read(&self, index: usize) -> Option<Extracted> {
         let rel = &self.tree.files[index];
-        let path = self.tree.abs(rel);
         let warn = |message: String| {
-            push_warning(&self.warnings, &path, message);
+            push_warning(&self.warnings, &self.tree.abs(rel), message);
             None
         };
-        // One open and an fstat instead of two path lookups: this runs per file.
-        let mut file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) => return warn(format!("cannot read: {e}")),
+        let bytes = match self.tree.root.read(rel) {
+            Ok(bytes) => bytes,
+            Err(message) => return warn(message),
         };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if len > self.config.max_file_size {
-            return warn(format!(
-                "skipped: {} is over the {} limit (max_file_size in doclinks.toml)",
-                size(len),
-                size(self.config.max_file_size)
-            ));
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0) + 1);
-        if let Err(e) = std::io::Read::read_to_end(&mut file, &mut bytes) {
-            return warn(format!("cannot read: {e}"));
-        }
         if bytes[..bytes.len().min(8192)].contains(&0) {
             return warn("skipped: binary file (contains NUL bytes)".to_owned());
         }
@@ -384,16 +371,13 @@ impl<'t> Engine<'t> {
             }
         }
         for toc in &tocs {
-            match std::fs::read_to_string(tree.abs(toc)) {
-                Ok(text) => match nav::toc_hrefs(toc, &text) {
-                    Ok(hrefs) => hrefs.iter().for_each(|href| add(href)),
-                    Err(e) => push_warning(
-                        &self.warnings,
-                        &tree.abs(toc),
-                        format!("{e}; its entries are not nav starting points"),
-                    ),
-                },
-                Err(e) => push_warning(&self.warnings, &tree.abs(toc), format!("cannot read: {e}")),
+            match nav::read_text(&tree.root, toc).and_then(|text| nav::toc_hrefs(toc, &text)) {
+                Ok(hrefs) => hrefs.iter().for_each(|href| add(href)),
+                Err(e) => push_warning(
+                    &self.warnings,
+                    &tree.abs(toc),
+                    format!("{e}; its entries are not nav starting points"),
+                ),
             }
         }
         for path in &self.config.nav {
@@ -593,17 +577,15 @@ impl<'t> Engine<'t> {
         let mut warnings = self.warnings.into_inner().expect("warnings lock");
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();
-        Report { root: self.tree.root.clone(), summary, findings, site_links, unreached, warnings }
-    }
-}
-
-/// A file size for messages: bytes, KiB or MiB.
-fn size(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    match bytes {
-        b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),
-        b if b >= KIB => format!("{:.1} KiB", b as f64 / KIB as f64),
-        b => format!("{b} bytes"),
+        Report {
+            root: self.tree.root.to_path_buf(),
+            summary,
+            findings,
+            site_links,
+            unreached,
+            warnings,
+            max_file_size: self.config.max_file_size,
+        }
     }
 }
 

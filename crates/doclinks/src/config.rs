@@ -15,8 +15,9 @@ use crate::error::Error;
 /// The name of the configuration file looked up at the root.
 pub const CONFIG_FILE: &str = "doclinks.toml";
 
-/// Files larger than this are skipped with a warning unless the config says otherwise.
-const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+/// Files larger than this are skipped with a warning unless the config says
+/// otherwise; it caps the configuration file itself too.
+pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Settings for a scan, usually read from `doclinks.toml`.
 ///
@@ -97,14 +98,30 @@ impl Config {
 
     /// Reads `doclinks.toml` at `root` if there is one, or returns the defaults.
     pub fn discover(root: &Path) -> Result<Config, Error> {
-        let path = root.join(CONFIG_FILE);
-        if path.is_file() { Config::load(&path) } else { Ok(Config::new()) }
+        Config::discover_in(&tidy_io::Root::open(root)?)
     }
 
-    /// Reads a configuration file; errors name the key and the line.
+    /// Reads `doclinks.toml` at the root of an open tree: like a page, it is read
+    /// below the root (a link out of it is refused) and must be a regular file.
+    pub(crate) fn discover_in(root: &tidy_io::Root) -> Result<Config, Error> {
+        let path = root.path().join(CONFIG_FILE);
+        match root.read(Path::new(CONFIG_FILE), DEFAULT_MAX_FILE_SIZE) {
+            Ok(loaded) => Config::from_bytes(&path, loaded.bytes),
+            Err(e) if e.is_not_found() => Ok(Config::new()),
+            Err(e) => Err(unreadable(&path, e)),
+        }
+    }
+
+    /// Reads a configuration file; errors name the key and the line. A FIFO, a
+    /// device or a file over 16 MiB is refused, never read.
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io("cannot read config", path, e))?;
+        let bytes =
+            tidy_io::read_file(path, DEFAULT_MAX_FILE_SIZE).map_err(|e| unreadable(path, e))?;
+        Config::from_bytes(path, bytes)
+    }
+
+    fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Config, Error> {
+        let text = String::from_utf8(bytes).map_err(|_| Error::config(path, "not valid UTF-8"))?;
         let mut config = Config::parse(&text).map_err(|message| Error::config(path, message))?;
         config.source = Some(path.to_path_buf());
         Ok(config)
@@ -177,6 +194,14 @@ impl Config {
     pub fn site_prefix(mut self, prefix: impl Into<String>) -> Config {
         self.site_prefixes.push(prefix.into());
         self
+    }
+}
+
+/// The error for a configuration file that cannot be read, naming it.
+fn unreadable(path: &Path, error: tidy_io::Error) -> Error {
+    match error {
+        tidy_io::Error::Io { source, .. } => Error::io("cannot read config", path, source),
+        other => Error::input(format!("cannot read config {}: {}", path.display(), other.reason())),
     }
 }
 

@@ -47,6 +47,10 @@ pub enum ErrorKind {
         /// What is wrong.
         message: String,
     },
+    /// A file the operation needs is unusable: not a regular file, outside the
+    /// root, changed meanwhile (from the file layer, `tidy_io`).
+    #[error(transparent)]
+    File(tidy_io::Error),
     /// A git command failed.
     #[error("git {command} failed: {message}")]
     Git {
@@ -55,6 +59,12 @@ pub enum ErrorKind {
         /// Git's own message.
         message: String,
     },
+}
+
+impl From<tidy_io::Error> for Error {
+    fn from(error: tidy_io::Error) -> Error {
+        Error { kind: ErrorKind::File(error) }
+    }
 }
 
 impl Error {

@@ -1,25 +1,55 @@
 //! Applying fixes: byte-exact rewrites of link destinations, a zip backup of
-//! every touched file first (`backup.rs`), atomic writes, and redirect stubs.
+//! every touched file first (`backup.rs`), and redirect stubs.
+//!
+//! Every page is read below the root and replaced through `tidy_io`, so a
+//! replaced page keeps its owner, group, mode and extended attributes, and a
+//! page is skipped with the reason, never overwritten, when it leads out of the
+//! root (a symlink to elsewhere), has other hard links (a rename would leave
+//! them with the old text), or was edited by someone else between the check,
+//! fix's read and the rename (compare-and-swap: the other writer's bytes stay).
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use tidy_io::{Durability, Loaded, Perms, ReplaceOptions};
+
+use crate::config::DEFAULT_MAX_FILE_SIZE;
 use crate::error::Error;
 use crate::report::{Confidence, Finding, Report};
 use crate::resolve::{encode_path, relative};
 
+type Hook = Arc<dyn Fn(&Path) + Send + Sync>;
+
 /// How to apply fixes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FixOptions {
     min_confidence: Confidence,
     dry_run: bool,
     backup_dir: Option<PathBuf>,
+    before_replace: Option<Hook>,
 }
 
 impl Default for FixOptions {
     fn default() -> FixOptions {
-        FixOptions { min_confidence: Confidence::High, dry_run: false, backup_dir: None }
+        FixOptions {
+            min_confidence: Confidence::High,
+            dry_run: false,
+            backup_dir: None,
+            before_replace: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for FixOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixOptions")
+            .field("min_confidence", &self.min_confidence)
+            .field("dry_run", &self.dry_run)
+            .field("backup_dir", &self.backup_dir)
+            .field("before_replace", &self.before_replace.is_some())
+            .finish()
     }
 }
 
@@ -46,6 +76,17 @@ impl FixOptions {
         self.backup_dir = dir;
         self
     }
+
+    /// Calls `hook` with each page's path once its new version is written
+    /// beside it, right before the final check and the rename.
+    ///
+    /// This exists for tests and for tools that coordinate writers: whatever
+    /// the hook (or anyone else) does to the page then is detected, and the page
+    /// is skipped with the other writer's bytes left in place.
+    pub fn before_replace(mut self, hook: impl Fn(&Path) + Send + Sync + 'static) -> FixOptions {
+        self.before_replace = Some(Arc::new(hook));
+        self
+    }
 }
 
 /// One rewritten link destination.
@@ -68,6 +109,16 @@ pub struct Change {
     pub reason: String,
 }
 
+/// A page `apply` did not write, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SkippedPage {
+    /// The page, relative to the root.
+    pub file: String,
+    /// Why it was left as it is.
+    pub reason: String,
+}
+
 /// What `apply` did (or would do, in a dry run).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -76,43 +127,117 @@ pub struct Applied {
     pub changes: Vec<Change>,
     /// Files rewritten.
     pub files: Vec<String>,
+    /// Pages with fixes that were left as they are, with the reason: their
+    /// fixes are not in `changes`.
+    pub skipped: Vec<SkippedPage>,
     /// The backup archive, when files were written.
     pub backup: Option<PathBuf>,
 }
 
+/// A page read and rewritten, waiting to be replaced.
+struct Page {
+    file: String,
+    loaded: Loaded,
+    changes: Vec<Change>,
+}
+
 /// Applies the fixes of `report` at or above the minimum confidence.
 ///
-/// Each touched file is backed up into one zip archive before anything is
-/// written; each file is then replaced atomically. Only the bytes of link
-/// destinations change. Running it again on the fixed tree changes nothing.
+/// Each page is read again below the root and rewritten; every page to write is
+/// then backed up into one zip archive before anything is written, and each is
+/// replaced atomically, keeping its identity. Only the bytes of link
+/// destinations change. A page that changed since the check, changes while it
+/// is replaced, leads out of the root or has other hard links is skipped (see
+/// [`Applied::skipped`]). Running it again on the fixed tree changes nothing.
 pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
-    let root = &report.root;
+    let by_file = selected(report, options.min_confidence);
+    let mut applied = Applied::default();
+    if by_file.is_empty() {
+        return Ok(applied);
+    }
+    let root = tidy_io::Root::open(&report.root)?;
+    let limit =
+        if report.max_file_size == 0 { DEFAULT_MAX_FILE_SIZE } else { report.max_file_size };
+    let mut pages: Vec<Page> = Vec::new();
+    // Path, bytes before and after, aligned with `pages`: the backup's input.
+    let mut rewritten: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut by_real: HashMap<PathBuf, usize> = HashMap::new();
+    for (file, findings) in by_file {
+        let changes = changes(file, &findings);
+        let (mut loaded, after) = match prepare(&root, file, &findings, limit) {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                applied.skipped.push(SkippedPage { file: file.to_owned(), reason });
+                continue;
+            }
+        };
+        match by_real.entry(loaded.located.rel.clone()) {
+            // A symlink and its target in the tree are one file: rewrite it once
+            // (its links count as fixed under both names).
+            Entry::Occupied(first) => pages[*first.get()].changes.extend(changes),
+            Entry::Vacant(slot) => {
+                slot.insert(pages.len());
+                let before = std::mem::take(&mut loaded.bytes);
+                rewritten.push((report.root.join(file), before, after));
+                pages.push(Page { file: file.to_owned(), loaded, changes });
+            }
+        }
+    }
+    if options.dry_run || pages.is_empty() {
+        for page in pages {
+            applied.files.push(page.file);
+            applied.changes.extend(page.changes);
+        }
+    } else {
+        let backup_dir = options
+            .backup_dir
+            .clone()
+            .unwrap_or_else(|| report.root.join(".doclinks").join("backups"));
+        let names: Vec<String> = pages.iter().map(|p| p.file.clone()).collect();
+        let backup = crate::backup::write_backup(&report.root, &backup_dir, &names, &rewritten)?;
+        applied.backup = Some(backup);
+        let replace = ReplaceOptions {
+            durability: Durability::Durable,
+            before_commit: options.before_replace.as_deref().map(|hook| hook as _),
+        };
+        for (page, (_, _, after)) in pages.into_iter().zip(&rewritten) {
+            match tidy_io::replace(&page.loaded, after, &replace) {
+                Ok(()) => {
+                    applied.files.push(page.file);
+                    applied.changes.extend(page.changes);
+                }
+                Err(e) => {
+                    let reason = reason(&root, &page.file, &e);
+                    applied.skipped.push(SkippedPage { file: page.file, reason });
+                }
+            }
+        }
+    }
+    applied.changes.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    Ok(applied)
+}
+
+/// The findings to fix, by file.
+fn selected(report: &Report, min: Confidence) -> BTreeMap<&str, Vec<&Finding>> {
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for finding in &report.findings {
-        if finding.fix.as_ref().is_some_and(|f| {
-            f.confidence >= options.min_confidence && f.new_target != finding.target
-        }) {
+        if finding
+            .fix
+            .as_ref()
+            .is_some_and(|f| f.confidence >= min && f.new_target != finding.target)
+        {
             by_file.entry(finding.file.as_str()).or_default().push(finding);
         }
     }
-    let mut applied = Applied::default();
-    let mut rewritten: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (file, findings) in by_file {
-        let path = root.join(file);
-        // A symlink and its target in the tree are one file: rewrite it once
-        // (its links count as fixed under both names).
-        let first = seen.insert(std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()));
-        let before = std::fs::read(&path).map_err(|e| Error::io("cannot read", &path, e))?;
-        let after = rewrite(&before, &findings).map_err(|(line, column)| {
-            Error::input(format!(
-                "{}:{line}:{column}: file changed since it was checked; run the fix again",
-                path.display()
-            ))
-        })?;
-        for finding in findings {
+    by_file
+}
+
+fn changes(file: &str, findings: &[&Finding]) -> Vec<Change> {
+    findings
+        .iter()
+        .map(|finding| {
             let fix = finding.fix.as_ref().expect("selected findings have fixes");
-            applied.changes.push(Change {
+            Change {
                 file: file.to_owned(),
                 line: finding.line,
                 column: finding.column,
@@ -120,24 +245,35 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
                 new: fix.new_target.clone(),
                 confidence: fix.confidence,
                 reason: fix.reason.clone(),
-            });
-        }
-        if first {
-            applied.files.push(file.to_owned());
-            rewritten.push((path, before, after));
-        }
+            }
+        })
+        .collect()
+}
+
+/// Reads `file` below the root and rewrites it; `Err` is why it is skipped.
+fn prepare(
+    root: &tidy_io::Root,
+    file: &str,
+    findings: &[&Finding],
+    limit: u64,
+) -> Result<(Loaded, Vec<u8>), String> {
+    let loaded = root.read(Path::new(file), limit).map_err(|e| reason(root, file, &e))?;
+    let links = loaded.snapshot.links();
+    if links > 1 {
+        // Refused before the backup, not just by the replace: nothing to undo.
+        let path = loaded.located.path();
+        return Err(reason(root, file, &tidy_io::Error::HardLinked { path, links }));
     }
-    if options.dry_run || rewritten.is_empty() {
-        return Ok(applied);
-    }
-    let backup_dir =
-        options.backup_dir.clone().unwrap_or_else(|| root.join(".doclinks").join("backups"));
-    let backup = crate::backup::write_backup(root, &backup_dir, &applied.files, &rewritten)?;
-    for (path, _, after) in &rewritten {
-        write_atomic(path, after)?;
-    }
-    applied.backup = Some(backup);
-    Ok(applied)
+    let after = rewrite(&loaded.bytes, findings).map_err(|(line, column)| {
+        format!("changed since it was checked (the link at {line}:{column} is not there); run the fix again")
+    })?;
+    Ok((loaded, after))
+}
+
+/// Why `file` was not written, for the skipped list: the file layer's words,
+/// without the path when it is the page's own.
+fn reason(root: &tidy_io::Root, file: &str, error: &tidy_io::Error) -> String {
+    if error.path() == root.path().join(file) { error.reason() } else { error.to_string() }
 }
 
 /// Replaces each finding's destination bytes with its fix; the rest of the
@@ -162,37 +298,10 @@ pub(crate) fn rewrite(before: &[u8], findings: &[&Finding]) -> Result<Vec<u8>, (
     Ok(out)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and
-/// a rename, keeping the file's permissions: readers see the old or the new
-/// file, never half of one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    // Write through a symlink, as editors do, instead of replacing the link
-    // with a copy of the file.
-    let resolved;
-    let path = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        resolved = std::fs::canonicalize(path).map_err(|e| Error::io("cannot resolve", path, e))?;
-        resolved.as_path()
-    } else {
-        path
-    };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".doclinks")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("cannot write in", dir, e))?;
-    temp.write_all(bytes).map_err(|e| Error::io("cannot write", path, e))?;
-    temp.as_file().sync_all().map_err(|e| Error::io("cannot write", path, e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        // Best effort: a file we could read but not chmod keeps default permissions.
-        let _ignored = temp.as_file().set_permissions(meta.permissions());
-    }
-    temp.persist(path).map_err(|e| Error::io("cannot replace", path, e.error))?;
-    Ok(())
-}
-
-/// Writes the fix plan for every finding to `path`, atomically: JSON when the
-/// file name ends in `.json`, Markdown otherwise.
+/// Writes the fix plan for every finding to `path` (`-`: standard output),
+/// atomically: JSON when the file name ends in `.json`, Markdown otherwise. An
+/// existing path that is not a regular file (`/dev/stdout`, a FIFO, a link to
+/// a device) is refused, never replaced; a new file gets `0666 & !umask`.
 pub fn write_plan(
     report: &Report,
     min: Confidence,
@@ -201,33 +310,66 @@ pub fn write_plan(
 ) -> Result<(), Error> {
     let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let text = crate::render::render_plan(report, min, json, style);
-    write_atomic(path, text.as_bytes())
+    tidy_io::write_output(path, text.as_bytes(), Perms::Default, Durability::Durable)?;
+    Ok(())
 }
 
 /// Writes a redirect stub at `old` pointing to `new`, so links to the old page
-/// keep working after a move. Refuses to overwrite an existing file.
-pub fn write_stub(old: &Path, new: &Path) -> Result<String, Error> {
-    if old.exists() {
-        return Err(Error::input(format!("{} exists; a stub would overwrite it", old.display())));
+/// keep working after a move; returns its text.
+///
+/// `old` (relative to the current directory, or absolute) must lead below
+/// `root`; missing directories are created there, never through a symlink. The
+/// stub is a new file (`0666 & !umask`): anything at `old`, even a dangling
+/// symlink, is refused, never replaced.
+pub fn write_stub(root: &Path, old: &Path, new: &Path) -> Result<String, Error> {
+    let exists = || Error::input(format!("{} exists; a stub would overwrite it", old.display()));
+    if std::fs::symlink_metadata(old).is_ok() {
+        return Err(exists());
     }
+    let root = tidy_io::Root::open(root)?;
+    let rel = below_root(&root, old)?;
+    let (Some(name), parent) = (rel.file_name(), rel.parent().unwrap_or(Path::new(""))) else {
+        return Err(Error::input(format!("{} is not a file name", old.display())));
+    };
     let new_abs =
         std::fs::canonicalize(new).map_err(|e| Error::io("cannot open the new page", new, e))?;
-    let old_parent = match old.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(parent) => parent.to_path_buf(),
-        None => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&old_parent).map_err(|e| Error::io("cannot create", &old_parent, e))?;
-    let old_dir =
-        std::fs::canonicalize(&old_parent).map_err(|e| Error::io("cannot open", &old_parent, e))?;
     let to_str = |p: &Path| p.to_string_lossy().replace('\\', "/");
-    let link = encode_path(&relative(&to_str(&old_dir), &to_str(&new_abs)));
+    let link = encode_path(&relative(&to_str(&root.path().join(parent)), &to_str(&new_abs)));
     let title =
         new_abs.file_stem().map_or_else(|| link.clone(), |s| s.to_string_lossy().into_owned());
     let text = format!(
         "---\nredirect_to: {link}\n---\n\n# Moved\n\nThis page moved to [{title}]({link}).\nUpdate your links and bookmarks.\n"
     );
-    write_atomic(old, text.as_bytes())?;
-    Ok(text)
+    let dir = root.create_dirs(parent)?;
+    match tidy_io::create_new(&dir, name, text.as_bytes(), Perms::Default, Durability::Durable) {
+        Err(tidy_io::Error::Exists { .. }) => Err(exists()),
+        other => other.map(|()| text).map_err(Error::from),
+    }
+}
+
+/// `path` (relative to the current directory, or absolute) as a path relative
+/// to `root`, with the part that exists resolved (symlinks followed), so that
+/// what is created is where the path really leads.
+fn below_root(root: &tidy_io::Root, path: &Path) -> Result<PathBuf, Error> {
+    let abs = std::path::absolute(path).map_err(|e| Error::io("cannot resolve", path, e))?;
+    let mut existing = abs.as_path();
+    let mut missing = Vec::new();
+    while std::fs::symlink_metadata(existing).is_err() {
+        let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else { break };
+        missing.push(name);
+        existing = parent;
+    }
+    let mut real =
+        std::fs::canonicalize(existing).map_err(|e| Error::io("cannot resolve", existing, e))?;
+    real.extend(missing.iter().rev());
+    match real.strip_prefix(root.path()) {
+        Ok(rel) if !rel.as_os_str().is_empty() => Ok(rel.to_path_buf()),
+        _ => Err(Error::input(format!(
+            "{} is outside the root {}",
+            path.display(),
+            root.path().display()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -261,21 +403,24 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "[a](../new/x.md) and [b](Y.md#h)\n");
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn write_atomic_writes_through_a_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("real.md"), "old").unwrap();
-        std::os::unix::fs::symlink("real.md", dir.path().join("link.md")).unwrap();
-        write_atomic(&dir.path().join("link.md"), b"new").unwrap();
-        let link = std::fs::symlink_metadata(dir.path().join("link.md")).unwrap();
-        assert!(link.file_type().is_symlink(), "the link stays a link");
-        assert_eq!(std::fs::read_to_string(dir.path().join("real.md")).unwrap(), "new");
-    }
-
     #[test]
     fn rewrite_refuses_a_changed_file() {
         let f = finding("[a](x.md)", "x.md", "y.md");
         assert_eq!(rewrite(b"[a](z.md)", &[&f]), Err((1, 1)));
+    }
+
+    #[test]
+    fn a_stub_outside_the_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        std::fs::write(dir.path().join("root/new.md"), "# New\n").unwrap();
+        let err = write_stub(
+            &dir.path().join("root"),
+            &dir.path().join("root/../old.md"),
+            &dir.path().join("root/new.md"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("is outside the root"), "{err}");
+        assert!(!dir.path().join("old.md").exists());
     }
 }

@@ -50,6 +50,6 @@ pub use crate::backup::{RestoreOptions, Restored, Skipped, restore};
 pub use crate::check::{CheckOptions, Progress, check};
 pub use crate::config::{CONFIG_FILE, Config};
 pub use crate::error::{Error, ErrorKind};
-pub use crate::fix::{Applied, Change, FixOptions, apply, write_plan, write_stub};
+pub use crate::fix::{Applied, Change, FixOptions, SkippedPage, apply, write_plan, write_stub};
 pub use crate::render::{Format, Style, render_applied, render_report};
 pub use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary, Warning};

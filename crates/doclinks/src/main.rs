@@ -1,23 +1,16 @@
 //! The `doclinks` command: arguments in, a library call, rendering, an exit code out.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the binary reports to the terminal")]
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use doclinks::{CheckOptions, Confidence, Config, FixOptions, Format, Report, Style};
-
-/// Exit codes, a stable contract for scripts and CI.
-mod exit {
-    /// No broken links; the operation succeeded.
-    pub(crate) const OK: u8 = 0;
-    /// Broken links found (or left after `fix`).
-    pub(crate) const FINDINGS: u8 = 1;
-    /// Usage or input error: bad flag, unreadable or malformed file.
-    pub(crate) const ERROR: u8 = 2;
-}
+use doclinks::{CheckOptions, Confidence, Config, ErrorKind, FixOptions, Format, Report, Style};
+// Exit codes, a stable contract for scripts and CI: 0 no broken links (the
+// operation succeeded), 1 broken links found or left (or pages skipped), 2
+// usage or input error.
+use tidy_io::cli::exit;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -75,9 +68,16 @@ Exit codes: 0 no broken links (or --report-only), 1 broken links, 2 usage or inp
 Examples:
   doclinks fix --dry-run                     show what would change
   doclinks fix --plan-out plan.json          write the plan for every finding, then fix the sure ones
+  doclinks fix --dry-run --plan-out - | less the plan on stdout, the summary on stderr
   doclinks fix --min-confidence medium --backup-dir /tmp/doclinks
 
-Exit codes: 0 no broken links left, 1 broken links left for triage, 2 usage or input error.")]
+Each page is replaced atomically and keeps its owner, group, mode and extended
+attributes. A page is skipped, never overwritten, when it changed since the check
+or while fix ran (another writer's edit stays), when it is a symlink leading out of
+the root, or when it has other hard links (a rename would leave them the old text).
+
+Exit codes: 0 no broken links left, 1 broken links left for triage or pages skipped,
+2 usage or input error.")]
     Fix {
         #[command(flatten)]
         scan: Scan,
@@ -91,6 +91,8 @@ Exit codes: 0 no broken links left, 1 broken links left for triage, 2 usage or i
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
         /// Write the fix plan for every finding (Markdown, or JSON for a .json file).
+        /// `-` writes it (as Markdown) to stdout, and the summary then goes to stderr.
+        /// An existing FILE that is not a regular file is refused, never replaced.
         #[arg(long, value_name = "FILE")]
         plan_out: Option<PathBuf>,
         /// Output format.
@@ -125,10 +127,13 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
         after_help = "Example:\n  git mv docs/setup.md docs/install.md && doclinks stub docs/setup.md docs/install.md"
     )]
     Stub {
-        /// Where the page used to be (must not exist).
+        /// Where the page used to be (must not exist, must be below the root).
         old_path: PathBuf,
         /// Where the page is now.
         new_path: PathBuf,
+        /// The documentation tree the stub is written in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        root: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
@@ -173,43 +178,38 @@ enum MinConfidence {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match tidy_io::cli::parse::<Cli>() {
         Ok(cli) => cli,
-        Err(err) => {
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { exit::ERROR } else { exit::OK });
-        }
+        Err(code) => return code,
     };
     let mut out = String::new();
     match run(cli, &mut out) {
-        Ok(code) => ExitCode::from(emit(&out).map_or(exit::ERROR, |()| code)),
+        // A reader that went away (`| head`) is not an error; any other write error is.
+        Ok(code) => match tidy_io::cli::emit(&out) {
+            Ok(()) => ExitCode::from(code),
+            Err(e) => {
+                say(&format!("doclinks: error: cannot write output: {e}"));
+                ExitCode::from(exit::USAGE)
+            }
+        },
         Err(err) => {
-            eprintln!("doclinks: error: {err}");
-            ExitCode::from(exit::ERROR)
+            say(&format!("doclinks: error: {err}"));
+            ExitCode::from(exit::USAGE)
         }
     }
 }
 
-/// Writes the command's output to stdout. A reader that went away (`| head`)
-/// is not an error, as in ripgrep; any other write error is.
-fn emit(out: &str) -> Result<(), ()> {
+/// Writes a line to stderr; a closed stderr is no reason to panic.
+fn say(line: &str) {
     use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => {
-            eprintln!("doclinks: error: cannot write output: {e}");
-            Err(())
-        }
-    }
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Runs one command; what it prints to stdout goes to `out`.
 fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
     match cli.command {
         Command::Check { scan, format, nav_only, changed_since, report_only } => {
-            let style = Style::new(&scan.root.to_string_lossy(), color());
+            let style = Style::new(&scan.root.to_string_lossy(), tidy_io::cli::color());
             let report = scan_tree(&scan, |o| o.nav_only(nav_only).changed_since(changed_since))?;
             let format = match format {
                 OutputFormat::Human => Format::Human,
@@ -230,22 +230,40 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
                 MinConfidence::Low => Confidence::Low,
             };
             let report = scan_tree(&scan, |o| o)?;
+            let plan_on_stdout = plan_out.as_deref().is_some_and(tidy_io::is_stdout);
             if let Some(plan) = &plan_out {
-                doclinks::write_plan(&report, min, plan, &style)?;
-                eprintln!("doclinks: wrote the fix plan to {}", plan.display());
+                if let Err(e) = doclinks::write_plan(&report, min, plan, &style) {
+                    return Ok(plan_error(&e));
+                }
+                if !plan_on_stdout {
+                    say(&format!("doclinks: wrote the fix plan to {}", plan.display()));
+                }
             }
             let options =
                 FixOptions::new().min_confidence(min).dry_run(dry_run).backup_dir(backup_dir);
             let applied = doclinks::apply(&report, &options)?;
             let remaining = report.findings.len() - applied.changes.len();
             let json = matches!(format, FixFormat::Json);
-            out.push_str(&doclinks::render_applied(&applied, remaining, dry_run, json, &style));
+            let summary = doclinks::render_applied(&applied, remaining, dry_run, json, &style);
+            if plan_on_stdout {
+                // stdout holds the plan: the summary must not end up inside it.
+                say(summary.trim_end());
+            } else {
+                out.push_str(&summary);
+            }
             if let Some(backup) = &applied.backup
                 && !json
             {
-                eprintln!("doclinks: undo with: doclinks restore {}", backup.display());
+                say(&format!("doclinks: undo with: {}", undo(&scan.root, backup)));
             }
-            Ok(if remaining > 0 { exit::FINDINGS } else { exit::OK })
+            if !applied.skipped.is_empty() {
+                say(&format!(
+                    "doclinks: {} pages were skipped and left as they are (see the skipped lines); exit 1",
+                    applied.skipped.len()
+                ));
+            }
+            let skipped = !applied.skipped.is_empty();
+            Ok(if remaining > 0 || skipped { exit::FINDINGS } else { exit::OK })
         }
         Command::Restore { backup, root, force, format } => {
             let options = doclinks::RestoreOptions::new().force(force);
@@ -290,8 +308,8 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             }
             Ok(if done.skipped.is_empty() { exit::OK } else { exit::FINDINGS })
         }
-        Command::Stub { old_path, new_path, format } => {
-            doclinks::write_stub(&old_path, &new_path)?;
+        Command::Stub { old_path, new_path, root, format } => {
+            doclinks::write_stub(&root, &old_path, &new_path)?;
             if matches!(format, FixFormat::Json) {
                 let json = serde_json::json!({
                     "stub": old_path.display().to_string(),
@@ -347,12 +365,28 @@ fn scan_tree(
     }
     let report = report?;
     for warning in &report.warnings {
-        eprintln!("doclinks: warning: {}: {}", warning.path.display(), warning.message);
+        say(&format!("doclinks: warning: {}: {}", warning.path.display(), warning.message));
     }
     Ok(report)
 }
 
-/// Colour only on a terminal, and never when `NO_COLOR` is set (no-color.org).
-fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// The command that undoes a fix run on `root` with `backup`.
+fn undo(root: &Path, backup: &Path) -> String {
+    if root.as_os_str() == "." {
+        format!("doclinks restore {}", backup.display())
+    } else {
+        format!("doclinks restore --root {} {}", root.display(), backup.display())
+    }
+}
+
+/// Says why the plan cannot be written; a path that is not a regular file gets
+/// a pointer to the way to print it.
+fn plan_error(error: &doclinks::Error) -> u8 {
+    say(&format!("doclinks: error: {error}"));
+    if let ErrorKind::File(tidy_io::Error::NotRegular { .. } | tidy_io::Error::Symlink { .. }) =
+        error.kind()
+    {
+        say("doclinks: hint: `--plan-out -` writes the plan to standard output");
+    }
+    exit::USAGE
 }

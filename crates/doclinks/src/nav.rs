@@ -5,15 +5,15 @@
 //! The YAML files are parsed with a real YAML parser, so block and flow style,
 //! quoting and comments all read the same. A malformed file becomes a warning
 //! naming it, and the link check goes on without what it would have said.
+//! They are read like pages, below the root and only when regular files.
 
-use std::path::Path;
 use std::sync::Mutex;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::report::Warning;
 use crate::resolve::normalize;
-use crate::tree::{Tree, file_name, is_markdown, join, parent, push_warning};
+use crate::tree::{Tree, TreeRoot, file_name, is_markdown, join, parent, push_warning};
 
 /// What mkdocs.yml says about navigation and redirects, as root-relative paths.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,12 +24,20 @@ pub(crate) struct Mkdocs {
 }
 
 /// Reads `mkdocs.yml` (or `mkdocs.yaml`) at the root. A file that is not valid
-/// YAML is reported in `warnings` and treated as absent.
-pub(crate) fn read_mkdocs(root: &Path, warnings: &Mutex<Vec<Warning>>) -> Option<Mkdocs> {
-    let (path, text) = ["mkdocs.yml", "mkdocs.yaml"].iter().find_map(|n| {
-        let path = root.join(n);
-        std::fs::read_to_string(&path).ok().map(|text| (path, text))
-    })?;
+/// YAML, or cannot be read (a FIFO, a link out of the root), is reported in
+/// `warnings` and treated as absent.
+pub(crate) fn read_mkdocs(root: &TreeRoot, warnings: &Mutex<Vec<Warning>>) -> Option<Mkdocs> {
+    let name = ["mkdocs.yml", "mkdocs.yaml"]
+        .into_iter()
+        .find(|n| std::fs::symlink_metadata(root.join(n)).is_ok())?;
+    let path = root.join(name);
+    let text = match read_text(root, name) {
+        Ok(text) => text,
+        Err(e) => {
+            push_warning(warnings, &path, format!("{e}; its nav and redirect_maps are skipped"));
+            return None;
+        }
+    };
     match parse_mkdocs(&text) {
         Ok(mkdocs) => Some(mkdocs),
         Err(e) => {
@@ -37,6 +45,11 @@ pub(crate) fn read_mkdocs(root: &Path, warnings: &Mutex<Vec<Warning>>) -> Option
             None
         }
     }
+}
+
+/// A navigation file of the tree as text; `Err` says why it is not read.
+pub(crate) fn read_text(root: &TreeRoot, rel: &str) -> Result<String, String> {
+    String::from_utf8(root.read(rel)?).map_err(|_| "not valid UTF-8".to_owned())
 }
 
 /// Parses the first YAML document of `text`; an empty file is `Null`.
@@ -159,7 +172,7 @@ pub(crate) fn docfx_redirects(
     let mut out = Vec::new();
     for name in names {
         let path = tree.root.join(&name);
-        let json = match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| {
+        let json = match read_text(&tree.root, &name).and_then(|t| {
             serde_json::from_str::<serde_json::Value>(&t)
                 .map_err(|e| format!("malformed JSON: {e}"))
         }) {
@@ -289,10 +302,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("mkdocs.yml"), "nav: [a.md\n").expect("write");
         let warnings = Mutex::new(Vec::new());
-        assert_eq!(read_mkdocs(dir.path(), &warnings), None);
+        let root = TreeRoot::new(tidy_io::Root::open(dir.path()).expect("root"), 1 << 20);
+        assert_eq!(read_mkdocs(&root, &warnings), None);
         let warnings = warnings.into_inner().expect("lock");
         assert_eq!(warnings.len(), 1);
-        assert_eq!(warnings[0].path, dir.path().join("mkdocs.yml"));
+        assert_eq!(warnings[0].path, root.join("mkdocs.yml"));
         assert!(warnings[0].message.starts_with("malformed YAML: "), "{}", warnings[0].message);
     }
 

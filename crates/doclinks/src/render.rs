@@ -412,6 +412,11 @@ pub fn render_applied(
             "dry_run": dry_run,
             "changes": changes,
             "files": applied.files.iter().map(|f| style.path(f)).collect::<Vec<_>>(),
+            "skipped": applied
+                .skipped
+                .iter()
+                .map(|s| json!({ "file": style.path(&s.file), "reason": s.reason }))
+                .collect::<Vec<_>>(),
             "backup": applied.backup.as_ref().map(|b| b.display().to_string()),
             "remaining": remaining,
         }));
@@ -430,8 +435,14 @@ pub fn render_applied(
             c.reason
         );
     }
+    for skipped in &applied.skipped {
+        let _ = writeln!(out, "skipped {}: {}", style.path(&skipped.file), skipped.reason);
+    }
     let verb = if dry_run { "would fix" } else { "fixed" };
     let _ = write!(out, "{verb} {} links in {} files", applied.changes.len(), applied.files.len());
+    if !applied.skipped.is_empty() {
+        let _ = write!(out, "; {} files skipped, not written", applied.skipped.len());
+    }
     match &applied.backup {
         Some(backup) => {
             let _ = write!(out, "; backup: {}", backup.display());

@@ -188,4 +188,7 @@ pub struct Report {
     pub unreached: Option<Vec<String>>,
     /// Files that could not be scanned.
     pub warnings: Vec<Warning>,
+    /// The `max_file_size` the check read pages with, so that `fix` reads them
+    /// with the same cap; 0 for a report not made by a check (the default applies).
+    pub(crate) max_file_size: u64,
 }

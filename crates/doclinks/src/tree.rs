@@ -1,21 +1,132 @@
 //! The walked tree: every file and directory under the root, indexed the ways
 //! resolution and fix proposals look things up (exact path, lowercase path,
-//! file name, directory + stem).
+//! file name, directory + stem); and the root itself, opened once, through
+//! which every file of the tree is read.
+//!
+//! Nothing here opens a file that is not a regular file: pages are read below
+//! the root with [`tidy_io::Root`] (a FIFO, a device or a link out of the root
+//! is a warning naming the page), and the walk looks at the ignore files the
+//! `ignore` crate would open before it lets the crate enter a directory.
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ignore::{WalkBuilder, WalkState};
 
+use crate::error::Error;
 use crate::report::Warning;
+
+/// The root of the tree: its resolved path, and the handle every file of the
+/// tree is read through, opened once per check.
+///
+/// It dereferences to the path, so that code which only needs the path keeps
+/// reading like `tree.root.join(..)`.
+#[derive(Debug)]
+pub(crate) struct TreeRoot {
+    path: PathBuf,
+    dir: tidy_io::Root,
+    /// The most bytes read from one file (`max_file_size`).
+    limit: u64,
+    /// A handle on each directory pages were read from, opened once below the
+    /// root without passing a symlink: resolving every page from the root
+    /// again would double the system calls of a check.
+    dirs: Mutex<HashMap<String, Option<Arc<tidy_io::Dir>>>>,
+}
+
+impl std::ops::Deref for TreeRoot {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TreeRoot {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl TreeRoot {
+    /// The tree at the opened root `dir`, whose files are read up to `limit` bytes.
+    pub(crate) fn new(dir: tidy_io::Root, limit: u64) -> TreeRoot {
+        TreeRoot { path: dir.path().to_path_buf(), dir, limit, dirs: Mutex::default() }
+    }
+
+    /// The regular file at `rel` (root-relative, `/`-separated), read below the
+    /// root with the size cap; `Err` is the warning to show for it.
+    pub(crate) fn read(&self, rel: &str) -> Result<Vec<u8>, String> {
+        let resolved = || self.dir.read(Path::new(rel), self.limit).map(|loaded| loaded.bytes);
+        let read = match self.dir_handle(parent(rel)) {
+            Some(dir) => match dir.read_regular(std::ffi::OsStr::new(file_name(rel)), self.limit) {
+                // A symlinked page: resolved from the root, followed only inside it.
+                Err(tidy_io::Error::Symlink { .. }) => resolved(),
+                read => read,
+            },
+            None => resolved(),
+        };
+        read.map_err(|e| self.unreadable(rel, &e))
+    }
+
+    /// The handle on the directory `rel` of the tree (never reached through a
+    /// symlink); `None` when it cannot be opened that way.
+    fn dir_handle(&self, rel: &str) -> Option<Arc<tidy_io::Dir>> {
+        if let Some(known) = self.dirs.lock().expect("directory handles lock").get(rel) {
+            return known.clone();
+        }
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        let opened = self.dir.dir().open_beneath(&parts, false).ok().map(Arc::new);
+        self.dirs.lock().expect("directory handles lock").insert(rel.to_owned(), opened.clone());
+        opened
+    }
+
+    /// What to say about a file of the tree that is not read.
+    pub(crate) fn unreadable(&self, rel: &str, error: &tidy_io::Error) -> String {
+        match error {
+            tidy_io::Error::NotRegular { path, kind } if path == &self.path.join(rel) => {
+                format!("skipped: a {kind}, not a regular file")
+            }
+            tidy_io::Error::NotRegular { path, kind } => {
+                let shown = path.strip_prefix(&self.path).unwrap_or(path);
+                format!("skipped: leads to {}, a {kind}, not a regular file", shown.display())
+            }
+            tidy_io::Error::OutsideRoot { target, .. } => {
+                format!("skipped: leads outside the root (to {})", target.display())
+            }
+            tidy_io::Error::Symlink { .. } => "skipped: a dangling symbolic link".to_owned(),
+            tidy_io::Error::TooLarge { path, limit } => {
+                let len = std::fs::metadata(path).map_or(0, |m| m.len());
+                let what =
+                    if len > *limit { format!("{} is over", size(len)) } else { "over".to_owned() };
+                format!(
+                    "skipped: {what} the {} limit (max_file_size in doclinks.toml)",
+                    size(*limit)
+                )
+            }
+            tidy_io::Error::Io { source, .. } => format!("cannot read: {source}"),
+            other => format!("cannot read: {}", other.reason()),
+        }
+    }
+}
+
+/// A file size for messages: bytes, KiB or MiB.
+pub(crate) fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    match bytes {
+        b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),
+        b if b >= KIB => format!("{:.1} KiB", b as f64 / KIB as f64),
+        b => format!("{b} bytes"),
+    }
+}
 
 /// Directories skipped by default besides hidden ones: vendored code, whose
 /// docs are not ours to fix.
 const VENDORED: &[&str] = &["node_modules", "vendor", "third_party", "bower_components", "target"];
 
 pub(crate) struct Tree {
-    pub(crate) root: PathBuf,
+    pub(crate) root: TreeRoot,
     /// Root-relative, `/`-separated, sorted.
     pub(crate) files: Vec<String>,
     by_path: HashMap<String, usize>,
@@ -54,18 +165,30 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
 
 impl Tree {
     /// Walks `root` in parallel, respecting `.gitignore` and skipping hidden and
-    /// vendored directories. Unreadable entries and loops become warnings.
-    pub(crate) fn walk(root: &Path, warnings: &Mutex<Vec<Warning>>) -> Tree {
+    /// vendored directories. Unreadable entries and loops become warnings; so
+    /// does a directory whose ignore files are not regular files (it is not
+    /// entered). Such a file at the root or above it is an error.
+    pub(crate) fn walk(root: TreeRoot, warnings: &Mutex<Vec<Warning>>) -> Result<Tree, Error> {
+        for dir in root.ancestors() {
+            if let Some(problem) = special_ignore_file(dir) {
+                return Err(Error::input(format!(
+                    "cannot walk {}: {problem}; the ignore rules there cannot be read",
+                    root.display()
+                )));
+            }
+        }
         let found: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+        // The filter must be 'static: its warnings are merged in after the walk.
+        let skipped_dirs: Arc<Mutex<Vec<Warning>>> = Arc::default();
         let threads = rayon::current_num_threads();
-        WalkBuilder::new(root)
+        let base: &Path = &root;
+        WalkBuilder::new(base)
             .hidden(true)
             .require_git(false)
             .threads(threads)
-            .filter_entry(|entry| {
-                !(entry.depth() > 0
-                    && entry.file_type().is_some_and(|t| t.is_dir())
-                    && VENDORED.iter().any(|v| entry.file_name() == *v))
+            .filter_entry({
+                let skipped_dirs = Arc::clone(&skipped_dirs);
+                move |entry| keep_entry(entry, &skipped_dirs)
             })
             .build_parallel()
             .run(|| {
@@ -74,7 +197,7 @@ impl Tree {
                     match entry {
                         Ok(entry) if entry.depth() > 0 => {
                             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                            match entry.path().strip_prefix(root).ok().and_then(|p| p.to_str()) {
+                            match entry.path().strip_prefix(base).ok().and_then(|p| p.to_str()) {
                                 Some(rel) => found
                                     .lock()
                                     .expect("walk results lock")
@@ -88,7 +211,7 @@ impl Tree {
                         }
                         Ok(_) => {}
                         Err(err) => {
-                            let path = walk_error_path(&err).unwrap_or_else(|| root.to_path_buf());
+                            let path = walk_error_path(&err).unwrap_or_else(|| base.to_path_buf());
                             push_warning(
                                 warnings,
                                 &path,
@@ -99,13 +222,15 @@ impl Tree {
                     WalkState::Continue
                 })
             });
+        let skipped_dirs = std::mem::take(&mut *skipped_dirs.lock().expect("walk warnings lock"));
+        warnings.lock().expect("warnings lock").extend(skipped_dirs);
         let mut found = found.into_inner().expect("walk results lock");
         found.sort();
         found.dedup();
-        Tree::from_entries(root.to_path_buf(), found)
+        Ok(Tree::from_entries(root, found))
     }
 
-    pub(crate) fn from_entries(root: PathBuf, entries: Vec<(String, bool)>) -> Tree {
+    fn from_entries(root: TreeRoot, entries: Vec<(String, bool)>) -> Tree {
         let mut tree = Tree {
             root,
             files: Vec::new(),
@@ -139,7 +264,7 @@ impl Tree {
     }
 
     pub(crate) fn abs(&self, rel: &str) -> PathBuf {
-        if rel.is_empty() { self.root.clone() } else { self.root.join(rel) }
+        if rel.is_empty() { self.root.to_path_buf() } else { self.root.join(rel) }
     }
 
     /// What is at `path`: a walked file, a directory, or something the walk
@@ -184,6 +309,93 @@ pub(crate) enum Entry {
 
 pub(crate) fn push_warning(warnings: &Mutex<Vec<Warning>>, path: &Path, message: String) {
     warnings.lock().expect("warnings lock").push(Warning { path: path.to_path_buf(), message });
+}
+
+/// Whether the walk enters `entry`: not a vendored directory, and not one whose
+/// ignore files the `ignore` crate could not read without blocking or reading
+/// without end (that is reported in `skipped`).
+fn keep_entry(entry: &ignore::DirEntry, skipped: &Mutex<Vec<Warning>>) -> bool {
+    if entry.depth() == 0 || !entry.file_type().is_some_and(|t| t.is_dir()) {
+        return true;
+    }
+    if VENDORED.iter().any(|v| entry.file_name() == *v) {
+        return false;
+    }
+    match special_ignore_file(entry.path()) {
+        None => true,
+        Some(problem) => {
+            let message =
+                format!("skipped the directory: {problem}, so its ignore rules cannot be read");
+            push_warning(skipped, entry.path(), message);
+            false
+        }
+    }
+}
+
+/// The first ignore file the `ignore` crate would open on entering `dir` that
+/// is not a regular file (a FIFO would block the walk, `/dev/zero` never end
+/// it), described for a message: `.gitignore`, `.ignore`, and git's
+/// `info/exclude` (for a worktree or submodule, in the directory its `.git` file
+/// names). A missing file is fine: the crate skips it too.
+fn special_ignore_file(dir: &Path) -> Option<String> {
+    let special = |path: &Path| {
+        let meta = std::fs::metadata(path).ok()?;
+        (!meta.is_file())
+            .then(|| format!("{} is a {}, not a regular file", path.display(), kind(&meta)))
+    };
+    if let Some(problem) =
+        special(&dir.join(".gitignore")).or_else(|| special(&dir.join(".ignore")))
+    {
+        return Some(problem);
+    }
+    let git = dir.join(".git");
+    let git_dir = if std::fs::metadata(&git).is_ok_and(|m| m.is_file()) {
+        match common_git_dir(&git) {
+            Ok(Some(common)) => common,
+            Ok(None) => return None,
+            Err(problem) => return Some(problem),
+        }
+    } else {
+        git
+    };
+    special(&git_dir.join("info").join("exclude"))
+}
+
+/// The shared git directory a `.git` file leads to, as the `ignore` crate finds
+/// it (`gitdir: DIR`, then `DIR/commondir`); `Err` describes a file on the way
+/// that cannot be read safely.
+fn common_git_dir(git_file: &Path) -> Result<Option<PathBuf>, String> {
+    const LIMIT: u64 = 64 * 1024;
+    let first_line = |path: &Path| match tidy_io::read_file(path, LIMIT) {
+        Ok(bytes) => {
+            let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+            Ok(Some(String::from_utf8_lossy(line).trim_end_matches('\r').to_owned()))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.to_string()),
+    };
+    let Some(line) = first_line(git_file)? else { return Ok(None) };
+    let Some(real) = line.strip_prefix("gitdir: ").map(PathBuf::from) else { return Ok(None) };
+    let Some(common) = first_line(&real.join("commondir"))? else { return Ok(None) };
+    Ok(Some(if common.starts_with('.') { real.join(common) } else { PathBuf::from(common) }))
+}
+
+/// The word for a file type in messages (as `tidy_io` says it).
+fn kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
