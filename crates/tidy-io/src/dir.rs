@@ -208,6 +208,86 @@ impl Dir {
         crate::read::read_capped(file, &stat, limit, &self.join(name))
     }
 
+    /// Opens (creating with `0666 & !umask`) the file `name` to read and append to,
+    /// for an append-only log: never through a symlink (`O_NOFOLLOW`), never
+    /// waiting on a FIFO (`O_NONBLOCK`, then `fstat` must say regular).
+    pub fn open_append(&self, name: &OsStr) -> Result<(File, Stat)> {
+        check_name(name, &self.path)?;
+        let path = || self.join(name);
+        let flags = OFlags::RDWR
+            | OFlags::CREATE
+            | OFlags::APPEND
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::NOCTTY
+            | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o666)) {
+            Ok(fd) => fd,
+            Err(Errno::LOOP) => return Err(Error::Symlink { path: path() }),
+            Err(Errno::NXIO) => return Err(Error::NotRegular { path: path(), kind: "socket" }),
+            Err(e) => return Err(Error::io("open", path(), e)),
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", path(), e))?;
+        if !is_regular(&stat) {
+            return Err(Error::NotRegular { path: path(), kind: kind_name(&stat) });
+        }
+        // A regular file never blocks: back to ordinary appends.
+        rustix::fs::fcntl_setfl(&fd, OFlags::APPEND).map_err(|e| Error::io("open", path(), e))?;
+        Ok((File::from(fd), stat))
+    }
+
+    /// Moves `name` here to `to_name` in `to` without ever replacing anything there
+    /// ([`Error::Exists`]). Where the file system lacks `RENAME_NOREPLACE`, a hard
+    /// link (which never replaces either) and then an unlink of the old name; a
+    /// crash between the two leaves one inode at both names, which the next call
+    /// finishes by removing the old name. A move across file systems is an
+    /// [`Error::Io`] for which [`Error::is_cross_device`] holds.
+    pub fn move_noreplace(&self, name: &OsStr, to: &Dir, to_name: &OsStr) -> Result<()> {
+        check_name(name, &self.path)?;
+        check_name(to_name, &to.path)?;
+        let moved = match rustix::fs::renameat_with(
+            &self.fd,
+            name,
+            &to.fd,
+            to_name,
+            RenameFlags::NOREPLACE,
+        ) {
+            Err(Errno::INVAL) => self.link_then_unlink(name, to, to_name),
+            other => other,
+        };
+        match moved {
+            Ok(()) => Ok(()),
+            Err(Errno::EXIST) => Err(Error::Exists { path: to.join(to_name) }),
+            Err(e) => Err(Error::io("move", self.join(name), e)),
+        }
+    }
+
+    fn link_then_unlink(&self, name: &OsStr, to: &Dir, to_name: &OsStr) -> rustix::io::Result<()> {
+        match rustix::fs::linkat(&self.fd, name, &to.fd, to_name, AtFlags::empty()) {
+            Ok(()) => {}
+            Err(Errno::EXIST) if self.same_inode(name, to, to_name) => {}
+            Err(e) => return Err(e),
+        }
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())
+    }
+
+    fn same_inode(&self, name: &OsStr, other: &Dir, other_name: &OsStr) -> bool {
+        let id = |dir: &Dir, name: &OsStr| {
+            rustix::fs::statat(&dir.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map(|s| (s.st_dev, s.st_ino))
+        };
+        matches!((id(self, name), id(other, other_name)), (Ok(a), Ok(b)) if a == b)
+    }
+
+    /// Removes the empty directory `name` (gone already is fine).
+    pub fn remove_dir(&self, name: &OsStr) -> Result<()> {
+        check_name(name, &self.path)?;
+        match rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(Error::io("remove directory", self.join(name), e)),
+        }
+    }
+
     /// Creates a uniquely named temporary file here, to be written and then
     /// placed with [`TempFile::place`]; dropped unplaced, it is removed.
     pub fn temp_file(&self, hint: &str, perms: Perms) -> Result<TempFile<'_>> {

@@ -132,6 +132,12 @@ impl Error {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 
+    /// Whether a move failed because source and destination are on different
+    /// file systems (`EXDEV`): the caller copies instead.
+    pub fn is_cross_device(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error()))
+    }
+
     /// The error without the path: for callers that name the file themselves.
     pub fn reason(&self) -> String {
         let full = self.to_string();

@@ -58,7 +58,7 @@ mod root;
 pub use crate::dir::{Dir, Durability, Perms, Place, TempFile, is_regular, kind_name};
 pub use crate::error::{Error, Result};
 pub use crate::output::{create_new, is_regular_file, is_stdout, write_output, write_stdout};
-pub use crate::read::{open_regular, read_file};
+pub use crate::read::{open_regular, read_file, read_to_end_capped};
 pub use crate::replace::{Hook, ReplaceOptions, Snapshot, replace};
 pub use crate::root::{Loaded, Located, Root};
 

@@ -3,7 +3,7 @@
 //! `/dev/zero` through), and without ever blocking on a FIFO.
 
 use std::fs::File;
-use std::io::Read as _;
+use std::io::Read;
 use std::path::Path;
 
 use rustix::fs::{CWD, Mode, OFlags, Stat};
@@ -45,8 +45,21 @@ pub(crate) fn read_capped(file: File, stat: &Stat, limit: u64, path: &Path) -> R
     if size > limit {
         return Err(Error::TooLarge { path: path.to_path_buf(), limit });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
-    file.take(limit.saturating_add(1))
+    let capacity = usize::try_from(size).unwrap_or(0).saturating_add(1);
+    read_to_end_capped(file, limit, path, capacity)
+}
+
+/// Reads `reader` to its end, failing with [`Error::TooLarge`] past `limit` bytes;
+/// `path` names it in errors. For a reader already open (a locked log, stdin).
+pub fn read_to_end_capped(
+    reader: impl Read,
+    limit: u64,
+    path: &Path,
+    capacity: usize,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(capacity);
+    reader
+        .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read", path, e))?;
     if bytes.len() as u64 > limit {

@@ -133,3 +133,39 @@ fn the_walk_beneath_refuses_a_symlinked_component() {
     }
     assert!(!tmp.path().join("real/x").exists());
 }
+
+#[test]
+fn moves_never_replace_and_append_opens_refuse_special_files() {
+    use std::ffi::OsStr;
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("q")).unwrap();
+    std::fs::write(tmp.path().join("a"), "a").unwrap();
+    std::fs::write(tmp.path().join("q/a"), "taken").unwrap();
+    let dir = tidy_io::Dir::open(tmp.path()).unwrap();
+    let q = dir.open_beneath(&["q"], false).unwrap();
+    let err = dir.move_noreplace(OsStr::new("a"), &q, OsStr::new("a")).unwrap_err();
+    assert!(matches!(err, Error::Exists { .. }), "{err}");
+    assert_eq!(std::fs::read(tmp.path().join("q/a")).unwrap(), b"taken");
+    dir.move_noreplace(OsStr::new("a"), &q, OsStr::new("b")).unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("q/b")).unwrap(), b"a");
+    assert!(!tmp.path().join("a").exists());
+
+    let (mut log, _) = dir.open_append(OsStr::new("log")).unwrap();
+    log.write_all(b"one\n").unwrap();
+    let (mut log, _) = dir.open_append(OsStr::new("log")).unwrap();
+    log.write_all(b"two\n").unwrap();
+    assert_eq!(std::fs::read(tmp.path().join("log")).unwrap(), b"one\ntwo\n");
+    mkfifo(&tmp.path().join("fifo"));
+    symlink("log", tmp.path().join("link")).unwrap();
+    assert!(matches!(
+        dir.open_append(OsStr::new("fifo")),
+        Err(Error::NotRegular { kind: "FIFO", .. })
+    ));
+    assert!(matches!(dir.open_append(OsStr::new("link")), Err(Error::Symlink { .. })));
+
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    dir.remove_dir(OsStr::new("empty")).unwrap();
+    dir.remove_dir(OsStr::new("empty")).unwrap();
+    assert!(dir.remove_dir(OsStr::new("q")).is_err(), "a directory with files stays");
+}
