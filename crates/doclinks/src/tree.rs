@@ -95,7 +95,14 @@ impl TreeRoot {
             tidy_io::Error::OutsideRoot { target, .. } => {
                 format!("skipped: leads outside the root (to {})", target.display())
             }
-            tidy_io::Error::Symlink { .. } => "skipped: a dangling symbolic link".to_owned(),
+            // Dangling, or a link the kernel cannot resolve to a path (`/dev/stdin`
+            // on a pipe).
+            tidy_io::Error::Symlink { path } => match std::fs::read_link(path) {
+                Ok(to) => {
+                    format!("skipped: a symbolic link to {} that leads to no file", to.display())
+                }
+                Err(_) => "skipped: a symbolic link that leads to no file".to_owned(),
+            },
             tidy_io::Error::TooLarge { path, limit } => {
                 let len = std::fs::metadata(path).map_or(0, |m| m.len());
                 let what =

@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixing;
+mod hostile;
 mod modes;
 mod props;
 mod restore;
