@@ -268,15 +268,16 @@ impl AuditLog {
     /// chain, and repairs a line torn by a crash (dropping it and logging the repair).
     pub(crate) fn open_in(dir: &Dir, name: &OsStr, root: &str, operator: &str) -> Result<AuditLog> {
         let path = &dir.join(name);
-        let mut file =
-            fsutil::open_append(dir, name).map_err(|e| Error::file("cannot open audit log", e))?;
+        let (mut file, stat) =
+            dir.open_append(name).map_err(|e| Error::file("cannot open audit log", e))?;
         file.try_lock().map_err(|_| {
             Error::refused(format!(
                 "{}: the audit log is in use by another execute or undo",
                 path.display()
             ))
         })?;
-        let bytes = fsutil::read_capped(&mut file, AUDIT_LOG_LIMIT, path)
+        let capacity = usize::try_from(stat.st_size).unwrap_or(0);
+        let bytes = tidy_io::read_to_end_capped(&mut file, AUDIT_LOG_LIMIT, path, capacity)
             .map_err(|e| Error::file("cannot read audit log", e))?;
         let parsed = parse(path, &bytes, true)?;
         let mut log = AuditLog {

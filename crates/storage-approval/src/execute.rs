@@ -12,7 +12,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use rustix::io::Errno;
 use tidy_io::Dir;
 
 use crate::approval::Approval;
@@ -298,7 +297,7 @@ fn relocate(c: &mut Checked, to: &Loc<'_>, sha256: &str) -> std::result::Result<
     let to_dir =
         to.anchor.open_beneath(&dirs, true).map_err(|e| describe_open(&e, "the destination"))?;
     still_same(c)?;
-    match fsutil::move_noreplace(&c.dir, &c.name, &to_dir, name) {
+    match c.dir.move_noreplace(OsStr::new(&c.name), &to_dir, OsStr::new(name)) {
         Ok(()) => {
             // If the name was swapped between the last look and the rename, the wrong
             // entry moved: put it back and report.
@@ -308,11 +307,11 @@ fn relocate(c: &mut Checked, to: &Loc<'_>, sha256: &str) -> std::result::Result<
                 Err(e) => return Err(format!("cannot stat the destination: {}", e.reason())),
             };
             if moved.st_ino != c.stat.st_ino || moved.st_dev != c.stat.st_dev {
-                let _ = fsutil::move_noreplace(&to_dir, name, &c.dir, &c.name);
+                let _ = to_dir.move_noreplace(OsStr::new(name), &c.dir, OsStr::new(&c.name));
                 return Err("replaced right before the action; put back".to_owned());
             }
         }
-        Err(Errno::XDEV) => {
+        Err(e) if e.is_cross_device() => {
             // A run killed between placing the copy and removing the original left a
             // complete copy: use it instead of failing on the existing name.
             let complete = to_dir
@@ -327,13 +326,14 @@ fn relocate(c: &mut Checked, to: &Loc<'_>, sha256: &str) -> std::result::Result<
                     })?;
             }
             still_same(c).map_err(|e| format!("{e}; the copy at the destination is kept"))?;
-            rustix::fs::unlinkat(&c.dir, c.name.as_str(), rustix::fs::AtFlags::empty())
-                .map_err(|e| format!("copied, but cannot remove the original: {e}"))?;
+            c.dir
+                .remove_file(OsStr::new(&c.name))
+                .map_err(|e| format!("copied, but cannot remove the original: {}", e.reason()))?;
         }
-        Err(Errno::EXIST) => {
+        Err(tidy_io::Error::Exists { .. }) => {
             return Err(format!("`{}` already exists at the destination", to.rel));
         }
-        Err(e) => return Err(format!("cannot move: {e}; the original is untouched")),
+        Err(e) => return Err(format!("cannot move: {}; the original is untouched", e.reason())),
     }
     let from_dir = c.dir.try_clone().map_err(|e| e.to_string())?;
     Ok(vec![from_dir, to_dir])
@@ -673,8 +673,9 @@ pub fn execute(
             let result = check_keep(a, &keeps).and_then(|()| match target(a) {
                 Some(to) => relocate(&mut c, &to, sha),
                 None => still_same(&c).and_then(|()| {
-                    rustix::fs::unlinkat(&c.dir, c.name.as_str(), rustix::fs::AtFlags::empty())
-                        .map_err(|e| format!("cannot delete: {e}"))?;
+                    c.dir
+                        .remove_file(OsStr::new(&c.name))
+                        .map_err(|e| format!("cannot delete: {}", e.reason()))?;
                     Ok(vec![c.dir])
                 }),
             });
@@ -788,7 +789,10 @@ fn remove_emptied_dirs(
         let parts: Vec<&str> = dir.split('/').collect();
         let (name, parents) = parts.split_last().expect("a directory has a name");
         let Ok(parent) = root.open_beneath(parents, false) else { continue };
-        if rustix::fs::unlinkat(&parent, *name, rustix::fs::AtFlags::REMOVEDIR).is_ok() {
+        // `remove_dir` takes a missing directory for removed: only one that is there
+        // now is logged as removed by this run.
+        let name = OsStr::new(*name);
+        if matches!(parent.stat(name), Ok(Some(_))) && parent.remove_dir(name).is_ok() {
             removed.push((dir.to_owned(), parent));
         }
     }
@@ -1200,8 +1204,7 @@ fn remove_empty_parents(anchor: &Dir, rel: &str) {
     let parts: Vec<&str> = rel.split('/').collect();
     for depth in (1..parts.len()).rev() {
         let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
-        if rustix::fs::unlinkat(&parent, parts[depth - 1], rustix::fs::AtFlags::REMOVEDIR).is_err()
-        {
+        if parent.remove_dir(OsStr::new(parts[depth - 1])).is_err() {
             return;
         }
     }

@@ -1,17 +1,15 @@
 //! What storage-approval adds to the file layer (`tidy_io`, which holds the one
-//! confinement walk and the one atomic write of the workspace): report paths split
-//! into plain components, hashing, the mtime format, reading and appending to the
-//! tool's own files (never through a symlink, never blocking on a FIFO), moving a
-//! file between two directory handles without replacing anything, and the verified
-//! copy of a move across file systems.
+//! confinement walk, the one atomic write, the append-open of a log and the move
+//! between two directory handles): report paths split into plain components,
+//! hashing, the mtime format, the quarantine marker, and the verified copy of a move
+//! across file systems.
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags, Stat};
-use rustix::io::Errno;
+use rustix::fs::Stat;
 use sha2::{Digest, Sha256};
 use tidy_io::{Dir, Durability, Perms, Place};
 
@@ -127,97 +125,6 @@ pub(crate) fn open_parent(path: &Path) -> tidy_io::Result<(Dir, &OsStr)> {
     Ok((Dir::open(parent)?, name))
 }
 
-/// Reads an open file to its end, refusing more than `limit` bytes: counted as they
-/// are read, since `st_size` says nothing of a file that grows meanwhile. For the
-/// audit log, read through the handle it is locked and appended by; files read by
-/// name use `Dir::read_regular`.
-pub(crate) fn read_capped(file: impl Read, limit: u64, path: &Path) -> tidy_io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|source| {
-        tidy_io::Error::Io { action: "read", path: path.to_path_buf(), source }
-    })?;
-    if bytes.len() as u64 > limit {
-        return Err(tidy_io::Error::TooLarge { path: path.to_path_buf(), limit });
-    }
-    Ok(bytes)
-}
-
-/// Opens (creating, `0666 & !umask`) the tool's own file `name` in `dir` to read and
-/// append to: `O_NOFOLLOW`, so a symlink is refused; `O_NONBLOCK`, so a FIFO is
-/// opened at once and refused by the `fstat` that follows, never waited on.
-// The file layer has reads and whole-file writes only; an append-open is asked of it.
-pub(crate) fn open_append(dir: &Dir, name: &OsStr) -> tidy_io::Result<File> {
-    let path = || dir.join(name);
-    let flags = OFlags::RDWR
-        | OFlags::CREATE
-        | OFlags::APPEND
-        | OFlags::NOFOLLOW
-        | OFlags::NONBLOCK
-        | OFlags::NOCTTY
-        | OFlags::CLOEXEC;
-    let fd = match rustix::fs::openat(dir.fd(), name, flags, Mode::from_raw_mode(0o666)) {
-        Ok(fd) => fd,
-        Err(Errno::LOOP) => return Err(tidy_io::Error::Symlink { path: path() }),
-        Err(Errno::NXIO) => {
-            return Err(tidy_io::Error::NotRegular { path: path(), kind: "socket" });
-        }
-        Err(e) => {
-            return Err(tidy_io::Error::Io { action: "open", path: path(), source: e.into() });
-        }
-    };
-    let stat = rustix::fs::fstat(&fd).map_err(|e| tidy_io::Error::Io {
-        action: "stat",
-        path: path(),
-        source: e.into(),
-    })?;
-    if !tidy_io::is_regular(&stat) {
-        return Err(tidy_io::Error::NotRegular { path: path(), kind: tidy_io::kind_name(&stat) });
-    }
-    // A regular file never blocks; back to ordinary blocking appends.
-    rustix::fs::fcntl_setfl(&fd, OFlags::APPEND).map_err(|e| tidy_io::Error::Io {
-        action: "open",
-        path: path(),
-        source: e.into(),
-    })?;
-    Ok(File::from(fd))
-}
-
-/// Moves `from_name` in `from` to `to_name` in `to` without ever replacing what is
-/// there (`EEXIST` instead). Where the file system has no `RENAME_NOREPLACE`
-/// (`EINVAL`), see [`link_then_unlink`].
-// The file layer places its own temporary files only; a move between two
-// directories is asked of it.
-pub(crate) fn move_noreplace(
-    from: &Dir,
-    from_name: &str,
-    to: &Dir,
-    to_name: &str,
-) -> Result<(), Errno> {
-    match rustix::fs::renameat_with(from, from_name, to, to_name, RenameFlags::NOREPLACE) {
-        Err(Errno::INVAL) => link_then_unlink(from, from_name, to, to_name),
-        other => other,
-    }
-}
-
-/// The move without `RENAME_NOREPLACE`: a hard link (which never replaces either),
-/// then the old name removed. A run killed between the two left the same inode at
-/// both names; the next run's link then finds it and only removes the old name.
-fn link_then_unlink(from: &Dir, from_name: &str, to: &Dir, to_name: &str) -> Result<(), Errno> {
-    match rustix::fs::linkat(from, from_name, to, to_name, AtFlags::empty()) {
-        Ok(()) => {}
-        Err(Errno::EXIST) if same_inode(from, from_name, to, to_name) => {}
-        Err(e) => return Err(e),
-    }
-    rustix::fs::unlinkat(from, from_name, AtFlags::empty())
-}
-
-fn same_inode(a: &Dir, a_name: &str, b: &Dir, b_name: &str) -> bool {
-    let stat = |dir: &Dir, name: &str| {
-        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|s| (s.st_dev, s.st_ino))
-    };
-    matches!((stat(a, a_name), stat(b, b_name)), (Ok(x), Ok(y)) if x == y)
-}
-
 /// What the marker file of a quarantine says.
 const MARKER_TEXT: &[u8] = b"storage-approval quarantine: never scanned\n";
 
@@ -328,43 +235,5 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["src", "video.mp4", "video.mp4.partial"]);
-    }
-
-    #[test]
-    fn a_move_without_rename_noreplace_never_replaces_and_finishes_after_a_crash() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = Dir::open(tmp.path()).unwrap();
-        std::fs::write(tmp.path().join("a"), "moved").unwrap();
-        std::fs::write(tmp.path().join("taken"), "precious").unwrap();
-        assert_eq!(link_then_unlink(&dir, "a", &dir, "taken"), Err(Errno::EXIST));
-        assert_eq!(std::fs::read_to_string(tmp.path().join("taken")).unwrap(), "precious");
-        // Killed between the link and the unlink: both names hold the same inode; the
-        // next run only removes the old name.
-        std::fs::hard_link(tmp.path().join("a"), tmp.path().join("b")).unwrap();
-        link_then_unlink(&dir, "a", &dir, "b").unwrap();
-        assert!(!tmp.path().join("a").exists());
-        assert_eq!(std::fs::read_to_string(tmp.path().join("b")).unwrap(), "moved");
-        link_then_unlink(&dir, "b", &dir, "c").unwrap();
-        assert!(!tmp.path().join("b").exists());
-        assert_eq!(std::fs::read_to_string(tmp.path().join("c")).unwrap(), "moved");
-    }
-
-    #[test]
-    fn the_audit_log_is_appended_to_only_as_a_regular_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = Dir::open(tmp.path()).unwrap();
-        let fifo = tmp.path().join("fifo");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        std::fs::write(tmp.path().join("real"), "").unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
-        let err = open_append(&dir, OsStr::new("fifo")).unwrap_err();
-        assert!(matches!(err, tidy_io::Error::NotRegular { kind: "FIFO", .. }), "{err}");
-        let err = open_append(&dir, OsStr::new("link")).unwrap_err();
-        assert!(matches!(err, tidy_io::Error::Symlink { .. }), "{err}");
-        use std::io::Write as _;
-        open_append(&dir, OsStr::new("new")).unwrap().write_all(b"0123456789!").unwrap();
-        let file = File::open(tmp.path().join("new")).unwrap();
-        let err = read_capped(file, 10, Path::new("new")).unwrap_err();
-        assert!(matches!(err, tidy_io::Error::TooLarge { .. }), "{err}");
     }
 }
