@@ -29,9 +29,9 @@ pub(crate) struct TreeRoot {
     dir: tidy_io::Root,
     /// The most bytes read from one file (`max_file_size`).
     limit: u64,
-    /// A handle on each directory pages were read from, opened once below the
-    /// root without passing a symlink: resolving every page from the root
-    /// again would double the system calls of a check.
+    /// Handles on the directories pages were last read from, opened below the
+    /// root without passing a symlink: resolving every page from the root again
+    /// would double the system calls of a check. At most [`DIR_HANDLES`].
     dirs: Mutex<HashMap<String, Option<Arc<tidy_io::Dir>>>>,
 }
 
@@ -78,7 +78,12 @@ impl TreeRoot {
         }
         let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
         let opened = self.dir.dir().open_beneath(&parts, false).ok().map(Arc::new);
-        self.dirs.lock().expect("directory handles lock").insert(rel.to_owned(), opened.clone());
+        let mut dirs = self.dirs.lock().expect("directory handles lock");
+        if dirs.len() >= DIR_HANDLES {
+            // Readers still holding a handle keep it until they are done.
+            dirs.clear();
+        }
+        dirs.insert(rel.to_owned(), opened.clone());
         opened
     }
 
@@ -117,6 +122,10 @@ impl TreeRoot {
         }
     }
 }
+
+/// How many directory handles a check keeps open at most: far below the usual
+/// limit of 1024 open files, and plenty, since pages are read in path order.
+const DIR_HANDLES: usize = 128;
 
 /// A file size for messages: bytes, KiB or MiB.
 pub(crate) fn size(bytes: u64) -> String {

@@ -356,6 +356,22 @@ fn a_stub_never_replaces_or_writes_through_what_is_there() {
 }
 
 #[test]
+fn a_tree_of_many_directories_is_checked_within_a_small_open_file_limit() {
+    let pages: String = (0..300)
+        .map(|i| format!("//- d{i:03}/page.md\n[next](../d{:03}/page.md)\n", i + 1))
+        .collect();
+    let dir = tree(&pages);
+    let script = format!("ulimit -n 200; exec {} check", env!("CARGO_BIN_EXE_doclinks"));
+    let out = Command::new("sh").args(["-c", &script]).current_dir(dir.path()).output().unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.is_empty(), "every page is read: {stderr}");
+    assert!(stdout.contains("checked 300 files, 300 links"), "{stdout}");
+    assert!(stdout.contains("d299/page.md:1:8: missing_file: ../d300/page.md"), "{stdout}");
+}
+
+#[test]
 fn check_into_head_one_ends_quietly() {
     // More output than a pipe buffers, so the writes after `head` left hit a closed pipe.
     let lines: String = (0..20_000).map(|i| format!("[x{i}](nope{i}.md)\n")).collect();
