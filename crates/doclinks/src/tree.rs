@@ -88,7 +88,7 @@ impl TreeRoot {
     }
 
     /// What to say about a file of the tree that is not read.
-    pub(crate) fn unreadable(&self, rel: &str, error: &tidy_io::Error) -> String {
+    fn unreadable(&self, rel: &str, error: &tidy_io::Error) -> String {
         match error {
             tidy_io::Error::NotRegular { path, kind } if path == &self.path.join(rel) => {
                 format!("skipped: a {kind}, not a regular file")
@@ -128,7 +128,7 @@ impl TreeRoot {
 const DIR_HANDLES: usize = 128;
 
 /// A file size for messages: bytes, KiB or MiB.
-pub(crate) fn size(bytes: u64) -> String {
+fn size(bytes: u64) -> String {
     const KIB: u64 = 1024;
     match bytes {
         b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),

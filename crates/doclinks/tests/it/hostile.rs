@@ -118,6 +118,38 @@ fn ignore_files_that_are_not_regular_files_are_not_read() {
 }
 
 #[test]
+fn config_and_navigation_files_that_are_not_regular_files_are_not_read() {
+    // The configuration is the tool's own: a clear error, exit 2.
+    let dir = tree("//- README.md\n# Home\n");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("doclinks.toml")).unwrap();
+    let (code, _, stderr) = run_with_timeout(&dir, &["check"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("doclinks.toml: leads outside"), "{stderr}");
+    mkfifo(&dir.join("fifo.toml"));
+    let (code, _, stderr) = run_with_timeout(&dir, &["check", "--config", "fifo.toml"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot read config fifo.toml: is a FIFO, not a regular file"),
+        "{stderr}"
+    );
+
+    // Navigation files are the tree's: a warning, and the check goes on.
+    let dir = tree("//- README.md\n[broken](nope.md)\n//- dfx/page.md\n# Page\n");
+    mkfifo(&dir.join("mkdocs.yml"));
+    mkfifo(&dir.join("dfx/toc.yml"));
+    mkfifo(&dir.join(".openpublishing.redirection.json"));
+    let (code, stdout, stderr) = run_with_timeout(&dir, &["check", "--nav-only"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("README.md:1:10: missing_file: nope.md"), "{stdout}");
+    for file in ["mkdocs.yml", "dfx/toc.yml", ".openpublishing.redirection.json"] {
+        assert!(
+            stderr.contains(&format!("{file}: skipped: a FIFO, not a regular file")),
+            "{file}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_edit_between_fix_reading_a_page_and_renaming_over_it_survives() {
     let dir = tree(&format!("//- README.md\n{FIXABLE}//- guide.md\n# Guide\n"));
     let page = dir.join("README.md");
