@@ -48,11 +48,20 @@ fn target(path: &Path) -> Result<(PathBuf, OsString, Option<u32>)> {
         Err(e) => return Err(Error::io("stat", path, e)),
     };
     let (real, meta) = if meta.file_type().is_symlink() {
-        let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+        let real = match std::fs::canonicalize(path) {
+            Ok(real) => real,
+            // `/dev/stdout` -> `/proc/self/fd/1` -> `pipe:[…]`: no path, but an
+            // open pipe or socket that stat can still name.
+            Err(_) if rustix::fs::stat(path).is_ok_and(|s| !is_regular(&s)) => {
+                let stat = rustix::fs::stat(path).map_err(|e| Error::io("stat", path, e))?;
+                return Err(Error::NotRegular { path: path.to_path_buf(), kind: kind_name(&stat) });
+            }
             // A dangling link: creating its target would write who knows where.
-            std::io::ErrorKind::NotFound => Error::Symlink { path: path.to_path_buf() },
-            _ => Error::io("resolve", path, e),
-        })?;
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Symlink { path: path.to_path_buf() });
+            }
+            Err(e) => return Err(Error::io("resolve", path, e)),
+        };
         let meta = std::fs::metadata(&real).map_err(|e| Error::io("stat", &real, e))?;
         (real, meta)
     } else {

@@ -34,6 +34,18 @@ fn special_files_as_output_paths_are_never_replaced() {
 }
 
 #[test]
+fn dev_stdout_on_a_pipe_is_named_as_a_fifo() {
+    // `/dev/stdout` of a piped command is `/proc/self/fd/1`, a link to `pipe:[…]`
+    // that no path resolves: the same as this pipe's `/proc/self/fd/N`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let _keep = reader;
+    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&writer));
+    let err = tidy_io::write_output(Path::new(&path), b"x", Perms::Default, Durability::Volatile)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotRegular { kind: "FIFO", .. }), "{err}");
+}
+
+#[test]
 fn new_outputs_follow_the_umask_and_existing_ones_keep_their_mode() {
     let dir = tempfile::tempdir().unwrap();
     let new = dir.path().join("report.json");
