@@ -78,7 +78,10 @@ pub struct Group {
     pub example: String,
 }
 
-/// Groups `records` by mined template and ranks them by count (ties by signature).
+/// Groups `records` by the id of their mined template and ranks them by count (ties
+/// by signature). Templates that differ only in the kinds of their variables
+/// (`<IP>` here, `<HOST>` there) share an id and so a group; its signature is the
+/// template most of its records have (ties: the first in sort order).
 pub fn group_records(records: &[Record]) -> Vec<Group> {
     let mut signer = Signer::default();
     let parts: Vec<Parts> = records
@@ -87,14 +90,17 @@ pub fn group_records(records: &[Record]) -> Vec<Group> {
         .collect();
     let distinct: BTreeSet<Parts> = parts.iter().cloned().collect();
     let templates = mine(&distinct);
-    let mut groups: BTreeMap<String, (Group, BTreeMap<String, u64>)> = BTreeMap::new();
+    // id → (group, scope counts, template counts).
+    type Building = (Group, BTreeMap<String, u64>, BTreeMap<String, u64>);
+    let mut groups: BTreeMap<String, Building> = BTreeMap::new();
     for (record, parts) in records.iter().zip(&parts) {
         let signature = templates[parts].render();
-        let (group, scopes) = groups.entry(signature.clone()).or_insert_with(|| {
+        let id = rule_id(&signature);
+        let (group, scopes, signatures) = groups.entry(id.clone()).or_insert_with(|| {
             (
                 Group {
-                    id: rule_id(&signature),
-                    signature,
+                    id,
+                    signature: String::new(),
                     error_type: record.error_type.clone(),
                     count: 0,
                     runs: BTreeMap::new(),
@@ -109,17 +115,24 @@ pub fn group_records(records: &[Record]) -> Vec<Group> {
                         .collect(),
                 },
                 BTreeMap::new(),
+                BTreeMap::new(),
             )
         });
         group.count += 1;
         *group.runs.entry(record.run_id.clone()).or_default() += 1;
+        *signatures.entry(signature).or_default() += 1;
         if let Some(scope) = record.scope.as_deref().filter(|s| SCOPES.contains(s)) {
             *scopes.entry(scope.to_owned()).or_default() += 1;
         }
     }
     let mut out: Vec<Group> = groups
         .into_values()
-        .map(|(mut group, scopes)| {
+        .map(|(mut group, scopes, signatures)| {
+            group.signature = signatures
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(s, _)| s.clone())
+                .unwrap_or_default();
             group.scope = scopes
                 .iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))

@@ -50,6 +50,7 @@
 
 mod error;
 mod group;
+mod header;
 mod mine;
 mod normalize;
 mod record;
@@ -65,6 +66,7 @@ use time::format_description::well_known::Rfc3339;
 
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::group::{Confidence, Group, Thresholds, group_records};
+pub use crate::header::{HeaderMode, HeaderPattern};
 pub use crate::normalize::{MAX_MESSAGE_BYTES, NORMALIZER_VERSION, normalize_message};
 pub use crate::record::{DEFAULT_GLOB, Loaded, MAX_INPUT_BYTES, Record, Skipped, load, parse};
 pub use crate::report::{
@@ -76,7 +78,7 @@ pub use crate::rules::{
 pub use crate::rules_file::{
     DEFAULT_RULES_FILE, LOCK_NAME, MAX_RULES_BYTES, default_lock_dir, load_rules,
 };
-pub use crate::signature::{rule_id, signature};
+pub use crate::signature::{rule_id, shape, signature};
 pub use crate::stream::{
     LineFormat, StreamOptions, StreamStats, normalize_rewindable, normalize_stream,
 };

@@ -101,6 +101,14 @@ Without --type, a leading `SomeError:` of a line is its type.")]
         /// Output format.
         #[arg(long, value_enum, default_value_t = LineFormat::Tsv)]
         format: LineFormat,
+        /// How a line's header (time, level, host, component, pid) is found: `auto`
+        /// (by shape), `none` (the line is the message), or a regular expression
+        /// matched at the start of the line (its `message` group, else what follows).
+        #[arg(long, value_name = "auto|none|REGEX", default_value = "auto")]
+        header: String,
+        /// Write each result line at once (the default when stdout is a terminal).
+        #[arg(long)]
+        line_buffered: bool,
     },
     /// Print the rule that applies to an error; exit 1 if none does.
     #[command(after_help = "Examples:
@@ -169,7 +177,9 @@ fn main() -> ExitCode {
             lock_dir,
             thresholds: fr::Thresholds { high, medium },
         }),
-        Command::Normalize { mine, error_type, format } => normalize(mine, error_type, format),
+        Command::Normalize { mine, error_type, format, header, line_buffered } => {
+            normalize(mine, error_type, format, &header, line_buffered)
+        }
         Command::Match { rules, error_type, message, format } => {
             match_rule(&rules, &error_type, &message, format)
         }
@@ -248,32 +258,55 @@ fn write_report(path: &Path, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn normalize(mine: bool, error_type: Option<String>, format: LineFormat) -> Result<u8, String> {
+fn normalize(
+    mine: bool,
+    error_type: Option<String>,
+    format: LineFormat,
+    header: &str,
+    line_buffered: bool,
+) -> Result<u8, String> {
+    use std::io::IsTerminal as _;
+    let header = fr::HeaderMode::parse(header)?;
     let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let mut output = StopWhenClosed(cli::stdout());
     let format = match format {
         LineFormat::Tsv => fr::LineFormat::Tsv,
         LineFormat::Jsonl => fr::LineFormat::Jsonl,
     };
-    let options = fr::StreamOptions { mine, error_type };
-    // Stdin redirected from a file can be read twice: mining then needs no memory per line.
+    // `tail -f app.log | failure-rules normalize` on a terminal shows each line at once.
+    let line_buffered = line_buffered || std::io::stdout().is_terminal();
+    let options = fr::StreamOptions { mine, error_type, header, line_buffered };
+    // Stdin redirected from a file can be read twice: mining then needs no memory per
+    // line; and it never waits, so there is nothing to flush early for.
     let file = std::os::fd::AsFd::as_fd(&stdin)
         .try_clone_to_owned()
         .ok()
         .map(std::fs::File::from)
         .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
+    let output = std::rc::Rc::new(std::cell::RefCell::new(StopWhenClosed(cli::stdout())));
+    let mut writer = SharedOut(std::rc::Rc::clone(&output));
     let result = match file {
-        Some(file) if mine => {
-            drop(input);
-            fr::normalize_rewindable(
-                &mut std::io::BufReader::with_capacity(1 << 16, file),
-                &mut output,
+        Some(file) if mine => fr::normalize_rewindable(
+            &mut std::io::BufReader::with_capacity(1 << 16, file),
+            &mut writer,
+            format,
+            &options,
+        ),
+        Some(file) => fr::normalize_stream(
+            &mut std::io::BufReader::with_capacity(1 << 16, file),
+            &mut writer,
+            format,
+            &options,
+        ),
+        // A pipe or terminal: what is known is written before waiting for more input.
+        None => {
+            let reader = FlushWhenIdle::spawn(stdin, std::rc::Rc::clone(&output));
+            fr::normalize_stream(
+                &mut std::io::BufReader::with_capacity(1 << 16, reader),
+                &mut writer,
                 format,
                 &options,
             )
         }
-        _ => fr::normalize_stream(&mut input, &mut output, format, &options),
     };
     match result {
         Ok(_) => {}
@@ -281,8 +314,86 @@ fn normalize(mine: bool, error_type: Option<String>, format: LineFormat) -> Resu
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(format!("cannot normalize stdin: {e}")),
     }
-    let _ = output.flush();
+    let _ = output.borrow_mut().flush();
     Ok(SUCCESS)
+}
+
+/// The output shared by the normalizer (which writes) and [`FlushWhenIdle`] (which
+/// flushes before it waits for input). One thread: their borrows never overlap.
+struct SharedOut<W: Write>(std::rc::Rc<std::cell::RefCell<W>>);
+
+impl<W: Write> Write for SharedOut<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
+/// Standard input read by a helper thread in chunks of what is available; when no
+/// chunk is ready, the output is flushed before waiting, so results never sit in a
+/// buffer while the input is idle (`tail -f | failure-rules normalize | grep`).
+struct FlushWhenIdle<W: Write> {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    at: usize,
+    output: std::rc::Rc<std::cell::RefCell<W>>,
+}
+
+impl<W: Write> FlushWhenIdle<W> {
+    fn spawn(stdin: std::io::Stdin, output: std::rc::Rc<std::cell::RefCell<W>>) -> Self {
+        // A few chunks in flight: the reader stays ahead without unbounded memory.
+        let (send, chunks) = std::sync::mpsc::sync_channel(4);
+        std::thread::spawn(move || {
+            let mut stdin = stdin.lock();
+            loop {
+                let mut buf = vec![0u8; 1 << 16];
+                match std::io::Read::read(&mut stdin, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if send.send(Ok(buf)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        FlushWhenIdle { chunks, current: Vec::new(), at: 0, output }
+    }
+}
+
+impl<W: Write> std::io::Read for FlushWhenIdle<W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.current.len() {
+            let next = match self.chunks.try_recv() {
+                Ok(chunk) => Some(chunk),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    self.output.borrow_mut().flush()?;
+                    self.chunks.recv().ok()
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+            };
+            match next {
+                Some(chunk) => {
+                    self.current = chunk?;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 fn match_rule(

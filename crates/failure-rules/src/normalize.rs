@@ -52,7 +52,7 @@
 
 /// Version of the normalization rules. It is hashed into every rule id, so a change
 /// of the rules yields new ids instead of silently regrouping old errors.
-pub const NORMALIZER_VERSION: &str = "fr-norm-2";
+pub const NORMALIZER_VERSION: &str = "fr-norm-3";
 
 /// Bytes of a message that are normalized; the rest is ignored, so a 10 MB message
 /// costs no more than a short one.
@@ -748,6 +748,15 @@ fn classify_shaped(core: &str, sh: Shape, mode: Mode, scratch: &mut Scratch) -> 
     {
         return (key_value(core, eq, scratch), Hint::None, none);
     }
+    // `eth0`, `ee0`, `IPV4`, `sda1`: letters and one digit name a device, an
+    // interface or a protocol, and which one is part of the event.
+    if sh.digits == 1
+        && b.len() >= 3
+        && b[b.len() - 1].is_ascii_digit()
+        && b[..b.len() - 1].iter().all(u8::is_ascii_alphabetic)
+    {
+        return (Core::Same, Hint::None, none);
+    }
     if sh.digits > 0 && mode == Mode::Full {
         return (identifier(core, scratch), Hint::None, none);
     }
@@ -1247,10 +1256,15 @@ fn key_value(core: &str, eq: usize, scratch: &mut Scratch) -> Core {
         Ph::Pid.text()
     } else if matches!(key_lower, "line" | "lineno") && inner.bytes().all(|c| c.is_ascii_digit()) {
         Ph::Line.text()
+    } else if inner.len() <= 24 && inner.bytes().all(|c| c.is_ascii_alphabetic()) {
+        // A plain word names a kind, not an instance: `user=root` and `user=guest`
+        // are logged as different events as often as not, `tty=ssh` is constant;
+        // mining joins the words of a key that varies much.
+        inner
     } else {
-        // Whatever its shape: one key's values are one variable, and the shape of a
+        // Any other shape: one key's values are one variable, and the shape of a
         // value varies between occurrences of one event (`rhost=10.0.0.1`,
-        // `rhost=host.example.com`, `ws=null`, `ws=WorkSource{10113}`).
+        // `rhost=host.example.com`, `ws=WorkSource{10113}`).
         Ph::Any.text()
     };
     s.push_str(q);

@@ -34,6 +34,10 @@ pub struct Rule {
     pub scope: String,
     /// Always `guidance`: rules advise, they do not block.
     pub enforcement: String,
+    /// Ids the rule had under older normalizer versions, so that a tool holding an
+    /// old id still finds it ([`Rules::get`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// The rules file as stored.
@@ -62,6 +66,7 @@ pub fn bootstrap_rules() -> Vec<Rule> {
         frequency: 0,
         scope: scope.to_owned(),
         enforcement: "guidance".to_owned(),
+        aliases: Vec::new(),
     };
     vec![
         rule(
@@ -155,7 +160,15 @@ impl Rules {
             }
         }
         self.by_id.entry(rule.id.clone()).or_insert(i);
+        for alias in &rule.aliases {
+            self.by_id.entry(alias.clone()).or_insert(i);
+        }
         self.rules.push(rule);
+    }
+
+    /// The rule with this id, or that had it under an older normalizer version.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.by_id.get(id).map(|&i| &self.rules[i])
     }
 
     /// The bootstrap rules only.
@@ -305,6 +318,7 @@ pub fn propose(
                     frequency: group.count,
                     scope: group.scope.clone(),
                     enforcement: "guidance".to_owned(),
+                    aliases: Vec::new(),
                 },
             },
         })

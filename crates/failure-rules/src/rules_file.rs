@@ -21,6 +21,7 @@ use tidy_io::{Durability, Perms, ReplaceOptions, Root};
 
 use crate::error::{Error, Result};
 use crate::rules::{Rule, RulesDoc, SCHEMA_VERSION, bootstrap_rules};
+use crate::signature::{legacy_rule_id, rule_id};
 
 /// The rules file used when none is given.
 pub const DEFAULT_RULES_FILE: &str = "docs/LEARNED_ERROR_MITIGATIONS.json";
@@ -63,7 +64,31 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<RulesDoc> {
     if version > SCHEMA_VERSION {
         return Err(Error::newer(path, version, SCHEMA_VERSION));
     }
-    serde_json::from_value(value).map_err(|e| Error::corrupt(path, e.to_string()))
+    let mut doc: RulesDoc =
+        serde_json::from_value(value).map_err(|e| Error::corrupt(path, e.to_string()))?;
+    for rule in &mut doc.rules {
+        migrate(rule);
+    }
+    Ok(doc)
+}
+
+/// Normalizer versions whose ids hashed the signature as printed.
+const LEGACY_VERSIONS: [&str; 2] = ["fr-norm-1", "fr-norm-2"];
+
+/// Brings a rule recorded under an older normalizer version to this one: its id
+/// becomes the id of its signature now, the old id is kept in `aliases`. A rule
+/// whose id is no id its signature ever had (one written by hand) is left alone.
+fn migrate(rule: &mut Rule) {
+    let id = rule_id(&rule.signature);
+    if rule.id == id {
+        return;
+    }
+    if LEGACY_VERSIONS.iter().any(|v| legacy_rule_id(v, &rule.signature) == rule.id) {
+        let old = std::mem::replace(&mut rule.id, id);
+        if !rule.aliases.contains(&old) {
+            rule.aliases.push(old);
+        }
+    }
 }
 
 /// Serializes rules as the file stores them (pretty JSON, trailing newline).

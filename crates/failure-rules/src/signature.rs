@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::normalize::{NORMALIZER_VERSION, Scratch, normalize_into};
+use crate::normalize::{NORMALIZER_VERSION, Scratch, is_placeholder, normalize_into};
 
 /// A signature cut into the parts template mining treats differently: the type and
 /// the frames never vary, the message tokens may.
@@ -92,21 +92,136 @@ pub fn signature(error_type: &str, message: &str, traceback: Option<&str>) -> St
 }
 
 /// The rule id of a signature: `rule_` and the SHA-256 of the normalizer version and
-/// the signature, so that new normalization rules give new ids.
+/// the signature's [`shape`], so that new normalization rules give new ids and
+/// signatures that differ only in the kinds of their variables share one.
 pub fn rule_id(signature: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(NORMALIZER_VERSION.as_bytes());
     hasher.update(b"\n");
+    hasher.update(shape(signature).as_bytes());
+    hex_id(&hasher.finalize())
+}
+
+/// The id of a signature under an older normalizer version, which hashed the
+/// signature as printed: rules recorded then are found again by it.
+pub(crate) fn legacy_rule_id(version: &str, signature: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(version.as_bytes());
+    hasher.update(b"\n");
     hasher.update(signature.as_bytes());
-    let digest = hasher.finalize();
+    hex_id(&hasher.finalize())
+}
+
+fn hex_id(digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::with_capacity(5 + 64);
     id.push_str("rule_");
-    for byte in digest {
+    for &byte in digest {
         id.push(char::from(HEX[usize::from(byte >> 4)]));
         id.push(char::from(HEX[usize::from(byte & 15)]));
     }
     id
+}
+
+/// The shape a rule id is computed over: the signature with every mask made `<*>`,
+/// so that one slot holding `<IP>` in one line and `<HOST>` in another (or `<NUM>`
+/// and `<HEX>`, `<TS>` and `<DUR>`) is one variable; an empty value made a variable
+/// too (`()` and `(<HOST>)`, `key=` and `key=<*>`, `''` and `'<*>'`); masks joined
+/// by punctuation inside a token made one (`<IP>:<NUM>`); and a run of tokens that
+/// are nothing but variables made one `<*>` (`<HEX> <NUM>` and `<NUM>`). The frames
+/// after ` @ ` stay as they are. `shape(shape(s)) == shape(s)`.
+pub fn shape(signature: &str) -> String {
+    let (body, frames) = match signature.split_once(" @ ") {
+        Some((body, frames)) => (body, Some(frames)),
+        None => (signature, None),
+    };
+    let mut out = String::with_capacity(signature.len());
+    let mut token = String::new();
+    // Whether the last token written was nothing but a variable.
+    let mut last_variable = false;
+    for word in body.split(' ').filter(|w| !w.is_empty()) {
+        unify_token(word, &mut token);
+        let variable = is_variable(&token);
+        if variable && last_variable {
+            // `(<*> <*>)` → `(<*>)`: one variable, with the punctuation before the
+            // first and after the last.
+            let start = out.rfind(' ').map_or(0, |p| p + 1);
+            let lead_len = out[start..].find("<*>").unwrap_or(0);
+            let trail = &token[token.rfind("<*>").map_or(token.len(), |p| p + 3)..];
+            let trail = trail.to_owned();
+            out.truncate(start + lead_len);
+            out.push_str("<*>");
+            out.push_str(&trail);
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&token);
+        last_variable = variable;
+    }
+    if let Some(frames) = frames {
+        out.push_str(" @ ");
+        out.push_str(frames);
+    }
+    out
+}
+
+/// One token of [`shape`]: masks to `<*>`, empty values to `<*>`, masks joined by
+/// punctuation to one.
+fn unify_token(word: &str, out: &mut String) {
+    out.clear();
+    let b = word.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'<'
+            && let Some(len) = word[i..].find('>')
+            && is_placeholder(&word[i..=i + len])
+        {
+            push_variable(out);
+            i += len + 1;
+            continue;
+        }
+        let c = b[i];
+        out.push(c as char);
+        i += 1;
+        // An empty value: `()`, `[]`, `{}`, `''`, `""`, or `key=` at the end.
+        let next = b.get(i).copied();
+        let empty = match c {
+            b'(' => next == Some(b')'),
+            b'[' => next == Some(b']'),
+            b'{' => next == Some(b'}'),
+            b'\'' | b'"' => next == Some(c) && (i < 2 || !b[i - 2].is_ascii_alphanumeric()),
+            b'=' => next.is_none_or(|n| matches!(n, b',' | b';' | b')' | b']' | b'}')),
+            _ => false,
+        };
+        if empty {
+            push_variable(out);
+        }
+        // Non-ASCII bytes are copied whole, one char at a time.
+        if c >= 0x80 {
+            out.pop();
+            let ch_len = word[i - 1..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&word[i - 1..i - 1 + ch_len]);
+            i += ch_len - 1;
+        }
+    }
+}
+
+/// Appends `<*>` to a token, joining it with a `<*>` that only punctuation precedes.
+fn push_variable(out: &mut String) {
+    let trimmed = out.trim_end_matches(['.', ':', '-', '_', '/', ',', '#']);
+    if trimmed.ends_with("<*>") {
+        out.truncate(trimmed.len());
+        return;
+    }
+    out.push_str("<*>");
+}
+
+/// Whether a token of a shape is nothing but variables and punctuation.
+fn is_variable(token: &str) -> bool {
+    let rest = token.replace("<*>", "");
+    rest.len() < token.len() && !rest.bytes().any(|c| c.is_ascii_alphanumeric() || c >= 0x80)
 }
 
 /// Frames of library code are left out of a signature: they are the same for every
@@ -178,4 +293,32 @@ pub(crate) fn in_app_frames(traceback: &str) -> String {
         }
     }
     frames.join(" > ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{rule_id, shape};
+
+    #[test]
+    fn shapes_unify_the_kinds_of_one_slot() {
+        let same = [
+            ("iar <HEX> dear <HEX>", "iar <NUM> dear <HEX>"),
+            ("connection from <IP> () at <TS>", "connection from <IP> (<HOST>) at <TS>"),
+            ("logname= uid=<*>", "logname=<*> uid=<*>"),
+            ("softheader=<*> <HEX> <NUM>) x", "softheader=<*> <NUM>) x"),
+            ("to <IP>:<NUM> now", "to <HOST> now"),
+            ("value '' given", "value '<*>' given"),
+            ("list (<NUM> <HEX>) end", "list (<NUM>) end"),
+        ];
+        for (a, b) in same {
+            assert_eq!(shape(a), shape(b), "{a} / {b}");
+            assert_eq!(rule_id(a), rule_id(b));
+        }
+        assert_ne!(shape("session opened for <*>"), shape("session closed for <*>"));
+        assert_eq!(shape("KeyError: 'x' @ a:b > c:d"), "KeyError: 'x' @ a:b > c:d");
+        assert_eq!(shape("it's fine"), "it's fine");
+        for s in ["a <IP> () b", "x= y=<NUM>", "é <NUM> ü"] {
+            assert_eq!(shape(&shape(s)), shape(s));
+        }
+    }
 }

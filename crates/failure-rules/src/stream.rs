@@ -9,6 +9,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, Seek, SeekFrom, Write};
 
+use crate::header::{self, HeaderMode, Kind, Learner};
 use crate::mine::mine;
 use crate::signature::{Parts, Signer, rule_id, split_type};
 
@@ -28,6 +29,11 @@ pub struct StreamOptions {
     pub mine: bool,
     /// The error type of every line; without it a leading `SomeError:` is the type.
     pub error_type: Option<String>,
+    /// How the header of a line (time, level, host, component) is found; only the
+    /// message after it is normalized.
+    pub header: HeaderMode,
+    /// Flush the output after every line (stateless only: mining prints at the end).
+    pub line_buffered: bool,
 }
 
 /// Counts of a [`normalize_stream`] run.
@@ -72,8 +78,10 @@ pub fn normalize_rewindable<R: BufRead + Seek>(
     let mut set: BTreeSet<Parts> = BTreeSet::new();
     let mut raw = Vec::new();
     let mut sig = String::new();
-    while let Some(line) = read_line(input, &mut raw)? {
-        let ty = stateless_signature(&mut signer, &line, options, &mut sig);
+    let (headers, first) = learn_headers(input, options)?;
+    let mut first = first.into_iter();
+    while let Some(line) = next_line(&mut first, input, &mut raw)? {
+        let ty = stateless_signature(&mut signer, &line, options, &headers, &mut sig);
         if !seen.contains(sig.as_str()) {
             let body = sig[if ty.is_empty() { 0 } else { ty.len() + 2 }..].to_owned();
             set.insert(Parts { ty: ty.to_owned(), body, frames: String::new() });
@@ -103,7 +111,7 @@ pub fn normalize_rewindable<R: BufRead + Seek>(
     let mut n = 0u64;
     while let Some(line) = read_line(input, &mut raw)? {
         n += 1;
-        stateless_signature(&mut signer, &line, options, &mut sig);
+        stateless_signature(&mut signer, &line, options, &headers, &mut sig);
         let i = by_signature.get(sig.as_str()).copied().ok_or_else(|| {
             std::io::Error::other(format!("line {n} changed while it was read: {sig}"))
         })?;
@@ -114,13 +122,37 @@ pub fn normalize_rewindable<R: BufRead + Seek>(
     Ok(StreamStats { lines: n, signatures: outputs.len() })
 }
 
+/// Where the message of a line starts: by the options' header mode, or by the
+/// header shape learnt from the first lines of the stream.
+#[derive(Debug)]
+struct Headers<'a> {
+    mode: &'a HeaderMode,
+    learnt: Option<Vec<Kind>>,
+}
+
+impl<'a> Headers<'a> {
+    fn stateless(options: &'a StreamOptions) -> Headers<'a> {
+        Headers { mode: &options.header, learnt: None }
+    }
+
+    fn message<'l>(&self, line: &'l str) -> &'l str {
+        let start = match (&self.learnt, self.mode) {
+            (Some(shape), HeaderMode::Auto) => header::learnt_start(line, shape),
+            _ => header::message_start(line, self.mode),
+        };
+        &line[start..]
+    }
+}
+
 /// The signature of one line without mining, into `sig`; returns the type.
 fn stateless_signature<'a>(
     signer: &mut Signer,
     line: &'a str,
     options: &'a StreamOptions,
+    headers: &Headers<'_>,
     sig: &mut String,
 ) -> &'a str {
+    let line = headers.message(line);
     let (ty, rest) = match options.error_type.as_deref() {
         Some(ty) => (ty.trim(), line),
         None => split_type(line).map_or(("", line), |(ty, rest)| (ty.trim(), rest)),
@@ -132,6 +164,40 @@ fn stateless_signature<'a>(
     }
     sig.push_str(signer.normalize_line(rest));
     ty
+}
+
+/// Reads the first lines of the stream and learns its header shape from them
+/// (with `--header auto`); returns the lines read, to be normalized first.
+fn learn_headers<'o>(
+    input: &mut dyn BufRead,
+    options: &'o StreamOptions,
+) -> std::io::Result<(Headers<'o>, Vec<String>)> {
+    let mut headers = Headers::stateless(options);
+    let mut first = Vec::new();
+    if !matches!(options.header, HeaderMode::Auto) {
+        return Ok((headers, first));
+    }
+    let mut raw = Vec::new();
+    let mut learner = Learner::default();
+    while first.len() < header::SAMPLE_LINES {
+        let Some(line) = read_line(input, &mut raw)? else { break };
+        learner.sample(&line);
+        first.push(line.into_owned());
+    }
+    headers.learnt = learner.learnt();
+    Ok((headers, first))
+}
+
+/// The next line: one of the lines read ahead, then one from `input`.
+fn next_line<'a>(
+    ahead: &mut std::vec::IntoIter<String>,
+    input: &mut dyn BufRead,
+    raw: &'a mut Vec<u8>,
+) -> std::io::Result<Option<std::borrow::Cow<'a, str>>> {
+    match ahead.next() {
+        Some(line) => Ok(Some(std::borrow::Cow::Owned(line))),
+        None => read_line(input, raw),
+    }
 }
 
 fn read_line<'a>(
@@ -166,9 +232,10 @@ fn stateless(
     let mut raw = Vec::new();
     let mut sig = String::new();
     let mut n = 0u64;
+    let headers = Headers::stateless(options);
     while let Some(line) = read_line(input, &mut raw)? {
         n += 1;
-        stateless_signature(&mut signer, &line, options, &mut sig);
+        stateless_signature(&mut signer, &line, options, &headers, &mut sig);
         let id = match ids.get(sig.as_str()) {
             Some(id) => id,
             None => {
@@ -176,6 +243,9 @@ fn stateless(
             }
         };
         write_result(output, format, n, &sig, id)?;
+        if options.line_buffered {
+            output.flush()?;
+        }
     }
     output.flush()?;
     Ok(StreamStats { lines: n, signatures: ids.len() })
@@ -193,8 +263,10 @@ fn mined(
     let mut lines: Vec<u32> = Vec::new();
     let mut raw = Vec::new();
     let mut sig = String::new();
-    while let Some(line) = read_line(input, &mut raw)? {
-        let ty = stateless_signature(&mut signer, &line, options, &mut sig);
+    let (headers, first) = learn_headers(input, options)?;
+    let mut first = first.into_iter();
+    while let Some(line) = next_line(&mut first, input, &mut raw)? {
+        let ty = stateless_signature(&mut signer, &line, options, &headers, &mut sig);
         let i = match index.get(sig.as_str()) {
             Some(&i) => i,
             None => {

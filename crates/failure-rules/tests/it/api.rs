@@ -154,3 +154,49 @@ fn records_parse_from_json_arrays_and_lines() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn one_slot_of_different_kinds_is_one_group() {
+    // An address in one record, a host name in the next, nothing in a third: one
+    // event, one group, one id; the group's signature is the one most records have.
+    let records = [
+        record("ConnectionError", "connect to 10.0.0.1 (db) failed after 3 tries", "a"),
+        record("ConnectionError", "connect to 10.0.0.2 (db) failed after 0x1f tries", "b"),
+        record("ConnectionError", "connect to db.example.com (db) failed after 3 tries", "c"),
+        record("ConnectionError", "connect to 10.0.0.9 (db) failed after 4 tries", "d"),
+    ];
+    let groups = group_records(&records);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].count, 4);
+    assert_eq!(groups[0].id, failure_rules::rule_id(&groups[0].signature));
+    assert_eq!(
+        failure_rules::shape(&groups[0].signature),
+        "ConnectionError: connect to <*> (db) failed after <*> tries"
+    );
+}
+
+#[test]
+fn rules_of_an_older_normalizer_keep_their_ids_as_aliases() {
+    // A rule written by `fr-norm-2`, whose id hashed the printed signature.
+    let old_id = "rule_fee1b172d3365eee78b30873141f6472717b3445d9d6f7dfe78e1e17e0f5297f";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rules.json");
+    let text = serde_json::json!({"version": 1, "rules": [{
+        "id": old_id, "created_at": "2026-01-03T00:00:00Z",
+        "signature": "sqlite3.OperationalError: database is locked",
+        "recommendation": "r", "confidence": "high", "evidence": ["run-1"], "frequency": 9,
+        "scope": "database", "enforcement": "guidance"
+    }, {
+        "id": "rule_hand_written", "created_at": "2026-01-03T00:00:00Z",
+        "signature": "KeyError: <*>", "recommendation": "r", "confidence": "low",
+        "scope": "general", "enforcement": "guidance"
+    }]});
+    std::fs::write(&path, text.to_string()).expect("write");
+    let rules = Rules::new(failure_rules::load_rules(&path).expect("loads"));
+    let rule = rules.get(old_id).expect("found by its old id");
+    assert_eq!(rule.id, failure_rules::rule_id("sqlite3.OperationalError: database is locked"));
+    assert_eq!(rule.aliases, [old_id]);
+    assert_eq!(rules.get(&rule.id).map(|r| r.frequency), Some(9));
+    // An id that no version derived from its signature is left as it is.
+    assert!(rules.get("rule_hand_written").is_some_and(|r| r.aliases.is_empty()));
+}

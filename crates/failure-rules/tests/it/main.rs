@@ -6,12 +6,14 @@
 //! - `cli`: the binary: reports (insta snapshots), bad input, exit codes;
 //! - `concurrent`: four `--execute` processes on one rules file;
 //! - `grouping`: grouping accuracy on labelled raw log lines of 16 systems;
+//! - `headers`: header-aware normalization and ids that unify kinds of one slot;
 //! - `hostile`: special files, symlinks, `-`, the umask and closed pipes (issue 8).
 
 mod api;
 mod cli;
 mod concurrent;
 mod grouping;
+mod headers;
 mod hostile;
 mod masks;
 mod props;

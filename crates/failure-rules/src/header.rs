@@ -1,0 +1,689 @@
+//! Finding the header of a raw log line (timestamp, level, host, component, pid,
+//! thread) without configuration, so that lines are grouped by the message after it.
+//!
+//! A log line of any common shape is a run of header fields and then the message:
+//!
+//! | shape | example |
+//! |---|---|
+//! | syslog | `Jun 14 15:16:01 combo sshd(pam_unix)[19939]: message` |
+//! | ISO / log4j | `2015-10-18 18:01:47,978 INFO [main] org.example.App: message` |
+//! | compact date | `081109 203615 148 INFO dfs.DataNode$PacketResponder: message` |
+//! | bracketed | `[Sun Dec 04 04:47:44 2005] [notice] message` |
+//! | logcat | `03-17 16:13:38.811  1702  2395 D WindowManager: message` |
+//! | Windows CBS | `2016-09-28 04:30:30, Info  CBS  message` |
+//! | access log | `10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326` |
+//! | pipes | `20171223-22:15:29:606\|Step_LSC\|30002312\|message` |
+//! | epoch columns | `134681 node-246 unix.hw state_change.unavailable 1077804742 1 message` |
+//!
+//! The fields are classified by shape alone (a date, a time, a number, a level word,
+//! a bracketed token, a word ending in `:`), never by the name of a system or a
+//! component. A header must start with a date, a number, `-`, a bracket or an
+//! address, so a bare message (the message column of a log) keeps all its words.
+//! The header ends, in this order of preference, after: a level word (and the
+//! thread, logger and ` - ` that follow it); a `component:` after a date and at most
+//! three other words (host, process); a ` - ` after a date and at most two words; an
+//! epoch time among the first columns.
+//!
+//! With mining, the stream's header shape is learnt from its first lines
+//! ([`Learner`]): the number of header fields most of them have is then used for the
+//! lines whose own header could not be told.
+
+use std::fmt;
+
+/// How the header of a line is found.
+#[derive(Debug, Clone, Default)]
+pub enum HeaderMode {
+    /// By shape (the default for raw lines): see the module documentation.
+    #[default]
+    Auto,
+    /// Every line is a message; nothing is stripped.
+    None,
+    /// A regular expression matched at the start of each line: the message is its
+    /// `message` group if it has one, else what follows the match. A line it does not
+    /// match is a message as a whole.
+    Pattern(HeaderPattern),
+}
+
+/// A compiled `--header REGEX`.
+#[derive(Clone)]
+pub struct HeaderPattern {
+    regex: regex::Regex,
+    message_group: Option<usize>,
+}
+
+impl fmt::Debug for HeaderPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HeaderPattern").field(&self.regex.as_str()).finish()
+    }
+}
+
+impl HeaderMode {
+    /// Parses `auto`, `none` or a regular expression; the error says what is wrong
+    /// with the expression.
+    pub fn parse(text: &str) -> Result<HeaderMode, String> {
+        match text {
+            "auto" => Ok(HeaderMode::Auto),
+            "none" => Ok(HeaderMode::None),
+            pattern => {
+                // Anchored: a header is at the start of the line.
+                let regex = regex::Regex::new(&format!("^(?:{pattern})")).map_err(|e| {
+                    // The parser's message draws the pattern over several lines; its
+                    // last line says what is wrong, and one line is what stderr gets.
+                    let text = e.to_string();
+                    let reason = text.lines().last().unwrap_or(&text).trim();
+                    let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                    format!("invalid --header expression `{pattern}`: {reason}")
+                })?;
+                let message_group = regex.capture_names().position(|n| n == Some("message"));
+                Ok(HeaderMode::Pattern(HeaderPattern { regex, message_group }))
+            }
+        }
+    }
+}
+
+/// The byte offset where the message of `line` starts under `mode`.
+pub(crate) fn message_start(line: &str, mode: &HeaderMode) -> usize {
+    match mode {
+        HeaderMode::None => 0,
+        HeaderMode::Auto => auto(line).map_or(0, |h| h.end),
+        HeaderMode::Pattern(p) => match p.message_group {
+            Some(g) => p.regex.captures(line).and_then(|c| c.get(g)).map_or(0, |m| m.start()),
+            None => p.regex.find(line).map_or(0, |m| m.end()),
+        },
+    }
+}
+
+/// What a header field looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// A date, a time or a part of one (month, weekday, day, year).
+    Date,
+    /// Digits only.
+    Num,
+    /// A log level.
+    Level,
+    /// `-` on its own.
+    Dash,
+    /// A token ending in `:` (a component, a process with its pid).
+    Comp,
+    /// A bracketed token, `[main]`.
+    Bracket,
+    /// An IPv4 address or a host name.
+    Addr,
+    /// Any other word.
+    Word,
+}
+
+/// A header found in a line: where the message starts and how many fields it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Found {
+    /// Byte offset of the message.
+    pub(crate) end: usize,
+    /// Header fields (whitespace-separated tokens, or `|` fields).
+    pub(crate) fields: usize,
+    /// The kinds of the first fields (of at most [`MAX_FIELDS`]).
+    pub(crate) kinds: [Kind; MAX_FIELDS],
+}
+
+/// The most fields looked at for a header.
+const MAX_FIELDS: usize = 14;
+
+/// Headers are short; a header field longer than this is a message word.
+const MAX_FIELD_BYTES: usize = 160;
+
+/// Finds the header of `line` by shape, if it has one.
+pub(crate) fn auto(line: &str) -> Option<Found> {
+    let b = line.as_bytes();
+    let first = *b.iter().find(|c| !c.is_ascii_whitespace())?;
+    // Most message lines start with a letter that is no month or weekday: one cheap
+    // test rules them out before any token is classified.
+    if first.is_ascii_alphabetic() {
+        // `file.log.1.2017-05-16_13:53:08 2017-05-16 …`: a word, then a date.
+        if !starts_like_date_word(line.trim_start()) {
+            let second = line.split_ascii_whitespace().nth(1)?;
+            if kind_of(second, None) != Kind::Date || !has_digit(second) {
+                return None;
+            }
+        }
+    } else if !(first.is_ascii_digit() || matches!(first, b'[' | b'-' | b'(')) {
+        return None;
+    }
+    if let Some(found) = pipes(line) {
+        return Some(found);
+    }
+    let mut toks: [(usize, usize, Kind); MAX_FIELDS] = [(0, 0, Kind::Word); MAX_FIELDS];
+    let mut n = 0;
+    let mut i = 0;
+    let mut prev: Option<Kind> = None;
+    // A bracket opened by a field and not closed yet: `[Sun Dec 04 04:47:44 2005]`.
+    let mut open_bracket = false;
+    while n < MAX_FIELDS {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let tok = &line[start..i];
+        if tok.len() > MAX_FIELD_BYTES {
+            break;
+        }
+        let mut kind = kind_of(tok, prev);
+        if open_bracket && kind != Kind::Date && kind != Kind::Num {
+            // Inside `[…]` whatever is no date ends the header's bracket: not a header.
+            kind = Kind::Word;
+        }
+        let opens = tok.starts_with('[') && !tok.contains(']');
+        let closes = tok.ends_with(']') && !tok.contains('[');
+        if opens {
+            open_bracket = true;
+        }
+        if closes {
+            open_bracket = false;
+        }
+        toks[n] = (start, i, kind);
+        prev = Some(kind);
+        n += 1;
+    }
+    // `081109 203615`: six digits are a date only when a time of six digits follows.
+    if n >= 2 && toks[0].2 == Kind::Date && toks[1].2 == Kind::Date {
+        let six = |t: (usize, usize, Kind)| {
+            t.1 - t.0 == 6 && line[t.0..t.1].bytes().all(|c| c.is_ascii_digit())
+        };
+        if six(toks[0]) != six(toks[1]) {
+            toks[0].2 = Kind::Num;
+        }
+    } else if n >= 1
+        && toks[0].1 - toks[0].0 == 6
+        && line[toks[0].0..toks[0].1].bytes().all(|c| c.is_ascii_digit())
+    {
+        toks[0].2 = Kind::Num;
+    }
+    decide(line, &toks[..n])
+}
+
+/// Chooses where the header ends among classified leading tokens.
+fn decide(line: &str, toks: &[(usize, usize, Kind)]) -> Option<Found> {
+    let kind = |k: usize| toks[k].2;
+    let text = |k: usize| &line[toks[k].0..toks[k].1];
+    let found = |k: usize| {
+        let mut kinds = [Kind::Word; MAX_FIELDS];
+        for (slot, t) in kinds.iter_mut().zip(&toks[..=k]) {
+            *slot = t.2;
+        }
+        Some(Found { end: start_after(line, toks[k].1), fields: k + 1, kinds })
+    };
+    // Fields before a level: dates, numbers, dashes, brackets, addresses, and (after
+    // a date) a few words: `- 1117838570 2005.06.03 R02-M1 … RAS KERNEL INFO`.
+    let mut dates = 0;
+    let mut saw_time = false;
+    let mut words = 0;
+    for k in 0..toks.len() {
+        // A date with a time, or two date parts (`Jun 14`): a word before a `:` or a
+        // month name alone (`Mon key pressed:`) is no date.
+        let real_date = saw_time || dates >= 2;
+        match kind(k) {
+            Kind::Date => {
+                dates += 1;
+                saw_time |= text(k).contains(':') || text(k).len() >= 8;
+            }
+            Kind::Num | Kind::Dash | Kind::Bracket | Kind::Addr => {}
+            Kind::Level => {
+                // A level ends the header; a message word that is a level (`error`)
+                // needs a real header before it.
+                if k == 0 || !(real_date || words == 0) || words > 4 {
+                    break;
+                }
+                let mut end = k;
+                // `[main]`, `[IPC Server handler 3 on 80]`: the thread, after a bare
+                // level (after `[error]` a bracket is the message's: `[client …]`).
+                if !text(k).starts_with('[')
+                    && let Some(close) = bracket_group(line, toks, end + 1)
+                {
+                    end = close;
+                }
+                // `org.example.App:` or `dfs.DataNode$PacketResponder:`: the logger.
+                if end + 1 < toks.len() && kind(end + 1) == Kind::Comp {
+                    end += 1;
+                } else if end + 1 < toks.len() && is_logger(text(end + 1)) {
+                    end += 1;
+                    // `[req-… - - -]` after a logger: its request context.
+                    if let Some(close) = bracket_group(line, toks, end + 1) {
+                        end = close;
+                    }
+                }
+                if end + 1 < toks.len() && kind(end + 1) == Kind::Dash {
+                    end += 1;
+                }
+                return found(end);
+            }
+            Kind::Comp => {
+                // `combo sshd(pam_unix)[19939]:` after a syslog date.
+                if real_date && words <= 3 {
+                    return found(k);
+                }
+                break;
+            }
+            Kind::Word => words += 1,
+        }
+        if words > 4 {
+            break;
+        }
+    }
+    let mut dates = 0;
+    let mut words = 0;
+    for k in 0..toks.len() {
+        // An access log: `10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET …"`.
+        if kind(0) == Kind::Addr && k >= 3 && dates > 0 && text(k).ends_with(']') {
+            return found(k);
+        }
+        match kind(k) {
+            Kind::Date => dates += 1,
+            // `[10.30 16:49:06] chrome.exe - message`: a dash after a date and a program.
+            Kind::Dash if dates >= 2 && words > 0 && k + 1 < toks.len() => return found(k),
+            Kind::Word | Kind::Comp | Kind::Level | Kind::Addr | Kind::Bracket => {
+                words += 1;
+                if words > 3 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    // Columns ending in an epoch time: `134681 node-246 unix.hw x.y 1077804742 1 …`.
+    if matches!(kind(0), Kind::Num | Kind::Dash) {
+        for k in 1..toks.len().min(8) {
+            if is_epoch(text(k)) {
+                return found(k);
+            }
+            if kind(k) == Kind::Comp {
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// After the field ending at `end`: the offset of the next non-blank byte.
+fn start_after(line: &str, end: usize) -> usize {
+    let b = line.as_bytes();
+    let mut i = end;
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The token that closes a `[…]` group opened by token `k`, within a few tokens.
+fn bracket_group(line: &str, toks: &[(usize, usize, Kind)], k: usize) -> Option<usize> {
+    let first = &line[toks.get(k)?.0..toks[k].1];
+    if !first.starts_with('[') {
+        return None;
+    }
+    if first.ends_with(']') {
+        return Some(k);
+    }
+    (k + 1..toks.len().min(k + 8)).find(|&j| line[toks[j].0..toks[j].1].ends_with(']'))
+}
+
+/// `20171223-22:15:29:606|Step_LSC|30002312|message`: `|`-separated fields after a
+/// date; the message is what follows the last `|` of the first word.
+fn pipes(line: &str) -> Option<Found> {
+    let line_start = line.len() - line.trim_start().len();
+    let word = line[line_start..].split_ascii_whitespace().next()?;
+    let mut fields = word.split('|');
+    let first = fields.next()?;
+    if !word.contains('|') || kind_of(first, None) != Kind::Date {
+        return None;
+    }
+    let last = word.rfind('|')?;
+    let mut kinds = [Kind::Word; MAX_FIELDS];
+    kinds[0] = Kind::Date;
+    Some(Found { end: line_start + last + 1, fields: word.matches('|').count(), kinds })
+}
+
+fn has_digit(s: &str) -> bool {
+    s.bytes().any(|c| c.is_ascii_digit())
+}
+
+fn starts_like_date_word(s: &str) -> bool {
+    let word: &str = s.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    is_month(word) || is_weekday(word)
+}
+
+fn is_month(w: &str) -> bool {
+    matches!(
+        w,
+        "Jan"
+            | "Feb"
+            | "Mar"
+            | "Apr"
+            | "May"
+            | "Jun"
+            | "Jul"
+            | "Aug"
+            | "Sep"
+            | "Oct"
+            | "Nov"
+            | "Dec"
+    )
+}
+
+fn is_weekday(w: &str) -> bool {
+    matches!(w, "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun")
+}
+
+/// Log levels, as loggers print them (any case; syslog's and Java's too).
+fn is_level(w: &str) -> bool {
+    const LEVELS: [&str; 16] = [
+        "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "SEVERE",
+        "CRITICAL", "CRIT", "FATAL", "ALERT", "EMERG", "FINE", "VERBOSE",
+    ];
+    LEVELS.iter().any(|l| w.eq_ignore_ascii_case(l))
+}
+
+/// A dotted logger name: `nova.osapi_compute.wsgi.server`, `org.example.App`.
+fn is_logger(w: &str) -> bool {
+    w.contains('.')
+        && !w.ends_with('.')
+        && w.as_bytes()[0].is_ascii_alphabetic()
+        && w.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$' | b'-'))
+}
+
+/// Seconds (or milliseconds) since 1970 between 2001 and 2033.
+fn is_epoch(w: &str) -> bool {
+    let digits = w.len();
+    w.bytes().all(|c| c.is_ascii_digit())
+        && ((digits == 10 && w.as_bytes()[0] == b'1') || (digits == 13 && w.as_bytes()[0] == b'1'))
+}
+
+/// The kind of one whitespace-separated token; `prev` is the kind before it.
+pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
+    let core = tok.trim_start_matches(['[', '(']).trim_end_matches([']', ')', ',', ':', '|']);
+    if tok == "-" {
+        return Kind::Dash;
+    }
+    if core.is_empty() {
+        return Kind::Word;
+    }
+    let b = core.as_bytes();
+    if is_month(core) || is_weekday(core) {
+        return Kind::Date;
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        // A day or a year after a month, or a yymmdd / hhmmss pair.
+        if prev == Some(Kind::Date) && (b.len() <= 2 || b.len() == 4) {
+            return Kind::Date;
+        }
+        if b.len() == 6 && prev.is_none_or(|p| p == Kind::Date) {
+            return Kind::Date;
+        }
+        return Kind::Num;
+    }
+    if is_ipv4(core) {
+        return Kind::Addr;
+    }
+    if has_digit(core) && is_date_or_time(b) {
+        return Kind::Date;
+    }
+    if tok.starts_with('[') && tok.ends_with(']') && tok.len() > 2 {
+        let inner = &tok[1..tok.len() - 1];
+        if is_level(inner) {
+            return Kind::Level;
+        }
+        return Kind::Bracket;
+    }
+    if tok.ends_with(':') && tok.len() > 1 && !tok.ends_with("::") {
+        if is_level(core) {
+            return Kind::Level;
+        }
+        return Kind::Comp;
+    }
+    if is_level(core) {
+        return Kind::Level;
+    }
+    // logcat: `1702  2395 D WindowManager:` — one letter after the thread id.
+    if core.len() == 1
+        && matches!(b[0], b'V' | b'D' | b'I' | b'W' | b'E' | b'F')
+        && prev == Some(Kind::Num)
+    {
+        return Kind::Level;
+    }
+    Kind::Word
+}
+
+fn is_ipv4(b: &str) -> bool {
+    let parts: Vec<&str> = b.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Dates and times in one token, as headers print them: ISO dates with `-`, `/` or
+/// `.`, times with an optional fraction, `yyyymmdd-hh:mm:ss`, `dd/Mon/yyyy:hh:mm:ss`,
+/// `mm-dd`, `mm.dd`, `yy/mm/dd`.
+fn is_date_or_time(b: &[u8]) -> bool {
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    let seps =
+        b.iter().filter(|c| matches!(c, b'-' | b'/' | b'.' | b':' | b',' | b'_' | b'T')).count();
+    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    if digits + seps + letters != b.len() || digits < 3 {
+        return false;
+    }
+    // `25/Nov/2026:08:33:06`, `2026-11-25T08:00:01Z`: month names and a `T`/`Z`.
+    if letters > 0 {
+        let alpha: String =
+            b.iter().filter(|c| c.is_ascii_alphabetic()).map(|&c| c as char).collect();
+        return is_month(&alpha) || alpha == "T" || alpha == "Z" || alpha == "TZ";
+    }
+    // Groups of one to four digits (six for a fraction) between separators.
+    let groups: Vec<&[u8]> = b.split(|c| !c.is_ascii_digit()).collect();
+    if groups.iter().any(|g| g.is_empty() || g.len() > 8) || groups.len() < 2 {
+        return false;
+    }
+    let time = b.contains(&b':');
+    let date = b.contains(&b'-') || b.contains(&b'/') || b.contains(&b'.');
+    // `10.30`, `03-17`: a month and day only when short.
+    if groups.len() == 2 && !time {
+        return groups.iter().all(|g| g.len() == 2);
+    }
+    time || (date && groups.len() >= 3 && groups[0].len() <= 4)
+}
+
+/// The stream's header shape, learnt from its first lines (`normalize --mine`).
+#[derive(Debug, Default)]
+pub(crate) struct Learner {
+    /// How many of the sampled lines had a header of each shape (its field kinds).
+    counts: Vec<(Vec<Kind>, usize)>,
+    sampled: usize,
+}
+
+/// Lines sampled to learn the header shape.
+pub(crate) const SAMPLE_LINES: usize = 200;
+
+impl Learner {
+    /// Records the header of one sampled line.
+    pub(crate) fn sample(&mut self, line: &str) {
+        self.sampled += 1;
+        let shape: Vec<Kind> =
+            auto(line).map_or(Vec::new(), |f| f.kinds[..f.fields.min(MAX_FIELDS)].to_vec());
+        match self.counts.iter_mut().find(|(s, _)| *s == shape) {
+            Some((_, n)) => *n += 1,
+            None => self.counts.push((shape, 1)),
+        }
+    }
+
+    /// The header shape four in five sampled lines share, if they do.
+    pub(crate) fn learnt(&self) -> Option<Vec<Kind>> {
+        let (shape, n) = self.counts.iter().max_by_key(|(s, n)| (*n, s.len()))?;
+        (!shape.is_empty() && n * 5 >= self.sampled * 4).then(|| shape.clone())
+    }
+}
+
+/// The message start of `line` in a stream whose headers have the field kinds
+/// `shape`: its own header when one is found, else the first `shape.len()` tokens
+/// when their dates, numbers and dashes stand where the shape has them (a line of a
+/// traceback or a bare message keeps its words).
+pub(crate) fn learnt_start(line: &str, shape: &[Kind]) -> usize {
+    if let Some(found) = auto(line) {
+        return found.end;
+    }
+    let b = line.as_bytes();
+    let mut i = 0;
+    let mut prev = None;
+    for &want in shape {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if start == i || i - start > MAX_FIELD_BYTES {
+            return 0;
+        }
+        let got = kind_of(&line[start..i], prev);
+        let fixed = |k: Kind| matches!(k, Kind::Date | Kind::Num | Kind::Dash);
+        if (fixed(want) || fixed(got)) && want != got {
+            return 0;
+        }
+        prev = Some(got);
+    }
+    start_after(line, i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(line: &str) -> &str {
+        &line[message_start(line, &HeaderMode::Auto)..]
+    }
+
+    #[test]
+    fn common_shapes() {
+        let cases = [
+            (
+                "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown",
+                "check pass; user unknown",
+            ),
+            (
+                "Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: ARPT: 620701.011328: x",
+                "ARPT: 620701.011328: x",
+            ),
+            ("2015-10-18 18:01:47,978 INFO [main] org.example.App: Created x", "Created x"),
+            (
+                "2015-10-18 18:01:47,978 INFO [IPC Server handler 3 on 80] org.example.App: Got x",
+                "Got x",
+            ),
+            (
+                "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for",
+                "PacketResponder 1 for",
+            ),
+            ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok", "workerEnv.init() ok"),
+            (
+                "[Sun Dec 04 04:47:44 2005] [error] [client 1.2.3.4] Directory index",
+                "[client 1.2.3.4] Directory index",
+            ),
+            (
+                "03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs",
+                "printFreezingDisplayLogs",
+            ),
+            (
+                "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack",
+                "CBS    Loaded Servicing Stack",
+            ),
+            (
+                "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+                "onStandStepChanged 3579",
+            ),
+            (
+                "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State",
+                "1 Component State",
+            ),
+            (
+                "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache",
+                "instruction cache",
+            ),
+            ("17/06/09 20:10:40 INFO executor.Executor: Running task 0.0", "Running task 0.0"),
+            (
+                "2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - Notification time out: 3200",
+                "Notification time out: 3200",
+            ),
+            (
+                "[10.30 16:49:06] chrome.exe - proxy.example.com:5070 open through proxy",
+                "proxy.example.com:5070 open through proxy",
+            ),
+            (
+                "10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /a.gif HTTP/1.0\" 200 2326",
+                "\"GET /a.gif HTTP/1.0\" 200 2326",
+            ),
+            (
+                "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server [req-38 113d - - -] 10.11.10.1 \"GET /v2\"",
+                "10.11.10.1 \"GET /v2\"",
+            ),
+            (
+                "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root",
+                "session closed for user root",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(message(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn bare_messages_keep_every_word() {
+        for line in [
+            "PacketResponder 1 for block blk_38865049064139660 terminating",
+            "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4",
+            "1 ddr errors(s) detected and corrected on rank 0, symbol 20, bit 0",
+            "ValueError: invalid literal for int() with base 10: 'x'",
+            "error: cannot open file",
+            "- leading dash in a message: not a header",
+            "42 items left in queue ERROR state",
+            "Mon key pressed: F1",
+            "[client 10.0.0.1] File does not exist: /var/www/x",
+        ] {
+            assert_eq!(message(line), line, "{line}");
+        }
+    }
+
+    #[test]
+    fn pattern_and_none() {
+        let mode = HeaderMode::parse(r"\S+ \S+ ").expect("valid");
+        assert_eq!(message_start("a b rest of it", &mode), 4);
+        let mode = HeaderMode::parse(r"\[(?<level>\w+)\] (?<message>.*)").expect("valid");
+        assert_eq!(message_start("[warn] disk low", &mode), 7);
+        assert_eq!(message_start("no match here", &mode), 0);
+        assert_eq!(message_start("Jun 14 15:16:01 h p: m", &HeaderMode::None), 0);
+        let err = HeaderMode::parse("(unclosed").expect_err("invalid");
+        assert!(err.contains("invalid --header expression `(unclosed`"), "{err}");
+    }
+
+    #[test]
+    fn learner_takes_the_shape_four_in_five_lines_share() {
+        let mut learner = Learner::default();
+        for _ in 0..9 {
+            learner.sample("Jun 14 15:16:01 combo sshd[1]: x");
+        }
+        learner.sample("free text");
+        let shape = learner.learnt().expect("a shape");
+        assert_eq!(shape.len(), 5);
+        assert_eq!(
+            learnt_start("Jun 14 15:16:01 combo no colon here", &shape),
+            "Jun 14 15:16:01 combo no ".len()
+        );
+        // A line of a traceback has no date where the shape has one.
+        assert_eq!(learnt_start("  at com.example.Main.run(Main.java:3)", &shape), 0);
+        let mut mixed = Learner::default();
+        mixed.sample("free text");
+        mixed.sample("Jun 14 15:16:01 combo sshd[1]: x");
+        assert_eq!(mixed.learnt(), None);
+    }
+}
