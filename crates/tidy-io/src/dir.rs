@@ -181,13 +181,20 @@ impl Dir {
     /// Opens `name` for reading: never through a symlink, never blocking on a FIFO,
     /// and only if it is a regular file. Returns the file and its `fstat`.
     pub fn open_regular(&self, name: &OsStr) -> Result<(File, Stat)> {
+        self.open_checked(name, OFlags::RDONLY, Mode::empty())
+    }
+
+    /// `openat` with `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC` added, refusing
+    /// anything but a regular file; `O_NONBLOCK` is cleared again once `fstat` has
+    /// said the file is regular (only FIFOs and devices block), the rest of `flags`
+    /// kept.
+    fn open_checked(&self, name: &OsStr, flags: OFlags, mode: Mode) -> Result<(File, Stat)> {
         let path = || self.join(name);
-        let flags =
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+        let safety = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.fd, name, flags | safety, mode) {
             Ok(fd) => fd,
             Err(Errno::LOOP) => return Err(Error::Symlink { path: path() }),
-            // A FIFO opened for reading with O_NONBLOCK succeeds; a socket gives ENXIO.
+            // A FIFO opened with O_NONBLOCK succeeds (for reading); a socket gives ENXIO.
             Err(Errno::NXIO) => return Err(Error::NotRegular { path: path(), kind: "socket" }),
             Err(e) => return Err(Error::io("open", path(), e)),
         };
@@ -195,9 +202,9 @@ impl Dir {
         if !is_regular(&stat) {
             return Err(Error::NotRegular { path: path(), kind: kind_name(&stat) });
         }
-        // Regular files never block; clear O_NONBLOCK so reads behave as usual
-        // (some file systems honour it on regular files).
-        let _ = rustix::fs::fcntl_setfl(&fd, OFlags::empty());
+        // fcntl(F_SETFL) only changes the status flags among these two.
+        let keep = flags & OFlags::APPEND;
+        rustix::fs::fcntl_setfl(&fd, keep).map_err(|e| Error::io("open", path(), e))?;
         Ok((File::from(fd), stat))
     }
 
@@ -213,27 +220,8 @@ impl Dir {
     /// waiting on a FIFO (`O_NONBLOCK`, then `fstat` must say regular).
     pub fn open_append(&self, name: &OsStr) -> Result<(File, Stat)> {
         check_name(name, &self.path)?;
-        let path = || self.join(name);
-        let flags = OFlags::RDWR
-            | OFlags::CREATE
-            | OFlags::APPEND
-            | OFlags::NOFOLLOW
-            | OFlags::NONBLOCK
-            | OFlags::NOCTTY
-            | OFlags::CLOEXEC;
-        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o666)) {
-            Ok(fd) => fd,
-            Err(Errno::LOOP) => return Err(Error::Symlink { path: path() }),
-            Err(Errno::NXIO) => return Err(Error::NotRegular { path: path(), kind: "socket" }),
-            Err(e) => return Err(Error::io("open", path(), e)),
-        };
-        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", path(), e))?;
-        if !is_regular(&stat) {
-            return Err(Error::NotRegular { path: path(), kind: kind_name(&stat) });
-        }
-        // A regular file never blocks: back to ordinary appends.
-        rustix::fs::fcntl_setfl(&fd, OFlags::APPEND).map_err(|e| Error::io("open", path(), e))?;
-        Ok((File::from(fd), stat))
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::APPEND;
+        self.open_checked(name, flags, Mode::from_raw_mode(0o666))
     }
 
     /// Moves `name` here to `to_name` in `to` without ever replacing anything there
