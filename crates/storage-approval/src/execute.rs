@@ -119,6 +119,10 @@ pub struct Outcome {
     pub status: Status,
     /// Why it was skipped or failed.
     pub reason: Option<String>,
+    /// For a duplicate delete: the copy that stays.
+    pub kept: Option<String>,
+    /// Why that copy stays (the keep rule's deciding criterion).
+    pub keep_reason: Option<String>,
 }
 
 /// The result of [`execute`] or [`undo`].
@@ -485,17 +489,19 @@ pub fn execute(
         bytes: a.bytes,
         status,
         reason,
+        kept: a.kept.clone(),
+        keep_reason: a.keep_reason.clone(),
     };
     // Kept copies of duplicate groups: hashed once per batch, then looked at again
     // (same inode, size and mtime) right before each delete.
     let hash_keeps = |actions: &[Action]| -> HashMap<String, std::result::Result<Kept, String>> {
-        let mut keeps: Vec<&Action> = actions.iter().filter(|a| a.keep.is_some()).collect();
-        keeps.sort_by(|a, b| a.keep.cmp(&b.keep));
-        keeps.dedup_by(|a, b| a.keep == b.keep);
+        let mut keeps: Vec<&Action> = actions.iter().filter(|a| a.kept.is_some()).collect();
+        keeps.sort_by(|a, b| a.kept.cmp(&b.kept));
+        keeps.dedup_by(|a, b| a.kept == b.kept);
         keeps
             .par_iter()
             .map(|a| {
-                let keep = a.keep.clone().expect("filtered");
+                let keep = a.kept.clone().expect("filtered");
                 let checked = recheck(
                     &Loc { anchor: &root, rel: keep.clone() },
                     &Expect { mtime: None, ..expect(a) },
@@ -506,7 +512,7 @@ pub fn execute(
             .collect()
     };
     let check_keep = |a: &Action, keeps: &HashMap<String, std::result::Result<Kept, String>>| {
-        let Some(keep) = &a.keep else { return Ok(()) };
+        let Some(keep) = &a.kept else { return Ok(()) };
         let state = match keeps.get(keep) {
             Some(Ok(k)) if k.stat.st_size as u64 == a.bytes => k.still_same(),
             Some(Ok(_)) => Err("its size differs".to_owned()),
@@ -930,6 +936,8 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
             bytes: e.bytes,
             status: Status::Skipped,
             reason: None,
+            kept: None,
+            keep_reason: None,
         });
         let out = &mut summary.outcomes[index];
         if state == Logged::Finished(Status::Done) {
@@ -1130,6 +1138,8 @@ fn recreate_dirs(
             bytes: 0,
             status,
             reason: Some(why),
+            kept: None,
+            keep_reason: None,
         };
         let Ok(parts) = fsutil::components(&e.src) else {
             summary.outcomes.push(skip(Status::Skipped, "the logged path is not plain".into()));

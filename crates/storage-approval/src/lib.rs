@@ -43,6 +43,8 @@ mod audit;
 mod error;
 mod execute;
 mod fsutil;
+mod keep;
+mod links;
 mod policy;
 mod report;
 mod scan;

@@ -71,6 +71,10 @@ enum Command {
         /// Do not read or update the hash cache (ROOT/.tidy-quarantine/hash-cache.v1).
         #[arg(long)]
         no_cache: bool,
+        /// Copies matching GLOB (relative to ROOT) always stay; added to the
+        /// policy's `duplicates.keep` and recorded in the report. Repeatable.
+        #[arg(long, value_name = "GLOB")]
+        keep_path: Vec<String>,
     },
     /// Print the embedded default policy.
     Policy,
@@ -239,11 +243,14 @@ fn named_file(path: Option<&PathBuf>) -> Option<&PathBuf> {
 fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
     let json = cli.format == Format::Json;
     match &cli.command {
-        Command::Scan { root, policy, report_out, no_cache } => {
-            let policy = match policy {
+        Command::Scan { root, policy, report_out, no_cache, keep_path } => {
+            let mut policy = match policy {
                 Some(path) => Policy::load(path)?,
                 None => Policy::default_policy(),
             };
+            if !keep_path.is_empty() {
+                policy = policy.with_keep_paths(keep_path)?;
+            }
             let bar = progress_bar();
             let progress = |p: ScanProgress| {
                 if let Some(bar) = &bar {
@@ -449,7 +456,8 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
             .iter()
             .map(|o| {
                 json!({ "action": o.action, "src": o.src, "dest": o.dest, "bytes": o.bytes,
-                        "status": o.status.as_str(), "reason": o.reason })
+                        "status": o.status.as_str(), "reason": o.reason, "kept": o.kept,
+                        "keep_reason": o.keep_reason })
             })
             .collect();
         return print_json(
@@ -486,10 +494,15 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
             return Ok(());
         }
         let dest = o.dest.as_deref().map(|d| format!(" -> {d}")).unwrap_or_default();
+        let kept = match (&o.kept, &o.keep_reason) {
+            (Some(kept), Some(why)) => format!(", keep {kept} ({why})"),
+            (Some(kept), None) => format!(", keep {kept}"),
+            _ => String::new(),
+        };
         let reason = o.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
         writeln!(
             out,
-            "{:<12} {:<7} {}{dest}{reason}",
+            "{:<12} {:<7} {}{dest}{kept}{reason}",
             paint(o.status.as_str(), o.status),
             o.action,
             o.src

@@ -15,6 +15,11 @@ pub const DEFAULT_POLICY: &str = r#"# storage-approval default policy.
 # Exact duplicates (same size, same SHA-256) of at least this many bytes.
 enabled = true
 min_bytes = 1
+# Copies matching these globs always stay (as do protected copies and copies a
+# Markdown or HTML page links to); `scan --keep-path GLOB` adds to them. In a group
+# with none of those, the original stays: a name without a copy marker, outside
+# backup/tmp/cache/archive folders, the oldest, the shallowest, the first by name.
+keep = []
 
 [junk]
 # Files matching these globs (relative to ROOT) are deleted. A pattern ending in `/`
@@ -57,6 +62,8 @@ pub(crate) struct Duplicates {
     pub(crate) enabled: bool,
     #[serde(default = "one")]
     pub(crate) min_bytes: u64,
+    #[serde(default)]
+    pub(crate) keep: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +103,7 @@ fn archive_dest() -> String {
 
 impl Default for Duplicates {
     fn default() -> Self {
-        Duplicates { enabled: true, min_bytes: 1 }
+        Duplicates { enabled: true, min_bytes: 1, keep: Vec::new() }
     }
 }
 
@@ -114,6 +121,8 @@ pub struct Policy {
     /// Directory-name patterns (`__pycache__/`): every file below a match is junk.
     pub(crate) junk_dirs: GlobSet,
     pub(crate) protect: GlobSet,
+    /// `duplicates.keep`, one glob per pattern in its order.
+    pub(crate) keep: GlobSet,
 }
 
 impl Policy {
@@ -176,6 +185,15 @@ impl Policy {
                 protect.add(glob(dir).map_err(|e| bad("protect.globs", e))?);
             }
         }
+        let mut keep = GlobSetBuilder::new();
+        for pattern in &file.duplicates.keep {
+            // `docs/` keeps every file below `docs`, as in `protect.globs`.
+            let pat = pattern
+                .strip_suffix('/')
+                .map(|d| format!("{d}/**"))
+                .unwrap_or_else(|| pattern.clone());
+            keep.add(glob(&pat).map_err(|e| bad("duplicates.keep", e))?);
+        }
         for dir in &file.archive.dirs {
             check_relative(dir).map_err(|m| bad("archive.dirs", m))?;
         }
@@ -191,6 +209,7 @@ impl Policy {
             junk_files: build(junk_files, "junk.patterns")?,
             junk_dirs: build(junk_dirs, "junk.patterns")?,
             protect: build(protect, "protect.globs")?,
+            keep: build(keep, "duplicates.keep")?,
             file,
         })
     }
@@ -201,6 +220,20 @@ impl Policy {
             || rel.starts_with(".git/")
             || rel.contains("/.git/")
             || self.protect.is_match(rel)
+    }
+
+    /// The first keep glob (`duplicates.keep`) that `rel` matches.
+    pub(crate) fn keep_glob(&self, rel: &str) -> Option<&str> {
+        let first = *self.keep.matches(rel).first()?;
+        self.file.duplicates.keep.get(first).map(String::as_str)
+    }
+
+    /// This policy with `globs` added to `duplicates.keep` (`scan --keep-path`), so
+    /// that the report records them like the policy file's own.
+    pub fn with_keep_paths(&self, globs: &[String]) -> Result<Policy> {
+        let mut file = self.file.clone();
+        file.duplicates.keep.extend(globs.iter().cloned());
+        Policy::compile(file, Path::new("--keep-path"))
     }
 
     /// Whether `rel` is junk, and by which rule.
@@ -306,6 +339,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("archive.dest"), "{err}");
+    }
+
+    #[test]
+    fn keep_globs_match_in_their_order_and_add_from_the_command_line() {
+        let p =
+            Policy::parse("[duplicates]\nkeep = [\"docs/\", \"**/*.png\"]\n", Path::new("p.toml"))
+                .unwrap();
+        assert_eq!(p.keep_glob("docs/img/a.png"), Some("docs/"));
+        assert_eq!(p.keep_glob("site/a.png"), Some("**/*.png"));
+        assert_eq!(p.keep_glob("site/a.md"), None);
+        let more = p.with_keep_paths(&["site/**".to_owned()]).unwrap();
+        assert_eq!(more.keep_glob("site/a.md"), Some("site/**"));
+        assert_eq!(more.to_json()["duplicates"]["keep"][2], "site/**");
+        let err = p.with_keep_paths(&["a[".to_owned()]).unwrap_err().to_string();
+        assert!(err.contains("--keep-path") && err.contains("duplicates.keep"), "{err}");
     }
 
     #[test]

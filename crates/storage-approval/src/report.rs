@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 
 /// The report format version this crate writes and reads.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
 /// Report fields left out of the ID: they change from run to run for the same content.
 const VOLATILE: [&str; 3] = ["generated_at", "runtime_ms", "host"];
@@ -57,9 +57,13 @@ pub struct Action {
     /// The duplicate group (`dup:` + SHA-256 prefix), for duplicate deletes.
     #[serde(default)]
     pub group: Option<String>,
-    /// The copy of the group that is kept (duplicate deletes only).
+    /// The copy of the group that stays and is re-checked before this delete runs
+    /// (duplicate deletes only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep: Option<String>,
+    pub kept: Option<String>,
+    /// Why that copy stays: the keep rule's deciding criterion (duplicate deletes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_reason: Option<String>,
 }
 
 /// A scan report: `{"version","root","generated_at","runtime_ms","host","policy","actions"}`.
@@ -144,15 +148,21 @@ pub fn load_report(path: &Path) -> Result<LoadedReport> {
         tidy_io::read_file(path, REPORT_LIMIT).map_err(|e| Error::file("cannot read report", e))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::invalid(path, format!("not valid JSON: {e}")))?;
+    // The version first: an older report has other fields, and "unknown field"
+    // would not say what to do about it.
+    if let Some(version) = value.get("version").and_then(serde_json::Value::as_u64)
+        && version != u64::from(REPORT_VERSION)
+    {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "report version {version} (this tool reads {REPORT_VERSION}; scan again for a new report)"
+            ),
+        ));
+    }
     let id = report_id_of_json(&value);
     let report: Report = serde_json::from_value(value)
         .map_err(|e| Error::invalid(path, format!("not a storage-approval report: {e}")))?;
-    if report.version != REPORT_VERSION {
-        return Err(Error::invalid(
-            path,
-            format!("report version {} (this tool reads {REPORT_VERSION})", report.version),
-        ));
-    }
     Ok(LoadedReport { report, id })
 }
 
@@ -263,7 +273,7 @@ pub(crate) fn validate(report: &Report, protected: &dyn Fn(&str) -> bool) -> Res
             }
             (ActionKind::Delete, None) => {}
         }
-        if let Some(keep) = a.keep.as_deref() {
+        if let Some(keep) = a.kept.as_deref() {
             fsutil::components(keep).map_err(|e| refuse(i, a, format!("keep: {e}")))?;
             // A copy in the quarantine is on its way out (undo or a clean-up of the
             // quarantine removes it): it cannot be the copy that stays.
@@ -285,7 +295,7 @@ pub(crate) fn validate(report: &Report, protected: &dyn Fn(&str) -> bool) -> Res
                 ));
             }
         }
-        if a.group.is_some() && a.keep.is_none() {
+        if a.group.is_some() && a.kept.is_none() {
             return Err(refuse(i, a, "a duplicate delete without the kept copy".to_owned()));
         }
     }
@@ -306,13 +316,14 @@ mod tests {
             mtime: "2024-01-01T00:00:00Z".to_owned(),
             policy_reason: "junk".to_owned(),
             group: None,
-            keep: None,
+            kept: None,
+            keep_reason: None,
         }
     }
 
     fn report(actions: Vec<Action>) -> Report {
         Report {
-            version: 1,
+            version: REPORT_VERSION,
             root: "/r".to_owned(),
             generated_at: "x".to_owned(),
             runtime_ms: 1,
@@ -337,16 +348,16 @@ mod tests {
         );
         let mut a = action("a");
         a.group = Some("dup:1".to_owned());
-        a.keep = Some("b".to_owned());
+        a.kept = Some("b".to_owned());
         let mut b = action("b");
         b.group = Some("dup:1".to_owned());
-        b.keep = Some("a".to_owned());
+        b.kept = Some("a".to_owned());
         assert!(
             validate(&report(vec![a, b]), &none).unwrap_err().to_string().contains("every copy")
         );
         let mut a = action("a");
         a.group = Some("dup:1".to_owned());
-        a.keep = Some(".tidy-quarantine/x/b".to_owned());
+        a.kept = Some(".tidy-quarantine/x/b".to_owned());
         assert!(
             validate(&report(vec![a]), &none)
                 .unwrap_err()
@@ -359,7 +370,7 @@ mod tests {
     fn a_report_in_memory_has_the_id_of_its_file() {
         let mut a = action("a");
         a.group = Some("dup:1".to_owned());
-        a.keep = Some("b".to_owned());
+        a.kept = Some("b".to_owned());
         let r = report(vec![a, action("c")]);
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("r.json");

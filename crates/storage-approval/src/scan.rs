@@ -2,7 +2,7 @@
 //! duplicates (size → partial hash → full SHA-256, every file read at most once) and
 //! builds the report.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek};
@@ -17,6 +17,8 @@ use tidy_io::{Dir, Durability, Perms, Place};
 
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::keep::{Candidate, Decision};
+use crate::links;
 use crate::policy::Policy;
 use crate::report::{Action, ActionKind, REPORT_VERSION, Report};
 
@@ -155,7 +157,7 @@ pub fn scan(
     let hits = AtomicU64::new(0);
     if policy.file.duplicates.enabled {
         let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
-        let mut seen_inodes = std::collections::HashSet::new();
+        let mut seen_inodes = HashSet::new();
         for &i in &candidates {
             let e = &entries[i];
             if e.size >= policy.file.duplicates.min_bytes.max(1)
@@ -253,6 +255,8 @@ pub fn scan(
 
     let mut actions = Vec::new();
     let mut new_cache: HashMap<CacheKey, String> = HashMap::new();
+    // The files on their way out: their links do not keep anything.
+    let leaving: HashSet<usize> = proposed.iter().map(|p| p.0).collect();
     for ((i, kind, dest, reason), hash) in proposed.into_iter().zip(action_hashes) {
         let e = &entries[i];
         let Some(hash) = hash else {
@@ -269,29 +273,26 @@ pub fn scan(
             mtime: fsutil::format_ns(e.mtime),
             policy_reason: reason,
             group: None,
-            keep: None,
+            kept: None,
+            keep_reason: None,
         });
     }
     for (&i, h) in &full {
         new_cache.insert(key(&entries[i]), h.clone());
     }
-    for mut group in dup_groups {
-        // The documented keep rule: a protected copy first, then the shallowest path,
-        // then the lexicographically smallest path.
-        group.sort_by(|&a, &b| {
-            let (a, b) = (&entries[a], &entries[b]);
-            (!a.protected, a.rel.matches('/').count(), &a.rel).cmp(&(
-                !b.protected,
-                b.rel.matches('/').count(),
-                &b.rel,
-            ))
-        });
-        let keep = &entries[group[0]];
+    let kept = keep_groups(&root_dir, &entries, &dup_groups, &leaving, policy, &mut stats)?;
+    for (group, decision) in dup_groups.iter().zip(&kept.decisions) {
+        let copies = keep_candidates(&entries, group, &kept.linked_from, policy);
+        let primary = &entries[group[decision.kept[0]]];
         let hash = full[&group[0]].clone();
         let name = format!("dup:{}", &hash[..16]);
-        for &i in &group[1..] {
+        let mut stays = vec![false; group.len()];
+        for &k in &decision.kept {
+            stays[k] = true;
+        }
+        for (k, (&i, stays)) in group.iter().zip(stays).enumerate() {
             let e = &entries[i];
-            if e.protected {
+            if stays || e.protected {
                 continue;
             }
             actions.push(Action {
@@ -301,9 +302,10 @@ pub fn scan(
                 bytes: e.size,
                 sha256: Some(hash.clone()),
                 mtime: fsutil::format_ns(e.mtime),
-                policy_reason: format!("duplicate of `{}`", keep.rel),
+                policy_reason: format!("duplicate of `{}`", primary.rel),
                 group: Some(name.clone()),
-                keep: Some(keep.rel.clone()),
+                kept: Some(primary.rel.clone()),
+                keep_reason: Some(decision.reason(&copies, k)),
             });
         }
     }
@@ -324,6 +326,102 @@ pub fn scan(
         actions,
     };
     Ok((report, stats))
+}
+
+/// The keep rule's decision for every duplicate group (see the `keep` module).
+///
+/// A link keeps its target only if the page it is in stays. So the pages that
+/// certainly stay (in no group, not on their way out) count first; each group is
+/// decided with the copies those link to; the pages a decision keeps count from
+/// then on, and the groups are decided again until a round adds no page. The
+/// counted pages only grow, so this ends; and the last round keeps no page that
+/// was not counted, so no link from a page that stays can end at a removed copy.
+/// Pages of a backup folder that only link to each other are never counted: they
+/// go, with the copies only they link to.
+fn keep_groups(
+    root: &Dir,
+    entries: &[Entry],
+    groups: &[Vec<usize>],
+    leaving: &HashSet<usize>,
+    policy: &Policy,
+    stats: &mut ScanStats,
+) -> Result<KeepDecisions> {
+    if groups.is_empty() {
+        return Ok(KeepDecisions::default());
+    }
+    let pages: Vec<usize> =
+        (0..entries.len()).filter(|&i| links::is_page(&entries[i].rel)).collect();
+    let targets: Vec<usize> = groups.iter().flatten().copied().collect();
+    let found = {
+        let page_rels: Vec<&str> = pages.iter().map(|&i| entries[i].rel.as_str()).collect();
+        let target_rels: Vec<&str> = targets.iter().map(|&i| entries[i].rel.as_str()).collect();
+        links::find(root, &page_rels, &target_rels).map_err(|e| {
+            Error::invalid(root.path(), format!("{e}: the keep rule needs the links of the pages"))
+        })?
+    };
+    stats.warnings.extend(found.warnings);
+    let edges: Vec<(usize, usize)> =
+        found.edges.iter().map(|&(p, t)| (pages[p], targets[t])).collect();
+    let in_group: HashSet<usize> = targets.iter().copied().collect();
+    let mut counted: Vec<bool> = vec![false; entries.len()];
+    for &p in &pages {
+        counted[p] = !in_group.contains(&p) && !leaving.contains(&p);
+    }
+    loop {
+        // The first counted page (in path order) that links to each copy.
+        let mut linked_from: HashMap<usize, usize> = HashMap::new();
+        for &(page, target) in &edges {
+            if counted[page] {
+                linked_from.entry(target).or_insert(page);
+            }
+        }
+        let decisions: Vec<Decision> = groups
+            .iter()
+            .map(|group| {
+                crate::keep::decide(&keep_candidates(entries, group, &linked_from, policy))
+            })
+            .collect();
+        let mut grew = false;
+        for (group, decision) in groups.iter().zip(&decisions) {
+            for &k in &decision.kept {
+                let i = group[k];
+                if links::is_page(&entries[i].rel) && !counted[i] {
+                    counted[i] = true;
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            return Ok(KeepDecisions { decisions, linked_from });
+        }
+    }
+}
+
+/// The decision of each group, and the links they were made with (to explain a
+/// decision per delete): each linked copy with the first page that links to it.
+#[derive(Default)]
+struct KeepDecisions {
+    decisions: Vec<Decision>,
+    linked_from: HashMap<usize, usize>,
+}
+
+/// The keep rule's view of the copies of one group.
+fn keep_candidates<'e>(
+    entries: &'e [Entry],
+    group: &[usize],
+    linked_from: &HashMap<usize, usize>,
+    policy: &'e Policy,
+) -> Vec<Candidate<'e>> {
+    group
+        .iter()
+        .map(|&i| Candidate {
+            rel: &entries[i].rel,
+            mtime: entries[i].mtime,
+            protected: entries[i].protected,
+            linked_from: linked_from.get(&i).map(|&p| entries[p].rel.as_str()),
+            keep_glob: policy.keep_glob(&entries[i].rel),
+        })
+        .collect()
 }
 
 fn key(e: &Entry) -> CacheKey {
@@ -538,7 +636,7 @@ mod tests {
         let (report, stats) = run(tmp.path(), "", None);
         let srcs: Vec<&str> = report.actions.iter().map(|a| a.src.as_str()).collect();
         assert_eq!(srcs, ["b/big"]);
-        assert_eq!(report.actions[0].keep.as_deref(), Some("a/big"));
+        assert_eq!(report.actions[0].kept.as_deref(), Some("a/big"));
         // a/big, b/big and near-last share a prefix: read in full once each;
         // near-first differs in its prefix: only that prefix is read; the file of a
         // unique size is never read.

@@ -1,7 +1,9 @@
 //! storage-approval end to end: scan → approve → execute → audit verify → undo on a
-//! generated tree, checking every byte; and the demo on the example repository.
+//! generated tree, checking every byte; the keep rule on a documentation tree
+//! duplicated into `backup/` (checked with the real `doclinks` binary); and the demo
+//! on the example repository.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -233,6 +235,129 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
         "undo did not recreate the directories execute removed".to_owned()
     })?;
     expect_code(&run(tools, &["audit", "verify", &path(&log)])?, 0, "audit verify after undo")?;
+    keeps_what_pages_link_to(tools)
+}
+
+/// The broken links `doclinks check` reports below `root`, as (page, destination).
+fn broken_links(tools: &Tools, root: &Path) -> Result<BTreeSet<(String, String)>, String> {
+    // Run in ROOT, so that the pages are named relative to it.
+    let out = tools
+        .command("doclinks")
+        .args(["check", "--format", "json", "."])
+        .current_dir(root)
+        .output()
+        .map_err(|e| e.to_string())?;
+    // Exit 1 means "broken links found"; anything else but 0 is a failure.
+    ensure(matches!(out.status.code(), Some(0 | 1)), || {
+        format!("doclinks check failed: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("doclinks JSON: {e}"))?;
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    Ok(findings
+        .iter()
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap_or_default().to_owned();
+            (text("file"), text("target"))
+        })
+        .collect())
+}
+
+/// The issue-12 scenario: a documentation tree whose images and pages are
+/// duplicated into `backup/`, with a ` (copy)` of the README and a copy (with a
+/// copy marker) that a page really links to. After scan → approve → execute every
+/// original and every linked copy is in place, the backup is gone, and `doclinks
+/// check` finds no broken link that was not there before.
+fn keeps_what_pages_link_to(tools: &Tools) -> Result<(), String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = tmp.path().join("docs-tree");
+    let pages = [
+        (
+            "README.md",
+            "# Project\n\nSee [the docs](docs/index.md).\n\n![logo](docs/img/logo.png)\n",
+        ),
+        (
+            "docs/index.md",
+            "# Docs\n\n![logo](img/logo.png)\n\n[Guide](guide.md#setup)\n\n\
+             <img src=\"img/diagram.png\" alt=\"diagram\">\n\n[gone](missing.png)\n",
+        ),
+        ("docs/guide.md", "# Guide\n\n## Setup\n\n![diagram](./img/diagram.png)\n"),
+        ("docs/news.md", "# News\n\n![banner](img/banner%20(copy).png)\n"),
+    ];
+    for (rel, text) in pages {
+        write(&root.join(rel), text.as_bytes())?;
+        write(&root.join("backup").join(rel), text.as_bytes())?;
+    }
+    write(&root.join("README (copy).md"), pages[0].1.as_bytes())?;
+    let images: [(&str, Vec<u8>); 3] = [
+        ("docs/img/logo.png", vec![1; 3000]),
+        ("docs/img/diagram.png", vec![2; 5000]),
+        ("docs/img/banner.png", vec![3; 700]),
+    ];
+    for (rel, bytes) in &images {
+        write(&root.join(rel), bytes)?;
+        write(&root.join("backup").join(rel), bytes)?;
+    }
+    write(&root.join("docs/img/banner (copy).png"), &images[2].1)?;
+    // The originals are older than the copies made from them.
+    for (rel, _) in pages {
+        make_old(&root.join(rel), 30)?;
+    }
+    let broken_before = broken_links(tools, &root)?;
+    ensure(
+        broken_before.contains(&("docs/index.md".to_owned(), "missing.png".to_owned())),
+        || format!("doclinks did not see the broken link it should: {broken_before:?}"),
+    )?;
+
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let (report, approval) = (tmp.path().join("report.json"), tmp.path().join("approval.json"));
+    expect_code(
+        &run(tools, &["scan", &path(&root), "--report-out", &path(&report)])?,
+        0,
+        "scan of the docs tree",
+    )?;
+    expect_code(
+        &run(tools, &["approve", &path(&report), "--operator", "e2e", "--out", &path(&approval)])?,
+        0,
+        "approve",
+    )?;
+    let dry = expect_code(
+        &run(tools, &["execute", "--report", &path(&report), "--approval", &path(&approval)])?,
+        0,
+        "dry run of the docs tree",
+    )?;
+    ensure(dry.contains(", keep README.md (its name has no copy marker"), || {
+        format!("the dry run does not say which README stays:\n{dry}")
+    })?;
+    let done = expect_code(
+        &run(
+            tools,
+            &["execute", "--report", &path(&report), "--approval", &path(&approval), "--execute"],
+        )?,
+        0,
+        "execute of the docs tree",
+    )?;
+    for kept in [
+        "README.md",
+        "docs/index.md",
+        "docs/guide.md",
+        "docs/news.md",
+        "docs/img/logo.png",
+        "docs/img/diagram.png",
+        "docs/img/banner (copy).png",
+    ] {
+        ensure(root.join(kept).is_file(), || format!("{kept} was removed:\n{done}"))?;
+    }
+    ensure(!root.join("backup").exists() && !root.join("README (copy).md").exists(), || {
+        format!("the copies stayed:\n{done}")
+    })?;
+    let broken_after = broken_links(tools, &root)?;
+    ensure(broken_after.is_subset(&broken_before), || {
+        format!(
+            "new broken links: {:?}",
+            broken_after.difference(&broken_before).collect::<Vec<_>>()
+        )
+    })?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod audit;
 mod crash;
 mod hostile;
+mod keep;
 mod props;
 mod safety;
 mod util;

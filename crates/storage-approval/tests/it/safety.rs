@@ -112,8 +112,8 @@ fn a_report_removing_every_copy_is_refused() {
             .unwrap()
             .clone();
         let mut extra = dup.clone();
-        extra["src"] = dup["keep"].clone();
-        extra["keep"] = dup["src"].clone();
+        extra["src"] = dup["kept"].clone();
+        extra["kept"] = dup["src"].clone();
         r["actions"].as_array_mut().unwrap().push(extra);
     });
 }

@@ -43,6 +43,15 @@ impl Dir {
         self
     }
 
+    /// Sets a file's mtime to exactly `unix_secs` seconds since the epoch, so that
+    /// files written a few microseconds apart can share one.
+    pub(crate) fn mtime(&self, rel: &str, unix_secs: u64) -> &Dir {
+        let file = std::fs::File::options().write(true).open(self.root().join(rel)).unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_secs);
+        file.set_modified(when).unwrap();
+        self
+    }
+
     pub(crate) fn out(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }

@@ -21,7 +21,11 @@ fn sample() -> Dir {
         .file("logs/2020.log", "old log")
         .file("logs/today.log", "new log")
         .file(".git/objects/x", "same words\n")
-        .age("logs/2020.log", 400);
+        .age("logs/2020.log", 400)
+        // One mtime for the three copies: the keep rule decides by folder and depth.
+        .mtime("docs/a.md", 1_700_000_000)
+        .mtime("docs/copy/a.md", 1_700_000_000)
+        .mtime("deep/er/a.md", 1_700_000_000);
     d
 }
 
@@ -160,7 +164,7 @@ fn quarantine_on_another_file_system_is_copied_and_undone() {
     // /dev/shm is a tmpfs on Linux: a rename there fails with EXDEV.
     let Some(elsewhere) = crate::util::other_fs() else { return };
     let d = Dir::new();
-    d.file("a/one", "dup").file("b/one", "dup").age("b/one", 3);
+    d.file("a/one", "dup").file("b/one", "dup").age("a/one", 5).age("b/one", 3);
     let before = snapshot(&d.root(), Some(".tidy-quarantine"));
     let (report, approval) = d.scan_and_approve();
     let out = execute(&report, &approval, &["--quarantine", path_str(elsewhere.path())]);
@@ -246,7 +250,8 @@ fn protected_globs_are_never_proposed_and_win_the_keep_rule() {
     let actions = r["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(actions[0]["src"], "a");
-    assert_eq!(actions[0]["keep"], "vault/deep/k");
+    assert_eq!(actions[0]["kept"], "vault/deep/k");
+    assert_eq!(actions[0]["keep_reason"], "protected by the policy");
 }
 
 #[test]
