@@ -151,85 +151,117 @@ pub(crate) fn auto(line: &str) -> Option<Found> {
     if let Some(found) = pipes(line) {
         return Some(found);
     }
-    let mut toks: [(usize, usize, Kind); MAX_FIELDS] = [(0, 0, Kind::Word); MAX_FIELDS];
-    let mut n = 0;
-    let mut i = 0;
-    let mut prev: Option<Kind> = None;
-    // A bracket opened by a field and not closed yet: `[Sun Dec 04 04:47:44 2005]`.
-    let mut open_bracket = false;
-    while n < MAX_FIELDS {
+    decide(&mut Toks::new(line))
+}
+
+/// The leading tokens of a line, split and classified only as far as they are
+/// looked at: most headers end after four or five of them.
+struct Toks<'a> {
+    line: &'a str,
+    at: usize,
+    toks: [(usize, usize, Kind); MAX_FIELDS],
+    n: usize,
+    done: bool,
+    /// A bracket opened by a field and not closed yet: `[Sun Dec 04 04:47:44 2005]`.
+    open_bracket: bool,
+}
+
+impl<'a> Toks<'a> {
+    fn new(line: &'a str) -> Toks<'a> {
+        Toks {
+            line,
+            at: 0,
+            toks: [(0, 0, Kind::Word); MAX_FIELDS],
+            n: 0,
+            done: false,
+            open_bracket: false,
+        }
+    }
+
+    /// Token `k`: (start, end, kind). One more is read ahead, since the kind of the
+    /// first depends on the second.
+    fn get(&mut self, k: usize) -> Option<(usize, usize, Kind)> {
+        while self.n <= k + 1 && !self.done {
+            self.load();
+        }
+        (k < self.n).then(|| self.toks[k])
+    }
+
+    fn text(&self, k: usize) -> &'a str {
+        &self.line[self.toks[k].0..self.toks[k].1]
+    }
+
+    fn load(&mut self) {
+        let b = self.line.as_bytes();
+        let mut i = self.at;
         while i < b.len() && b[i].is_ascii_whitespace() {
             i += 1;
         }
-        if i >= b.len() {
-            break;
+        if i >= b.len() || self.n == MAX_FIELDS {
+            self.done = true;
+            return;
         }
         let start = i;
         while i < b.len() && !b[i].is_ascii_whitespace() {
             i += 1;
         }
-        let tok = &line[start..i];
+        self.at = i;
+        let tok = &self.line[start..i];
         if tok.len() > MAX_FIELD_BYTES {
-            break;
+            self.done = true;
+            return;
         }
+        let prev = self.n.checked_sub(1).map(|p| self.toks[p].2);
         let mut kind = kind_of(tok, prev);
-        if open_bracket && kind != Kind::Date && kind != Kind::Num {
+        if self.open_bracket && kind != Kind::Date && kind != Kind::Num {
             // Inside `[…]` whatever is no date ends the header's bracket: not a header.
             kind = Kind::Word;
         }
-        let opens = tok.starts_with('[') && !tok.contains(']');
-        let closes = tok.ends_with(']') && !tok.contains('[');
-        if opens {
-            open_bracket = true;
+        if tok.starts_with('[') && !tok.contains(']') {
+            self.open_bracket = true;
         }
-        if closes {
-            open_bracket = false;
+        if tok.ends_with(']') && !tok.contains('[') {
+            self.open_bracket = false;
         }
-        toks[n] = (start, i, kind);
-        prev = Some(kind);
-        n += 1;
+        self.toks[self.n] = (start, i, kind);
+        self.n += 1;
+        // `081109 203615`: six digits are a date only when a time of six digits follows.
+        if self.n == 2 {
+            let six = |t: (usize, usize, Kind)| {
+                t.1 - t.0 == 6 && self.line[t.0..t.1].bytes().all(|c| c.is_ascii_digit())
+            };
+            if self.toks[0].2 == Kind::Date && six(self.toks[0]) && !six(self.toks[1]) {
+                self.toks[0].2 = Kind::Num;
+            }
+        }
     }
-    // `081109 203615`: six digits are a date only when a time of six digits follows.
-    if n >= 2 && toks[0].2 == Kind::Date && toks[1].2 == Kind::Date {
-        let six = |t: (usize, usize, Kind)| {
-            t.1 - t.0 == 6 && line[t.0..t.1].bytes().all(|c| c.is_ascii_digit())
-        };
-        if six(toks[0]) != six(toks[1]) {
-            toks[0].2 = Kind::Num;
-        }
-    } else if n >= 1
-        && toks[0].1 - toks[0].0 == 6
-        && line[toks[0].0..toks[0].1].bytes().all(|c| c.is_ascii_digit())
-    {
-        toks[0].2 = Kind::Num;
-    }
-    decide(line, &toks[..n])
 }
 
-/// Chooses where the header ends among classified leading tokens.
-fn decide(line: &str, toks: &[(usize, usize, Kind)]) -> Option<Found> {
-    let kind = |k: usize| toks[k].2;
-    let text = |k: usize| &line[toks[k].0..toks[k].1];
-    let found = |k: usize| {
+/// Chooses where the header ends among the classified leading tokens.
+fn decide(toks: &mut Toks<'_>) -> Option<Found> {
+    let line = toks.line;
+    let found = |toks: &Toks<'_>, k: usize| {
         let mut kinds = [Kind::Word; MAX_FIELDS];
-        for (slot, t) in kinds.iter_mut().zip(&toks[..=k]) {
+        for (slot, t) in kinds.iter_mut().zip(&toks.toks[..=k]) {
             *slot = t.2;
         }
-        Some(Found { end: start_after(line, toks[k].1), fields: k + 1, kinds })
+        Some(Found { end: start_after(line, toks.toks[k].1), fields: k + 1, kinds })
     };
+    let first = toks.get(0)?.2;
     // Fields before a level: dates, numbers, dashes, brackets, addresses, and (after
     // a date) a few words: `- 1117838570 2005.06.03 R02-M1 … RAS KERNEL INFO`.
     let mut dates = 0;
     let mut saw_time = false;
     let mut words = 0;
-    for k in 0..toks.len() {
+    let mut k = 0;
+    while let Some((_, _, kind)) = toks.get(k) {
         // A date with a time, or two date parts (`Jun 14`): a word before a `:` or a
         // month name alone (`Mon key pressed:`) is no date.
         let real_date = saw_time || dates >= 2;
-        match kind(k) {
+        match kind {
             Kind::Date => {
                 dates += 1;
-                saw_time |= text(k).contains(':') || text(k).len() >= 8;
+                saw_time |= toks.text(k).contains(':') || toks.text(k).len() >= 8;
             }
             Kind::Num | Kind::Dash | Kind::Bracket | Kind::Addr => {}
             Kind::Level => {
@@ -241,30 +273,32 @@ fn decide(line: &str, toks: &[(usize, usize, Kind)]) -> Option<Found> {
                 let mut end = k;
                 // `[main]`, `[IPC Server handler 3 on 80]`: the thread, after a bare
                 // level (after `[error]` a bracket is the message's: `[client …]`).
-                if !text(k).starts_with('[')
-                    && let Some(close) = bracket_group(line, toks, end + 1)
+                if !toks.text(k).starts_with('[')
+                    && let Some(close) = bracket_group(toks, end + 1)
                 {
                     end = close;
                 }
                 // `org.example.App:` or `dfs.DataNode$PacketResponder:`: the logger.
-                if end + 1 < toks.len() && kind(end + 1) == Kind::Comp {
-                    end += 1;
-                } else if end + 1 < toks.len() && is_logger(text(end + 1)) {
-                    end += 1;
-                    // `[req-… - - -]` after a logger: its request context.
-                    if let Some(close) = bracket_group(line, toks, end + 1) {
-                        end = close;
+                match toks.get(end + 1) {
+                    Some((_, _, Kind::Comp)) => end += 1,
+                    Some(_) if is_logger(toks.text(end + 1)) => {
+                        end += 1;
+                        // `[req-… - - -]` after a logger: its request context.
+                        if let Some(close) = bracket_group(toks, end + 1) {
+                            end = close;
+                        }
                     }
+                    _ => {}
                 }
-                if end + 1 < toks.len() && kind(end + 1) == Kind::Dash {
+                if let Some((_, _, Kind::Dash)) = toks.get(end + 1) {
                     end += 1;
                 }
-                return found(end);
+                return found(toks, end);
             }
             Kind::Comp => {
                 // `combo sshd(pam_unix)[19939]:` after a syslog date.
                 if real_date && words <= 3 {
-                    return found(k);
+                    return found(toks, k);
                 }
                 break;
             }
@@ -273,18 +307,22 @@ fn decide(line: &str, toks: &[(usize, usize, Kind)]) -> Option<Found> {
         if words > 4 {
             break;
         }
+        k += 1;
     }
     let mut dates = 0;
     let mut words = 0;
-    for k in 0..toks.len() {
+    let mut k = 0;
+    while let Some((_, _, kind)) = toks.get(k) {
         // An access log: `10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET …"`.
-        if kind(0) == Kind::Addr && k >= 3 && dates > 0 && text(k).ends_with(']') {
-            return found(k);
+        if first == Kind::Addr && k >= 3 && dates > 0 && toks.text(k).ends_with(']') {
+            return found(toks, k);
         }
-        match kind(k) {
+        match kind {
             Kind::Date => dates += 1,
             // `[10.30 16:49:06] chrome.exe - message`: a dash after a date and a program.
-            Kind::Dash if dates >= 2 && words > 0 && k + 1 < toks.len() => return found(k),
+            Kind::Dash if dates >= 2 && words > 0 && toks.get(k + 1).is_some() => {
+                return found(toks, k);
+            }
             Kind::Word | Kind::Comp | Kind::Level | Kind::Addr | Kind::Bracket => {
                 words += 1;
                 if words > 3 {
@@ -293,14 +331,16 @@ fn decide(line: &str, toks: &[(usize, usize, Kind)]) -> Option<Found> {
             }
             _ => {}
         }
+        k += 1;
     }
     // Columns ending in an epoch time: `134681 node-246 unix.hw x.y 1077804742 1 …`.
-    if matches!(kind(0), Kind::Num | Kind::Dash) {
-        for k in 1..toks.len().min(8) {
-            if is_epoch(text(k)) {
-                return found(k);
+    if matches!(first, Kind::Num | Kind::Dash) {
+        for k in 1..8 {
+            let Some((_, _, kind)) = toks.get(k) else { break };
+            if is_epoch(toks.text(k)) {
+                return found(toks, k);
             }
-            if kind(k) == Kind::Comp {
+            if kind == Kind::Comp {
                 break;
             }
         }
@@ -319,15 +359,16 @@ fn start_after(line: &str, end: usize) -> usize {
 }
 
 /// The token that closes a `[…]` group opened by token `k`, within a few tokens.
-fn bracket_group(line: &str, toks: &[(usize, usize, Kind)], k: usize) -> Option<usize> {
-    let first = &line[toks.get(k)?.0..toks[k].1];
+fn bracket_group(toks: &mut Toks<'_>, k: usize) -> Option<usize> {
+    toks.get(k)?;
+    let first = toks.text(k);
     if !first.starts_with('[') {
         return None;
     }
     if first.ends_with(']') {
         return Some(k);
     }
-    (k + 1..toks.len().min(k + 8)).find(|&j| line[toks[j].0..toks[j].1].ends_with(']'))
+    (k + 1..k + 8).find(|&j| toks.get(j).is_some() && toks.text(j).ends_with(']'))
 }
 
 /// `20171223-22:15:29:606|Step_LSC|30002312|message`: `|`-separated fields after a
@@ -379,6 +420,9 @@ fn is_weekday(w: &str) -> bool {
 
 /// Log levels, as loggers print them (any case; syslog's and Java's too).
 fn is_level(w: &str) -> bool {
+    if !(3..=8).contains(&w.len()) || !w.as_bytes()[0].is_ascii_alphabetic() {
+        return false;
+    }
     const LEVELS: [&str; 16] = [
         "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "SEVERE",
         "CRITICAL", "CRIT", "FATAL", "ALERT", "EMERG", "FINE", "VERBOSE",
@@ -457,42 +501,78 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
 }
 
 fn is_ipv4(b: &str) -> bool {
-    let parts: Vec<&str> = b.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
+    let mut parts = 0;
+    for part in b.split('.') {
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+        parts += 1;
+    }
+    parts == 4
 }
 
 /// Dates and times in one token, as headers print them: ISO dates with `-`, `/` or
 /// `.`, times with an optional fraction, `yyyymmdd-hh:mm:ss`, `dd/Mon/yyyy:hh:mm:ss`,
-/// `mm-dd`, `mm.dd`, `yy/mm/dd`.
+/// `mm-dd`, `mm.dd`, `yy/mm/dd`. One pass, no allocation: it runs on every field
+/// of every header.
 fn is_date_or_time(b: &[u8]) -> bool {
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    let seps =
-        b.iter().filter(|c| matches!(c, b'-' | b'/' | b'.' | b':' | b',' | b'_' | b'T')).count();
-    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
-    if digits + seps + letters != b.len() || digits < 3 {
+    let (mut digits, mut letters) = (0, 0);
+    // Letters, as a month name (three) or `T`/`Z`.
+    let mut alpha = [0u8; 3];
+    let (mut groups, mut group_len, mut bad_group) = (0, 0, false);
+    let mut first_group = 0;
+    let (mut time, mut date) = (false, false);
+    for &c in b {
+        if c.is_ascii_digit() {
+            digits += 1;
+            group_len += 1;
+            continue;
+        }
+        if group_len == 0 || group_len > 8 {
+            bad_group = true;
+        }
+        if groups == 0 {
+            first_group = group_len;
+        }
+        groups += 1;
+        group_len = 0;
+        match c {
+            b':' => time = true,
+            b'-' | b'/' | b'.' => date = true,
+            b',' | b'_' => {}
+            c if c.is_ascii_alphabetic() => {
+                if letters < 3 {
+                    alpha[letters] = c;
+                }
+                letters += 1;
+            }
+            _ => return false,
+        }
+    }
+    if group_len == 0 || group_len > 8 {
+        bad_group = true;
+    }
+    if groups == 0 {
+        first_group = group_len;
+    }
+    groups += 1;
+    if digits < 3 {
         return false;
     }
-    // `25/Nov/2026:08:33:06`, `2026-11-25T08:00:01Z`: month names and a `T`/`Z`.
+    // `25/Nov/2026:08:33:06`, `2026-11-25T08:00:01Z`: a month name or `T`/`Z`.
     if letters > 0 {
-        let alpha: String =
-            b.iter().filter(|c| c.is_ascii_alphabetic()).map(|&c| c as char).collect();
-        return is_month(&alpha) || alpha == "T" || alpha == "Z" || alpha == "TZ";
+        let word = std::str::from_utf8(&alpha[..letters.min(3)]).unwrap_or("");
+        return (letters == 3 && is_month(word))
+            || (letters <= 2 && alpha[..letters].iter().all(|c| matches!(c, b'T' | b'Z')));
     }
-    // Groups of one to four digits (six for a fraction) between separators.
-    let groups: Vec<&[u8]> = b.split(|c| !c.is_ascii_digit()).collect();
-    if groups.iter().any(|g| g.is_empty() || g.len() > 8) || groups.len() < 2 {
+    if bad_group || groups < 2 {
         return false;
     }
-    let time = b.contains(&b':');
-    let date = b.contains(&b'-') || b.contains(&b'/') || b.contains(&b'.');
     // `10.30`, `03-17`: a month and day only when short.
-    if groups.len() == 2 && !time {
-        return groups.iter().all(|g| g.len() == 2);
+    if groups == 2 && !time {
+        return first_group == 2 && group_len == 2;
     }
-    time || (date && groups.len() >= 3 && groups[0].len() <= 4)
+    time || (date && groups >= 3 && first_group <= 4)
 }
 
 /// The stream's header shape, learnt from its first lines (`normalize --mine`).

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::group::{Confidence, Group, Thresholds, recommendation};
-use crate::signature::{Signer, rule_id};
+use crate::signature::{Signer, rule_id, shape};
 
 /// The schema version this crate writes and the newest it reads.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -54,6 +54,14 @@ fn one() -> u64 {
 
 const BOOTSTRAP_TIME: &str = "2026-01-03T00:00:00Z";
 
+/// The bootstrap rule for HTTP 429: the code before its reason phrase, anchored as
+/// whole tokens (a `429` inside a name or alone is something else).
+pub(crate) const HTTP_429: &str = "<*>: <*> 429 <*> Too Many Requests <*>";
+
+/// What the HTTP 429 rule was before `fr-norm-3`: a substring match that also took
+/// `ValueError: 429` and `mod429`. Rules files holding it get [`HTTP_429`] on load.
+pub(crate) const OLD_HTTP_429: &str = "<*>: <*>429<*>";
+
 /// The rules every rules file starts with.
 pub fn bootstrap_rules() -> Vec<Rule> {
     let rule = |signature: &str, recommendation: &str, scope: &str| Rule {
@@ -85,7 +93,7 @@ pub fn bootstrap_rules() -> Vec<Rule> {
             "general",
         ),
         rule(
-            "<*>: <*>429<*>",
+            HTTP_429,
             "HTTP 429: honour Retry-After, back off exponentially with jitter and lower the request rate.",
             "api",
         ),
@@ -113,15 +121,40 @@ pub fn bootstrap_rules() -> Vec<Rule> {
 }
 
 /// A loaded set of rules, indexed for [`Rules::lookup`].
+///
+/// A rule applies to an error when the error's signature has the rule's shape (see
+/// [`crate::shape`]: the same tokens, any mask standing for any other), looked up
+/// by hash; else when the rule's signature, as a pattern of whole tokens, matches
+/// the error's signature from its first token to its last: a token `<*>` stands for
+/// any number of tokens, a `<*>` inside a token for any characters of one token,
+/// and every other token must be equal. So `<*>: <*> 429 <*> Too Many Requests <*>`
+/// matches `HTTPError: 429 Client Error: Too Many Requests for url: <URL>` but not
+/// `ValueError: 429` or `KeyError: 'x' @ mod429:run`. Of several matching patterns
+/// the most specific (most literal text; ties by id) wins.
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
-    /// Exact signatures (and signatures without frames) → rule index.
-    exact: HashMap<String, usize>,
-    /// Rules with `<*>`, most specific (most literal text) first.
-    templates: Vec<(Vec<String>, usize)>,
-    /// Rule id → rule index.
-    by_id: HashMap<String, usize>,
+    /// Hash of a signature's shape (with and without its frames) → rule indices.
+    exact: HashMap<u64, Vec<u32>>,
+    /// Rules whose signature holds `<*>`, in the order they were added.
+    patterns: Vec<Pattern>,
+    /// Patterns by their first token, when it is literal (`ValueError:`), each list
+    /// most specific first.
+    by_head: HashMap<Box<str>, Vec<u32>>,
+    /// Patterns whose first token holds `<*>`, most specific first.
+    wild_head: Vec<u32>,
+    /// Rule id and aliases → rule index.
+    by_id: HashMap<Box<str>, u32>,
+}
+
+/// A rule signature as a pattern of tokens.
+#[derive(Debug, Clone)]
+struct Pattern {
+    /// The shape of the signature (or of it without its frames).
+    shape: Box<str>,
+    /// Literal bytes: the more, the more specific.
+    literal: usize,
+    rule: u32,
 }
 
 impl Rules {
@@ -129,46 +162,86 @@ impl Rules {
     pub fn new(rules: Vec<Rule>) -> Rules {
         let mut index = Rules {
             rules: Vec::with_capacity(rules.len()),
-            exact: HashMap::new(),
-            templates: Vec::new(),
-            by_id: HashMap::new(),
+            exact: HashMap::with_capacity(rules.len()),
+            patterns: Vec::new(),
+            by_head: HashMap::new(),
+            wild_head: Vec::new(),
+            by_id: HashMap::with_capacity(rules.len()),
         };
         for rule in rules {
-            index.push(rule);
+            index.add(rule, false);
         }
+        // Sorted once at the end: inserting each in order would move every later
+        // entry for every rule (200,000 rules took seconds).
+        let mut by_head = std::mem::take(&mut index.by_head);
+        for list in by_head.values_mut() {
+            list.sort_by(|a, b| index.specificity(*a).cmp(&index.specificity(*b)));
+        }
+        let mut wild = std::mem::take(&mut index.wild_head);
+        wild.sort_by(|a, b| index.specificity(*a).cmp(&index.specificity(*b)));
+        index.by_head = by_head;
+        index.wild_head = wild;
         index
     }
 
-    /// Appends a rule and indexes it.
-    fn push(&mut self, rule: Rule) {
-        let i = self.rules.len();
-        let full = rule.signature.as_str();
-        let short = without_frames(full);
+    /// The sort key of a pattern: most literal text first, ties by rule id.
+    fn specificity(&self, p: u32) -> (std::cmp::Reverse<usize>, &str) {
+        let pattern = &self.patterns[p as usize];
+        (std::cmp::Reverse(pattern.literal), self.rules[pattern.rule as usize].id.as_str())
+    }
+
+    /// Appends a rule and indexes it; `sorted` keeps the pattern lists in order
+    /// (else [`Rules::new`] sorts them once at the end).
+    fn add(&mut self, rule: Rule, sorted: bool) {
+        let i = self.rules.len() as u32;
+        self.by_id.entry(rule.id.as_str().into()).or_insert(i);
+        for alias in &rule.aliases {
+            self.by_id.entry(alias.as_str().into()).or_insert(i);
+        }
+        let full = rule.signature.clone();
+        self.rules.push(rule);
+        let short = without_frames(&full);
         // The signature, and without its frames if it has some.
-        for sig in std::iter::once(full).chain((short != full).then_some(short)) {
+        for sig in std::iter::once(full.as_str()).chain((short != full).then_some(short)) {
+            let shape = shape(sig);
+            let list = self.exact.entry(hash(&shape)).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
             if sig.contains("<*>") {
-                let parts: Vec<String> = sig.split("<*>").map(str::to_owned).collect();
-                // Most literal text first, ties by id.
-                let literal: usize = parts.iter().map(String::len).sum();
-                let at = self.templates.partition_point(|(p, j)| {
-                    let other: usize = p.iter().map(String::len).sum();
-                    other > literal || (other == literal && self.rules[*j].id < rule.id)
-                });
-                self.templates.insert(at, (parts, i));
-            } else {
-                self.exact.entry(sig.to_owned()).or_insert(i);
+                let literal = shape.split(' ').map(|t| t.replace("<*>", "").len()).sum();
+                let p = self.patterns.len() as u32;
+                self.patterns.push(Pattern { shape: shape.into_boxed_str(), literal, rule: i });
+                self.file_pattern(p, sorted);
             }
         }
-        self.by_id.entry(rule.id.clone()).or_insert(i);
-        for alias in &rule.aliases {
-            self.by_id.entry(alias.clone()).or_insert(i);
+    }
+
+    /// Puts pattern `p` in the list of its first token.
+    fn file_pattern(&mut self, p: u32, sorted: bool) {
+        let head: Box<str> = self.patterns[p as usize].shape.split(' ').next().unwrap_or("").into();
+        let wild = head.contains("<*>");
+        let mut list = if wild {
+            std::mem::take(&mut self.wild_head)
+        } else {
+            self.by_head.remove(&head).unwrap_or_default()
+        };
+        if sorted {
+            let at = list.partition_point(|&q| self.specificity(q) < self.specificity(p));
+            list.insert(at, p);
+        } else {
+            list.push(p);
         }
-        self.rules.push(rule);
+        if wild {
+            self.wild_head = list;
+        } else {
+            self.by_head.insert(head, list);
+        }
     }
 
     /// The rule with this id, or that had it under an older normalizer version.
     pub fn get(&self, id: &str) -> Option<&Rule> {
-        self.by_id.get(id).map(|&i| &self.rules[i])
+        self.by_id.get(id).map(|&i| &self.rules[i as usize])
     }
 
     /// The bootstrap rules only.
@@ -181,8 +254,8 @@ impl Rules {
         &self.rules
     }
 
-    /// The rule that applies to an error: one with exactly its signature, else the most
-    /// specific template that matches it.
+    /// The rule that applies to an error: one with its signature's shape, else the
+    /// most specific pattern that matches it.
     pub fn lookup(&self, error_type: &str, message: &str) -> Option<&Rule> {
         // One signer per thread: lookups in a loop allocate nothing but the signature.
         thread_local! {
@@ -197,38 +270,98 @@ impl Rules {
 
     /// The rule that applies to a signature.
     pub fn lookup_signature(&self, signature: &str) -> Option<&Rule> {
-        if let Some(&i) =
-            self.exact.get(signature).or_else(|| self.exact.get(without_frames(signature)))
-        {
-            return Some(&self.rules[i]);
+        let full = shape(signature);
+        let short = shape(without_frames(signature));
+        for s in [&full, &short] {
+            if let Some(list) = self.exact.get(&hash(s)) {
+                // The first rule (in file order) whose shape it is; a hash collision
+                // is ruled out by comparing the shapes.
+                if let Some(&i) = list.iter().find(|&&i| {
+                    let sig = self.rules[i as usize].signature.as_str();
+                    shape(sig) == *s || shape(without_frames(sig)) == *s
+                }) {
+                    return Some(&self.rules[i as usize]);
+                }
+            }
         }
-        let short = without_frames(signature);
-        self.templates
-            .iter()
-            .find(|(parts, _)| glob_match(parts, signature) || glob_match(parts, short))
-            .map(|(_, i)| &self.rules[*i])
+        let mut best: Option<u32> = None;
+        for s in [&full, &short] {
+            let tokens: Vec<&str> = s.split(' ').collect();
+            let head = tokens.first().copied().unwrap_or("");
+            let lists = [self.by_head.get(head).map_or(&[][..], Vec::as_slice), &self.wild_head];
+            for list in lists {
+                // Lists are most specific first: the first match of each is its best.
+                if let Some(&p) = list.iter().find(|&&p| {
+                    let pattern: Vec<&str> = self.patterns[p as usize].shape.split(' ').collect();
+                    tokens_match(&pattern, &tokens)
+                }) && best.is_none_or(|b| self.specificity(p) < self.specificity(b))
+                {
+                    best = Some(p);
+                }
+            }
+        }
+        best.map(|p| &self.rules[self.patterns[p as usize].rule as usize])
     }
+
+    /// Appends a rule (after a merge decided it is new), keeping the index sorted.
+    fn push(&mut self, rule: Rule) {
+        self.add(rule, true);
+    }
+}
+
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
 fn without_frames(signature: &str) -> &str {
     signature.rsplit_once(" @ ").map_or(signature, |(head, _)| head)
 }
 
-/// Whether `text` matches the pattern `parts[0] * parts[1] * … parts[n]`.
-fn glob_match(parts: &[String], text: &str) -> bool {
-    let (first, rest) = match parts.split_first() {
-        Some(x) => x,
-        None => return text.is_empty(),
-    };
-    let Some(mut remaining) = text.strip_prefix(first.as_str()) else { return false };
+/// Whether the pattern tokens match the text tokens from first to last: a token
+/// `<*>` matches any number of tokens, a token holding `<*>` one token by
+/// [`token_match`], any other token one equal token.
+pub(crate) fn tokens_match(pattern: &[&str], text: &[&str]) -> bool {
+    // Iterative wildcard matching with one backtrack point (the last `<*>`).
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == "<*>" {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && token_match(pattern[p], text[t]) {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&x| x == "<*>")
+}
+
+/// One pattern token against one text token: `<*>` inside the pattern matches any
+/// characters (also none); the rest must be equal.
+fn token_match(pattern: &str, text: &str) -> bool {
+    if !pattern.contains("<*>") {
+        return pattern == text;
+    }
+    let parts: Vec<&str> = pattern.split("<*>").collect();
+    let (first, rest) = parts.split_first().expect("split yields one part");
+    let Some(mut remaining) = text.strip_prefix(first) else { return false };
     let Some((last, middle)) = rest.split_last() else { return remaining.is_empty() };
     for part in middle {
-        match remaining.find(part.as_str()) {
-            Some(p) => remaining = &remaining[p + part.len()..],
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
             None => return false,
         }
     }
-    remaining.len() >= last.len() && remaining.ends_with(last.as_str())
+    remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
 /// What `--execute` would do, or did, with a group.
@@ -341,8 +474,8 @@ pub(crate) fn merge(
             Status::Known => counts.unchanged += 1,
             Status::Update => {
                 // The signature is unchanged, so the index stays valid.
-                if let Some(&i) = index.by_id.get(&proposal.rule.id) {
-                    index.rules[i] = proposal.rule;
+                if let Some(&i) = index.by_id.get(proposal.rule.id.as_str()) {
+                    index.rules[i as usize] = proposal.rule;
                 }
                 counts.updated += 1;
             }

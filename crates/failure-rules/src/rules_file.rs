@@ -20,7 +20,7 @@ use std::time::Duration;
 use tidy_io::{Durability, Perms, ReplaceOptions, Root};
 
 use crate::error::{Error, Result};
-use crate::rules::{Rule, RulesDoc, SCHEMA_VERSION, bootstrap_rules};
+use crate::rules::{HTTP_429, OLD_HTTP_429, Rule, RulesDoc, SCHEMA_VERSION, bootstrap_rules};
 use crate::signature::{legacy_rule_id, rule_id};
 
 /// The rules file used when none is given.
@@ -79,6 +79,15 @@ const LEGACY_VERSIONS: [&str; 2] = ["fr-norm-1", "fr-norm-2"];
 /// becomes the id of its signature now, the old id is kept in `aliases`. A rule
 /// whose id is no id its signature ever had (one written by hand) is left alone.
 fn migrate(rule: &mut Rule) {
+    // The old HTTP 429 bootstrap rule matched by substring; its new form is anchored.
+    if rule.signature == OLD_HTTP_429 {
+        let old = std::mem::replace(&mut rule.id, rule_id(HTTP_429));
+        rule.signature = HTTP_429.to_owned();
+        if !rule.aliases.contains(&old) {
+            rule.aliases.push(old);
+        }
+        return;
+    }
     let id = rule_id(&rule.signature);
     if rule.id == id {
         return;

@@ -52,8 +52,9 @@ fn bootstrap_rules_cover_the_common_errors() {
         (
             "requests.exceptions.HTTPError",
             "429 Client Error: Too Many Requests for url: https://x.io/a",
-            "<*>: <*>429<*>",
+            "<*>: <*> 429 <*> Too Many Requests <*>",
         ),
+        ("RateLimitError", "got 429 Too Many Requests", "<*>: <*> 429 <*> Too Many Requests <*>"),
         (
             "sqlite3.OperationalError",
             "database is locked",
@@ -73,6 +74,41 @@ fn bootstrap_rules_cover_the_common_errors() {
     }
     assert!(rules.lookup("sqlite3.OperationalError", "no such table: runs").is_none());
     assert!(rules.lookup("KeyError", "'x'").is_none());
+    // Matching is by whole tokens from the first to the last, never by substring:
+    // a `429` in a name, alone or quoted is no HTTP 429.
+    for sig in ["KeyError: 'x' @ mod429:run", "ValueError: 429", "ValueError: '429'"] {
+        assert!(rules.lookup_signature(sig).is_none(), "{sig}");
+    }
+    for (t, m) in [("KeyError", "'x'"), ("ValueError", "429"), ("ValueError", "'429'")] {
+        assert!(rules.lookup(t, m).is_none(), "{t}: {m}");
+    }
+    // A template matches only where its literal tokens stand.
+    let mut extra = bootstrap_rules();
+    let mut rule = extra[0].clone();
+    rule.signature = "OSError: disk <*> full".into();
+    rule.id = failure_rules::rule_id(&rule.signature);
+    extra.push(rule);
+    let rules = Rules::new(extra);
+    assert!(rules.lookup_signature("OSError: disk <PATH> full").is_some());
+    assert!(rules.lookup_signature("OSError: disk <PATH> full again").is_none());
+    assert!(rules.lookup_signature("OSError: the disk <PATH> full").is_none());
+}
+
+#[test]
+fn the_old_429_rule_is_brought_to_its_anchored_form_on_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rules.json");
+    let old_id = "rule_f058310bf8b612158110f8cb64a33ade74f6dc8f4f2312cf2956ef59db779359";
+    let text = serde_json::json!({"version": 1, "rules": [{
+        "id": old_id, "created_at": "2026-01-03T00:00:00Z", "signature": "<*>: <*>429<*>",
+        "recommendation": "r", "confidence": "high", "evidence": [], "frequency": 0,
+        "scope": "api", "enforcement": "guidance"
+    }]});
+    std::fs::write(&path, text.to_string()).expect("write");
+    let rules = Rules::new(failure_rules::load_rules(&path).expect("loads"));
+    assert_eq!(rules.rules()[0].signature, "<*>: <*> 429 <*> Too Many Requests <*>");
+    assert!(rules.get(old_id).is_some());
+    assert!(rules.lookup("ValueError", "429").is_none());
 }
 
 #[test]

@@ -26,7 +26,8 @@ fn labelled() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The ids `normalize --format jsonl` gives the lines, in order.
+/// The ids `normalize --format jsonl` gives the lines, in order (a group is an id:
+/// signatures that differ only in the kinds of their masks share one).
 fn predict(lines: &[&str], mine: bool) -> Vec<String> {
     let mut c = Command::cargo_bin("failure-rules").expect("the failure-rules binary is built");
     c.args(["normalize", "--format", "jsonl"]);
@@ -45,7 +46,7 @@ fn predict(lines: &[&str], mine: bool) -> Vec<String> {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-            v["signature"].as_str().expect("signature").to_owned()
+            v["id"].as_str().expect("id").to_owned()
         })
         .collect()
 }
@@ -134,10 +135,10 @@ fn check(mine: bool, min_accuracy: f64, max_mixed: f64) {
 
 #[test]
 fn stateless_grouping_accuracy() {
-    check(false, 0.90, 0.01);
+    check(false, 0.92, 0.01);
 }
 
 #[test]
 fn mined_grouping_accuracy() {
-    check(true, 0.93, 0.01);
+    check(true, 0.92, 0.01);
 }
