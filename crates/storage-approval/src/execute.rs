@@ -1,4 +1,4 @@
-//! Execution of an approved report, and undo from an audit log.
+//! Execution of an approved report.
 //!
 //! Every action is re-checked right before it runs (type, size, mtime, SHA-256 of the
 //! whole file) through directory handles opened below ROOT by the file layer's one
@@ -30,8 +30,29 @@ pub const DEFAULT_BATCH: usize = 128;
 /// File name of the default audit log in `ROOT/.tidy-quarantine`.
 const AUDIT_LOG: &str = "audit.jsonl";
 
+/// A point of [`execute`] after which a crash must leave a state that a later
+/// `execute` or `undo` finishes exactly: the intents of a batch are durable; one
+/// action is done (its result not yet logged); one emptied directory is removed;
+/// the results of a batch are durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Checkpoint {
+    /// The intents of a batch were made durable; none of its actions ran yet.
+    IntentsDurable,
+    /// One action was done; its result is not logged yet.
+    Acted,
+    /// One directory that the batch emptied was removed; not logged yet.
+    DirRemoved,
+    /// The results of a batch were made durable.
+    ResultsDurable,
+}
+
+/// Called at every [`Checkpoint`]: crash tests kill the process there, at a point
+/// chosen deterministically instead of by a timer.
+pub type CheckpointHook = std::sync::Arc<dyn Fn(Checkpoint) + Send + Sync>;
+
 /// Options of [`execute`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecuteOptions {
     /// Act for real; without it, a dry run that only re-checks.
     pub execute: bool,
@@ -44,6 +65,8 @@ pub struct ExecuteOptions {
     pub purge: bool,
     /// Actions per group commit.
     pub batch: usize,
+    /// Called at every [`Checkpoint`] of a real run (none: nothing is called).
+    pub checkpoint: Option<CheckpointHook>,
 }
 
 impl Default for ExecuteOptions {
@@ -54,24 +77,21 @@ impl Default for ExecuteOptions {
             quarantine: None,
             purge: false,
             batch: DEFAULT_BATCH,
+            checkpoint: None,
         }
     }
 }
 
-/// Options of [`undo`].
-#[derive(Debug, Clone)]
-pub struct UndoOptions {
-    /// Restore for real; without it, a dry run.
-    pub execute: bool,
-    /// Recorded as the operator of the restore entries.
-    pub operator: String,
-    /// Restores per group commit.
-    pub batch: usize,
-}
-
-impl Default for UndoOptions {
-    fn default() -> Self {
-        UndoOptions { execute: false, operator: String::new(), batch: DEFAULT_BATCH }
+impl std::fmt::Debug for ExecuteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecuteOptions")
+            .field("execute", &self.execute)
+            .field("audit_log", &self.audit_log)
+            .field("quarantine", &self.quarantine)
+            .field("purge", &self.purge)
+            .field("batch", &self.batch)
+            .field("checkpoint", &self.checkpoint.is_some())
+            .finish()
     }
 }
 
@@ -154,13 +174,13 @@ impl RunSummary {
 }
 
 /// Where a file lives: an anchor directory handle and a path below it.
-struct Loc<'a> {
-    anchor: &'a Dir,
-    rel: String,
+pub(crate) struct Loc<'a> {
+    pub(crate) anchor: &'a Dir,
+    pub(crate) rel: String,
 }
 
 impl Loc<'_> {
-    fn split(&self) -> (Vec<&str>, &str) {
+    pub(crate) fn split(&self) -> (Vec<&str>, &str) {
         let parts: Vec<&str> = self.rel.split('/').collect();
         let (name, dirs) = parts.split_last().expect("a checked path has a component");
         (dirs.to_vec(), name)
@@ -169,16 +189,16 @@ impl Loc<'_> {
 
 /// What the file must still be.
 #[derive(Clone, Copy)]
-struct Expect<'a> {
-    bytes: u64,
-    mtime: Option<i128>,
-    sha256: &'a str,
+pub(crate) struct Expect<'a> {
+    pub(crate) bytes: u64,
+    pub(crate) mtime: Option<i128>,
+    pub(crate) sha256: &'a str,
 }
 
 /// A file that passed its re-check, held open.
-struct Checked {
-    dir: Dir,
-    name: String,
+pub(crate) struct Checked {
+    pub(crate) dir: Dir,
+    pub(crate) name: String,
     file: File,
     stat: rustix::fs::Stat,
 }
@@ -193,7 +213,7 @@ fn expect(a: &Action) -> Expect<'_> {
 
 /// Re-checks a file: present, a regular file reached without symlinks, same size,
 /// mtime and SHA-256 as expected. The error says why not.
-fn recheck(loc: &Loc<'_>, expect: &Expect<'_>) -> std::result::Result<Checked, String> {
+pub(crate) fn recheck(loc: &Loc<'_>, expect: &Expect<'_>) -> std::result::Result<Checked, String> {
     let (dirs, name) = loc.split();
     let dir = loc
         .anchor
@@ -271,7 +291,7 @@ impl Kept {
 
 /// Whether the checked file is still the same inode, size and mtime at its name:
 /// the last look right before acting.
-fn still_same(c: &Checked) -> std::result::Result<(), String> {
+pub(crate) fn still_same(c: &Checked) -> std::result::Result<(), String> {
     same_entry(&c.dir, &c.name, &c.stat)
 }
 
@@ -296,7 +316,11 @@ fn same_entry(dir: &Dir, name: &str, then: &rustix::fs::Stat) -> std::result::Re
 /// Moves a checked file to `to` (creating directories, never replacing a file):
 /// a rename, or a verified copy and unlink across file systems. Returns the
 /// directories whose entries changed, to be fsynced with the batch.
-fn relocate(c: &mut Checked, to: &Loc<'_>, sha256: &str) -> std::result::Result<Vec<Dir>, String> {
+pub(crate) fn relocate(
+    c: &mut Checked,
+    to: &Loc<'_>,
+    sha256: &str,
+) -> std::result::Result<Vec<Dir>, String> {
     let (dirs, name) = to.split();
     let to_dir =
         to.anchor.open_beneath(&dirs, true).map_err(|e| describe_open(&e, "the destination"))?;
@@ -344,7 +368,7 @@ fn relocate(c: &mut Checked, to: &Loc<'_>, sha256: &str) -> std::result::Result<
 }
 
 /// fsyncs each directory once (several handles may name the same one).
-fn sync_dirs(dirs: Vec<Dir>) -> Result<()> {
+pub(crate) fn sync_dirs(dirs: Vec<Dir>) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for dir in dirs {
         let st = rustix::fs::fstat(&dir)
@@ -604,6 +628,11 @@ pub fn execute(
         }
         _ => None,
     };
+    let reached = |point: Checkpoint| {
+        if let Some(hook) = &options.checkpoint {
+            hook(point);
+        }
+    };
     let fields = |a: &Action, phase: &'static str| Fields {
         phase,
         action: a.action.as_str().to_owned(),
@@ -670,6 +699,7 @@ pub fn execute(
         }
         if wrote_intent {
             log.commit()?;
+            reached(Checkpoint::IntentsDurable);
         }
         // 3. The actions.
         let mut touched = Vec::new();
@@ -689,6 +719,7 @@ pub fn execute(
                 Ok(dirs) => {
                     touched.extend(dirs);
                     results.push((i, Status::Done, None));
+                    reached(Checkpoint::Acted);
                 }
                 Err(why) => results.push((i, Status::Failed, Some(why))),
             }
@@ -699,11 +730,14 @@ pub fn execute(
             .filter(|r| r.1 == Status::Done)
             .map(|r| batch[r.0].src.as_str())
             .collect();
-        let removed = remove_emptied_dirs(&root, &done_srcs, &|dir: &str| {
+        let keep_dir = |dir: &str| {
             policy.is_protected(dir)
                 || dir == QUARANTINE_DIR
                 || dir == policy.file.archive.dest
                 || policy.file.archive.dirs.iter().any(|d| d == dir)
+        };
+        let removed = remove_emptied_dirs(&root, &done_srcs, &keep_dir, &|| {
+            reached(Checkpoint::DirRemoved);
         });
         // 5. Results, durable after the renames they describe.
         let mut removed_dirs = Vec::new();
@@ -738,6 +772,7 @@ pub fn execute(
             });
         }
         log.commit()?;
+        reached(Checkpoint::ResultsDurable);
         summary.dirs.extend(removed_dirs);
         for (i, status, reason) in results {
             summary.outcomes.push(outcome(&batch[i], status, reason));
@@ -776,6 +811,7 @@ fn remove_emptied_dirs(
     root: &Dir,
     srcs: &[&str],
     keep: &dyn Fn(&str) -> bool,
+    removed_one: &dyn Fn(),
 ) -> Vec<(String, Dir)> {
     let mut candidates: Vec<&str> = Vec::new();
     for src in srcs {
@@ -800,13 +836,14 @@ fn remove_emptied_dirs(
         let name = OsStr::new(*name);
         if matches!(parent.stat(name), Ok(Some(_))) && parent.remove_dir(name).is_ok() {
             removed.push((dir.to_owned(), parent));
+            removed_one();
         }
     }
     removed
 }
 
 /// Whether a logged root still resolves to itself (no symlink put on the way since).
-fn root_still_itself(root: &str) -> std::result::Result<(), String> {
+pub(crate) fn root_still_itself(root: &str) -> std::result::Result<(), String> {
     match Path::new(root).canonicalize() {
         Ok(real) if real == Path::new(root) => Ok(()),
         Ok(real) => Err(format!(
@@ -841,17 +878,21 @@ fn is_gone(loc: &Loc<'_>) -> bool {
 }
 
 /// The `dest` logged with each pending intent (an intent without a result) of
-/// `report_id`.
+/// `report_id`. A finished restore settles an intent too: undo put its bytes back.
 fn pending_dests(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Option<String>> {
     let mut pending = HashMap::new();
-    for e in entries
-        .iter()
-        .filter(|e| e.report_id == report_id && e.action != "restore" && !is_dir_entry(e))
-    {
-        if e.phase == "intent" {
-            pending.insert(e.src.clone(), e.dest.clone());
-        } else {
-            pending.remove(&e.src);
+    for e in entries.iter().filter(|e| e.report_id == report_id && !is_dir_entry(e)) {
+        match (e.action.as_str(), e.phase.as_str()) {
+            ("restore", "done") => {
+                pending.remove(&e.src);
+            }
+            ("restore", _) => {}
+            (_, "intent") => {
+                pending.insert(e.src.clone(), e.dest.clone());
+            }
+            _ => {
+                pending.remove(&e.src);
+            }
         }
     }
     pending
@@ -876,363 +917,6 @@ fn resolve_existing_prefix(path: &Path) -> PathBuf {
             }
             _ => return path.to_path_buf(),
         }
-    }
-}
-
-/// Restores, byte for byte, every action an audit log records as done (newest first):
-/// quarantined files go back to their place, archived files back from the archive.
-/// Purged files cannot be restored and are reported as skipped. Restores are
-/// logged with the same group commit as `execute` and resume the same way.
-pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
-    let mut log = if options.execute {
-        Some(AuditLog::open(audit_path, "", &options.operator)?)
-    } else {
-        None
-    };
-    let entries = match &log {
-        Some(l) => l.entries.clone(),
-        None => crate::audit::read_log(audit_path)?,
-    };
-    // The latest delete or move of each (report, src), with the state of its restore.
-    let mut latest: HashMap<(String, String), (&AuditEntry, Logged)> = HashMap::new();
-    for e in &entries {
-        let key = (e.report_id.clone(), e.src.clone());
-        match (e.action.as_str(), e.phase.as_str()) {
-            ("delete" | "move", "done") => {
-                latest.insert(key, (e, Logged::New));
-            }
-            ("restore", phase) => {
-                if let Some(slot) = latest.get_mut(&key) {
-                    slot.1 = match phase {
-                        "intent" => Logged::Pending,
-                        "done" => Logged::Finished(Status::Done),
-                        _ => Logged::New,
-                    };
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut done: Vec<(&AuditEntry, Logged)> = latest.into_values().collect();
-    done.sort_by_key(|(e, _)| std::cmp::Reverse(e.seq));
-    let mut summary = RunSummary {
-        report_id: String::new(),
-        dry_run: !options.execute,
-        outcomes: Vec::new(),
-        audit_log: options.execute.then(|| audit_path.to_path_buf()),
-        head: None,
-        quarantine: None,
-        dirs: Vec::new(),
-    };
-    // Anchors: each root and each quarantine base, opened once.
-    let mut anchors: HashMap<String, Dir> = HashMap::new();
-    let mut jobs: Vec<(usize, &AuditEntry, Logged, String, String)> = Vec::new();
-    for (e, state) in done {
-        let index = summary.outcomes.len();
-        summary.outcomes.push(Outcome {
-            action: "restore".to_owned(),
-            src: e.src.clone(),
-            dest: e.dest.clone(),
-            bytes: e.bytes,
-            status: Status::Skipped,
-            reason: None,
-            kept: None,
-            keep_reason: None,
-        });
-        let out = &mut summary.outcomes[index];
-        if state == Logged::Finished(Status::Done) {
-            out.status = Status::AlreadyDone;
-            continue;
-        }
-        let (Some(dest), Some(_)) = (&e.dest, &e.sha256_after) else {
-            out.reason = Some("purged: there is no copy to restore".to_owned());
-            continue;
-        };
-        if fsutil::components(&e.src).is_err()
-            || fsutil::components(dest.trim_start_matches('/')).is_err()
-        {
-            out.reason = Some("the logged path is not a plain path".to_owned());
-            continue;
-        }
-        // Where the file is now: the archive (relative to root) or the quarantine
-        // (absolute, `BASE/REPORT_ID/<src>`).
-        let (from_anchor, from_rel) = if Path::new(dest).is_absolute() {
-            let Some(base) = dest.strip_suffix(&format!("/{}", e.src)) else {
-                out.reason =
-                    Some(format!("the quarantine path `{dest}` does not end with the file's path"));
-                continue;
-            };
-            (base.to_owned(), e.src.clone())
-        } else {
-            (e.root.clone(), dest.clone())
-        };
-        let mut open = |path: &str| -> std::result::Result<(), String> {
-            if !anchors.contains_key(path) {
-                let fd = Dir::open(Path::new(path)).map_err(|err| err.to_string())?;
-                anchors.insert(path.to_owned(), fd);
-            }
-            Ok(())
-        };
-        // As in execute: the logged root must still resolve to itself, or a symlink
-        // was put on the way and the restore would land elsewhere.
-        if let Err(why) = root_still_itself(&e.root)
-            .and_then(|()| open(&from_anchor))
-            .and_then(|()| open(&e.root))
-        {
-            out.reason = Some(why);
-            continue;
-        }
-        jobs.push((index, e, state, from_anchor, from_rel));
-    }
-
-    recreate_dirs(&entries, log.as_mut(), &mut summary)?;
-
-    for batch in jobs.chunks(options.batch.max(1)) {
-        // 1. Check each file in its quarantine or archive place, and that its
-        //    original place is free.
-        let checked: Vec<std::result::Result<Checked, (Status, String)>> = batch
-            .par_iter()
-            .map(|(_, e, state, from_anchor, from_rel)| {
-                let sha = e.sha256_after.as_deref().expect("filtered above");
-                let expect = Expect { bytes: e.bytes, mtime: None, sha256: sha };
-                let from = Loc { anchor: &anchors[from_anchor], rel: from_rel.clone() };
-                let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
-                match recheck(&from, &expect) {
-                    Ok(c) => {
-                        let (dirs, name) = to.split();
-                        let occupied = to
-                            .anchor
-                            .open_beneath(&dirs, false)
-                            .is_ok_and(|d| matches!(d.stat(OsStr::new(name)), Ok(Some(_))));
-                        match occupied {
-                            true => Err((
-                                Status::Skipped,
-                                format!("`{}` exists again: not overwriting it", e.src),
-                            )),
-                            false => Ok(c),
-                        }
-                    }
-                    // Interrupted restore, or restored by hand: is it back in place?
-                    Err(why) => match recheck(&to, &expect) {
-                        Ok(_) if *state == Logged::Pending => {
-                            Err((Status::Done, "completed by an interrupted run".to_owned()))
-                        }
-                        Ok(_) => Err((Status::AlreadyDone, "already back in place".to_owned())),
-                        Err(_) => Err((Status::Skipped, why)),
-                    },
-                }
-            })
-            .collect();
-        let Some(log) = log.as_mut() else {
-            for ((index, ..), result) in batch.iter().zip(checked) {
-                let out = &mut summary.outcomes[*index];
-                match result {
-                    Ok(_) => out.status = Status::WouldDo,
-                    Err((status, why)) => {
-                        out.status =
-                            if status == Status::Done { Status::AlreadyDone } else { status };
-                        out.reason = Some(why);
-                    }
-                }
-            }
-            continue;
-        };
-        // 2. Intents, durable before any restore of the batch.
-        for ((_, e, state, ..), result) in batch.iter().zip(&checked) {
-            if result.is_ok() && *state != Logged::Pending {
-                log.push(restore_fields(e, "intent", None));
-            }
-        }
-        log.commit()?;
-        // 3. The restores, then their results with one sync.
-        let mut touched = Vec::new();
-        let mut results = Vec::new();
-        for ((index, e, _, from_anchor, from_rel), result) in batch.iter().zip(checked) {
-            let sha = e.sha256_after.as_deref().expect("filtered above");
-            let to = Loc { anchor: &anchors[&e.root], rel: e.src.clone() };
-            let result = match result {
-                Ok(mut c) => match relocate(&mut c, &to, sha) {
-                    Ok(dirs) => {
-                        touched.extend(dirs);
-                        remove_empty_parents(&anchors[from_anchor], from_rel);
-                        Ok(())
-                    }
-                    Err(why) => Err((Status::Failed, why)),
-                },
-                Err(other) => Err(other),
-            };
-            results.push((*index, *e, result));
-        }
-        sync_dirs(touched)?;
-        for (index, e, result) in results {
-            let out = &mut summary.outcomes[index];
-            match result {
-                Ok(()) => {
-                    log.push(restore_fields(e, "done", None));
-                    out.status = Status::Done;
-                }
-                Err((Status::Done, why)) => {
-                    log.push(restore_fields(e, "done", Some(why.clone())));
-                    out.status = Status::Done;
-                    out.reason = Some(why);
-                }
-                Err((status, why)) => {
-                    if status != Status::AlreadyDone {
-                        let phase = if status == Status::Failed { "failed" } else { "skipped" };
-                        let mut f = restore_fields(e, phase, Some(why.clone()));
-                        f.sha256_after = None;
-                        log.push(f);
-                    }
-                    out.status = status;
-                    out.reason = Some(why);
-                }
-            }
-        }
-        log.commit()?;
-    }
-    summary.head = log.as_ref().map(AuditLog::head);
-    Ok(summary)
-}
-
-/// Recreates the directories that execute removed because it emptied them (logged
-/// `rmdir`, not yet undone by a logged `mkdir`), shallowest first and before any file
-/// goes back, so that a directory whose files were purged comes back too. Each is
-/// made through its parent's handle and logged as `mkdir` once it exists; without a
-/// log (a dry run) the directories that would be made are only listed.
-fn recreate_dirs(
-    entries: &[AuditEntry],
-    log: Option<&mut AuditLog>,
-    summary: &mut RunSummary,
-) -> Result<()> {
-    let mut removed: HashMap<(&str, &str, &str), (&AuditEntry, bool)> = HashMap::new();
-    for e in entries {
-        let key = (e.report_id.as_str(), e.root.as_str(), e.src.as_str());
-        match (e.action.as_str(), e.phase.as_str()) {
-            ("rmdir", "done") => {
-                removed.insert(key, (e, false));
-            }
-            ("mkdir", "done") => {
-                if let Some(slot) = removed.get_mut(&key) {
-                    slot.1 = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut todo: Vec<&AuditEntry> =
-        removed.into_values().filter(|(_, restored)| !restored).map(|(e, _)| e).collect();
-    todo.sort_by(|a, b| {
-        (&a.root, a.src.matches('/').count(), &a.src).cmp(&(
-            &b.root,
-            b.src.matches('/').count(),
-            &b.src,
-        ))
-    });
-    let mut roots: HashMap<&str, std::result::Result<Dir, String>> = HashMap::new();
-    let mut made = Vec::new();
-    for e in todo {
-        let skip = |status: Status, why: String| Outcome {
-            action: "mkdir".to_owned(),
-            src: e.src.clone(),
-            dest: None,
-            bytes: 0,
-            status,
-            reason: Some(why),
-            kept: None,
-            keep_reason: None,
-        };
-        let Ok(parts) = fsutil::components(&e.src) else {
-            summary.outcomes.push(skip(Status::Skipped, "the logged path is not plain".into()));
-            continue;
-        };
-        let root = roots.entry(e.root.as_str()).or_insert_with(|| {
-            root_still_itself(&e.root)
-                .and_then(|()| Dir::open(Path::new(&e.root)).map_err(|err| err.to_string()))
-        });
-        let root = match root {
-            Ok(fd) => &*fd,
-            Err(why) => {
-                summary.outcomes.push(skip(Status::Skipped, why.clone()));
-                continue;
-            }
-        };
-        let (name, parents) = parts.split_last().expect("components are never empty");
-        let existing = root
-            .open_beneath(parents, false)
-            .ok()
-            .and_then(|d| d.stat(OsStr::new(name)).ok().flatten())
-            .map(|st| fsutil::kind(&st));
-        match existing {
-            Some("directory") => continue,
-            Some(kind) => {
-                summary.outcomes.push(skip(
-                    Status::Skipped,
-                    format!("a {kind} is in the place of the directory: not replacing it"),
-                ));
-                continue;
-            }
-            None => {}
-        }
-        if log.is_none() {
-            summary.dirs.push(e.src.clone());
-            continue;
-        }
-        let result = root.open_beneath(parents, true).and_then(|parent| {
-            parent.open_beneath(&[*name], true)?;
-            parent.sync()
-        });
-        match result {
-            Ok(()) => made.push(e),
-            Err(err) => summary
-                .outcomes
-                .push(skip(Status::Failed, format!("cannot recreate the directory: {err}"))),
-        }
-    }
-    if let Some(log) = log {
-        for e in &made {
-            log.push(Fields {
-                phase: "done",
-                action: "mkdir".to_owned(),
-                src: e.src.clone(),
-                policy_reason: "undo of rmdir".to_owned(),
-                report_id: e.report_id.clone(),
-                root: Some(e.root.clone()),
-                ..Fields::default()
-            });
-        }
-        log.commit()?;
-    }
-    summary.dirs.extend(made.iter().map(|e| e.src.clone()));
-    Ok(())
-}
-
-/// Removes the directories of `rel` below `anchor` that a restore left empty
-/// (`archive/logs/` once its last file went back), deepest first, stopping at the
-/// first one that is not empty. Each is removed through its parent's handle, so no
-/// symlink is followed.
-fn remove_empty_parents(anchor: &Dir, rel: &str) {
-    let parts: Vec<&str> = rel.split('/').collect();
-    for depth in (1..parts.len()).rev() {
-        let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
-        if parent.remove_dir(OsStr::new(parts[depth - 1])).is_err() {
-            return;
-        }
-    }
-}
-
-fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -> Fields {
-    Fields {
-        phase,
-        action: "restore".to_owned(),
-        src: e.src.clone(),
-        dest: e.dest.clone(),
-        bytes: e.bytes,
-        policy_reason: format!("undo of {}", e.action),
-        sha256_before: e.sha256_after.clone(),
-        sha256_after: e.sha256_after.clone(),
-        report_id: e.report_id.clone(),
-        reason,
-        root: Some(e.root.clone()),
     }
 }
 

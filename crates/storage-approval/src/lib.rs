@@ -48,18 +48,20 @@ mod links;
 mod policy;
 mod report;
 mod scan;
+mod undo;
 
 pub use crate::approval::Approval;
 pub use crate::audit::{AuditEntry, ChainHead, GENESIS, read_log, verify_log};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::execute::{
-    DEFAULT_BATCH, ExecuteOptions, Outcome, RunSummary, Status, UndoOptions, execute, undo,
+    Checkpoint, CheckpointHook, DEFAULT_BATCH, ExecuteOptions, Outcome, RunSummary, Status, execute,
 };
 pub use crate::policy::{DEFAULT_POLICY, Policy};
 pub use crate::report::{
     Action, ActionKind, LoadedReport, REPORT_VERSION, Report, load_report, report_id_of_json,
 };
 pub use crate::scan::{QUARANTINE_DIR, ScanOptions, ScanProgress, ScanStats, scan};
+pub use crate::undo::{UndoOptions, undo};
 
 /// Writes one of the tool's outputs (a report, an approval) to `path` the way the
 /// file layer writes every output: `-` is standard output; otherwise atomically and

@@ -339,6 +339,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
                 quarantine: quarantine.clone(),
                 purge: *purge,
                 batch: *batch,
+                checkpoint: crash_hook(),
             };
             let summary = storage_approval::execute(&loaded, &approval, &options)?;
             render_run(out, &summary, json, "execute")?;
@@ -381,6 +382,23 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             Ok(if summary.complete() { exit::OK } else { EXIT_SKIPPED })
         }
     }
+}
+
+/// The crash tests' hook: with `STORAGE_APPROVAL_CRASH_AT=N`, `execute` kills
+/// itself with SIGKILL at its N-th checkpoint (intents durable, an action done, a
+/// directory removed, results durable), a point chosen deterministically rather
+/// than by a timer. Not for users; unset, nothing is called.
+fn crash_hook() -> Option<storage_approval::CheckpointHook> {
+    let at: usize = std::env::var("STORAGE_APPROVAL_CRASH_AT").ok()?.parse().ok()?;
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    Some(std::sync::Arc::new(move |_| {
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == at {
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+        }
+    }))
 }
 
 /// What `scan` says about its run: counts, where the report went, its ID.

@@ -1,0 +1,551 @@
+//! Undo from an audit log: every delete or move that has an intent is undone,
+//! whether its result was logged (`done`, `failed`, `skipped`) or not (the run was
+//! killed, or stopped on a full disk before it could log it).
+//!
+//! The log says where the bytes were meant to go, not where they are: so for each
+//! action the bytes are looked for at the original place and at the destination,
+//! by their SHA-256, and what is found decides what happens:
+//!
+//! | at the original place | at the destination | undo |
+//! |---|---|---|
+//! | no | yes | moved back (never over a file that is there again) |
+//! | yes | no | nothing to move: in place (the action never ran, or was undone) |
+//! | yes | yes | the copy at the destination is removed (a crash between copy and unlink) |
+//! | no | no | skipped: purged, or changed or removed since |
+//!
+//! Every action undo settles gets a `restore` result in the log, so a second undo
+//! repeats nothing and the same report can run again. Restores that move a file are
+//! group-committed like `execute`'s actions (intents durable first), and an
+//! interrupted undo resumes the same way. The temporary files of an interrupted copy
+//! across file systems (which only ever hold bytes whose original is intact) and the
+//! directories the restores empty are removed, the run's quarantine directory too.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::path::Path;
+
+use rayon::prelude::*;
+use tidy_io::Dir;
+
+use crate::audit::{AuditEntry, AuditLog, Fields};
+use crate::error::Result;
+use crate::execute::{
+    Checked, DEFAULT_BATCH, Expect, Loc, Outcome, RunSummary, Status, recheck, relocate,
+    root_still_itself, still_same, sync_dirs,
+};
+use crate::fsutil;
+
+/// Options of [`undo`].
+#[derive(Debug, Clone)]
+pub struct UndoOptions {
+    /// Restore for real; without it, a dry run.
+    pub execute: bool,
+    /// Recorded as the operator of the restore entries.
+    pub operator: String,
+    /// Restores per group commit.
+    pub batch: usize,
+}
+
+impl Default for UndoOptions {
+    fn default() -> Self {
+        UndoOptions { execute: false, operator: String::new(), batch: DEFAULT_BATCH }
+    }
+}
+
+/// One delete or move of the log: its latest intent and what followed it.
+struct Item<'e> {
+    intent: &'e AuditEntry,
+    /// Its result (`done`, `failed`, `skipped`), if one was logged.
+    result: Option<&'e AuditEntry>,
+    /// A restore of it finished.
+    restored: bool,
+    /// A restore of it was begun (an intent without a result).
+    restore_pending: bool,
+}
+
+/// The actions of the log to undo, newest intent first.
+fn items(entries: &[AuditEntry]) -> Vec<Item<'_>> {
+    let mut items: HashMap<(&str, &str), Item<'_>> = HashMap::new();
+    for e in entries {
+        let key = (e.report_id.as_str(), e.src.as_str());
+        match (e.action.as_str(), e.phase.as_str()) {
+            ("delete" | "move", "intent") => {
+                let fresh =
+                    Item { intent: e, result: None, restored: false, restore_pending: false };
+                items.insert(key, fresh);
+            }
+            ("delete" | "move", "done" | "failed" | "skipped") => {
+                if let Some(item) = items.get_mut(&key)
+                    && item.result.is_none()
+                    && !item.restored
+                {
+                    item.result = Some(e);
+                }
+            }
+            ("restore", phase) => {
+                if let Some(item) = items.get_mut(&key) {
+                    match phase {
+                        "intent" => item.restore_pending = true,
+                        "done" => {
+                            item.restored = true;
+                            item.restore_pending = false;
+                        }
+                        _ => item.restore_pending = false,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut items: Vec<Item<'_>> = items.into_values().collect();
+    items.sort_by_key(|item| std::cmp::Reverse(item.intent.seq));
+    items
+}
+
+/// Where an action's bytes may be: its original place, and its destination when it
+/// has one (none for a purge), each as an anchor path and a path below it.
+struct Places {
+    root: String,
+    src: String,
+    dest: Option<(String, String)>,
+}
+
+/// The places of an intent, or why they cannot be trusted.
+fn places(e: &AuditEntry) -> std::result::Result<Places, String> {
+    if fsutil::components(&e.src).is_err() {
+        return Err("the logged path is not a plain path".to_owned());
+    }
+    let dest = match &e.dest {
+        None => None,
+        Some(dest) if fsutil::components(dest.trim_start_matches('/')).is_err() => {
+            return Err("the logged destination is not a plain path".to_owned());
+        }
+        // The quarantine: absolute, `BASE/REPORT_ID/<src>`.
+        Some(dest) if Path::new(dest).is_absolute() => {
+            let Some(base) = dest.strip_suffix(&format!("/{}", e.src)) else {
+                return Err(format!(
+                    "the quarantine path `{dest}` does not end with the file's path"
+                ));
+            };
+            Some((base.to_owned(), e.src.clone()))
+        }
+        // The archive: relative to the root.
+        Some(dest) => Some((e.root.clone(), dest.clone())),
+    };
+    Ok(Places { root: e.root.clone(), src: e.src.clone(), dest })
+}
+
+/// What undo does for one action, once its bytes are found.
+enum Plan {
+    /// Move the bytes (checked at the destination) back to the original place.
+    MoveBack(Checked),
+    /// The bytes are in their place; a second copy at the destination (checked)
+    /// is removed.
+    InPlace { leftover: Option<Checked> },
+    /// Cannot be undone (the reason says why).
+    Skip(String),
+}
+
+/// Restores, byte for byte, every action of an audit log that has an intent
+/// (newest first): quarantined files go back to their place, archived files back
+/// from the archive, interrupted actions are finished backwards. Purged files cannot
+/// be restored and are reported as skipped.
+pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
+    let mut log = if options.execute {
+        Some(AuditLog::open(audit_path, "", &options.operator)?)
+    } else {
+        None
+    };
+    let entries = match &log {
+        Some(l) => l.entries.clone(),
+        None => crate::audit::read_log(audit_path)?,
+    };
+    let items = items(&entries);
+    let mut summary = RunSummary {
+        report_id: String::new(),
+        dry_run: !options.execute,
+        outcomes: Vec::new(),
+        audit_log: options.execute.then(|| audit_path.to_path_buf()),
+        head: None,
+        quarantine: None,
+        dirs: Vec::new(),
+    };
+    // Anchors: each root and each quarantine directory, opened once; a root that no
+    // longer resolves to itself (a symlink put on the way) is not restored into.
+    let mut anchors: HashMap<String, std::result::Result<Dir, String>> = HashMap::new();
+    let mut open = |path: &str, is_root: bool| {
+        anchors.entry(path.to_owned()).or_insert_with(|| {
+            if is_root {
+                root_still_itself(path)?;
+            }
+            Dir::open(Path::new(path)).map_err(|err| err.to_string())
+        });
+    };
+    let mut jobs: Vec<(usize, &Item<'_>, Places)> = Vec::new();
+    for item in &items {
+        let e = item.intent;
+        let index = summary.outcomes.len();
+        summary.outcomes.push(Outcome {
+            action: "restore".to_owned(),
+            src: e.src.clone(),
+            dest: e.dest.clone(),
+            bytes: e.bytes,
+            status: Status::Skipped,
+            reason: None,
+            kept: None,
+            keep_reason: None,
+        });
+        if item.restored {
+            summary.outcomes[index].status = Status::AlreadyDone;
+            continue;
+        }
+        match places(e) {
+            Ok(places) => {
+                open(&places.root, true);
+                if let Some((anchor, _)) = &places.dest
+                    && *anchor != places.root
+                {
+                    open(anchor, false);
+                }
+                jobs.push((index, item, places));
+            }
+            Err(why) => summary.outcomes[index].reason = Some(why),
+        }
+    }
+    let anchors = anchors;
+
+    recreate_dirs(&entries, log.as_mut(), &mut summary)?;
+
+    let mut quarantines: HashSet<String> = HashSet::new();
+    for batch in jobs.chunks(options.batch.max(1)) {
+        // 1. Find the bytes of each action of the batch (hashing on all cores).
+        let plans: Vec<Plan> =
+            batch.par_iter().map(|(_, item, places)| plan(item, places, &anchors)).collect();
+        let Some(log) = log.as_mut() else {
+            for ((index, ..), plan) in batch.iter().zip(plans) {
+                let out = &mut summary.outcomes[*index];
+                (out.status, out.reason) = match plan {
+                    Plan::MoveBack(_) => (Status::WouldDo, None),
+                    Plan::InPlace { leftover: None } => {
+                        (Status::AlreadyDone, Some("in its place".to_owned()))
+                    }
+                    Plan::InPlace { leftover: Some(_) } => (
+                        Status::WouldDo,
+                        Some(
+                            "in its place; the copy at the destination would be removed".to_owned(),
+                        ),
+                    ),
+                    Plan::Skip(why) => (Status::Skipped, Some(why)),
+                };
+            }
+            continue;
+        };
+        // 2. Intents of the moves back, durable before any of them runs.
+        let mut wrote = false;
+        for ((_, item, _), plan) in batch.iter().zip(&plans) {
+            if matches!(plan, Plan::MoveBack(_)) && !item.restore_pending {
+                log.push(restore_fields(item.intent, "intent", None));
+                wrote = true;
+            }
+        }
+        if wrote {
+            log.commit()?;
+        }
+        // 3. The moves back and the removals of leftover copies, then their results
+        //    with one sync.
+        let mut touched = Vec::new();
+        let mut results: Vec<(usize, &AuditEntry, Status, Option<String>)> = Vec::new();
+        for ((index, item, places), plan) in batch.iter().zip(plans) {
+            let e = item.intent;
+            let (status, reason) = match plan {
+                Plan::MoveBack(mut from) => {
+                    let root = anchors[&places.root].as_ref().expect("planned with an open root");
+                    let to = Loc { anchor: root, rel: places.src.clone() };
+                    let sha = e.sha256_before.as_deref().expect("planned with a hash");
+                    match relocate(&mut from, &to, sha) {
+                        Ok(dirs) => {
+                            touched.extend(dirs);
+                            (Status::Done, None)
+                        }
+                        Err(why) => (Status::Failed, Some(why)),
+                    }
+                }
+                Plan::InPlace { leftover: Some(copy) } => {
+                    let removed = still_same(&copy).and_then(|()| {
+                        copy.dir
+                            .remove_file(OsStr::new(&copy.name))
+                            .map_err(|err| format!("cannot remove it: {}", err.reason()))
+                    });
+                    match removed {
+                        Ok(()) => {
+                            touched.push(copy.dir);
+                            let why = "in its place; the copy at the destination was removed";
+                            (Status::Done, Some(why.to_owned()))
+                        }
+                        Err(why) => {
+                            (Status::Failed, Some(format!("the copy at the destination: {why}")))
+                        }
+                    }
+                }
+                Plan::InPlace { leftover: None } => {
+                    (Status::AlreadyDone, Some("in its place".to_owned()))
+                }
+                Plan::Skip(why) => (Status::Skipped, Some(why)),
+            };
+            // What the action left at its destination, once its bytes are back: a
+            // temporary file of an interrupted copy, directories now empty.
+            if let Some((anchor, rel)) = &places.dest
+                && status != Status::Failed
+                && let Ok(dir) = &anchors[anchor]
+            {
+                if *anchor != places.root {
+                    quarantines.insert(anchor.clone());
+                }
+                remove_partials(dir, rel);
+                remove_empty_parents(dir, rel);
+            }
+            results.push((*index, e, status, reason));
+        }
+        sync_dirs(touched)?;
+        for (index, e, status, reason) in results {
+            let phase = match status {
+                // An action in its place is settled: logged as restored, so that the
+                // next undo repeats nothing and the report can run again.
+                Status::Done | Status::AlreadyDone => "done",
+                Status::Failed => "failed",
+                _ => "skipped",
+            };
+            log.push(restore_fields(e, phase, reason.clone()));
+            let out = &mut summary.outcomes[index];
+            out.status = status;
+            out.reason = reason;
+        }
+        log.commit()?;
+    }
+    if log.is_some() {
+        // The run's quarantine directory, once the restores left it empty.
+        for quarantine in quarantines {
+            let path = Path::new(&quarantine);
+            if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+                && let Ok(parent) = Dir::open(parent)
+                && parent.stat(name).ok().flatten().is_some()
+            {
+                let _ = parent.remove_dir(name);
+            }
+        }
+    }
+    summary.head = log.as_ref().map(AuditLog::head);
+    Ok(summary)
+}
+
+/// Finds the bytes of one action and decides what to do (see the module's table).
+fn plan(
+    item: &Item<'_>,
+    places: &Places,
+    anchors: &HashMap<String, std::result::Result<Dir, String>>,
+) -> Plan {
+    let e = item.intent;
+    let root = match &anchors[&places.root] {
+        Ok(root) => root,
+        Err(why) => return Plan::Skip(why.clone()),
+    };
+    let Some(sha) = e.sha256_before.as_deref().filter(|h| fsutil::is_sha256(h)) else {
+        return Plan::Skip("no SHA-256 was logged for it".to_owned());
+    };
+    let expect = Expect { bytes: e.bytes, mtime: None, sha256: sha };
+    let at_src = recheck(&Loc { anchor: root, rel: places.src.clone() }, &expect);
+    let at_dest = match &places.dest {
+        Some((anchor, rel)) => match &anchors[anchor] {
+            Ok(dir) => Some(recheck(&Loc { anchor: dir, rel: rel.clone() }, &expect)),
+            Err(why) => Some(Err(why.clone())),
+        },
+        None => None,
+    };
+    match (at_src, at_dest) {
+        // The same inode at both names (a move without RENAME_NOREPLACE killed
+        // between its link and its unlink), or a complete copy across file systems
+        // whose original was not yet removed: the original stays, the copy goes.
+        (Ok(_), Some(Ok(copy))) => Plan::InPlace { leftover: Some(copy) },
+        (Ok(_), _) => Plan::InPlace { leftover: None },
+        (Err(_), Some(Ok(from))) => {
+            let src = Loc { anchor: root, rel: places.src.clone() };
+            let (dirs, name) = src.split();
+            let occupied = root
+                .open_beneath(&dirs, false)
+                .is_ok_and(|d| matches!(d.stat(OsStr::new(name)), Ok(Some(_))));
+            if occupied {
+                Plan::Skip(format!("`{}` exists again: not overwriting it", places.src))
+            } else {
+                Plan::MoveBack(from)
+            }
+        }
+        (Err(_), None) if item.result.is_some_and(|r| r.phase == "done") => {
+            Plan::Skip("purged: there is no copy to restore".to_owned())
+        }
+        (Err(why), None) => Plan::Skip(format!("not in its place ({why}) and purged")),
+        (Err(why), Some(Err(_))) => Plan::Skip(format!(
+            "not in its place ({why}) nor at its destination: changed or removed since"
+        )),
+    }
+}
+
+/// Removes the temporary files a copy across file systems left next to the
+/// destination of `rel` (`.storage-approval-partial.PID.N.tmp`): a run killed
+/// mid-copy leaves one, and it only ever holds bytes whose original is intact.
+fn remove_partials(anchor: &Dir, rel: &str) {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let Ok(dir) = anchor.open_beneath(&parts[..parts.len() - 1], false) else { return };
+    let Ok(listing) = rustix::fs::Dir::read_from(dir.fd()) else { return };
+    let prefix = format!(".{}.", fsutil::PARTIAL_HINT);
+    for entry in listing.flatten() {
+        let name = entry.file_name().to_bytes();
+        if name.starts_with(prefix.as_bytes()) && name.ends_with(b".tmp") {
+            let name = OsStr::new(std::str::from_utf8(name).unwrap_or_default());
+            let _ = dir.remove_file(name);
+        }
+    }
+}
+
+/// Recreates the directories that execute removed because it emptied them (logged
+/// `rmdir`, not yet undone by a logged `mkdir`), shallowest first and before any file
+/// goes back, so that a directory whose files were purged comes back too. Each is
+/// made through its parent's handle and logged as `mkdir` once it exists; without a
+/// log (a dry run) the directories that would be made are only listed.
+fn recreate_dirs(
+    entries: &[AuditEntry],
+    log: Option<&mut AuditLog>,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let mut removed: HashMap<(&str, &str, &str), (&AuditEntry, bool)> = HashMap::new();
+    for e in entries {
+        let key = (e.report_id.as_str(), e.root.as_str(), e.src.as_str());
+        match (e.action.as_str(), e.phase.as_str()) {
+            ("rmdir", "done") => {
+                removed.insert(key, (e, false));
+            }
+            ("mkdir", "done") => {
+                if let Some(slot) = removed.get_mut(&key) {
+                    slot.1 = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut todo: Vec<&AuditEntry> =
+        removed.into_values().filter(|(_, restored)| !restored).map(|(e, _)| e).collect();
+    todo.sort_by(|a, b| {
+        (&a.root, a.src.matches('/').count(), &a.src).cmp(&(
+            &b.root,
+            b.src.matches('/').count(),
+            &b.src,
+        ))
+    });
+    let mut roots: HashMap<&str, std::result::Result<Dir, String>> = HashMap::new();
+    let mut made = Vec::new();
+    for e in todo {
+        let skip = |status: Status, why: String| Outcome {
+            action: "mkdir".to_owned(),
+            src: e.src.clone(),
+            dest: None,
+            bytes: 0,
+            status,
+            reason: Some(why),
+            kept: None,
+            keep_reason: None,
+        };
+        let Ok(parts) = fsutil::components(&e.src) else {
+            summary.outcomes.push(skip(Status::Skipped, "the logged path is not plain".into()));
+            continue;
+        };
+        let root = roots.entry(e.root.as_str()).or_insert_with(|| {
+            root_still_itself(&e.root)
+                .and_then(|()| Dir::open(Path::new(&e.root)).map_err(|err| err.to_string()))
+        });
+        let root = match root {
+            Ok(fd) => &*fd,
+            Err(why) => {
+                summary.outcomes.push(skip(Status::Skipped, why.clone()));
+                continue;
+            }
+        };
+        let (name, parents) = parts.split_last().expect("components are never empty");
+        let existing = root
+            .open_beneath(parents, false)
+            .ok()
+            .and_then(|d| d.stat(OsStr::new(name)).ok().flatten())
+            .map(|st| fsutil::kind(&st));
+        match existing {
+            Some("directory") => continue,
+            Some(kind) => {
+                summary.outcomes.push(skip(
+                    Status::Skipped,
+                    format!("a {kind} is in the place of the directory: not replacing it"),
+                ));
+                continue;
+            }
+            None => {}
+        }
+        if log.is_none() {
+            summary.dirs.push(e.src.clone());
+            continue;
+        }
+        let result = root.open_beneath(parents, true).and_then(|parent| {
+            parent.open_beneath(&[*name], true)?;
+            parent.sync()
+        });
+        match result {
+            Ok(()) => made.push(e),
+            Err(err) => summary
+                .outcomes
+                .push(skip(Status::Failed, format!("cannot recreate the directory: {err}"))),
+        }
+    }
+    if let Some(log) = log {
+        for e in &made {
+            log.push(Fields {
+                phase: "done",
+                action: "mkdir".to_owned(),
+                src: e.src.clone(),
+                policy_reason: "undo of rmdir".to_owned(),
+                report_id: e.report_id.clone(),
+                root: Some(e.root.clone()),
+                ..Fields::default()
+            });
+        }
+        log.commit()?;
+    }
+    summary.dirs.extend(made.iter().map(|e| e.src.clone()));
+    Ok(())
+}
+
+/// Removes the directories of `rel` below `anchor` that a restore left empty
+/// (`archive/logs/` once its last file went back), deepest first, stopping at the
+/// first one that is not empty. Each is removed through its parent's handle, so no
+/// symlink is followed.
+fn remove_empty_parents(anchor: &Dir, rel: &str) {
+    let parts: Vec<&str> = rel.split('/').collect();
+    for depth in (1..parts.len()).rev() {
+        let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
+        let name = OsStr::new(parts[depth - 1]);
+        if !matches!(parent.stat(name), Ok(Some(_))) || parent.remove_dir(name).is_err() {
+            return;
+        }
+    }
+}
+
+/// A `restore` entry of the action `e` (its intent).
+fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -> Fields {
+    Fields {
+        phase,
+        action: "restore".to_owned(),
+        src: e.src.clone(),
+        dest: e.dest.clone(),
+        bytes: e.bytes,
+        policy_reason: format!("undo of {}", e.action),
+        sha256_before: e.sha256_before.clone(),
+        sha256_after: (phase == "done").then(|| e.sha256_before.clone()).flatten(),
+        report_id: e.report_id.clone(),
+        reason,
+        root: Some(e.root.clone()),
+    }
+}
