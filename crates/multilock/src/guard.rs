@@ -55,6 +55,12 @@ impl LockGuard {
         self.locks.iter().map(|l| l.name.as_str()).collect()
     }
 
+    /// (directory id, name) of each held lock, for the environment of children.
+    pub(crate) fn held_in_dirs(&self) -> impl Iterator<Item = (FileKey, &str)> {
+        let dir_id = self.dir.as_ref().map(|dir| dir.id());
+        self.locks.iter().filter_map(move |l| Some((dir_id?, l.name.as_str())))
+    }
+
     /// Requested names the canonical order does not know (taken after the known ones).
     pub fn unknown(&self) -> &[String] {
         &self.unknown
@@ -75,6 +81,10 @@ impl LockGuard {
     /// process or any such child lives: if this process dies first, the work it
     /// started keeps them until it exits, as with `flock(1)`. `release` (or
     /// drop) still frees them at once for everyone.
+    ///
+    /// This is process-wide: a child another thread starts meanwhile inherits
+    /// them too, and holds the locks for as long as it runs. `run::supervise`
+    /// (feature `cli`) passes them to its one child instead.
     pub fn share_with_children(&self) -> Result<()> {
         let Some(dir) = &self.dir else { return Ok(()) };
         for lock in &self.locks {
@@ -82,6 +92,14 @@ impl LockGuard {
                 .map_err(|e| Error::io("share", dir.lock_path(&lock.name), e))?;
         }
         Ok(())
+    }
+
+    /// The raw descriptors of the held lock files, for a child that is to
+    /// inherit just these (see `run::supervise`).
+    #[cfg(feature = "cli")]
+    pub(crate) fn lock_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.locks.iter().map(|l| l.file.as_raw_fd()).collect()
     }
 
     /// Renews the lease of every held lock. Each lock's metadata must still name

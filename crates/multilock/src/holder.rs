@@ -97,15 +97,19 @@ impl Holder {
 
     pub(crate) fn parse(bytes: &[u8], path: &std::path::Path) -> Result<Holder> {
         let corrupt = |reason: String| Error::CorruptMetadata { path: path.to_owned(), reason };
-        let holder: Holder = serde_json::from_slice(bytes)
-            .map_err(|e| corrupt(format!("not multilock holder JSON: {e}")))?;
-        if holder.format != FORMAT {
-            return Err(corrupt(format!(
-                "unknown format {:?} (expected {FORMAT:?})",
-                holder.format
-            )));
+        // The format first: another program's JSON is named as such, not by
+        // the first multilock field it happens to lack.
+        #[derive(Deserialize)]
+        struct Format {
+            format: Option<String>,
         }
-        Ok(holder)
+        if let Ok(Format { format: Some(format) }) = serde_json::from_slice::<Format>(bytes)
+            && format != FORMAT
+        {
+            return Err(corrupt(format!("unknown format {format:?} (expected {FORMAT:?})")));
+        }
+        serde_json::from_slice(bytes)
+            .map_err(|e| corrupt(format!("not multilock holder JSON: {e}")))
     }
 }
 

@@ -57,9 +57,12 @@ mod holder;
 mod lockset;
 mod name;
 mod order;
+mod procs;
+#[cfg(feature = "cli")]
+pub mod run;
 mod status;
 
-pub use crate::error::{Error, HeldBy, Result};
+pub use crate::error::{Error, HeldBy, HeldName, Result};
 pub use crate::guard::LockGuard;
 pub use crate::holder::{Holder, Lease, command_line};
 pub use crate::lockset::{
@@ -68,4 +71,5 @@ pub use crate::lockset::{
 };
 pub use crate::name::{MAX_NAME_LEN, validate_name};
 pub use crate::order::{CanonicalOrder, DEFAULT_ORDER, OrderedNames};
+pub use crate::procs::LockProcess;
 pub use crate::status::{LockState, LockStatus};

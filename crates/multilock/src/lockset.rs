@@ -1,5 +1,18 @@
 //! `LockSet`: a lock directory plus a canonical order, and the acquisition
-//! algorithm (sort, take one by one, wait with backoff, undo on failure).
+//! algorithm (sort, check the order rule, take one by one, wait with backoff,
+//! undo on failure).
+//!
+//! The order rule, and why it is enough: a holder may wait only for locks that
+//! come after every lock it holds. Along any chain of waits (A waits for a lock
+//! B holds, B waits for one C holds, …) the waited-for locks then rise strictly
+//! in the order, so the chain can never come back to A: no wait cycle, no
+//! deadlock. A holder is a thread: the locks it took count, and so do the
+//! locks its process's ancestor `multilock run`s hold, which they pass down in
+//! `MULTILOCK_HELD_SETS` (a process waiting for its child lends it its locks).
+//! Locks other threads hold do not count: a thread that holds a lock and does
+//! not wait releases it in time. A try that does not wait adds no wait to any
+//! chain, so it may take any lock. Locks in different directories have no
+//! common order: a holder waits only in the directory it holds locks in.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -7,14 +20,16 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::dir::{FileKey, LockDir};
-use crate::error::{Error, HeldBy, Result};
+use crate::error::{Error, HeldBy, HeldName, Result};
 use crate::guard::{HeldLock, LockGuard};
 use crate::holder::{Holder, own_command};
 use crate::name::validate_name;
 use crate::order::{CanonicalOrder, OrderRecord, OrderedNames};
+use crate::procs::{LockProcess, real_holders};
 use crate::status::{self, LockStatus};
 
 /// Environment variable a `multilock run` child sees: the names its parent holds.
@@ -43,7 +58,9 @@ pub struct LockSet {
 #[derive(Debug)]
 struct Inner {
     dir: Arc<LockDir>,
-    /// Names ancestor `multilock run`s hold in this same directory.
+    /// Every (directory id, names) ancestor `multilock run`s hold, read once at open.
+    inherited: Vec<(String, Vec<String>)>,
+    /// The names of `inherited` in this same directory.
     parent_held: Vec<String>,
 }
 
@@ -129,11 +146,14 @@ impl LockSetBuilder {
                 requested: wanted.describe(),
             });
         }
-        let parent_held = inherited_held(&dir);
+        let inherited = inherited_sets();
+        let own = dir_id_text(dir.id());
+        let parent_held =
+            inherited.iter().filter(|(d, _)| *d == own).flat_map(|(_, n)| n.clone()).collect();
         Ok(LockSet {
             order: record.order,
             umbrella: record.umbrella,
-            inner: Some(Arc::new(Inner { dir: Arc::new(dir), parent_held })),
+            inner: Some(Arc::new(Inner { dir: Arc::new(dir), inherited, parent_held })),
         })
     }
 }
@@ -223,14 +243,29 @@ pub struct Waiting {
     pub waited: Duration,
     /// Who holds it, if its metadata is readable.
     pub holder: Option<Holder>,
+    /// When that recorded holder no longer holds the lock (or none is
+    /// recorded): the processes found holding it.
+    pub processes: Option<Vec<LockProcess>>,
+}
+
+impl Waiting {
+    /// "held by …": the holder in words, as the CLI prints it.
+    pub fn holder_text(&self) -> String {
+        crate::error::HolderText(self.holder.as_ref(), self.processes.as_deref()).to_string()
+    }
 }
 
 /// A lock this process holds or is waiting for.
 #[derive(Debug)]
 struct Registered {
+    /// (device, inode) of its lock directory.
+    dir_id: FileKey,
+    /// That directory's canonical path, for messages.
     dir: PathBuf,
     name: String,
     acquired: bool,
+    /// The thread that took (or is taking) it: the order rule is per thread.
+    thread: ThreadId,
 }
 
 /// Locks this process holds or waits for, keyed by lock-file identity, so a
@@ -258,8 +293,13 @@ impl Claim {
         if registry.contains_key(&key) {
             return Err(Error::AlreadyHeld { lock: name.to_owned(), by: HeldBy::ThisProcess });
         }
-        let entry =
-            Registered { dir: dir.canonical().to_owned(), name: name.to_owned(), acquired: false };
+        let entry = Registered {
+            dir_id: dir.id(),
+            dir: dir.canonical().to_owned(),
+            name: name.to_owned(),
+            acquired: false,
+            thread: std::thread::current().id(),
+        };
         registry.insert(key, entry);
         Ok(Claim { key })
     }
@@ -346,26 +386,70 @@ impl LockSet {
 
     /// Takes `names` in canonical order. If any cannot be had, those already
     /// taken are released in reverse order before the error is returned.
+    ///
+    /// Refused at once, before anything is taken, with
+    /// [`Error::OrderViolation`] when this process or an ancestor
+    /// `multilock run` holds a lock that does not come before every name asked
+    /// for (or holds locks in another directory), since waiting could then
+    /// close a wait cycle; and with [`Error::AlreadyHeld`] when a name asked
+    /// for is held already.
     pub fn acquire_with<S: AsRef<str>>(
         &self,
         names: &[S],
         options: &AcquireOptions,
     ) -> Result<LockGuard> {
+        self.take(names, options, Mode::Wait)
+    }
+
+    /// Takes `names` in canonical order without waiting: if any is held by
+    /// somebody else, those already taken are released and [`Error::Busy`] is
+    /// returned. A try never waits, so it cannot close a wait cycle: unlike
+    /// [`acquire`](Self::acquire), it may take a lock that comes before one
+    /// already held.
+    pub fn try_acquire<S: AsRef<str>>(&self, names: &[S]) -> Result<LockGuard> {
+        self.try_acquire_with(names, &AcquireOptions::new())
+    }
+
+    /// [`try_acquire`](Self::try_acquire) with options; the timeout and the
+    /// wait callback are not used, since nothing waits.
+    pub fn try_acquire_with<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        options: &AcquireOptions,
+    ) -> Result<LockGuard> {
+        self.take(names, options, Mode::Try)
+    }
+
+    fn take<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        options: &AcquireOptions,
+        mode: Mode,
+    ) -> Result<LockGuard> {
         let mut planned = self.plan(names)?;
         let Some(inner) = &self.inner else {
             return Ok(LockGuard::disabled(planned.unknown));
         };
+        let held_here = self.held();
         if let Some(umbrella) = &self.umbrella {
             // An umbrella that an ancestor run or this process already holds
             // covers this acquisition too; only naming it is a double acquisition.
             let named = names.iter().any(|n| n.as_ref() == umbrella);
-            if !named && (inner.parent_held.contains(umbrella) || self.held().contains(umbrella)) {
+            if !named && (inner.parent_held.contains(umbrella) || held_here.contains(umbrella)) {
                 planned.names.retain(|n| n != umbrella);
             }
         }
-        // Refused before anything is taken: waiting for it would never end.
-        if let Some(name) = planned.names.iter().find(|n| inner.parent_held.contains(n)) {
-            return Err(Error::AlreadyHeld { lock: name.clone(), by: HeldBy::ParentRun });
+        // Refused before anything is taken: waiting for it would never end,
+        // and even a try would only find it busy.
+        for (held, by) in
+            [(&inner.parent_held, HeldBy::ParentRun), (&held_here, HeldBy::ThisProcess)]
+        {
+            if let Some(name) = planned.names.iter().find(|n| held.contains(n)) {
+                return Err(Error::AlreadyHeld { lock: name.clone(), by });
+            }
+        }
+        if mode == Mode::Wait {
+            self.check_order(inner, &planned.names)?;
         }
         let start = Instant::now();
         let owner = new_owner_token();
@@ -373,25 +457,114 @@ impl LockSet {
         // On any error below, dropping the partial guard releases what it took, in reverse.
         let mut guard = LockGuard::new(Arc::clone(&inner.dir), planned.unknown);
         for name in &planned.names {
-            guard.push(take_one(&inner.dir, name, &owner, command, start, options)?);
+            guard.push(take_one(&inner.dir, name, &owner, command, start, options, mode)?);
         }
         Ok(guard)
     }
 
-    /// The environment a child process of `guard`'s holder should get, so that
-    /// a nested acquisition of any lock it (or an ancestor) holds is refused
-    /// at once instead of deadlocking: `MULTILOCK_HELD` (names),
-    /// `MULTILOCK_HELD_DIR` (their directory, for people and scripts) and
-    /// `MULTILOCK_HELD_SETS` (every ancestor's locks, one `DEV:INO<TAB>NAMES`
-    /// line per directory, so no path bytes need escaping).
+    /// Where `name` stands in this set's order: the umbrella first, then the
+    /// canonical names by position, then any other name by name (as
+    /// [`plan`](Self::plan) takes them).
+    fn rank<'a>(&self, name: &'a str) -> (usize, &'a str) {
+        if self.umbrella.as_deref() == Some(name) {
+            return (0, "");
+        }
+        let order = self.order.names();
+        match order.iter().position(|n| n == name) {
+            Some(position) => (position + 1, ""),
+            None => (order.len() + 1, name),
+        }
+    }
+
+    /// The order rule: waiting is allowed only for names that all come after
+    /// every lock this process and its ancestor runs hold, all in this directory.
+    fn check_order(&self, inner: &Inner, planned: &[String]) -> Result<()> {
+        let Some(first) = planned.first() else { return Ok(()) };
+        let own_id = inner.dir.id();
+        let mut held: Vec<(HeldName, (usize, String))> = Vec::new();
+        let mut add = |name: &str, by: HeldBy, other_dir: Option<String>| {
+            let (rank, unknown) = self.rank(name);
+            held.push((
+                HeldName { name: name.to_owned(), by, other_dir },
+                (rank, unknown.to_owned()),
+            ));
+        };
+        let me = std::thread::current().id();
+        for entry in registry().values().filter(|entry| entry.acquired && entry.thread == me) {
+            let other_dir = (entry.dir_id != own_id).then(|| entry.dir.display().to_string());
+            add(&entry.name, HeldBy::ThisThread, other_dir);
+        }
+        let own_text = dir_id_text(own_id);
+        for (dir, names) in &inner.inherited {
+            let other_dir =
+                (*dir != own_text).then(|| format!("the lock directory with device:inode {dir}"));
+            for name in names {
+                add(name, HeldBy::ParentRun, other_dir.clone());
+            }
+        }
+        let first_rank = self.rank(first);
+        let violates = held.iter().any(|(h, (rank, unknown))| {
+            h.other_dir.is_some() || (*rank, unknown.as_str()) >= first_rank
+        });
+        if !violates {
+            return Ok(());
+        }
+        // Named in the order they were taken, this directory's first.
+        held.sort_by(|(a, ra), (b, rb)| {
+            (a.other_dir.is_some(), &a.other_dir, ra).cmp(&(
+                b.other_dir.is_some(),
+                &b.other_dir,
+                rb,
+            ))
+        });
+        held.dedup_by(|(a, _), (b, _)| a.name == b.name && a.other_dir == b.other_dir);
+        let mut order: Vec<String> = self.umbrella.iter().cloned().collect();
+        order.extend(self.order.names().iter().cloned());
+        Err(Error::OrderViolation {
+            lock: first.clone(),
+            asked: planned.to_vec(),
+            held: held.into_iter().map(|(h, _)| h).collect(),
+            order,
+        })
+    }
+
+    /// Whether an ancestor `multilock run` holds `name` in this directory
+    /// (recognised by device and inode through `MULTILOCK_HELD_SETS`, or
+    /// `MULTILOCK_HELD` with `MULTILOCK_HELD_DIR`), so the caller works under
+    /// that hold instead of asking for the lock again. Always `false` when
+    /// disabled.
+    pub fn held_by_parent(&self, name: &str) -> bool {
+        self.inner.as_ref().is_some_and(|inner| inner.parent_held.iter().any(|n| n == name))
+    }
+
+    /// The environment for a child process of the thread that holds `guard`,
+    /// so that a nested acquisition in it obeys the order rule and never asks
+    /// again for a lock held here: `MULTILOCK_HELD` (the names held in this
+    /// directory), `MULTILOCK_HELD_DIR` (that directory, for people and
+    /// scripts) and `MULTILOCK_HELD_SETS` (every lock held, in every directory,
+    /// one `DEV:INO<TAB>NAMES` line per directory, so no path bytes need
+    /// escaping). "Held" is `guard`'s locks, every other lock the calling
+    /// thread holds, and those of this process's ancestor runs: what the child
+    /// waits under. Empty when disabled.
     pub fn child_env(&self, guard: &LockGuard) -> Vec<(&'static str, OsString)> {
         let Some(inner) = &self.inner else { return Vec::new() };
-        let id = dir_id_text(inner.dir.id());
-        let mut names: Vec<String> = inner.parent_held.clone();
-        names.extend(guard.held().iter().map(|s| (*s).to_owned()));
-        let mut sets = inherited_sets();
-        sets.retain(|(d, _)| *d != id);
-        sets.push((id, names.clone()));
+        let mut sets = inner.inherited.clone();
+        let mut add = |id: String, name: &str| match sets.iter_mut().find(|(d, _)| *d == id) {
+            Some((_, names)) if names.iter().any(|n| n == name) => {}
+            Some((_, names)) => names.push(name.to_owned()),
+            None => sets.push((id, vec![name.to_owned()])),
+        };
+        let me = std::thread::current().id();
+        for entry in registry().values().filter(|entry| entry.acquired && entry.thread == me) {
+            add(dir_id_text(entry.dir_id), &entry.name);
+        }
+        for (dir_id, name) in guard.held_in_dirs() {
+            add(dir_id_text(dir_id), name);
+        }
+        let own = dir_id_text(inner.dir.id());
+        let mut names: Vec<String> =
+            sets.iter().find(|(d, _)| *d == own).map(|(_, n)| n.clone()).unwrap_or_default();
+        names.sort_by(|a, b| self.rank(a).cmp(&self.rank(b)));
         let sets_text: Vec<String> =
             sets.iter().map(|(d, n)| format!("{d}\t{}", n.join(","))).collect();
         vec![
@@ -400,6 +573,13 @@ impl LockSet {
             (HELD_SETS_ENV, sets_text.join("\n").into()),
         ]
     }
+}
+
+/// Whether an acquisition may wait for busy locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Wait,
+    Try,
 }
 
 /// A directory's identity as it appears in `MULTILOCK_HELD_SETS`.
@@ -431,11 +611,6 @@ fn inherited_sets() -> Vec<(String, Vec<String>)> {
     sets
 }
 
-fn inherited_held(dir: &LockDir) -> Vec<String> {
-    let id = dir_id_text(dir.id());
-    inherited_sets().into_iter().filter(|(d, _)| *d == id).flat_map(|(_, names)| names).collect()
-}
-
 fn take_one(
     dir: &Arc<LockDir>,
     name: &str,
@@ -443,12 +618,28 @@ fn take_one(
     command: &str,
     start: Instant,
     options: &AcquireOptions,
+    mode: Mode,
 ) -> Result<HeldLock> {
     let (file, key) = dir.open_lock_file(name)?;
     // Claimed before we wait, so another thread of ours asking for the same
     // lock fails at once instead of queueing behind us.
     let claim = Claim::new(key, dir, name)?;
-    wait_for_lock(dir, name, &file, start, options)?;
+    match mode {
+        Mode::Wait => wait_for_lock(dir, name, &file, key, start, options)?,
+        Mode::Try => match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let (holder, processes) = busy_holder(dir, name, key);
+                return Err(Error::Busy {
+                    lock: name.to_owned(),
+                    path: dir.lock_path(name),
+                    holder: holder.map(Box::new),
+                    processes,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", dir.lock_path(name), e)),
+        },
+    }
     claim.acquired();
     let holder = Holder::new(name, owner, command, options.ttl);
     // From here on `HeldLock`'s drop releases the flock and the registry entry.
@@ -459,8 +650,10 @@ fn take_one(
 
 impl LockSet {
     /// The locks of this directory (umbrella and canonical order first, then any
-    /// other lock file present), each free or held, with holder and lease.
-    /// With `all == false` only the held ones.
+    /// other lock file present), each free, held or unknown, with holder and
+    /// lease. With `all == false` only the held ones and those with a
+    /// [`problem`](LockStatus::problem). Whatever is wrong with one lock is
+    /// reported for that lock; only a directory that cannot be listed is an error.
     pub fn status(&self, all: bool) -> Result<Vec<LockStatus>> {
         let Some(inner) = &self.inner else { return Ok(Vec::new()) };
         let mut names: Vec<String> = self.umbrella.iter().cloned().collect();
@@ -468,14 +661,11 @@ impl LockSet {
         let others: Vec<String> =
             inner.dir.lock_names()?.into_iter().filter(|n| !names.contains(n)).collect();
         names.extend(others);
-        let mut statuses = Vec::with_capacity(names.len());
-        for name in names {
-            let status = status::probe(&inner.dir, &name)?;
-            if all || status.is_held() {
-                statuses.push(status);
-            }
-        }
-        Ok(statuses)
+        Ok(names
+            .iter()
+            .map(|name| status::probe(&inner.dir, name))
+            .filter(|status| all || status.is_held() || status.problem.is_some())
+            .collect())
     }
 
     /// The names of this directory's locks that this process holds, in the
@@ -484,7 +674,7 @@ impl LockSet {
         let Some(inner) = &self.inner else { return Vec::new() };
         let names: Vec<String> = registry()
             .values()
-            .filter(|entry| entry.acquired && entry.dir == inner.dir.canonical())
+            .filter(|entry| entry.acquired && entry.dir_id == inner.dir.id())
             .map(|entry| entry.name.clone())
             .collect();
         // Not `plan`: that would add the umbrella whether it is held or not.
@@ -506,6 +696,7 @@ fn wait_for_lock(
     dir: &Arc<LockDir>,
     name: &str,
     file: &File,
+    key: FileKey,
     start: Instant,
     options: &AcquireOptions,
 ) -> Result<()> {
@@ -515,11 +706,9 @@ fn wait_for_lock(
         Err(TryLockError::WouldBlock) => {}
         Err(TryLockError::Error(e)) => return Err(lock_error(e)),
     }
-    let waiting = |waited: Duration| Waiting {
-        lock: name.to_owned(),
-        path: dir.lock_path(name),
-        waited,
-        holder: read_holder_quietly(dir, name),
+    let waiting = |waited: Duration| {
+        let (holder, processes) = busy_holder(dir, name, key);
+        Waiting { lock: name.to_owned(), path: dir.lock_path(name), waited, holder, processes }
     };
     let Some(timeout) = options.timeout else {
         let notifier = options.on_wait.as_ref().map(|on_wait| {
@@ -530,10 +719,12 @@ fn wait_for_lock(
                 if wait_done.recv_timeout(notice_after)
                     == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
                 {
+                    let (holder, processes) = busy_holder(&dir, &name, key);
                     on_wait(&Waiting {
                         path: dir.lock_path(&name),
                         waited: start.elapsed(),
-                        holder: read_holder_quietly(&dir, &name),
+                        holder,
+                        processes,
                         lock: name,
                     });
                 }
@@ -557,12 +748,13 @@ fn wait_for_lock(
     loop {
         let waited = start.elapsed();
         if waited >= timeout {
-            let holder = read_holder_quietly(dir, name).map(Box::new);
+            let (holder, processes) = busy_holder(dir, name, key);
             return Err(Error::Timeout {
                 lock: name.to_owned(),
                 path: dir.lock_path(name),
                 waited,
-                holder,
+                holder: holder.map(Box::new),
+                processes,
             });
         }
         if !noticed && waited >= options.notice_after {
@@ -581,7 +773,19 @@ fn wait_for_lock(
     }
 }
 
-/// The holder of a busy lock for a message; unreadable metadata just means "unknown".
+/// The holder of a busy lock for a message; unreadable metadata just means
+/// "unknown". When the recorded holder holds the lock no longer (or none is
+/// recorded), also the processes found holding it.
+fn busy_holder(
+    dir: &LockDir,
+    name: &str,
+    key: FileKey,
+) -> (Option<Holder>, Option<Vec<LockProcess>>) {
+    let holder = read_holder_quietly(dir, name);
+    let processes = real_holders(holder.as_ref(), key);
+    (holder, processes)
+}
+
 fn read_holder_quietly(dir: &LockDir, name: &str) -> Option<Holder> {
     let bytes = dir.read_meta(name).ok()??;
     Holder::parse(&bytes, &dir.meta_path(name)).ok()

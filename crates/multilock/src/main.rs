@@ -1,21 +1,17 @@
-//! The `multilock` command: argument parsing, the library call, rendering and
-//! the exit code. No locking logic lives here. The glue every tidykit binary
+//! The `multilock` command: argument parsing, the library calls, rendering and
+//! the exit code. No locking logic lives here: acquisition and the order rule
+//! are `LockSet`'s, the `run` supervisor is `multilock::run`. The glue every tidykit binary
 //! shares (clap errors, exit codes, a standard output that ends quietly when
 //! its reader goes away, as under `| head`) is `tidy_io::cli`.
 #![allow(clippy::print_stderr, reason = "the binary is where messages belong")]
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, ExitStatus};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use multilock::{
-    AcquireOptions, CanonicalOrder, Error, LockGuard, LockSet, LockStatus, command_line,
-};
+use multilock::{AcquireOptions, CanonicalOrder, Error, LockSet, LockStatus, command_line};
 use serde::Serialize;
-use signal_hook::iterator::exfiltrator::WithOrigin;
-use signal_hook::iterator::{Handle, SignalsInfo};
 use tidy_io::cli::exit;
 
 // The shared codes are tidy-io's: `exit::OK` (for `run`, the command's own code
@@ -93,6 +89,11 @@ struct RunArgs {
     /// Give up after this long (seconds, or 500ms, 10s, 2m); default: wait as long as it takes
     #[arg(long, value_parser = parse_duration, value_name = "SECS")]
     timeout: Option<Duration>,
+
+    /// Do not wait: exit with the conflict code at once if a lock is busy. Allowed
+    /// for locks that come before ones already held, since a try cannot deadlock
+    #[arg(long, conflicts_with = "timeout")]
+    no_wait: bool,
 
     /// Lease length; renewed in the background while the command runs
     #[arg(long, value_parser = parse_duration, value_name = "SECS", default_value = "60")]
@@ -187,7 +188,13 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
                 Format::Json => render_status_json(&statuses),
             };
             print_out(&rendered)?;
-            Ok(exit::OK)
+            // Every lock is listed even when one has a problem; the exit code
+            // says that one needs looking at.
+            if statuses.iter().any(|s| s.problem.is_some()) {
+                Ok(exit::FINDINGS)
+            } else {
+                Ok(exit::OK)
+            }
         }
         Subcommands::Run(args) => run(&dir, order, args),
     }
@@ -227,184 +234,49 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
         );
     }
 
-    let command_text = command_line(&args.command);
     let options = AcquireOptions::new()
         .timeout(args.timeout)
         .ttl(Some(args.ttl))
-        .command(command_text.clone())
+        .command(command_line(&args.command))
         .on_wait(Duration::from_secs(1), |waiting| {
-            let holder = waiting
-                .holder
-                .as_ref()
-                .map_or_else(|| "an unknown holder".to_owned(), ToString::to_string);
             eprintln!(
-                "multilock: waiting for lock `{}` ({}), held by {holder}",
+                "multilock: waiting for lock `{}` ({}), {}",
                 waiting.lock,
-                waiting.path.display()
+                waiting.path.display(),
+                waiting.holder_text()
             );
         });
-    let guard = match set.acquire_with(&args.locks, &options) {
+    let acquired = if args.no_wait {
+        set.try_acquire_with(&args.locks, &options)
+    } else {
+        set.acquire_with(&args.locks, &options)
+    };
+    let guard = match acquired {
         Ok(guard) => guard,
-        Err(e) if e.is_timeout() => {
+        Err(e) if e.is_conflict() => {
             return Err(Failure { message: e.to_string(), code: args.conflict_exit_code });
         }
         Err(e) => return Err(e.into()),
     };
-
-    let mut child = Command::new(&args.command[0]);
-    child.args(&args.command[1..]);
-    child.envs(set.child_env(&guard));
-    if !set.is_disabled() {
-        // The command and everything it starts hold the lock files too, so no
-        // part of the work can outlive the locks, even if we are SIGKILLed; and
-        // the command itself dies with us rather than run on unsupervised.
-        guard.share_with_children()?;
-        kill_with_parent(&mut child);
-    }
-    // Registered before the spawn, so a signal that arrives between the spawn
-    // and the forwarding thread's start waits in the queue instead of killing us.
-    let signals = match forwarded_signals() {
-        Ok(signals) => Some(signals),
-        Err(e) => {
-            eprintln!("multilock: warning: cannot forward signals to the command: {e}");
-            None
-        }
-    };
-    let mut child = match child.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            let code = if e.kind() == std::io::ErrorKind::NotFound {
+    let finished = match multilock::run::supervise(&set, guard, &args.command, args.ttl) {
+        Ok(finished) => finished,
+        Err(Error::Command { action: "run", program, source }) => {
+            let code = if source.kind() == std::io::ErrorKind::NotFound {
                 EXIT_NOT_FOUND
             } else {
                 EXIT_CANNOT_EXECUTE
             };
-            drop(guard);
             return Err(Failure {
-                message: format!("error: cannot run `{}`: {e}", args.command[0]),
+                message: format!("error: cannot run `{program}`: {source}"),
                 code,
             });
         }
+        Err(e) => return Err(e.into()),
     };
-
-    let guard = Arc::new(Mutex::new(guard));
-    let mut warnings = Vec::new();
-    if let Err(e) = lock_guard(&guard).set_child(child.id(), &command_text) {
-        warnings.push(format!("cannot record the child in the holder metadata: {e}"));
-    }
-    let (stop, renewer) = spawn_renewer(Arc::clone(&guard), args.ttl);
-    let forwarding = signals.map(|signals| forward_signals(signals, child.id()));
-    let status = child.wait();
-    if let Some(handle) = forwarding {
-        handle.close();
-    }
-    drop(stop);
-    if let Ok(Some(e)) = renewer.join() {
-        warnings.push(format!("lease renewal stopped: {e}"));
-    }
-    let guard = Arc::into_inner(guard)
-        .expect("the renewer has exited")
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Err(e) = guard.release() {
-        warnings.push(format!("release: {e}"));
-    }
-    for warning in warnings {
+    for warning in &finished.warnings {
         eprintln!("multilock: warning: {warning}");
     }
-    match status {
-        Ok(status) => Ok(exit_code_of(status)),
-        Err(e) => Err(Failure::usage(format!("error: cannot wait for `{}`: {e}", args.command[0]))),
-    }
-}
-
-fn lock_guard(guard: &Mutex<LockGuard>) -> std::sync::MutexGuard<'_, LockGuard> {
-    guard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Renews the lease every third of its TTL until `stop` is dropped. Returns the
-/// first renewal error, after which it stops renewing (the lease then shows as
-/// expired, which is the truth).
-fn spawn_renewer(
-    guard: Arc<Mutex<LockGuard>>,
-    ttl: Duration,
-) -> (mpsc::Sender<()>, std::thread::JoinHandle<Option<Error>>) {
-    let (stop, stopped) = mpsc::channel::<()>();
-    let period = (ttl / 3).max(Duration::from_millis(100));
-    let thread = std::thread::spawn(move || {
-        while stopped.recv_timeout(period) == Err(mpsc::RecvTimeoutError::Timeout) {
-            if let Err(e) = lock_guard(&guard).renew() {
-                return Some(e);
-            }
-        }
-        None
-    });
-    (stop, thread)
-}
-
-/// Keeps the locks held for as long as the command runs. SIGTERM (a cancelled
-/// CI job, `kill`) is passed on to the command rather than killing us, which
-/// would end the supervision while it still runs; so is a SIGHUP sent by a
-/// process. SIGINT, SIGQUIT and a terminal's SIGHUP reach the command through
-/// the process group already, so they are only kept from killing us first:
-/// passing them on would deliver them twice, and many programs take a second
-/// SIGINT as "quit now".
-fn forwarded_signals() -> std::io::Result<SignalsInfo<WithOrigin>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    SignalsInfo::<WithOrigin>::new([SIGHUP, SIGINT, SIGQUIT, SIGTERM])
-}
-
-fn forward_signals(mut signals: SignalsInfo<WithOrigin>, child_pid: u32) -> Handle {
-    use rustix::process::Signal;
-    use signal_hook::consts::{SIGHUP, SIGTERM};
-    use signal_hook::low_level::siginfo::Cause;
-    let handle = signals.handle();
-    let child = i32::try_from(child_pid).ok().and_then(rustix::process::Pid::from_raw);
-    std::thread::spawn(move || {
-        for origin in signals.forever() {
-            let forwarded = match origin.signal {
-                SIGTERM => Signal::TERM,
-                SIGHUP if !matches!(origin.cause, Cause::Kernel) => Signal::HUP,
-                _ => continue,
-            };
-            if let Some(child) = child {
-                // The command may have exited already; nothing to do then.
-                let _ = rustix::process::kill_process(child, forwarded);
-            }
-        }
-    });
-    handle
-}
-
-/// Makes the kernel send SIGKILL to the command when this process dies.
-fn kill_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    let parent = rustix::process::getpid();
-    #[allow(unsafe_code, reason = "pre_exec is the only way to set a child's parent-death signal")]
-    // SAFETY: the closure runs in the child between fork and exec; it makes two
-    // system calls (prctl, getppid) and neither allocates nor takes locks.
-    unsafe {
-        command.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
-            // We may have died before the prctl took effect.
-            if rustix::process::getppid() != Some(parent) {
-                // No allocation here: std passes only the errno back to the parent.
-                return Err(std::io::Error::from_raw_os_error(
-                    rustix::io::Errno::SRCH.raw_os_error(),
-                ));
-            }
-            Ok(())
-        });
-    }
-}
-
-/// The command's exit code, or 128 + signal as shells report a killed command.
-fn exit_code_of(status: ExitStatus) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(1),
-        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
-        (None, None) => 1,
-    }
+    Ok(finished.exit_code())
 }
 
 /// Seconds (`2`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`, `1h`).
@@ -431,17 +303,25 @@ fn render_status_text(dir: &std::path::Path, statuses: &[LockStatus], all: bool)
         return format!("{what} in {}\n", dir.display());
     }
     let width = statuses.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:width$}  {:5}  HOLDER\n", "LOCK", "STATE");
+    let state_width = statuses.iter().map(|s| s.state.as_str().len()).max().unwrap_or(5).max(5);
+    let mut out = format!("{:width$}  {:state_width$}  HOLDER\n", "LOCK", "STATE");
     for status in statuses {
-        let holder = match (&status.holder, status.lease) {
-            (Some(holder), Some(lease)) => {
+        let mut holder = match (&status.holder, status.lease, status.holder_text()) {
+            (Some(holder), Some(lease), Some(text)) => {
                 let ttl = holder.ttl_secs.map_or_else(String::new, |t| format!(", ttl {t}s"));
-                format!("{holder}; lease {}{ttl}", lease.as_str())
+                format!("{text}; lease {}{ttl}", lease.as_str())
             }
-            _ if status.is_held() => "unknown (no holder metadata yet)".to_owned(),
+            (_, _, Some(text)) => text,
             _ => String::new(),
         };
-        let line = format!("{:width$}  {:5}  {holder}", status.name, status.state.as_str());
+        if let Some(problem) = &status.problem {
+            if !holder.is_empty() {
+                holder.push_str("; ");
+            }
+            holder.push_str(&format!("error: {problem}"));
+        }
+        let line =
+            format!("{:width$}  {:state_width$}  {holder}", status.name, status.state.as_str());
         out.push_str(line.trim_end());
         out.push('\n');
     }
@@ -459,6 +339,9 @@ struct LockJson<'a> {
     path: String,
     state: &'static str,
     holder: Option<HolderJson<'a>>,
+    /// Set when the recorded holder no longer holds the lock, or none is recorded.
+    holding_processes: Option<&'a [multilock::LockProcess]>,
+    error: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -493,6 +376,8 @@ fn render_status_json(statuses: &[LockStatus]) -> String {
                 ttl_secs: h.ttl_secs,
                 lease: s.lease.map_or("valid", |l| l.as_str()),
             }),
+            holding_processes: s.processes.as_deref(),
+            error: s.problem.as_deref(),
         })
         .collect();
     let mut text =
@@ -513,12 +398,5 @@ mod tests {
         for bad in ["", "abc", "-1", "1x", "1e3", "nan", "1..2"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn killed_commands_report_128_plus_the_signal() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(exit_code_of(ExitStatus::from_raw(9)), 137);
-        assert_eq!(exit_code_of(ExitStatus::from_raw(3 << 8)), 3);
     }
 }

@@ -227,16 +227,32 @@ fn invalid_names_are_refused_before_anything_is_taken() {
 }
 
 #[test]
-fn corrupt_metadata_is_a_clear_error_in_status() {
+fn corrupt_metadata_is_reported_for_its_lock_and_the_others_are_listed() {
     let sandbox = Sandbox::new();
     let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let _runs = set.acquire(&["runs"]).unwrap();
     std::fs::write(sandbox.lock_dir().join("docs.lock.json"), "{ not json").unwrap();
-    let err = set.status(true).unwrap_err().to_string();
-    assert!(err.starts_with("corrupt holder metadata"), "{err}");
-    assert!(err.contains("docs.lock.json"), "{err}");
+    let statuses = set.status(true).unwrap();
+    assert_eq!(
+        names(&statuses),
+        [
+            ("queue".into(), "free"),
+            ("runs".into(), "held"),
+            ("archive".into(), "free"),
+            ("docs".into(), "free")
+        ]
+    );
+    let problem = statuses[3].problem.as_deref().unwrap();
+    assert!(problem.starts_with("corrupt holder metadata"), "{problem}");
+    assert!(problem.contains("docs.lock.json"), "{problem}");
+    assert!(statuses.iter().take(3).all(|s| s.problem.is_none()));
+    // Without --all too: a lock with a problem is listed beside the held ones.
+    let listed: Vec<String> = set.status(false).unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(listed, ["runs", "docs"]);
     // A new holder replaces stale or corrupt metadata: it holds the lock now.
     let guard = set.acquire(&["docs"]).unwrap();
-    assert!(set.status(false).unwrap()[0].holder.is_some());
+    let docs = set.status(false).unwrap().pop().unwrap();
+    assert!(docs.holder.is_some() && docs.problem.is_none(), "{docs:?}");
     drop(guard);
 }
 
@@ -282,4 +298,141 @@ fn a_corrupt_order_record_is_named_with_what_to_do() {
     let err = LockSet::open(sandbox.lock_dir()).unwrap_err().to_string();
     assert!(err.starts_with("corrupt order record"), "{err}");
     assert!(err.contains("remove it while no lock is held"), "{err}");
+}
+
+/// Issue 11: `acquire(["docs"])` then `acquire(["queue"])` in one thread both
+/// succeeded, so this thread could wait for `queue` while holding `docs`, and a
+/// process doing the opposite would deadlock with it.
+#[test]
+fn waiting_back_in_the_order_is_refused_at_once_and_a_try_is_not() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let docs = set.acquire(&["docs"]).unwrap();
+    let err = set.acquire(&["runs", "queue"]).unwrap_err();
+    let Error::OrderViolation { lock, asked, held, order } = &err else {
+        panic!("expected an order violation, got {err}")
+    };
+    assert_eq!(
+        (lock.as_str(), asked.as_slice()),
+        ("queue", &["queue".to_owned(), "runs".into()][..])
+    );
+    assert_eq!(
+        held,
+        &[multilock::HeldName { name: "docs".into(), by: HeldBy::ThisThread, other_dir: None }]
+    );
+    assert_eq!(order, &["queue", "runs", "archive", "docs"]);
+    assert_eq!(
+        err.to_string(),
+        "cannot wait for lock `queue` (asked for `queue`, `runs`) while holding `docs` (this thread): \
+         a lock may be waited for only when it comes after every lock held, in the order \
+         queue → runs → archive → docs; ask for all of them in one acquisition (the outermost \
+         `multilock run`), or take `queue` without waiting (`run --no-wait`, `try_acquire`)"
+    );
+    // Refused before anything was taken, with a timeout or without.
+    let options = AcquireOptions::new().timeout(Some(Duration::from_secs(5)));
+    assert!(matches!(set.acquire_with(&["archive"], &options), Err(Error::OrderViolation { .. })));
+    assert_eq!(set.held(), ["docs"]);
+    // Names the order does not know come after it: waiting for one is fine.
+    let zeta = set.acquire(&["zeta"]).unwrap();
+    // A try cannot wait, so it may go back in the order.
+    let queue = set.try_acquire(&["queue"]).unwrap();
+    assert_eq!(set.held(), ["queue", "docs", "zeta"]);
+    // Still nothing to wait for before `zeta`, the latest lock held.
+    assert!(matches!(set.acquire(&["runs"]), Err(Error::OrderViolation { .. })));
+    drop((zeta, queue, docs));
+    // Forward in the order, one acquisition after another, is fine.
+    let queue = set.acquire(&["queue"]).unwrap();
+    let later = set.acquire(&["docs", "archive"]).unwrap();
+    assert_eq!(later.held(), ["archive", "docs"]);
+    drop((later, queue));
+}
+
+#[test]
+fn a_try_finds_a_busy_lock_busy_and_releases_what_it_took() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["archive"]);
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let err = set.try_acquire(&["queue", "archive", "docs"]).unwrap_err();
+    let Error::Busy { lock, holder, processes, .. } = &err else { panic!("{err}") };
+    assert_eq!(lock, "archive");
+    assert_eq!(holder.as_ref().map(|h| h.pid), Some(holding.pid()));
+    assert!(processes.is_none(), "the recorded holder holds it: nothing to look for");
+    assert!(err.is_conflict() && !err.is_timeout());
+    assert!(set.held().is_empty());
+    assert!(set.status(false).unwrap().iter().all(|s| s.name == "archive"));
+    holding.finish();
+}
+
+#[test]
+fn the_rule_is_per_thread_another_thread_may_wait_for_an_earlier_lock() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let docs = set.acquire(&["docs"]).unwrap();
+    // This thread holds nothing: its wait cannot close a cycle through docs,
+    // whose holder (the main thread) waits for nothing.
+    let other = set.clone();
+    let taken = std::thread::spawn(move || other.acquire(&["queue", "runs"]).map(|g| g.release()))
+        .join()
+        .unwrap();
+    assert_eq!(taken.unwrap().unwrap(), ["runs", "queue"]);
+    // Asking for the very lock another thread holds is still refused at once.
+    let other = set.clone();
+    let again = std::thread::spawn(move || other.acquire(&["docs"]).map(drop)).join().unwrap();
+    assert!(matches!(again, Err(Error::AlreadyHeld { by: HeldBy::ThisProcess, .. })), "{again:?}");
+    drop(docs);
+}
+
+#[test]
+fn holding_locks_in_one_directory_a_thread_waits_in_no_other() {
+    let sandbox = Sandbox::new();
+    let first = LockSet::open(sandbox.lock_dir()).unwrap();
+    let second = LockSet::open(sandbox.path().join("other")).unwrap();
+    let queue = first.acquire(&["queue"]).unwrap();
+    let err = second.acquire(&["docs"]).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::OrderViolation { .. }), "{message}");
+    assert!(message.contains("while holding `queue` in "), "{message}");
+    assert!(message.contains("locks in different directories have no common order"), "{message}");
+    // Without waiting it may.
+    let docs = second.try_acquire(&["docs"]).unwrap();
+    drop((docs, queue));
+    assert!(second.acquire(&["docs"]).is_ok());
+}
+
+#[test]
+fn the_umbrella_stays_outermost() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::builder(sandbox.lock_dir()).umbrella("tidy").open().unwrap();
+    let queue = set.acquire(&["queue"]).unwrap();
+    assert_eq!(queue.held(), ["tidy", "queue"]);
+    // Held already, the umbrella covers the next acquisition, which may wait:
+    // the umbrella comes before every subsystem lock.
+    let docs = set.acquire(&["docs"]).unwrap();
+    assert_eq!(docs.held(), ["docs"]);
+    // Asking for it by name again is a double acquisition.
+    assert!(matches!(set.acquire(&["tidy"]), Err(Error::AlreadyHeld { .. })));
+    drop((docs, queue));
+    // Every acquisition in this directory takes the umbrella first, so no
+    // holder of a subsystem lock here lacks it, and holding it lets nobody
+    // go back in the order.
+    let runs = set.try_acquire(&["runs"]).unwrap();
+    assert_eq!(runs.held(), ["tidy", "runs"]);
+    let err = set.acquire(&["queue"]).unwrap_err().to_string();
+    assert!(err.contains("while holding `tidy` (this thread), `runs` (this thread)"), "{err}");
+    assert!(err.contains("in the order tidy → queue → runs → archive → docs"), "{err}");
+}
+
+#[test]
+fn a_held_lock_without_metadata_names_the_process_found_holding_it() {
+    let sandbox = Sandbox::new();
+    let set = LockSet::open(sandbox.lock_dir()).unwrap();
+    let _guard = set.acquire(&["docs"]).unwrap();
+    std::fs::remove_file(sandbox.lock_dir().join("docs.lock.json")).unwrap();
+    let status = set.status(false).unwrap().pop().unwrap();
+    assert!(status.is_held() && status.holder.is_none(), "{status:?}");
+    let found = status.processes.as_deref().unwrap();
+    assert_eq!(found.iter().map(|p| p.pid).collect::<Vec<_>>(), [std::process::id()]);
+    let text = status.holder_text().unwrap();
+    assert!(text.starts_with(&format!("pid {} running `", std::process::id())), "{text}");
+    assert!(text.ends_with("` (no readable holder metadata)"), "{text}");
 }

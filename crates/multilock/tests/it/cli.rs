@@ -55,8 +55,7 @@ fn run_passes_the_command_exit_code_and_held_names_through() {
 fn nested_run_asking_for_a_parent_lock_exits_2_at_once() {
     let sandbox = Sandbox::new();
     let me = env!("CARGO_BIN_EXE_multilock");
-    let script =
-        format!("{me} run --lock queue -- true && {me} run --lock docs -- true; echo inner=$?");
+    let script = format!("{me} run --lock docs -- true; echo inner=$?");
     sandbox
         .multilock()
         .args(["run", "--lock", "docs", "--", "sh", "-c", &script])
@@ -66,6 +65,79 @@ fn nested_run_asking_for_a_parent_lock_exits_2_at_once() {
         .stderr(predicate::str::contains(
             "lock `docs` is already held by a parent `multilock run`",
         ));
+}
+
+/// Issue 11's reproduction, reduced to its cause: a run nested in one that
+/// holds `docs` asks to wait for `queue`, which comes before it. It must be
+/// refused at once, not wait (a `run --lock queue --lock docs` elsewhere would
+/// hold `queue` and wait for `docs`: a deadlock only a timeout ends).
+#[test]
+fn a_nested_run_waiting_back_in_the_order_is_refused_at_once_naming_the_order() {
+    let sandbox = Sandbox::new();
+    let me = env!("CARGO_BIN_EXE_multilock");
+    // No timeout anywhere: were the inner run allowed to wait and queue busy,
+    // this would hang; the refusal does not look at queue at all.
+    let holding = sandbox.hold(&["queue"]);
+    let inner = format!("{me} run --lock queue -- true; echo inner=$?");
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", &inner])
+        .assert()
+        .success()
+        .stdout("inner=2\n")
+        .stderr(
+            "multilock: error: cannot wait for lock `queue` while holding `docs` (a parent \
+             `multilock run`): a lock may be waited for only when it comes after every lock held, \
+             in the order queue → runs → archive → docs; ask for all of them in one acquisition \
+             (the outermost `multilock run`), or take `queue` without waiting (`run --no-wait`, \
+             `try_acquire`)\n",
+        );
+    holding.finish();
+    // The same two locks in one run are fine, and so is a nested run that
+    // goes forward in the order, or one that only tries.
+    let forward = format!(
+        "{me} run --lock docs -- true; echo forward=$?; {me} run --no-wait --lock queue -- true; echo try=$?"
+    );
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "runs", "--", "sh", "-c", &forward])
+        .assert()
+        .success()
+        .stdout("forward=0\ntry=0\n");
+}
+
+#[test]
+fn no_wait_exits_with_the_conflict_code_at_once_naming_the_holder() {
+    let sandbox = Sandbox::new();
+    let holding = sandbox.hold(&["archive"]);
+    let output = sandbox
+        .multilock()
+        .args(["run", "--no-wait", "--lock", "queue", "--lock", "archive", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(75));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!(
+            "multilock: lock `archive` (.multilock/archive.lock) is busy; held by pid {} on ",
+            holding.pid()
+        )),
+        "{stderr}"
+    );
+    // queue was taken before archive was found busy, and is free again.
+    sandbox
+        .multilock()
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("queue").not());
+    sandbox
+        .multilock()
+        .args(["run", "--no-wait", "--timeout", "1", "--lock", "queue", "--", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--timeout"));
+    holding.finish();
 }
 
 #[test]
@@ -185,13 +257,13 @@ fn a_lock_file_replaced_by_a_symlink_is_refused_and_its_target_untouched() {
         .code(2)
         .stderr(predicate::str::contains("queue.lock.json: it is not a regular file"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
-    // Status refuses to read through the planted link too.
-    sandbox
-        .multilock()
-        .args(["status"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("symbolic link"));
+    // Status refuses to read through the planted links too, and says so on
+    // each lock's own line.
+    sandbox.multilock().args(["status"]).assert().code(1).stdout(
+        "LOCK   STATE    HOLDER\n\
+         queue  free     error: unsafe lock file .multilock/queue.lock.json: it is not a regular file but a symbolic link; nothing is read from it\n\
+         docs   unknown  error: unsafe lock file .multilock/docs.lock: it is a symbolic link\n",
+    );
     // Once it is gone, nothing is held: the queue lock was released after the refusal.
     std::fs::remove_file(sandbox.lock_dir().join("queue.lock.json")).unwrap();
     std::fs::remove_file(sandbox.lock_dir().join("docs.lock")).unwrap();
@@ -199,18 +271,33 @@ fn a_lock_file_replaced_by_a_symlink_is_refused_and_its_target_untouched() {
 }
 
 #[test]
-fn corrupt_metadata_makes_status_exit_2_naming_the_file() {
+fn corrupt_metadata_is_reported_on_its_lock_line_and_status_exits_1() {
     let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.lock_dir()).unwrap();
+    let holding = sandbox.hold(&["queue"]);
     std::fs::write(sandbox.lock_dir().join("runs.lock"), "").unwrap();
     std::fs::write(sandbox.lock_dir().join("runs.lock.json"), r#"{"format":"someone-else/2"}"#)
         .unwrap();
-    sandbox
-        .multilock()
-        .args(["status", "--all"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("corrupt holder metadata .multilock/runs.lock.json"));
+    let output = sandbox.multilock().args(["status", "--all"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[1].starts_with("queue    held   pid "), "{text}");
+    assert!(
+        lines[2].starts_with(
+            "runs     free   error: corrupt holder metadata .multilock/runs.lock.json"
+        ),
+        "{text}"
+    );
+    assert_eq!(&lines[3..], ["archive  free", "docs     free"]);
+    let json = sandbox.multilock().args(["status", "--format", "json"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(1));
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let locks = parsed["locks"].as_array().unwrap();
+    assert_eq!((locks[0]["name"].as_str(), locks[0]["error"].is_null()), (Some("queue"), true));
+    assert_eq!(locks[1]["name"], "runs");
+    assert!(locks[1]["error"].as_str().unwrap().contains("unknown format"), "{parsed}");
+    holding.finish();
 }
 
 #[test]
@@ -308,15 +395,32 @@ fn a_fifo_at_the_lock_path_is_refused_not_waited_on() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("docs.lock: it is not a regular file"));
+    // Status lists every lock: the FIFO is docs' error, the others are as usual.
+    let holding = sandbox.hold(&["runs"]);
+    let output = sandbox.multilock().args(["status", "--all"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "LOCK     STATE    HOLDER");
+    assert_eq!(lines[1], "queue    free");
+    assert!(lines[2].starts_with("runs     held     pid "), "{text}");
+    assert_eq!(lines[3], "archive  free");
+    assert_eq!(
+        lines[4],
+        "docs     unknown  error: unsafe lock file .multilock/docs.lock: it is not a regular file"
+    );
+    assert_eq!(lines.len(), 5, "{text}");
+    holding.finish();
 }
 
 #[test]
 fn nested_runs_are_refused_across_lock_directories() {
     let sandbox = Sandbox::new();
     let me = env!("CARGO_BIN_EXE_multilock");
-    // docs in .multilock, then queue in d2, then docs in .multilock again.
+    // docs in .multilock, then queue in d2 (a try: waiting in a second
+    // directory is refused), then docs in .multilock again.
     let innermost = format!("{me} run --lock docs -- true; echo inner=$?");
-    let middle = format!("{me} --dir d2 run --lock queue -- sh -c '{innermost}'");
+    let middle = format!("{me} --dir d2 run --no-wait --lock queue -- sh -c '{innermost}'");
     sandbox
         .multilock()
         .args(["run", "--lock", "docs", "--", "sh", "-c", &middle])
@@ -375,7 +479,7 @@ fn nested_runs_are_recognised_whatever_bytes_the_directory_name_holds() {
     let sandbox = Sandbox::new();
     let me = env!("CARGO_BIN_EXE_multilock");
     let innermost = format!("{me} --dir \"$ODD\" run --lock docs -- true; echo inner=$?");
-    let middle = format!("{me} run --lock queue -- sh -c '{innermost}'");
+    let middle = format!("{me} run --no-wait --lock queue -- sh -c '{innermost}'");
     sandbox
         .multilock()
         .env("ODD", "odd\tdir\nname")

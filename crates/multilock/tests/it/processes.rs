@@ -125,15 +125,41 @@ fn work_the_command_started_keeps_the_lock_after_multilock_is_killed() {
     let mut line = String::new();
     BufReader::new(run.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let job: i32 = line.trim().parse().unwrap();
+    let recorded: serde_json::Value = serde_json::from_slice(
+        &sandbox.multilock().args(["status", "--format", "json"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    assert!(recorded["locks"][0]["holding_processes"].is_null(), "the recorded holder holds it");
     run.kill().unwrap();
     run.wait().unwrap();
-    // The background job inherited the lock file: the lock is still held.
+    // The background job inherited the lock file: the lock is still held, by
+    // the job, and status and the timeout say so rather than name the dead.
+    let status = sandbox.multilock().args(["status", "--format", "json"]).output().unwrap();
+    assert_eq!(status.status.code(), Some(0));
+    let parsed: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let docs = &parsed["locks"][0];
+    assert_eq!(docs["holder"]["pid"], run.id(), "the recorded holder is still shown");
+    assert_eq!(
+        docs["holding_processes"],
+        serde_json::json!([{ "pid": job, "command": "sleep 30" }]),
+        "{parsed}"
+    );
+    let inherited = format!(
+        "held by pid {job} running `sleep 30`, which inherited it from pid {} on ",
+        run.id()
+    );
+    let text = sandbox.multilock().arg("status").output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains(&inherited[8..]), "{text}");
+    assert!(text.contains(", now gone; lease "), "{text}");
     let busy = sandbox
         .multilock()
         .args(["run", "--timeout", "0", "--lock", "docs", "--", "true"])
         .output()
         .unwrap();
-    assert_eq!(busy.status.code(), Some(75), "{}", String::from_utf8_lossy(&busy.stderr));
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert_eq!(busy.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains(&inherited), "{stderr}");
     let job = rustix::process::Pid::from_raw(job).unwrap();
     rustix::process::kill_process(job, rustix::process::Signal::KILL).unwrap();
     // Waits in the kernel until the job is gone, then gets the lock.
