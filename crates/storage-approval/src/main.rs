@@ -188,7 +188,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Tool(e)) => {
-            eprintln!("storage-approval: {e}");
+            eprintln!("storage-approval: {}", escape(&e.to_string()));
             ExitCode::from(if e.is_refusal() { exit::FINDINGS } else { exit::USAGE })
         }
         Err(Failure::Stdout(e)) => {
@@ -266,7 +266,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             }
             write_out(out, Some(report_out), &report.to_json())?;
             for warning in &stats.warnings {
-                eprintln!("storage-approval: warning: {warning}");
+                eprintln!("storage-approval: warning: {}", escape(warning));
             }
             let summary = scan_summary(&report, &stats, report_out, json);
             // With the report on standard output, the summary goes to standard error
@@ -297,7 +297,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             if let Some(path) = named_file(out_path.as_ref()) {
                 eprintln!(
                     "wrote an approval template to {}: fill in operator and timestamp",
-                    path.display()
+                    escape(&path.display().to_string())
                 );
             }
             Ok(exit::OK)
@@ -307,7 +307,12 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             let approval = Approval::new(loaded.id(), operator, notes)?;
             write_out(out, out_path.as_deref(), &approval.to_json())?;
             if let Some(path) = named_file(out_path.as_ref()) {
-                eprintln!("approved report {} as {operator}: {}", loaded.id(), path.display());
+                eprintln!(
+                    "approved report {} as {}: {}",
+                    loaded.id(),
+                    escape(operator),
+                    escape(&path.display().to_string())
+                );
             }
             Ok(exit::OK)
         }
@@ -425,8 +430,13 @@ fn scan_summary(
         });
         return serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n";
     }
+    let warnings = match stats.warnings.len() {
+        0 => String::new(),
+        1 => ", 1 warning".to_owned(),
+        n => format!(", {n} warnings"),
+    };
     format!(
-        "scanned {} files ({} symlinks not followed), hashed {}, {} from the hash cache\n\
+        "scanned {} files ({} symlinks not followed), hashed {}, {} from the hash cache{warnings}\n\
          proposed {} actions ({dups} duplicate deletes, {junk} junk deletes, {moves} archive moves), {}\n\
          report: {}\n\
          report id: {id}\n",
@@ -436,7 +446,7 @@ fn scan_summary(
         stats.cache_hits,
         report.actions.len(),
         human_bytes(report.total_bytes()),
-        report_out.display(),
+        escape(&report_out.display().to_string()),
     )
 }
 
@@ -499,6 +509,7 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
     };
     let dirs = |out: &mut Out| -> std::io::Result<()> {
         for dir in &summary.dirs {
+            let dir = escape(dir);
             writeln!(out, "{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status))?;
         }
         Ok(())
@@ -511,19 +522,21 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
         if out.closed() {
             return Ok(());
         }
-        let dest = o.dest.as_deref().map(|d| format!(" -> {d}")).unwrap_or_default();
+        // Every name (and every reason, which quotes names) escaped: a name with a
+        // newline in it cannot forge a line of this listing.
+        let dest = o.dest.as_deref().map(|d| format!(" -> {}", escape(d))).unwrap_or_default();
         let kept = match (&o.kept, &o.keep_reason) {
-            (Some(kept), Some(why)) => format!(", keep {kept} ({why})"),
-            (Some(kept), None) => format!(", keep {kept}"),
+            (Some(kept), Some(why)) => format!(", keep {} ({})", escape(kept), escape(why)),
+            (Some(kept), None) => format!(", keep {}", escape(kept)),
             _ => String::new(),
         };
-        let reason = o.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let reason = o.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
         writeln!(
             out,
             "{:<12} {:<7} {}{dest}{kept}{reason}",
             paint(o.status.as_str(), o.status),
             o.action,
-            o.src
+            escape(&o.src)
         )?;
     }
     if dir_action == "rmdir" {
@@ -550,15 +563,46 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
     if let Some(q) = &summary.quarantine
         && !summary.dry_run
     {
-        writeln!(out, "quarantine: {}", q.display())?;
+        writeln!(out, "quarantine: {}", escape(&q.display().to_string()))?;
     }
     if let Some(log) = &summary.audit_log {
-        writeln!(out, "audit log: {}", log.display())?;
+        writeln!(out, "audit log: {}", escape(&log.display().to_string()))?;
     }
     if let Some(head) = &summary.head {
         writeln!(out, "{head}")?;
     }
     Ok(())
+}
+
+/// A name for human output with its control characters escaped the way `ls -b`
+/// escapes them: `\n`, `\t` and the other C escapes, `\ooo` (octal, per byte) for
+/// the rest, and `\\` for a backslash, so that no name can end a line or move
+/// the cursor. JSON output keeps names exact.
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '\\') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{byte:03o}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn human_bytes(n: u64) -> String {

@@ -171,23 +171,30 @@ pub fn scan(
         let total: u64 = sized.iter().flatten().map(|&i| entries[i].size.min(PARTIAL)).sum();
         // Partial hash of each uncached candidate, keeping the hasher state so the
         // full hash continues where the partial one stopped.
-        let partials: Vec<(usize, Option<Partial>)> = sized
+        let partials: Vec<(usize, io::Result<Partial>)> = sized
             .par_iter()
             .flatten()
             .map(|&i| {
                 let e = &entries[i];
                 if let Some(h) = cache.get(&key(e)) {
                     hits.fetch_add(1, Ordering::Relaxed);
-                    return (i, Some(Partial::Cached(h.clone())));
+                    return (i, Ok(Partial::Cached(h.clone())));
                 }
-                let p = partial_hash(&root.join(&e.rel), e.size).ok();
+                let p = partial_hash(&root.join(&e.rel), e.size);
                 let done = hashed.fetch_add(e.size.min(PARTIAL), Ordering::Relaxed);
                 progress(ScanProgress { phase: "hash", done, total });
                 (i, p)
             })
             .collect();
-        let mut states: HashMap<usize, Partial> =
-            partials.into_iter().filter_map(|(i, p)| p.map(|p| (i, p))).collect();
+        let mut states: HashMap<usize, Partial> = HashMap::new();
+        for (i, partial) in partials {
+            match partial {
+                Ok(p) => {
+                    states.insert(i, p);
+                }
+                Err(e) => stats.warnings.push(unreadable_candidate(&entries[i].rel, &e)),
+            }
+        }
         // Within each size group: cached and complete files already have a full hash;
         // the others need one when their partial hash collides, or when a cached file
         // (whose partial is unknown) might equal them.
@@ -213,19 +220,26 @@ pub fn scan(
         let rest_total: u64 =
             jobs.iter().map(|(i, _)| entries[*i].size.saturating_sub(PARTIAL)).sum();
         let rest_done = AtomicU64::new(0);
-        let finished: Vec<(usize, String)> = jobs
+        let finished: Vec<(usize, io::Result<String>)> = jobs
             .into_par_iter()
-            .filter_map(|(i, p)| {
+            .map(|(i, p)| {
                 let e = &entries[i];
-                let h = p.finish(&root.join(&e.rel), e.size).ok()?;
+                let h = p.finish(&root.join(&e.rel), e.size);
                 let n = e.size.saturating_sub(PARTIAL);
                 hashed.fetch_add(n, Ordering::Relaxed);
                 let done = rest_done.fetch_add(n, Ordering::Relaxed);
                 progress(ScanProgress { phase: "hash", done, total: rest_total });
-                Some((i, h))
+                (i, h)
             })
             .collect();
-        full.extend(finished);
+        for (i, hash) in finished {
+            match hash {
+                Ok(h) => {
+                    full.insert(i, h);
+                }
+                Err(e) => stats.warnings.push(unreadable_candidate(&entries[i].rel, &e)),
+            }
+        }
         for (i, p) in states {
             if let Partial::Cached(h) | Partial::Complete(h) = p {
                 full.insert(i, h);
@@ -422,6 +436,12 @@ fn keep_candidates<'e>(
             keep_glob: policy.keep_glob(&entries[i].rel),
         })
         .collect()
+}
+
+/// The warning for a duplicate candidate that could not be read: it is compared
+/// with nothing, so it is neither removed nor kept as anyone's copy.
+fn unreadable_candidate(rel: &str, e: &io::Error) -> String {
+    format!("{rel}: cannot read it ({e}); not compared for duplicates")
 }
 
 fn key(e: &Entry) -> CacheKey {
@@ -641,6 +661,32 @@ mod tests {
         // near-first differs in its prefix: only that prefix is read; the file of a
         // unique size is never read.
         assert_eq!(stats.bytes_hashed, 3 * 100_000 + PARTIAL);
+    }
+
+    #[test]
+    fn an_unreadable_duplicate_candidate_is_a_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "a", b"same bytes");
+        write(tmp.path(), "b", b"same bytes");
+        let policy = Policy::parse("", Path::new("p.toml")).unwrap();
+        // One thread hashes the candidates in path order and reports each hash:
+        // after `a`, `b` goes away, as a file can between the walk and its read.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let progress = |p: ScanProgress| {
+            if p.phase == "hash" {
+                let _ = std::fs::remove_file(tmp.path().join("b"));
+            }
+        };
+        let (report, stats) =
+            pool.install(|| scan(tmp.path(), &policy, &ScanOptions::default(), &progress).unwrap());
+        assert!(report.actions.is_empty(), "{:?}", report.actions);
+        assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
+        assert!(
+            stats.warnings[0].starts_with("b: cannot read it (")
+                && stats.warnings[0].ends_with("); not compared for duplicates"),
+            "{:?}",
+            stats.warnings
+        );
     }
 
     #[test]

@@ -355,3 +355,55 @@ fn head_one_of_a_long_execute_listing_ends_quietly() {
     assert!(!d.root().join("junk").exists(), "the real run did all its work");
     check_audit_verifies(&d.audit_log());
 }
+
+#[test]
+fn names_with_control_characters_cannot_forge_lines_of_human_output() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let d = Dir::new();
+    // A junk file whose name would print a fake line, one with a bell and a colour
+    // escape, and a duplicate pair with a backslash in a name.
+    let forged = "evil\ndone         delete  not-really.tmp";
+    d.file(&format!("{forged}.tmp"), "junk 1")
+        .file("bell\u{7}\u{1b}[31mred.tmp", "junk 2")
+        .file("a\\b", "same")
+        .file("c", "same");
+    // A name that is not UTF-8 (and holds a newline): skipped, with a warning.
+    let odd = std::ffi::OsStr::from_bytes(b"odd\xff\nname.tmp");
+    std::fs::write(d.root().join(odd), "junk 3").unwrap();
+    let report = d.out("report.json");
+    let scan =
+        run_timed(d.path(), &["scan", path_str(&d.root()), "--report-out", path_str(&report)]);
+    assert_eq!(scan.status.code(), Some(0), "{}", stderr(&scan));
+    let text = crate::util::stdout(&scan);
+    assert!(text.lines().next().unwrap().ends_with(", 1 warning"), "{text}");
+    let err = stderr(&scan);
+    assert_eq!(err.lines().count(), 1, "one warning, on one line: {err}");
+    assert!(err.contains("odd\u{fffd}\\nname.tmp"), "{err}");
+
+    let approval = d.out("approval.json");
+    let approve = ["approve", path_str(&report), "--operator", "ana", "--out", path_str(&approval)];
+    assert_eq!(run_timed(d.path(), &approve).status.code(), Some(0));
+    let (r, a) = (path_str(&report), path_str(&approval));
+    let execute = run_timed(d.path(), &["execute", "--report", r, "--approval", a, "--execute"]);
+    assert_eq!(execute.status.code(), Some(0), "{}", stderr(&execute));
+    let text = crate::util::stdout(&execute);
+    let actions: Vec<&str> = text.lines().filter(|l| l.starts_with("done ")).collect();
+    assert_eq!(actions.len(), 3, "one line per action:\n{text}");
+    assert!(text.contains(" evil\\ndone         delete  not-really.tmp.tmp -> "), "{text}");
+    assert!(text.contains(" bell\\a\\033[31mred.tmp -> "), "{text}");
+    assert!(text.contains(" a\\\\b -> ") || text.contains(", keep a\\\\b "), "{text}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+
+    // JSON keeps every name exact.
+    let undo = run_timed(
+        d.path(),
+        &["--format", "json", "undo", "--audit-log", path_str(&d.audit_log()), "--execute"],
+    );
+    assert_eq!(undo.status.code(), Some(0), "{}", stderr(&undo));
+    let v: serde_json::Value = serde_json::from_slice(&undo.stdout).unwrap();
+    let srcs: Vec<&str> =
+        v["outcomes"].as_array().unwrap().iter().map(|o| o["src"].as_str().unwrap()).collect();
+    assert!(srcs.contains(&format!("{forged}.tmp").as_str()), "{srcs:?}");
+    assert!(srcs.contains(&"bell\u{7}\u{1b}[31mred.tmp"), "{srcs:?}");
+    assert!(d.root().join(format!("{forged}.tmp")).is_file(), "undo put it back");
+}
