@@ -447,18 +447,26 @@ fn is_epoch(w: &str) -> bool {
 
 /// The kind of one whitespace-separated token; `prev` is the kind before it.
 pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
-    let core = tok.trim_start_matches(['[', '(']).trim_end_matches([']', ')', ',', ':', '|']);
-    if tok == "-" {
+    let t = tok.as_bytes();
+    if t == b"-" {
         return Kind::Dash;
     }
-    if core.is_empty() {
+    // The core without brackets and trailing separators, by bytes: this runs for
+    // every header field of every line.
+    let (mut s, mut e) = (0, t.len());
+    while s < e && matches!(t[s], b'[' | b'(') {
+        s += 1;
+    }
+    while e > s && matches!(t[e - 1], b']' | b')' | b',' | b':' | b'|') {
+        e -= 1;
+    }
+    if s == e {
         return Kind::Word;
     }
+    let core = &tok[s..e];
     let b = core.as_bytes();
-    if is_month(core) || is_weekday(core) {
-        return Kind::Date;
-    }
-    if b.iter().all(u8::is_ascii_digit) {
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits == b.len() {
         // A day or a year after a month, or a yymmdd / hhmmss pair.
         if prev == Some(Kind::Date) && (b.len() <= 2 || b.len() == 4) {
             return Kind::Date;
@@ -468,30 +476,35 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
         }
         return Kind::Num;
     }
-    if is_ipv4(core) {
-        return Kind::Addr;
-    }
-    if has_digit(core) && is_date_or_time(b) {
+    if b.len() == 3 && b[0].is_ascii_uppercase() && (is_month(core) || is_weekday(core)) {
         return Kind::Date;
     }
-    if tok.starts_with('[') && tok.ends_with(']') && tok.len() > 2 {
-        let inner = &tok[1..tok.len() - 1];
-        if is_level(inner) {
+    if digits > 0 {
+        if b[0].is_ascii_digit() && is_ipv4(core) {
+            return Kind::Addr;
+        }
+        if is_date_or_time(b) {
+            return Kind::Date;
+        }
+    }
+    let last = t[t.len() - 1];
+    if t[0] == b'[' && last == b']' && t.len() > 2 {
+        if is_level(&tok[1..tok.len() - 1]) {
             return Kind::Level;
         }
         return Kind::Bracket;
     }
-    if tok.ends_with(':') && tok.len() > 1 && !tok.ends_with("::") {
+    if last == b':' && t.len() > 1 && !tok.ends_with("::") {
         if is_level(core) {
             return Kind::Level;
         }
         return Kind::Comp;
     }
-    if is_level(core) {
+    if digits == 0 && is_level(core) {
         return Kind::Level;
     }
     // logcat: `1702  2395 D WindowManager:` — one letter after the thread id.
-    if core.len() == 1
+    if b.len() == 1
         && matches!(b[0], b'V' | b'D' | b'I' | b'W' | b'E' | b'F')
         && prev == Some(Kind::Num)
     {

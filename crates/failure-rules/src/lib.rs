@@ -76,9 +76,9 @@ pub use crate::rules::{
     Merge, Proposal, Rule, Rules, SCHEMA_VERSION, Status, bootstrap_rules, propose,
 };
 pub use crate::rules_file::{
-    DEFAULT_RULES_FILE, LOCK_NAME, MAX_RULES_BYTES, default_lock_dir, load_rules,
+    DEFAULT_RULES_FILE, LOCK_NAME, MAX_RULES_BYTES, default_lock_dir, load_rules, repository_root,
 };
-pub use crate::signature::{rule_id, shape, signature};
+pub use crate::signature::{error_of_traceback, rule_id, shape, signature};
 pub use crate::stream::{
     LineFormat, StreamOptions, StreamStats, normalize_rewindable, normalize_stream,
 };

@@ -53,7 +53,8 @@ Inputs are files (.json: a record or an array of records; .jsonl: one per line),
 directories, glob patterns, or - for stdin. Malformed inputs are reported and skipped;
 the exit code is then 2.")]
     Analyze {
-        /// Files, directories, globs or `-` (default: .autonomous_runs/**/errors/*.json).
+        /// Files, directories, globs or `-` (default: .autonomous_runs/**/errors/*.{json,jsonl}
+        /// in the repository).
         inputs: Vec<String>,
         /// Keep records of the last N days (by timestamp, else file mtime).
         #[arg(long, value_name = "N")]
@@ -61,9 +62,9 @@ the exit code is then 2.")]
         /// Show (and apply) at most N groups, the most frequent first.
         #[arg(long, value_name = "N")]
         max: Option<usize>,
-        /// The rules file.
-        #[arg(long, value_name = "FILE", default_value = fr::DEFAULT_RULES_FILE)]
-        rules: PathBuf,
+        /// The rules file (default: docs/LEARNED_ERROR_MITIGATIONS.json in the repository).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
         /// Append new rules and update existing ones (under the `docs` lock).
         #[arg(long)]
         execute: bool,
@@ -113,17 +114,27 @@ Without --type, a leading `SomeError:` of a line is its type.")]
     /// Print the rule that applies to an error; exit 1 if none does.
     #[command(after_help = "Examples:
   failure-rules match --type sqlite3.OperationalError --message 'database is locked'
-  failure-rules match --rules rules.json --type KeyError --message \"'user_id'\" --format json")]
+  failure-rules match --message 'TimeoutError: read timed out after 30s'
+  failure-rules match --traceback crash.txt
+  failure-rules match --rules rules.json --type KeyError --message \"'user_id'\" --format json
+
+Without --type, a leading `SomeError:` of the message is the type; without --message,
+the traceback's error line (Python's last, Java's, Rust's and Go's first) gives both.")]
     Match {
-        /// The rules file (missing: the bootstrap rules).
-        #[arg(long, value_name = "FILE", default_value = fr::DEFAULT_RULES_FILE)]
-        rules: PathBuf,
+        /// The rules file (missing: the bootstrap rules; default:
+        /// docs/LEARNED_ERROR_MITIGATIONS.json in the repository).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
         /// The error type.
         #[arg(long = "type", value_name = "TYPE")]
-        error_type: String,
+        error_type: Option<String>,
         /// The error message.
         #[arg(long, value_name = "TEXT")]
-        message: String,
+        message: Option<String>,
+        /// A file holding the traceback (`-` for stdin): its in-app frames are part of
+        /// the signature.
+        #[arg(long, value_name = "FILE")]
+        traceback: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = MatchFormat::Human)]
         format: MatchFormat,
@@ -180,8 +191,8 @@ fn main() -> ExitCode {
         Command::Normalize { mine, error_type, format, header, line_buffered } => {
             normalize(mine, error_type, format, &header, line_buffered)
         }
-        Command::Match { rules, error_type, message, format } => {
-            match_rule(&rules, &error_type, &message, format)
+        Command::Match { rules, error_type, message, traceback, format } => {
+            match_rule(rules, error_type, message, traceback, format)
         }
     };
     match result {
@@ -197,7 +208,7 @@ struct AnalyzeArgs {
     inputs: Vec<String>,
     since_days: Option<u32>,
     max: Option<usize>,
-    rules: PathBuf,
+    rules: Option<PathBuf>,
     execute: bool,
     format: ReportFormat,
     output_report: Option<PathBuf>,
@@ -211,16 +222,33 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
         .replace_nanosecond(0)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let since = args.since_days.map(|d| now - time::Duration::days(i64::from(d)));
-    let loaded = fr::load(&args.inputs, Path::new("."), since).map_err(|e| e.to_string())?;
+    // The default inputs are the repository's, wherever in it the command runs; inputs
+    // given are relative to the working directory, as on any command line.
+    let root = repository();
+    let base = if args.inputs.is_empty() { root.as_path() } else { Path::new(".") };
+    let loaded = fr::load(&args.inputs, base, since).map_err(|e| e.to_string())?;
     for skipped in &loaded.skipped {
         eprintln!("failure-rules: skipped {}: {}", skipped.source, skipped.reason);
     }
-    let rules = fr::Rules::new(fr::load_rules(&args.rules).map_err(|e| e.to_string())?);
+    // A pattern that matched nothing, and nothing else read: an input error, not an
+    // empty report (a mistyped glob would look like a clean run).
+    if loaded.files == 0
+        && loaded.records.is_empty()
+        && loaded.skipped.is_empty()
+        && let Some(pattern) = loaded.unmatched.first()
+    {
+        return Err(format!(
+            "no input: `{pattern}` matched no file in {}",
+            if args.inputs.is_empty() { root.display().to_string() } else { ".".into() }
+        ));
+    }
+    let rules_file = args.rules.clone().unwrap_or_else(|| root.join(fr::DEFAULT_RULES_FILE));
+    let rules = fr::Rules::new(fr::load_rules(&rules_file).map_err(|e| e.to_string())?);
     let options = fr::AnalyzeOptions { max: args.max, thresholds: args.thresholds, now };
     let mut analysis = fr::analyze(&loaded, &rules, &options);
     if args.execute {
-        let lock_dir = args.lock_dir.clone().unwrap_or_else(|| fr::default_lock_dir(&args.rules));
-        fr::execute(&mut analysis, &args.rules, &lock_dir, &options).map_err(|e| e.to_string())?;
+        let lock_dir = args.lock_dir.clone().unwrap_or_else(|| fr::default_lock_dir(&rules_file));
+        fr::execute(&mut analysis, &rules_file, &lock_dir, &options).map_err(|e| e.to_string())?;
     }
     let rendered = match args.format {
         ReportFormat::Human => fr::render_human(&analysis, cli::color()),
@@ -396,14 +424,54 @@ impl<W: Write> std::io::Read for FlushWhenIdle<W> {
     }
 }
 
+/// The repository the working directory is in (the nearest ancestor with `.git`),
+/// else the working directory itself.
+fn repository() -> PathBuf {
+    fr::repository_root(Path::new(".")).unwrap_or_else(|| PathBuf::from("."))
+}
+
 fn match_rule(
-    rules: &Path,
-    error_type: &str,
-    message: &str,
+    rules: Option<PathBuf>,
+    error_type: Option<String>,
+    message: Option<String>,
+    traceback: Option<PathBuf>,
     format: MatchFormat,
 ) -> Result<u8, String> {
-    let rules = fr::Rules::new(fr::load_rules(rules).map_err(|e| e.to_string())?);
-    let signature = fr::signature(error_type, message, None);
+    let traceback = match traceback.as_deref() {
+        None => None,
+        Some(path) if path == Path::new("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+                .map_err(|e| format!("cannot read the traceback from stdin: {e}"))?;
+            Some(text)
+        }
+        Some(path) => {
+            let bytes = tidy_io::read_file(path, fr::MAX_INPUT_BYTES).map_err(|e| e.to_string())?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let from_traceback = traceback.as_deref().and_then(fr::error_of_traceback);
+    let (error_type, message) = match (error_type, message) {
+        (Some(t), Some(m)) => (t, m),
+        (None, Some(m)) => match split_leading_type(&m) {
+            Some((t, rest)) => (t, rest),
+            None => {
+                return Err(format!(
+                    "match: no --type, and the message `{m}` does not start with `SomeError:`"
+                ));
+            }
+        },
+        (t, None) => match from_traceback {
+            Some((tt, m)) => (t.unwrap_or(tt), m),
+            None if traceback.is_some() => {
+                return Err("match: the traceback has no error line (`SomeError: message`) and no --message was given".into());
+            }
+            None => return Err("match: give --message (and --type), or --traceback FILE".into()),
+        },
+    };
+    let rules_file = rules.unwrap_or_else(|| repository().join(fr::DEFAULT_RULES_FILE));
+    let rules = fr::Rules::new(fr::load_rules(&rules_file).map_err(|e| e.to_string())?);
+    let signature = fr::signature(&error_type, &message, traceback.as_deref());
     let rule = rules.lookup_signature(&signature);
     match format {
         MatchFormat::Human => match rule {
@@ -430,6 +498,12 @@ fn match_rule(
         }
     }
     Ok(if rule.is_some() { SUCCESS } else { NO_MATCH })
+}
+
+/// `TimeoutError: read timed out` → (`TimeoutError`, `read timed out`).
+fn split_leading_type(message: &str) -> Option<(String, String)> {
+    fr::error_of_traceback(message.lines().next().unwrap_or(""))
+        .filter(|(t, _)| t != "panic" || message.starts_with("panic: "))
 }
 
 /// Writes data to stdout; a closed pipe (`| head`) is a normal end, not an error.

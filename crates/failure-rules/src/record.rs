@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::{Error, Result};
 
 /// The inputs read when none are given.
-pub const DEFAULT_GLOB: &str = ".autonomous_runs/**/errors/*.json";
+pub const DEFAULT_GLOB: &str = ".autonomous_runs/**/errors/*.{json,jsonl}";
 
 /// The most bytes read from one input (a file or stdin). Error records are small; the
 /// cap is far above any real input (the tests read a 10 MB message) and bounds the
@@ -29,8 +29,10 @@ pub struct Record {
     pub traceback: Option<String>,
     /// When it happened.
     pub timestamp: Option<OffsetDateTime>,
-    /// The run it belongs to: the record's `run_id`, else the run directory of its file
-    /// (`.autonomous_runs/RUN/…`), else the file name.
+    /// The evidence key of the record: its `run_id`, else the run directory of its
+    /// file (`.autonomous_runs/RUN/errors/…`), else its input (file name or
+    /// `<stdin>`) and a digest of its content (`app.jsonl#3f2a9c1b7d0e`), so that
+    /// reading the same input again, even shifted by a line, adds no evidence.
     pub run_id: String,
     /// The record's `scope`, if any.
     pub scope: Option<String>,
@@ -56,6 +58,8 @@ pub struct Loaded {
     pub skipped: Vec<Skipped>,
     /// Number of files read.
     pub files: usize,
+    /// Glob patterns (the default one included) that matched no file.
+    pub unmatched: Vec<String>,
 }
 
 /// Reads records from `inputs` (files, directories, glob patterns relative to `base`,
@@ -93,6 +97,7 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
                 input.split('/').take_while(|c| !c.contains(['*', '?', '[', '{'])).collect();
             let root = base.join(literal.join("/"));
             let absolute = Path::new(input).is_absolute();
+            let before = files.len();
             walk(&root, &mut |p| {
                 // A relative pattern matches paths relative to `base`.
                 let candidate = if absolute { Some(p) } else { p.strip_prefix(base).ok() };
@@ -100,6 +105,9 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
                     files.push(p.to_path_buf());
                 }
             });
+            if files.len() == before {
+                loaded.unmatched.push(input.clone());
+            }
         } else {
             loaded.skipped.push(Skipped {
                 source: input.clone(),
@@ -176,21 +184,49 @@ fn read_file(file: &Path, base: &Path, since: Option<OffsetDateTime>, loaded: &m
     let run = run_of(&shown);
     let jsonl = file.extension().is_some_and(|e| e == "jsonl");
     if jsonl {
-        parse_lines(&bytes, &shown, mtime, since, Some(&run), loaded);
+        parse_lines(&bytes, &shown, mtime, since, run, loaded);
     } else {
-        parse_bytes(&bytes, &shown, mtime, since, Some(&run), loaded);
+        parse_bytes(&bytes, &shown, mtime, since, run, loaded);
     }
 }
 
-/// `.autonomous_runs/RUN/errors/x.json` → `RUN`; else the file name.
-fn run_of(shown: &str) -> String {
+/// `.autonomous_runs/RUN/errors/x.json` → `RUN`; `None` for a file in no run.
+fn run_of(shown: &str) -> Option<&str> {
     let parts: Vec<&str> = shown.split(['/', '\\']).collect();
-    if let Some(i) = parts.iter().position(|p| *p == "errors")
-        && i > 0
-    {
-        return parts[i - 1].to_owned();
+    match parts.iter().position(|p| *p == "errors") {
+        Some(i) if i > 0 => Some(parts[i - 1]),
+        _ => None,
     }
-    parts.last().copied().unwrap_or(shown).to_owned()
+}
+
+/// The input a source names: `app.jsonl:4` → `app.jsonl`, `a.json[2]` → `a.json`.
+fn input_of(source: &str) -> &str {
+    if let Some(open) = source.rfind('[')
+        && source.ends_with(']')
+        && source[open + 1..source.len() - 1].bytes().all(|c| c.is_ascii_digit())
+    {
+        return &source[..open];
+    }
+    match source.rsplit_once(':') {
+        Some((input, line)) if !line.is_empty() && line.bytes().all(|c| c.is_ascii_digit()) => {
+            input
+        }
+        _ => source,
+    }
+}
+
+/// The evidence key of a record in no run: its input and a digest of what it says.
+fn content_key(source: &str, fields: [&str; 4]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for field in fields {
+        hasher.update(field.as_bytes());
+        // A separator no field holds, so that ("ab", "c") and ("a", "bc") differ.
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}#{hex}", input_of(source))
 }
 
 fn parse_bytes(
@@ -309,12 +345,15 @@ fn record_from(
         }),
         _ => None,
     };
-    let run_id =
-        text("run_id").or_else(|| run.map(str::to_owned)).unwrap_or_else(|| source.to_owned());
+    let traceback = text("traceback");
+    let stamp = map.get("timestamp").map(ToString::to_string).unwrap_or_default();
+    let run_id = text("run_id").or_else(|| run.map(str::to_owned)).unwrap_or_else(|| {
+        content_key(source, [&error_type, &message, traceback.as_deref().unwrap_or(""), &stamp])
+    });
     Ok(Record {
         error_type: error_type.trim().to_owned(),
         message,
-        traceback: text("traceback"),
+        traceback,
         timestamp,
         run_id,
         scope: text("scope"),

@@ -91,12 +91,14 @@ pub fn render_human(analysis: &Analysis, color: bool) -> String {
         } else {
             format!("{status:<6}")
         };
+        // The group's count in this analysis, then the rule's total and confidence
+        // (after --execute): `update 1x high` read as one occurrence being high.
+        let totals = format!("(rule: {}x, {})", p.rule.frequency, p.rule.confidence.as_str());
         let _ = writeln!(
             out,
-            "{:>3}. {status} {:>5}x {:<6} {}",
+            "{:>3}. {status} {:>5}x {totals:<18} {}",
             rank + 1,
             p.group.count,
-            p.rule.confidence.as_str(),
             p.group.signature
         );
         let _ = writeln!(out, "       rule {} ({})", short(&p.rule.id), p.rule.scope);

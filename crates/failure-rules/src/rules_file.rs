@@ -108,6 +108,14 @@ pub(crate) fn to_bytes(rules: &[Rule]) -> Vec<u8> {
     bytes
 }
 
+/// The repository `dir` is in: the nearest of it and its ancestors holding `.git`.
+/// The default rules file and inputs are found from there, as the lock directory is,
+/// so a run from a subdirectory uses the same files as one from the top.
+pub fn repository_root(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    absolute.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
+}
+
 /// The repository a rules file belongs to: the nearest ancestor of its directory
 /// holding `.git`; without one, the directory above `docs/` for `docs/x.json`, else
 /// the file's directory. The path is absolute but not resolved: a symlinked rules

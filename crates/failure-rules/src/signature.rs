@@ -86,6 +86,47 @@ pub(crate) fn split_type(line: &str) -> Option<(&str, &str)> {
     looks_like_type.then(|| (ty, line.get(colon + 2..).unwrap_or("")))
 }
 
+/// The type and message a traceback ends (Python) or starts (Java, Rust, Go) with:
+/// `KeyError: 'x'` after `Traceback (most recent call last):`; `Exception in thread
+/// "main" java.lang.IllegalStateException: closed`; `thread 'main' panicked at
+/// src/a.rs:3:5:` and the message on the next line (`panic` is the type); Go's
+/// `panic: runtime error: …`. `None` when no line reads as an error.
+pub fn error_of_traceback(traceback: &str) -> Option<(String, String)> {
+    let lines: Vec<&str> =
+        traceback.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let first = lines.first()?.trim_start();
+    if let Some(rest) = first.strip_prefix("panic: ") {
+        return Some(("panic".into(), rest.to_owned()));
+    }
+    if let Some(rest) = first.strip_prefix("thread '")
+        && let Some((_, after)) = rest.split_once("' panicked at ")
+    {
+        // Rust 1.73+: the location ends the line and the message follows; before, the
+        // message was quoted on the line: `panicked at 'msg', src/a.rs:3:5`.
+        let message = match after.strip_prefix('\'') {
+            Some(quoted) => quoted.rsplit_once("', ").map_or(quoted, |(m, _)| m).to_owned(),
+            None => lines.get(1).map_or(String::new(), |l| l.trim().to_owned()),
+        };
+        return Some(("panic".into(), message));
+    }
+    let java = first
+        .strip_prefix("Exception in thread \"")
+        .and_then(|r| r.split_once("\" "))
+        .map_or(first, |(_, rest)| rest);
+    if !first.starts_with("Traceback")
+        && let Some((ty, message)) = split_type(java)
+    {
+        return Some((ty.to_owned(), message.to_owned()));
+    }
+    // Python: the last unindented line that reads as `Type: message`.
+    lines
+        .iter()
+        .rev()
+        .filter(|l| !l.starts_with([' ', '\t']))
+        .find_map(|l| split_type(l))
+        .map(|(ty, message)| (ty.to_owned(), message.to_owned()))
+}
+
 /// The signature of one error: `Type: normalized message` (and ` @ frames`).
 pub fn signature(error_type: &str, message: &str, traceback: Option<&str>) -> String {
     Signer::default().parts(error_type, message, traceback).render()

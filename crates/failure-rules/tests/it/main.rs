@@ -5,6 +5,7 @@
 //! - `api`: the library API: traceback signatures, lookup, grouping, parsing;
 //! - `cli`: the binary: reports (insta snapshots), bad input, exit codes;
 //! - `concurrent`: four `--execute` processes on one rules file;
+//! - `findings`: streaming, evidence keys, repository-root defaults, `match` (issue 13);
 //! - `grouping`: grouping accuracy on labelled raw log lines of 16 systems;
 //! - `headers`: header-aware normalization and ids that unify kinds of one slot;
 //! - `hostile`: special files, symlinks, `-`, the umask and closed pipes (issue 8).
@@ -12,6 +13,7 @@
 mod api;
 mod cli;
 mod concurrent;
+mod findings;
 mod grouping;
 mod headers;
 mod hostile;
