@@ -42,6 +42,59 @@
 //! # Ok::<(), multilock::Error>(())
 //! ```
 //!
+//! # The order rule
+//!
+//! One acquisition sorts its names, but holders also compose: a thread that
+//! holds `docs` and then asks for `queue`, or a `multilock run --lock queue`
+//! nested in a `run --lock docs`, would wait for `queue` while holding `docs`,
+//! and deadlock with anyone doing the opposite. So a holder may **wait** only
+//! for locks that come after every lock it holds (lockdep's rule, enforced
+//! instead of detected); anything else is refused at once with
+//! [`Error::OrderViolation`], naming what is held, what was asked and the
+//! order. Then along any chain of waits the locks waited for rise strictly in
+//! the order, and no chain can close into a cycle.
+//!
+//! - A holder is a thread, with the locks of its process's ancestor `multilock
+//!   run`s (passed down in [`HELD_SETS_ENV`] by device and inode; see
+//!   [`LockSet::child_env`] and [`LockSet::held_by_parent`]). Locks other
+//!   threads hold do not count, nor does a guard sent to another thread: it
+//!   counts for the thread that took it.
+//! - A try ([`LockSet::try_acquire`], `run --no-wait`) never waits, so it may
+//!   take any lock, also one before a lock held; a busy lock is
+//!   [`Error::Busy`]. A timeout does not make a wait a try.
+//! - The umbrella is taken first by every acquisition in its directory, so it
+//!   stays outermost; held, it covers later acquisitions of the same holder.
+//! - Locks in different directories have no common order: a holder of locks in
+//!   one directory waits in no other (a try there is fine).
+//!
+//! ```
+//! # let tmp = tempfile::tempdir().unwrap();
+//! let locks = multilock::LockSet::open(tmp.path())?;
+//! let docs = locks.acquire(&["docs"])?;
+//! // Waiting for queue while holding docs could close a cycle: refused at once.
+//! let err = locks.acquire(&["queue"]).unwrap_err();
+//! assert!(matches!(err, multilock::Error::OrderViolation { .. }));
+//! // Without waiting it cannot, so it is allowed.
+//! let queue = locks.try_acquire(&["queue"])?;
+//! assert_eq!(locks.held(), ["queue", "docs"]);
+//! # drop((queue, docs));
+//! # Ok::<(), multilock::Error>(())
+//! ```
+//!
+//! # Who holds a lock
+//!
+//! A lock belongs to an open file, and every process that inherited that file
+//! holds it too: when a `multilock run` is killed, its command's background
+//! jobs keep its locks. [`LockSet::status`], timeouts and [`Error::Busy`] then
+//! name the processes really holding the lock, found through `/proc` (see
+//! [`LockStatus::processes`]), besides the recorded holder that is gone.
+//!
+//! # Running a command under locks
+//!
+//! `run::supervise` (feature `cli`) is what `multilock run` does: it runs a
+//! command under a guard's locks, lends them to it and nothing else, forwards
+//! termination signals, renews the lease and releases the locks when it exits.
+//!
 //! # Guarantees
 //!
 //! - Lock files are never deleted, renamed, truncated or opened through a
@@ -49,6 +102,8 @@
 //! - Names are `[a-z0-9_-]{1,64}`, so no name reaches outside the directory.
 //! - Release and renewal check the owner token; somebody else's lock is never
 //!   released.
+//! - Status never fails because of one lock: an unsafe lock file or foreign
+//!   metadata is that lock's [`LockStatus::problem`].
 
 mod dir;
 mod error;

@@ -589,9 +589,20 @@ fn dir_id_text((dev, ino): FileKey) -> String {
 
 /// Every (directory id, names) an ancestor `multilock run` holds, from the environment.
 fn inherited_sets() -> Vec<(String, Vec<String>)> {
+    let var = std::env::var_os;
+    parse_inherited(var(HELD_SETS_ENV), var(HELD_DIR_ENV), var(HELD_ENV))
+}
+
+/// [`inherited_sets`] from the values of `MULTILOCK_HELD_SETS`,
+/// `MULTILOCK_HELD_DIR` and `MULTILOCK_HELD`.
+fn parse_inherited(
+    sets_text: Option<OsString>,
+    held_dir: Option<OsString>,
+    held: Option<OsString>,
+) -> Vec<(String, Vec<String>)> {
     let split =
         |names: &str| names.split(',').filter(|n| !n.is_empty()).map(str::to_owned).collect();
-    let sets_text = std::env::var_os(HELD_SETS_ENV).unwrap_or_default();
+    let sets_text = sets_text.unwrap_or_default();
     let mut sets: Vec<(String, Vec<String>)> = sets_text
         .to_string_lossy()
         .lines()
@@ -599,7 +610,7 @@ fn inherited_sets() -> Vec<(String, Vec<String>)> {
         .map(|(dir, names)| (dir.to_owned(), split(names)))
         .collect();
     // A script (or an older multilock) that sets only MULTILOCK_HELD and _DIR.
-    if let (Some(dir), Some(names)) = (std::env::var_os(HELD_DIR_ENV), std::env::var_os(HELD_ENV))
+    if let (Some(dir), Some(names)) = (held_dir, held)
         && let Ok(meta) = std::fs::metadata(&dir)
     {
         use std::os::unix::fs::MetadataExt;
@@ -798,4 +809,39 @@ fn new_owner_token() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("{:x}-{:x}-{:x}", nanos, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn inherited_locks_come_from_the_sets_or_from_held_and_held_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = std::fs::metadata(tmp.path()).unwrap();
+        let id = format!("{}:{}", meta.dev(), meta.ino());
+        let os = |s: &str| Some(OsString::from(s));
+        // Every directory's line, names split, empty names dropped.
+        let sets = parse_inherited(os(&format!("{id}\tqueue,docs\n9:9\t\n8:8\truns,")), None, None);
+        assert_eq!(
+            sets,
+            [
+                (id.clone(), vec!["queue".to_owned(), "docs".to_owned()]),
+                ("9:9".to_owned(), vec![]),
+                ("8:8".to_owned(), vec!["runs".to_owned()])
+            ]
+        );
+        // Only MULTILOCK_HELD and _DIR, as a script may set them: found by the
+        // directory's device and inode.
+        let dir = Some(tmp.path().as_os_str().to_owned());
+        assert_eq!(
+            parse_inherited(None, dir.clone(), os("archive")),
+            [(id.clone(), vec!["archive".to_owned()])]
+        );
+        // The sets win for a directory they name; a missing directory is no set.
+        assert_eq!(parse_inherited(os(&format!("{id}\tdocs")), dir, os("archive")).len(), 1);
+        assert!(parse_inherited(None, os("/no/such/dir"), os("docs")).is_empty());
+        assert!(parse_inherited(os("no tab here"), None, None).is_empty());
+    }
 }

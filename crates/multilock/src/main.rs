@@ -15,10 +15,12 @@ use serde::Serialize;
 use tidy_io::cli::exit;
 
 // The shared codes are tidy-io's: `exit::OK` (for `run`, the command's own code
-// is passed through) and `exit::USAGE` for usage or input errors (bad flag,
-// unsafe directory, invalid name, lock already held by a parent run). The three
-// below are multilock's own: 75 is sysexits' EX_TEMPFAIL, 126 and 127 are what
-// shells report for a command they cannot run or cannot find.
+// is passed through), `exit::FINDINGS` for a `status` listing a lock with a
+// problem, and `exit::USAGE` for usage or input errors (bad flag, unsafe
+// directory, invalid name, lock already held by a parent run, a wait the order
+// rule refuses). The three below are multilock's own: 75 is sysexits'
+// EX_TEMPFAIL, 126 and 127 are what shells report for a command they cannot
+// run or cannot find.
 
 /// Exit code: a lock could not be had in time (`EX_TEMPFAIL`), unless
 /// `--conflict-exit-code` says otherwise.
@@ -39,12 +41,19 @@ Examples:
       takes queue, then docs (canonical order), runs `make docs`, releases docs, then queue
   multilock run --lock archive --timeout 30 --conflict-exit-code 3 -- ./archive.sh
       gives up after 30 s with exit code 3 and names the holder
+  multilock run --no-wait --lock queue -- ./drain.sh
+      takes queue only if it is free right now, else exits 75 naming the holder
   multilock status --all --format json
   multilock --order fetch,build,publish order
 
+Order rule: a run nested in another may wait only for locks after every lock held
+(`run --lock docs -- multilock run --lock queue ...` is refused); --no-wait may take any.
+
 Exit codes: `run` exits with the command's code; 75 (or --conflict-exit-code) when a lock
-could not be had in time; 2 for usage errors, unsafe lock directories or files, and nested
-runs asking for a lock their parent holds; 126/127 when the command cannot be run."
+could not be had in time, or at once with --no-wait; 2 for usage errors, unsafe lock
+directories or files, and nested runs asking for a lock their parent holds or one before
+it in the order; 126/127 when the command cannot be run. `status` exits 1 when a lock has
+a problem (shown on its line), 2 when the directory cannot be read."
 )]
 struct Cli {
     /// Lock directory [default: $MULTILOCK_DIR, else .multilock]
