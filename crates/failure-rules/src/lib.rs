@@ -58,6 +58,7 @@ mod report;
 mod rules;
 mod rules_file;
 mod signature;
+mod source;
 mod stream;
 
 use std::path::Path;
@@ -68,7 +69,9 @@ pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::group::{Confidence, Group, Thresholds, group_records};
 pub use crate::header::{HeaderMode, HeaderPattern};
 pub use crate::normalize::{MAX_MESSAGE_BYTES, NORMALIZER_VERSION, normalize_message};
-pub use crate::record::{DEFAULT_GLOB, Loaded, MAX_INPUT_BYTES, Record, Skipped, load, parse};
+pub use crate::record::{
+    DEFAULT_GLOB, Loaded, MAX_INPUT_BYTES, Record, Skipped, load, load_as, parse,
+};
 pub use crate::report::{
     Analysis, AnalyzeOptions, analyze, render_human, render_json, render_markdown,
 };
@@ -79,6 +82,7 @@ pub use crate::rules_file::{
     DEFAULT_RULES_FILE, LOCK_NAME, MAX_RULES_BYTES, default_lock_dir, load_rules, repository_root,
 };
 pub use crate::signature::{error_of_traceback, rule_id, shape, signature};
+pub use crate::source::InputFormat;
 pub use crate::stream::{
     LineFormat, StreamOptions, StreamStats, normalize_rewindable, normalize_stream,
 };

@@ -49,9 +49,11 @@ enum Command {
   cat errors.jsonl | failure-rules analyze - --format json
   failure-rules analyze --execute --rules docs/LEARNED_ERROR_MITIGATIONS.json
 
-Inputs are files (.json: a record or an array of records; .jsonl: one per line),
-directories, glob patterns, or - for stdin. Malformed inputs are reported and skipped;
-the exit code is then 2.")]
+Inputs are files (.json: a record or an array of records; .jsonl: one per line; JUnit
+XML reports; logs, whose tracebacks and `SomeError: message` lines are the records),
+directories, glob patterns, or - for stdin. Other files are told by content
+(--input-format to force). Malformed inputs are reported and skipped; the exit code is
+then 2.")]
     Analyze {
         /// Files, directories, globs or `-` (default: .autonomous_runs/**/errors/*.{json,jsonl}
         /// in the repository).
@@ -78,6 +80,10 @@ the exit code is then 2.")]
         /// Lock directory (default: $MULTILOCK_DIR, else .multilock in the repository).
         #[arg(long, value_name = "DIR")]
         lock_dir: Option<PathBuf>,
+        /// How inputs are read: by content (`auto`: XML is a JUnit report, `{`/`[` JSON,
+        /// else a log with tracebacks), or all as `json`, `jsonl`, `junit` or `log`.
+        #[arg(long, value_name = "FORMAT", default_value = "auto")]
+        input_format: String,
         /// Occurrences for high confidence.
         #[arg(long, value_name = "N", default_value_t = 10)]
         high: u64,
@@ -175,9 +181,11 @@ fn main() -> ExitCode {
             format,
             output_report,
             lock_dir,
+            input_format,
             high,
             medium,
         } => analyze(AnalyzeArgs {
+            input_format,
             inputs,
             since_days,
             max,
@@ -205,6 +213,7 @@ fn main() -> ExitCode {
 }
 
 struct AnalyzeArgs {
+    input_format: String,
     inputs: Vec<String>,
     since_days: Option<u32>,
     max: Option<usize>,
@@ -226,7 +235,13 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
     // given are relative to the working directory, as on any command line.
     let root = repository();
     let base = if args.inputs.is_empty() { root.as_path() } else { Path::new(".") };
-    let loaded = fr::load(&args.inputs, base, since).map_err(|e| e.to_string())?;
+    let format = fr::InputFormat::parse(&args.input_format).ok_or_else(|| {
+        format!(
+            "invalid --input-format `{}`: expected auto, json, jsonl, junit or log",
+            args.input_format
+        )
+    })?;
+    let loaded = fr::load_as(&args.inputs, base, since, format).map_err(|e| e.to_string())?;
     for skipped in &loaded.skipped {
         eprintln!("failure-rules: skipped {}: {}", skipped.source, skipped.reason);
     }

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result};
+use crate::source::InputFormat;
 
 /// The inputs read when none are given.
 pub const DEFAULT_GLOB: &str = ".autonomous_runs/**/errors/*.{json,jsonl}";
@@ -66,6 +67,18 @@ pub struct Loaded {
 /// or `-` for stdin); with no inputs, [`DEFAULT_GLOB`] under `base`. Records older
 /// than `since` (by `timestamp`, else file modification time) are left out.
 pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Result<Loaded> {
+    load_as(inputs, base, since, InputFormat::Auto)
+}
+
+/// Like [`load`], reading every input as `format` (`Auto`: by content, see
+/// [`InputFormat`]). Directories contribute their `.json`, `.jsonl`, `.xml` and
+/// `.log` files.
+pub fn load_as(
+    inputs: &[String],
+    base: &Path,
+    since: Option<OffsetDateTime>,
+    format: InputFormat,
+) -> Result<Loaded> {
     let mut loaded = Loaded::default();
     let default = [DEFAULT_GLOB.to_owned()];
     let inputs = if inputs.is_empty() { &default[..] } else { inputs };
@@ -79,7 +92,10 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
         let path = base.join(input);
         if path.is_dir() {
             walk(&path, &mut |p| {
-                if matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "jsonl")) {
+                if matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("json" | "jsonl" | "xml" | "log")
+                ) {
                     files.push(p.to_path_buf());
                 }
             });
@@ -118,7 +134,7 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
     files.sort();
     files.dedup();
     for file in &files {
-        read_file(file, base, since, &mut loaded);
+        read_file(file, base, since, format, &mut loaded);
     }
     if stdin {
         let mut bytes = Vec::new();
@@ -128,7 +144,7 @@ pub fn load(inputs: &[String], base: &Path, since: Option<OffsetDateTime>) -> Re
             Ok(_) if bytes.len() as u64 > MAX_INPUT_BYTES => {
                 loaded.skipped.push(skip(format!("over the {MAX_INPUT_BYTES}-byte limit")));
             }
-            Ok(_) => parse_bytes(&bytes, "<stdin>", None, since, None, &mut loaded),
+            Ok(_) => parse_as(&bytes, "<stdin>", None, since, None, format, &mut loaded),
             Err(e) => loaded.skipped.push(skip(e.to_string())),
         }
     }
@@ -169,7 +185,13 @@ fn unreadable(error: &tidy_io::Error) -> String {
     }
 }
 
-fn read_file(file: &Path, base: &Path, since: Option<OffsetDateTime>, loaded: &mut Loaded) {
+fn read_file(
+    file: &Path,
+    base: &Path,
+    since: Option<OffsetDateTime>,
+    format: InputFormat,
+    loaded: &mut Loaded,
+) {
     let shown = file.strip_prefix(base).unwrap_or(file).display().to_string();
     // Only regular files: a FIFO is refused at once instead of waiting for a writer.
     let bytes = match tidy_io::read_file(file, MAX_INPUT_BYTES) {
@@ -182,11 +204,71 @@ fn read_file(file: &Path, base: &Path, since: Option<OffsetDateTime>, loaded: &m
     loaded.files += 1;
     let mtime = std::fs::metadata(file).and_then(|m| m.modified()).ok().map(OffsetDateTime::from);
     let run = run_of(&shown);
-    let jsonl = file.extension().is_some_and(|e| e == "jsonl");
-    if jsonl {
-        parse_lines(&bytes, &shown, mtime, since, run, loaded);
-    } else {
-        parse_bytes(&bytes, &shown, mtime, since, run, loaded);
+    // A `.json` or `.jsonl` file is JSON whatever it holds, so that a broken one is
+    // reported as such instead of being read as a log.
+    let format = match (format, file.extension().and_then(|e| e.to_str())) {
+        (InputFormat::Auto, Some("jsonl")) => InputFormat::Jsonl,
+        (InputFormat::Auto, Some("json")) => InputFormat::Json,
+        (other, _) => other,
+    };
+    parse_as(&bytes, &shown, mtime, since, run, format, loaded);
+}
+
+/// Parses one input as `format` (`Auto`: by its content).
+fn parse_as(
+    bytes: &[u8],
+    source: &str,
+    mtime: Option<OffsetDateTime>,
+    since: Option<OffsetDateTime>,
+    run: Option<&str>,
+    format: InputFormat,
+    loaded: &mut Loaded,
+) {
+    // Nothing at all is no records, whatever the format.
+    if bytes.trim_ascii().is_empty() {
+        return;
+    }
+    let format = match format {
+        InputFormat::Auto => crate::source::detect(bytes),
+        other => other,
+    };
+    let found = match format {
+        InputFormat::Auto | InputFormat::Json => {
+            return parse_bytes(bytes, source, mtime, since, run, loaded);
+        }
+        InputFormat::Jsonl => return parse_lines(bytes, source, mtime, since, run, loaded),
+        InputFormat::Junit => match crate::source::junit(bytes) {
+            Ok(found) => found,
+            Err(reason) => {
+                loaded.skipped.push(Skipped { source: source.to_owned(), reason });
+                return;
+            }
+        },
+        InputFormat::Log => crate::source::log(&String::from_utf8_lossy(bytes)),
+    };
+    for f in found {
+        let at = format!("{source}:{}", f.line);
+        let run_id = match run {
+            Some(run) => run.to_owned(),
+            None => content_key(
+                &at,
+                [&f.error_type, &f.message, f.traceback.as_deref().unwrap_or(""), ""],
+            ),
+        };
+        if let (Some(since), Some(when)) = (since, mtime)
+            && when < since
+        {
+            continue;
+        }
+        loaded.records.push(Record {
+            error_type: f.error_type,
+            message: f.message,
+            traceback: f.traceback,
+            timestamp: None,
+            run_id,
+            scope: None,
+            source: at,
+        });
     }
 }
 

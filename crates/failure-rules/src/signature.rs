@@ -300,13 +300,73 @@ fn is_library_java(class: &str) -> bool {
     .any(|m| class.starts_with(m))
 }
 
-/// The in-app frames of a Python or Java traceback as `module:function`, in the order
-/// the traceback lists them (Python: outermost first; Java: innermost first), without
-/// line numbers.
+/// Rust frames of the standard library and the panic machinery.
+fn is_library_rust(path: &str) -> bool {
+    ["std::", "core::", "alloc::", "test::", "rust_begin_unwind", "__rust", "<"]
+        .iter()
+        .any(|m| path.starts_with(m))
+}
+
+/// Go frames of the runtime and the standard library.
+fn is_library_go(function: &str) -> bool {
+    ["runtime.", "testing.", "net/", "net.", "sync.", "reflect.", "syscall.", "os.", "io."]
+        .iter()
+        .any(|m| function.starts_with(m))
+}
+
+/// The in-app frames of a Python, Java, Rust or Go traceback as `module:function`,
+/// in the order the traceback lists them (Python: outermost first; Java, Rust, Go:
+/// innermost first), without line numbers.
 pub(crate) fn in_app_frames(traceback: &str) -> String {
     let mut frames: Vec<String> = Vec::new();
-    for line in traceback.lines() {
-        let line = line.trim();
+    let lines: Vec<&str> = traceback.lines().collect();
+    for (k, raw) in lines.iter().enumerate() {
+        let line = raw.trim();
+        // The frames of the exception the signature names: Python's last traceback
+        // of a chain, Java's outermost exception (not its causes).
+        if line.starts_with("Traceback (most recent call last):") {
+            frames.clear();
+            continue;
+        }
+        if line.starts_with("Caused by:") || line.starts_with("Suppressed:") {
+            break;
+        }
+        // Rust: `  12: app::store::load::h0123456789abcdef`.
+        if let Some((n, path)) = line.split_once(": ")
+            && !n.is_empty()
+            && n.bytes().all(|c| c.is_ascii_digit())
+            && path.contains("::")
+            && !path.contains(' ')
+        {
+            let path = match path.rsplit_once("::h") {
+                Some((head, hash))
+                    if hash.len() == 16 && hash.bytes().all(|c| c.is_ascii_hexdigit()) =>
+                {
+                    head
+                }
+                _ => path,
+            };
+            if !is_library_rust(path)
+                && let Some((module, func)) = path.rsplit_once("::")
+            {
+                frames.push(format!("{module}:{func}"));
+            }
+            continue;
+        }
+        // Go: `main.handle(0x0)` above a tab-indented `/srv/app/main.go:12 +0x1d`.
+        if line.ends_with(')')
+            && let Some(open) = line.rfind('(')
+            && lines.get(k + 1).is_some_and(|next| next.starts_with('\t') && next.contains(".go:"))
+        {
+            // The arguments are the last parentheses: `main.(*Server).handle(0xc0)`.
+            let function = &line[..open];
+            if !is_library_go(function)
+                && let Some((module, func)) = function.rsplit_once('.')
+            {
+                frames.push(format!("{module}:{func}"));
+            }
+            continue;
+        }
         if let Some(rest) = line.strip_prefix("File \"") {
             // Python: File "/app/handlers.py", line 42, in get_user
             let Some(end) = rest.find('"') else { continue };
@@ -361,5 +421,13 @@ mod tests {
         for s in ["a <IP> () b", "x= y=<NUM>", "é <NUM> ü"] {
             assert_eq!(shape(&shape(s)), shape(s));
         }
+    }
+
+    #[test]
+    fn frames_of_rust_and_go() {
+        let rust = "thread 'main' panicked at src/main.rs:10:5:\nboom\nstack backtrace:\n   0: rust_begin_unwind\n             at /rustc/x/library/std/src/panicking.rs:1\n   1: core::panicking::panic_fmt\n   2: app::store::load::h0123456789abcdef\n             at ./src/store.rs:3:5\n   3: app::main\n";
+        assert_eq!(super::in_app_frames(rust), "app::store:load > app:main");
+        let go = "panic: boom\n\ngoroutine 1 [running]:\nmain.(*Server).handle(0xc000010000)\n\t/srv/app/main.go:12 +0x1d\nruntime.goexit()\n\t/usr/lib/go/src/runtime/asm.s:1 +0x1\nmain.main()\n\t/srv/app/main.go:20 +0x25\n";
+        assert_eq!(super::in_app_frames(go), "main.(*Server):handle > main:main");
     }
 }

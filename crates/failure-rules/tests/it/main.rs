@@ -8,6 +8,7 @@
 //! - `findings`: streaming, evidence keys, repository-root defaults, `match` (issue 13);
 //! - `grouping`: grouping accuracy on labelled raw log lines of 16 systems;
 //! - `headers`: header-aware normalization and ids that unify kinds of one slot;
+//! - `sources`: JUnit XML reports and logs with tracebacks as records;
 //! - `hostile`: special files, symlinks, `-`, the umask and closed pipes (issue 8).
 
 mod api;
@@ -19,3 +20,4 @@ mod headers;
 mod hostile;
 mod masks;
 mod props;
+mod sources;
