@@ -134,8 +134,11 @@ pub fn bootstrap_rules() -> Vec<Rule> {
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<Rule>,
-    /// Hash of a signature's shape (with and without its frames) → rule indices.
+    /// Hash of a signature's shape → rule indices.
     exact: HashMap<u64, Vec<u32>>,
+    /// Hash of the shape without frames of a rule with frames → rule indices: what
+    /// an error known without its traceback matches.
+    exact_short: HashMap<u64, Vec<u32>>,
     /// Rules whose signature holds `<*>`, in the order they were added.
     patterns: Vec<Pattern>,
     /// Patterns by their first token, when it is literal (`ValueError:`), each list
@@ -155,6 +158,9 @@ struct Pattern {
     /// Literal bytes: the more, the more specific.
     literal: usize,
     rule: u32,
+    /// The signature of a rule with frames, without them: it applies only to errors
+    /// whose frames are unknown.
+    short: bool,
 }
 
 impl Rules {
@@ -163,6 +169,7 @@ impl Rules {
         let mut index = Rules {
             rules: Vec::with_capacity(rules.len()),
             exact: HashMap::with_capacity(rules.len()),
+            exact_short: HashMap::new(),
             patterns: Vec::new(),
             by_head: HashMap::new(),
             wild_head: Vec::new(),
@@ -203,15 +210,19 @@ impl Rules {
         let short = without_frames(&full);
         // The signature, and without its frames if it has some.
         for sig in std::iter::once(full.as_str()).chain((short != full).then_some(short)) {
+            let is_short = sig.len() < full.len();
             let shape = shape(sig);
-            let list = self.exact.entry(hash(&shape)).or_default();
+            let map = if is_short { &mut self.exact_short } else { &mut self.exact };
+            let list = map.entry(hash(&shape)).or_default();
             if !list.contains(&i) {
                 list.push(i);
             }
             if sig.contains("<*>") {
                 let literal = shape.split(' ').map(|t| t.replace("<*>", "").len()).sum();
                 let p = self.patterns.len() as u32;
-                self.patterns.push(Pattern { shape: shape.into_boxed_str(), literal, rule: i });
+                let pattern =
+                    Pattern { shape: shape.into_boxed_str(), literal, rule: i, short: is_short };
+                self.patterns.push(pattern);
                 self.file_pattern(p, sorted);
             }
         }
@@ -268,31 +279,42 @@ impl Rules {
         self.lookup_signature(&signature)
     }
 
-    /// The rule that applies to a signature.
+    /// The rule that applies to a signature. A rule with frames applies to an error
+    /// with the same frames, or to one whose frames are unknown (a signature without
+    /// ` @ `); a rule without frames applies whatever the error's frames are.
     pub fn lookup_signature(&self, signature: &str) -> Option<&Rule> {
         let full = shape(signature);
-        let short = shape(without_frames(signature));
-        for s in [&full, &short] {
-            if let Some(list) = self.exact.get(&hash(s)) {
-                // The first rule (in file order) whose shape it is; a hash collision
-                // is ruled out by comparing the shapes.
-                if let Some(&i) = list.iter().find(|&&i| {
-                    let sig = self.rules[i as usize].signature.as_str();
-                    shape(sig) == *s || shape(without_frames(sig)) == *s
-                }) {
-                    return Some(&self.rules[i as usize]);
-                }
-            }
+        let frameless = without_frames(signature);
+        let has_frames = frameless.len() < signature.len();
+        let short = shape(frameless);
+        let found = |map: &HashMap<u64, Vec<u32>>, s: &str, frames: bool| {
+            // The first rule (in file order) with that shape; a hash collision is
+            // ruled out by comparing the shapes.
+            map.get(&hash(s))?.iter().copied().find(|&i| {
+                let sig = self.rules[i as usize].signature.as_str();
+                shape(if frames { sig } else { without_frames(sig) }) == s
+            })
+        };
+        let hit = found(&self.exact, &full, true)
+            .or_else(|| if has_frames { found(&self.exact, &short, true) } else { None })
+            .or_else(|| if has_frames { None } else { found(&self.exact_short, &full, false) });
+        if let Some(i) = hit {
+            return Some(&self.rules[i as usize]);
         }
         let mut best: Option<u32> = None;
-        for s in [&full, &short] {
+        let texts: &[&str] = if has_frames { &[&full, &short] } else { &[&full] };
+        for s in texts {
             let tokens: Vec<&str> = s.split(' ').collect();
             let head = tokens.first().copied().unwrap_or("");
             let lists = [self.by_head.get(head).map_or(&[][..], Vec::as_slice), &self.wild_head];
             for list in lists {
                 // Lists are most specific first: the first match of each is its best.
                 if let Some(&p) = list.iter().find(|&&p| {
-                    let pattern: Vec<&str> = self.patterns[p as usize].shape.split(' ').collect();
+                    let pattern = &self.patterns[p as usize];
+                    if has_frames && pattern.short {
+                        return false;
+                    }
+                    let pattern: Vec<&str> = pattern.shape.split(' ').collect();
                     tokens_match(&pattern, &tokens)
                 }) && best.is_none_or(|b| self.specificity(p) < self.specificity(b))
                 {

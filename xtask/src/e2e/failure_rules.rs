@@ -1,7 +1,8 @@
 //! failure-rules end to end: failure records written by runs, `analyze --execute`
 //! writing rules under the `docs` lock (also inside `multilock run`), a second run
 //! that changes nothing, four concurrent runs that lose no rule, `match`, and a corrupt
-//! rules file left untouched; and the demo on the example repository.
+//! rules file left untouched; a JUnit report and a raw log with Python and Java
+//! tracebacks analysed into rules; and the demo on the example repository.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -202,6 +203,99 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     })?;
     ensure(std::fs::read(&rules_file).map_err(|e| e.to_string())? == b"{\"rules\": [", || {
         "the corrupt rules file was overwritten".into()
+    })?;
+    real_sources(tools)
+}
+
+/// A CI job's JUnit report and a service log with a Python and a Java traceback,
+/// found by content in a directory: the rules carry the signatures (type, message,
+/// in-app frames) and the evidence (input and content digest) of each failure, and
+/// analysing the same files again changes nothing.
+fn real_sources(tools: &Tools) -> Result<(), String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let repo = tmp.path();
+    std::fs::create_dir_all(repo.join(".git")).map_err(|e| e.to_string())?;
+    let ci = repo.join("ci");
+    std::fs::create_dir_all(&ci).map_err(|e| e.to_string())?;
+    std::fs::write(
+        ci.join("junit.xml"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites><testsuite name="unit" tests="3" failures="1" errors="1">
+  <testcase classname="tests.test_store" name="test_load"><failure message="KeyError: 'run_id'">Traceback (most recent call last):
+  File "/ci/app/tests/test_store.py", line 12, in test_load
+    store.load(run)
+  File "/ci/app/store.py", line 7, in load
+    raise KeyError(key)
+KeyError: 'run_id'</failure></testcase>
+  <testcase classname="com.acme.PoolTest" name="take"><error type="java.lang.IllegalStateException" message="pool closed after 3 tries">java.lang.IllegalStateException: pool closed after 3 tries
+	at com.acme.Pool.take(Pool.java:41)
+	at org.junit.Assert.fail(Assert.java:89)</error></testcase>
+  <testcase classname="t" name="passes"/>
+</testsuite></testsuites>
+"#,
+    )
+    .map_err(|e| e.to_string())?;
+    // Tabs before the Java frames, as the JVM prints them.
+    let log = "2026-11-25 10:00:00,001 INFO [main] app.Server: started
+2026-11-25 10:00:01,002 ERROR [main] app.Jobs: job 17 failed
+Traceback (most recent call last):
+  File \"/srv/app/jobs.py\", line 88, in run
+    store.load(run)
+  File \"/srv/app/store.py\", line 7, in load
+    raise KeyError(key)
+KeyError: 'run_id'
+2026-11-25 10:00:02,000 ERROR [pool-1] app.Pool: lease failed
+Exception in thread \"pool-1\" java.lang.IllegalStateException: pool closed after 5 tries
+\tat com.acme.Pool.take(Pool.java:44)
+\tat java.util.concurrent.FutureTask.run(FutureTask.java:266)
+Caused by: java.io.IOException: broken pipe
+\tat com.acme.Conn.write(Conn.java:9)
+\t... 3 more
+2026-11-25 10:00:03,000 INFO [main] app.Server: stopping
+";
+    std::fs::write(ci.join("service.log"), log).map_err(|e| e.to_string())?;
+    let fr = || {
+        let mut command = tools.command("failure-rules");
+        command.current_dir(repo).env_remove("MULTILOCK_DIR").env("NO_COLOR", "1");
+        command
+    };
+    let first = run(fr().args(["analyze", "ci", "--execute", "--format", "json"]))?;
+    ensure(first.status.success(), || format!("analyze of the reports failed: {first:?}"))?;
+    let report = stdout_json(&first)?;
+    ensure(report["summary"]["records"] == 4 && report["summary"]["files"] == 2, || {
+        format!("records of the JUnit report and the log: {}", report["summary"])
+    })?;
+    let rules_file = repo.join("docs/LEARNED_ERROR_MITIGATIONS.json");
+    let text = std::fs::read_to_string(&rules_file).map_err(|e| e.to_string())?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let rules = doc["rules"].as_array().cloned().unwrap_or_default();
+    let rule = |signature: &str| rules.iter().find(|r| r["signature"] == signature).cloned();
+    let expected = [
+        ("KeyError: 'run_id' @ test_store:test_load > store:load", 1, "ci/junit.xml#"),
+        ("KeyError: 'run_id' @ jobs:run > store:load", 1, "ci/service.log#"),
+    ];
+    for (signature, frequency, evidence) in expected {
+        let found = rule(signature).ok_or_else(|| format!("no rule `{signature}`: {text}"))?;
+        ensure(
+            found["frequency"] == frequency
+                && found["evidence"].as_array().is_some_and(|e| {
+                    e.iter().all(|v| v.as_str().is_some_and(|v| v.starts_with(evidence)))
+                }),
+            || format!("rule `{signature}`: {found}"),
+        )?;
+    }
+    let java =
+        "java.lang.IllegalStateException: pool closed after <NUM> tries @ com.acme.Pool:take";
+    let found = rule(java).ok_or_else(|| format!("no rule `{java}`: {text}"))?;
+    ensure(
+        found["frequency"] == 2 && found["evidence"].as_array().is_some_and(|e| e.len() == 2),
+        || format!("the Java rule counts the report's and the log's failure: {found}"),
+    )?;
+    let before = std::fs::read(&rules_file).map_err(|e| e.to_string())?;
+    let again = run(fr().args(["analyze", "ci", "--execute"]))?;
+    ensure(again.status.success(), || format!("second analyze failed: {again:?}"))?;
+    ensure(std::fs::read(&rules_file).map_err(|e| e.to_string())? == before, || {
+        "analysing the same reports again changed the rules file".into()
     })
 }
 

@@ -236,3 +236,25 @@ fn rules_of_an_older_normalizer_keep_their_ids_as_aliases() {
     // An id that no version derived from its signature is left as it is.
     assert!(rules.get("rule_hand_written").is_some_and(|r| r.aliases.is_empty()));
 }
+
+#[test]
+fn a_rule_with_frames_applies_to_the_same_frames_or_unknown_ones() {
+    let mut rules = bootstrap_rules();
+    let mut rule = rules[0].clone();
+    rule.signature = "KeyError: 'run_id' @ jobs:run > store:load".into();
+    rule.id = failure_rules::rule_id(&rule.signature);
+    rules.push(rule);
+    let rules = Rules::new(rules);
+    assert!(rules.lookup_signature("KeyError: 'run_id' @ jobs:run > store:load").is_some());
+    // Without a traceback the frames are unknown: the rule applies.
+    assert!(rules.lookup("KeyError", "'run_id'").is_some());
+    // Other frames are another failure.
+    assert!(
+        rules.lookup_signature("KeyError: 'run_id' @ test_store:test_load > store:load").is_none()
+    );
+    // A rule without frames applies whatever the frames are.
+    assert_eq!(
+        rules.lookup_signature("PermissionError: denied @ a:b").map(|r| r.signature.as_str()),
+        Some("PermissionError: <*>")
+    );
+}

@@ -115,6 +115,18 @@ fn junit_and_a_log_become_rules_with_signatures_and_evidence() {
     let text = std::fs::read_to_string(dir.path().join("docs/LEARNED_ERROR_MITIGATIONS.json"))
         .expect("rules file");
     let rules: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let signatures: Vec<&str> = rules["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["signature"].as_str())
+        .collect();
+    // Two KeyErrors with other frames are two rules.
+    assert!(signatures.contains(&"KeyError: 'run_id' @ jobs:run > store:load"), "{signatures:?}");
+    assert!(
+        signatures.contains(&"KeyError: 'run_id' @ test_store:test_load > store:load"),
+        "{signatures:?}"
+    );
     let java = rules["rules"]
         .as_array()
         .expect("rules")
