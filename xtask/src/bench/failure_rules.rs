@@ -1,5 +1,12 @@
-//! `cargo xtask bench failure-rules [--messages N] [--labelled N]`: throughput and
-//! grouping accuracy of `failure-rules normalize`.
+//! `cargo xtask bench failure-rules [--messages N] [--labelled N] [--loghub DIR]
+//! [--loghub-only]`: throughput and grouping accuracy of `failure-rules normalize`.
+//!
+//! With `--loghub DIR` (or `$FAILURE_RULES_LOGHUB`), a directory of human-labelled
+//! Loghub-2k systems (`DIR/X/X_2k.log` and `DIR/X/X_2k.log_structured.csv`, for
+//! whatever systems X it holds), grouping accuracy is measured on them too: message
+//! column and raw lines, stateless and `--mine`, with Drain3 (`pip install drain3`)
+//! side by side on the same lines when Python has it. Without the directory, or
+//! without Drain3, that part is skipped with a note.
 //!
 //! The corpus is generated: log lines of HDFS, Apache, OpenSSH, Spark, Zookeeper and
 //! Python/Java exceptions, written from the templates of those systems with realistic
@@ -22,6 +29,16 @@ use crate::util::Tools;
 const RUNS: usize = 3;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let loghub = args
+        .iter()
+        .position(|a| a == "--loghub")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("FAILURE_RULES_LOGHUB").map(std::path::PathBuf::from));
+    if args.iter().any(|a| a == "--loghub-only") {
+        let tools = Tools::build("release")?;
+        return loghub_accuracy(&tools.path("failure-rules"), loghub.as_deref());
+    }
     let messages = flag(args, "--messages").unwrap_or(1_000_000);
     let labelled = flag(args, "--labelled").unwrap_or(100_000);
     let tools = Tools::build("release")?;
@@ -110,7 +127,213 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         accuracy_row(name, &t, &a, &b, systems.len(), &mut avg);
     }
     accuracy_average(&avg);
-    hand_labelled(&bin, dir)
+    hand_labelled(&bin, dir)?;
+    loghub_accuracy(&bin, loghub.as_deref())
+}
+
+/// One labelled system of the Loghub-2k set: its event ids, message column and raw
+/// lines, in line order.
+struct Labelled {
+    name: String,
+    events: Vec<String>,
+    messages: Vec<String>,
+    raw: Vec<String>,
+}
+
+/// Grouping accuracy on the labelled systems under `dir`, per system and on
+/// average, for the message column and the raw lines: stateless, `--mine` and
+/// Drain3 (default settings).
+fn loghub_accuracy(bin: &Path, dir: Option<&Path>) -> Result<(), String> {
+    let Some(dir) = dir.filter(|d| d.is_dir()) else {
+        println!(
+            "\nLoghub-2k accuracy skipped: no corpus (pass --loghub DIR or set FAILURE_RULES_LOGHUB)"
+        );
+        return Ok(());
+    };
+    let systems = load_loghub(dir)?;
+    if systems.is_empty() {
+        println!(
+            "\nLoghub-2k accuracy skipped: no X/X_2k.log_structured.csv under {}",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let drain = drain3_available();
+    if !drain {
+        println!(
+            "\nDrain3 columns skipped: `python3 -c 'import drain3'` failed (pip install drain3)"
+        );
+    }
+    let tmp =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    for (input, label) in [(false, "message column"), (true, "raw lines, headers included")] {
+        println!(
+            "\nLoghub-2k grouping accuracy, {label} ({} systems, {} lines each; GA / share of lines in mixed groups)",
+            systems.len(),
+            systems.first().map_or(0, |s| s.events.len())
+        );
+        println!(
+            "{:<12} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7}",
+            "system", "stateless", "mixed", "--mine", "mixed", "Drain3", "mixed"
+        );
+        let mut avg = [0.0f64; 6];
+        for system in &systems {
+            let lines = if input { &system.raw } else { &system.messages };
+            let path =
+                tmp.path().join(format!("{}.{}", system.name, if input { "raw" } else { "msg" }));
+            write_lines(&path, lines)?;
+            let mut ids: HashMap<&str, u32> = HashMap::new();
+            let truth: Vec<u32> = system
+                .events
+                .iter()
+                .map(|e| {
+                    let next = ids.len() as u32;
+                    *ids.entry(e.as_str()).or_insert(next)
+                })
+                .collect();
+            let a = predictions(bin, &path, false, tmp.path())?;
+            let b = predictions(bin, &path, true, tmp.path())?;
+            let c = if drain { Some(drain3_clusters(&path)?) } else { None };
+            let score = |p: &[String]| {
+                let p: Vec<&str> = p.iter().map(String::as_str).collect();
+                accuracy(&truth, &p)
+            };
+            let (ga_a, mix_a) = score(&a);
+            let (ga_b, mix_b) = score(&b);
+            let (ga_c, mix_c) = c.as_deref().map_or((f64::NAN, f64::NAN), score);
+            let n = systems.len() as f64;
+            for (k, v) in [ga_a, mix_a, ga_b, mix_b, ga_c, mix_c].into_iter().enumerate() {
+                avg[k] += v / n;
+            }
+            println!(
+                "{:<12} {ga_a:>10.3} {:>6.1}% {ga_b:>10.3} {:>6.1}% {ga_c:>10.3} {:>6.1}%",
+                system.name,
+                mix_a * 100.0,
+                mix_b * 100.0,
+                mix_c * 100.0
+            );
+        }
+        println!(
+            "{:<12} {:>10.3} {:>6.1}% {:>10.3} {:>6.1}% {:>10.3} {:>6.1}%",
+            "average",
+            avg[0],
+            avg[1] * 100.0,
+            avg[2],
+            avg[3] * 100.0,
+            avg[4],
+            avg[5] * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// Every `X/X_2k.log_structured.csv` (with `X/X_2k.log`) under `dir`, by name.
+fn load_loghub(dir: &Path) -> Result<Vec<Labelled>, String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut systems = Vec::new();
+    for name in names {
+        let csv = dir.join(&name).join(format!("{name}_2k.log_structured.csv"));
+        let log = dir.join(&name).join(format!("{name}_2k.log"));
+        if !csv.is_file() || !log.is_file() {
+            continue;
+        }
+        let text =
+            std::fs::read(&csv).map_err(|e| format!("cannot read {}: {e}", csv.display()))?;
+        let rows = parse_csv(&String::from_utf8_lossy(&text));
+        let header = rows.first().ok_or_else(|| format!("{}: empty", csv.display()))?;
+        let column = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("{}: no `{name}` column", csv.display()))
+        };
+        let (content, event) = (column("Content")?, column("EventId")?);
+        let mut events = Vec::new();
+        let mut messages = Vec::new();
+        for (i, row) in rows.iter().enumerate().skip(1) {
+            let field = |k: usize| {
+                row.get(k).cloned().ok_or_else(|| format!("{}:{}: short row", csv.display(), i + 1))
+            };
+            messages.push(field(content)?);
+            events.push(field(event)?);
+        }
+        let raw_bytes =
+            std::fs::read(&log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
+        let raw: Vec<String> =
+            String::from_utf8_lossy(&raw_bytes).lines().map(str::to_owned).collect();
+        if raw.len() != events.len() {
+            return Err(format!(
+                "{}: {} lines, but {} labelled rows in {}",
+                log.display(),
+                raw.len(),
+                events.len(),
+                csv.display()
+            ));
+        }
+        systems.push(Labelled { name, events, messages, raw });
+    }
+    Ok(systems)
+}
+
+/// Rows of a CSV document (RFC 4180: quoted fields, `""` for a quote inside one).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+fn drain3_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import drain3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Drain3's cluster id for each line of `input`, with its default settings.
+fn drain3_clusters(input: &Path) -> Result<Vec<String>, String> {
+    const SCRIPT: &str = "import sys, logging\nlogging.disable(logging.CRITICAL)\nfrom drain3 import TemplateMiner\nminer = TemplateMiner()\nids = [str(miner.add_log_message(line.rstrip('\\n'))['cluster_id']) for line in open(sys.argv[1], encoding='utf-8', errors='replace')]\nprint('\\n'.join(ids))\n";
+    let out = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(input)
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("Drain3 failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
 }
 
 /// Grouping accuracy on the hand-written raw log lines of 16 systems that the
