@@ -388,11 +388,11 @@ impl LockSet {
     /// taken are released in reverse order before the error is returned.
     ///
     /// Refused at once, before anything is taken, with
-    /// [`Error::OrderViolation`] when this process or an ancestor
+    /// [`Error::OrderViolation`] when the calling thread or an ancestor
     /// `multilock run` holds a lock that does not come before every name asked
     /// for (or holds locks in another directory), since waiting could then
     /// close a wait cycle; and with [`Error::AlreadyHeld`] when a name asked
-    /// for is held already.
+    /// for is held already by this process or an ancestor run.
     pub fn acquire_with<S: AsRef<str>>(
         &self,
         names: &[S],
@@ -477,7 +477,8 @@ impl LockSet {
     }
 
     /// The order rule: waiting is allowed only for names that all come after
-    /// every lock this process and its ancestor runs hold, all in this directory.
+    /// every lock this thread and its process's ancestor runs hold, all in
+    /// this directory.
     fn check_order(&self, inner: &Inner, planned: &[String]) -> Result<()> {
         let Some(first) = planned.first() else { return Ok(()) };
         let own_id = inner.dir.id();
@@ -495,9 +496,15 @@ impl LockSet {
             add(&entry.name, HeldBy::ThisThread, other_dir);
         }
         let own_text = dir_id_text(own_id);
+        // The parent's own directory has a path in MULTILOCK_HELD_DIR; an
+        // older ancestor's is known by device and inode only.
+        let parent_dir = std::env::var_os(HELD_DIR_ENV).map(PathBuf::from);
+        let describe = |id: &str| match &parent_dir {
+            Some(path) if dir_id_of(path).as_deref() == Some(id) => path.display().to_string(),
+            _ => format!("the lock directory with device:inode {id}"),
+        };
         for (dir, names) in &inner.inherited {
-            let other_dir =
-                (*dir != own_text).then(|| format!("the lock directory with device:inode {dir}"));
+            let other_dir = (*dir != own_text).then(|| describe(dir));
             for name in names {
                 add(name, HeldBy::ParentRun, other_dir.clone());
             }
@@ -611,15 +618,19 @@ fn parse_inherited(
         .collect();
     // A script (or an older multilock) that sets only MULTILOCK_HELD and _DIR.
     if let (Some(dir), Some(names)) = (held_dir, held)
-        && let Ok(meta) = std::fs::metadata(&dir)
+        && let Some(id) = dir_id_of(Path::new(&dir))
+        && !sets.iter().any(|(d, _)| *d == id)
     {
-        use std::os::unix::fs::MetadataExt;
-        let id = dir_id_text((meta.dev(), meta.ino()));
-        if !sets.iter().any(|(d, _)| *d == id) {
-            sets.push((id, split(&names.to_string_lossy())));
-        }
+        sets.push((id, split(&names.to_string_lossy())));
     }
     sets
+}
+
+/// The `DEV:INO` of the directory at `path`, if it exists.
+fn dir_id_of(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(dir_id_text((meta.dev(), meta.ino())))
 }
 
 fn take_one(

@@ -428,6 +428,21 @@ fn nested_runs_are_refused_across_lock_directories() {
         .success()
         .stdout("inner=2\n")
         .stderr(predicate::str::contains("lock `docs` is already held by a parent"));
+    // Waiting in d2 while holding docs in .multilock: two directories have no
+    // common order, so that is refused, naming the other directory.
+    let waiting = format!("{me} --dir d2 run --lock queue -- true; echo middle=$?");
+    let held_in = std::fs::canonicalize(sandbox.path()).unwrap().join(".multilock");
+    sandbox
+        .multilock()
+        .args(["run", "--lock", "docs", "--", "sh", "-c", &waiting])
+        .assert()
+        .success()
+        .stdout("middle=2\n")
+        .stderr(predicate::str::contains(format!(
+            "cannot wait for lock `queue` while holding `docs` in {} (a parent `multilock run`): \
+             locks in different directories have no common order",
+            held_in.display()
+        )));
 }
 
 #[test]
