@@ -481,21 +481,26 @@ impl LockSet {
     /// this directory.
     fn check_order(&self, inner: &Inner, planned: &[String]) -> Result<()> {
         let Some(first) = planned.first() else { return Ok(()) };
+        let first_rank = self.rank(first);
         let own_id = inner.dir.id();
-        let mut held: Vec<(HeldName, (usize, String))> = Vec::new();
-        let mut add = |name: &str, by: HeldBy, other_dir: Option<String>| {
-            let (rank, unknown) = self.rank(name);
-            held.push((
-                HeldName { name: name.to_owned(), by, other_dir },
-                (rank, unknown.to_owned()),
-            ));
-        };
-        let me = std::thread::current().id();
-        for entry in registry().values().filter(|entry| entry.acquired && entry.thread == me) {
-            let other_dir = (entry.dir_id != own_id).then(|| entry.dir.display().to_string());
-            add(&entry.name, HeldBy::ThisThread, other_dir);
-        }
         let own_text = dir_id_text(own_id);
+        let me = std::thread::current().id();
+        // (name, directory id, directory path) of every lock this thread took.
+        let taken: Vec<(String, FileKey, PathBuf)> = registry()
+            .values()
+            .filter(|entry| entry.acquired && entry.thread == me)
+            .map(|entry| (entry.name.clone(), entry.dir_id, entry.dir.clone()))
+            .collect();
+        let not_before =
+            |dir_is_own: bool, name: &str| !dir_is_own || self.rank(name) >= first_rank;
+        let violates = taken.iter().any(|(name, id, _)| not_before(*id == own_id, name))
+            || inner
+                .inherited
+                .iter()
+                .any(|(dir, names)| names.iter().any(|name| not_before(*dir == own_text, name)));
+        if !violates {
+            return Ok(());
+        }
         // The parent's own directory has a path in MULTILOCK_HELD_DIR; an
         // older ancestor's is known by device and inode only.
         let parent_dir = std::env::var_os(HELD_DIR_ENV).map(PathBuf::from);
@@ -503,36 +508,31 @@ impl LockSet {
             Some(path) if dir_id_of(path).as_deref() == Some(id) => path.display().to_string(),
             _ => format!("the lock directory with device:inode {id}"),
         };
+        let mut held: Vec<HeldName> = taken
+            .into_iter()
+            .map(|(name, id, dir)| HeldName {
+                name,
+                by: HeldBy::ThisThread,
+                other_dir: (id != own_id).then(|| dir.display().to_string()),
+            })
+            .collect();
         for (dir, names) in &inner.inherited {
             let other_dir = (*dir != own_text).then(|| describe(dir));
-            for name in names {
-                add(name, HeldBy::ParentRun, other_dir.clone());
-            }
+            held.extend(names.iter().map(|name| HeldName {
+                name: name.clone(),
+                by: HeldBy::ParentRun,
+                other_dir: other_dir.clone(),
+            }));
         }
-        let first_rank = self.rank(first);
-        let violates = held.iter().any(|(h, (rank, unknown))| {
-            h.other_dir.is_some() || (*rank, unknown.as_str()) >= first_rank
+        // Named in the order they are taken, this directory's first.
+        held.sort_by(|a, b| {
+            let key = |h: &HeldName| (h.other_dir.clone(), self.rank(&h.name).0, h.name.clone());
+            key(a).cmp(&key(b))
         });
-        if !violates {
-            return Ok(());
-        }
-        // Named in the order they were taken, this directory's first.
-        held.sort_by(|(a, ra), (b, rb)| {
-            (a.other_dir.is_some(), &a.other_dir, ra).cmp(&(
-                b.other_dir.is_some(),
-                &b.other_dir,
-                rb,
-            ))
-        });
-        held.dedup_by(|(a, _), (b, _)| a.name == b.name && a.other_dir == b.other_dir);
+        held.dedup_by(|a, b| a.name == b.name && a.other_dir == b.other_dir);
         let mut order: Vec<String> = self.umbrella.iter().cloned().collect();
         order.extend(self.order.names().iter().cloned());
-        Err(Error::OrderViolation {
-            lock: first.clone(),
-            asked: planned.to_vec(),
-            held: held.into_iter().map(|(h, _)| h).collect(),
-            order,
-        })
+        Err(Error::OrderViolation { lock: first.clone(), asked: planned.to_vec(), held, order })
     }
 
     /// Whether an ancestor `multilock run` holds `name` in this directory
