@@ -6,7 +6,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -103,33 +103,47 @@ fn entry_hash_of(value: &serde_json::Value) -> String {
     fsutil::sha256_hex(canonical(&value).as_bytes())
 }
 
-/// Outcome of reading a log: the good entries and, if the last line was torn by a
-/// crash, the byte offset where the good part ends.
-struct Parsed {
-    entries: Vec<AuditEntry>,
+/// What reading a log leaves besides its entries: its head and, if the last line
+/// was torn by a crash, the byte offset where the good part ends and its length.
+struct Tail {
+    head: ChainHead,
     torn_at: Option<(u64, usize)>,
 }
 
-/// Parses and checks the chain. A last line without its newline is reported as torn
-/// (when `allow_torn`) rather than as broken: an append cut short by a crash leaves
-/// exactly that. A complete line (with its newline) that is not a valid entry was
-/// not torn but edited, and is never repaired away.
-fn parse(path: &Path, bytes: &[u8], allow_torn: bool) -> Result<Parsed> {
-    let mut entries: Vec<AuditEntry> = Vec::new();
+/// Reads and checks the chain line by line, handing each good entry to `visit`:
+/// the log of a large run is never held whole. A last line without its newline is
+/// reported as torn (when `allow_torn`) rather than as broken: an append cut short
+/// by a crash leaves exactly that. A complete line (with its newline) that is not a
+/// valid entry was not torn but edited, and is never repaired away.
+fn parse(
+    path: &Path,
+    mut reader: impl BufRead,
+    allow_torn: bool,
+    visit: &mut dyn FnMut(AuditEntry),
+) -> Result<Tail> {
     let mut prev = GENESIS.to_owned();
-    let mut offset = 0usize;
+    let mut offset = 0u64;
     let mut line_no = 0u64;
-    while offset < bytes.len() {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("cannot read audit log", path, e))?;
+        if n == 0 {
+            break;
+        }
+        if offset + n as u64 > AUDIT_LOG_LIMIT {
+            let too_large =
+                tidy_io::Error::TooLarge { path: path.to_path_buf(), limit: AUDIT_LOG_LIMIT };
+            return Err(Error::file("cannot read audit log", too_large));
+        }
         line_no += 1;
-        let (line, next, complete) = match bytes[offset..].iter().position(|&b| b == b'\n') {
-            Some(n) => (&bytes[offset..offset + n], offset + n + 1, true),
-            None => (&bytes[offset..], bytes.len(), false),
-        };
-        let value: Option<serde_json::Value> = serde_json::from_slice(line).ok();
-        let is_last = next >= bytes.len();
-        if is_last && !complete {
+        if line.last() != Some(&b'\n') {
+            // No newline: only the last line can end so (read_until stops at EOF).
             if allow_torn {
-                return Ok(Parsed { entries, torn_at: Some((offset as u64, line.len())) });
+                let head = ChainHead { hash: prev, entries: line_no - 1 };
+                return Ok(Tail { head, torn_at: Some((offset, line.len())) });
             }
             return Err(Error::chain(
                 path,
@@ -137,64 +151,66 @@ fn parse(path: &Path, bytes: &[u8], allow_torn: bool) -> Result<Parsed> {
                 "truncated line (no newline): an interrupted write",
             ));
         }
-        let Some(value) = value else { return Err(Error::chain(path, line_no, "not valid JSON")) };
-        let entry: AuditEntry = serde_json::from_value(value.clone())
-            .map_err(|e| Error::chain(path, line_no, format!("not an audit entry: {e}")))?;
-        if entry_hash_of(&value) != entry.entry_hash {
-            return Err(Error::chain(
-                path,
-                line_no,
-                "entry_hash does not match the entry (edited line)",
-            ));
-        }
-        // The hash covers the entry's content; the line must also be byte for byte
-        // what this tool writes for it, so that no edit at all goes unnoticed (a
-        // space, a reordered key, an escaped letter).
-        if serde_json::to_vec(&entry).expect("an audit entry serializes") != line {
-            return Err(Error::chain(
-                path,
-                line_no,
-                "the line is not as written (edited formatting or escapes)",
-            ));
-        }
-        if entry.prev_hash != prev {
-            return Err(Error::chain(
-                path,
-                line_no,
-                "prev_hash does not match the line before (a line was dropped, inserted or reordered)",
-            ));
-        }
-        if entry.seq != line_no {
-            return Err(Error::chain(
-                path,
-                line_no,
-                format!("seq {} where {line_no} was expected", entry.seq),
-            ));
-        }
-        prev = entry.entry_hash.clone();
-        entries.push(entry);
-        offset = next;
+        let text = &line[..line.len() - 1];
+        let entry = check_line(path, line_no, text, &prev)?;
+        prev.clone_from(&entry.entry_hash);
+        visit(entry);
+        offset += n as u64;
     }
-    Ok(Parsed { entries, torn_at: None })
+    Ok(Tail { head: ChainHead { hash: prev, entries: line_no }, torn_at: None })
 }
 
-fn head_of(entries: &[AuditEntry]) -> ChainHead {
-    ChainHead {
-        hash: entries.last().map(|e| e.entry_hash.clone()).unwrap_or_else(|| GENESIS.to_owned()),
-        entries: entries.len() as u64,
+/// Checks one complete line (without its newline) against the chain so far.
+fn check_line(path: &Path, line_no: u64, line: &[u8], prev: &str) -> Result<AuditEntry> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return Err(Error::chain(path, line_no, "not valid JSON"));
+    };
+    let hash = entry_hash_of(&value);
+    let entry: AuditEntry = serde_json::from_value(value)
+        .map_err(|e| Error::chain(path, line_no, format!("not an audit entry: {e}")))?;
+    if hash != entry.entry_hash {
+        return Err(Error::chain(
+            path,
+            line_no,
+            "entry_hash does not match the entry (edited line)",
+        ));
     }
+    // The hash covers the entry's content; the line must also be byte for byte
+    // what this tool writes for it, so that no edit at all goes unnoticed (a
+    // space, a reordered key, an escaped letter).
+    if serde_json::to_vec(&entry).expect("an audit entry serializes") != line {
+        return Err(Error::chain(
+            path,
+            line_no,
+            "the line is not as written (edited formatting or escapes)",
+        ));
+    }
+    if entry.prev_hash != prev {
+        return Err(Error::chain(
+            path,
+            line_no,
+            "prev_hash does not match the line before (a line was dropped, inserted or reordered)",
+        ));
+    }
+    if entry.seq != line_no {
+        return Err(Error::chain(
+            path,
+            line_no,
+            format!("seq {} where {line_no} was expected", entry.seq),
+        ));
+    }
+    Ok(entry)
 }
 
 /// Verifies an audit log's hash chain and returns its head. With `expect_head`, the
 /// chain must also contain that entry hash (a log cut short after `execute` printed
 /// its head fails here). The error names the first bad line.
 pub fn verify_log(path: &Path, expect_head: Option<&str>) -> Result<ChainHead> {
-    let bytes = read_bytes(path)?;
-    let parsed = parse(path, &bytes, false)?;
-    let head = head_of(&parsed.entries);
+    let mut seen = false;
+    let tail = read_each(path, &mut |e| seen |= expect_head == Some(e.entry_hash.as_str()))?;
+    let head = tail.head;
     if let Some(expected) = expect_head
-        && expected != head.hash
-        && !parsed.entries.iter().any(|e| e.entry_hash == expected)
+        && !seen
     {
         return Err(Error::chain(
             path,
@@ -207,36 +223,43 @@ pub fn verify_log(path: &Path, expect_head: Option<&str>) -> Result<ChainHead> {
 
 /// Reads the entries of a log whose chain holds.
 pub fn read_log(path: &Path) -> Result<Vec<AuditEntry>> {
-    let bytes = read_bytes(path)?;
-    Ok(parse(path, &bytes, false)?.entries)
+    let mut entries = Vec::new();
+    read_each(path, &mut |e| entries.push(e))?;
+    Ok(entries)
 }
 
-/// Reads the entries of the log `name` in `dir` (opened by the caller below ROOT);
-/// a log that does not exist yet has none.
-pub(crate) fn read_log_in(dir: &Dir, name: &OsStr) -> Result<Vec<AuditEntry>> {
-    match dir.read_regular(name, AUDIT_LOG_LIMIT) {
-        Ok(bytes) => Ok(parse(&dir.join(name), &bytes, false)?.entries),
-        Err(e) if e.is_not_found() => Ok(Vec::new()),
+/// Hands each entry of the log `name` in `dir` (opened by the caller below ROOT) to
+/// `visit`, checking the chain; a log that does not exist yet has none.
+pub(crate) fn read_log_in(
+    dir: &Dir,
+    name: &OsStr,
+    visit: &mut dyn FnMut(AuditEntry),
+) -> Result<()> {
+    match dir.open_regular(name) {
+        Ok((file, _)) => parse(&dir.join(name), BufReader::new(file), false, visit).map(drop),
+        Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(Error::file("cannot read audit log", e)),
     }
 }
 
-/// Reads the entries of the log at `path`; a log (or a directory of its path) that
-/// does not exist yet has none.
-pub(crate) fn read_log_if_any(path: &Path) -> Result<Vec<AuditEntry>> {
+/// [`read_log_in`] for the log at `path`; a log (or a directory of its path) that
+/// does not exist yet has no entries.
+pub(crate) fn read_log_if_any(path: &Path, visit: &mut dyn FnMut(AuditEntry)) -> Result<()> {
     match fsutil::open_parent(path) {
-        Ok((dir, name)) => read_log_in(&dir, name),
-        Err(e) if e.is_not_found() => Ok(Vec::new()),
+        Ok((dir, name)) => read_log_in(&dir, name, visit),
+        Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(Error::file("cannot read audit log", e)),
     }
 }
 
-/// The bytes of the log at `path`: the tool's own file, so only a regular file and
-/// never through a symlink; a FIFO there is refused at once, never waited on.
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+/// Hands each entry of the log at `path` to `visit`: the tool's own file, so only a
+/// regular file and never through a symlink; a FIFO there is refused at once, never
+/// waited on.
+fn read_each(path: &Path, visit: &mut dyn FnMut(AuditEntry)) -> Result<Tail> {
     let cannot = |e| Error::file("cannot read audit log", e);
     let (dir, name) = fsutil::open_parent(path).map_err(cannot)?;
-    dir.read_regular(name, AUDIT_LOG_LIMIT).map_err(cannot)
+    let (file, _) = dir.open_regular(name).map_err(cannot)?;
+    parse(path, BufReader::new(file), false, visit)
 }
 
 /// An audit log open for appending, locked against a second writer.
@@ -248,27 +271,38 @@ pub(crate) struct AuditLog {
     buf: Vec<u8>,
     root: String,
     operator: String,
-    pub(crate) entries: Vec<AuditEntry>,
 }
 
 impl AuditLog {
     /// Opens (creating it and its directories) the log at a path the user named: see
     /// [`AuditLog::open_in`].
-    pub(crate) fn open(path: &Path, root: &str, operator: &str) -> Result<AuditLog> {
+    pub(crate) fn open(
+        path: &Path,
+        root: &str,
+        operator: &str,
+        visit: &mut dyn FnMut(AuditEntry),
+    ) -> Result<AuditLog> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
         }
         let (dir, name) =
             fsutil::open_parent(path).map_err(|e| Error::file("cannot open audit log", e))?;
-        AuditLog::open_in(&dir, name, root, operator)
+        AuditLog::open_in(&dir, name, root, operator, visit)
     }
 
     /// Opens (creating) the log `name` in `dir` (a regular file only, never through a
     /// symlink, never waiting on a FIFO), takes an exclusive lock, verifies the
-    /// chain, and repairs a line torn by a crash (dropping it and logging the repair).
-    pub(crate) fn open_in(dir: &Dir, name: &OsStr, root: &str, operator: &str) -> Result<AuditLog> {
+    /// chain while handing each entry to `visit`, and repairs a line torn by a crash
+    /// (dropping it and logging the repair).
+    pub(crate) fn open_in(
+        dir: &Dir,
+        name: &OsStr,
+        root: &str,
+        operator: &str,
+        visit: &mut dyn FnMut(AuditEntry),
+    ) -> Result<AuditLog> {
         let path = &dir.join(name);
-        let (mut file, stat) =
+        let (file, _) =
             dir.open_append(name).map_err(|e| Error::file("cannot open audit log", e))?;
         file.try_lock().map_err(|_| {
             Error::refused(format!(
@@ -276,21 +310,17 @@ impl AuditLog {
                 path.display()
             ))
         })?;
-        let capacity = usize::try_from(stat.st_size).unwrap_or(0);
-        let bytes = tidy_io::read_to_end_capped(&mut file, AUDIT_LOG_LIMIT, path, capacity)
-            .map_err(|e| Error::file("cannot read audit log", e))?;
-        let parsed = parse(path, &bytes, true)?;
+        let tail = parse(path, BufReader::with_capacity(1 << 16, &file), true, visit)?;
         let mut log = AuditLog {
-            seq: parsed.entries.len() as u64,
-            head: head_of(&parsed.entries).hash,
-            entries: parsed.entries,
+            seq: tail.head.entries,
+            head: tail.head.hash,
             file,
             path: path.to_path_buf(),
             buf: Vec::new(),
             root: root.to_owned(),
             operator: operator.to_owned(),
         };
-        if let Some((offset, len)) = parsed.torn_at {
+        if let Some((offset, len)) = tail.torn_at {
             log.file.set_len(offset).map_err(|e| Error::io("cannot repair audit log", path, e))?;
             log.file.sync_data().map_err(|e| Error::io("cannot repair audit log", path, e))?;
             log.push(Fields {
@@ -333,7 +363,6 @@ impl AuditLog {
         self.head = entry.entry_hash.clone();
         serde_json::to_writer(&mut self.buf, &entry).expect("an audit entry serializes");
         self.buf.push(b'\n');
-        self.entries.push(entry);
         self.head.clone()
     }
 
@@ -366,7 +395,7 @@ mod tests {
 
     fn sample(dir: &Path) -> PathBuf {
         let path = dir.join("audit.jsonl");
-        let mut log = AuditLog::open(&path, "/r", "ana").unwrap();
+        let mut log = AuditLog::open(&path, "/r", "ana", &mut |_| {}).unwrap();
         for i in 0..4 {
             log.push(Fields {
                 phase: "intent",
@@ -427,7 +456,7 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("not json\n");
         std::fs::write(&path, &text).unwrap();
-        assert!(AuditLog::open(&path, "/r", "ana").is_err());
+        assert!(AuditLog::open(&path, "/r", "ana", &mut |_| {}).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "left as found");
     }
 
@@ -439,7 +468,7 @@ mod tests {
         bytes.truncate(bytes.len() - 20);
         std::fs::write(&path, &bytes).unwrap();
         assert!(verify_log(&path, None).unwrap_err().to_string().contains("truncated"));
-        let log = AuditLog::open(&path, "/r", "ana").unwrap();
+        let log = AuditLog::open(&path, "/r", "ana", &mut |_| {}).unwrap();
         drop(log);
         let entries = read_log(&path).unwrap();
         assert_eq!(entries.len(), 4);

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use tidy_io::Dir;
@@ -127,12 +128,12 @@ impl Status {
 /// The outcome of one action.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// `delete`, `move` or `restore`.
-    pub action: String,
+    /// `delete`, `move`, `restore` or `mkdir`.
+    pub action: &'static str,
     /// The file (relative to ROOT).
-    pub src: String,
+    pub src: Arc<str>,
     /// Where it went or would go.
-    pub dest: Option<String>,
+    pub dest: Option<Arc<str>>,
     /// Size in bytes.
     pub bytes: u64,
     /// What happened.
@@ -140,9 +141,9 @@ pub struct Outcome {
     /// Why it was skipped or failed.
     pub reason: Option<String>,
     /// For a duplicate delete: the copy that stays.
-    pub kept: Option<String>,
+    pub kept: Option<Arc<str>>,
     /// Why that copy stays (the keep rule's deciding criterion).
-    pub keep_reason: Option<String>,
+    pub keep_reason: Option<Arc<str>>,
 }
 
 /// The result of [`execute`] or [`undo`].
@@ -391,32 +392,58 @@ enum Logged {
     Finished(Status),
 }
 
-/// The state of each action of `report_id` according to the log, in log order: an
-/// intent makes it pending, `done` or `skipped` finishes it, and a `failed` result or
-/// a completed `restore` (undo) makes it new again, so the same report can be executed again after an undo.
-fn logged_states(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Logged> {
-    let mut states = HashMap::new();
-    for e in entries.iter().filter(|e| e.report_id == report_id && !is_dir_entry(e)) {
-        let state = match (e.action.as_str(), e.phase.as_str()) {
-            ("restore", "done") => {
-                states.remove(&e.src);
-                continue;
-            }
-            ("restore", _) => continue,
-            (_, "intent") => Logged::Pending,
-            (_, "done") => Logged::Finished(Status::Done),
-            (_, "skipped") => Logged::Finished(Status::Skipped),
-            // A failed action did not happen (the file is where it was): a later
-            // run tries it again, e.g. once a full disk has room.
-            (_, "failed") => {
-                states.remove(&e.src);
-                continue;
-            }
-            _ => continue,
-        };
-        states.insert(e.src.clone(), state);
+/// What the log says about the actions of one report, folded entry by entry as the
+/// log is read (the log of a large run is never held):
+///
+/// - the state of each action, in log order: an intent makes it pending, `done` or
+///   `skipped` finishes it, and a `failed` result or a completed `restore` (undo)
+///   makes it new again, so the same report can be executed again after an undo;
+/// - the `dest` of each pending intent (an intent without a result), which a
+///   resumed run must use; a finished restore settles an intent too.
+struct Ledger {
+    report_id: String,
+    states: HashMap<String, Logged>,
+    pending: HashMap<String, Option<String>>,
+}
+
+impl Ledger {
+    fn new(report_id: &str) -> Ledger {
+        Ledger { report_id: report_id.to_owned(), states: HashMap::new(), pending: HashMap::new() }
     }
-    states
+
+    fn see(&mut self, e: AuditEntry) {
+        if e.report_id != self.report_id || is_dir_entry(&e) {
+            return;
+        }
+        match (e.action.as_str(), e.phase.as_str()) {
+            ("restore", "done") => {
+                self.states.remove(&e.src);
+                self.pending.remove(&e.src);
+            }
+            ("restore", _) => {}
+            (_, "intent") => {
+                self.pending.insert(e.src.clone(), e.dest);
+                self.states.insert(e.src, Logged::Pending);
+            }
+            (_, phase) => {
+                self.pending.remove(&e.src);
+                match phase {
+                    "done" => {
+                        self.states.insert(e.src, Logged::Finished(Status::Done));
+                    }
+                    "skipped" => {
+                        self.states.insert(e.src, Logged::Finished(Status::Skipped));
+                    }
+                    // A failed action did not happen (the file is where it was): a
+                    // later run tries it again, e.g. once a full disk has room.
+                    "failed" => {
+                        self.states.remove(&e.src);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 /// Runs an approved report: refuses (nothing touched) unless `approval` approves
@@ -492,8 +519,8 @@ pub fn execute(
     let qdir = quarantine_base.as_ref().map(|b| b.join(report.id()));
     let dest_of = |a: &Action| -> Option<String> {
         match (a.action, &qdir) {
-            (ActionKind::Move, _) => a.dest.clone(),
-            (ActionKind::Delete, Some(q)) => Some(q.join(&a.src).to_string_lossy().into_owned()),
+            (ActionKind::Move, _) => a.dest.as_deref().map(str::to_owned),
+            (ActionKind::Delete, Some(q)) => Some(q.join(&*a.src).to_string_lossy().into_owned()),
             (ActionKind::Delete, None) => None,
         }
     };
@@ -507,9 +534,12 @@ pub fn execute(
         dirs: Vec::new(),
     };
     let outcome = |a: &Action, status: Status, reason: Option<String>| Outcome {
-        action: a.action.as_str().to_owned(),
+        action: a.action.as_str(),
         src: a.src.clone(),
-        dest: dest_of(a),
+        dest: match a.action {
+            ActionKind::Move => a.dest.clone(),
+            ActionKind::Delete => dest_of(a).map(Arc::from),
+        },
         bytes: a.bytes,
         status,
         reason,
@@ -518,7 +548,7 @@ pub fn execute(
     };
     // Kept copies of duplicate groups: hashed once per batch, then looked at again
     // (same inode, size and mtime) right before each delete.
-    let hash_keeps = |actions: &[Action]| -> HashMap<String, std::result::Result<Kept, String>> {
+    let hash_keeps = |actions: &[Action]| -> HashMap<Arc<str>, std::result::Result<Kept, String>> {
         let mut keeps: Vec<&Action> = actions.iter().filter(|a| a.kept.is_some()).collect();
         keeps.sort_by(|a, b| a.kept.cmp(&b.kept));
         keeps.dedup_by(|a, b| a.kept == b.kept);
@@ -527,7 +557,7 @@ pub fn execute(
             .map(|a| {
                 let keep = a.kept.clone().expect("filtered");
                 let checked = recheck(
-                    &Loc { anchor: &root, rel: keep.clone() },
+                    &Loc { anchor: &root, rel: keep.to_string() },
                     &Expect { mtime: None, ..expect(a) },
                 )
                 .map(|c| Kept { dir: c.dir, name: c.name, stat: c.stat });
@@ -535,7 +565,7 @@ pub fn execute(
             })
             .collect()
     };
-    let check_keep = |a: &Action, keeps: &HashMap<String, std::result::Result<Kept, String>>| {
+    let check_keep = |a: &Action, keeps: &HashMap<Arc<str>, std::result::Result<Kept, String>>| {
         let Some(keep) = &a.kept else { return Ok(()) };
         let state = match keeps.get(keep) {
             Some(Ok(k)) if k.stat.st_size as u64 == a.bytes => k.still_same(),
@@ -551,22 +581,24 @@ pub fn execute(
     if !options.execute {
         // The default log is read through ROOT's handle; a log that is not there
         // yet has nothing logged.
-        let entries = match &options.audit_log {
-            Some(path) => crate::audit::read_log_if_any(path)?,
+        let mut ledger = Ledger::new(report.id());
+        let mut see = |e| ledger.see(e);
+        match &options.audit_log {
+            Some(path) => crate::audit::read_log_if_any(path, &mut see)?,
             None => match root.open_beneath(&[QUARANTINE_DIR], false) {
-                Ok(dir) => crate::audit::read_log_in(&dir, OsStr::new(AUDIT_LOG))?,
-                Err(e) if e.is_not_found() => Vec::new(),
+                Ok(dir) => crate::audit::read_log_in(&dir, OsStr::new(AUDIT_LOG), &mut see)?,
+                Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(Error::file("cannot read audit log", e)),
             },
-        };
-        let logged = logged_states(&entries, report.id());
+        }
+        let logged = ledger.states;
         for batch in rep.actions.chunks(options.batch.max(1)) {
             let keeps = hash_keeps(batch);
             let outcomes: Vec<Outcome> = batch
                 .par_iter()
-                .map(|a| match logged.get(&a.src) {
+                .map(|a| match logged.get(&*a.src) {
                     Some(Logged::Finished(_)) => outcome(a, Status::AlreadyDone, None),
-                    _ => match recheck(&Loc { anchor: &root, rel: a.src.clone() }, &expect(a))
+                    _ => match recheck(&Loc { anchor: &root, rel: a.src.to_string() }, &expect(a))
                         .and_then(|_| check_keep(a, &keeps))
                     {
                         Ok(()) => outcome(a, Status::WouldDo, None),
@@ -579,22 +611,26 @@ pub fn execute(
         return Ok(summary);
     }
 
+    let mut ledger = Ledger::new(report.id());
+    let mut see = |e| ledger.see(e);
+    let operator = &approval.operator;
     let mut log = match &options.audit_log {
-        Some(path) => AuditLog::open(path, &rep.root, &approval.operator)?,
+        Some(path) => AuditLog::open(path, &rep.root, operator, &mut see)?,
         // The default log: its folder made through ROOT's handle, never through a symlink.
         None => {
             let dir = root
                 .open_beneath(&[QUARANTINE_DIR], true)
                 .map_err(|e| Error::file("cannot open audit log", e))?;
-            AuditLog::open_in(&dir, OsStr::new(AUDIT_LOG), &rep.root, &approval.operator)?
+            AuditLog::open_in(&dir, OsStr::new(AUDIT_LOG), &rep.root, operator, &mut see)?
         }
     };
-    let logged = logged_states(&log.entries, report.id());
+    let Ledger { states: logged, pending, .. } = ledger;
     // An interrupted action is finished where its logged intent said it would go:
     // with another quarantine (or `--purge`) this run would look for it in the wrong
     // place, and log a result the files do not show.
-    for (src, logged_dest) in pending_dests(&log.entries, report.id()) {
-        if let Some(a) = rep.actions.iter().find(|a| a.src == src)
+    let by_src: HashMap<&str, &Action> = rep.actions.iter().map(|a| (&*a.src, a)).collect();
+    for (src, logged_dest) in pending {
+        if let Some(a) = by_src.get(src.as_str())
             && dest_of(a) != logged_dest
         {
             let place = |d: &Option<String>| match d {
@@ -636,20 +672,20 @@ pub fn execute(
     let fields = |a: &Action, phase: &'static str| Fields {
         phase,
         action: a.action.as_str().to_owned(),
-        src: a.src.clone(),
+        src: a.src.to_string(),
         dest: dest_of(a),
         bytes: a.bytes,
-        policy_reason: a.policy_reason.clone(),
-        sha256_before: a.sha256.clone(),
+        policy_reason: a.policy_reason.to_string(),
+        sha256_before: a.sha256.as_deref().map(str::to_owned),
         report_id: report.id().to_owned(),
         ..Fields::default()
     };
     let target = |a: &Action| -> Option<Loc<'_>> {
         match a.action {
             ActionKind::Move => {
-                Some(Loc { anchor: &root, rel: a.dest.clone().expect("validated") })
+                Some(Loc { anchor: &root, rel: a.dest.as_deref().expect("validated").to_owned() })
             }
-            ActionKind::Delete => qfd.as_ref().map(|q| Loc { anchor: q, rel: a.src.clone() }),
+            ActionKind::Delete => qfd.as_ref().map(|q| Loc { anchor: q, rel: a.src.to_string() }),
         }
     };
 
@@ -660,11 +696,11 @@ pub fn execute(
             .par_iter()
             .enumerate()
             .filter_map(|(i, a)| {
-                let state = logged.get(&a.src).copied().unwrap_or(Logged::New);
+                let state = logged.get(&*a.src).copied().unwrap_or(Logged::New);
                 if let Logged::Finished(_) = state {
                     return None;
                 }
-                let result = recheck(&Loc { anchor: &root, rel: a.src.clone() }, &expect(a));
+                let result = recheck(&Loc { anchor: &root, rel: a.src.to_string() }, &expect(a));
                 Some((i, state, result.and_then(|c| check_keep(a, &keeps).map(|()| c))))
             })
             .collect();
@@ -676,7 +712,7 @@ pub fn execute(
                 (Ok(c), _) => ready.push((i, c)),
                 // Interrupted after its intent: the file may already be at its target.
                 (Err(why), Logged::Pending) => {
-                    let src = Loc { anchor: &root, rel: a.src.clone() };
+                    let src = Loc { anchor: &root, rel: a.src.to_string() };
                     match finished_elsewhere(&src, target(a).as_ref(), &expect(a)) {
                         Some(status) => results.push((
                             i,
@@ -692,7 +728,7 @@ pub fn execute(
         // 2. Intents, durable before any action of the batch.
         let mut wrote_intent = false;
         for (i, _) in &ready {
-            if logged.get(&batch[*i].src) != Some(&Logged::Pending) {
+            if logged.get(&*batch[*i].src) != Some(&Logged::Pending) {
                 log.push(fields(&batch[*i], "intent"));
                 wrote_intent = true;
             }
@@ -725,11 +761,8 @@ pub fn execute(
             }
         }
         // 4. The directories these actions emptied (`__pycache__/`), deepest first.
-        let done_srcs: Vec<&str> = results
-            .iter()
-            .filter(|r| r.1 == Status::Done)
-            .map(|r| batch[r.0].src.as_str())
-            .collect();
+        let done_srcs: Vec<&str> =
+            results.iter().filter(|r| r.1 == Status::Done).map(|r| &*batch[r.0].src).collect();
         let keep_dir = |dir: &str| {
             policy.is_protected(dir)
                 || dir == QUARANTINE_DIR
@@ -757,7 +790,7 @@ pub fn execute(
             let mut f = fields(a, phase);
             f.reason = reason.clone();
             if *status == Status::Done && target(a).is_some() {
-                f.sha256_after = a.sha256.clone();
+                f.sha256_after = a.sha256.as_deref().map(str::to_owned);
             }
             log.push(f);
         }
@@ -780,7 +813,7 @@ pub fn execute(
     }
     // Actions finished by earlier runs, for a complete picture.
     for a in &rep.actions {
-        if let Some(Logged::Finished(status)) = logged.get(&a.src) {
+        if let Some(Logged::Finished(status)) = logged.get(&*a.src) {
             let status = if *status == Status::Done { Status::AlreadyDone } else { *status };
             let reason =
                 (status != Status::AlreadyDone).then(|| "logged by an earlier run".to_owned());
@@ -788,8 +821,8 @@ pub fn execute(
         }
     }
     let order: HashMap<&str, usize> =
-        rep.actions.iter().enumerate().map(|(i, a)| (a.src.as_str(), i)).collect();
-    summary.outcomes.sort_by_key(|o| order.get(o.src.as_str()).copied());
+        rep.actions.iter().enumerate().map(|(i, a)| (&*a.src, i)).collect();
+    summary.outcomes.sort_by_key(|o| order.get(&*o.src).copied());
     summary.head = Some(log.head());
     summary.audit_log = Some(audit_path);
     Ok(summary)
@@ -875,27 +908,6 @@ fn is_gone(loc: &Loc<'_>) -> bool {
         Ok(dir) => matches!(dir.stat(OsStr::new(name)), Ok(None)),
         Err(e) => e.is_not_found(),
     }
-}
-
-/// The `dest` logged with each pending intent (an intent without a result) of
-/// `report_id`. A finished restore settles an intent too: undo put its bytes back.
-fn pending_dests(entries: &[AuditEntry], report_id: &str) -> HashMap<String, Option<String>> {
-    let mut pending = HashMap::new();
-    for e in entries.iter().filter(|e| e.report_id == report_id && !is_dir_entry(e)) {
-        match (e.action.as_str(), e.phase.as_str()) {
-            ("restore", "done") => {
-                pending.remove(&e.src);
-            }
-            ("restore", _) => {}
-            (_, "intent") => {
-                pending.insert(e.src.clone(), e.dest.clone());
-            }
-            _ => {
-                pending.remove(&e.src);
-            }
-        }
-    }
-    pending
 }
 
 /// The longest existing ancestor canonicalized, with the rest appended.

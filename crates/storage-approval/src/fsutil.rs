@@ -84,25 +84,44 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// A SHA-256 from its lower-case hex form.
+pub(crate) fn parse_hex(text: &str) -> Option<[u8; 32]> {
+    if !is_sha256(text) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 /// Whether `text` looks like a SHA-256 hex digest.
 pub(crate) fn is_sha256(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+thread_local! {
+    /// One read buffer per thread: zeroing a fresh 256 KiB buffer for each of
+    /// 200,000 small files cost more than hashing them.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; BUF]);
+}
+
 /// Feeds the rest of `reader` into `hasher`; returns the number of bytes read.
 pub(crate) fn hash_into(reader: &mut impl Read, hasher: &mut Sha256) -> io::Result<u64> {
-    let mut buf = vec![0u8; BUF];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
+    READ_BUF.with_borrow_mut(|buf| {
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            total += n as u64;
+        }
+    })
 }
 
 /// SHA-256 hex and length of everything `reader` yields.

@@ -476,29 +476,50 @@ fn paint(text: &str, status: Status) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// The JSON of a run, one outcome at a time: a run of 200,000 actions is never
+/// held as one JSON tree.
+fn render_run_json(
+    out: &mut Out,
+    summary: &RunSummary,
+    count: &dyn Fn(Status) -> usize,
+) -> std::io::Result<()> {
+    let text = |value: serde_json::Value| value.to_string();
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"report_id\": {},", text(json!(summary.report_id)))?;
+    writeln!(out, "  \"dry_run\": {},", summary.dry_run)?;
+    write!(out, "  \"outcomes\": [")?;
+    for (i, o) in summary.outcomes.iter().enumerate() {
+        if out.closed() {
+            return Ok(());
+        }
+        let outcome = json!({
+            "action": o.action, "src": &*o.src, "dest": o.dest.as_deref(), "bytes": o.bytes,
+            "status": o.status.as_str(), "reason": o.reason, "kept": o.kept.as_deref(),
+            "keep_reason": o.keep_reason.as_deref(),
+        });
+        write!(out, "{}\n    {}", if i == 0 { "" } else { "," }, text(outcome))?;
+    }
+    writeln!(out, "{}],", if summary.outcomes.is_empty() { "" } else { "\n  " })?;
+    let rest = json!({
+        "done": count(Status::Done), "would": count(Status::WouldDo),
+        "already_done": count(Status::AlreadyDone), "skipped": count(Status::Skipped),
+        "failed": count(Status::Failed), "audit_log": summary.audit_log,
+        "quarantine": summary.quarantine, "dirs": summary.dirs,
+        "head": summary.head.as_ref().map(|h| json!({ "hash": h.hash, "entries": h.entries })),
+    });
+    let fields: Vec<String> = rest
+        .as_object()
+        .expect("an object")
+        .iter()
+        .map(|(key, value)| format!("  {}: {}", text(json!(key)), text(value.clone())))
+        .collect();
+    writeln!(out, "{}\n}}", fields.join(",\n"))
+}
+
 fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> std::io::Result<()> {
     let count = |s: Status| summary.outcomes.iter().filter(|o| o.status == s).count();
     if json {
-        let outcomes: Vec<serde_json::Value> = summary
-            .outcomes
-            .iter()
-            .map(|o| {
-                json!({ "action": o.action, "src": o.src, "dest": o.dest, "bytes": o.bytes,
-                        "status": o.status.as_str(), "reason": o.reason, "kept": o.kept,
-                        "keep_reason": o.keep_reason })
-            })
-            .collect();
-        return print_json(
-            out,
-            &json!({
-                "report_id": summary.report_id, "dry_run": summary.dry_run, "outcomes": outcomes,
-                "done": count(Status::Done), "would": count(Status::WouldDo),
-                "already_done": count(Status::AlreadyDone), "skipped": count(Status::Skipped),
-                "failed": count(Status::Failed), "audit_log": summary.audit_log,
-                "quarantine": summary.quarantine, "dirs": summary.dirs,
-                "head": summary.head.as_ref().map(|h| json!({ "hash": h.hash, "entries": h.entries })),
-            }),
-        );
+        return render_run_json(out, summary, &count);
     }
     // Directories execute removed because it emptied them (after its actions), or
     // undo recreated (before its restores), in the order they happened.

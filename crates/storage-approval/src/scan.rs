@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -75,7 +76,8 @@ pub struct ScanStats {
 
 #[derive(Debug, Clone)]
 struct Entry {
-    rel: String,
+    /// Shared with the action that names it, if any.
+    rel: Arc<str>,
     dev: u64,
     ino: u64,
     size: u64,
@@ -83,7 +85,14 @@ struct Entry {
     protected: bool,
 }
 
+/// A SHA-256, as bytes: the hex form is made only for the report.
+type Hash = [u8; 32];
+
 type CacheKey = (u64, u64, u64, i128);
+
+/// A junk delete or archive move: the entry, what to do, the archive destination
+/// and the rule's reason.
+type Proposed = (usize, ActionKind, Option<Arc<str>>, Arc<str>);
 
 /// Scans `root` under `policy` and returns the report.
 pub fn scan(
@@ -102,6 +111,7 @@ pub fn scan(
     let mut entries = Vec::new();
     walk(&root, &root, &archive_dest, policy, &mut entries, &mut stats, progress)?;
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    entries.shrink_to_fit();
     stats.files = entries.len() as u64;
 
     // The cache is the tool's own file below ROOT: read and written through ROOT's
@@ -123,15 +133,16 @@ pub fn scan(
         (now as i128 - policy.file.archive.older_than_days as i128 * 86_400) * 1_000_000_000;
 
     // Classify: junk first, then archive, then duplicate candidates.
-    let mut proposed: Vec<(usize, ActionKind, Option<String>, String)> = Vec::new();
+    let mut proposed: Vec<Proposed> = Vec::new();
     let mut candidates: Vec<usize> = Vec::new();
+    let mut reasons = Interner::default();
     for (i, e) in entries.iter().enumerate() {
         if e.protected {
             candidates.push(i);
             continue;
         }
         if let Some(reason) = policy.junk_reason(&e.rel) {
-            proposed.push((i, ActionKind::Delete, None, reason));
+            proposed.push((i, ActionKind::Delete, None, reasons.share(reason)));
             continue;
         }
         let archived =
@@ -139,19 +150,20 @@ pub fn scan(
         if let Some(dir) = archived
             && e.mtime < cutoff
         {
-            let dest = format!("{archive_dest}/{}", e.rel);
+            let dest = Arc::from(format!("{archive_dest}/{}", e.rel));
             let reason = format!(
                 "archive: below `{dir}/` and older than {} days",
                 policy.file.archive.older_than_days
             );
-            proposed.push((i, ActionKind::Move, Some(dest), reason));
+            proposed.push((i, ActionKind::Move, Some(dest), reasons.share(reason)));
             continue;
         }
         candidates.push(i);
     }
 
     // Duplicates: by size, one path per inode (hard links are not duplicates).
-    let mut full: HashMap<usize, String> = HashMap::new();
+    // `full[i]` is the full hash of entry `i`, once known.
+    let mut full: Vec<Option<Hash>> = vec![None; entries.len()];
     let mut dup_groups: Vec<Vec<usize>> = Vec::new();
     let hashed = AtomicU64::new(0);
     let hits = AtomicU64::new(0);
@@ -166,6 +178,7 @@ pub fn scan(
                 by_size.entry(e.size).or_default().push(i);
             }
         }
+        drop(seen_inodes);
         let mut sized: Vec<Vec<usize>> = by_size.into_values().filter(|g| g.len() > 1).collect();
         sized.sort_by_key(|g| g[0]);
         let total: u64 = sized.iter().flatten().map(|&i| entries[i].size.min(PARTIAL)).sum();
@@ -178,9 +191,9 @@ pub fn scan(
                 let e = &entries[i];
                 if let Some(h) = cache.get(&key(e)) {
                     hits.fetch_add(1, Ordering::Relaxed);
-                    return (i, Ok(Partial::Cached(h.clone())));
+                    return (i, Ok(Partial::Cached(*h)));
                 }
-                let p = partial_hash(&root.join(&e.rel), e.size);
+                let p = partial_hash(&root.join(&*e.rel), e.size);
                 let done = hashed.fetch_add(e.size.min(PARTIAL), Ordering::Relaxed);
                 progress(ScanProgress { phase: "hash", done, total });
                 (i, p)
@@ -189,6 +202,7 @@ pub fn scan(
         let mut states: HashMap<usize, Partial> = HashMap::new();
         for (i, partial) in partials {
             match partial {
+                Ok(Partial::Cached(h) | Partial::Complete(h)) => full[i] = Some(h),
                 Ok(p) => {
                     states.insert(i, p);
                 }
@@ -200,9 +214,8 @@ pub fn scan(
         // (whose partial is unknown) might equal them.
         let mut need_full: Vec<usize> = Vec::new();
         for group in &sized {
-            let any_cached =
-                group.iter().any(|i| matches!(states.get(i), Some(Partial::Cached(_))));
-            let mut by_partial: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+            let any_cached = group.iter().any(|&i| full[i].is_some());
+            let mut by_partial: HashMap<Hash, Vec<usize>> = HashMap::new();
             for &i in group {
                 if let Some(Partial::Prefix { key, .. }) = states.get(&i) {
                     by_partial.entry(*key).or_default().push(i);
@@ -217,14 +230,15 @@ pub fn scan(
         need_full.sort_unstable();
         let jobs: Vec<(usize, Partial)> =
             need_full.into_iter().filter_map(|i| states.remove(&i).map(|p| (i, p))).collect();
+        drop(states);
         let rest_total: u64 =
             jobs.iter().map(|(i, _)| entries[*i].size.saturating_sub(PARTIAL)).sum();
         let rest_done = AtomicU64::new(0);
-        let finished: Vec<(usize, io::Result<String>)> = jobs
+        let finished: Vec<(usize, io::Result<Hash>)> = jobs
             .into_par_iter()
             .map(|(i, p)| {
                 let e = &entries[i];
-                let h = p.finish(&root.join(&e.rel), e.size);
+                let h = p.finish(&root.join(&*e.rel), e.size);
                 let n = e.size.saturating_sub(PARTIAL);
                 hashed.fetch_add(n, Ordering::Relaxed);
                 let done = rest_done.fetch_add(n, Ordering::Relaxed);
@@ -234,41 +248,39 @@ pub fn scan(
             .collect();
         for (i, hash) in finished {
             match hash {
-                Ok(h) => {
-                    full.insert(i, h);
-                }
+                Ok(h) => full[i] = Some(h),
                 Err(e) => stats.warnings.push(unreadable_candidate(&entries[i].rel, &e)),
             }
         }
-        for (i, p) in states {
-            if let Partial::Cached(h) | Partial::Complete(h) = p {
-                full.insert(i, h);
+        let mut by_hash: HashMap<(u64, Hash), Vec<usize>> = HashMap::new();
+        for group in &sized {
+            for &i in group {
+                if let Some(h) = full[i] {
+                    by_hash.entry((entries[i].size, h)).or_default().push(i);
+                }
             }
         }
-        let mut by_hash: HashMap<(u64, &str), Vec<usize>> = HashMap::new();
-        for (&i, h) in &full {
-            by_hash.entry((entries[i].size, h.as_str())).or_default().push(i);
-        }
         dup_groups = by_hash.into_values().filter(|g| g.len() > 1).collect();
+        dup_groups.sort_by_key(|g| g[0]);
     }
 
     // Full hashes of the junk and archive files (from the cache where possible).
-    let action_hashes: Vec<Option<String>> = proposed
+    let action_hashes: Vec<Option<Hash>> = proposed
         .par_iter()
         .map(|(i, ..)| {
             let e = &entries[*i];
-            if let Some(h) = full.get(i).or_else(|| cache.get(&key(e))) {
+            if let Some(h) = full[*i].or_else(|| cache.get(&key(e)).copied()) {
                 hits.fetch_add(1, Ordering::Relaxed);
-                return Some(h.clone());
+                return Some(h);
             }
-            let h = full_hash(&root.join(&e.rel), e.size).ok()?;
+            let h = full_hash(&root.join(&*e.rel), e.size).ok()?;
             hashed.fetch_add(e.size, Ordering::Relaxed);
             Some(h)
         })
         .collect();
 
     let mut actions = Vec::new();
-    let mut new_cache: HashMap<CacheKey, String> = HashMap::new();
+    let mut new_cache: HashMap<CacheKey, Hash> = HashMap::new();
     // The files on their way out: their links do not keep anything.
     let leaving: HashSet<usize> = proposed.iter().map(|p| p.0).collect();
     for ((i, kind, dest, reason), hash) in proposed.into_iter().zip(action_hashes) {
@@ -277,13 +289,15 @@ pub fn scan(
             stats.warnings.push(format!("{}: unreadable, skipped", e.rel));
             continue;
         };
-        new_cache.insert(key(e), hash.clone());
+        if use_cache {
+            new_cache.insert(key(e), hash);
+        }
         actions.push(Action {
             action: kind,
             src: e.rel.clone(),
             dest,
             bytes: e.size,
-            sha256: Some(hash),
+            sha256: Some(Arc::from(fsutil::hex(&hash))),
             mtime: fsutil::format_ns(e.mtime),
             policy_reason: reason,
             group: None,
@@ -291,15 +305,23 @@ pub fn scan(
             keep_reason: None,
         });
     }
-    for (&i, h) in &full {
-        new_cache.insert(key(&entries[i]), h.clone());
+    if use_cache {
+        for (i, h) in full.iter().enumerate() {
+            if let Some(h) = h {
+                new_cache.insert(key(&entries[i]), *h);
+            }
+        }
     }
     let kept = keep_groups(&root_dir, &entries, &dup_groups, &leaving, policy, &mut stats)?;
     for (group, decision) in dup_groups.iter().zip(&kept.decisions) {
         let copies = keep_candidates(&entries, group, &kept.linked_from, policy);
         let primary = &entries[group[decision.kept[0]]];
-        let hash = full[&group[0]].clone();
-        let name = format!("dup:{}", &hash[..16]);
+        let hex = fsutil::hex(&full[group[0]].expect("a group's members are hashed"));
+        // What every delete of the group shares, held once.
+        let name: Arc<str> = Arc::from(format!("dup:{}", &hex[..16]));
+        let hash: Arc<str> = Arc::from(hex);
+        let reason: Arc<str> = Arc::from(format!("duplicate of `{}`", primary.rel));
+        let mut why = Interner::default();
         let mut stays = vec![false; group.len()];
         for &k in &decision.kept {
             stays[k] = true;
@@ -316,17 +338,23 @@ pub fn scan(
                 bytes: e.size,
                 sha256: Some(hash.clone()),
                 mtime: fsutil::format_ns(e.mtime),
-                policy_reason: format!("duplicate of `{}`", primary.rel),
+                policy_reason: reason.clone(),
                 group: Some(name.clone()),
                 kept: Some(primary.rel.clone()),
-                keep_reason: Some(decision.reason(&copies, k)),
+                keep_reason: Some(why.share(decision.reason(&copies, k))),
             });
         }
     }
     actions.sort_by(|a, b| a.src.cmp(&b.src));
+    actions.shrink_to_fit();
     stats.bytes_hashed = hashed.into_inner();
     stats.cache_hits = hits.into_inner();
-    if use_cache && let Err(e) = save_cache(&root_dir, &new_cache) {
+    // An unchanged tree leaves the cache as it is: rewriting (and fsyncing) it
+    // would cost a re-scan more than the scan itself.
+    if use_cache
+        && new_cache != cache
+        && let Err(e) = save_cache(&root_dir, &new_cache)
+    {
         stats.warnings.push(format!("cannot save the hash cache: {e}"));
     }
 
@@ -340,6 +368,23 @@ pub fn scan(
         actions,
     };
     Ok((report, stats))
+}
+
+/// One shared copy of each distinct string (reasons repeat across many actions).
+#[derive(Default)]
+struct Interner {
+    known: HashMap<String, Arc<str>>,
+}
+
+impl Interner {
+    fn share(&mut self, text: String) -> Arc<str> {
+        if let Some(known) = self.known.get(&text) {
+            return known.clone();
+        }
+        let shared: Arc<str> = Arc::from(text.as_str());
+        self.known.insert(text, shared.clone());
+        shared
+    }
 }
 
 /// The keep rule's decision for every duplicate group (see the `keep` module).
@@ -367,8 +412,8 @@ fn keep_groups(
         (0..entries.len()).filter(|&i| links::is_page(&entries[i].rel)).collect();
     let targets: Vec<usize> = groups.iter().flatten().copied().collect();
     let found = {
-        let page_rels: Vec<&str> = pages.iter().map(|&i| entries[i].rel.as_str()).collect();
-        let target_rels: Vec<&str> = targets.iter().map(|&i| entries[i].rel.as_str()).collect();
+        let page_rels: Vec<&str> = pages.iter().map(|&i| &*entries[i].rel).collect();
+        let target_rels: Vec<&str> = targets.iter().map(|&i| &*entries[i].rel).collect();
         links::find(root, &page_rels, &target_rels).map_err(|e| {
             Error::invalid(root.path(), format!("{e}: the keep rule needs the links of the pages"))
         })?
@@ -432,7 +477,7 @@ fn keep_candidates<'e>(
             rel: &entries[i].rel,
             mtime: entries[i].mtime,
             protected: entries[i].protected,
-            linked_from: linked_from.get(&i).map(|&p| entries[p].rel.as_str()),
+            linked_from: linked_from.get(&i).map(|&p| &*entries[p].rel),
             keep_glob: policy.keep_glob(&entries[i].rel),
         })
         .collect()
@@ -500,7 +545,7 @@ fn walk(
         } else if ft.is_file() {
             out.push(Entry {
                 protected: policy.is_protected(&rel),
-                rel,
+                rel: Arc::from(rel),
                 dev: meta.dev(),
                 ino: meta.ino(),
                 size: meta.len(),
@@ -519,11 +564,11 @@ fn walk(
 
 enum Partial {
     /// From the cache: the full hash without reading.
-    Cached(String),
+    Cached(Hash),
     /// The whole file fitted in the partial read: this is its full hash.
-    Complete(String),
+    Complete(Hash),
     /// The first [`PARTIAL`] bytes: their hash and the hasher state after them.
-    Prefix { key: [u8; 32], state: Box<Sha256> },
+    Prefix { key: Hash, state: Box<Sha256> },
 }
 
 fn open_nofollow(path: &Path) -> io::Result<File> {
@@ -541,14 +586,14 @@ fn partial_hash(path: &Path, size: u64) -> io::Result<Partial> {
         if n != size || file.read(&mut [0u8; 1])? != 0 {
             return Err(io::Error::other("size changed while hashing"));
         }
-        return Ok(Partial::Complete(fsutil::hex(&hasher.finalize())));
+        return Ok(Partial::Complete(hasher.finalize().into()));
     }
     let key: [u8; 32] = hasher.clone().finalize().into();
     Ok(Partial::Prefix { key, state: Box::new(hasher) })
 }
 
 impl Partial {
-    fn finish(self, path: &Path, size: u64) -> io::Result<String> {
+    fn finish(self, path: &Path, size: u64) -> io::Result<Hash> {
         match self {
             Partial::Cached(h) | Partial::Complete(h) => Ok(h),
             Partial::Prefix { state, .. } => {
@@ -559,24 +604,25 @@ impl Partial {
                 if n + PARTIAL != size {
                     return Err(io::Error::other("size changed while hashing"));
                 }
-                Ok(fsutil::hex(&hasher.finalize()))
+                Ok(hasher.finalize().into())
             }
         }
     }
 }
 
-fn full_hash(path: &Path, size: u64) -> io::Result<String> {
+fn full_hash(path: &Path, size: u64) -> io::Result<Hash> {
     let mut file = open_nofollow(path)?;
-    let (h, n) = fsutil::hash_reader(&mut file)?;
+    let mut hasher = Sha256::new();
+    let n = fsutil::hash_into(&mut file, &mut hasher)?;
     if n != size {
         return Err(io::Error::other("size changed while hashing"));
     }
-    Ok(h)
+    Ok(hasher.finalize().into())
 }
 
 /// The hash cache `ROOT/.tidy-quarantine/hash-cache.v1` (none yet: empty). Lines it
 /// cannot parse are dropped: a cache entry only ever saves a read.
-fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, String>> {
+fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, Hash>> {
     let name = OsStr::new(CACHE_FILE);
     let bytes = match root
         .open_beneath(&[QUARANTINE_DIR], false)
@@ -593,9 +639,9 @@ fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, String>> {
         if let [dev, ino, size, mtime, hash] = f[..]
             && let (Ok(dev), Ok(ino), Ok(size), Ok(mtime)) =
                 (dev.parse(), ino.parse(), size.parse(), mtime.parse())
-            && fsutil::is_sha256(hash)
+            && let Some(hash) = fsutil::parse_hex(hash)
         {
-            cache.insert((dev, ino, size, mtime), hash.to_owned());
+            cache.insert((dev, ino, size, mtime), hash);
         }
     }
     Ok(cache)
@@ -605,10 +651,12 @@ fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, String>> {
 /// through ROOT's handle, and a symlink or special file in either place is refused,
 /// never replaced. Not secret: it holds inode numbers and content hashes of files
 /// whose names it does not hold, so it gets `0666 & !umask` like every output.
-fn save_cache(root: &Dir, cache: &HashMap<CacheKey, String>) -> tidy_io::Result<()> {
+fn save_cache(root: &Dir, cache: &HashMap<CacheKey, Hash>) -> tidy_io::Result<()> {
     let dir = root.open_beneath(&[QUARANTINE_DIR], true)?;
-    let mut lines: Vec<String> =
-        cache.iter().map(|((d, i, s, m), h)| format!("{d} {i} {s} {m} {h}")).collect();
+    let mut lines: Vec<String> = cache
+        .iter()
+        .map(|((d, i, s, m), h)| format!("{d} {i} {s} {m} {}", fsutil::hex(h)))
+        .collect();
     lines.sort();
     let mut text = lines.join("\n");
     text.push('\n');
@@ -654,7 +702,7 @@ mod tests {
         write(tmp.path(), "near-first", &first);
         write(tmp.path(), "unique-size", b"only one of this size");
         let (report, stats) = run(tmp.path(), "", None);
-        let srcs: Vec<&str> = report.actions.iter().map(|a| a.src.as_str()).collect();
+        let srcs: Vec<&str> = report.actions.iter().map(|a| &*a.src).collect();
         assert_eq!(srcs, ["b/big"]);
         assert_eq!(report.actions[0].kept.as_deref(), Some("a/big"));
         // a/big, b/big and near-last share a prefix: read in full once each;

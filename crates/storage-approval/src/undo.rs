@@ -23,6 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use tidy_io::Dir;
@@ -151,14 +152,12 @@ enum Plan {
 /// from the archive, interrupted actions are finished backwards. Purged files cannot
 /// be restored and are reported as skipped.
 pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
+    let mut entries = Vec::new();
     let mut log = if options.execute {
-        Some(AuditLog::open(audit_path, "", &options.operator)?)
+        Some(AuditLog::open(audit_path, "", &options.operator, &mut |e| entries.push(e))?)
     } else {
+        entries = crate::audit::read_log(audit_path)?;
         None
-    };
-    let entries = match &log {
-        Some(l) => l.entries.clone(),
-        None => crate::audit::read_log(audit_path)?,
     };
     let items = items(&entries);
     let mut summary = RunSummary {
@@ -186,9 +185,9 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         let e = item.intent;
         let index = summary.outcomes.len();
         summary.outcomes.push(Outcome {
-            action: "restore".to_owned(),
-            src: e.src.clone(),
-            dest: e.dest.clone(),
+            action: "restore",
+            src: Arc::from(e.src.as_str()),
+            dest: e.dest.as_deref().map(Arc::from),
             bytes: e.bytes,
             status: Status::Skipped,
             reason: None,
@@ -444,8 +443,8 @@ fn recreate_dirs(
     let mut made = Vec::new();
     for e in todo {
         let skip = |status: Status, why: String| Outcome {
-            action: "mkdir".to_owned(),
-            src: e.src.clone(),
+            action: "mkdir",
+            src: Arc::from(e.src.as_str()),
             dest: None,
             bytes: 0,
             status,
