@@ -76,7 +76,7 @@ pub use crate::report::{
     Analysis, AnalyzeOptions, analyze, render_human, render_json, render_markdown,
 };
 pub use crate::rules::{
-    Merge, Proposal, Rule, Rules, SCHEMA_VERSION, Status, bootstrap_rules, propose,
+    Merge, Proposal, Rule, Rules, SCHEMA_VERSION, Status, bootstrap_rules, find_rule, propose,
 };
 pub use crate::rules_file::{
     DEFAULT_RULES_FILE, LOCK_NAME, MAX_RULES_BYTES, default_lock_dir, load_rules, repository_root,
@@ -100,14 +100,17 @@ pub fn execute(
 ) -> Result<Merge> {
     let groups: Vec<Group> = analysis.proposals.iter().map(|p| p.group.clone()).collect();
     let now = options.now.format(&Rfc3339).unwrap_or_default();
-    let merge = rules_file::update(rules_file, lock_dir, |rules| {
-        rules::merge(rules, &groups, &options.thresholds, &now)
+    let (merge, proposals) = rules_file::update(rules_file, lock_dir, |rules| {
+        let (merge, proposals) = rules::merge(rules, &groups, &options.thresholds, &now);
+        ((merge, proposals), merge.added + merge.updated > 0)
     })?;
+    // What was decided under the lock is what the report shows.
+    analysis.proposals = proposals;
     analysis.applied = Some((rules_file.to_path_buf(), merge));
     Ok(merge)
 }
 
 /// Writes the bootstrap rules to `path` if it does not exist (under the lock).
 pub fn init_rules_file(path: &Path, lock_dir: &Path) -> Result<()> {
-    rules_file::update(path, lock_dir, |_| ())
+    rules_file::update(path, lock_dir, |_| ((), false))
 }

@@ -258,7 +258,18 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
         ));
     }
     let rules_file = args.rules.clone().unwrap_or_else(|| root.join(fr::DEFAULT_RULES_FILE));
-    let rules = fr::Rules::new(fr::load_rules(&rules_file).map_err(|e| e.to_string())?);
+    // With --execute the groups are decided against the file as it is under the lock:
+    // reading it beforehand too would parse and index every rule twice.
+    let rules = if args.execute {
+        // Still refused at once when it is no regular file (a FIFO, a device).
+        match tidy_io::open_regular(&rules_file) {
+            Err(e) if !e.is_not_found() => return Err(e.to_string()),
+            _ => {}
+        }
+        fr::Rules::new(Vec::new())
+    } else {
+        fr::Rules::new(fr::load_rules(&rules_file).map_err(|e| e.to_string())?)
+    };
     let options = fr::AnalyzeOptions { max: args.max, thresholds: args.thresholds, now };
     let mut analysis = fr::analyze(&loaded, &rules, &options);
     if args.execute {
@@ -442,7 +453,7 @@ impl<W: Write> std::io::Read for FlushWhenIdle<W> {
 /// The repository the working directory is in (the nearest ancestor with `.git`),
 /// else the working directory itself.
 fn repository() -> PathBuf {
-    fr::repository_root(Path::new(".")).unwrap_or_else(|| PathBuf::from("."))
+    fr::repository_root(Path::new(".")).unwrap_or_default()
 }
 
 fn match_rule(
@@ -485,9 +496,10 @@ fn match_rule(
         },
     };
     let rules_file = rules.unwrap_or_else(|| repository().join(fr::DEFAULT_RULES_FILE));
-    let rules = fr::Rules::new(fr::load_rules(&rules_file).map_err(|e| e.to_string())?);
+    let rules = fr::load_rules(&rules_file).map_err(|e| e.to_string())?;
     let signature = fr::signature(&error_type, &message, traceback.as_deref());
-    let rule = rules.lookup_signature(&signature);
+    // One lookup: only the rules that could apply are indexed.
+    let rule = fr::find_rule(&rules, &signature);
     match format {
         MatchFormat::Human => match rule {
             Some(rule) => emit(&format!(

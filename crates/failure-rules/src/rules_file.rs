@@ -20,6 +20,7 @@ use std::time::Duration;
 use tidy_io::{Durability, Perms, ReplaceOptions, Root};
 
 use crate::error::{Error, Result};
+use crate::normalize::NORMALIZER_VERSION;
 use crate::rules::{HTTP_429, OLD_HTTP_429, Rule, RulesDoc, SCHEMA_VERSION, bootstrap_rules};
 use crate::signature::{legacy_rule_id, rule_id};
 
@@ -42,34 +43,51 @@ pub const MAX_RULES_BYTES: u64 = 256 * 1024 * 1024;
 /// a regular file (a FIFO, a device, a symlink to one) is an error, never read.
 pub fn load_rules(path: &Path) -> Result<Vec<Rule>> {
     match tidy_io::read_file(path, MAX_RULES_BYTES) {
-        Ok(bytes) => parse(path, &bytes).map(|doc| doc.rules),
+        Ok(bytes) => parse(path, &bytes).map(|(doc, _)| doc.rules),
         Err(e) if e.is_not_found() => Ok(bootstrap_rules()),
         Err(e) => Err(Error::file(e)),
     }
 }
 
-fn parse(path: &Path, bytes: &[u8]) -> Result<RulesDoc> {
-    // The version first, so that a newer file is named as such rather than as corrupt.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+/// Only the version of a rules file: read first, so that a newer file is named as
+/// such rather than as corrupt. Every other field is skipped without being built.
+#[derive(serde::Deserialize)]
+struct VersionOnly {
+    #[serde(default)]
+    version: Option<serde_json::Value>,
+}
+
+/// The rules of a rules file, brought to this normalizer version; `true` when a
+/// rule was migrated (the file then differs from what it would be written as).
+fn parse(path: &Path, bytes: &[u8]) -> Result<(RulesDoc, bool)> {
+    let syntax = |e: serde_json::Error| {
         if e.is_syntax() || e.is_eof() {
             Error::corrupt(path, format!("not valid JSON ({e})"))
         } else {
             Error::corrupt(path, e.to_string())
         }
-    })?;
-    let version = match value.get("version") {
+    };
+    // Parsed straight into rules, never into a `serde_json::Value` tree: a file of
+    // 200,000 rules took seconds and a gigabyte that way.
+    let head: VersionOnly = serde_json::from_slice(bytes).map_err(syntax)?;
+    let version = match head.version {
         None => 1,
         Some(v) => v.as_u64().ok_or_else(|| Error::corrupt(path, "`version` is not a number"))?,
     };
     if version > SCHEMA_VERSION {
         return Err(Error::newer(path, version, SCHEMA_VERSION));
     }
-    let mut doc: RulesDoc =
-        serde_json::from_value(value).map_err(|e| Error::corrupt(path, e.to_string()))?;
+    let mut doc: RulesDoc = serde_json::from_slice(bytes).map_err(syntax)?;
+    // A file written by this normalizer version needs no look at its ids: telling
+    // an old id from a hand-written one costs three hashes per rule.
+    if doc.normalizer.as_deref() == Some(NORMALIZER_VERSION) {
+        return Ok((doc, false));
+    }
     for rule in &mut doc.rules {
         migrate(rule);
     }
-    Ok(doc)
+    // Written again with the version, even when no rule changed.
+    Ok((doc, true))
 }
 
 /// Normalizer versions whose ids hashed the signature as printed.
@@ -88,6 +106,13 @@ fn migrate(rule: &mut Rule) {
         }
         return;
     }
+    // Only `rule_` and 64 hex digits can be a derived id; others cost no hashing.
+    let derived = rule.id.len() == 69
+        && rule.id.starts_with("rule_")
+        && rule.id.as_bytes()[5..].iter().all(u8::is_ascii_hexdigit);
+    if !derived {
+        return;
+    }
     let id = rule_id(&rule.signature);
     if rule.id == id {
         return;
@@ -101,9 +126,20 @@ fn migrate(rule: &mut Rule) {
 }
 
 /// Serializes rules as the file stores them (pretty JSON, trailing newline).
-pub(crate) fn to_bytes(rules: &[Rule]) -> Vec<u8> {
-    let doc = RulesDoc { version: SCHEMA_VERSION, rules: rules.to_vec() };
-    let mut bytes = serde_json::to_vec_pretty(&doc).expect("rules serialize to JSON");
+/// `capacity` is a guess of the size (the file's size when it was read), so that
+/// the buffer is not grown by doubling: for a large file the copies would double
+/// the memory the write needs.
+pub(crate) fn to_bytes(rules: &[Rule], capacity: usize) -> Vec<u8> {
+    // Borrowed: the rules are not copied to be written.
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        version: u64,
+        normalizer: &'a str,
+        rules: &'a [Rule],
+    }
+    let mut bytes = Vec::with_capacity(capacity);
+    let doc = Doc { version: SCHEMA_VERSION, normalizer: NORMALIZER_VERSION, rules };
+    serde_json::to_writer_pretty(&mut bytes, &doc).expect("rules serialize to JSON");
     bytes.push(b'\n');
     bytes
 }
@@ -145,11 +181,12 @@ pub fn default_lock_dir(rules_file: &Path) -> PathBuf {
 
 /// Under the `docs` lock in `lock_dir`: reads `path` (bootstrap rules if missing),
 /// lets `change` edit the rules, and writes them back atomically if they changed.
-/// Returns what `change` returned.
+/// `change` returns its result and whether it changed anything: comparing before
+/// and after would keep a second copy of every rule.
 pub(crate) fn update<T>(
     path: &Path,
     lock_dir: &Path,
-    change: impl FnOnce(&mut Vec<Rule>) -> T,
+    change: impl FnOnce(&mut Vec<Rule>) -> (T, bool),
 ) -> Result<T> {
     let set = multilock::LockSet::open(lock_dir).map_err(|e| Error::lock(path, e.to_string()))?;
     // A parent `multilock run --lock docs` already holds it for us.
@@ -173,15 +210,24 @@ pub(crate) fn update<T>(
         )
     };
     let file = RulesFile::open(path)?;
-    let loaded = file.read()?;
-    let before = match &loaded {
-        Some(loaded) => Some(parse(path, &loaded.bytes)?.rules),
-        None => None,
+    let mut loaded = file.read()?;
+    let size = loaded.as_ref().map_or(0, |l| l.bytes.len());
+    let (mut rules, migrated) = match loaded.as_mut() {
+        Some(loaded) => {
+            let (doc, migrated) = parse(path, &loaded.bytes)?;
+            // The replacement checks the file by its snapshot, not its bytes: they
+            // need not stay in memory beside the parsed rules.
+            loaded.bytes = Vec::new();
+            (doc.rules, migrated)
+        }
+        None => (bootstrap_rules(), true),
     };
-    let mut rules = before.clone().unwrap_or_else(bootstrap_rules);
-    let result = change(&mut rules);
-    if before.as_ref() != Some(&rules) {
-        file.write(loaded.as_ref(), &to_bytes(&rules))?;
+    let (result, changed) = change(&mut rules);
+    if changed || migrated {
+        // Room for the rules added: a few kilobytes beyond the old size.
+        let bytes = to_bytes(&rules, size + size / 64 + 4096);
+        drop(rules);
+        file.write(loaded.as_ref(), &bytes)?;
     }
     if let Some(guard) = guard {
         guard.release().map_err(|e| Error::lock(path, e.to_string()))?;

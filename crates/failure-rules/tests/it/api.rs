@@ -258,3 +258,39 @@ fn a_rule_with_frames_applies_to_the_same_frames_or_unknown_ones() {
         Some("PermissionError: <*>")
     );
 }
+
+#[test]
+fn one_lookup_without_an_index_finds_what_the_index_finds() {
+    let mut rules = bootstrap_rules();
+    for (k, sig) in [
+        "TimeoutError: lock <*> not acquired after <DUR>",
+        "KeyError: 'run_id' @ jobs:run > store:load",
+        "<*>Error: disk <*> full",
+        "ValueError: bad id <NUM>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut rule = rules[0].clone();
+        rule.signature = (*sig).into();
+        rule.id = format!("rule_extra_{k}");
+        rules.push(rule);
+    }
+    let index = Rules::new(rules.clone());
+    for sig in [
+        "TimeoutError: lock 'q' not acquired after <DUR>",
+        "TimeoutError: read timed out",
+        "KeyError: 'run_id' @ jobs:run > store:load",
+        "KeyError: 'run_id'",
+        "KeyError: 'run_id' @ other:frame",
+        "OSError: disk <PATH> full",
+        "ValueError: bad id <HEX>",
+        "HTTPError: 429 Client Error: Too Many Requests for url: <URL>",
+        "ValueError: 429",
+        "NothingError: at all",
+    ] {
+        let a = index.lookup_signature(sig).map(|r| r.id.clone());
+        let b = failure_rules::find_rule(&rules, sig).map(|r| r.id.clone());
+        assert_eq!(a, b, "{sig}");
+    }
+}
