@@ -8,6 +8,9 @@
 //! side by side on the same lines when Python has it. Without the directory, or
 //! without Drain3, that part is skipped with a note.
 //!
+//! Last, `analyze --execute` and `match` against a generated rules file of 200,000
+//! rules (`--rules N`; `--rules-only` runs just that).
+//!
 //! The corpus is generated: log lines of HDFS, Apache, OpenSSH, Spark, Zookeeper and
 //! Python/Java exceptions, written from the templates of those systems with realistic
 //! variable values (block ids, addresses, ports, user and host names, paths, times…),
@@ -38,6 +41,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if args.iter().any(|a| a == "--loghub-only") {
         let tools = Tools::build("release")?;
         return loghub_accuracy(&tools.path("failure-rules"), loghub.as_deref());
+    }
+    if args.iter().any(|a| a == "--rules-only") {
+        let tools = Tools::build("release")?;
+        return rules_scale(&tools.path("failure-rules"), flag(args, "--rules").unwrap_or(200_000));
     }
     let messages = flag(args, "--messages").unwrap_or(1_000_000);
     let labelled = flag(args, "--labelled").unwrap_or(100_000);
@@ -128,7 +135,126 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     accuracy_average(&avg);
     hand_labelled(&bin, dir)?;
-    loghub_accuracy(&bin, loghub.as_deref())
+    loghub_accuracy(&bin, loghub.as_deref())?;
+    rules_scale(&bin, flag(args, "--rules").unwrap_or(200_000))
+}
+
+/// `analyze --execute` and `match` against a rules file of `n` rules (about 590
+/// bytes each, like a rules file grown over years), in a fresh repository: the
+/// first `--execute` adds a rule and updates one (and, the file being of an older
+/// format, migrates every id), the second changes nothing.
+fn rules_scale(bin: &Path, n: usize) -> Result<(), String> {
+    let tmp =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let repo = tmp.path();
+    for dir in [".git", "docs", ".autonomous_runs/run-new/errors"] {
+        std::fs::create_dir_all(repo.join(dir)).map_err(|e| format!("cannot create {dir}: {e}"))?;
+    }
+    let rules_file = repo.join("docs/LEARNED_ERROR_MITIGATIONS.json");
+    let words = ["loading", "saving", "syncing", "parsing", "indexing", "evicting"];
+    let rules: Vec<serde_json::Value> = (0..n)
+        .map(|k| {
+            serde_json::json!({
+                // Not the id of its signature: every rule costs the migration check.
+                "id": format!("rule_{:064x}", k * 7919 + 12345),
+                "created_at": "2026-11-01T00:00:00Z",
+                "signature": format!("Gen{k}Error: {} item <NUM> of batch_<*> failed at stage <*> after <DUR>", words[k % 6]),
+                "recommendation": "Investigate recurring failures of this kind; add a targeted mitigation once the cause is known, and link the incident report here.",
+                "confidence": "medium",
+                "evidence": [format!("run-{}-nightly", k % 97), format!("run-{}-tidy", k % 89), format!("run-{}-ci", k % 83), format!("run-{}-release", k % 79)],
+                "frequency": 5 + k % 20,
+                "scope": "general",
+                "enforcement": "guidance",
+            })
+        })
+        .collect();
+    let text = serde_json::to_vec_pretty(&serde_json::json!({"version": 1, "rules": rules}))
+        .map_err(|e| e.to_string())?;
+    drop(rules);
+    std::fs::write(&rules_file, &text)
+        .map_err(|e| format!("cannot write {}: {e}", rules_file.display()))?;
+    for (i, message) in ["loading item 3 of batch_3x failed at stage s7 after 3s", "never seen 1"]
+        .iter()
+        .enumerate()
+    {
+        let record = serde_json::json!({"type": if i == 0 { "Gen7Error" } else { "BrandNewError" }, "message": message, "run_id": "run-new"});
+        let path = repo.join(format!(".autonomous_runs/run-new/errors/e{i}.json"));
+        std::fs::write(&path, record.to_string())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    println!(
+        "\nrules file of {n} rules ({:.1} MB), one run each, in order (the first changes the file)",
+        text.len() as f64 / 1e6
+    );
+    println!("{:<34} {:>8} {:>8} {:>10}", "command", "wall s", "CPU s", "peak RSS");
+    let empty = repo.join("empty.txt");
+    std::fs::write(&empty, "").map_err(|e| e.to_string())?;
+    let row = |name: &str, args: &[&str]| -> Result<(), String> {
+        let sample = timed_in(bin, args, &empty, repo)?;
+        println!(
+            "{name:<34} {:>8.3} {:>8} {:>10}",
+            sample.wall,
+            sample.cpu.map_or("n/a".to_owned(), |c| format!("{c:.3}")),
+            sample.peak_kb.map_or("n/a".to_owned(), |kb| format!("{:.0} MB", kb / 1024.0))
+        );
+        Ok(())
+    };
+    row("analyze --execute (migrates, writes)", &["analyze", "--execute"])?;
+    row("analyze --execute (no change)", &["analyze", "--execute"])?;
+    row(
+        "match (a rule applies)",
+        &[
+            "match",
+            "--type",
+            "Gen7Error",
+            "--message",
+            "loading item 3 of batch_3x failed at stage s7 after 3s",
+        ],
+    )?;
+    Ok(())
+}
+
+/// Like [`timed`], in `dir`, accepting exit 1 (`match` finding no rule).
+fn timed_in(bin: &Path, args: &[&str], input: &Path, dir: &Path) -> Result<Sample, String> {
+    let gnu_time = Path::new("/usr/bin/time").is_file();
+    let mut command = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MULTILOCK_DIR")
+        .stdin(File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let out = command.output().map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !matches!(out.status.code(), Some(0 | 1)) {
+        return Err(format!(
+            "{} {} failed: {}",
+            bin.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(sample_of(secs, &String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A run's wall seconds and what `/usr/bin/time -v` printed on its stderr.
+fn sample_of(wall: f64, stderr: &str) -> Sample {
+    let field = |name: &str| -> Option<f64> {
+        stderr.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse().ok())
+    };
+    let cpu = match (field("User time (seconds):"), field("System time (seconds):")) {
+        (Some(user), Some(system)) => Some(user + system),
+        _ => None,
+    };
+    Sample { wall, cpu, peak_kb: field("Maximum resident set size (kbytes):") }
 }
 
 /// One labelled system of the Loghub-2k set: its event ids, message column and raw
@@ -497,15 +623,7 @@ fn timed(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let field = |name: &str| -> Option<f64> {
-        stderr.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse().ok())
-    };
-    let cpu = match (field("User time (seconds):"), field("System time (seconds):")) {
-        (Some(user), Some(system)) => Some(user + system),
-        _ => None,
-    };
-    Ok(Sample { wall: secs, cpu, peak_kb: field("Maximum resident set size (kbytes):") })
+    Ok(sample_of(secs, &String::from_utf8_lossy(&out.stderr)))
 }
 
 /// One timed run.
