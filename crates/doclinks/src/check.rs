@@ -1,6 +1,11 @@
-//! The check itself: choose the files (all, given paths, nav-reachable, or
-//! changed since a revision), read and parse each once in parallel, resolve
-//! every link, and check fragments against anchors computed once per target.
+//! The check itself: walk the tree, detect how it is published, read and parse
+//! every page once in parallel, build the site model, then choose the files
+//! (all, given paths, nav-reachable, or changed since a revision) and resolve
+//! every link the way the platform does.
+//!
+//! Fix proposals come from `suggest.rs`; each is written in the link's own
+//! style and kept only if the resolver finds its new destination (the fix
+//! invariant): a fix never turns a broken link into another broken one.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -12,11 +17,15 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::error::Error;
 use crate::extract::{Extracted, extract, html_page_anchors};
+use crate::git;
 use crate::nav;
-use crate::report::{Confidence, Finding, Kind, Report, Summary, Warning};
-use crate::resolve::{Dest, Local, resolve};
-use crate::suggest::{self, Suggester, git};
-use crate::tree::{Entry, Tree, TreeRoot, is_markdown, push_warning};
+use crate::platform::{self, Platform, PlatformInfo};
+use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary, Warning};
+use crate::resolve::{Link, percent_decode};
+use crate::site::{AnchorRules, Found, Missing, Model, Pages, Redirect, Resolution};
+use crate::slug::Flavor;
+use crate::suggest::{self, Candidate, Suggester};
+use crate::tree::{Tree, TreeRoot, is_markdown, push_warning};
 
 /// Progress of a check: files done out of a total known so far.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +48,7 @@ pub struct CheckOptions {
     changed_since: Option<String>,
     fragments: bool,
     config: Option<Config>,
+    platform: Option<Platform>,
     progress: Option<ProgressFn>,
 }
 
@@ -53,6 +63,7 @@ impl CheckOptions {
             changed_since: None,
             fragments: true,
             config: None,
+            platform: None,
             progress: None,
         }
     }
@@ -89,6 +100,13 @@ impl CheckOptions {
         self
     }
 
+    /// Resolves links as this platform does, instead of detecting it (and
+    /// instead of `platform` in `doclinks.toml`).
+    pub fn platform(mut self, platform: Option<Platform>) -> CheckOptions {
+        self.platform = platform;
+        self
+    }
+
     /// Calls `progress` as files are checked (from several threads).
     pub fn progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> CheckOptions {
         self.progress = Some(Arc::new(progress));
@@ -115,8 +133,147 @@ pub fn check(options: &CheckOptions) -> Result<Report, Error> {
     };
     let warnings = Mutex::new(Vec::new());
     let tree = Tree::walk(TreeRoot::new(handle, config.max_file_size), &warnings)?;
-    let engine = Engine::new(&tree, &config, options, warnings);
-    engine.run(options)
+    let (forced, chosen_by) = match (options.platform, config.platform) {
+        (Some(p), _) => (Some(p), "--platform"),
+        (None, Some(p)) => (Some(p), "doclinks.toml"),
+        (None, None) => (None, "detected"),
+    };
+    let detected = platform::detect(&tree, forced, &warnings);
+    let host = match forced {
+        Some(p @ (Platform::GitHub | Platform::GitLab)) => (p, None),
+        _ => platform::host(&tree),
+    };
+    let docs = Docs::new(&tree, &warnings);
+    // Every page is parsed before the model is built: routes come from front
+    // matter, and a DocFX base path from the pages' links.
+    (0..tree.files.len()).into_par_iter().filter(|&i| is_markdown(&tree.files[i])).for_each(|i| {
+        docs.get(i);
+    });
+    let sites = if matches!(forced, Some(Platform::GitHub | Platform::GitLab)) {
+        Vec::new()
+    } else {
+        detected
+    };
+    let model = Model::build(&tree, sites, host, config.base_path.as_deref(), &docs, &warnings);
+    let info = platform_info(&model, chosen_by);
+    let engine = Engine::new(&tree, &config, options, docs, model);
+    let mut report = engine.run(options)?;
+    report.platform = info;
+    Ok(report)
+}
+
+/// What the summary and JSON say about the platform.
+fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
+    let sites = model.infos();
+    let (platform, source) = match sites.first() {
+        Some(first) => (first.platform, first.config.clone()),
+        None => (model.host, model.host_source.clone()),
+    };
+    PlatformInfo {
+        platform,
+        source,
+        chosen_by: chosen_by.to_owned(),
+        sites,
+        notes: model.notes.clone(),
+    }
+}
+
+/// Every page of the tree, read and parsed at most once.
+pub(crate) struct Docs<'t> {
+    tree: &'t Tree,
+    docs: Vec<OnceLock<Option<Extracted>>>,
+    /// Anchors per page and slug flavor, computed at most once each.
+    anchors: Vec<[OnceLock<HashSet<String>>; 2 * Flavor::ALL.len()]>,
+    warnings: &'t Mutex<Vec<Warning>>,
+    /// Pages read from a lossy decode: never rewritten.
+    lossy: Mutex<Vec<String>>,
+}
+
+impl Pages for Docs<'_> {
+    fn page(&self, index: usize) -> Option<&Extracted> {
+        self.get(index)
+    }
+}
+
+impl<'t> Docs<'t> {
+    fn new(tree: &'t Tree, warnings: &'t Mutex<Vec<Warning>>) -> Docs<'t> {
+        Docs {
+            tree,
+            docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+            anchors: (0..tree.files.len()).map(|_| Default::default()).collect(),
+            warnings,
+            lossy: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<&Extracted> {
+        if !has_anchors(&self.tree.files[index]) {
+            return None;
+        }
+        self.docs[index].get_or_init(|| self.read(index)).as_ref()
+    }
+
+    fn read(&self, index: usize) -> Option<Extracted> {
+        let rel = &self.tree.files[index];
+        let warn = |message: String| push_warning(self.warnings, &self.tree.abs(rel), message);
+        let bytes = match self.tree.root.read(rel) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                warn(message);
+                return None;
+            }
+        };
+        if bytes[..bytes.len().min(8192)].contains(&0) {
+            warn("skipped: binary file (contains NUL bytes)".to_owned());
+            return None;
+        }
+        if is_html(rel) {
+            // A page is only a link target: its anchors are all that is needed,
+            // and a legacy encoding must not hide the ASCII ids in it.
+            return Some(html_page_anchors(&String::from_utf8_lossy(&bytes)));
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => Some(extract(&text)),
+            Err(e) => {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                warn(format!(
+                    "not valid UTF-8 (line {line}): checked from a lossy decode, never rewritten"
+                ));
+                self.lossy.lock().expect("lossy pages lock").push(rel.clone());
+                Some(extract(&String::from_utf8_lossy(e.as_bytes())))
+            }
+        }
+    }
+
+    /// The anchors of a page in a flavor, with those of the files it includes.
+    fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> &HashSet<String> {
+        let slot = 2 * rules.flavor.index() + usize::from(rules.terms);
+        self.anchors[index][slot].get_or_init(|| {
+            let mut seen = HashSet::new();
+            let mut out = HashSet::new();
+            let mut stack = vec![index];
+            while let Some(page) = stack.pop() {
+                if !seen.insert(page) || seen.len() > 16 {
+                    continue;
+                }
+                let Some(doc) = self.get(page) else { continue };
+                out.extend(doc.anchors(rules.flavor, rules.terms));
+                stack.extend(model.includes(self.tree, page, doc));
+            }
+            out
+        })
+    }
+
+    /// Whether a page (or one it includes) has ids a plugin generates.
+    fn generated_ids(&self, model: &Model, index: usize) -> bool {
+        let Some(doc) = self.get(index) else { return false };
+        doc.generated_ids
+            || model
+                .includes(self.tree, index, doc)
+                .into_iter()
+                .any(|i| self.get(i).is_some_and(|d| d.generated_ids))
+    }
 }
 
 /// Everything one file's links produced.
@@ -137,8 +294,8 @@ struct FileResult {
 pub(crate) struct Engine<'t> {
     tree: &'t Tree,
     config: &'t Config,
-    docs: Vec<OnceLock<Option<Extracted>>>,
-    warnings: Mutex<Vec<Warning>>,
+    docs: Docs<'t>,
+    model: Model,
     suggester: Suggester<'t>,
     fragments: bool,
     progress: Option<ProgressFn>,
@@ -151,52 +308,20 @@ impl<'t> Engine<'t> {
         tree: &'t Tree,
         config: &'t Config,
         options: &CheckOptions,
-        warnings: Mutex<Vec<Warning>>,
+        docs: Docs<'t>,
+        model: Model,
     ) -> Engine<'t> {
-        let suggester = Suggester::new(tree, config, &warnings);
+        let suggester = Suggester::new(tree, config);
         Engine {
             tree,
             config,
-            docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
-            warnings,
+            docs,
+            model,
             suggester,
             fragments: options.fragments,
             progress: options.progress.clone(),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
-        }
-    }
-
-    /// The parsed file, read and parsed at most once however many links need it.
-    fn doc(&self, index: usize) -> Option<&Extracted> {
-        self.docs[index].get_or_init(|| self.read(index)).as_ref()
-    }
-
-    fn read(&self, index: usize) -> Option<Extracted> {
-        let rel = &self.tree.files[index];
-        let warn = |message: String| {
-            push_warning(&self.warnings, &self.tree.abs(rel), message);
-            None
-        };
-        let bytes = match self.tree.root.read(rel) {
-            Ok(bytes) => bytes,
-            Err(message) => return warn(message),
-        };
-        if bytes[..bytes.len().min(8192)].contains(&0) {
-            return warn("skipped: binary file (contains NUL bytes)".to_owned());
-        }
-        if is_html(rel) {
-            // A page is only a link target: its anchors are all that is needed,
-            // and a legacy encoding must not hide the ASCII ids in it.
-            return Some(html_page_anchors(&String::from_utf8_lossy(&bytes)));
-        }
-        match String::from_utf8(bytes) {
-            Ok(text) => Some(extract(&text)),
-            Err(e) => {
-                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                warn(format!("skipped: not valid UTF-8 (line {line})"))
-            }
         }
     }
 
@@ -221,7 +346,7 @@ impl<'t> Engine<'t> {
                 self.under_paths(&markdown, &options.paths)?
             };
             let changed = match &options.changed_since {
-                Some(rev) => Some(changed_since(&self.tree.root, rev)?),
+                Some(rev) => Some(git::changed_since(&self.tree.root, rev)?),
                 None => None,
             };
             // The reverse link index needs every file's links, not just the selected ones.
@@ -299,7 +424,7 @@ impl<'t> Engine<'t> {
         }
         if start.is_empty() {
             push_warning(
-                &self.warnings,
+                self.docs.warnings,
                 &self.tree.root,
                 "no navigation files found (README.md, SUMMARY.md, mkdocs.yml nav, toc.yml or `nav` in doclinks.toml)"
                     .to_owned(),
@@ -364,7 +489,7 @@ impl<'t> Engine<'t> {
                 tocs.push(path.clone());
             }
         }
-        if let Some(mkdocs) = nav::read_mkdocs(&tree.root, &self.warnings) {
+        if let Some(mkdocs) = nav::read_mkdocs(&tree.root, self.docs.warnings) {
             add(&mkdocs.docs_dir);
             for path in &mkdocs.nav {
                 add(path);
@@ -374,7 +499,7 @@ impl<'t> Engine<'t> {
             match nav::read_text(&tree.root, toc).and_then(|text| nav::toc_hrefs(toc, &text)) {
                 Ok(hrefs) => hrefs.iter().for_each(|href| add(href)),
                 Err(e) => push_warning(
-                    &self.warnings,
+                    self.docs.warnings,
                     &tree.abs(toc),
                     format!("{e}; its entries are not nav starting points"),
                 ),
@@ -396,13 +521,13 @@ impl<'t> Engine<'t> {
     fn check_file(&self, index: usize) -> FileResult {
         let mut result = FileResult::default();
         let file = &self.tree.files[index];
-        let Some(doc) = self.doc(index) else {
+        let Some(doc) = self.docs.get(index) else {
             self.tick();
             return result;
         };
         for link in &doc.links {
             result.links += 1;
-            let finding = |kind: Kind, fix: Option<crate::report::Fix>| Finding {
+            let finding = |kind: Kind, fix: Option<Fix>| Finding {
                 kind,
                 file: file.clone(),
                 line: link.line,
@@ -411,23 +536,39 @@ impl<'t> Engine<'t> {
                 fix,
                 span: link.span.clone(),
             };
-            let found = match resolve(&link.dest, file, &self.config.site_prefixes) {
-                Dest::External => {
-                    result.external += 1;
-                    None
-                }
-                Dest::AbsolutePath => Some(finding(Kind::AbsolutePath, None)),
-                Dest::Site => Some(finding(Kind::SiteLink, None)),
-                Dest::OutsideRoot => {
-                    result.local += 1;
-                    Some(finding(Kind::OutsideRoot, None))
-                }
-                Dest::Local(local) => {
-                    result.local += 1;
-                    self.check_local(file, &link.raw, &local, &mut result)
-                        .map(|(kind, fix)| finding(kind, fix))
-                }
-            };
+            let found =
+                match self.model.resolve(self.tree, &link.dest, file, &self.config.site_prefixes) {
+                    Resolution::External => {
+                        result.external += 1;
+                        None
+                    }
+                    Resolution::AbsolutePath => Some(finding(Kind::AbsolutePath, None)),
+                    Resolution::Site => Some(finding(Kind::SiteLink, None)),
+                    Resolution::OutsideRoot => {
+                        result.local += 1;
+                        Some(finding(Kind::OutsideRoot, None))
+                    }
+                    Resolution::Unreadable => {
+                        result.local += 1;
+                        None
+                    }
+                    Resolution::Found(found) => {
+                        result.local += 1;
+                        self.found(file, &link.raw, found, &mut result)
+                            .map(|(kind, fix)| finding(kind, fix))
+                    }
+                    Resolution::Redirected(link_parts, redirect) => {
+                        result.local += 1;
+                        let fix = self.redirect_fix(file, &link_parts, &redirect);
+                        Some(finding(Kind::Redirected, fix))
+                    }
+                    Resolution::Missing(missing) => {
+                        result.local += 1;
+                        result.targets.push(missing.wanted.clone());
+                        let (kind, fix) = self.missing(file, &missing);
+                        Some(finding(kind, fix))
+                    }
+                };
             if let Some(found) = found {
                 if self.config.ignore.iter().any(|r| r.matches(file, &found.target)) {
                     result.ignored += 1;
@@ -442,39 +583,36 @@ impl<'t> Engine<'t> {
         result
     }
 
-    fn check_local(
+    /// A link that resolves to a file: its fragment is checked against the
+    /// anchors the renderer gives the target.
+    fn found(
         &self,
         file: &str,
         raw: &str,
-        local: &Local<'_>,
+        found: Found<'_>,
         result: &mut FileResult,
-    ) -> Option<(Kind, Option<crate::report::Fix>)> {
-        result.targets.push(local.path.clone());
-        let target = match self.tree.lookup(&local.path) {
-            Entry::File(index) => index,
-            Entry::Dir => {
-                let index = self.tree.dir_index(&local.path);
-                if let Some(i) = index {
-                    result.targets.push(self.tree.files[i].clone());
-                }
-                index
+    ) -> Option<(Kind, Option<Fix>)> {
+        result.targets.push(found.path.clone());
+        let page = found.page.filter(|&i| has_anchors(&self.tree.files[i]))?;
+        if page != self.tree.index(&found.path).unwrap_or(usize::MAX) {
+            result.targets.push(self.tree.files[page].clone());
+        }
+        if is_markdown(&self.tree.files[page]) {
+            result.markdown_targets.push(page);
+        }
+        let fragment = found.link.fragment.as_deref()?;
+        let anchors = self.judged_anchors(file, &found.link, fragment, page)?;
+        let insensitive = self.model.fragment_rules(self.tree, file, page).insensitive;
+        if has_anchor(anchors, fragment, insensitive) {
+            return None;
+        }
+        for &other in &found.also {
+            if self
+                .judged_anchors(file, &found.link, fragment, other)
+                .is_none_or(|a| has_anchor(a, fragment, insensitive))
+            {
+                return None;
             }
-            Entry::Missing => return Some(self.missing(file, local)),
-        };
-        let target = target.filter(|&i| has_anchors(&self.tree.files[i]))?;
-        if is_markdown(&self.tree.files[target]) {
-            result.markdown_targets.push(target);
-        }
-        let fragment = local.fragment.as_deref()?;
-        if !self.fragments || fragment.is_empty() || fragment == "top" {
-            return None;
-        }
-        if is_source_line(local.suffix, fragment) {
-            return None;
-        }
-        let anchors = &self.doc(target)?.anchors;
-        if anchors.contains(fragment) {
-            return None;
         }
         let fix = self.suggester.anchor(fragment, anchors).map(|(anchor, confidence, reason)| {
             suggest::fix(suggest::write_anchor(raw, &anchor), confidence, reason)
@@ -482,66 +620,107 @@ impl<'t> Engine<'t> {
         Some((Kind::MissingAnchor, fix))
     }
 
-    fn missing(&self, file: &str, local: &Local<'_>) -> (Kind, Option<crate::report::Fix>) {
-        let variants = self.tree.case_variants(&local.path);
-        if !variants.is_empty() {
-            let confidence = if variants.len() == 1 { Confidence::High } else { Confidence::Low };
-            let reason = if variants.len() == 1 {
-                "case-only mismatch".to_owned()
-            } else {
-                format!("{} paths differ only in case", variants.len())
-            };
-            let fix = self.file_fix(&variants[0], local, file, confidence, reason);
-            return (Kind::CaseMismatch, Some(fix));
+    /// The anchors a fragment into `page` is judged against, or `None` when it
+    /// is not judged: fragments off, `#top`, source-view line anchors, a
+    /// platform's own syntax (DocFX tabs), pages with generated ids.
+    fn judged_anchors(
+        &self,
+        file: &str,
+        link: &Link<'_>,
+        fragment: &str,
+        page: usize,
+    ) -> Option<&HashSet<String>> {
+        if !self.fragments || fragment.is_empty() || fragment == "top" {
+            return None;
         }
-        let fix = self
-            .suggester
-            .missing_file(&local.path, local, file)
-            .map(|c| self.file_fix(&c.path, local, file, c.confidence, c.reason));
-        (Kind::MissingFile, fix)
+        if is_source_line(link.suffix, fragment)
+            || self.model.is_special_fragment(self.tree, file, fragment)
+        {
+            return None;
+        }
+        let rules = self.model.fragment_rules(self.tree, file, page);
+        if !rules.judge || self.docs.generated_ids(&self.model, page) {
+            return None;
+        }
+        Some(self.docs.anchors(&self.model, page, rules))
     }
 
-    /// A fix that points the link at `path`, keeping its fragment when the new
-    /// target has that anchor, else mending the fragment too (at the lower of
-    /// both confidences), else dropping it, so that an applied fix never leaves
-    /// a link that is still broken.
-    fn file_fix(
-        &self,
-        path: &str,
-        local: &Local<'_>,
-        file: &str,
-        confidence: Confidence,
-        reason: String,
-    ) -> crate::report::Fix {
-        let new_target = suggest::write_target(path, local, file, self.tree.is_dir(path));
-        let fragment =
-            local.fragment.as_deref().filter(|f| self.fragments && !f.is_empty() && *f != "top");
-        let target_doc = match self.tree.lookup(path) {
-            Entry::File(index) => index,
-            Entry::Dir => self.tree.dir_index(path),
-            Entry::Missing => None,
+    fn missing(&self, file: &str, missing: &Missing<'_>) -> (Kind, Option<Fix>) {
+        let kind =
+            if missing.case_variant.is_some() { Kind::CaseMismatch } else { Kind::MissingFile };
+        let candidates = self.suggester.candidates(&self.model, file, missing);
+        for candidate in candidates {
+            if let Some(fix) = self.verified_fix(file, &missing.link, &candidate) {
+                return (kind, Some(fix));
+            }
         }
-        .filter(|&i| has_anchors(&self.tree.files[i]));
-        let (Some(fragment), Some(doc)) = (fragment, target_doc.and_then(|i| self.doc(i))) else {
-            return suggest::fix(new_target, confidence, reason);
+        (kind, None)
+    }
+
+    /// The fix of a link to a redirected page: the page it redirects to,
+    /// when that is a file of the tree and the link to it resolves.
+    fn redirect_fix(&self, file: &str, link: &Link<'_>, redirect: &Redirect) -> Option<Fix> {
+        let to = redirect.to.as_ref()?;
+        let candidate = Candidate {
+            path: to.clone(),
+            confidence: Confidence::High,
+            reason: format!("redirect map in {}", redirect.source),
         };
-        if doc.anchors.contains(fragment) {
-            return suggest::fix(new_target, confidence, reason);
+        self.verified_fix(file, link, &candidate)
+    }
+
+    /// A candidate written as a destination in the link's style, kept only if
+    /// that destination resolves to the candidate on the platform. A fragment
+    /// the new target lacks is mended (at the lower of both confidences) or
+    /// dropped (low), so that applying a fix never leaves a broken link.
+    fn verified_fix(&self, file: &str, link: &Link<'_>, candidate: &Candidate) -> Option<Fix> {
+        let written = self.model.write(self.tree, &candidate.path, link, file)?;
+        let found = self.resolves_to(file, &written, &candidate.path)?;
+        let Some(fragment) = link.fragment.as_deref().filter(|f| !f.is_empty() && *f != "top")
+        else {
+            return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
+        };
+        let Some(page) = found.filter(|&i| has_anchors(&self.tree.files[i])) else {
+            return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
+        };
+        let Some(anchors) = self.judged_anchors(file, link, fragment, page) else {
+            return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
+        };
+        let insensitive = self.model.fragment_rules(self.tree, file, page).insensitive;
+        if has_anchor(anchors, fragment, insensitive) {
+            return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
         }
-        match self.suggester.anchor(fragment, &doc.anchors) {
-            Some((anchor, anchor_confidence, anchor_reason)) => suggest::fix(
-                suggest::write_anchor(&new_target, &anchor),
-                confidence.min(anchor_confidence),
-                format!("{reason}; {anchor_reason}"),
-            ),
+        match self.suggester.anchor(fragment, anchors) {
+            Some((anchor, anchor_confidence, anchor_reason)) => Some(suggest::fix(
+                suggest::write_anchor(&written, &anchor),
+                candidate.confidence.min(anchor_confidence),
+                format!("{}; {anchor_reason}", candidate.reason),
+            )),
             None => {
-                let bare = new_target.find('#').map_or(new_target.as_str(), |i| &new_target[..i]);
-                suggest::fix(
+                let bare = written.find('#').map_or(written.as_str(), |i| &written[..i]);
+                Some(suggest::fix(
                     bare.to_owned(),
                     Confidence::Low,
-                    format!("{reason}; #{fragment} is not an anchor there, so the link drops it"),
-                )
+                    format!(
+                        "{}; #{fragment} is not an anchor there, so the link drops it",
+                        candidate.reason
+                    ),
+                ))
             }
+        }
+    }
+
+    /// Whether `dest` (written in `file`) resolves to `target`; `Some(page)`
+    /// with the page whose anchors count.
+    fn resolves_to(&self, file: &str, dest: &str, target: &str) -> Option<Option<usize>> {
+        match self.model.resolve(self.tree, dest, file, &self.config.site_prefixes) {
+            Resolution::Found(found) => {
+                let same = found.path == target
+                    || found.page.is_some_and(|p| Some(p) == self.tree.index(target))
+                    || (self.tree.is_dir(target) && found.path.starts_with(target));
+                same.then_some(found.page)
+            }
+            _ => None,
         }
     }
 
@@ -549,6 +728,7 @@ impl<'t> Engine<'t> {
         let mut summary = Summary { files: results.len(), ..Summary::default() };
         let mut findings = Vec::new();
         let mut site_links = Vec::new();
+        let mut redirected = Vec::new();
         for (_, result) in results {
             summary.links += result.links;
             summary.local += result.local;
@@ -556,10 +736,10 @@ impl<'t> Engine<'t> {
             summary.ignored += result.ignored;
             summary.historical += result.historical;
             for finding in result.findings {
-                if finding.kind == Kind::SiteLink {
-                    site_links.push(finding);
-                } else {
-                    findings.push(finding);
+                match finding.kind {
+                    Kind::SiteLink => site_links.push(finding),
+                    Kind::Redirected => redirected.push(finding),
+                    _ => findings.push(finding),
                 }
             }
         }
@@ -568,24 +748,47 @@ impl<'t> Engine<'t> {
         };
         findings.sort_by(order);
         site_links.sort_by(order);
+        redirected.sort_by(order);
         summary.broken = findings.len();
         summary.site_links = site_links.len();
+        summary.redirected = redirected.len();
         summary.fixable_high = findings
             .iter()
             .filter(|f| f.fix.as_ref().is_some_and(|x| x.confidence == Confidence::High))
             .count();
-        let mut warnings = self.warnings.into_inner().expect("warnings lock");
+        let mut warnings = self.docs.warnings.lock().expect("warnings lock").clone();
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();
+        let mut read_only = self.docs.lossy.into_inner().expect("lossy pages lock");
+        read_only.sort();
         Report {
             root: self.tree.root.to_path_buf(),
             summary,
             findings,
             site_links,
+            redirected,
             unreached,
             warnings,
+            platform: PlatformInfo::default(),
             max_file_size: self.config.max_file_size,
+            read_only,
         }
+    }
+}
+
+/// Whether `fragment` is one of `anchors` (percent-decoded already), in any
+/// letter case where the renderer matches case-insensitively.
+fn has_anchor(anchors: &HashSet<String>, fragment: &str, insensitive: bool) -> bool {
+    if anchors.contains(fragment) {
+        return true;
+    }
+    let decoded = percent_decode(fragment);
+    if anchors.contains(decoded.as_ref()) {
+        return true;
+    }
+    insensitive && {
+        let lower = fragment.to_lowercase();
+        anchors.iter().any(|a| a.to_lowercase() == lower)
     }
 }
 
@@ -593,60 +796,6 @@ impl<'t> Engine<'t> {
 fn under(prefixes: &[String], file: &str) -> bool {
     prefixes.is_empty()
         || prefixes.iter().any(|p| p.is_empty() || file == p || file.starts_with(&format!("{p}/")))
-}
-
-/// Paths changed since a revision, relative to the root.
-struct Touched {
-    /// Added or modified files (checked themselves).
-    changed: HashSet<String>,
-    /// Every changed, added, deleted or renamed path (old and new).
-    touched: HashSet<String>,
-}
-
-fn changed_since(root: &Path, rev: &str) -> Result<Touched, Error> {
-    let verify = format!("{rev}^{{commit}}");
-    if git(root, &["rev-parse", "--verify", "--quiet", &verify]).is_none() {
-        return Err(Error::git(
-            format!("rev-parse {rev}"),
-            format!("`{rev}` is not a revision of a git repository at {}", root.display()),
-        ));
-    }
-    let diff = git(
-        root,
-        &["-c", "core.quotePath=false", "diff", "--name-status", "-M", "--relative", "-z", rev],
-    )
-    .ok_or_else(|| Error::git(format!("diff {rev}"), "cannot list changed files"))?;
-    let untracked =
-        git(root, &["ls-files", "--others", "--exclude-standard", "-z"]).unwrap_or_default();
-    let mut touched = Touched { changed: HashSet::new(), touched: HashSet::new() };
-    let mut tokens = diff.split('\0').filter(|t| !t.is_empty());
-    while let Some(status) = tokens.next() {
-        match status.chars().next() {
-            Some('R' | 'C') => {
-                let (Some(old), Some(new)) = (tokens.next(), tokens.next()) else { break };
-                touched.touched.insert(old.to_owned());
-                touched.touched.insert(new.to_owned());
-                touched.changed.insert(new.to_owned());
-            }
-            Some('D') => {
-                if let Some(path) = tokens.next() {
-                    touched.touched.insert(path.to_owned());
-                }
-            }
-            Some(_) => {
-                if let Some(path) = tokens.next() {
-                    touched.touched.insert(path.to_owned());
-                    touched.changed.insert(path.to_owned());
-                }
-            }
-            None => {}
-        }
-    }
-    for path in untracked.split('\0').filter(|t| !t.is_empty()) {
-        touched.touched.insert(path.to_owned());
-        touched.changed.insert(path.to_owned());
-    }
-    Ok(touched)
 }
 
 /// A local HTML page, whose `id`/`name` attributes are its anchors.

@@ -22,6 +22,9 @@ pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 /// Settings for a scan, usually read from `doclinks.toml`.
 ///
 /// ```toml
+/// platform = "docfx"                # instead of detecting it (github, gitlab, docfx,
+///                                   # mkdocs, docusaurus, hugo, mdbook, sphinx)
+/// base_path = "/cpp/"               # a DocFX docset's base path, instead of inferring it
 /// site_prefixes = ["/docs/"]        # root-absolute links to the published site
 /// nav = ["docs/start.md"]           # extra navigation files for --nav-only
 /// exclude = ["archive/**"]          # files not to check (still valid targets)
@@ -41,6 +44,8 @@ pub(crate) const DEFAULT_MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Config {
+    pub(crate) platform: Option<crate::platform::Platform>,
+    pub(crate) base_path: Option<String>,
     pub(crate) site_prefixes: Vec<String>,
     pub(crate) nav: Vec<PathBuf>,
     pub(crate) exclude: Vec<GlobMatcher>,
@@ -67,6 +72,8 @@ impl Rule {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    platform: Option<Spanned<String>>,
+    base_path: Option<String>,
     #[serde(default)]
     site_prefixes: Vec<String>,
     #[serde(default)]
@@ -169,12 +176,27 @@ impl Config {
                 })
                 .collect()
         };
+        let platform = match raw.platform {
+            Some(name) => Some(
+                name.get_ref()
+                    .parse::<crate::platform::Platform>()
+                    .map_err(|e| format!("line {}: `platform`: {e}", line(name.span().start)))?,
+            ),
+            None => None,
+        };
+        if let Some(base) = &raw.base_path
+            && !base.starts_with('/')
+        {
+            return Err(format!("`base_path` `{base}` must start with `/`"));
+        }
         for prefix in &raw.site_prefixes {
             if !prefix.starts_with('/') {
                 return Err(format!("`site_prefixes` entry `{prefix}` must start with `/`"));
             }
         }
         Ok(Config {
+            platform,
+            base_path: raw.base_path,
             site_prefixes: raw.site_prefixes,
             nav: raw.nav,
             exclude: raw
@@ -188,6 +210,11 @@ impl Config {
             max_file_size: raw.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
             source: None,
         })
+    }
+
+    /// The platform the configuration names, if it names one.
+    pub fn platform(&self) -> Option<crate::platform::Platform> {
+        self.platform
     }
 
     /// Adds a root-absolute prefix whose links point at the published site.
@@ -255,6 +282,16 @@ mod tests {
         assert!(err.starts_with("line 2: unknown field `site_prefix`"), "{err}");
         let err = Config::parse("nav = [\n").unwrap_err();
         assert!(err.starts_with("line "), "{err}");
+    }
+
+    #[test]
+    fn platform_and_base_path() {
+        let config = Config::parse("platform = \"docfx\"\nbase_path = \"/cpp/\"\n").unwrap();
+        assert_eq!(config.platform, Some(crate::platform::Platform::DocFx));
+        assert_eq!(config.base_path.as_deref(), Some("/cpp/"));
+        let err = Config::parse("\nplatform = \"jekyll\"\n").unwrap_err();
+        assert!(err.starts_with("line 2: `platform`: unknown platform `jekyll`"), "{err}");
+        assert!(Config::parse("base_path = \"cpp\"\n").is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tidy_io::{Durability, Loaded, Perms, ReplaceOptions};
 
 use crate::config::DEFAULT_MAX_FILE_SIZE;
 use crate::error::Error;
-use crate::report::{Confidence, Finding, Report};
+use crate::report::{Applied, Change, Confidence, Finding, Report, SkippedPage};
 use crate::resolve::{encode_path, relative};
 
 type Hook = Arc<dyn Fn(&Path) + Send + Sync>;
@@ -89,51 +89,6 @@ impl FixOptions {
     }
 }
 
-/// One rewritten link destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Change {
-    /// The linking file, relative to the root.
-    pub file: String,
-    /// 1-based line of the destination.
-    pub line: u32,
-    /// 1-based column of the destination.
-    pub column: u32,
-    /// The destination before.
-    pub old: String,
-    /// The destination after.
-    pub new: String,
-    /// The fix's confidence.
-    pub confidence: Confidence,
-    /// The fix's reason.
-    pub reason: String,
-}
-
-/// A page `apply` did not write, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SkippedPage {
-    /// The page, relative to the root.
-    pub file: String,
-    /// Why it was left as it is.
-    pub reason: String,
-}
-
-/// What `apply` did (or would do, in a dry run).
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct Applied {
-    /// Every rewritten destination, by file and position.
-    pub changes: Vec<Change>,
-    /// Files rewritten.
-    pub files: Vec<String>,
-    /// Pages with fixes that were left as they are, with the reason: their
-    /// fixes are not in `changes`.
-    pub skipped: Vec<SkippedPage>,
-    /// The backup archive, when files were written.
-    pub backup: Option<PathBuf>,
-}
-
 /// A page read and rewritten, waiting to be replaced.
 struct Page {
     file: String,
@@ -163,6 +118,11 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
     let mut rewritten: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
     let mut by_real: HashMap<PathBuf, usize> = HashMap::new();
     for (file, findings) in by_file {
+        if report.read_only.iter().any(|f| f == file) {
+            let reason = "not valid UTF-8: checked from a lossy decode, never rewritten".to_owned();
+            applied.skipped.push(SkippedPage { file: file.to_owned(), reason });
+            continue;
+        }
         let changes = changes(file, &findings);
         let (mut loaded, after) = match prepare(&root, file, &findings, limit) {
             Ok(prepared) => prepared,
@@ -220,7 +180,7 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
 /// The findings to fix, by file.
 fn selected(report: &Report, min: Confidence) -> BTreeMap<&str, Vec<&Finding>> {
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for finding in &report.findings {
+    for finding in report.findings.iter().chain(&report.redirected) {
         if finding
             .fix
             .as_ref()
@@ -296,22 +256,6 @@ pub(crate) fn rewrite(before: &[u8], findings: &[&Finding]) -> Result<Vec<u8>, (
     }
     out.extend_from_slice(&before[at..]);
     Ok(out)
-}
-
-/// Writes the fix plan for every finding to `path` (`-`: standard output),
-/// atomically: JSON when the file name ends in `.json`, Markdown otherwise. An
-/// existing path that is not a regular file (`/dev/stdout`, a FIFO, a link to
-/// a device) is refused, never replaced; a new file gets `0666 & !umask`.
-pub fn write_plan(
-    report: &Report,
-    min: Confidence,
-    path: &Path,
-    style: &crate::render::Style,
-) -> Result<(), Error> {
-    let json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    let text = crate::render::render_plan(report, min, json, style);
-    tidy_io::write_output(path, text.as_bytes(), Perms::Default, Durability::Durable)?;
-    Ok(())
 }
 
 /// Writes a redirect stub at `old` pointing to `new`, so links to the old page

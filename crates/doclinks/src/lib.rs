@@ -2,11 +2,15 @@
 //! fix for each with a confidence level, and applies the sure ones byte-exactly
 //! with a backup.
 //!
-//! A check walks the tree (respecting `.gitignore`), parses every Markdown file
-//! once with comrak, resolves inline, reference, autolink, image and raw-HTML
-//! destinations, and checks `#fragments` against GitHub-style heading slugs and
-//! explicit anchors. Each broken link comes with a [`Fix`] whose [`Confidence`]
-//! says whether it is safe to apply unattended.
+//! A check walks the tree (respecting `.gitignore`), detects how it is
+//! published ([`Platform`]: DocFX, mkdocs, Docusaurus, Hugo, mdBook, Sphinx, or
+//! GitHub/GitLab rendering), parses every Markdown file once with comrak, and
+//! resolves inline, reference, autolink, image and raw-HTML destinations the
+//! way that platform does, `#fragments` included (each renderer's heading ids).
+//! Links to the published site outside the tree are site links, reported apart.
+//! Each broken link comes with a [`Fix`] whose [`Confidence`] says whether it is
+//! safe to apply unattended; a fix is proposed only if its new destination
+//! resolves on the platform.
 //!
 //! # Example
 //!
@@ -35,13 +39,20 @@
 mod backup;
 mod check;
 mod config;
+mod discover;
 mod error;
 mod extract;
 mod fix;
+mod git;
+mod jsconf;
+mod jsonc;
 mod nav;
+mod plan;
+mod platform;
 mod render;
 mod report;
 mod resolve;
+mod site;
 mod slug;
 mod suggest;
 mod tree;
@@ -49,7 +60,12 @@ mod tree;
 pub use crate::backup::{RestoreOptions, Restored, Skipped, restore};
 pub use crate::check::{CheckOptions, Progress, check};
 pub use crate::config::{CONFIG_FILE, Config};
+pub use crate::discover::{Discovered, discover_root};
 pub use crate::error::{Error, ErrorKind};
-pub use crate::fix::{Applied, Change, FixOptions, SkippedPage, apply, write_plan, write_stub};
+pub use crate::fix::{FixOptions, apply, write_stub};
+pub use crate::plan::write_plan;
+pub use crate::platform::{Platform, PlatformInfo, SiteInfo};
 pub use crate::render::{Format, Style, render_applied, render_report};
-pub use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary, Warning};
+pub use crate::report::{
+    Applied, Change, Confidence, Finding, Fix, Kind, Report, SkippedPage, Summary, Warning,
+};

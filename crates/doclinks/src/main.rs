@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use doclinks::{CheckOptions, Confidence, Config, ErrorKind, FixOptions, Format, Report, Style};
+use doclinks::{
+    CheckOptions, Confidence, Config, ErrorKind, FixOptions, Format, Platform, Report, Style,
+};
 // Exit codes, a stable contract for scripts and CI: 0 no broken links (the
 // operation succeeded), 1 broken links found or left (or pages skipped), 2
 // usage or input error.
@@ -21,6 +23,11 @@ Examples:
   doclinks fix --min-confidence high      apply the unambiguous fixes, with a zip backup
   doclinks restore .doclinks/backups/doclinks-backup-20250101T120000Z.zip
   doclinks stub docs/old.md docs/new.md   keep an old page as a redirect stub
+
+The root is the nearest directory up from here holding doclinks.toml or a site
+configuration (docfx.json, mkdocs.yml, docusaurus.config.*, hugo.toml, book.toml,
+conf.py), else the git top level; --root overrides it. Links resolve the way the
+detected platform publishes them (--platform overrides it).
 
 Exit codes: 0 no broken links, 1 broken links found, 2 usage or input error.";
 
@@ -112,9 +119,10 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
     Restore {
         /// The backup archive.
         backup: PathBuf,
-        /// The tree to restore into; it must be the one the backup was made from.
-        #[arg(long, value_name = "DIR", default_value = ".")]
-        root: PathBuf,
+        /// The tree to restore into; it must be the one the backup was made from
+        /// [default: the root found from the current directory].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         /// Also overwrite pages edited since the backup.
         #[arg(long)]
         force: bool,
@@ -131,9 +139,10 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
         old_path: PathBuf,
         /// Where the page is now.
         new_path: PathBuf,
-        /// The documentation tree the stub is written in.
-        #[arg(long, value_name = "DIR", default_value = ".")]
-        root: PathBuf,
+        /// The documentation tree the stub is written in [default: the root found
+        /// from the current directory].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
@@ -144,15 +153,85 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
 struct Scan {
     /// Files or directories to check (default: the whole root).
     paths: Vec<PathBuf>,
-    /// The root of the documentation tree; `/x.md` links resolve against it.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    root: PathBuf,
+    /// The root of the documentation tree; `/x.md` links resolve against it
+    /// [default: the nearest directory up with doclinks.toml or a site
+    /// configuration, else the git top level].
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Resolve links as this platform publishes them, instead of detecting it.
+    #[arg(long, value_enum, value_name = "NAME")]
+    platform: Option<PlatformArg>,
     /// Do not check #fragments against headings and anchors.
     #[arg(long)]
     no_fragments: bool,
     /// Configuration file [default: ROOT/doclinks.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Github,
+    Gitlab,
+    Docfx,
+    Mkdocs,
+    Docusaurus,
+    Hugo,
+    Mdbook,
+    Sphinx,
+}
+
+impl PlatformArg {
+    fn platform(self) -> Platform {
+        match self {
+            PlatformArg::Github => Platform::GitHub,
+            PlatformArg::Gitlab => Platform::GitLab,
+            PlatformArg::Docfx => Platform::DocFx,
+            PlatformArg::Mkdocs => Platform::Mkdocs,
+            PlatformArg::Docusaurus => Platform::Docusaurus,
+            PlatformArg::Hugo => Platform::Hugo,
+            PlatformArg::Mdbook => Platform::MdBook,
+            PlatformArg::Sphinx => Platform::Sphinx,
+        }
+    }
+}
+
+/// The root a command works on, the paths it checks by default, and how
+/// paths under it are shown.
+struct Located {
+    root: PathBuf,
+    /// The current directory when the root was found above it: PATHS default
+    /// to it, so that `cd docs && doclinks check` checks docs/ (with links
+    /// still resolved from the root).
+    here: Option<PathBuf>,
+    /// The root as shown before paths (`` for the current directory).
+    shown: String,
+}
+
+fn locate(root: Option<&Path>) -> Result<Located, doclinks::Error> {
+    if let Some(root) = root {
+        return Ok(Located {
+            root: root.to_path_buf(),
+            here: None,
+            shown: root.to_string_lossy().into_owned(),
+        });
+    }
+    let cwd = Path::new(".");
+    let found = doclinks::discover_root(cwd)?;
+    let here = std::fs::canonicalize(cwd).ok().filter(|h| *h != found.root);
+    let shown = match &here {
+        Some(here) => relative_display(here, &found.root),
+        None => String::new(),
+    };
+    Ok(Located { root: found.root, here, shown })
+}
+
+/// `root` as a path relative to `from` (`..`, `../..`), for showing paths.
+fn relative_display(from: &Path, root: &Path) -> String {
+    match from.strip_prefix(root) {
+        Ok(below) => vec![".."; below.components().count()].join("/"),
+        Err(_) => root.display().to_string(),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -209,8 +288,10 @@ fn say(line: &str) {
 fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
     match cli.command {
         Command::Check { scan, format, nav_only, changed_since, report_only } => {
-            let style = Style::new(&scan.root.to_string_lossy(), tidy_io::cli::color());
-            let report = scan_tree(&scan, |o| o.nav_only(nav_only).changed_since(changed_since))?;
+            let located = locate(scan.root.as_deref())?;
+            let style = Style::new(&located.shown, tidy_io::cli::color());
+            let report =
+                scan_tree(&scan, &located, |o| o.nav_only(nav_only).changed_since(changed_since))?;
             let format = match format {
                 OutputFormat::Human => Format::Human,
                 OutputFormat::Json => Format::Json,
@@ -223,13 +304,14 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })
         }
         Command::Fix { scan, min_confidence, dry_run, backup_dir, plan_out, format } => {
-            let style = Style::new(&scan.root.to_string_lossy(), false);
+            let located = locate(scan.root.as_deref())?;
+            let style = Style::new(&located.shown, false);
             let min = match min_confidence {
                 MinConfidence::High => Confidence::High,
                 MinConfidence::Medium => Confidence::Medium,
                 MinConfidence::Low => Confidence::Low,
             };
-            let report = scan_tree(&scan, |o| o)?;
+            let report = scan_tree(&scan, &located, |o| o)?;
             let plan_on_stdout = plan_out.as_deref().is_some_and(tidy_io::is_stdout);
             if let Some(plan) = &plan_out {
                 if let Err(e) = doclinks::write_plan(&report, min, plan, &style) {
@@ -254,7 +336,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             if let Some(backup) = &applied.backup
                 && !json
             {
-                say(&format!("doclinks: undo with: {}", undo(&scan.root, backup)));
+                say(&format!("doclinks: undo with: {}", undo(&located, backup)));
             }
             if !applied.skipped.is_empty() {
                 say(&format!(
@@ -267,6 +349,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
         }
         Command::Restore { backup, root, force, format } => {
             let options = doclinks::RestoreOptions::new().force(force);
+            let root = locate(root.as_deref())?.root;
             let done = doclinks::restore(&backup, &root, &options)?;
             let path = |file: &String| done.root.join(file).display().to_string();
             if matches!(format, FixFormat::Json) {
@@ -309,6 +392,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             Ok(if done.skipped.is_empty() { exit::OK } else { exit::FINDINGS })
         }
         Command::Stub { old_path, new_path, root, format } => {
+            let root = locate(root.as_deref())?.root;
             doclinks::write_stub(&root, &old_path, &new_path)?;
             if matches!(format, FixFormat::Json) {
                 let json = serde_json::json!({
@@ -332,10 +416,17 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
 /// terminal and the tree is large, and warnings on stderr.
 fn scan_tree(
     scan: &Scan,
+    located: &Located,
     extra: impl FnOnce(CheckOptions) -> CheckOptions,
 ) -> Result<Report, doclinks::Error> {
-    let mut options =
-        CheckOptions::new(&scan.root).paths(scan.paths.clone()).fragments(!scan.no_fragments);
+    let paths = match (&located.here, scan.paths.is_empty()) {
+        (Some(here), true) => vec![here.clone()],
+        _ => scan.paths.clone(),
+    };
+    let mut options = CheckOptions::new(&located.root)
+        .paths(paths)
+        .fragments(!scan.no_fragments)
+        .platform(scan.platform.map(PlatformArg::platform));
     if let Some(path) = &scan.config {
         options = options.config(Config::load(path)?);
     }
@@ -370,12 +461,13 @@ fn scan_tree(
     Ok(report)
 }
 
-/// The command that undoes a fix run on `root` with `backup`.
-fn undo(root: &Path, backup: &Path) -> String {
-    if root.as_os_str() == "." {
+/// The command that undoes a fix run with `backup`.
+fn undo(located: &Located, backup: &Path) -> String {
+    if located.shown.is_empty() || located.here.is_some() {
+        // Restore finds the same root from here.
         format!("doclinks restore {}", backup.display())
     } else {
-        format!("doclinks restore --root {} {}", root.display(), backup.display())
+        format!("doclinks restore --root {} {}", located.shown, backup.display())
     }
 }
 

@@ -1,6 +1,7 @@
-//! Navigation and redirect files of documentation generators: mkdocs.yml
-//! (`nav`, `docs_dir`, mkdocs-redirects `redirect_maps`), DocFX `toc.yml` and
-//! `.openpublishing.redirection*.json`.
+//! Navigation files of documentation generators: mkdocs.yml (`nav`,
+//! `docs_dir`, `use_directory_urls`, `site_url`, mkdocs-redirects
+//! `redirect_maps`) and DocFX `toc.yml`. Redirect files are the site model's
+//! (`site.rs`).
 //!
 //! The YAML files are parsed with a real YAML parser, so block and flow style,
 //! quoting and comments all read the same. A malformed file becomes a warning
@@ -13,14 +14,30 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::report::Warning;
 use crate::resolve::normalize;
-use crate::tree::{Tree, TreeRoot, file_name, is_markdown, join, parent, push_warning};
+use crate::tree::{TreeRoot, parent, push_warning};
 
 /// What mkdocs.yml says about navigation and redirects, as root-relative paths.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Mkdocs {
     pub(crate) docs_dir: String,
     pub(crate) nav: Vec<String>,
     pub(crate) redirects: Vec<(String, String)>,
+    /// `use_directory_urls` (default true): `a/b.md` is served at `a/b/`.
+    pub(crate) use_directory_urls: bool,
+    /// The path of `site_url`, without slashes (`` for a site at the host root).
+    pub(crate) site_path: String,
+}
+
+impl Default for Mkdocs {
+    fn default() -> Mkdocs {
+        Mkdocs {
+            docs_dir: String::new(),
+            nav: Vec::new(),
+            redirects: Vec::new(),
+            use_directory_urls: true,
+            site_path: String::new(),
+        }
+    }
 }
 
 /// Reads `mkdocs.yml` (or `mkdocs.yaml`) at the root. A file that is not valid
@@ -104,7 +121,16 @@ pub(crate) fn parse_mkdocs(text: &str) -> Result<Mkdocs, String> {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "docs".to_owned());
     let in_docs = |p: &str| normalize(&docs_dir, p);
-    let mut mkdocs = Mkdocs { docs_dir: docs_dir.clone(), ..Mkdocs::default() };
+    let site_path = doc["site_url"]
+        .as_str()
+        .and_then(|url| url.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split_once('/').map(|(_, path)| path))
+        .unwrap_or("")
+        .trim_matches('/')
+        .to_owned();
+    let use_directory_urls = doc["use_directory_urls"].as_bool().unwrap_or(true);
+    let mut mkdocs =
+        Mkdocs { docs_dir: docs_dir.clone(), use_directory_urls, site_path, ..Mkdocs::default() };
     let mut values = Vec::new();
     nav_values(&doc["nav"], &mut values);
     mkdocs.nav = values.into_iter().filter_map(local_path).filter_map(in_docs).collect();
@@ -154,87 +180,6 @@ pub(crate) fn toc_hrefs(toc_path: &str, text: &str) -> Result<Vec<String>, Strin
             None => normalize(parent(toc_path), href),
         })
         .collect())
-}
-
-/// `source_path → target` pairs from DocFX `.openpublishing.redirection*.json`
-/// files at the root, with the redirect URL mapped back to a file of the tree.
-pub(crate) fn docfx_redirects(
-    tree: &Tree,
-    warnings: &Mutex<Vec<Warning>>,
-) -> Vec<(String, String, String)> {
-    let Ok(dir) = std::fs::read_dir(&tree.root) else { return Vec::new() };
-    let mut names: Vec<String> = dir
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".openpublishing.redirection") && n.ends_with(".json"))
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for name in names {
-        let path = tree.root.join(&name);
-        let json = match read_text(&tree.root, &name).and_then(|t| {
-            serde_json::from_str::<serde_json::Value>(&t)
-                .map_err(|e| format!("malformed JSON: {e}"))
-        }) {
-            Ok(json) => json,
-            Err(e) => {
-                push_warning(warnings, &path, format!("{e}; its redirects are not used"));
-                continue;
-            }
-        };
-        let Some(entries) = json.get("redirections").and_then(|r| r.as_array()) else { continue };
-        for entry in entries {
-            let source = entry
-                .get("source_path_from_root")
-                .or_else(|| entry.get("source_path"))
-                .and_then(|s| s.as_str())
-                .and_then(|s| normalize("", s.trim_start_matches('/')));
-            let url = entry.get("redirect_url").and_then(|u| u.as_str());
-            if let (Some(source), Some(url)) = (source, url)
-                && let Some(target) = redirect_target(tree, &source, url)
-            {
-                out.push((source, target, name.clone()));
-            }
-        }
-    }
-    out
-}
-
-/// Maps a published URL back to a Markdown file: relative to the source, from
-/// the root, or (for URLs with a site base path) by the longest matching path tail.
-fn redirect_target(tree: &Tree, source: &str, url: &str) -> Option<String> {
-    if url.contains("://") {
-        return None;
-    }
-    let url = url.split(['?', '#']).next().unwrap_or(url).trim_end_matches('/');
-    let base = if url.starts_with('/') { "" } else { parent(source) };
-    let joined = normalize(base, url)?;
-    for candidate in [
-        joined.clone(),
-        format!("{joined}.md"),
-        join(&joined, "index.md"),
-        join(&joined, "README.md"),
-    ] {
-        if tree.index(&candidate).is_some() {
-            return Some(candidate);
-        }
-    }
-    let last = file_name(&joined);
-    let name = if is_markdown(last) { last.to_owned() } else { format!("{last}.md") };
-    let candidates = tree.by_name.get(&name)?;
-    let url_parts: Vec<&str> = joined.trim_end_matches(".md").split('/').rev().collect();
-    let score = |path: &str| {
-        path.trim_end_matches(".md")
-            .split('/')
-            .rev()
-            .zip(&url_parts)
-            .take_while(|(a, b)| a == *b)
-            .count()
-    };
-    let best = candidates.iter().map(|&i| score(&tree.files[i])).max()?;
-    let mut top = candidates.iter().filter(|&&i| score(&tree.files[i]) == best);
-    let first = top.next()?;
-    if top.next().is_some() { None } else { Some(tree.files[*first].clone()) }
 }
 
 #[cfg(test)]

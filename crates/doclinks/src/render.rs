@@ -8,8 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::fix::Applied;
-use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary};
+use crate::report::{Applied, Confidence, Finding, Fix, Kind, Report, Summary};
 
 /// An output format of `check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +74,9 @@ fn did_you_mean(fix: &Fix) -> String {
 
 fn human(report: &Report, style: &Style) -> String {
     let mut out = String::new();
-    for f in &report.findings {
-        let kind = style.paint("1;31", f.kind.as_str());
+    for f in report.findings.iter().chain(&report.redirected) {
+        let code = if f.kind.is_broken() { "1;31" } else { "1;33" };
+        let kind = style.paint(code, f.kind.as_str());
         let _ =
             write!(out, "{}:{}:{}: {kind}: {}", style.path(&f.file), f.line, f.column, f.target);
         if let Some(fix) = &f.fix {
@@ -92,12 +92,42 @@ fn human(report: &Report, style: &Style) -> String {
             let _ = writeln!(out, "  {}", style.path(page));
         }
     }
-    out.push_str(&summary_line(&report.summary));
+    for note in &report.platform.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out.push_str(&summary_line(report));
     out.push('\n');
     out
 }
 
-fn summary_line(s: &Summary) -> String {
+/// Which platform the links were resolved for, and why.
+fn platform_phrase(info: &crate::platform::PlatformInfo) -> String {
+    let mut text = format!("platform: {}", info.platform);
+    match (info.chosen_by.as_str(), &info.source) {
+        ("detected", Some(source)) => {
+            let _ = write!(text, ", detected from {source}");
+        }
+        ("detected", None) => text.push_str(" (no site configuration found)"),
+        (by, Some(source)) => {
+            let _ = write!(text, " ({by}; settings from {source})");
+        }
+        (by, None) => {
+            let _ = write!(text, " ({by})");
+        }
+    }
+    if info.sites.len() > 1 {
+        let _ = write!(text, ", {} sites", info.sites.len());
+    }
+    text
+}
+
+fn summary_line(report: &Report) -> String {
+    let mut line = counts_line(&report.summary);
+    let _ = write!(line, "; {}", platform_phrase(&report.platform));
+    line
+}
+
+fn counts_line(s: &Summary) -> String {
     let mut line = format!(
         "checked {} files, {} links ({} local, {} external): {} broken",
         s.files, s.links, s.local, s.external, s.broken
@@ -106,6 +136,9 @@ fn summary_line(s: &Summary) -> String {
         let _ = write!(line, " ({} with a high-confidence fix)", s.fixable_high);
     }
     let _ = write!(line, ", {} site links", s.site_links);
+    if s.redirected > 0 {
+        let _ = write!(line, ", {} redirected", s.redirected);
+    }
     if s.ignored > 0 || s.historical > 0 {
         let _ = write!(line, ", {} ignored, {} historical", s.ignored, s.historical);
     }
@@ -145,16 +178,33 @@ fn report_json(report: &Report, style: &Style) -> Value {
             "broken": s.broken,
             "fixable_high": s.fixable_high,
             "site_links": s.site_links,
+            "redirected": s.redirected,
             "ignored": s.ignored,
             "historical": s.historical,
         },
+        "platform": platform_json(&report.platform),
         "findings": report.findings.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
         "site_links": report.site_links.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
+        "redirected": report.redirected.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
         "unreached": report.unreached.as_ref().map(|u| u.iter().map(|p| style.path(p)).collect::<Vec<_>>()),
         "warnings": report.warnings.iter().map(|w| json!({
             "path": w.path.display().to_string(),
             "message": w.message,
         })).collect::<Vec<_>>(),
+    })
+}
+
+fn platform_json(info: &crate::platform::PlatformInfo) -> Value {
+    json!({
+        "name": info.platform.as_str(),
+        "source": info.source,
+        "chosen_by": info.chosen_by,
+        "sites": info.sites.iter().map(|s| json!({
+            "platform": s.platform.as_str(),
+            "config": s.config,
+            "content": s.content,
+        })).collect::<Vec<_>>(),
+        "notes": info.notes,
     })
 }
 
@@ -167,7 +217,7 @@ fn message(f: &Finding) -> String {
 }
 
 fn sarif(report: &Report, style: &Style) -> Value {
-    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::SiteLink).collect();
+    let kinds: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_broken()).collect();
     let rules: Vec<Value> = kinds
         .iter()
         .map(|k| {
@@ -259,8 +309,7 @@ fn github(report: &Report, style: &Style) -> String {
             escape_data(&message(f))
         );
     }
-    let _ =
-        writeln!(out, "::notice title=doclinks::{}", escape_data(&summary_line(&report.summary)));
+    let _ = writeln!(out, "::notice title=doclinks::{}", escape_data(&summary_line(report)));
     out
 }
 
@@ -276,6 +325,13 @@ fn code(text: &str) -> String {
 fn markdown(report: &Report, style: &Style) -> String {
     let s = &report.summary;
     let mut out = String::from("# doclinks report\n\n");
+    let _ = writeln!(out, "{}\n", cell(&platform_phrase(&report.platform)));
+    for note in &report.platform.notes {
+        let _ = writeln!(out, "- note: {}", cell(note));
+    }
+    if !report.platform.notes.is_empty() {
+        out.push('\n');
+    }
     out.push_str("| files | links | local | external | broken | high-confidence fixes | site links | ignored | historical |\n");
     out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let _ = writeln!(
@@ -323,6 +379,21 @@ fn markdown(report: &Report, style: &Style) -> String {
             let _ = writeln!(out, "- {}", code(&style.path(page)));
         }
     }
+    if !report.redirected.is_empty() {
+        let _ = writeln!(out, "\n## Links to redirected pages ({})\n", report.redirected.len());
+        for f in &report.redirected {
+            let fix =
+                f.fix.as_ref().map_or_else(String::new, |x| format!(" → {}", code(&x.new_target)));
+            let _ = writeln!(
+                out,
+                "- {}:{}:{} {}{fix}",
+                cell(&style.path(&f.file)),
+                f.line,
+                f.column,
+                code(&f.target)
+            );
+        }
+    }
     if !report.site_links.is_empty() {
         let _ = writeln!(out, "\n## Links to the published site ({})\n", report.site_links.len());
         for f in &report.site_links {
@@ -343,9 +414,9 @@ fn markdown(report: &Report, style: &Style) -> String {
 /// JSON when `json`, Markdown otherwise.
 pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &Style) -> String {
     let applies = |f: &Finding| f.fix.as_ref().is_some_and(|x| x.confidence >= min);
+    let rows: Vec<&Finding> = report.findings.iter().chain(&report.redirected).collect();
     if json {
-        let findings: Vec<Value> = report
-            .findings
+        let findings: Vec<Value> = rows
             .iter()
             .map(|f| {
                 let mut v = finding_json(f, style);
@@ -360,12 +431,12 @@ pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &
         report.findings.iter().filter(|f| applies(f)).count(),
         report.findings.len()
     );
-    if report.findings.is_empty() {
+    if rows.is_empty() {
         out.push_str("No broken links.\n");
         return out;
     }
     out.push_str("| apply | file | line:col | kind | target | new target | confidence | reason |\n|---|---|---|---|---|---|---|---|\n");
-    for f in &report.findings {
+    for f in rows {
         let (new, confidence, reason) = match &f.fix {
             Some(fix) => (code(&fix.new_target), fix.confidence.as_str(), cell(&fix.reason)),
             None => ("—".to_owned(), "low", "no candidate: left for triage".to_owned()),

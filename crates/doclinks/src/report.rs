@@ -1,4 +1,5 @@
-//! What a check finds: findings with their fix proposals, counts and warnings.
+//! What a check finds (findings with their fix proposals, counts, warnings)
+//! and what applying fixes did: the data every other module renders or acts on.
 
 use std::fmt;
 use std::ops::Range;
@@ -19,9 +20,13 @@ pub enum Kind {
     OutsideRoot,
     /// A path of one machine: `file:///…` or `C:\…`.
     AbsolutePath,
-    /// A root-absolute link under a configured site prefix: a page of the
-    /// published site that is not in this tree. Reported apart, not broken.
+    /// A link to a page of the published site that is not in this tree (a
+    /// configured site prefix, another docset, a page the site model does not
+    /// know). Reported apart, never broken, never fixed.
     SiteLink,
+    /// A link to a page that is gone, which the site's redirects still serve.
+    /// Reported apart, not broken; its fix names the page it redirects to.
+    Redirected,
 }
 
 impl Kind {
@@ -34,18 +39,26 @@ impl Kind {
             Kind::OutsideRoot => "outside_root",
             Kind::AbsolutePath => "absolute_path",
             Kind::SiteLink => "site_link",
+            Kind::Redirected => "redirected",
         }
     }
 
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::MissingFile,
         Kind::MissingAnchor,
         Kind::CaseMismatch,
         Kind::OutsideRoot,
         Kind::AbsolutePath,
         Kind::SiteLink,
+        Kind::Redirected,
     ];
+
+    /// Whether findings of this kind are broken links (not site links or
+    /// redirected ones, which work on the site).
+    pub fn is_broken(self) -> bool {
+        !matches!(self, Kind::SiteLink | Kind::Redirected)
+    }
 
     pub(crate) fn description(self) -> &'static str {
         match self {
@@ -55,6 +68,7 @@ impl Kind {
             Kind::OutsideRoot => "the link escapes the documentation root",
             Kind::AbsolutePath => "the link is a path on one machine",
             Kind::SiteLink => "the link points at the published site, outside this tree",
+            Kind::Redirected => "the linked page is gone; the site redirects it",
         }
     }
 }
@@ -162,8 +176,10 @@ pub struct Summary {
     pub external: usize,
     /// Broken links (every finding except `site_link`).
     pub broken: usize,
-    /// Root-absolute links to the published site.
+    /// Links to the published site outside the tree.
     pub site_links: usize,
+    /// Links to gone pages that the site's redirects serve.
+    pub redirected: usize,
     /// Findings suppressed by `[[ignore]]` entries.
     pub ignored: usize,
     /// Findings accepted by `[[historical_ref]]` entries.
@@ -184,6 +200,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Links to the published site, reported apart.
     pub site_links: Vec<Finding>,
+    /// Links to redirected pages, reported apart, with the fix to the new page.
+    pub redirected: Vec<Finding>,
+    /// How the tree is published, and from which file that was detected.
+    pub platform: crate::platform::PlatformInfo,
     /// In nav-only mode: Markdown files that no navigation file reaches.
     pub unreached: Option<Vec<String>>,
     /// Files that could not be scanned.
@@ -191,4 +211,51 @@ pub struct Report {
     /// The `max_file_size` the check read pages with, so that `fix` reads them
     /// with the same cap; 0 for a report not made by a check (the default applies).
     pub(crate) max_file_size: u64,
+    /// Pages checked from a lossy decode (not UTF-8): never rewritten.
+    pub(crate) read_only: Vec<String>,
+}
+
+/// One rewritten link destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Change {
+    /// The linking file, relative to the root.
+    pub file: String,
+    /// 1-based line of the destination.
+    pub line: u32,
+    /// 1-based column of the destination.
+    pub column: u32,
+    /// The destination before.
+    pub old: String,
+    /// The destination after.
+    pub new: String,
+    /// The fix's confidence.
+    pub confidence: Confidence,
+    /// The fix's reason.
+    pub reason: String,
+}
+
+/// A page `apply` did not write, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SkippedPage {
+    /// The page, relative to the root.
+    pub file: String,
+    /// Why it was left as it is.
+    pub reason: String,
+}
+
+/// What `apply` did (or would do, in a dry run).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Applied {
+    /// Every rewritten destination, by file and position.
+    pub changes: Vec<Change>,
+    /// Files rewritten.
+    pub files: Vec<String>,
+    /// Pages with fixes that were left as they are, with the reason: their
+    /// fixes are not in `changes`.
+    pub skipped: Vec<SkippedPage>,
+    /// The backup archive, when files were written.
+    pub backup: Option<PathBuf>,
 }

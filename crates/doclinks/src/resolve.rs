@@ -1,40 +1,68 @@
-//! Turning a destination as written into a path under the root: schemes,
-//! percent-decoding, `?query`, `#fragment`, `..` and root-absolute links.
+//! Taking a destination as written apart: schemes, percent-decoding,
+//! `?query`, `#fragment`, root-absolute and `~/` links; and the path helpers
+//! (`..` normalisation, relative paths, encoding) that resolution and fixes share.
+//! What a path means is the platform's business (`site.rs`).
 
 use std::borrow::Cow;
 
-use crate::tree::parent;
-
-/// What a destination is, before looking at the tree.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Dest<'a> {
-    /// `http:`, `mailto:`, `//host/...`: counted, not checked.
-    External,
-    /// `file:///...` or `C:\...`: a path of one machine.
-    AbsolutePath,
-    /// A root-absolute link under a configured site prefix.
-    Site,
-    /// Escapes the root with `..`.
-    OutsideRoot,
-    /// A path in the tree (root-relative, normalised; empty is the root).
-    Local(Local<'a>),
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Local<'a> {
-    /// Root-relative path without `.`/`..`; the linking file itself for `#x`.
-    pub(crate) path: String,
+/// A link destination taken apart: what the platform resolves, and how it is
+/// written (fixes are written in the same style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link<'a> {
+    /// The path part as written (before `?` or `#`), unescaped by the parser.
+    pub(crate) path_as_written: &'a str,
+    /// The path part percent-decoded.
+    pub(crate) path: Cow<'a, str>,
+    /// `?query#fragment` exactly as written, kept by file fixes.
+    pub(crate) suffix: &'a str,
     /// The percent-decoded fragment, if any.
     pub(crate) fragment: Option<Cow<'a, str>>,
     /// Whether the path part was empty (`#x`).
     pub(crate) same_file: bool,
     /// Whether the path ended with `/`.
     pub(crate) trailing_slash: bool,
+    /// `/x`: from the root of the repository or the site.
     pub(crate) root_absolute: bool,
-    /// `?query#fragment` exactly as written, kept by file fixes.
-    pub(crate) suffix: &'a str,
-    /// The path part as written, for fixes that only change the fragment.
-    pub(crate) path_as_written: &'a str,
+    /// DocFX's `~/x`: from the docset folder.
+    pub(crate) tilde: bool,
+}
+
+impl Link<'_> {
+    /// The last path segment (`page.md`, `page`), decoded.
+    pub(crate) fn name(&self) -> &str {
+        let path = self.path.trim_end_matches('/');
+        path.rfind(['/', '\\']).map_or(path, |i| &path[i + 1..])
+    }
+
+    /// Whether the last segment has an extension (`page.md`, `x.png`), not a
+    /// bare name that a site resolves as a URL (`page`, `v1.2`-like names
+    /// aside: only known file extensions count).
+    pub(crate) fn has_extension(&self) -> bool {
+        let name = self.name();
+        match name.rfind('.') {
+            Some(0) | None => false,
+            Some(i) => {
+                let ext = &name[i + 1..];
+                !ext.is_empty()
+                    && ext.len() <= 5
+                    && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && ext.bytes().any(|b| b.is_ascii_alphabetic())
+            }
+        }
+    }
+}
+
+/// What a destination is before looking at the tree.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Class<'a> {
+    /// `http:`, `mailto:`, `//host/...`, a template (`{{< ref >}}`): not checked.
+    External,
+    /// `file:///...` or `C:\\...`: a path of one machine.
+    AbsolutePath,
+    /// DocFX's `xref:uid`.
+    Xref(&'a str),
+    /// A path, to be resolved by the platform.
+    Path(Link<'a>),
 }
 
 fn has_scheme(dest: &str) -> bool {
@@ -53,49 +81,33 @@ fn is_drive_path(dest: &str) -> bool {
         && matches!(bytes[2], b'\\' | b'/')
 }
 
-/// Classifies and resolves `dest`, written in the file `from` (root-relative).
-pub(crate) fn resolve<'a>(dest: &'a str, from: &str, site_prefixes: &[String]) -> Dest<'a> {
+/// Classifies a destination and takes a path apart.
+pub(crate) fn classify(dest: &str) -> Class<'_> {
     let dest = dest.trim();
     let lower = dest.get(..7).map(str::to_ascii_lowercase);
     if lower.as_deref() == Some("file://") || is_drive_path(dest) || dest.starts_with("\\\\") {
-        return Dest::AbsolutePath;
+        return Class::AbsolutePath;
     }
-    if has_scheme(dest) || dest.starts_with("//") {
-        return Dest::External;
+    if let Some(uid) = dest.strip_prefix("xref:").or_else(|| dest.strip_prefix("Xref:")) {
+        return Class::Xref(uid);
+    }
+    if has_scheme(dest) || dest.starts_with("//") || dest.contains("{{") || dest.contains("{%") {
+        return Class::External;
     }
     let suffix_at = dest.find(['?', '#']).unwrap_or(dest.len());
     let (path_part, suffix) = dest.split_at(suffix_at);
     let fragment = dest.find('#').map(|i| percent_decode(&dest[i + 1..]));
-    let root_absolute = path_part.starts_with('/');
-    if root_absolute
-        && site_prefixes
-            .iter()
-            .any(|p| path_part.starts_with(p.as_str()) || path_part == p.trim_end_matches('/'))
-    {
-        return Dest::Site;
-    }
-    let decoded = percent_decode(path_part);
-    let same_file = path_part.is_empty();
-    let trailing_slash = decoded.ends_with('/');
-    let path = if same_file {
-        Some(from.to_owned())
-    } else if root_absolute {
-        normalize("", &decoded)
-    } else {
-        normalize(parent(from), &decoded)
-    };
-    match path {
-        None => Dest::OutsideRoot,
-        Some(path) => Dest::Local(Local {
-            path,
-            fragment,
-            same_file,
-            trailing_slash,
-            root_absolute,
-            suffix,
-            path_as_written: path_part,
-        }),
-    }
+    let path = percent_decode(path_part);
+    Class::Path(Link {
+        path_as_written: path_part,
+        trailing_slash: path.ends_with('/'),
+        root_absolute: path_part.starts_with('/'),
+        tilde: path_part.starts_with("~/"),
+        same_file: path_part.is_empty(),
+        path,
+        suffix,
+        fragment,
+    })
 }
 
 /// Joins `rel` onto `base` and removes `.` and `..`; `None` if it climbs above the root.
@@ -191,32 +203,41 @@ pub(crate) fn relative(from_dir: &str, to: &str) -> String {
 mod tests {
     use super::*;
 
-    fn local(dest: &str, from: &str) -> String {
-        match resolve(dest, from, &["/site/".to_owned()]) {
-            Dest::Local(l) => format!("{} #{:?} {}", l.path, l.fragment.as_deref(), l.suffix),
+    fn class(dest: &str) -> String {
+        match classify(dest) {
+            Class::Path(l) => format!("{} #{:?} {}", l.path, l.fragment.as_deref(), l.suffix),
             other => format!("{other:?}"),
         }
     }
 
     #[test]
     fn classification() {
-        assert_eq!(local("https://x.org/a.md", "a.md"), "External");
-        assert_eq!(local("mailto:me@x.org", "a.md"), "External");
-        assert_eq!(local("//cdn.example/x.js", "a.md"), "External");
-        assert_eq!(local("file:///home/me/a.md", "a.md"), "AbsolutePath");
-        assert_eq!(local("C:\\docs\\a.md", "a.md"), "AbsolutePath");
-        assert_eq!(local("/site/page", "a.md"), "Site");
-        assert_eq!(local("../../x.md", "docs/a.md"), "OutsideRoot");
+        assert_eq!(class("https://x.org/a.md"), "External");
+        assert_eq!(class("mailto:me@x.org"), "External");
+        assert_eq!(class("//cdn.example/x.js"), "External");
+        assert_eq!(class("{{< ref \"x.md\" >}}"), "External");
+        assert_eq!(class("file:///home/me/a.md"), "AbsolutePath");
+        assert_eq!(class("C:\\docs\\a.md"), "AbsolutePath");
+        assert_eq!(class("xref:System.String"), "Xref(\"System.String\")");
     }
 
     #[test]
-    fn local_paths() {
-        assert_eq!(local("b.md#Setup", "docs/a.md"), "docs/b.md #Some(\"Setup\") #Setup");
-        assert_eq!(local("#x", "docs/a.md"), "docs/a.md #Some(\"x\") #x");
-        assert_eq!(local("./sub/../c%20d.md?raw=1", "docs/a.md"), "docs/c d.md #None ?raw=1");
-        assert_eq!(local("/guide/", "docs/a.md"), "guide #None ");
-        assert_eq!(local("../x.md#caf%C3%A9", "docs/a.md"), "x.md #Some(\"café\") #caf%C3%A9");
-        assert_eq!(local("a%zz%ff.md", "a.md"), "a%zz%ff.md #None ");
+    fn paths() {
+        assert_eq!(class("b.md#Setup"), "b.md #Some(\"Setup\") #Setup");
+        assert_eq!(class("#x"), " #Some(\"x\") #x");
+        assert_eq!(class("./sub/../c%20d.md?raw=1"), "./sub/../c d.md #None ?raw=1");
+        assert_eq!(class("../x.md#caf%C3%A9"), "../x.md #Some(\"café\") #caf%C3%A9");
+        assert_eq!(class("a%zz%ff.md"), "a%zz%ff.md #None ");
+        let Class::Path(link) = classify("../guide/Intro.MD?x") else { panic!() };
+        assert_eq!((link.name(), link.has_extension()), ("Intro.MD", true));
+        let Class::Path(link) = classify("/cpp/build/v1.2/") else { panic!() };
+        assert_eq!((link.name(), link.has_extension(), link.trailing_slash), ("v1.2", false, true));
+    }
+
+    #[test]
+    fn normalizing() {
+        assert_eq!(normalize("docs", "../x/./y.md").as_deref(), Some("x/y.md"));
+        assert_eq!(normalize("", "../x.md"), None);
     }
 
     #[test]

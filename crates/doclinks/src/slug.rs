@@ -1,40 +1,210 @@
-//! GitHub-style heading slugs, as github-slugger computes them.
+//! Heading slugs, the way each renderer computes them.
 //!
-//! GitHub lowercases the heading text, drops every character that is not a
-//! letter, a combining mark, a number, a connector (`_`), `-` or a space, and turns
-//! each space into `-`. Marks are kept, which matters for scripts such as
-//! Devanagari where vowel signs are combining marks: dropping them (as some
-//! checkers do) makes every Hindi heading a false positive.
+//! A `#fragment` works only if it is the id the renderer that shows the page
+//! gives the heading, so each platform has its own [`Flavor`]:
+//!
+//! - GitHub (github-slugger, also Docusaurus and MyST): lowercase, drop every
+//!   character that is not a letter, a combining mark, a number, a connector
+//!   (`_`), `-` or a space, each space to `-`; duplicates get `-1`, `-2`.
+//!   Marks are kept, which matters for scripts such as Devanagari where vowel
+//!   signs are combining marks.
+//! - GitLab: the same characters, but runs of `-` collapse into one.
+//! - Markdig (DocFX) and Hugo's `github` ids: letters, digits, `_` and `-`
+//!   kept, spaces to `-`, marks dropped.
+//! - mdBook: alphanumerics, `_` and `-` kept (ASCII letters lowercased only),
+//!   every whitespace character to `-`.
+//! - Python-Markdown's `toc` (mkdocs' default): accents folded to ASCII and
+//!   the rest dropped, `[^\w\s-]` removed, runs of spaces and `-` to one `-`;
+//!   duplicates get `_1`, `_2`. `pymdownx.slugs.slugify` keeps Unicode.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-static DROPPED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[^\p{L}\p{M}\p{N}\p{Pc} -]").expect("the slug pattern is valid"));
+/// How a renderer turns heading text into an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Flavor {
+    GitHub,
+    GitLab,
+    Markdig,
+    Hugo,
+    MdBook,
+    PythonMarkdown,
+    Pymdownx,
+}
+
+impl Flavor {
+    /// Every flavor, for per-flavor caches.
+    pub(crate) const ALL: [Flavor; 7] = [
+        Flavor::GitHub,
+        Flavor::GitLab,
+        Flavor::Markdig,
+        Flavor::Hugo,
+        Flavor::MdBook,
+        Flavor::PythonMarkdown,
+        Flavor::Pymdownx,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        Flavor::ALL.iter().position(|f| *f == self).unwrap_or(0)
+    }
+
+    /// The suffix separator of a duplicate heading's id.
+    fn duplicate_separator(self) -> char {
+        match self {
+            Flavor::PythonMarkdown | Flavor::Pymdownx => '_',
+            _ => '-',
+        }
+    }
+}
+
+/// The slug of one heading text in the GitHub flavor, without duplicate suffixes.
+pub(crate) fn slug(text: &str) -> String {
+    slug_as(Flavor::GitHub, text)
+}
 
 /// The slug of one heading text, without duplicate suffixes.
-pub(crate) fn slug(text: &str) -> String {
-    let lower = text.trim().to_lowercase();
-    DROPPED.replace_all(&lower, "").replace(' ', "-")
+pub(crate) fn slug_as(flavor: Flavor, text: &str) -> String {
+    let text = text.trim();
+    match flavor {
+        Flavor::GitHub => GITHUB_DROPPED.replace_all(&text.to_lowercase(), "").replace(' ', "-"),
+        Flavor::GitLab => {
+            collapse(&GITHUB_DROPPED.replace_all(&text.to_lowercase(), "").replace(' ', "-"))
+        }
+        Flavor::Markdig | Flavor::Hugo => {
+            MARKDIG_DROPPED.replace_all(&text.to_lowercase(), "").replace(' ', "-")
+        }
+        Flavor::MdBook => text
+            .chars()
+            .filter_map(|c| match c {
+                c if c.is_alphanumeric() || c == '_' || c == '-' => Some(c.to_ascii_lowercase()),
+                c if c.is_whitespace() => Some('-'),
+                _ => None,
+            })
+            .collect(),
+        Flavor::PythonMarkdown => {
+            let ascii: String = text.chars().filter_map(fold_to_ascii).collect();
+            python_slug(&ascii)
+        }
+        Flavor::Pymdownx => {
+            let lower = text.to_lowercase();
+            lower
+                .chars()
+                .filter(|c| python_word(*c) || matches!(c, '-' | ' '))
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        }
+    }
+}
+
+static GITHUB_DROPPED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^\p{L}\p{M}\p{N}\p{Pc} -]").expect("the slug pattern is valid"));
+
+/// Markdig's `char.IsLetterOrDigit` and Hugo's `unicode.IsLetter || IsDigit`.
+static MARKDIG_DROPPED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^\p{L}\p{Nd}_ -]").expect("the slug pattern is valid"));
+
+/// Python's `\w` for one character: alphanumerics and `_`.
+fn python_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// NFKD then `encode('ascii', 'ignore')` for the characters that have an ASCII
+/// base letter; everything else is dropped, as Python drops it.
+fn fold_to_ascii(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return Some(c);
+    }
+    let base = match c {
+        'À'..='Å' | 'à'..='å' | 'Ā'..='ą' => 'a',
+        'Ç' | 'ç' | 'Ć'..='č' => 'c',
+        'Ď' | 'ď' => 'd',
+        'È'..='Ë' | 'è'..='ë' | 'Ē'..='ě' => 'e',
+        'Ĝ'..='ģ' => 'g',
+        'Ĥ' | 'ĥ' => 'h',
+        'Ì'..='Ï' | 'ì'..='ï' | 'Ĩ'..='İ' => 'i',
+        'Ĵ' | 'ĵ' => 'j',
+        'Ķ' | 'ķ' => 'k',
+        'Ĺ'..='ľ' => 'l',
+        'Ñ' | 'ñ' | 'Ń'..='ň' => 'n',
+        'Ò'..='Ö' | 'ò'..='ö' | 'Ō'..='ő' => 'o',
+        'Ŕ'..='ř' => 'r',
+        'Ś'..='š' => 's',
+        'Ţ'..='ť' => 't',
+        'Ù'..='Ü' | 'ù'..='ü' | 'Ũ'..='ų' => 'u',
+        'Ŵ' | 'ŵ' => 'w',
+        'Ý' | 'ý' | 'ÿ' | 'Ŷ' | 'ŷ' | 'Ÿ' => 'y',
+        'Ź'..='ž' => 'z',
+        _ => return None,
+    };
+    // Upper-case letters keep their case until the slug lowercases them.
+    Some(if c.is_uppercase() { base.to_ascii_uppercase() } else { base })
+}
+
+/// Python-Markdown's `slugify` on ASCII text: `[^\w\s-]` removed, stripped,
+/// lowercased, runs of whitespace and `-` to one `-`.
+fn python_slug(text: &str) -> String {
+    let kept: String =
+        text.chars().filter(|c| python_word(*c) || c.is_whitespace() || *c == '-').collect();
+    let lower = kept.trim().to_lowercase();
+    let mut out = String::with_capacity(lower.len());
+    let mut in_run = false;
+    for c in lower.chars() {
+        if c == '-' || c.is_whitespace() {
+            if !in_run {
+                out.push('-');
+            }
+            in_run = true;
+        } else {
+            out.push(c);
+            in_run = false;
+        }
+    }
+    out
+}
+
+/// Runs of `-` to one.
+fn collapse(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Hands out unique slugs in document order: the second `Intro` becomes
-/// `intro-1`, the third `intro-2`, as on GitHub.
-#[derive(Default)]
+/// `intro-1` (`intro_1` for Python-Markdown), as the renderer does.
 pub(crate) struct Slugger {
+    flavor: Flavor,
     seen: HashMap<String, usize>,
 }
 
+impl Default for Slugger {
+    fn default() -> Slugger {
+        Slugger::new(Flavor::GitHub)
+    }
+}
+
 impl Slugger {
+    pub(crate) fn new(flavor: Flavor) -> Slugger {
+        Slugger { flavor, seen: HashMap::new() }
+    }
+
     pub(crate) fn unique(&mut self, text: &str) -> String {
-        let original = slug(text);
+        let mut original = slug_as(self.flavor, text);
+        if original.is_empty() && self.flavor == Flavor::Markdig {
+            // Markdig names a heading without id characters (`` ### `$_` ``) `section`.
+            original = "section".to_owned();
+        }
+        let separator = self.flavor.duplicate_separator();
         let mut result = original.clone();
-        while self.seen.contains_key(&result) {
+        while self.seen.contains_key(&result) || (result.is_empty() && separator == '_') {
             let count = self.seen.entry(original.clone()).or_insert(0);
             *count += 1;
-            result = format!("{original}-{count}");
+            result = format!("{original}{separator}{count}");
         }
         self.seen.insert(result.clone(), 0);
         result
@@ -79,5 +249,22 @@ mod tests {
         let slugs: Vec<String> =
             ["Intro", "Intro", "Intro-1", "Intro"].iter().map(|t| slugger.unique(t)).collect();
         assert_eq!(slugs, ["intro", "intro-1", "intro-1-1", "intro-2"]);
+        let mut python = Slugger::new(Flavor::PythonMarkdown);
+        let slugs: Vec<String> =
+            ["Intro", "Intro", "Intro"].iter().map(|t| python.unique(t)).collect();
+        assert_eq!(slugs, ["intro", "intro_1", "intro_2"]);
+    }
+
+    #[test]
+    fn other_renderers() {
+        let text = "Café — C++ & Go: a  b";
+        assert_eq!(slug_as(Flavor::GitHub, text), "café--c--go-a--b");
+        assert_eq!(slug_as(Flavor::GitLab, text), "café-c-go-a-b");
+        assert_eq!(slug_as(Flavor::Markdig, text), "café--c--go-a--b");
+        assert_eq!(slug_as(Flavor::PythonMarkdown, text), "cafe-c-go-a-b");
+        assert_eq!(slug_as(Flavor::Pymdownx, text), "café--c--go-a--b");
+        assert_eq!(slug_as(Flavor::MdBook, "Ünïcödé\tTab"), "Ünïcödé-tab");
+        // Markdig and Hugo drop marks that github-slugger keeps.
+        assert_eq!(slug_as(Flavor::Hugo, "हिन्दी"), "हनद");
     }
 }

@@ -1,21 +1,25 @@
-//! Fix proposals for broken links, each with a confidence and a reason.
+//! Fix candidates for broken links, each with a confidence and a reason, in
+//! the order they are tried.
 //!
-//! High confidence means one unambiguous target, found by a rule that does not
-//! guess: a case-only difference, a rename recorded in git, the repository's own
-//! redirect maps, a file name that exists once, one `../` too many or too few,
-//! or a changed extension. Close matches by edit distance are medium; several
-//! candidates are low and left for triage.
+//! High confidence is for evidence that names the new place: a rename recorded
+//! in git (which wins over every heuristic, and follows a linking page that
+//! moved too), a redirect map the platform config lists, a case-only
+//! difference, `\` written for `/`, a file name that exists once in the tree.
+//! A same-named file one `../` away or with another extension is medium unless
+//! its name is unique; so are names whose words are close (`instalation` for
+//! `installation`, not `using-tiles` for `using-views`). Several candidates are
+//! low and left for triage.
+//!
+//! Candidates are paths; `check.rs` writes each in the link's style and keeps
+//! it only if the new destination resolves on the platform.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use crate::config::Config;
-use crate::nav;
-use crate::report::{Confidence, Fix, Warning};
-use crate::resolve::{Local, encode_path, normalize, percent_decode, relative};
-use crate::slug::slug;
+use crate::report::{Confidence, Fix};
+use crate::resolve::{encode_path, normalize};
+use crate::site::{Missing, Model};
 use crate::tree::{Entry, Tree, file_name, parent, stem};
 
 /// A proposed target path (root-relative) before it is written as a link.
@@ -26,49 +30,47 @@ pub(crate) struct Candidate {
     pub(crate) reason: String,
 }
 
+/// A close match by words: the path and its score.
+type Similar = Option<(String, f64)>;
+
 pub(crate) struct Suggester<'t> {
     tree: &'t Tree,
-    /// Old root-relative path to (new path, where the redirect comes from).
-    redirects: HashMap<String, (String, String)>,
+    /// `[redirects]` of doclinks.toml: old root-relative path to new.
+    redirects: HashMap<String, String>,
+    source: String,
     renames: OnceLock<HashMap<String, String>>,
-    cache: Mutex<HashMap<String, Option<Candidate>>>,
-    /// File names by extension, for tree-wide close matches.
-    names_by_ext: OnceLock<HashMap<String, Vec<String>>>,
+    /// New path to old, for pages that moved themselves.
+    moved_from: OnceLock<HashMap<String, String>>,
+    /// Close matches by file name, cached per (directory, name).
+    similar: Mutex<HashMap<(String, String), Similar>>,
     by_dir: OnceLock<HashMap<String, Vec<usize>>>,
+    names_by_ext: OnceLock<HashMap<String, Vec<String>>>,
+    /// How many files have each lowercase name.
+    lower_names: OnceLock<HashMap<String, usize>>,
 }
 
 impl<'t> Suggester<'t> {
-    pub(crate) fn new(
-        tree: &'t Tree,
-        config: &Config,
-        warnings: &Mutex<Vec<Warning>>,
-    ) -> Suggester<'t> {
-        let mut redirects = HashMap::new();
+    pub(crate) fn new(tree: &'t Tree, config: &Config) -> Suggester<'t> {
         let source = config
             .source
             .as_deref()
-            .and_then(Path::file_name)
+            .and_then(std::path::Path::file_name)
             .map_or_else(|| "doclinks.toml".to_owned(), |n| n.to_string_lossy().into_owned());
-        for (old, new, from) in nav::docfx_redirects(tree, warnings) {
-            redirects.insert(old, (new, from));
-        }
-        if let Some(mkdocs) = nav::read_mkdocs(&tree.root, warnings) {
-            for (old, new) in mkdocs.redirects {
-                redirects.insert(old, (new, "mkdocs.yml redirect_maps".to_owned()));
-            }
-        }
-        for (old, new) in &config.redirects {
-            if let (Some(old), Some(new)) = (normalize("", old), normalize("", new)) {
-                redirects.insert(old, (new, format!("{source} [redirects]")));
-            }
-        }
+        let redirects = config
+            .redirects
+            .iter()
+            .filter_map(|(old, new)| Some((normalize("", old)?, normalize("", new)?)))
+            .collect();
         Suggester {
             tree,
             redirects,
+            source,
             renames: OnceLock::new(),
-            cache: Mutex::new(HashMap::new()),
-            names_by_ext: OnceLock::new(),
+            moved_from: OnceLock::new(),
+            similar: Mutex::new(HashMap::new()),
             by_dir: OnceLock::new(),
+            names_by_ext: OnceLock::new(),
+            lower_names: OnceLock::new(),
         }
     }
 
@@ -76,110 +78,14 @@ impl<'t> Suggester<'t> {
         !matches!(self.tree.lookup(path), Entry::Missing)
     }
 
-    /// A candidate for a missing file or directory, cached per missing path.
-    pub(crate) fn missing_file(
-        &self,
-        missing: &str,
-        dest: &Local<'_>,
-        from: &str,
-    ) -> Option<Candidate> {
-        // `../` adjustments depend on the linking file, so they are not cached.
-        if !dest.root_absolute
-            && let Some(candidate) = self.climb(dest, from)
-        {
-            return Some(candidate);
-        }
-        if let Some(hit) = self.cache.lock().expect("suggestion cache").get(missing) {
-            return hit.clone();
-        }
-        let candidate = self.missing_uncached(missing);
-        self.cache.lock().expect("suggestion cache").insert(missing.to_owned(), candidate.clone());
-        candidate
+    fn renames(&self) -> &HashMap<String, String> {
+        self.renames.get_or_init(|| crate::git::renames(&self.tree.root))
     }
 
-    fn missing_uncached(&self, missing: &str) -> Option<Candidate> {
-        let high = |path: String, reason: String| {
-            Some(Candidate { path, confidence: Confidence::High, reason })
-        };
-        if let Some((new, from)) = self.redirects.get(missing)
-            && self.exists(new)
-        {
-            return high(new.clone(), format!("redirect map in {from}"));
-        }
-        if let Some(new) = self.renamed(missing) {
-            return high(new, "renamed in git history".to_owned());
-        }
-        let name = file_name(missing);
-        let same_stem: Vec<usize> = self
-            .tree
-            .by_stem
-            .get(&(parent(missing).to_owned(), stem(name).to_owned()))
-            .map(|v| v.iter().copied().filter(|&i| self.tree.files[i] != missing).collect())
-            .unwrap_or_default();
-        if same_stem.len() == 1 {
-            let path = self.tree.files[same_stem[0]].clone();
-            let reason = format!("extension changed to `{}`", file_name(&path));
-            return high(path, reason);
-        }
-        let named: &[usize] = self.tree.by_name.get(name).map_or(&[], Vec::as_slice);
-        if named.len() == 1 {
-            return high(
-                self.tree.files[named[0]].clone(),
-                format!("`{name}` exists once in the tree"),
-            );
-        }
-        if named.is_empty() && !name.contains('.') {
-            // An extensionless link: `page` for `page.md` anywhere in the tree.
-            let with_md: &[usize] =
-                self.tree.by_name.get(&format!("{name}.md")).map_or(&[], Vec::as_slice);
-            if with_md.len() == 1 {
-                return high(
-                    self.tree.files[with_md[0]].clone(),
-                    format!("`{name}.md` exists once in the tree"),
-                );
-            }
-        }
-        if let Some(candidate) = self.close_file(missing) {
-            return Some(candidate);
-        }
-        if named.len() > 1 {
-            let mut paths: Vec<&String> = named.iter().map(|&i| &self.tree.files[i]).collect();
-            paths.sort_by_cached_key(|p| (strsim::levenshtein(p, missing), p.as_str()));
-            let listed: Vec<&str> = paths.iter().take(3).map(|p| p.as_str()).collect();
-            return Some(Candidate {
-                path: paths[0].clone(),
-                confidence: Confidence::Low,
-                reason: format!("{} files named `{name}`: {}", named.len(), listed.join(", ")),
-            });
-        }
-        None
-    }
-
-    /// One `../` too many or too few, when exactly one variant exists.
-    fn climb(&self, dest: &Local<'_>, from: &str) -> Option<Candidate> {
-        let written = crate::resolve::percent_decode(dest.path_as_written);
-        let mut found = Vec::new();
-        if let Some(rest) = written.strip_prefix("../")
-            && let Some(path) = normalize(parent(from), rest)
-            && self.exists(&path)
-        {
-            found.push((path, "one `../` too many"));
-        }
-        if let Some(path) = normalize(parent(from), &format!("../{written}"))
-            && self.exists(&path)
-        {
-            found.push((path, "one `../` too few"));
-        }
-        if found.len() != 1 {
-            return None;
-        }
-        let (path, reason) = found.pop()?;
-        Some(Candidate { path, confidence: Confidence::High, reason: reason.to_owned() })
-    }
-
-    fn renamed(&self, missing: &str) -> Option<String> {
-        let renames = self.renames.get_or_init(|| git_renames(&self.tree.root));
-        let mut current = renames.get(missing)?;
+    /// Follows renames from `old` to a path that exists.
+    fn renamed(&self, old: &str) -> Option<String> {
+        let renames = self.renames();
+        let mut current = renames.get(old)?;
         let mut seen = HashSet::new();
         while !self.exists(current) {
             if !seen.insert(current.clone()) {
@@ -190,12 +96,210 @@ impl<'t> Suggester<'t> {
         Some(current.clone())
     }
 
-    /// A unique close match of the file name: first in the same directory, then
-    /// anywhere in the tree among files with the same extension.
-    fn close_file(&self, missing: &str) -> Option<Candidate> {
-        let name = file_name(missing);
-        let lower = name.to_lowercase();
-        let limit = (name.chars().count() / 4).clamp(1, 3);
+    /// Where the page `file` was before its last rename, if it moved.
+    fn old_location(&self, file: &str) -> Option<&String> {
+        self.moved_from
+            .get_or_init(|| {
+                let mut back = HashMap::new();
+                for (old, new) in self.renames() {
+                    back.entry(new.clone()).or_insert_with(|| old.clone());
+                }
+                back
+            })
+            .get(file)
+    }
+
+    /// Whether exactly one file of the tree has this name, in any letter case
+    /// (`Params.md` and `params.md` are two candidates, not one).
+    fn unique_name(&self, name: &str) -> bool {
+        let lower = self.lower_names.get_or_init(|| {
+            let mut map: HashMap<String, usize> = HashMap::new();
+            for (name, holders) in &self.tree.by_name {
+                *map.entry(name.to_lowercase()).or_insert(0) += holders.len();
+            }
+            map
+        });
+        lower.get(&name.to_lowercase()) == Some(&1)
+    }
+
+    /// Every candidate for a missing target, best first.
+    pub(crate) fn candidates(
+        &self,
+        model: &Model,
+        file: &str,
+        missing: &Missing<'_>,
+    ) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        let high =
+            |path: String, reason: String| Candidate { path, confidence: Confidence::High, reason };
+        let wanted = missing.wanted.as_str();
+        let link = &missing.link;
+        // Git renames first: of the target, then of the linking page (the link
+        // was written where the page used to be), then of both.
+        if let Some(new) = self.renamed(wanted) {
+            out.push(high(new, "renamed in git history".to_owned()));
+        }
+        if !link.root_absolute
+            && !link.tilde
+            && let Some(old_file) = self.old_location(file)
+            && let Some(old_target) = normalize(parent(old_file), &link.path.replace('\\', "/"))
+        {
+            if self.exists(&old_target) {
+                out.push(high(
+                    old_target.clone(),
+                    format!("the linking page moved from {old_file} in git history"),
+                ));
+            } else if let Some(new) = self.renamed(&old_target) {
+                out.push(high(
+                    new,
+                    format!("both moved in git history (this page from {old_file})"),
+                ));
+            }
+        }
+        if let Some(redirect) = model.redirect_for_file(self.tree, file, wanted)
+            && let Some(to) = &redirect.to
+        {
+            out.push(high(to.clone(), format!("redirect map in {}", redirect.source)));
+        }
+        if let Some(new) = self.redirects.get(wanted).filter(|n| self.exists(n)) {
+            out.push(high(new.clone(), format!("redirect map in {} [redirects]", self.source)));
+        }
+        if let Some(variant) = &missing.case_variant {
+            out.push(high(variant.clone(), "case-only mismatch".to_owned()));
+        } else {
+            let variants = self.tree.case_variants(wanted);
+            if variants.len() > 1 {
+                out.push(Candidate {
+                    path: variants[0].clone(),
+                    confidence: Confidence::Low,
+                    reason: format!("{} paths differ only in case", variants.len()),
+                });
+            }
+        }
+        if link.path.contains('\\') {
+            let base = if link.root_absolute { "" } else { parent(file) };
+            if let Some(path) = normalize(base, &link.path.replace('\\', "/"))
+                && self.exists(&path)
+            {
+                out.push(high(path, "`\\` written for the path separator `/`".to_owned()));
+            }
+        }
+        out.extend(self.by_name(file, missing));
+        out
+    }
+
+    /// Candidates found by the file name: the same name once in the tree
+    /// (high), the same stem or one `../` away (medium unless unique), names of
+    /// close words (medium), several files of that name (low).
+    fn by_name(&self, file: &str, missing: &Missing<'_>) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        let wanted = missing.wanted.as_str();
+        let name = file_name(wanted).replace('\\', "/");
+        let name = file_name(&name).to_owned();
+        let others = |v: &[usize]| -> Vec<usize> {
+            v.iter().copied().filter(|&i| self.tree.files[i] != wanted).collect()
+        };
+        let named = others(self.tree.by_name.get(&name).map_or(&[], Vec::as_slice));
+        let unique = |path: &str| self.unique_name(file_name(path));
+        if named.len() == 1 && self.unique_name(&name) {
+            out.push(Candidate {
+                path: self.tree.files[named[0]].clone(),
+                confidence: Confidence::High,
+                reason: format!("`{name}` exists once in the tree"),
+            });
+        }
+        if !name.contains('.') || name.ends_with(".md") && named.is_empty() {
+            // An extensionless link (`page` for `page.md`), or `page.md` for `page.mdx`.
+            let base = name.trim_end_matches(".md");
+            for ext in ["md", "mdx"] {
+                let with = others(
+                    self.tree.by_name.get(&format!("{base}.{ext}")).map_or(&[], Vec::as_slice),
+                );
+                if with.len() == 1
+                    && format!("{base}.{ext}") != name
+                    && self.unique_name(&format!("{base}.{ext}"))
+                {
+                    out.push(Candidate {
+                        path: self.tree.files[with[0]].clone(),
+                        confidence: Confidence::High,
+                        reason: format!("`{base}.{ext}` exists once in the tree"),
+                    });
+                }
+            }
+        }
+        let same_stem = others(
+            self.tree
+                .by_stem
+                .get(&(parent(wanted).to_owned(), stem(&name).to_owned()))
+                .map_or(&[], Vec::as_slice),
+        );
+        if same_stem.len() == 1 {
+            let path = self.tree.files[same_stem[0]].clone();
+            let confidence = if unique(&path) { Confidence::High } else { Confidence::Medium };
+            let reason = format!("extension changed to `{}`", file_name(&path));
+            out.push(Candidate { path, confidence, reason });
+        }
+        if let Some(candidate) = self.climb(file, missing) {
+            out.push(candidate);
+        }
+        if let Some((path, score)) = self.similar(wanted) {
+            out.push(Candidate {
+                path,
+                confidence: Confidence::Medium,
+                reason: format!("similar file name ({:.0}% of its words)", score * 100.0),
+            });
+        }
+        if named.len() > 1 {
+            let mut paths: Vec<&String> = named.iter().map(|&i| &self.tree.files[i]).collect();
+            paths.sort_by_cached_key(|p| (strsim::levenshtein(p, wanted), p.as_str()));
+            let listed: Vec<&str> = paths.iter().take(3).map(|p| p.as_str()).collect();
+            for path in &paths {
+                out.push(Candidate {
+                    path: (*path).clone(),
+                    confidence: Confidence::Low,
+                    reason: format!("{} files named `{name}`: {}", named.len(), listed.join(", ")),
+                });
+            }
+        }
+        out
+    }
+
+    /// One `../` too many or too few, when exactly one variant exists.
+    fn climb(&self, file: &str, missing: &Missing<'_>) -> Option<Candidate> {
+        let link = &missing.link;
+        if link.root_absolute || link.tilde {
+            return None;
+        }
+        let written = link.path.replace('\\', "/");
+        let mut found = Vec::new();
+        if let Some(rest) = written.strip_prefix("../")
+            && let Some(path) = normalize(parent(file), rest)
+            && self.exists(&path)
+        {
+            found.push((path, "one `../` too many"));
+        }
+        if let Some(path) = normalize(parent(file), &format!("../{written}"))
+            && self.exists(&path)
+        {
+            found.push((path, "one `../` too few"));
+        }
+        if found.len() != 1 {
+            return None;
+        }
+        let (path, reason) = found.pop()?;
+        let unique = self.unique_name(file_name(&path));
+        let confidence = if unique { Confidence::High } else { Confidence::Medium };
+        Some(Candidate { path, confidence, reason: reason.to_owned() })
+    }
+
+    /// The one file whose name's words are close to the missing name's: in
+    /// the same directory first, then anywhere among files of its extension.
+    fn similar(&self, wanted: &str) -> Option<(String, f64)> {
+        let key = (parent(wanted).to_owned(), file_name(wanted).to_owned());
+        if let Some(hit) = self.similar.lock().expect("similarity cache").get(&key) {
+            return hit.clone();
+        }
+        let name = file_name(wanted);
         let by_dir = self.by_dir.get_or_init(|| {
             let mut map: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, f) in self.tree.files.iter().enumerate() {
@@ -203,39 +307,30 @@ impl<'t> Suggester<'t> {
             }
             map
         });
-        let in_dir =
-            by_dir.get(parent(missing)).map(|v| v.iter().map(|&i| self.tree.files[i].as_str()));
-        if let Some(paths) = in_dir
-            && let Some((path, distance)) =
-                unique_best(paths, |p| file_name(p).to_lowercase(), &lower, limit)
-        {
-            return Some(Candidate {
-                path: path.to_owned(),
-                confidence: Confidence::Medium,
-                reason: format!("close match of the file name (edit distance {distance})"),
+        let same_dir = by_dir.get(parent(wanted)).map(|v| {
+            v.iter()
+                .map(|&i| self.tree.files[i].as_str())
+                .filter(|p| extension(p) == extension(name))
+        });
+        let mut hit = same_dir
+            .and_then(|paths| best_by_words(paths, |p| file_name(p), name))
+            .map(|(p, s)| (p.to_owned(), s));
+        if hit.is_none() {
+            let names = self.names_by_ext.get_or_init(|| {
+                let mut map: HashMap<String, Vec<String>> = HashMap::new();
+                for n in self.tree.by_name.keys() {
+                    map.entry(extension(n).to_owned()).or_default().push(n.clone());
+                }
+                map
+            });
+            hit = names.get(extension(name)).and_then(|pool| {
+                let (best, score) = best_by_words(pool.iter().map(String::as_str), |n| n, name)?;
+                let holders = self.tree.by_name.get(best)?;
+                (holders.len() == 1).then(|| (self.tree.files[holders[0]].clone(), score))
             });
         }
-        let ext = extension(name);
-        let names = self.names_by_ext.get_or_init(|| {
-            let mut map: HashMap<String, Vec<String>> = HashMap::new();
-            for n in self.tree.by_name.keys() {
-                map.entry(extension(n).to_owned()).or_default().push(n.clone());
-            }
-            map
-        });
-        let pool = names.get(ext)?;
-        let len = lower.chars().count();
-        let near = pool.iter().map(String::as_str).filter(|n| n.len().abs_diff(len) <= limit);
-        let (best, distance) = unique_best(near, str::to_lowercase, &lower, limit)?;
-        let holders = self.tree.by_name.get(best)?;
-        if holders.len() != 1 {
-            return None;
-        }
-        Some(Candidate {
-            path: self.tree.files[holders[0]].clone(),
-            confidence: Confidence::Medium,
-            reason: format!("close match of the file name (edit distance {distance})"),
-        })
+        self.similar.lock().expect("similarity cache").insert(key, hit.clone());
+        hit
     }
 
     /// A fix for a fragment that matches none of the target's anchors.
@@ -249,8 +344,9 @@ impl<'t> Suggester<'t> {
         if let (Some(a), None) = (case_only.next(), case_only.next()) {
             return Some((a.clone(), Confidence::High, "anchor differs only in case".to_owned()));
         }
-        let slugged = slug(&crate::resolve::percent_decode(fragment).replace('-', " "));
-        let slugged_plain = slug(fragment);
+        let slugged =
+            crate::slug::slug(&crate::resolve::percent_decode(fragment).replace('-', " "));
+        let slugged_plain = crate::slug::slug(fragment);
         for s in [slugged_plain, slugged] {
             if !s.is_empty() && anchors.contains(&s) {
                 return Some((
@@ -260,135 +356,117 @@ impl<'t> Suggester<'t> {
                 ));
             }
         }
-        let limit = (fragment.chars().count() / 3).clamp(1, 4);
-        if let Some((best, distance)) =
-            unique_best(anchors.iter().map(String::as_str), str::to_owned, &lower, limit)
-        {
-            return Some((
-                best.to_owned(),
-                Confidence::Medium,
-                format!("close match of a heading (edit distance {distance})"),
-            ));
-        }
-        None
+        let (best, score) = best_by_words(anchors.iter().map(String::as_str), |a| a, fragment)?;
+        Some((
+            best.to_owned(),
+            Confidence::Medium,
+            format!("close match of a heading ({:.0}% of its words)", score * 100.0),
+        ))
     }
 }
 
 fn extension(name: &str) -> &str {
+    let name = file_name(name);
     name.rfind('.').map_or("", |i| &name[i..])
 }
 
-/// The item with the smallest edit distance to `target`, if it is within `limit`
-/// and no other item is as close.
-fn unique_best<'a>(
-    items: impl Iterator<Item = &'a str>,
-    key: impl Fn(&str) -> String,
-    target: &str,
-    limit: usize,
-) -> Option<(&'a str, usize)> {
-    let mut best: Option<(&str, usize)> = None;
-    let mut tie = false;
-    for item in items {
-        let distance = strsim::levenshtein(&key(item), target);
-        if distance == 0 || distance > limit {
+/// The words of a name: its stem split at non-alphanumerics and lower-to-upper
+/// case changes, lowercased (`getStarted-guide.md` → `get`, `started`, `guide`).
+fn words(name: &str) -> Vec<String> {
+    let stem = match name.rfind('.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    };
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut previous_lower = false;
+    for c in stem.chars() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            previous_lower = false;
             continue;
         }
+        if c.is_uppercase() && previous_lower && !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// How close two names are by their words, from 0 to 1: each word of `a` is
+/// paired with the most similar unpaired word of `b`, a pair counts when its
+/// words are at least 80% alike (normalized edit distance), and the score is
+/// the paired similarity over the words of both. Names equal but for their
+/// separators (`setup`, `set-up`) score 1. Digits must match exactly:
+/// `c4702` is not `c4703`.
+pub(crate) fn word_similarity(a: &str, b: &str) -> f64 {
+    let (wa, wb) = (words(a), words(b));
+    if wa.is_empty() || wb.is_empty() {
+        return 0.0;
+    }
+    if wa.concat() == wb.concat() {
+        return 1.0;
+    }
+    let mut used = vec![false; wb.len()];
+    let mut total = 0.0;
+    for word in &wa {
+        let mut best: Option<(usize, f64)> = None;
+        for (j, other) in wb.iter().enumerate() {
+            if used[j] {
+                continue;
+            }
+            let digits = |w: &str| w.chars().filter(char::is_ascii_digit).collect::<String>();
+            if digits(word) != digits(other) {
+                continue;
+            }
+            let similarity = strsim::normalized_levenshtein(word, other);
+            if similarity >= 0.8 && best.is_none_or(|(_, s)| similarity > s) {
+                best = Some((j, similarity));
+            }
+        }
+        if let Some((j, similarity)) = best {
+            used[j] = true;
+            total += similarity;
+        }
+    }
+    2.0 * total / (wa.len() + wb.len()) as f64
+}
+
+/// The item whose key is closest to `target` by words, when it scores at
+/// least 0.8 and clearly above every other item. Identical keys do not count
+/// (the target itself).
+fn best_by_words<'a>(
+    items: impl Iterator<Item = &'a str>,
+    key: impl Fn(&'a str) -> &'a str,
+    target: &str,
+) -> Option<(&'a str, f64)> {
+    let mut best: Option<(&str, f64)> = None;
+    let mut second = 0.0;
+    for item in items {
+        let k = key(item);
+        if k == target {
+            continue;
+        }
+        let score = word_similarity(target, k);
         match best {
-            Some((_, d)) if distance > d => {}
-            Some((_, d)) if distance == d => tie = true,
+            Some((_, b)) if score <= b => second = f64::max(second, score),
             _ => {
-                best = Some((item, distance));
-                tie = false;
-            }
-        }
-    }
-    if tie { None } else { best }
-}
-
-/// Renames recorded in git history, old → new, root-relative. Empty when the
-/// root is not in a git repository or git is missing.
-fn git_renames(root: &Path) -> HashMap<String, String> {
-    let mut renames = HashMap::new();
-    let Some(prefix) = git(root, &["rev-parse", "--show-prefix"]) else { return renames };
-    let prefix = prefix.trim().to_owned();
-    // Uncommitted renames (staged or not) first, then history, newest first.
-    let quiet = ["-c", "core.quotePath=false"];
-    let pending =
-        [&quiet[..], &["diff", "HEAD", "-M", "--name-status", "-z", "--diff-filter=R"]].concat();
-    let history =
-        [&quiet[..], &["log", "-M", "--name-status", "--format=", "-z", "--diff-filter=R"]]
-            .concat();
-    for args in [pending, history] {
-        let text = git(root, &args).unwrap_or_default();
-        let mut tokens =
-            text.split('\0').filter(|t| !t.is_empty()).map(|t| t.trim_start_matches('\n'));
-        while let Some(status) = tokens.next() {
-            if status.starts_with('R') || status.starts_with('C') {
-                let (Some(old), Some(new)) = (tokens.next(), tokens.next()) else { break };
-                if let (Some(old), Some(new)) =
-                    (old.strip_prefix(prefix.as_str()), new.strip_prefix(prefix.as_str()))
-                {
-                    // Keep the latest rename of each path.
-                    renames.entry(old.to_owned()).or_insert_with(|| new.to_owned());
+                if let Some((_, b)) = best {
+                    second = f64::max(second, b);
                 }
+                best = Some((item, score));
             }
         }
     }
-    renames
-}
-
-pub(crate) fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
-    if out.status.success() { String::from_utf8(out.stdout).ok() } else { None }
-}
-
-/// Writes a candidate path as a destination for a link in `from`, in the style
-/// of the original (root-absolute or relative, `./` prefix), keeping its
-/// `?query#fragment`.
-pub(crate) fn write_target(candidate: &str, dest: &Local<'_>, from: &str, is_dir: bool) -> String {
-    let mut path = if dest.root_absolute {
-        format!("/{}", encode_path(candidate))
-    } else {
-        let rel = encode_path(&relative(parent(from), candidate));
-        if dest.path_as_written.starts_with("./") && !rel.starts_with("../") {
-            format!("./{rel}")
-        } else {
-            rel
-        }
-    };
-    // Keep the author's spelling when the path as written is the new one but
-    // for letter case: `foo(1).md` stays unencoded, `<a b.md>` keeps its space.
-    // `path_as_written` is unescaped, so characters that may have needed a
-    // backslash or an entity where they stood keep their percent-encoding.
-    let decoded = percent_decode(&path);
-    if decoded != path
-        && decoded.to_lowercase() == dest.path_as_written.to_lowercase()
-        && !decoded.contains(['<', '>', '\\', '"', '\'', '&'])
-        && balanced_parens(&decoded)
-    {
-        path = decoded.into_owned();
-    }
-    if is_dir && dest.trailing_slash && !path.ends_with('/') {
-        path.push('/');
-    }
-    path.push_str(dest.suffix);
-    path
-}
-
-/// Whether every `)` closes an earlier `(`, as an unbracketed destination needs.
-fn balanced_parens(text: &str) -> bool {
-    let mut depth = 0usize;
-    for c in text.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => match depth.checked_sub(1) {
-                Some(d) => depth = d,
-                None => return false,
-            },
-            _ => {}
-        }
-    }
-    depth == 0
+    let (item, score) = best?;
+    (score >= 0.8 && score - second >= 0.05).then_some((item, score))
 }
 
 /// Writes an anchor fix: the destination as written up to `#`, then the anchor.
@@ -404,60 +482,38 @@ pub(crate) fn fix(path: String, confidence: Confidence, reason: String) -> Fix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::{Dest, resolve};
 
-    fn local(dest: &str, from: &str) -> Local<'static> {
-        let dest: &'static str = Box::leak(dest.to_owned().into_boxed_str());
-        match resolve(dest, from, &[]) {
-            Dest::Local(l) => l,
-            other => panic!("{other:?}"),
-        }
+    #[test]
+    fn words_split_names() {
+        assert_eq!(words("getStarted-guide.md"), ["get", "started", "guide"]);
+        assert_eq!(words("C4702_warning.md"), ["c4702", "warning"]);
+        assert_eq!(words("README"), ["readme"]);
     }
 
     #[test]
-    fn unique_best_needs_a_single_closest_item() {
-        let items = ["install.md", "usage.md"];
-        assert_eq!(
-            unique_best(items.into_iter(), str::to_owned, "instal.md", 2),
-            Some(("install.md", 1))
-        );
-        // Two items equally close: no unique best.
-        assert_eq!(
-            unique_best(["install.md", "instal.md"].into_iter(), str::to_owned, "instll.md", 2),
-            None
-        );
-        assert_eq!(unique_best(["ab.md", "ac.md"].into_iter(), str::to_owned, "aa.md", 2), None);
-        assert_eq!(unique_best(["zzzz.md"].into_iter(), str::to_owned, "aa.md", 2), None);
+    fn similarity_by_words_not_raw_edit_distance() {
+        assert!(word_similarity("instalation.md", "installation.md") >= 0.8);
+        assert!(word_similarity("getting-started.md", "getting-started-guide.md") >= 0.8);
+        assert_eq!(word_similarity("setup.md", "set-up.md"), 1.0);
+        // One of two words entirely different: unrelated pages.
+        assert!(word_similarity("using-tiles.md", "using-views.md") < 0.8);
+        assert!(word_similarity("compiler-warning-c4702.md", "compiler-warning-c4703.md") < 0.8);
+        assert!(word_similarity("a.md", "b.md") < 0.8);
     }
 
     #[test]
-    fn targets_keep_the_style_of_the_original() {
+    fn best_needs_a_clear_winner() {
+        let items = ["installation.md", "usage.md"];
         assert_eq!(
-            write_target("docs/new page.md", &local("./old.md#x", "docs/a.md"), "docs/a.md", false),
-            "./new%20page.md#x"
+            best_by_words(items.into_iter(), |s| s, "instalation.md").map(|b| b.0),
+            Some("installation.md")
         );
-        assert_eq!(
-            write_target("guide/b.md", &local("/old.md?q=1", "docs/a.md"), "docs/a.md", false),
-            "/guide/b.md?q=1"
-        );
-        assert_eq!(
-            write_target("guide", &local("../Guide/", "docs/a.md"), "docs/a.md", true),
-            "../guide/"
-        );
+        let tied = ["install-guide.md", "install-guides.md"];
+        assert_eq!(best_by_words(tied.into_iter(), |s| s, "install-guidez.md"), None);
+    }
+
+    #[test]
+    fn anchor_fixes_keep_the_destination() {
         assert_eq!(write_anchor("page.md?x=1#Old", "new-anchor"), "page.md?x=1#new-anchor");
-    }
-
-    #[test]
-    fn case_only_fixes_keep_the_spelling_as_written() {
-        let fix = |candidate: &str, dest: &str| {
-            write_target(candidate, &local(dest, "a.md"), "a.md", false)
-        };
-        assert_eq!(fix("Foo(1).md", "foo(1).md"), "Foo(1).md");
-        assert_eq!(fix("A B.md", "a b.md"), "A B.md");
-        assert_eq!(fix("A B.md", "a%20b.md"), "A%20B.md");
-        // Unbalanced parentheses may have been escaped where they stood.
-        assert_eq!(fix("Foo(1.md", "foo(1.md"), "Foo%281.md");
-        // Not a case-only change: encoded as usual.
-        assert_eq!(fix("new page.md", "old page.md"), "new%20page.md");
     }
 }

@@ -153,11 +153,15 @@ pub(crate) struct Tree {
     pub(crate) by_name: HashMap<String, Vec<usize>>,
     /// (directory, stem) to file indexes.
     pub(crate) by_stem: HashMap<(String, String), Vec<usize>>,
+    /// Directories the walk could not read (root-relative): what is below them
+    /// is not known, so links into them are neither broken nor fixed.
+    pub(crate) unreadable: Vec<String>,
 }
 
+/// A Markdown page: `.md`, `.markdown`, or MDX (Docusaurus).
 pub(crate) fn is_markdown(path: &str) -> bool {
     let lower = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    lower.ends_with(".md") || lower.ends_with(".markdown")
+    lower.ends_with(".md") || lower.ends_with(".markdown") || lower.ends_with(".mdx")
 }
 
 pub(crate) fn parent(path: &str) -> &str {
@@ -194,6 +198,7 @@ impl Tree {
             }
         }
         let found: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+        let unreadable: Mutex<Vec<String>> = Mutex::new(Vec::new());
         // The filter must be 'static: its warnings are merged in after the walk.
         let skipped_dirs: Arc<Mutex<Vec<Warning>>> = Arc::default();
         let threads = rayon::current_num_threads();
@@ -209,6 +214,7 @@ impl Tree {
             .build_parallel()
             .run(|| {
                 let found = &found;
+                let unreadable = &unreadable;
                 Box::new(move |entry| {
                     match entry {
                         Ok(entry) if entry.depth() > 0 => {
@@ -228,11 +234,23 @@ impl Tree {
                         Ok(_) => {}
                         Err(err) => {
                             let path = walk_error_path(&err).unwrap_or_else(|| base.to_path_buf());
-                            push_warning(
-                                warnings,
-                                &path,
-                                format!("skipped: {}", walk_error_message(&err)),
-                            );
+                            let is_dir =
+                                std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+                            let rel = path.strip_prefix(base).ok().and_then(|p| p.to_str());
+                            let message = match rel {
+                                Some(rel) if is_dir && !matches!(err, ignore::Error::Loop { .. }) => {
+                                    unreadable
+                                        .lock()
+                                        .expect("walk results lock")
+                                        .push(rel.replace('\\', "/"));
+                                    format!(
+                                        "cannot read the directory: {}; links into it are not checked",
+                                        walk_error_message(&err)
+                                    )
+                                }
+                                _ => format!("skipped: {}", walk_error_message(&err)),
+                            };
+                            push_warning(warnings, &path, message);
                         }
                     }
                     WalkState::Continue
@@ -243,7 +261,9 @@ impl Tree {
         let mut found = found.into_inner().expect("walk results lock");
         found.sort();
         found.dedup();
-        Ok(Tree::from_entries(root, found))
+        let mut tree = Tree::from_entries(root, found);
+        tree.unreadable = unreadable.into_inner().expect("walk results lock");
+        Ok(tree)
     }
 
     fn from_entries(root: TreeRoot, entries: Vec<(String, bool)>) -> Tree {
@@ -255,6 +275,7 @@ impl Tree {
             lower: HashMap::new(),
             by_name: HashMap::new(),
             by_stem: HashMap::new(),
+            unreadable: Vec::new(),
         };
         for (path, is_dir) in entries {
             tree.lower.entry(path.to_lowercase()).or_default().push(path.clone());
@@ -312,7 +333,20 @@ impl Tree {
     }
 
     pub(crate) fn is_dir(&self, path: &str) -> bool {
-        self.dirs.contains(path)
+        path.is_empty() || self.dirs.contains(path)
+    }
+
+    /// The unreadable directory `path` is in (or is), if any.
+    pub(crate) fn in_unreadable(&self, path: &str) -> Option<&str> {
+        self.unreadable
+            .iter()
+            .find(|dir| path == dir.as_str() || path.starts_with(&format!("{dir}/")))
+            .map(String::as_str)
+    }
+
+    /// Every walked directory, root-relative.
+    pub(crate) fn dirs(&self) -> impl Iterator<Item = &String> {
+        self.dirs.iter()
     }
 }
 

@@ -138,7 +138,7 @@ fn fragments_into_local_html_pages_are_checked_against_ids_and_names() {
         check(&dir, &[]),
         [
             "README.md:2:13 missing_anchor api/page.html#gone",
-            "README.md:2:40 missing_anchor api/page.html#intr -> api/page.html#intro (medium: close match of a heading (edit distance 1))",
+            "README.md:2:40 missing_anchor api/page.html#intr -> api/page.html#intro (medium: close match of a heading (80% of its words))",
             "README.md:3:10 missing_anchor api/page.html#also-missing",
         ]
     );
@@ -192,6 +192,7 @@ fn high_confidence_fix_classes() {
 [unique name](setup-notes.md)
 [one ../ too many](../guide/setup.md)
 [one ../ too few](api/reference.md)
+[one ../ too few, name not unique](readme.md)
 [extension](guide/setup.html#install)
 [extensionless](guide/setup)
 [redirect](retired.md)
@@ -207,50 +208,75 @@ fn high_confidence_fix_classes() {
 # Notes
 //- api/reference.md
 # API
+//- readme.md
+# Root
+//- notes/readme.md
+# Notes
 ",
     );
+    // GitHub matches `#Install` to `## Install` whatever the case: not broken.
     assert_eq!(
         check(&dir, &[]),
         [
             "docs/index.md:1:8 case_mismatch Guide/Setup.md -> guide/setup.md (high: case-only mismatch)",
             "docs/index.md:2:15 missing_file setup-notes.md -> ../notes/setup-notes.md (high: `setup-notes.md` exists once in the tree)",
-            "docs/index.md:3:20 missing_file ../guide/setup.md -> guide/setup.md (high: one `../` too many)",
-            "docs/index.md:4:19 missing_file api/reference.md -> ../api/reference.md (high: one `../` too few)",
-            "docs/index.md:5:13 missing_file guide/setup.html#install -> guide/setup.md#install (high: extension changed to `setup.md`)",
-            "docs/index.md:6:17 missing_file guide/setup -> guide/setup.md (high: extension changed to `setup.md`)",
-            "docs/index.md:7:12 missing_file retired.md -> current.md (high: redirect map in doclinks.toml [redirects])",
-            "docs/index.md:8:15 missing_anchor guide/setup.md#Install -> guide/setup.md#install (high: anchor differs only in case)",
-            "docs/index.md:9:15 missing_anchor guide/setup.md#First%20steps -> guide/setup.md#first-steps (high: fragment written as heading text, not its slug)",
+            "docs/index.md:3:20 missing_file ../guide/setup.md -> guide/setup.md (high: `setup.md` exists once in the tree)",
+            "docs/index.md:4:19 missing_file api/reference.md -> ../api/reference.md (high: `reference.md` exists once in the tree)",
+            "docs/index.md:5:36 missing_file readme.md -> ../readme.md (medium: one `../` too few)",
+            "docs/index.md:6:13 missing_file guide/setup.html#install -> guide/setup.md#install (high: extension changed to `setup.md`)",
+            "docs/index.md:7:17 missing_file guide/setup -> guide/setup.md (high: `setup.md` exists once in the tree)",
+            "docs/index.md:8:12 missing_file retired.md -> current.md (high: redirect map in doclinks.toml [redirects])",
+            "docs/index.md:10:15 missing_anchor guide/setup.md#First%20steps -> guide/setup.md#first-steps (high: fragment written as heading text, not its slug)",
         ]
     );
 }
 
 #[test]
 fn redirect_maps_of_docfx_and_mkdocs() {
-    let dir = tree(
-        "//- .openpublishing.redirection.json
-{\"redirections\": [{\"source_path\": \"articles/old-topic.md\", \"redirect_url\": \"/product/articles/new-topic\"}]}
-//- mkdocs.yml
+    // A Learn docset: the redirect file is in a folder the publish config lists.
+    let docfx = tree(
+        "//- .openpublishing.publish.config.json
+{\"docsets_to_publish\": [{\"build_source_folder\": \"articles\"}], \"redirection_files\": [\"redir/.openpublishing.redirection.json\"]}
+//- redir/.openpublishing.redirection.json
+{\"redirections\": [{\"source_path\": \"../articles/old-topic.md\", \"redirect_url\": \"/product/new-topic\"}]}
+//- articles/docfx.json
+{\"build\": {\"content\": [{\"files\": [\"**/*.md\"]}]}}
+//- articles/index.md
+[docfx](old-topic.md) [home](/product/index)
+//- articles/new-topic.md
+# New
+",
+    );
+    // DocFX follows a link to a redirected page: reported apart, with the fix.
+    assert_eq!(check(&docfx, &[]), Vec::<String>::new());
+    let (_, stdout, _) = docfx.run(&["check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["redirected"][0]["target"], "old-topic.md");
+    assert_eq!(json["redirected"][0]["fix"]["new_target"], "new-topic.md");
+    assert_eq!(
+        json["redirected"][0]["fix"]["reason"],
+        "redirect map in redir/.openpublishing.redirection.json"
+    );
+    let mkdocs = tree(
+        "//- mkdocs.yml
 docs_dir: articles
 plugins:
   - redirects:
       redirect_maps:
         'moved.md': 'target.md'
 //- articles/index.md
-[docfx](old-topic.md) [mkdocs](moved.md)
-//- articles/new-topic.md
-# New
+[mkdocs](moved.md)
 //- articles/target.md
 # Target
 //- articles/other.md
 # Other
 ",
     );
+    // mkdocs redirects URLs only: a link to the old `.md` is broken.
     assert_eq!(
-        check(&dir, &[]),
+        check(&mkdocs, &[]),
         [
-            "articles/index.md:1:9 missing_file old-topic.md -> new-topic.md (high: redirect map in .openpublishing.redirection.json)",
-            "articles/index.md:1:32 missing_file moved.md -> target.md (high: redirect map in mkdocs.yml redirect_maps)",
+            "articles/index.md:1:10 missing_file moved.md -> target.md (high: redirect map in mkdocs.yml redirect_maps)"
         ]
     );
 }
@@ -295,8 +321,8 @@ fn medium_and_low_confidence() {
     assert_eq!(
         check(&dir, &[]),
         [
-            "index.md:1:8 missing_file instalation.md -> installation.md (medium: close match of the file name (edit distance 1))",
-            "index.md:1:38 missing_anchor installation.md#confgure -> installation.md#configure (medium: close match of a heading (edit distance 1))",
+            "index.md:1:8 missing_file instalation.md -> installation.md (medium: similar file name (92% of its words))",
+            "index.md:1:38 missing_anchor installation.md#confgure -> installation.md#configure (medium: close match of a heading (89% of its words))",
             "index.md:1:70 missing_file a/same.md -> x/same.md (low: 2 files named `same.md`: x/same.md, y/same.md)",
             "index.md:1:88 missing_file zzz-qqq.md",
         ]
@@ -355,7 +381,13 @@ fn bad_files_warn_and_the_scan_goes_on() {
     std::os::unix::fs::symlink(dir.path(), dir.join("loop")).unwrap();
     let (code, stdout, stderr) = dir.run(&["check"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stderr.contains("latin1.md: skipped: not valid UTF-8 (line 1)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "latin1.md: not valid UTF-8 (line 1): checked from a lossy decode, never rewritten"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.contains("latin1.md:1:10: missing_file: y.md"), "{stdout}");
     assert!(stderr.contains("binary.md: skipped: binary file"), "{stderr}");
     assert!(stderr.contains("big.md: skipped: 2.3 KiB is over the 1000 bytes limit"), "{stderr}");
     assert!(stdout.contains("good.md:1:7: missing_file: nope.md"), "{stdout}");

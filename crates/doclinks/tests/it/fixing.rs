@@ -9,7 +9,7 @@ const BROKEN: &str = "//- README.md
 See [the guide](Docs/Guide.md#setup) and [notes](notes.md) and [typo](docs/gide.md).
 Unfixable: [gone](gone.md).
 
-[ref]: docs/guide.md#Setup
+[ref]: docs/Guide.md#setup
 //- docs/guide.md
 # Guide
 ## Setup
@@ -31,7 +31,7 @@ fn fix_rewrites_only_destinations_with_a_backup_and_restore_puts_bytes_back() {
         before
             .replace("Docs/Guide.md#setup", "docs/guide.md#setup")
             .replace("(notes.md)", "(archive/notes.md)")
-            .replace("docs/guide.md#Setup", "docs/guide.md#setup")
+            .replace("docs/Guide.md#setup", "docs/guide.md#setup")
     );
 
     // Re-running changes nothing and writes no second backup.

@@ -1,0 +1,159 @@
+//! The one place doclinks runs git, and the one parser of its
+//! `--name-status -z` output, shared by rename fixes and `--changed-since`.
+//!
+//! Git is optional: without it (or outside a repository) there are no renames
+//! and `--changed-since` is an error that says so.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::Error;
+
+/// Runs `git -C dir ARGS` and returns its standard output, or `None` when git
+/// is missing, fails, or prints something that is not UTF-8.
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+    if out.status.success() { String::from_utf8(out.stdout).ok() } else { None }
+}
+
+/// The top level of the work tree `dir` is in.
+pub(crate) fn top_level(dir: &Path) -> Option<PathBuf> {
+    let out = run(dir, &["rev-parse", "--show-toplevel"])?;
+    let top = out.trim_end_matches(['\n', '\r']);
+    (!top.is_empty()).then(|| PathBuf::from(top))
+}
+
+/// One entry of `git diff/log --name-status -z`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Added, modified, type-changed…: the path as it is now.
+    Changed(String),
+    /// Deleted.
+    Deleted(String),
+    /// Renamed (or copied, `copy` set) from `old` to `new`.
+    Moved { old: String, new: String, copy: bool },
+}
+
+/// Parses `--name-status -z` output: a status token, then one path (two for
+/// renames and copies). `git log --format=` puts a newline before each
+/// commit's first token, which is not part of it.
+pub(crate) fn parse_name_status(text: &str) -> Vec<Status> {
+    let mut out = Vec::new();
+    let mut tokens = text.split('\0').map(|t| t.trim_start_matches('\n')).filter(|t| !t.is_empty());
+    while let Some(status) = tokens.next() {
+        match status.as_bytes().first() {
+            Some(b'R' | b'C') => {
+                let (Some(old), Some(new)) = (tokens.next(), tokens.next()) else { break };
+                let copy = status.starts_with('C');
+                out.push(Status::Moved { old: old.to_owned(), new: new.to_owned(), copy });
+            }
+            Some(b'D') => {
+                if let Some(path) = tokens.next() {
+                    out.push(Status::Deleted(path.to_owned()));
+                }
+            }
+            Some(_) => {
+                if let Some(path) = tokens.next() {
+                    out.push(Status::Changed(path.to_owned()));
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// Renames recorded in git, old → new, relative to `root`: uncommitted ones
+/// (staged or not) first, then history newest first; the latest rename of a
+/// path wins. Empty when `root` is not in a repository or git is missing.
+pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
+    let mut renames = HashMap::new();
+    let Some(prefix) = run(root, &["rev-parse", "--show-prefix"]) else { return renames };
+    let prefix = prefix.trim_end_matches(['\n', '\r']).to_owned();
+    let quiet = ["-c", "core.quotePath=false"];
+    let pending =
+        [&quiet[..], &["diff", "HEAD", "-M", "--name-status", "-z", "--diff-filter=R"]].concat();
+    let history =
+        [&quiet[..], &["log", "-M", "--name-status", "--format=", "-z", "--diff-filter=R"]]
+            .concat();
+    for args in [pending, history] {
+        for status in parse_name_status(&run(root, &args).unwrap_or_default()) {
+            if let Status::Moved { old, new, copy: false } = status
+                && let (Some(old), Some(new)) =
+                    (old.strip_prefix(prefix.as_str()), new.strip_prefix(prefix.as_str()))
+            {
+                renames.entry(old.to_owned()).or_insert_with(|| new.to_owned());
+            }
+        }
+    }
+    renames
+}
+
+/// Paths changed since a revision, relative to the root.
+pub(crate) struct Touched {
+    /// Added or modified files (checked themselves).
+    pub(crate) changed: HashSet<String>,
+    /// Every changed, added, deleted or renamed path (old and new).
+    pub(crate) touched: HashSet<String>,
+}
+
+/// What changed since `rev`: committed, staged, unstaged and untracked.
+pub(crate) fn changed_since(root: &Path, rev: &str) -> Result<Touched, Error> {
+    let verify = format!("{rev}^{{commit}}");
+    if run(root, &["rev-parse", "--verify", "--quiet", &verify]).is_none() {
+        return Err(Error::git(
+            format!("rev-parse {rev}"),
+            format!("`{rev}` is not a revision of a git repository at {}", root.display()),
+        ));
+    }
+    let diff = run(
+        root,
+        &["-c", "core.quotePath=false", "diff", "--name-status", "-M", "--relative", "-z", rev],
+    )
+    .ok_or_else(|| Error::git(format!("diff {rev}"), "cannot list changed files"))?;
+    let untracked =
+        run(root, &["ls-files", "--others", "--exclude-standard", "-z"]).unwrap_or_default();
+    let mut touched = Touched { changed: HashSet::new(), touched: HashSet::new() };
+    for status in parse_name_status(&diff) {
+        match status {
+            Status::Moved { old, new, .. } => {
+                touched.touched.insert(old);
+                touched.touched.insert(new.clone());
+                touched.changed.insert(new);
+            }
+            Status::Deleted(path) => {
+                touched.touched.insert(path);
+            }
+            Status::Changed(path) => {
+                touched.touched.insert(path.clone());
+                touched.changed.insert(path);
+            }
+        }
+    }
+    for path in untracked.split('\0').filter(|t| !t.is_empty()) {
+        touched.touched.insert(path.to_owned());
+        touched.changed.insert(path.to_owned());
+    }
+    Ok(touched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_status_of_diff_and_log() {
+        let text = "M\0a.md\0R100\0old.md\0new dir/new.md\0\nD\0gone.md\0C075\0x.md\0y.md\0A\0";
+        assert_eq!(
+            parse_name_status(text),
+            [
+                Status::Changed("a.md".into()),
+                Status::Moved { old: "old.md".into(), new: "new dir/new.md".into(), copy: false },
+                Status::Deleted("gone.md".into()),
+                Status::Moved { old: "x.md".into(), new: "y.md".into(), copy: true },
+            ]
+        );
+        assert!(parse_name_status("").is_empty());
+    }
+}
