@@ -169,7 +169,8 @@ fn hex_id(digest: &[u8]) -> String {
 /// and `<HEX>`, `<TS>` and `<DUR>`) is one variable; an empty value made a variable
 /// too (`()` and `(<HOST>)`, `key=` and `key=<*>`, `''` and `'<*>'`); masks joined
 /// by punctuation inside a token made one (`<IP>:<NUM>`); and a run of tokens that
-/// are nothing but variables made one `<*>` (`<HEX> <NUM>` and `<NUM>`). The frames
+/// are nothing but variables made one `<*>` (`<HEX> <NUM>` and `<NUM>`), as is a run
+/// of one identifier with a variable (`blk_<*> blk_<*>`). The frames
 /// after ` @ ` stay as they are. `shape(shape(s)) == shape(s)`.
 pub fn shape(signature: &str) -> String {
     let (body, frames) = match signature.split_once(" @ ") {
@@ -201,11 +202,40 @@ pub fn shape(signature: &str) -> String {
         out.push_str(&token);
         last_variable = variable;
     }
+    let mut out = collapse_lists(out);
     if let Some(frames) = frames {
         out.push_str(" @ ");
         out.push_str(frames);
     }
     out
+}
+
+/// The longest block of tokens that [`collapse_lists`] looks for repeats of.
+const MAX_LIST_BLOCK: usize = 4;
+
+/// A list of one kind of item, of any length, is one variable: a block of one to
+/// [`MAX_LIST_BLOCK`] tokens holding a variable, repeated back to back, is kept
+/// once (`blk_<*> blk_<*> blk_<*>` → `blk_<*>`; `node-<*> <*> <ok> node-<*> <*>
+/// <ok>` → `node-<*> <*> <ok>`).
+fn collapse_lists(shape: String) -> String {
+    if !shape.contains("<*>") {
+        return shape;
+    }
+    let mut tokens: Vec<&str> = shape.split(' ').collect();
+    let mut changed = false;
+    for k in 1..=MAX_LIST_BLOCK {
+        let mut i = 0;
+        while i + 2 * k <= tokens.len() {
+            let block = &tokens[i..i + k];
+            if block.iter().any(|t| t.contains("<*>")) && tokens[i + k..i + 2 * k] == *block {
+                tokens.drain(i + k..i + 2 * k);
+                changed = true;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    if changed { tokens.join(" ") } else { shape }
 }
 
 /// One token of [`shape`]: masks to `<*>`, empty values to `<*>`, masks joined by
@@ -410,6 +440,11 @@ mod tests {
             ("to <IP>:<NUM> now", "to <HOST> now"),
             ("value '' given", "value '<*>' given"),
             ("list (<NUM> <HEX>) end", "list (<NUM>) end"),
+            ("delete blk_<*> blk_<*> blk_<*>", "delete blk_<*>"),
+            (
+                "sets n-<*> <ADDR> <ok> n-<*> <ADDR> <ok> n-<*> <ADDR> <ok>",
+                "sets n-<*> <ADDR> <ok>",
+            ),
         ];
         for (a, b) in same {
             assert_eq!(shape(a), shape(b), "{a} / {b}");
