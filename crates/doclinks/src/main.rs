@@ -324,7 +324,18 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             let options =
                 FixOptions::new().min_confidence(min).dry_run(dry_run).backup_dir(backup_dir);
             let applied = doclinks::apply(&report, &options)?;
-            let remaining = report.findings.len() - applied.changes.len();
+            // Redirected links are fixed too, but they were never broken.
+            let fixed_broken = applied
+                .changes
+                .iter()
+                .filter(|c| {
+                    report
+                        .findings
+                        .iter()
+                        .any(|f| (&f.file, f.line, f.column) == (&c.file, c.line, c.column))
+                })
+                .count();
+            let remaining = report.findings.len() - fixed_broken;
             let json = matches!(format, FixFormat::Json);
             let summary = doclinks::render_applied(&applied, remaining, dry_run, json, &style);
             if plan_on_stdout {

@@ -443,6 +443,24 @@ impl Model {
         own.into_iter().chain(self.sites.iter()).find_map(|site| site.file_redirect(wanted))
     }
 
+    /// The content folder a file's links are judged in: a Docusaurus
+    /// version's folder, else the site's content folder; `None` for files the
+    /// host renders. A fix into another one (another version) is not sure.
+    pub(crate) fn scope(&self, tree: &Tree, file: &str) -> Option<String> {
+        let index = tree.index(file)?;
+        let site = &self.sites[self.owner.get(index).copied().flatten()?];
+        if let Rules::Docusaurus { content_dir, .. } = &site.rules
+            && let Some(dir) = content_dir.get(&index)
+        {
+            return Some(dir.clone());
+        }
+        site.roots
+            .iter()
+            .filter(|r| strip_prefix_dir(file, r).is_some())
+            .max_by_key(|r| r.len())
+            .cloned()
+    }
+
     /// The files a page includes (DocFX `[!INCLUDE]`, MDX imports), resolved.
     pub(crate) fn includes(&self, tree: &Tree, page: usize, doc: &Extracted) -> Vec<usize> {
         let from = &tree.files[page];
@@ -526,8 +544,9 @@ fn host_resolve<'a>(tree: &Tree, link: Link<'a>, from: &str) -> Resolution<'a> {
 /// A missing path, with its case variant when there is exactly one.
 fn missing<'a>(tree: &Tree, link: Link<'a>, wanted: String) -> Resolution<'a> {
     let variants = tree.case_variants(&wanted);
+    // The path itself existing is not a letter-case problem (its URL is).
     let case_variant = match variants {
-        [only] => Some(only.clone()),
+        [only] if *only != wanted => Some(only.clone()),
         _ => None,
     };
     Resolution::Missing(Missing { link, wanted, case_variant })
@@ -1166,6 +1185,9 @@ impl Site {
         }
         let wanted = if !link.has_extension() && self.serves_urls() && !link.trailing_slash {
             format!("{path}.md")
+        } else if matches!(self.rules, Rules::MdBook) && extension(&path) == "html" {
+            // mdBook serves `x.md` as `x.html`: the page meant is the Markdown file.
+            format!("{}.md", without_extension(&path))
         } else {
             path
         };

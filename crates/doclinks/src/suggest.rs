@@ -164,6 +164,13 @@ impl<'t> Suggester<'t> {
         if let Some(new) = self.redirects.get(wanted).filter(|n| self.exists(n)) {
             out.push(high(new.clone(), format!("redirect map in {} [redirects]", self.source)));
         }
+        if (link.root_absolute || !link.has_extension())
+            && !link.tilde
+            && self.tree.index(wanted).is_some()
+        {
+            // The page is where the URL says, but served elsewhere (its slug or id).
+            out.push(high(wanted.to_owned(), format!("`{wanted}` is served at another URL")));
+        }
         if let Some(variant) = &missing.case_variant {
             out.push(high(variant.clone(), "case-only mismatch".to_owned()));
         } else {
@@ -184,7 +191,21 @@ impl<'t> Suggester<'t> {
                 out.push(high(path, "`\\` written for the path separator `/`".to_owned()));
             }
         }
-        out.extend(self.by_name(file, missing));
+        let scope = model.scope(self.tree, file);
+        for mut candidate in self.by_name(file, missing) {
+            // The same name in another version or content folder is a guess.
+            if candidate.confidence > Confidence::Low
+                && scope.is_some()
+                && model.scope(self.tree, &candidate.path) != scope
+            {
+                candidate.confidence = match candidate.confidence {
+                    Confidence::High => Confidence::Medium,
+                    _ => Confidence::Low,
+                };
+                candidate.reason.push_str(", in another content folder");
+            }
+            out.push(candidate);
+        }
         out
     }
 
@@ -397,13 +418,17 @@ fn words(name: &str) -> Vec<String> {
     if !word.is_empty() {
         out.push(word);
     }
+    // A number prefix orders pages (`01-intro`); it is not part of the name.
+    if out.len() > 1 && out[0].bytes().all(|b| b.is_ascii_digit()) {
+        out.remove(0);
+    }
     out
 }
 
 /// How close two names are by their words, from 0 to 1: each word of `a` is
 /// paired with the most similar unpaired word of `b`, a pair counts when its
-/// words are at least 80% alike (normalized edit distance), and the score is
-/// the paired similarity over the words of both. Names equal but for their
+/// words are one edit apart (up to five letters; two edits up to ten, three
+/// beyond), and the score is the paired similarity over the words of both. Names equal but for their
 /// separators (`setup`, `set-up`) score 1. Digits must match exactly:
 /// `c4702` is not `c4703`.
 pub(crate) fn word_similarity(a: &str, b: &str) -> f64 {
@@ -426,8 +451,19 @@ pub(crate) fn word_similarity(a: &str, b: &str) -> f64 {
             if digits(word) != digits(other) {
                 continue;
             }
-            let similarity = strsim::normalized_levenshtein(word, other);
-            if similarity >= 0.8 && best.is_none_or(|(_, s)| similarity > s) {
+            // One edit in a word of up to five letters, two up to ten, three beyond.
+            let distance = strsim::levenshtein(word, other);
+            let longest = word.chars().count().max(other.chars().count());
+            let allowed = match longest {
+                0..=5 => 1,
+                6..=10 => 2,
+                _ => 3,
+            };
+            if distance > allowed {
+                continue;
+            }
+            let similarity = 1.0 - distance as f64 / longest as f64;
+            if best.is_none_or(|(_, s)| similarity > s) {
                 best = Some((j, similarity));
             }
         }
@@ -488,6 +524,7 @@ mod tests {
         assert_eq!(words("getStarted-guide.md"), ["get", "started", "guide"]);
         assert_eq!(words("C4702_warning.md"), ["c4702", "warning"]);
         assert_eq!(words("README"), ["readme"]);
+        assert_eq!(words("01-intro.md"), ["intro"]);
     }
 
     #[test]
@@ -499,6 +536,7 @@ mod tests {
         assert!(word_similarity("using-tiles.md", "using-views.md") < 0.8);
         assert!(word_similarity("compiler-warning-c4702.md", "compiler-warning-c4703.md") < 0.8);
         assert!(word_similarity("a.md", "b.md") < 0.8);
+        assert!(word_similarity("new-nme.md", "new-name.md") >= 0.8);
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod cli;
 mod fixing;
 mod hostile;
 mod modes;
+mod platforms;
 mod props;
 mod restore;
 mod snapshots;
