@@ -105,7 +105,7 @@ fn entry_hash_of(value: &serde_json::Value) -> String {
 
 /// What reading a log leaves besides its entries: its head and, if the last line
 /// was torn by a crash, the byte offset where the good part ends and its length.
-struct Tail {
+pub(crate) struct Tail {
     head: ChainHead,
     torn_at: Option<(u64, usize)>,
 }
@@ -255,7 +255,7 @@ pub(crate) fn read_log_if_any(path: &Path, visit: &mut dyn FnMut(AuditEntry)) ->
 /// Hands each entry of the log at `path` to `visit`: the tool's own file, so only a
 /// regular file and never through a symlink; a FIFO there is refused at once, never
 /// waited on.
-fn read_each(path: &Path, visit: &mut dyn FnMut(AuditEntry)) -> Result<Tail> {
+pub(crate) fn read_each(path: &Path, visit: &mut dyn FnMut(AuditEntry)) -> Result<Tail> {
     let cannot = |e| Error::file("cannot read audit log", e);
     let (dir, name) = fsutil::open_parent(path).map_err(cannot)?;
     let (file, _) = dir.open_regular(name).map_err(cannot)?;

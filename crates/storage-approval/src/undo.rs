@@ -53,38 +53,71 @@ impl Default for UndoOptions {
     }
 }
 
+/// What undo needs of an intent of `execute` (a delete or a move): the log is folded
+/// into these as it is read, never held whole.
+struct Intent {
+    seq: u64,
+    /// `delete` or `move`.
+    action: &'static str,
+    src: String,
+    dest: Option<String>,
+    bytes: u64,
+    sha256_before: Option<String>,
+    report_id: Arc<str>,
+    root: Arc<str>,
+}
+
 /// One delete or move of the log: its latest intent and what followed it.
-struct Item<'e> {
-    intent: &'e AuditEntry,
-    /// Its result (`done`, `failed`, `skipped`), if one was logged.
-    result: Option<&'e AuditEntry>,
+struct Item {
+    intent: Intent,
+    /// Its result was logged as `done`.
+    done: bool,
     /// A restore of it finished.
     restored: bool,
     /// A restore of it was begun (an intent without a result).
     restore_pending: bool,
 }
 
-/// The actions of the log to undo, newest intent first.
-fn items(entries: &[AuditEntry]) -> Vec<Item<'_>> {
-    let mut items: HashMap<(&str, &str), Item<'_>> = HashMap::new();
-    for e in entries {
-        let key = (e.report_id.as_str(), e.src.as_str());
-        match (e.action.as_str(), e.phase.as_str()) {
-            ("delete" | "move", "intent") => {
-                let fresh =
-                    Item { intent: e, result: None, restored: false, restore_pending: false };
-                items.insert(key, fresh);
-            }
-            ("delete" | "move", "done" | "failed" | "skipped") => {
-                if let Some(item) = items.get_mut(&key)
-                    && item.result.is_none()
-                    && !item.restored
-                {
-                    item.result = Some(e);
-                }
-            }
+/// A directory execute removed (`rmdir`), and whether undo made it again (`mkdir`).
+struct RemovedDir {
+    report_id: Arc<str>,
+    root: Arc<str>,
+    src: String,
+    made_again: bool,
+}
+
+/// The log folded entry by entry into what undo needs.
+#[derive(Default)]
+struct Fold {
+    items: HashMap<(Arc<str>, String), Item>,
+    dirs: HashMap<(Arc<str>, Arc<str>, String), RemovedDir>,
+    /// One copy of each report ID and root.
+    shared: HashSet<Arc<str>>,
+}
+
+impl Fold {
+    fn share(&mut self, text: String) -> Arc<str> {
+        if let Some(known) = self.shared.get(text.as_str()) {
+            return known.clone();
+        }
+        let text: Arc<str> = Arc::from(text);
+        self.shared.insert(text.clone());
+        text
+    }
+
+    fn see(&mut self, e: AuditEntry) {
+        let action = match e.action.as_str() {
+            "delete" => "delete",
+            "move" => "move",
+            "restore" => "restore",
+            "rmdir" | "mkdir" => return self.see_dir(e),
+            _ => return,
+        };
+        let report_id = self.share(e.report_id);
+        let key = (report_id.clone(), e.src);
+        match (action, e.phase.as_str()) {
             ("restore", phase) => {
-                if let Some(item) = items.get_mut(&key) {
+                if let Some(item) = self.items.get_mut(&key) {
                     match phase {
                         "intent" => item.restore_pending = true,
                         "done" => {
@@ -95,12 +128,58 @@ fn items(entries: &[AuditEntry]) -> Vec<Item<'_>> {
                     }
                 }
             }
+            (_, "intent") => {
+                let root = self.share(e.root);
+                let intent = Intent {
+                    seq: e.seq,
+                    action,
+                    src: key.1.clone(),
+                    dest: e.dest,
+                    bytes: e.bytes,
+                    sha256_before: e.sha256_before,
+                    report_id,
+                    root,
+                };
+                let fresh = Item { intent, done: false, restored: false, restore_pending: false };
+                self.items.insert(key, fresh);
+            }
+            (_, "done") => {
+                if let Some(item) = self.items.get_mut(&key)
+                    && !item.restored
+                {
+                    item.done = true;
+                }
+            }
             _ => {}
         }
     }
-    let mut items: Vec<Item<'_>> = items.into_values().collect();
-    items.sort_by_key(|item| std::cmp::Reverse(item.intent.seq));
-    items
+
+    fn see_dir(&mut self, e: AuditEntry) {
+        if e.phase != "done" {
+            return;
+        }
+        let (report_id, root) = (self.share(e.report_id), self.share(e.root));
+        let key = (report_id.clone(), root.clone(), e.src);
+        match e.action.as_str() {
+            "rmdir" => {
+                let src = key.2.clone();
+                self.dirs.insert(key, RemovedDir { report_id, root, src, made_again: false });
+            }
+            _ => {
+                if let Some(dir) = self.dirs.get_mut(&key) {
+                    dir.made_again = true;
+                }
+            }
+        }
+    }
+
+    /// The actions to undo, newest intent first, and the directories to make again.
+    fn finish(self) -> (Vec<Item>, Vec<RemovedDir>) {
+        let mut items: Vec<Item> = self.items.into_values().collect();
+        items.sort_by_key(|item| std::cmp::Reverse(item.intent.seq));
+        let dirs = self.dirs.into_values().filter(|d| !d.made_again).collect();
+        (items, dirs)
+    }
 }
 
 /// Where an action's bytes may be: its original place, and its destination when it
@@ -112,7 +191,7 @@ struct Places {
 }
 
 /// The places of an intent, or why they cannot be trusted.
-fn places(e: &AuditEntry) -> std::result::Result<Places, String> {
+fn places(e: &Intent) -> std::result::Result<Places, String> {
     if fsutil::components(&e.src).is_err() {
         return Err("the logged path is not a plain path".to_owned());
     }
@@ -131,9 +210,9 @@ fn places(e: &AuditEntry) -> std::result::Result<Places, String> {
             Some((base.to_owned(), e.src.clone()))
         }
         // The archive: relative to the root.
-        Some(dest) => Some((e.root.clone(), dest.clone())),
+        Some(dest) => Some((e.root.to_string(), dest.clone())),
     };
-    Ok(Places { root: e.root.clone(), src: e.src.clone(), dest })
+    Ok(Places { root: e.root.to_string(), src: e.src.clone(), dest })
 }
 
 /// What undo does for one action, once its bytes are found.
@@ -152,14 +231,15 @@ enum Plan {
 /// from the archive, interrupted actions are finished backwards. Purged files cannot
 /// be restored and are reported as skipped.
 pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
-    let mut entries = Vec::new();
+    let mut fold = Fold::default();
+    let mut see = |e| fold.see(e);
     let mut log = if options.execute {
-        Some(AuditLog::open(audit_path, "", &options.operator, &mut |e| entries.push(e))?)
+        Some(AuditLog::open(audit_path, "", &options.operator, &mut see)?)
     } else {
-        entries = crate::audit::read_log(audit_path)?;
+        crate::audit::read_each(audit_path, &mut see)?;
         None
     };
-    let items = items(&entries);
+    let (items, removed_dirs) = fold.finish();
     let mut summary = RunSummary {
         report_id: String::new(),
         dry_run: !options.execute,
@@ -180,9 +260,9 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
             Dir::open(Path::new(path)).map_err(|err| err.to_string())
         });
     };
-    let mut jobs: Vec<(usize, &Item<'_>, Places)> = Vec::new();
+    let mut jobs: Vec<(usize, &Item, Places)> = Vec::new();
     for item in &items {
-        let e = item.intent;
+        let e = &item.intent;
         let index = summary.outcomes.len();
         summary.outcomes.push(Outcome {
             action: "restore",
@@ -213,7 +293,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
     }
     let anchors = anchors;
 
-    recreate_dirs(&entries, log.as_mut(), &mut summary)?;
+    recreate_dirs(removed_dirs, log.as_mut(), &mut summary)?;
 
     let mut quarantines: HashSet<String> = HashSet::new();
     for batch in jobs.chunks(options.batch.max(1)) {
@@ -243,7 +323,7 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         let mut wrote = false;
         for ((_, item, _), plan) in batch.iter().zip(&plans) {
             if matches!(plan, Plan::MoveBack(_)) && !item.restore_pending {
-                log.push(restore_fields(item.intent, "intent", None));
+                log.push(restore_fields(&item.intent, "intent", None));
                 wrote = true;
             }
         }
@@ -253,9 +333,10 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         // 3. The moves back and the removals of leftover copies, then their results
         //    with one sync.
         let mut touched = Vec::new();
-        let mut results: Vec<(usize, &AuditEntry, Status, Option<String>)> = Vec::new();
+        let mut results: Vec<(usize, &Intent, Status, Option<String>)> = Vec::new();
+        let mut cleanups: HashSet<(&str, String)> = HashSet::new();
         for ((index, item, places), plan) in batch.iter().zip(plans) {
-            let e = item.intent;
+            let e = &item.intent;
             let (status, reason) = match plan {
                 Plan::MoveBack(mut from) => {
                     let root = anchors[&places.root].as_ref().expect("planned with an open root");
@@ -292,20 +373,26 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
                 Plan::Skip(why) => (Status::Skipped, Some(why)),
             };
             // What the action left at its destination, once its bytes are back: a
-            // temporary file of an interrupted copy, directories now empty.
+            // temporary file of an interrupted copy, directories now empty. Once a
+            // directory for the batch.
             if let Some((anchor, rel)) = &places.dest
                 && status != Status::Failed
-                && let Ok(dir) = &anchors[anchor]
             {
                 if *anchor != places.root {
                     quarantines.insert(anchor.clone());
                 }
-                remove_partials(dir, rel);
-                remove_empty_parents(dir, rel);
+                let dir = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
+                cleanups.insert((anchor.as_str(), dir.to_owned()));
             }
             results.push((*index, e, status, reason));
         }
         sync_dirs(touched)?;
+        for (anchor, dir) in cleanups {
+            if let Ok(anchor) = &anchors[anchor] {
+                remove_partials(anchor, &dir);
+                remove_empty_dirs(anchor, &dir);
+            }
+        }
         for (index, e, status, reason) in results {
             let phase = match status {
                 // An action in its place is settled: logged as restored, so that the
@@ -339,11 +426,11 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
 
 /// Finds the bytes of one action and decides what to do (see the module's table).
 fn plan(
-    item: &Item<'_>,
+    item: &Item,
     places: &Places,
     anchors: &HashMap<String, std::result::Result<Dir, String>>,
 ) -> Plan {
-    let e = item.intent;
+    let e = &item.intent;
     let root = match &anchors[&places.root] {
         Ok(root) => root,
         Err(why) => return Plan::Skip(why.clone()),
@@ -378,9 +465,7 @@ fn plan(
                 Plan::MoveBack(from)
             }
         }
-        (Err(_), None) if item.result.is_some_and(|r| r.phase == "done") => {
-            Plan::Skip("purged: there is no copy to restore".to_owned())
-        }
+        (Err(_), None) if item.done => Plan::Skip("purged: there is no copy to restore".to_owned()),
         (Err(why), None) => Plan::Skip(format!("not in its place ({why}) and purged")),
         (Err(why), Some(Err(_))) => Plan::Skip(format!(
             "not in its place ({why}) nor at its destination: changed or removed since"
@@ -388,12 +473,12 @@ fn plan(
     }
 }
 
-/// Removes the temporary files a copy across file systems left next to the
-/// destination of `rel` (`.storage-approval-partial.PID.N.tmp`): a run killed
+/// Removes the temporary files a copy across file systems left in the directory
+/// `dir` below `anchor` (`.storage-approval-partial.PID.N.tmp`): a run killed
 /// mid-copy leaves one, and it only ever holds bytes whose original is intact.
-fn remove_partials(anchor: &Dir, rel: &str) {
-    let parts: Vec<&str> = rel.split('/').collect();
-    let Ok(dir) = anchor.open_beneath(&parts[..parts.len() - 1], false) else { return };
+fn remove_partials(anchor: &Dir, dir: &str) {
+    let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    let Ok(dir) = anchor.open_beneath(&parts, false) else { return };
     let Ok(listing) = rustix::fs::Dir::read_from(dir.fd()) else { return };
     let prefix = format!(".{}.", fsutil::PARTIAL_HINT);
     for entry in listing.flatten() {
@@ -411,27 +496,10 @@ fn remove_partials(anchor: &Dir, rel: &str) {
 /// made through its parent's handle and logged as `mkdir` once it exists; without a
 /// log (a dry run) the directories that would be made are only listed.
 fn recreate_dirs(
-    entries: &[AuditEntry],
+    mut todo: Vec<RemovedDir>,
     log: Option<&mut AuditLog>,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    let mut removed: HashMap<(&str, &str, &str), (&AuditEntry, bool)> = HashMap::new();
-    for e in entries {
-        let key = (e.report_id.as_str(), e.root.as_str(), e.src.as_str());
-        match (e.action.as_str(), e.phase.as_str()) {
-            ("rmdir", "done") => {
-                removed.insert(key, (e, false));
-            }
-            ("mkdir", "done") => {
-                if let Some(slot) = removed.get_mut(&key) {
-                    slot.1 = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut todo: Vec<&AuditEntry> =
-        removed.into_values().filter(|(_, restored)| !restored).map(|(e, _)| e).collect();
     todo.sort_by(|a, b| {
         (&a.root, a.src.matches('/').count(), &a.src).cmp(&(
             &b.root,
@@ -439,9 +507,9 @@ fn recreate_dirs(
             &b.src,
         ))
     });
-    let mut roots: HashMap<&str, std::result::Result<Dir, String>> = HashMap::new();
+    let mut roots: HashMap<Arc<str>, std::result::Result<Dir, String>> = HashMap::new();
     let mut made = Vec::new();
-    for e in todo {
+    for e in &todo {
         let skip = |status: Status, why: String| Outcome {
             action: "mkdir",
             src: Arc::from(e.src.as_str()),
@@ -456,9 +524,9 @@ fn recreate_dirs(
             summary.outcomes.push(skip(Status::Skipped, "the logged path is not plain".into()));
             continue;
         };
-        let root = roots.entry(e.root.as_str()).or_insert_with(|| {
+        let root = roots.entry(e.root.clone()).or_insert_with(|| {
             root_still_itself(&e.root)
-                .and_then(|()| Dir::open(Path::new(&e.root)).map_err(|err| err.to_string()))
+                .and_then(|()| Dir::open(Path::new(&*e.root)).map_err(|err| err.to_string()))
         });
         let root = match root {
             Ok(fd) => &*fd,
@@ -506,8 +574,8 @@ fn recreate_dirs(
                 action: "mkdir".to_owned(),
                 src: e.src.clone(),
                 policy_reason: "undo of rmdir".to_owned(),
-                report_id: e.report_id.clone(),
-                root: Some(e.root.clone()),
+                report_id: e.report_id.to_string(),
+                root: Some(e.root.to_string()),
                 ..Fields::default()
             });
         }
@@ -517,13 +585,13 @@ fn recreate_dirs(
     Ok(())
 }
 
-/// Removes the directories of `rel` below `anchor` that a restore left empty
-/// (`archive/logs/` once its last file went back), deepest first, stopping at the
-/// first one that is not empty. Each is removed through its parent's handle, so no
+/// Removes the directory `dir` below `anchor` and then its parents, as long as
+/// each is empty (`archive/logs/` once its last file went back, then `archive/`),
+/// never `anchor` itself. Each is removed through its parent's handle, so no
 /// symlink is followed.
-fn remove_empty_parents(anchor: &Dir, rel: &str) {
-    let parts: Vec<&str> = rel.split('/').collect();
-    for depth in (1..parts.len()).rev() {
+fn remove_empty_dirs(anchor: &Dir, dir: &str) {
+    let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for depth in (1..=parts.len()).rev() {
         let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
         let name = OsStr::new(parts[depth - 1]);
         if !matches!(parent.stat(name), Ok(Some(_))) || parent.remove_dir(name).is_err() {
@@ -533,7 +601,7 @@ fn remove_empty_parents(anchor: &Dir, rel: &str) {
 }
 
 /// A `restore` entry of the action `e` (its intent).
-fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -> Fields {
+fn restore_fields(e: &Intent, phase: &'static str, reason: Option<String>) -> Fields {
     Fields {
         phase,
         action: "restore".to_owned(),
@@ -543,8 +611,8 @@ fn restore_fields(e: &AuditEntry, phase: &'static str, reason: Option<String>) -
         policy_reason: format!("undo of {}", e.action),
         sha256_before: e.sha256_before.clone(),
         sha256_after: (phase == "done").then(|| e.sha256_before.clone()).flatten(),
-        report_id: e.report_id.clone(),
+        report_id: e.report_id.to_string(),
         reason,
-        root: Some(e.root.clone()),
+        root: Some(e.root.to_string()),
     }
 }
