@@ -95,9 +95,14 @@ then 2.")]
     #[command(after_help = "Examples:
   printf 'ValueError: bad id 42\\n' | failure-rules normalize --format jsonl
   failure-rules normalize --mine --type OSError < messages.txt
+  tail -f app.log | failure-rules normalize --format jsonl
+  failure-rules normalize --header '\\S+ \\S+ (?<message>.*)' < app.log
 
 Output: jsonl {\"line\":N,\"signature\":\"...\",\"id\":\"rule_...\"}; tsv N<TAB>id<TAB>signature.
-Without --type, a leading `SomeError:` of a line is its type.")]
+A line's header (time, level, host, component, pid) is found by shape and left out;
+lines whose signatures differ only in the kinds of their variables share an id.
+Without --type, a leading `SomeError:` of the message is its type. Each result is
+written as soon as it is known (--mine: after the last line).")]
     Normalize {
         /// Mine templates across all lines (words that vary become <*>).
         #[arg(long)]
