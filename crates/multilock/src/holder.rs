@@ -97,19 +97,26 @@ impl Holder {
 
     pub(crate) fn parse(bytes: &[u8], path: &std::path::Path) -> Result<Holder> {
         let corrupt = |reason: String| Error::CorruptMetadata { path: path.to_owned(), reason };
-        // The format first: another program's JSON is named as such, not by
-        // the first multilock field it happens to lack.
+        // Another program's JSON is named by its format, not by the first
+        // multilock field it happens to lack (looked at only on failure: this
+        // parse is on every release).
         #[derive(Deserialize)]
         struct Format {
             format: Option<String>,
         }
-        if let Ok(Format { format: Some(format) }) = serde_json::from_slice::<Format>(bytes)
-            && format != FORMAT
-        {
-            return Err(corrupt(format!("unknown format {format:?} (expected {FORMAT:?})")));
+        let unknown =
+            |format: &str| corrupt(format!("unknown format {format:?} (expected {FORMAT:?})"));
+        let holder: Holder =
+            serde_json::from_slice(bytes).map_err(|e| {
+                match serde_json::from_slice::<Format>(bytes) {
+                    Ok(Format { format: Some(format) }) if format != FORMAT => unknown(&format),
+                    _ => corrupt(format!("not multilock holder JSON: {e}")),
+                }
+            })?;
+        if holder.format != FORMAT {
+            return Err(unknown(&holder.format));
         }
-        serde_json::from_slice(bytes)
-            .map_err(|e| corrupt(format!("not multilock holder JSON: {e}")))
+        Ok(holder)
     }
 }
 

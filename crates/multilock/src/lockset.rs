@@ -430,7 +430,12 @@ impl LockSet {
         let Some(inner) = &self.inner else {
             return Ok(LockGuard::disabled(planned.unknown));
         };
-        let held_here = self.held();
+        // Unsorted: only looked up in (`held` sorts for its callers).
+        let held_here: Vec<String> = registry()
+            .values()
+            .filter(|entry| entry.acquired && entry.dir_id == inner.dir.id())
+            .map(|entry| entry.name.clone())
+            .collect();
         if let Some(umbrella) = &self.umbrella {
             // An umbrella that an ancestor run or this process already holds
             // covers this acquisition too; only naming it is a double acquisition.
