@@ -1,6 +1,7 @@
 //! The one integration-test binary of doclinks. Each module says what belongs in it.
 
 mod cli;
+mod findings;
 mod fixing;
 mod hostile;
 mod modes;
