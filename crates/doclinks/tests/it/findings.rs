@@ -21,9 +21,19 @@ fn findings(dir: &Dir, cwd: &str, args: &[&str]) -> Vec<String> {
             let fix = if fix.is_null() {
                 String::new()
             } else {
-                format!(" -> {} ({}: {})", fix["new_target"].as_str().unwrap(), fix["confidence"].as_str().unwrap(), fix["reason"].as_str().unwrap())
+                format!(
+                    " -> {} ({}: {})",
+                    fix["new_target"].as_str().unwrap(),
+                    fix["confidence"].as_str().unwrap(),
+                    fix["reason"].as_str().unwrap()
+                )
             };
-            format!("{}:{} {}{fix}", f["file"].as_str().unwrap(), f["line"], f["target"].as_str().unwrap())
+            format!(
+                "{}:{} {}{fix}",
+                f["file"].as_str().unwrap(),
+                f["line"],
+                f["target"].as_str().unwrap()
+            )
         })
         .collect()
 }
@@ -45,7 +55,8 @@ fn from_a_subdirectory_root_absolute_links_resolve_from_the_found_root() {
         findings(&dir, "contributors", &[]),
         ["../contributors/README.md:1 /contributors/guide/nope.md"]
     );
-    let out = dir.cmd(&["fix", "--dry-run"]).current_dir(dir.join("contributors")).output().unwrap();
+    let out =
+        dir.cmd(&["fix", "--dry-run"]).current_dir(dir.join("contributors")).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("would fix 0 links"), "no working link is rewritten: {stdout}");
     // PATHS narrow what is checked, not how links resolve.
@@ -91,7 +102,9 @@ fn git_renames_win_over_other_heuristics_and_follow_pages_that_moved() {
 
 #[test]
 fn a_page_that_moved_keeps_its_links_to_pages_that_did_not() {
-    let dir = tree("//- a/page.md\n[sibling](sibling.md)\n//- a/sibling.md\n# S\n//- b/sibling.md\n# other\n");
+    let dir = tree(
+        "//- a/page.md\n[sibling](sibling.md)\n//- a/sibling.md\n# S\n//- b/sibling.md\n# other\n",
+    );
     dir.git(&["init", "-q"]);
     dir.git(&["add", "."]);
     dir.git(&["commit", "-q", "-m", "one"]);
@@ -99,7 +112,9 @@ fn a_page_that_moved_keeps_its_links_to_pages_that_did_not() {
     dir.git(&["mv", "a/page.md", "c/page.md"]);
     assert_eq!(
         findings(&dir, ".", &[]),
-        ["c/page.md:1 sibling.md -> ../a/sibling.md (high: the linking page moved from a/page.md in git history)"]
+        [
+            "c/page.md:1 sibling.md -> ../a/sibling.md (high: the linking page moved from a/page.md in git history)"
+        ]
     );
 }
 
@@ -109,10 +124,7 @@ fn a_lone_carriage_return_ends_a_line_and_links_after_it_are_checked() {
     dir.write("page.md", "# T\r[a](nope-a.md)\r\rtext [b](OK.md) and [c](ok.md)\n");
     assert_eq!(
         findings(&dir, ".", &[]),
-        [
-            "page.md:2 nope-a.md",
-            "page.md:4 OK.md -> ok.md (high: case-only mismatch)",
-        ]
+        ["page.md:2 nope-a.md", "page.md:4 OK.md -> ok.md (high: case-only mismatch)",]
     );
     let (code, _, _) = dir.run(&["fix"]);
     assert_eq!(code, 1, "nope-a.md is left");
@@ -127,7 +139,9 @@ fn an_unmatched_backtick_in_link_text_does_not_hide_the_link() {
 
 #[test]
 fn backslash_separators_are_fixed_with_high_confidence_where_they_do_not_work() {
-    let dir = tree("//- docs/a/page.md\n[up](..\\x.md) [down](../b\\y.md)\n//- docs/x.md\n# X\n//- docs/b/y.md\n# Y\n");
+    let dir = tree(
+        "//- docs/a/page.md\n[up](..\\x.md) [down](../b\\y.md)\n//- docs/x.md\n# X\n//- docs/b/y.md\n# Y\n",
+    );
     assert_eq!(
         findings(&dir, ".", &[]),
         [
@@ -159,7 +173,9 @@ fn a_page_that_is_not_utf8_is_checked_lossily_and_never_rewritten() {
 #[test]
 fn links_into_an_unreadable_directory_are_not_broken_and_the_directory_is_named() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tree("//- README.md\n[secret](private/notes.md)\n//- private/notes.md\n# N\n//- other/notes.md\n# Other\n");
+    let dir = tree(
+        "//- README.md\n[secret](private/notes.md)\n//- private/notes.md\n# N\n//- other/notes.md\n# Other\n",
+    );
     std::fs::set_permissions(dir.join("private"), std::fs::Permissions::from_mode(0o000)).unwrap();
     let readable = std::fs::read_dir(dir.join("private")).is_ok();
     let (code, stdout, stderr) = dir.run(&["check"]);

@@ -5,6 +5,7 @@ mod findings;
 mod fixing;
 mod hostile;
 mod modes;
+mod platform_props;
 mod platforms;
 mod props;
 mod restore;
