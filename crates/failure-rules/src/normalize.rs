@@ -636,6 +636,9 @@ fn classify_shaped(core: &str, sh: Shape, mode: Mode, scratch: &mut Scratch) -> 
             if sh.dots == 0 || is_exception_type(b) {
                 return (Core::Same, word_hint(core), none);
             }
+            if is_reverse_dns(b, &sh) {
+                return (Core::Ph(Ph::Any), Hint::None, none);
+            }
             if is_host(b, &sh) {
                 return (Core::Ph(Ph::Host), Hint::None, none);
             }
@@ -697,6 +700,9 @@ fn classify_shaped(core: &str, sh: Shape, mode: Mode, scratch: &mut Scratch) -> 
     }
     if sh.digits > 0 && is_timestamp(b) {
         return (Core::Ph(Ph::Ts), Hint::None, none);
+    }
+    if mode == Mode::Full && is_reverse_dns(b, &sh) {
+        return (Core::Ph(Ph::Any), Hint::None, none);
     }
     if is_path(b, &sh) {
         return (Core::Ph(Ph::Path), Hint::None, none);
@@ -1113,6 +1119,21 @@ const TLDS: [&[u8]; 18] = [
     b"de",
     b"uk",
 ];
+
+/// `com.apple.icloud.fmfd.heartbeat`, `org.example.jobs.EventType`: a reverse-DNS
+/// name (a bundle, package or class) of three labels or more under a common
+/// top-level domain. Which one is a value of the event, like a path; exception
+/// types (`java.io.IOException`) were kept before this is asked.
+fn is_reverse_dns(b: &[u8], sh: &Shape) -> bool {
+    const ROOTS: [&[u8]; 6] = [b"com.", b"org.", b"net.", b"io.", b"edu.", b"gov."];
+    sh.dots >= 2
+        && sh.slashes == 0
+        && sh.colons == 0
+        && ROOTS.iter().any(|r| b.starts_with(r))
+        && !b.ends_with(b".")
+        && !b.windows(2).any(|w| w == b"..")
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$' | b'-'))
+}
 
 fn is_host(b: &[u8], sh: &Shape) -> bool {
     if sh.dots == 0 || b.starts_with(b".") || b.ends_with(b".") || sh.underscores > 0 {

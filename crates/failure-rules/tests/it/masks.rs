@@ -317,3 +317,22 @@ fn whitespace_and_length() {
     assert!(out.len() <= failure_rules::MAX_MESSAGE_BYTES, "a 10 MB message is cut");
     assert!(out.starts_with("start "));
 }
+
+#[test]
+fn reverse_dns_names() {
+    // A bundle, package or class name is a value of the event, like a path.
+    check(&[
+        ("com.apple.icloud.fmfd.heartbeat: job ran early", "<*>: job ran early"),
+        (
+            "Registering class org.example.jobs.EventType for class org.example.Handler",
+            "Registering class <*> for class <*>",
+        ),
+        ("loaded com.example.Plugin2 at start", "loaded <*> at start"),
+    ]);
+    // Exception types and host names are not.
+    check(&[
+        ("raised java.io.IOException again", "raised java.io.IOException again"),
+        ("connect to api.example.com refused", "connect to <HOST> refused"),
+        ("read config.json first", "read <PATH> first"),
+    ]);
+}
