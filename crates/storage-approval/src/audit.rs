@@ -24,6 +24,81 @@ pub(crate) const AUDIT_LOG_LIMIT: u64 = 2 << 30;
 /// `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Where in its life an entry finds its action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// About to act: durable before the action runs.
+    Intent,
+    /// Done (for a restore: the file is back, or was found in its place).
+    Done,
+    /// Not done: the file changed since the report (or cannot be restored).
+    Skipped,
+    /// Tried and failed; the file is where it was.
+    Failed,
+    /// A torn last line was dropped.
+    Repair,
+}
+
+impl Phase {
+    /// The name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Intent => "intent",
+            Phase::Done => "done",
+            Phase::Skipped => "skipped",
+            Phase::Failed => "failed",
+            Phase::Repair => "repair",
+        }
+    }
+}
+
+/// What an entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditAction {
+    /// `execute`: a delete (to the quarantine, or a purge).
+    Delete,
+    /// `execute`: an archive move.
+    Move,
+    /// `execute`: a directory its actions emptied, removed.
+    Rmdir,
+    /// `undo`: a file put back.
+    Restore,
+    /// `undo`: a directory `execute` removed, made again.
+    Mkdir,
+    /// The log itself: a torn last line dropped.
+    Repair,
+}
+
+impl AuditAction {
+    /// The name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Delete => "delete",
+            AuditAction::Move => "move",
+            AuditAction::Rmdir => "rmdir",
+            AuditAction::Restore => "restore",
+            AuditAction::Mkdir => "mkdir",
+            AuditAction::Repair => "repair",
+        }
+    }
+
+    /// Whether it is about a directory rather than a file.
+    pub fn is_dir(self) -> bool {
+        matches!(self, AuditAction::Rmdir | AuditAction::Mkdir)
+    }
+}
+
+impl From<crate::report::ActionKind> for AuditAction {
+    fn from(kind: crate::report::ActionKind) -> AuditAction {
+        match kind {
+            crate::report::ActionKind::Delete => AuditAction::Delete,
+            crate::report::ActionKind::Move => AuditAction::Move,
+        }
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,11 +106,11 @@ pub struct AuditEntry {
     /// 1-based position in the log (equal to the line number).
     pub seq: u64,
     /// `intent`, `done`, `skipped`, `failed`, or `repair` (a torn line was dropped).
-    pub phase: String,
+    pub phase: Phase,
     /// When the entry was written, RFC 3339.
     pub timestamp: String,
-    /// `delete`, `move`, `restore` (undo) or `repair`.
-    pub action: String,
+    /// `delete`, `move`, `rmdir` (execute), `restore`, `mkdir` (undo) or `repair`.
+    pub action: AuditAction,
     /// The file acted on, relative to `root` (for `restore`: where it returns to).
     pub src: String,
     /// Where it went: archive path relative to `root`, or the absolute quarantine path;
@@ -79,10 +154,10 @@ impl std::fmt::Display for ChainHead {
 }
 
 /// The fields of an entry that the caller chooses; the log fills in the rest.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Fields {
-    pub(crate) phase: &'static str,
-    pub(crate) action: String,
+    pub(crate) phase: Phase,
+    pub(crate) action: AuditAction,
     pub(crate) src: String,
     pub(crate) dest: Option<String>,
     pub(crate) bytes: u64,
@@ -93,6 +168,25 @@ pub(crate) struct Fields {
     pub(crate) reason: Option<String>,
     /// The root, when it differs from the log's (undo restores under each entry's root).
     pub(crate) root: Option<String>,
+}
+
+impl Fields {
+    /// An entry of `action` at `phase`, every other field empty.
+    pub(crate) fn new(phase: Phase, action: AuditAction) -> Fields {
+        Fields {
+            phase,
+            action,
+            src: String::new(),
+            dest: None,
+            bytes: 0,
+            policy_reason: String::new(),
+            sha256_before: None,
+            sha256_after: None,
+            report_id: String::new(),
+            reason: None,
+            root: None,
+        }
+    }
 }
 
 fn entry_hash_of(value: &serde_json::Value) -> String {
@@ -324,13 +418,11 @@ impl AuditLog {
             log.file.set_len(offset).map_err(|e| Error::io("cannot repair audit log", path, e))?;
             log.file.sync_data().map_err(|e| Error::io("cannot repair audit log", path, e))?;
             log.push(Fields {
-                phase: "repair",
-                action: "repair".to_owned(),
                 reason: Some(format!(
                     "dropped a torn last line of {len} bytes at byte {offset} (an interrupted write); \
                      the actions it named are re-checked against the files"
                 )),
-                ..Fields::default()
+                ..Fields::new(Phase::Repair, AuditAction::Repair)
             });
             log.commit()?;
         }
@@ -342,7 +434,7 @@ impl AuditLog {
         self.seq += 1;
         let mut entry = AuditEntry {
             seq: self.seq,
-            phase: f.phase.to_owned(),
+            phase: f.phase,
             timestamp: fsutil::now_rfc3339(),
             action: f.action,
             src: f.src,
@@ -398,10 +490,8 @@ mod tests {
         let mut log = AuditLog::open(&path, "/r", "ana", &mut |_| {}).unwrap();
         for i in 0..4 {
             log.push(Fields {
-                phase: "intent",
-                action: "delete".into(),
                 src: format!("f{i}"),
-                ..Fields::default()
+                ..Fields::new(Phase::Intent, AuditAction::Delete)
             });
         }
         log.commit().unwrap();
@@ -472,6 +562,6 @@ mod tests {
         drop(log);
         let entries = read_log(&path).unwrap();
         assert_eq!(entries.len(), 4);
-        assert_eq!(entries[3].phase, "repair");
+        assert_eq!(entries[3].phase, Phase::Repair);
     }
 }

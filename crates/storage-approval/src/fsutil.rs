@@ -160,10 +160,6 @@ pub(crate) fn write_marker(dir: &Dir, name: &str) -> tidy_io::Result<()> {
     }
 }
 
-/// The name hint of the temporary file a copy across file systems is written to
-/// (`.storage-approval-partial.<pid>.<n>.tmp`).
-pub(crate) const PARTIAL_HINT: &str = "storage-approval-partial";
-
 /// Copies an open file into `to_dir/to` (for a move across file systems): writes a
 /// temporary file of its own (`O_EXCL`, never a name derived from `to`, which could
 /// be another file's: `to.partial` may be a real file), checks the copied bytes hash
@@ -180,8 +176,9 @@ pub(crate) fn copy_into(
     use std::os::unix::fs::PermissionsExt;
     let io_err = |e: io::Error| e.to_string();
     let mode = src.metadata().map_err(io_err)?.permissions().mode();
-    let mut temp =
-        to_dir.temp_file(PARTIAL_HINT, Perms::Exact(mode & 0o7777)).map_err(|e| e.to_string())?;
+    let mut temp = to_dir
+        .temp_file(crate::layout::PARTIAL_HINT, Perms::Exact(mode & 0o7777))
+        .map_err(|e| e.to_string())?;
     src.seek(io::SeekFrom::Start(0)).map_err(io_err)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF];

@@ -40,27 +40,34 @@
 
 mod approval;
 mod audit;
+mod batch;
+mod dirs;
 mod error;
 mod execute;
 mod fsutil;
+mod journal;
 mod keep;
+mod layout;
 mod links;
 mod policy;
+mod preflight;
+mod recheck;
 mod report;
+mod run;
 mod scan;
 mod undo;
 
 pub use crate::approval::Approval;
-pub use crate::audit::{AuditEntry, ChainHead, GENESIS, read_log, verify_log};
+pub use crate::audit::{AuditAction, AuditEntry, ChainHead, GENESIS, Phase, read_log, verify_log};
 pub use crate::error::{Error, ErrorKind, Result};
-pub use crate::execute::{
-    Checkpoint, CheckpointHook, DEFAULT_BATCH, ExecuteOptions, Outcome, RunSummary, Status, execute,
-};
+pub use crate::execute::{ExecuteOptions, execute};
+pub use crate::layout::QUARANTINE_DIR;
 pub use crate::policy::{DEFAULT_POLICY, Policy};
 pub use crate::report::{
     Action, ActionKind, LoadedReport, REPORT_VERSION, Report, load_report, report_id_of_json,
 };
-pub use crate::scan::{QUARANTINE_DIR, ScanOptions, ScanProgress, ScanStats, scan};
+pub use crate::run::{Checkpoint, CheckpointHook, DEFAULT_BATCH, Outcome, RunSummary, Status};
+pub use crate::scan::{ScanOptions, ScanProgress, ScanStats, scan};
 pub use crate::undo::{UndoOptions, undo};
 
 /// Writes one of the tool's outputs (a report, an approval) to `path` the way the

@@ -619,8 +619,7 @@ pub(crate) fn validate(report: &Report, protected: &dyn Fn(&str) -> bool) -> Res
             fsutil::components(keep).map_err(|e| refuse(i, a, format!("keep: {e}")))?;
             // A copy in the quarantine is on its way out (undo or a clean-up of the
             // quarantine removes it): it cannot be the copy that stays.
-            let quarantine = crate::scan::QUARANTINE_DIR;
-            if keep == quarantine || keep.starts_with(&format!("{quarantine}/")) {
+            if crate::layout::in_quarantine(keep) {
                 return Err(refuse(
                     i,
                     a,

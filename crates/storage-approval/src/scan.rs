@@ -19,22 +19,13 @@ use tidy_io::{Dir, Durability, Perms, Place};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keep::{Candidate, Decision};
+use crate::layout::{CACHE_FILE, QUARANTINE_DIR, QUARANTINE_MARKER};
 use crate::links;
 use crate::policy::Policy;
 use crate::report::{Action, ActionKind, REPORT_VERSION, Report};
 
-/// The default quarantine folder, relative to ROOT; never scanned.
-pub const QUARANTINE_DIR: &str = ".tidy-quarantine";
-
-/// A file that marks a directory as a quarantine (written by `execute` into every
-/// quarantine base), so that a `--quarantine` inside ROOT is never scanned either.
-pub(crate) const QUARANTINE_MARKER: &str = ".storage-approval-quarantine";
-
 /// Bytes hashed for the partial hash (the whole file when it is smaller).
 const PARTIAL: u64 = 16 * 1024;
-
-/// File name of the hash cache inside the quarantine folder.
-const CACHE_FILE: &str = "hash-cache.v1";
 
 /// The largest hash cache read: some 100 bytes a file, so ten million files.
 const CACHE_LIMIT: u64 = 1 << 30;

@@ -28,13 +28,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use tidy_io::Dir;
 
-use crate::audit::{AuditEntry, AuditLog, Fields};
+use crate::audit::{AuditAction, AuditEntry, AuditLog, Fields, Phase};
+use crate::dirs::{RemovedDir, recreate_dirs, remove_empty_dirs, remove_partials};
 use crate::error::Result;
-use crate::execute::{
-    Checked, DEFAULT_BATCH, Expect, Loc, Outcome, RunSummary, Status, recheck, relocate,
-    root_still_itself, still_same, sync_dirs,
-};
 use crate::fsutil;
+use crate::recheck::{Checked, Expect, Loc, recheck, relocate, root_still_itself, still_same};
+use crate::run::{DEFAULT_BATCH, Outcome, Run, RunSummary, Status, sync_dirs};
 
 /// Options of [`undo`].
 #[derive(Debug, Clone)]
@@ -57,8 +56,8 @@ impl Default for UndoOptions {
 /// into these as it is read, never held whole.
 struct Intent {
     seq: u64,
-    /// `delete` or `move`.
-    action: &'static str,
+    /// [`AuditAction::Delete`] or [`AuditAction::Move`].
+    action: AuditAction,
     src: String,
     dest: Option<String>,
     bytes: u64,
@@ -76,14 +75,6 @@ struct Item {
     restored: bool,
     /// A restore of it was begun (an intent without a result).
     restore_pending: bool,
-}
-
-/// A directory execute removed (`rmdir`), and whether undo made it again (`mkdir`).
-struct RemovedDir {
-    report_id: Arc<str>,
-    root: Arc<str>,
-    src: String,
-    made_again: bool,
 }
 
 /// The log folded entry by entry into what undo needs.
@@ -106,21 +97,20 @@ impl Fold {
     }
 
     fn see(&mut self, e: AuditEntry) {
-        let action = match e.action.as_str() {
-            "delete" => "delete",
-            "move" => "move",
-            "restore" => "restore",
-            "rmdir" | "mkdir" => return self.see_dir(e),
-            _ => return,
-        };
+        let action = e.action;
+        match action {
+            AuditAction::Delete | AuditAction::Move | AuditAction::Restore => {}
+            AuditAction::Rmdir | AuditAction::Mkdir => return self.see_dir(e),
+            AuditAction::Repair => return,
+        }
         let report_id = self.share(e.report_id);
         let key = (report_id.clone(), e.src);
-        match (action, e.phase.as_str()) {
-            ("restore", phase) => {
+        match (action, e.phase) {
+            (AuditAction::Restore, phase) => {
                 if let Some(item) = self.items.get_mut(&key) {
                     match phase {
-                        "intent" => item.restore_pending = true,
-                        "done" => {
+                        Phase::Intent => item.restore_pending = true,
+                        Phase::Done => {
                             item.restored = true;
                             item.restore_pending = false;
                         }
@@ -128,7 +118,7 @@ impl Fold {
                     }
                 }
             }
-            (_, "intent") => {
+            (_, Phase::Intent) => {
                 let root = self.share(e.root);
                 let intent = Intent {
                     seq: e.seq,
@@ -143,7 +133,7 @@ impl Fold {
                 let fresh = Item { intent, done: false, restored: false, restore_pending: false };
                 self.items.insert(key, fresh);
             }
-            (_, "done") => {
+            (_, Phase::Done) => {
                 if let Some(item) = self.items.get_mut(&key)
                     && !item.restored
                 {
@@ -155,13 +145,13 @@ impl Fold {
     }
 
     fn see_dir(&mut self, e: AuditEntry) {
-        if e.phase != "done" {
+        if e.phase != Phase::Done {
             return;
         }
         let (report_id, root) = (self.share(e.report_id), self.share(e.root));
         let key = (report_id.clone(), root.clone(), e.src);
-        match e.action.as_str() {
-            "rmdir" => {
+        match e.action {
+            AuditAction::Rmdir => {
                 let src = key.2.clone();
                 self.dirs.insert(key, RemovedDir { report_id, root, src, made_again: false });
             }
@@ -249,23 +239,13 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         quarantine: None,
         dirs: Vec::new(),
     };
-    // Anchors: each root and each quarantine directory, opened once; a root that no
-    // longer resolves to itself (a symlink put on the way) is not restored into.
-    let mut anchors: HashMap<String, std::result::Result<Dir, String>> = HashMap::new();
-    let mut open = |path: &str, is_root: bool| {
-        anchors.entry(path.to_owned()).or_insert_with(|| {
-            if is_root {
-                root_still_itself(path)?;
-            }
-            Dir::open(Path::new(path)).map_err(|err| err.to_string())
-        });
-    };
-    let mut jobs: Vec<(usize, &Item, Places)> = Vec::new();
+    let mut anchors = Anchors::default();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
     for item in &items {
         let e = &item.intent;
         let index = summary.outcomes.len();
         summary.outcomes.push(Outcome {
-            action: "restore",
+            action: AuditAction::Restore.as_str(),
             src: Arc::from(e.src.as_str()),
             dest: e.dest.as_deref().map(Arc::from),
             bytes: e.bytes,
@@ -280,158 +260,199 @@ pub fn undo(audit_path: &Path, options: &UndoOptions) -> Result<RunSummary> {
         }
         match places(e) {
             Ok(places) => {
-                open(&places.root, true);
+                anchors.open(&places.root, true);
                 if let Some((anchor, _)) = &places.dest
                     && *anchor != places.root
                 {
-                    open(anchor, false);
+                    anchors.open(anchor, false);
                 }
-                jobs.push((index, item, places));
+                jobs.push(Job { index, item, places });
             }
             Err(why) => summary.outcomes[index].reason = Some(why),
         }
     }
-    let anchors = anchors;
 
     recreate_dirs(removed_dirs, log.as_mut(), &mut summary)?;
-
+    let mut run = Run::new(log, summary, None);
     let mut quarantines: HashSet<String> = HashSet::new();
     for batch in jobs.chunks(options.batch.max(1)) {
         // 1. Find the bytes of each action of the batch (hashing on all cores).
         let plans: Vec<Plan> =
-            batch.par_iter().map(|(_, item, places)| plan(item, places, &anchors)).collect();
-        let Some(log) = log.as_mut() else {
-            for ((index, ..), plan) in batch.iter().zip(plans) {
-                let out = &mut summary.outcomes[*index];
-                (out.status, out.reason) = match plan {
-                    Plan::MoveBack(_) => (Status::WouldDo, None),
-                    Plan::InPlace { leftover: None } => {
-                        (Status::AlreadyDone, Some("in its place".to_owned()))
-                    }
-                    Plan::InPlace { leftover: Some(_) } => (
-                        Status::WouldDo,
-                        Some(
-                            "in its place; the copy at the destination would be removed".to_owned(),
-                        ),
-                    ),
-                    Plan::Skip(why) => (Status::Skipped, Some(why)),
-                };
-            }
+            batch.par_iter().map(|job| plan(job.item, &job.places, &anchors)).collect();
+        let Some(log) = run.log.as_mut() else {
+            dry_run(batch, plans, &mut run.summary);
             continue;
         };
         // 2. Intents of the moves back, durable before any of them runs.
-        let mut wrote = false;
-        for ((_, item, _), plan) in batch.iter().zip(&plans) {
-            if matches!(plan, Plan::MoveBack(_)) && !item.restore_pending {
-                log.push(restore_fields(&item.intent, "intent", None));
-                wrote = true;
+        for (job, plan) in batch.iter().zip(&plans) {
+            if matches!(plan, Plan::MoveBack(_)) && !job.item.restore_pending {
+                log.push(restore_fields(&job.item.intent, Phase::Intent, None));
             }
         }
-        if wrote {
-            log.commit()?;
-        }
-        // 3. The moves back and the removals of leftover copies, then their results
-        //    with one sync.
+        log.commit()?;
+        // 3. The moves back and the removals of leftover copies.
         let mut touched = Vec::new();
-        let mut results: Vec<(usize, &Intent, Status, Option<String>)> = Vec::new();
-        let mut cleanups: HashSet<(&str, String)> = HashSet::new();
-        for ((index, item, places), plan) in batch.iter().zip(plans) {
-            let e = &item.intent;
-            let (status, reason) = match plan {
-                Plan::MoveBack(mut from) => {
-                    let root = anchors[&places.root].as_ref().expect("planned with an open root");
-                    let to = Loc { anchor: root, rel: places.src.clone() };
-                    let sha = e.sha256_before.as_deref().expect("planned with a hash");
-                    match relocate(&mut from, &to, sha) {
-                        Ok(dirs) => {
-                            touched.extend(dirs);
-                            (Status::Done, None)
-                        }
-                        Err(why) => (Status::Failed, Some(why)),
-                    }
-                }
-                Plan::InPlace { leftover: Some(copy) } => {
-                    let removed = still_same(&copy).and_then(|()| {
-                        copy.dir
-                            .remove_file(OsStr::new(&copy.name))
-                            .map_err(|err| format!("cannot remove it: {}", err.reason()))
-                    });
-                    match removed {
-                        Ok(()) => {
-                            touched.push(copy.dir);
-                            let why = "in its place; the copy at the destination was removed";
-                            (Status::Done, Some(why.to_owned()))
-                        }
-                        Err(why) => {
-                            (Status::Failed, Some(format!("the copy at the destination: {why}")))
-                        }
-                    }
-                }
-                Plan::InPlace { leftover: None } => {
-                    (Status::AlreadyDone, Some("in its place".to_owned()))
-                }
-                Plan::Skip(why) => (Status::Skipped, Some(why)),
-            };
-            // What the action left at its destination, once its bytes are back: a
-            // temporary file of an interrupted copy, directories now empty. Once a
-            // directory for the batch.
-            if let Some((anchor, rel)) = &places.dest
-                && status != Status::Failed
+        let mut results = Vec::new();
+        for (job, plan) in batch.iter().zip(plans) {
+            let (status, reason) = restore(job, plan, &anchors, &mut touched);
+            if let Some((anchor, _)) = &job.places.dest
+                && *anchor != job.places.root
             {
-                if *anchor != places.root {
-                    quarantines.insert(anchor.clone());
-                }
-                let dir = rel.rsplit_once('/').map_or("", |(dir, _)| dir);
-                cleanups.insert((anchor.as_str(), dir.to_owned()));
+                quarantines.insert(anchor.clone());
             }
-            results.push((*index, e, status, reason));
+            results.push((job, status, reason));
         }
         sync_dirs(touched)?;
-        for (anchor, dir) in cleanups {
-            if let Ok(anchor) = &anchors[anchor] {
-                remove_partials(anchor, &dir);
-                remove_empty_dirs(anchor, &dir);
-            }
-        }
-        for (index, e, status, reason) in results {
+        // 4. What the actions left at their destinations, once a directory.
+        clean_destinations(results.iter().map(|(job, status, _)| (*job, *status)), &anchors);
+        // 5. The results, durable after the moves they describe.
+        for (job, status, reason) in results {
             let phase = match status {
                 // An action in its place is settled: logged as restored, so that the
                 // next undo repeats nothing and the report can run again.
-                Status::Done | Status::AlreadyDone => "done",
-                Status::Failed => "failed",
-                _ => "skipped",
+                Status::Done | Status::AlreadyDone => Phase::Done,
+                Status::Failed => Phase::Failed,
+                _ => Phase::Skipped,
             };
-            log.push(restore_fields(e, phase, reason.clone()));
-            let out = &mut summary.outcomes[index];
+            log.push(restore_fields(&job.item.intent, phase, reason.clone()));
+            let out = &mut run.summary.outcomes[job.index];
             out.status = status;
             out.reason = reason;
         }
         log.commit()?;
     }
-    if log.is_some() {
-        // The run's quarantine directory, once the restores left it empty.
-        for quarantine in quarantines {
-            let path = Path::new(&quarantine);
-            if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
-                && let Ok(parent) = Dir::open(parent)
-                && parent.stat(name).ok().flatten().is_some()
-            {
-                let _ = parent.remove_dir(name);
+    if run.log.is_some() {
+        remove_quarantines(quarantines);
+    }
+    Ok(run.finish())
+}
+
+/// One action to undo: its outcome's index, its item and where its bytes may be.
+struct Job<'i> {
+    index: usize,
+    item: &'i Item,
+    places: Places,
+}
+
+/// Each root and each quarantine directory, opened once; a root that no longer
+/// resolves to itself (a symlink put on the way) is not restored into.
+#[derive(Default)]
+struct Anchors {
+    open: HashMap<String, std::result::Result<Dir, String>>,
+}
+
+impl Anchors {
+    fn open(&mut self, path: &str, is_root: bool) {
+        self.open.entry(path.to_owned()).or_insert_with(|| {
+            if is_root {
+                root_still_itself(path)?;
+            }
+            Dir::open(Path::new(path)).map_err(|err| err.to_string())
+        });
+    }
+
+    fn get(&self, path: &str) -> std::result::Result<&Dir, &String> {
+        self.open[path].as_ref()
+    }
+}
+
+/// A dry run's outcomes for one batch: what would be done, nothing touched.
+fn dry_run(batch: &[Job<'_>], plans: Vec<Plan>, summary: &mut RunSummary) {
+    for (job, plan) in batch.iter().zip(plans) {
+        let out = &mut summary.outcomes[job.index];
+        (out.status, out.reason) = match plan {
+            Plan::MoveBack(_) => (Status::WouldDo, None),
+            Plan::InPlace { leftover: None } => {
+                (Status::AlreadyDone, Some("in its place".to_owned()))
+            }
+            Plan::InPlace { leftover: Some(_) } => (
+                Status::WouldDo,
+                Some("in its place; the copy at the destination would be removed".to_owned()),
+            ),
+            Plan::Skip(why) => (Status::Skipped, Some(why)),
+        };
+    }
+}
+
+/// Carries out one plan; the directories whose entries changed join `touched`.
+fn restore(
+    job: &Job<'_>,
+    plan: Plan,
+    anchors: &Anchors,
+    touched: &mut Vec<Dir>,
+) -> (Status, Option<String>) {
+    let e = &job.item.intent;
+    match plan {
+        Plan::MoveBack(mut from) => {
+            let root = anchors.get(&job.places.root).expect("planned with an open root");
+            let to = Loc { anchor: root, rel: job.places.src.clone() };
+            let sha = e.sha256_before.as_deref().expect("planned with a hash");
+            match relocate(&mut from, &to, sha) {
+                Ok(dirs) => {
+                    touched.extend(dirs);
+                    (Status::Done, None)
+                }
+                Err(why) => (Status::Failed, Some(why)),
             }
         }
+        Plan::InPlace { leftover: Some(copy) } => {
+            let removed = still_same(&copy).and_then(|()| {
+                copy.dir
+                    .remove_file(OsStr::new(&copy.name))
+                    .map_err(|err| format!("cannot remove it: {}", err.reason()))
+            });
+            match removed {
+                Ok(()) => {
+                    touched.push(copy.dir);
+                    let why = "in its place; the copy at the destination was removed";
+                    (Status::Done, Some(why.to_owned()))
+                }
+                Err(why) => (Status::Failed, Some(format!("the copy at the destination: {why}"))),
+            }
+        }
+        Plan::InPlace { leftover: None } => (Status::AlreadyDone, Some("in its place".to_owned())),
+        Plan::Skip(why) => (Status::Skipped, Some(why)),
     }
-    summary.head = log.as_ref().map(AuditLog::head);
-    Ok(summary)
+}
+
+/// Removes what the settled actions left at their destinations: the temporary
+/// files of an interrupted copy, and the directories now empty. Each directory
+/// once, however many of the batch's files it held.
+fn clean_destinations<'j>(settled: impl Iterator<Item = (&'j Job<'j>, Status)>, anchors: &Anchors) {
+    let mut dirs: HashSet<(&str, &str)> = HashSet::new();
+    for (job, status) in settled {
+        if let Some((anchor, rel)) = &job.places.dest
+            && status != Status::Failed
+        {
+            dirs.insert((anchor.as_str(), rel.rsplit_once('/').map_or("", |(dir, _)| dir)));
+        }
+    }
+    for (anchor, dir) in dirs {
+        if let Ok(anchor) = anchors.get(anchor) {
+            remove_partials(anchor, dir);
+            remove_empty_dirs(anchor, dir);
+        }
+    }
+}
+
+/// Removes each run's quarantine directory (`BASE/REPORT_ID`) once the restores
+/// left it empty.
+fn remove_quarantines(quarantines: HashSet<String>) {
+    for quarantine in quarantines {
+        let path = Path::new(&quarantine);
+        if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+            && let Ok(parent) = Dir::open(parent)
+            && parent.stat(name).ok().flatten().is_some()
+        {
+            let _ = parent.remove_dir(name);
+        }
+    }
 }
 
 /// Finds the bytes of one action and decides what to do (see the module's table).
-fn plan(
-    item: &Item,
-    places: &Places,
-    anchors: &HashMap<String, std::result::Result<Dir, String>>,
-) -> Plan {
+fn plan(item: &Item, places: &Places, anchors: &Anchors) -> Plan {
     let e = &item.intent;
-    let root = match &anchors[&places.root] {
+    let root = match anchors.get(&places.root) {
         Ok(root) => root,
         Err(why) => return Plan::Skip(why.clone()),
     };
@@ -441,7 +462,7 @@ fn plan(
     let expect = Expect { bytes: e.bytes, mtime: None, sha256: sha };
     let at_src = recheck(&Loc { anchor: root, rel: places.src.clone() }, &expect);
     let at_dest = match &places.dest {
-        Some((anchor, rel)) => match &anchors[anchor] {
+        Some((anchor, rel)) => match anchors.get(anchor) {
             Ok(dir) => Some(recheck(&Loc { anchor: dir, rel: rel.clone() }, &expect)),
             Err(why) => Some(Err(why.clone())),
         },
@@ -473,146 +494,18 @@ fn plan(
     }
 }
 
-/// Removes the temporary files a copy across file systems left in the directory
-/// `dir` below `anchor` (`.storage-approval-partial.PID.N.tmp`): a run killed
-/// mid-copy leaves one, and it only ever holds bytes whose original is intact.
-fn remove_partials(anchor: &Dir, dir: &str) {
-    let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    let Ok(dir) = anchor.open_beneath(&parts, false) else { return };
-    let Ok(listing) = rustix::fs::Dir::read_from(dir.fd()) else { return };
-    let prefix = format!(".{}.", fsutil::PARTIAL_HINT);
-    for entry in listing.flatten() {
-        let name = entry.file_name().to_bytes();
-        if name.starts_with(prefix.as_bytes()) && name.ends_with(b".tmp") {
-            let name = OsStr::new(std::str::from_utf8(name).unwrap_or_default());
-            let _ = dir.remove_file(name);
-        }
-    }
-}
-
-/// Recreates the directories that execute removed because it emptied them (logged
-/// `rmdir`, not yet undone by a logged `mkdir`), shallowest first and before any file
-/// goes back, so that a directory whose files were purged comes back too. Each is
-/// made through its parent's handle and logged as `mkdir` once it exists; without a
-/// log (a dry run) the directories that would be made are only listed.
-fn recreate_dirs(
-    mut todo: Vec<RemovedDir>,
-    log: Option<&mut AuditLog>,
-    summary: &mut RunSummary,
-) -> Result<()> {
-    todo.sort_by(|a, b| {
-        (&a.root, a.src.matches('/').count(), &a.src).cmp(&(
-            &b.root,
-            b.src.matches('/').count(),
-            &b.src,
-        ))
-    });
-    let mut roots: HashMap<Arc<str>, std::result::Result<Dir, String>> = HashMap::new();
-    let mut made = Vec::new();
-    for e in &todo {
-        let skip = |status: Status, why: String| Outcome {
-            action: "mkdir",
-            src: Arc::from(e.src.as_str()),
-            dest: None,
-            bytes: 0,
-            status,
-            reason: Some(why),
-            kept: None,
-            keep_reason: None,
-        };
-        let Ok(parts) = fsutil::components(&e.src) else {
-            summary.outcomes.push(skip(Status::Skipped, "the logged path is not plain".into()));
-            continue;
-        };
-        let root = roots.entry(e.root.clone()).or_insert_with(|| {
-            root_still_itself(&e.root)
-                .and_then(|()| Dir::open(Path::new(&*e.root)).map_err(|err| err.to_string()))
-        });
-        let root = match root {
-            Ok(fd) => &*fd,
-            Err(why) => {
-                summary.outcomes.push(skip(Status::Skipped, why.clone()));
-                continue;
-            }
-        };
-        let (name, parents) = parts.split_last().expect("components are never empty");
-        let existing = root
-            .open_beneath(parents, false)
-            .ok()
-            .and_then(|d| d.stat(OsStr::new(name)).ok().flatten())
-            .map(|st| fsutil::kind(&st));
-        match existing {
-            Some("directory") => continue,
-            Some(kind) => {
-                summary.outcomes.push(skip(
-                    Status::Skipped,
-                    format!("a {kind} is in the place of the directory: not replacing it"),
-                ));
-                continue;
-            }
-            None => {}
-        }
-        if log.is_none() {
-            summary.dirs.push(e.src.clone());
-            continue;
-        }
-        let result = root.open_beneath(parents, true).and_then(|parent| {
-            parent.open_beneath(&[*name], true)?;
-            parent.sync()
-        });
-        match result {
-            Ok(()) => made.push(e),
-            Err(err) => summary
-                .outcomes
-                .push(skip(Status::Failed, format!("cannot recreate the directory: {err}"))),
-        }
-    }
-    if let Some(log) = log {
-        for e in &made {
-            log.push(Fields {
-                phase: "done",
-                action: "mkdir".to_owned(),
-                src: e.src.clone(),
-                policy_reason: "undo of rmdir".to_owned(),
-                report_id: e.report_id.to_string(),
-                root: Some(e.root.to_string()),
-                ..Fields::default()
-            });
-        }
-        log.commit()?;
-    }
-    summary.dirs.extend(made.iter().map(|e| e.src.clone()));
-    Ok(())
-}
-
-/// Removes the directory `dir` below `anchor` and then its parents, as long as
-/// each is empty (`archive/logs/` once its last file went back, then `archive/`),
-/// never `anchor` itself. Each is removed through its parent's handle, so no
-/// symlink is followed.
-fn remove_empty_dirs(anchor: &Dir, dir: &str) {
-    let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for depth in (1..=parts.len()).rev() {
-        let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
-        let name = OsStr::new(parts[depth - 1]);
-        if !matches!(parent.stat(name), Ok(Some(_))) || parent.remove_dir(name).is_err() {
-            return;
-        }
-    }
-}
-
 /// A `restore` entry of the action `e` (its intent).
-fn restore_fields(e: &Intent, phase: &'static str, reason: Option<String>) -> Fields {
+fn restore_fields(e: &Intent, phase: Phase, reason: Option<String>) -> Fields {
     Fields {
-        phase,
-        action: "restore".to_owned(),
         src: e.src.clone(),
         dest: e.dest.clone(),
         bytes: e.bytes,
-        policy_reason: format!("undo of {}", e.action),
+        policy_reason: format!("undo of {}", e.action.as_str()),
         sha256_before: e.sha256_before.clone(),
-        sha256_after: (phase == "done").then(|| e.sha256_before.clone()).flatten(),
+        sha256_after: (phase == Phase::Done).then(|| e.sha256_before.clone()).flatten(),
         report_id: e.report_id.to_string(),
         reason,
         root: Some(e.root.to_string()),
+        ..Fields::new(phase, AuditAction::Restore)
     }
 }
