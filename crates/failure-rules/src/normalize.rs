@@ -21,16 +21,21 @@
 //! 10. `<TS>` (ISO 8601/RFC 3339 dates and times, `2026/11/25`, Apache
 //!     `25/Nov/2026:08:33:06`; epoch seconds and milliseconds are numbers, `<NUM>`,
 //!     since a 10-digit integer is as often an id as a time),
-//! 11. `<PATH>` (Windows, UNC, POSIX, `~/`, `./`, relative paths and file names with
+//! 11. reverse-DNS names of three labels or more under `com.`, `org.`, `net.`,
+//!     `io.`, `edu.`, `gov.` (a bundle, package or class) become `<*>`,
+//! 12. `<PATH>` (Windows, UNC, POSIX, `~/`, `./`, relative paths and file names with
 //!     an extension; a `:LINE` suffix is part of the path),
-//! 12. `<HOST>` (dotted names with a digit or a well-known top-level domain),
-//! 13. `<DUR>` and `<SIZE>` (`30ms`, `1.5GiB`), 14. `<NUM>` (integers, floats,
-//!     signed, with exponent, `50%`), 15. `<HEX>` (hex ids and hashes of 8+
-//!     characters holding a digit), 16. `name[1234]` → `name[<PID>]`,
-//! 17. `key=value` keeps the key and masks the value as `<*>` whatever its shape
+//! 13. `<HOST>` (dotted names with a digit or a well-known top-level domain),
+//! 14. `<DUR>` and `<SIZE>` (`30ms`, `1.5GiB`), 15. `<NUM>` (integers, floats,
+//!     signed, with exponent, `50%`), 16. `<HEX>` (hex ids and hashes of 8+
+//!     characters holding a digit), 17. `name[1234]` → `name[<PID>]`,
+//! 18. `key=value` keeps the key; a value of letters only stays (`user=root`,
+//!     `tty=ssh`: it names a kind), any other value is `<*>` whatever its shape
 //!     (`rhost=10.0.0.1` and `rhost=host.example.net` are one event; `pid=` and
 //!     `line=` values of digits are `<PID>` and `<LINE>`),
-//! 18. identifiers holding a digit: each segment with a digit (and hex letters right
+//! 19. letters and one trailing digit stay (`eth0`, `sda1`, `IPV4`: a device, an
+//!     interface, a protocol),
+//! 20. identifiers holding a digit: each segment with a digit (and hex letters right
 //!     after one) is masked and neighbouring masks join: `blk_-1608999687919862906` →
 //!     `blk_<*>`, `core.12` → `core.<*>`, `user42` → `<*>`, `a_1|Step|2|onStep` →
 //!     `a_<*>|Step|<*>|onStep`.

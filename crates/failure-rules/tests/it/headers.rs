@@ -132,3 +132,50 @@ fn words_that_name_a_device_or_a_kind_stay() {
     assert_eq!(got[2].0, "auth failure; tty=ssh user=root");
     assert_ne!(got[2].1, got[3].1);
 }
+
+/// What labelled real logs taught, as small fixtures written in their shapes: which
+/// lines are one event (one id) and which are not, stateless and mined alike.
+#[test]
+fn what_labelled_logs_taught() {
+    let same: &[(&str, &str)] = &[
+        // One slot, other kinds of value.
+        ("iar 00106570 dear 0245c1a8", "iar 0x00106570 dear 120"),
+        // A list of one identifier, of any length.
+        ("ask 10.0.0.1:50010 to delete  blk_-514 blk_77", "ask 10.0.0.2:50010 to delete  blk_8"),
+        // A reverse-DNS job name is a value.
+        (
+            "com.example.daily.backup: scheduler told me to run this job; ignoring.",
+            "org.example.heartbeat: scheduler told me to run this job; ignoring.",
+        ),
+    ];
+    let apart: &[(&str, &str)] = &[
+        // Word values of one key are kinds, not instances.
+        (
+            "auth failure; tty=ssh ruser= rhost=10.0.0.1  user=root",
+            "auth failure; tty=ssh ruser= rhost=10.0.0.1  user=guest",
+        ),
+        // An interface name.
+        (
+            "link up on network 10.0.0.0 via interface ee0",
+            "link up on network 10.0.0.0 via interface alt0",
+        ),
+    ];
+    for mine in [false, true] {
+        let args: &[&str] = if mine { &["--mine"] } else { &[] };
+        for (a, b) in same {
+            let got = normalize(args, &format!("{a}\n{b}\n"));
+            assert_eq!(got[0].1, got[1].1, "mine {mine}: {got:?}");
+        }
+        for (a, b) in apart {
+            let got = normalize(args, &format!("{a}\n{b}\n"));
+            assert_ne!(got[0].1, got[1].1, "mine {mine}: {got:?}");
+        }
+    }
+    // A few commands before the same words are as many events, even mined.
+    let commands =
+        "boot  (command 2616)\nwait  (command 4176)\nhalt  (command 3981)\nboot  (command 17)\n";
+    let got = normalize(&["--mine"], commands);
+    assert_eq!(got[0].1, got[3].1);
+    assert_ne!(got[0].1, got[1].1);
+    assert_ne!(got[1].1, got[2].1);
+}
