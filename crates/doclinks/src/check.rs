@@ -20,7 +20,7 @@ use crate::extract::{Extracted, extract, html_page_anchors};
 use crate::git;
 use crate::nav;
 use crate::platform::{self, Platform, PlatformInfo};
-use crate::report::{Confidence, Finding, Fix, Kind, Report, Summary, Warning};
+use crate::report::{Confidence, Finding, Fix, Kind, LinkRecord, Report, Summary, Warning};
 use crate::resolve::{Link, percent_decode};
 use crate::site::{AnchorRules, Found, Missing, Model, Pages, Redirect, Resolution};
 use crate::slug::Flavor;
@@ -49,6 +49,7 @@ pub struct CheckOptions {
     fragments: bool,
     config: Option<Config>,
     platform: Option<Platform>,
+    list_links: bool,
     progress: Option<ProgressFn>,
 }
 
@@ -64,8 +65,16 @@ impl CheckOptions {
             fragments: true,
             config: None,
             platform: None,
+            list_links: false,
             progress: None,
         }
+    }
+
+    /// Also lists every link of the checked files with where it leads
+    /// ([`Report::links`]), for tools that map a tree's link graph.
+    pub fn list_links(mut self, yes: bool) -> CheckOptions {
+        self.list_links = yes;
+        self
     }
 
     /// Checks only the Markdown files under these paths (files or directories
@@ -289,6 +298,8 @@ struct FileResult {
     targets: Vec<String>,
     /// Markdown files this file links to, for nav-only traversal.
     markdown_targets: Vec<usize>,
+    /// Every link and where it leads, when links are listed.
+    listed: Vec<LinkRecord>,
 }
 
 pub(crate) struct Engine<'t> {
@@ -298,6 +309,7 @@ pub(crate) struct Engine<'t> {
     model: Model,
     suggester: Suggester<'t>,
     fragments: bool,
+    list_links: bool,
     progress: Option<ProgressFn>,
     done: AtomicUsize,
     total: AtomicUsize,
@@ -319,6 +331,7 @@ impl<'t> Engine<'t> {
             model,
             suggester,
             fragments: options.fragments,
+            list_links: options.list_links,
             progress: options.progress.clone(),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
@@ -536,39 +549,72 @@ impl<'t> Engine<'t> {
                 fix,
                 span: link.span.clone(),
             };
-            let found =
-                match self.model.resolve(self.tree, &link.dest, file, &self.config.site_prefixes) {
-                    Resolution::External => {
-                        result.external += 1;
-                        None
-                    }
-                    Resolution::AbsolutePath => Some(finding(Kind::AbsolutePath, None)),
-                    Resolution::Site => Some(finding(Kind::SiteLink, None)),
-                    Resolution::OutsideRoot => {
-                        result.local += 1;
-                        Some(finding(Kind::OutsideRoot, None))
-                    }
-                    Resolution::Unreadable => {
-                        result.local += 1;
-                        None
-                    }
-                    Resolution::Found(found) => {
-                        result.local += 1;
-                        self.found(file, &link.raw, found, &mut result)
-                            .map(|(kind, fix)| finding(kind, fix))
-                    }
-                    Resolution::Redirected(link_parts, redirect) => {
-                        result.local += 1;
-                        let fix = self.redirect_fix(file, &link_parts, &redirect);
-                        Some(finding(Kind::Redirected, fix))
-                    }
-                    Resolution::Missing(missing) => {
-                        result.local += 1;
-                        result.targets.push(missing.wanted.clone());
-                        let (kind, fix) = self.missing(file, &missing);
-                        Some(finding(kind, fix))
-                    }
+            let resolution =
+                self.model.resolve(self.tree, &link.dest, file, &self.config.site_prefixes);
+            if self.list_links {
+                let (leads_to, path) = match &resolution {
+                    Resolution::External => ("external", None),
+                    Resolution::AbsolutePath => ("absolute_path", None),
+                    Resolution::OutsideRoot => ("outside_root", None),
+                    Resolution::Site | Resolution::SiteGuess(..) => ("site", None),
+                    Resolution::Unreadable => ("unreadable", None),
+                    Resolution::Found(found) => ("file", Some(found.path.clone())),
+                    Resolution::Redirected(_, redirect) => ("redirected", redirect.to.clone()),
+                    Resolution::Missing(missing) => ("missing", Some(missing.wanted.clone())),
                 };
+                result.listed.push(LinkRecord {
+                    file: file.clone(),
+                    line: link.line,
+                    column: link.column,
+                    target: link.raw.clone(),
+                    leads_to: leads_to.to_owned(),
+                    path,
+                });
+            }
+            let found = match resolution {
+                Resolution::External => {
+                    result.external += 1;
+                    None
+                }
+                Resolution::AbsolutePath => Some(finding(Kind::AbsolutePath, None)),
+                Resolution::Site => Some(finding(Kind::SiteLink, None)),
+                Resolution::SiteGuess(link_parts, guesses) => {
+                    // Git knows the page was here: a page of the tree that moved.
+                    match guesses.into_iter().find(|g| self.suggester.was_renamed(g)) {
+                        Some(wanted) => {
+                            result.local += 1;
+                            let missing = Missing { link: link_parts, wanted, case_variant: None };
+                            let (kind, fix) = self.missing(file, &missing);
+                            Some(finding(kind, fix))
+                        }
+                        None => Some(finding(Kind::SiteLink, None)),
+                    }
+                }
+                Resolution::OutsideRoot => {
+                    result.local += 1;
+                    Some(finding(Kind::OutsideRoot, None))
+                }
+                Resolution::Unreadable => {
+                    result.local += 1;
+                    None
+                }
+                Resolution::Found(found) => {
+                    result.local += 1;
+                    self.found(file, &link.raw, found, &mut result)
+                        .map(|(kind, fix)| finding(kind, fix))
+                }
+                Resolution::Redirected(link_parts, redirect) => {
+                    result.local += 1;
+                    let fix = self.redirect_fix(file, &link_parts, &redirect);
+                    Some(finding(Kind::Redirected, fix))
+                }
+                Resolution::Missing(missing) => {
+                    result.local += 1;
+                    result.targets.push(missing.wanted.clone());
+                    let (kind, fix) = self.missing(file, &missing);
+                    Some(finding(kind, fix))
+                }
+            };
             if let Some(found) = found {
                 if self.config.ignore.iter().any(|r| r.matches(file, &found.target)) {
                     result.ignored += 1;
@@ -614,9 +660,16 @@ impl<'t> Engine<'t> {
                 return None;
             }
         }
-        let fix = self.suggester.anchor(fragment, anchors).map(|(anchor, confidence, reason)| {
-            suggest::fix(suggest::write_anchor(raw, &anchor), confidence, reason)
+        let rules = self.model.fragment_rules(self.tree, file, page);
+        let reworded = self.docs.get(page).and_then(|doc| {
+            let page_path = &self.tree.files[page];
+            self.suggester.reworded_heading(page_path, fragment, doc, rules.flavor, rules.terms)
         });
+        let fix = reworded.or_else(|| self.suggester.anchor(fragment, anchors)).map(
+            |(anchor, confidence, reason)| {
+                suggest::fix(suggest::write_anchor(raw, &anchor), confidence, reason)
+            },
+        );
         Some((Kind::MissingAnchor, fix))
     }
 
@@ -639,7 +692,14 @@ impl<'t> Engine<'t> {
             return None;
         }
         let rules = self.model.fragment_rules(self.tree, file, page);
-        if !rules.judge || self.docs.generated_ids(&self.model, page) {
+        if !rules.judge {
+            return None;
+        }
+        // A page whose plugin directives make ids: a fragment no heading slug
+        // can be (`config.separator`, `+type:abstract`) is one of those.
+        if self.docs.generated_ids(&self.model, page)
+            && crate::slug::slug_as(rules.flavor, fragment) != fragment
+        {
             return None;
         }
         Some(self.docs.anchors(&self.model, page, rules))
@@ -729,7 +789,9 @@ impl<'t> Engine<'t> {
         let mut findings = Vec::new();
         let mut site_links = Vec::new();
         let mut redirected = Vec::new();
-        for (_, result) in results {
+        let mut links = Vec::new();
+        for (_, mut result) in results {
+            links.append(&mut result.listed);
             summary.links += result.links;
             summary.local += result.local;
             summary.external += result.external;
@@ -748,6 +810,9 @@ impl<'t> Engine<'t> {
         };
         findings.sort_by(order);
         site_links.sort_by(order);
+        links.sort_by(|a: &LinkRecord, b: &LinkRecord| {
+            (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
+        });
         redirected.sort_by(order);
         summary.broken = findings.len();
         summary.site_links = site_links.len();
@@ -767,6 +832,7 @@ impl<'t> Engine<'t> {
             findings,
             site_links,
             redirected,
+            links,
             unreached,
             warnings,
             platform: PlatformInfo::default(),

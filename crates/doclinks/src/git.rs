@@ -90,6 +90,24 @@ pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
     renames
 }
 
+/// The text of `path` (relative to `root`) before its last change: the
+/// committed version when it has uncommitted changes, else the version before
+/// the last commit that changed it. `None` outside a repository, for a file
+/// git does not know, or one that is new.
+pub(crate) fn previous_version(root: &Path, path: &str) -> Option<String> {
+    let spec = |rev: &str| format!("{rev}:./{path}");
+    let dirty = run(root, &["diff", "--quiet", "HEAD", "--", path]).is_none();
+    if dirty {
+        return run(root, &["show", &spec("HEAD")]);
+    }
+    let last = run(root, &["log", "-1", "--format=%H", "--", path])?;
+    let last = last.trim();
+    if last.is_empty() {
+        return None;
+    }
+    run(root, &["show", &spec(&format!("{last}^"))])
+}
+
 /// Paths changed since a revision, relative to the root.
 pub(crate) struct Touched {
     /// Added or modified files (checked themselves).

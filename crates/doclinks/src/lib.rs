@@ -67,5 +67,6 @@ pub use crate::plan::write_plan;
 pub use crate::platform::{Platform, PlatformInfo, SiteInfo};
 pub use crate::render::{Format, Style, render_applied, render_report};
 pub use crate::report::{
-    Applied, Change, Confidence, Finding, Fix, Kind, Report, SkippedPage, Summary, Warning,
+    Applied, Change, Confidence, Finding, Fix, Kind, LinkRecord, Report, SkippedPage, Summary,
+    Warning,
 };

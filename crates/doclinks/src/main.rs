@@ -69,6 +69,9 @@ Exit codes: 0 no broken links (or --report-only), 1 broken links, 2 usage or inp
         /// Exit 0 even when broken links are found.
         #[arg(long)]
         report_only: bool,
+        /// With --format json: also list every link and the file it leads to.
+        #[arg(long)]
+        list_links: bool,
     },
     /// Apply fix proposals at or above a confidence, with a zip backup first.
     #[command(after_help = "\
@@ -287,11 +290,12 @@ fn say(line: &str) {
 /// Runs one command; what it prints to stdout goes to `out`.
 fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
     match cli.command {
-        Command::Check { scan, format, nav_only, changed_since, report_only } => {
+        Command::Check { scan, format, nav_only, changed_since, report_only, list_links } => {
             let located = locate(scan.root.as_deref())?;
             let style = Style::new(&located.shown, tidy_io::cli::color());
-            let report =
-                scan_tree(&scan, &located, |o| o.nav_only(nav_only).changed_since(changed_since))?;
+            let report = scan_tree(&scan, &located, |o| {
+                o.nav_only(nav_only).changed_since(changed_since).list_links(list_links)
+            })?;
             let format = match format {
                 OutputFormat::Human => Format::Human,
                 OutputFormat::Json => Format::Json,

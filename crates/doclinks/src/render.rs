@@ -55,11 +55,34 @@ impl Style {
 pub fn render_report(report: &Report, format: Format, style: &Style) -> String {
     match format {
         Format::Human => human(report, style),
-        Format::Json => pretty(&report_json(report, style)),
+        Format::Json => {
+            let mut value = report_json(report, style);
+            if !report.links.is_empty() {
+                value["links"] = links_json(report, style);
+            }
+            pretty(&value)
+        }
         Format::Sarif => pretty(&sarif(report, style)),
         Format::Github => github(report, style),
         Format::Markdown => markdown(report, style),
     }
+}
+
+fn links_json(report: &Report, style: &Style) -> Value {
+    report
+        .links
+        .iter()
+        .map(|l| {
+            json!({
+                "file": style.path(&l.file),
+                "line": l.line,
+                "column": l.column,
+                "target": l.target,
+                "leads_to": l.leads_to,
+                "path": l.path,
+            })
+        })
+        .collect()
 }
 
 fn pretty(value: &Value) -> String {

@@ -152,6 +152,25 @@ pub struct Finding {
     pub(crate) span: Range<usize>,
 }
 
+/// One link and where the platform resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkRecord {
+    /// The linking file, relative to the root.
+    pub file: String,
+    /// 1-based line of the destination.
+    pub line: u32,
+    /// 1-based column of the destination.
+    pub column: u32,
+    /// The destination as written.
+    pub target: String,
+    /// `file`, `missing`, `site`, `redirected`, `external`, `outside_root`,
+    /// `absolute_path` or `unreadable`.
+    pub leads_to: String,
+    /// The file it leads to (for `missing`, the file it names), root-relative.
+    pub path: Option<String>,
+}
+
 /// A file that could not be scanned, or a part of a scan that was skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -204,6 +223,10 @@ pub struct Report {
     pub redirected: Vec<Finding>,
     /// How the tree is published, and from which file that was detected.
     pub platform: crate::platform::PlatformInfo,
+    /// Every link and where it leads, when [`CheckOptions::list_links`] asks.
+    ///
+    /// [`CheckOptions::list_links`]: crate::CheckOptions::list_links
+    pub links: Vec<LinkRecord>,
     /// In nav-only mode: Markdown files that no navigation file reaches.
     pub unreached: Option<Vec<String>>,
     /// Files that could not be scanned.

@@ -48,6 +48,10 @@ pub(crate) enum Resolution<'a> {
     OutsideRoot,
     /// A page of the published site that is not in the tree.
     Site,
+    /// A URL of the site the model does not know, which would be served from
+    /// one of these files of the tree: a site link unless git says such a
+    /// file was here (then it is a missing page).
+    SiteGuess(Link<'a>, Vec<String>),
     /// Into a directory the walk could not read: not known either way.
     Unreadable,
     /// An existing file or directory.
@@ -1020,7 +1024,41 @@ impl Site {
         }
         match self.wanted_for_url(tree, &rest) {
             Some(wanted) => missing(tree, link, wanted),
-            None => Resolution::Site,
+            None => match self.guesses_for_url(&rest) {
+                guesses if guesses.is_empty() => Resolution::Site,
+                guesses => Resolution::SiteGuess(link, guesses),
+            },
+        }
+    }
+
+    /// The files a URL the model does not know would be served from.
+    fn guesses_for_url(&self, rest: &str) -> Vec<String> {
+        let rest = key(rest);
+        if rest.is_empty() {
+            return Vec::new();
+        }
+        match &self.rules {
+            Rules::DocFx { mappings, .. } => mappings
+                .iter()
+                .filter_map(|m| {
+                    strip_prefix_dir(&rest.to_lowercase(), &m.dest.to_lowercase())
+                        .map(|w| (m, w.to_owned()))
+                })
+                .filter(|(_, within)| !within.is_empty())
+                .map(|(m, within)| join(&m.src, &format!("{within}.md")))
+                .collect(),
+            Rules::Hugo { .. } => self
+                .roots
+                .iter()
+                .flat_map(|root| {
+                    [
+                        join(root, &format!("{rest}.md")),
+                        join(root, &join(&rest, "_index.md")),
+                        join(root, &join(&rest, "index.md")),
+                    ]
+                })
+                .collect(),
+            _ => Vec::new(),
         }
     }
 

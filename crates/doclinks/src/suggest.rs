@@ -47,6 +47,8 @@ pub(crate) struct Suggester<'t> {
     names_by_ext: OnceLock<HashMap<String, Vec<String>>>,
     /// How many files have each lowercase name.
     lower_names: OnceLock<HashMap<String, usize>>,
+    /// Pages as they were before their last change in git, parsed.
+    previous: Mutex<HashMap<String, Option<crate::extract::Extracted>>>,
 }
 
 impl<'t> Suggester<'t> {
@@ -71,6 +73,7 @@ impl<'t> Suggester<'t> {
             by_dir: OnceLock::new(),
             names_by_ext: OnceLock::new(),
             lower_names: OnceLock::new(),
+            previous: Mutex::new(HashMap::new()),
         }
     }
 
@@ -82,10 +85,22 @@ impl<'t> Suggester<'t> {
         self.renames.get_or_init(|| crate::git::renames(&self.tree.root))
     }
 
-    /// Follows renames from `old` to a path that exists.
+    /// Follows renames from `old` to a path that exists. A path named from a
+    /// URL may differ in letter case from the file git knows (Hugo lowercases
+    /// URLs): one rename of the same path in other case counts too.
     fn renamed(&self, old: &str) -> Option<String> {
         let renames = self.renames();
-        let mut current = renames.get(old)?;
+        let mut current = match renames.get(old) {
+            Some(new) => new,
+            None => {
+                let lower = old.to_lowercase();
+                let mut same = renames.iter().filter(|(k, _)| k.to_lowercase() == lower);
+                match (same.next(), same.next()) {
+                    (Some((_, new)), None) => new,
+                    _ => return None,
+                }
+            }
+        };
         let mut seen = HashSet::new();
         while !self.exists(current) {
             if !seen.insert(current.clone()) {
@@ -94,6 +109,12 @@ impl<'t> Suggester<'t> {
             current = renames.get(current)?;
         }
         Some(current.clone())
+    }
+
+    /// Whether git records a rename of `path` (in any letter case) to a file
+    /// that exists.
+    pub(crate) fn was_renamed(&self, path: &str) -> bool {
+        self.renamed(path).is_some()
     }
 
     /// Where the page `file` was before its last rename, if it moved.
@@ -142,8 +163,20 @@ impl<'t> Suggester<'t> {
         if !link.root_absolute
             && !link.tilde
             && let Some(old_file) = self.old_location(file)
-            && let Some(old_target) = normalize(parent(old_file), &link.path.replace('\\', "/"))
+            && let Some(old_path) = normalize(parent(old_file), &link.path.replace('\\', "/"))
         {
+            // A URL written without the extension (`rect` for `rect.md`) named
+            // the page beside the old location too.
+            let old_target = if self.exists(&old_path) || link.has_extension() {
+                old_path
+            } else {
+                ["md", "mdx"]
+                    .iter()
+                    .map(|ext| format!("{old_path}.{ext}"))
+                    .chain([format!("{old_path}/index.md")])
+                    .find(|p| self.tree.index(p).is_some() || self.renamed(p).is_some())
+                    .unwrap_or(old_path)
+            };
             if self.exists(&old_target) {
                 out.push(high(
                     old_target.clone(),
@@ -352,6 +385,36 @@ impl<'t> Suggester<'t> {
         }
         self.similar.lock().expect("similarity cache").insert(key, hit.clone());
         hit
+    }
+
+    /// A fragment that named a heading of `page` before its last change in
+    /// git, when the headings are as many as before: the heading at the same
+    /// place now (high: git names the new id).
+    pub(crate) fn reworded_heading(
+        &self,
+        page: &str,
+        fragment: &str,
+        current: &crate::extract::Extracted,
+        flavor: crate::slug::Flavor,
+        terms: bool,
+    ) -> Option<(String, Confidence, String)> {
+        let old = {
+            let mut cache = self.previous.lock().expect("previous versions lock");
+            cache
+                .entry(page.to_owned())
+                .or_insert_with(|| {
+                    crate::git::previous_version(&self.tree.root, page)
+                        .map(|text| crate::extract::extract(&text))
+                })
+                .as_ref()
+                .map(|doc| doc.heading_ids(flavor, terms))?
+        };
+        let new = current.heading_ids(flavor, terms);
+        let at = old.iter().position(|id| id == fragment)?;
+        if old.len() != new.len() || new[at] == old[at] || new.iter().any(|id| id == fragment) {
+            return None;
+        }
+        Some((new[at].clone(), Confidence::High, "heading reworded in git history".to_owned()))
     }
 
     /// A fix for a fragment that matches none of the target's anchors.

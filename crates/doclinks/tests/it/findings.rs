@@ -190,3 +190,71 @@ fn links_into_an_unreadable_directory_are_not_broken_and_the_directory_is_named(
     assert!(stderr.contains("links into it are not checked"), "{stderr}");
     assert!(!stdout.contains("other/notes.md"), "no fix to another page: {stdout}");
 }
+
+#[test]
+fn a_heading_reworded_in_git_is_fixed_with_high_confidence() {
+    let dir = tree(
+        "//- guide.md\n# Guide\n\n## Install the tool\n\n## Use it\n//- README.md\n[install](guide.md#install-the-tool)\n",
+    );
+    dir.git(&["init", "-q"]);
+    dir.git(&["add", "."]);
+    dir.git(&["commit", "-q", "-m", "one"]);
+    dir.write("guide.md", "# Guide\n\n## Installing the tool\n\n## Use it\n");
+    assert_eq!(
+        findings(&dir, ".", &[]),
+        [
+            "README.md:1 guide.md#install-the-tool -> guide.md#installing-the-tool (high: heading reworded in git history)"
+        ]
+    );
+}
+
+#[test]
+fn a_top_level_hugo_page_that_moved_is_broken_not_a_site_link() {
+    let dir = tree(
+        "//- hugo.toml\nbaseURL = 'https://example.org/'\n//- content/documentation.md\n# Docs\n//- content/guide/start.md\n[docs](/documentation/) [site](/showcase/)\n",
+    );
+    assert_eq!(findings(&dir, ".", &[]), Vec::<String>::new());
+    dir.git(&["init", "-q"]);
+    dir.git(&["add", "."]);
+    dir.git(&["commit", "-q", "-m", "one"]);
+    std::fs::create_dir_all(dir.join("content/about")).unwrap();
+    dir.git(&["mv", "content/documentation.md", "content/about/documentation.md"]);
+    assert_eq!(
+        findings(&dir, ".", &[]),
+        [
+            "content/guide/start.md:1 /documentation/ -> /about/documentation/ (high: renamed in git history)"
+        ]
+    );
+}
+
+#[test]
+fn list_links_says_where_every_link_leads() {
+    let dir = tree(
+        "//- README.md\n[a](docs/a.md) [b](nope.md) [c](https://example.com)\n//- docs/a.md\n# A\n",
+    );
+    let (_, stdout, _) = dir.run(&["check", "--format", "json", "--list-links"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let links: Vec<String> = json["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {}",
+                l["target"].as_str().unwrap(),
+                l["leads_to"].as_str().unwrap(),
+                l["path"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        links,
+        [
+            "docs/a.md file \"docs/a.md\"",
+            "nope.md missing \"nope.md\"",
+            "https://example.com external null"
+        ]
+    );
+    let (_, stdout, _) = dir.run(&["check", "--format", "json"]);
+    assert!(!stdout.contains("\"leads_to\""), "only on request: {stdout}");
+}

@@ -256,6 +256,11 @@ markdown_extensions:
   - toc:
       permalink: true
   - attr_list
+  - pymdownx.tabbed:
+      combine_header_slug: true
+      slugify: !!python/object/apply:pymdownx.slugs.slugify
+        kwds:
+          case: lower
 plugins:
   - redirects:
       redirect_maps:
@@ -267,6 +272,7 @@ plugins:
 - [directory URL](setup/install/)
 - [duplicate heading](setup/install.md#intro_1)
 - [attribute id](setup/install.md#custom)
+- [tab under a heading](setup/install.md#logo-image)
 - [footnote](#fn:1)
 - [image](img/logo.png)
 
@@ -285,6 +291,12 @@ png
 ### Caret, Mark & Tilde
 
 ### Something { #custom }
+
+### Logo
+
+=== ":octicons-image-16: Image"
+
+    A tab.
 
 [home](../index.md) [home URL](../)
 "#,
