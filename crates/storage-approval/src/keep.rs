@@ -52,28 +52,43 @@ const COPY_FOLDERS: [&str; 14] = [
     "old", "trash", "copy", "copies",
 ];
 
-/// The copy marker in a file name, if it has one.
+/// Whether `text` contains `needle`, ignoring ASCII case (the markers are ASCII).
+fn contains_ignore_case(text: &[u8], needle: &[u8]) -> bool {
+    text.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn starts_with_ignore_case(text: &[u8], prefix: &[u8]) -> bool {
+    text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn ends_with_ignore_case(text: &[u8], suffix: &[u8]) -> bool {
+    text.len() >= suffix.len() && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+/// The copy marker in a file name, if it has one. Asked of every copy of every
+/// group, so it allocates nothing.
 pub(crate) fn copy_marker(name: &str) -> Option<&'static str> {
-    let lower = name.to_lowercase();
-    if lower.starts_with("copy of ") {
+    let bytes = name.as_bytes();
+    if starts_with_ignore_case(bytes, b"copy of ") {
         return Some("Copy of ");
     }
     for suffix in [".bak", "~", ".orig"] {
-        if lower.ends_with(suffix) {
+        if ends_with_ignore_case(bytes, suffix.as_bytes()) {
             return Some(suffix);
         }
     }
     // The markers that sit before the extension: `name (copy).md`, `name_copy.md`.
-    let stem = match lower.rfind('.') {
-        Some(0) | None => lower.as_str(),
-        Some(dot) => &lower[..dot],
+    let stem = match name.rfind('.') {
+        Some(0) | None => bytes,
+        Some(dot) => &bytes[..dot],
     };
     for (marker, shown) in [(" (copy", " (copy)"), (" - copy", " - Copy"), ("_copy", "_copy")] {
-        if stem.contains(marker) {
+        if contains_ignore_case(stem, marker.as_bytes()) {
             return Some(shown);
         }
     }
     // ` (1)`, ` (2)`: what browsers and file managers add to a second download.
+    let stem = std::str::from_utf8(stem).unwrap_or_default();
     if let Some(open) = stem.rfind(" (")
         && let Some(number) = stem[open + 2..].strip_suffix(')')
         && !number.is_empty()
@@ -90,16 +105,17 @@ pub(crate) fn copy_marker(name: &str) -> Option<&'static str> {
 pub(crate) fn copy_folder(rel: &str) -> Option<&str> {
     let dirs = rel.rsplit_once('/').map_or("", |(dirs, _)| dirs);
     dirs.split('/').filter(|d| !d.is_empty()).find(|dir| {
-        let lower = dir.to_lowercase();
+        let bytes = dir.as_bytes();
         let word_at_start = COPY_FOLDERS.iter().any(|word| {
-            lower.strip_prefix(word).is_some_and(|rest| {
-                rest.is_empty() || rest.starts_with(|c: char| !c.is_alphanumeric())
-            })
+            starts_with_ignore_case(bytes, word.as_bytes())
+                && bytes
+                    .get(word.len())
+                    .is_none_or(|&next| !next.is_ascii_alphanumeric() && next.is_ascii())
         });
         word_at_start
             || copy_marker(dir).is_some()
-            || lower.ends_with("-copy")
-            || lower.ends_with(".old")
+            || ends_with_ignore_case(bytes, b"-copy")
+            || ends_with_ignore_case(bytes, b".old")
     })
 }
 
@@ -172,8 +188,10 @@ pub(crate) fn decide(candidates: &[Candidate<'_>]) -> Decision {
         }
         return Decision { kept, forced: Some(reason) };
     }
+    // Each key once: a group can hold 200,000 copies.
+    let keys: Vec<_> = candidates.iter().map(rank_key).collect();
     let best = (0..candidates.len())
-        .min_by(|&a, &b| rank_key(&candidates[a]).cmp(&rank_key(&candidates[b])))
+        .min_by(|&a, &b| keys[a].cmp(&keys[b]))
         .expect("a group has candidates");
     Decision { kept: vec![best], forced: None }
 }

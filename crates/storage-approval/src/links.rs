@@ -35,8 +35,12 @@ const DIR_INDEXES: [&str; 6] =
 
 /// Whether `rel` is a page whose links count: Markdown or HTML.
 pub(crate) fn is_page(rel: &str) -> bool {
-    let name = rel.rsplit_once('/').map_or(rel, |(_, name)| name).to_ascii_lowercase();
-    [".md", ".markdown", ".html", ".htm"].iter().any(|ext| name.ends_with(ext))
+    // Asked of every file of a scan: no allocation.
+    let name = rel.as_bytes();
+    [".md", ".markdown", ".html", ".htm"].iter().any(|ext| {
+        name.len() >= ext.len()
+            && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
+    })
 }
 
 /// The links found, and the pages whose links could not be read.

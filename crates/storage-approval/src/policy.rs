@@ -224,6 +224,9 @@ impl Policy {
 
     /// The first keep glob (`duplicates.keep`) that `rel` matches.
     pub(crate) fn keep_glob(&self, rel: &str) -> Option<&str> {
+        if self.keep.is_empty() {
+            return None;
+        }
         let first = *self.keep.matches(rel).first()?;
         self.file.duplicates.keep.get(first).map(String::as_str)
     }

@@ -6,13 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, FileType};
 use sha2::{Digest, Sha256};
 use tidy_io::{Dir, Durability, Perms, Place};
 
@@ -99,8 +101,7 @@ pub fn scan(
     }
     let mut stats = ScanStats::default();
     let archive_dest = policy.file.archive.dest.clone();
-    let mut entries = Vec::new();
-    walk(&root, &root, &archive_dest, policy, &mut entries, &mut stats, progress)?;
+    let mut entries = walk(&root, &archive_dest, policy, &mut stats, progress)?;
     entries.sort_by(|a, b| a.rel.cmp(&b.rel));
     entries.shrink_to_fit();
     stats.files = entries.len() as u64;
@@ -484,73 +485,149 @@ fn key(e: &Entry) -> CacheKey {
     (e.dev, e.ino, e.size, e.mtime)
 }
 
+/// What the walk shares between its threads.
+struct Walk<'a> {
+    root: &'a Path,
+    archive_dest: &'a str,
+    policy: &'a Policy,
+    progress: &'a (dyn Fn(ScanProgress) + Sync),
+    entries: Mutex<Vec<Entry>>,
+    warnings: Mutex<Vec<String>>,
+    symlinks: AtomicU64,
+    files: AtomicU64,
+}
+
+/// Walks ROOT, never following a symlink: each directory is opened from its
+/// parent's handle (`O_NOFOLLOW`), read with `getdents`, and each file stat-ed
+/// relative to that handle, so no path is resolved twice; directories are walked
+/// in parallel. Skips `.git`, the quarantine, the archive destination and every
+/// directory holding a quarantine marker.
 fn walk(
     root: &Path,
-    dir: &Path,
     archive_dest: &str,
     policy: &Policy,
-    out: &mut Vec<Entry>,
     stats: &mut ScanStats,
     progress: &(dyn Fn(ScanProgress) + Sync),
-) -> Result<()> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if dir != root => {
-            stats.warnings.push(format!("{}: cannot read directory: {e}", dir.display()));
-            return Ok(());
-        }
-        Err(e) => return Err(Error::io("cannot read directory", dir, e)),
+) -> Result<Vec<Entry>> {
+    let dir = Dir::open(root).map_err(|e| Error::file("cannot read directory", e))?;
+    let walk = Walk {
+        root,
+        archive_dest,
+        policy,
+        progress,
+        entries: Mutex::new(Vec::new()),
+        warnings: Mutex::new(Vec::new()),
+        symlinks: AtomicU64::new(0),
+        files: AtomicU64::new(0),
     };
-    let mut subdirs = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|e| Error::io("cannot read directory", dir, e))?;
-        let path = entry.path();
-        let Ok(rel) = path.strip_prefix(root).map(|r| r.to_str().map(str::to_owned)) else {
-            continue;
-        };
-        let Some(rel) = rel else {
-            stats.warnings.push(format!("{}: name is not UTF-8, skipped", path.display()));
-            continue;
-        };
-        // `symlink_metadata` semantics: a symlink is reported as a symlink, never followed.
-        let meta = match entry.metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                stats.warnings.push(format!("{rel}: {e}, skipped"));
+    let listing = rustix::fs::Dir::read_from(dir.fd())
+        .map_err(|e| Error::io("cannot read directory", root, e.into()))?;
+    rayon::scope(|scope| walk.dir(scope, &dir, listing, String::new()));
+    stats.symlinks += walk.symlinks.into_inner();
+    stats.warnings.extend(walk.warnings.into_inner().expect("the walk's warnings"));
+    Ok(walk.entries.into_inner().expect("the walk's entries"))
+}
+
+impl<'a> Walk<'a> {
+    fn warn(&self, warning: String) {
+        self.warnings.lock().expect("the walk's warnings").push(warning);
+    }
+
+    /// Reads one directory (`prefix` is its path relative to ROOT, with a trailing
+    /// `/` unless it is ROOT) and spawns a walk of each subdirectory.
+    fn dir<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        dir: &Dir,
+        listing: rustix::fs::Dir,
+        prefix: String,
+    ) {
+        let mut found = Vec::new();
+        for entry in listing {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    self.warn(format!("{}: cannot read directory: {e}", dir.path().display()));
+                    break;
+                }
+            };
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
                 continue;
             }
-        };
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            stats.symlinks += 1;
-        } else if ft.is_dir() {
-            if rel == QUARANTINE_DIR
-                || rel == archive_dest
-                || rel == ".git"
-                || rel.ends_with("/.git")
-                || path.join(QUARANTINE_MARKER).exists()
-            {
+            let Ok(name) = std::str::from_utf8(name) else {
+                let path = dir.path().join(std::ffi::OsStr::from_bytes(name));
+                self.warn(format!("{}: name is not UTF-8, skipped", path.display()));
                 continue;
-            }
-            subdirs.push(path);
-        } else if ft.is_file() {
-            out.push(Entry {
-                protected: policy.is_protected(&rel),
-                rel: Arc::from(rel),
-                dev: meta.dev(),
-                ino: meta.ino(),
-                size: meta.len(),
-                mtime: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-            });
-            if out.len().is_multiple_of(1024) {
-                progress(ScanProgress { phase: "walk", done: out.len() as u64, total: 0 });
+            };
+            let rel = format!("{prefix}{name}");
+            // `lstat` semantics: a symlink is reported as a symlink, never followed.
+            let stat = match rustix::fs::statat(dir.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => stat,
+                Err(e) => {
+                    self.warn(format!("{rel}: {}, skipped", std::io::Error::from(e)));
+                    continue;
+                }
+            };
+            match FileType::from_raw_mode(stat.st_mode) {
+                FileType::Symlink => {
+                    self.symlinks.fetch_add(1, Ordering::Relaxed);
+                }
+                FileType::Directory => {
+                    if rel == QUARANTINE_DIR || rel == self.archive_dest || name == ".git" {
+                        continue;
+                    }
+                    let sub = match dir.open_beneath(&[name], false) {
+                        Ok(sub) => sub,
+                        Err(e) => {
+                            self.warn(format!("{rel}: cannot read directory: {}", e.reason()));
+                            continue;
+                        }
+                    };
+                    // Any quarantine, also a `--quarantine` inside ROOT: never scanned.
+                    if matches!(sub.stat(std::ffi::OsStr::new(QUARANTINE_MARKER)), Ok(Some(_))) {
+                        continue;
+                    }
+                    match rustix::fs::Dir::read_from(sub.fd()) {
+                        Ok(listing) => {
+                            let prefix = format!("{rel}/");
+                            scope.spawn(move |scope| self.dir(scope, &sub, listing, prefix));
+                        }
+                        Err(e) => self.warn(format!(
+                            "{}: cannot read directory: {}",
+                            self.root.join(&rel).display(),
+                            std::io::Error::from(e)
+                        )),
+                    }
+                }
+                FileType::RegularFile => {
+                    #[allow(
+                        clippy::unnecessary_cast,
+                        reason = "stat field types differ between targets"
+                    )]
+                    found.push(Entry {
+                        protected: self.policy.is_protected(&rel),
+                        rel: Arc::from(rel),
+                        dev: stat.st_dev as u64,
+                        ino: stat.st_ino as u64,
+                        size: stat.st_size as u64,
+                        mtime: fsutil::mtime_ns(&stat),
+                    });
+                }
+                // FIFOs, sockets and devices are never acted on.
+                _ => {}
             }
         }
+        let before = self.files.fetch_add(found.len() as u64, Ordering::Relaxed);
+        if (before + found.len() as u64) / 1024 != before / 1024 {
+            (self.progress)(ScanProgress {
+                phase: "walk",
+                done: before + found.len() as u64,
+                total: 0,
+            });
+        }
+        self.entries.lock().expect("the walk's entries").extend(found);
     }
-    for sub in subdirs {
-        walk(root, &sub, archive_dest, policy, out, stats, progress)?;
-    }
-    Ok(())
 }
 
 enum Partial {
@@ -624,10 +701,11 @@ fn load_cache(root: &Dir) -> tidy_io::Result<HashMap<CacheKey, Hash>> {
         Err(e) => return Err(e),
     };
     let text = String::from_utf8_lossy(&bytes);
-    let mut cache = HashMap::new();
+    let mut cache = HashMap::with_capacity(text.len() / 100);
     for line in text.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if let [dev, ino, size, mtime, hash] = f[..]
+        let mut f = line.split(' ');
+        if let (Some(dev), Some(ino), Some(size), Some(mtime), Some(hash), None) =
+            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
             && let (Ok(dev), Ok(ino), Ok(size), Ok(mtime)) =
                 (dev.parse(), ino.parse(), size.parse(), mtime.parse())
             && let Some(hash) = fsutil::parse_hex(hash)
@@ -666,6 +744,8 @@ fn host_name() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+
     use super::*;
 
     fn write(root: &Path, rel: &str, bytes: &[u8]) {
