@@ -414,7 +414,8 @@ fn entry_problem(name: &str) -> Option<&'static str> {
             _ => {}
         }
     }
-    if !is_markdown(name) {
+    // `doclinks.toml` at the root: triage appends its entries there.
+    if !is_markdown(name) && name != crate::config::CONFIG_FILE {
         return Some("is not a Markdown page; a backup holds only the pages fix rewrites");
     }
     None

@@ -130,6 +130,16 @@ impl CheckOptions {
 
 /// Checks a Markdown tree and returns every broken link with a fix proposal.
 pub fn check(options: &CheckOptions) -> Result<Report, Error> {
+    check_and_resolve(options, &[]).map(|(report, _)| report)
+}
+
+/// Checks the tree, and says for each `(file, destination)` whether that
+/// destination, written in that file, would resolve (fragment included): how
+/// a triage decision's new target is judged by the same resolver.
+pub(crate) fn check_and_resolve(
+    options: &CheckOptions,
+    queries: &[(String, String)],
+) -> Result<(Report, Vec<bool>), Error> {
     let root = std::fs::canonicalize(&options.root)
         .map_err(|e| Error::io("cannot open root", &options.root, e))?;
     if !root.is_dir() {
@@ -166,9 +176,10 @@ pub fn check(options: &CheckOptions) -> Result<Report, Error> {
     let model = Model::build(&tree, sites, host, config.base_path.as_deref(), &docs, &warnings);
     let info = platform_info(&model, chosen_by);
     let engine = Engine::new(&tree, &config, options, docs, model);
+    let answers = queries.iter().map(|(file, dest)| engine.resolves(file, dest)).collect();
     let mut report = engine.run(options)?;
     report.platform = info;
-    Ok(report)
+    Ok((report, answers))
 }
 
 /// What the summary and JSON say about the platform.
@@ -767,6 +778,17 @@ impl<'t> Engine<'t> {
                     ),
                 ))
             }
+        }
+    }
+
+    /// Whether `dest`, written in `file`, leads to a file and (with a
+    /// fragment) an anchor of it.
+    fn resolves(&self, file: &str, dest: &str) -> bool {
+        match self.model.resolve(self.tree, dest, file, &self.config.site_prefixes) {
+            Resolution::Found(found) => {
+                self.found(file, dest, found, &mut FileResult::default()).is_none()
+            }
+            _ => false,
         }
     }
 

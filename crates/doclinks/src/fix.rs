@@ -105,9 +105,19 @@ struct Page {
 /// is replaced, leads out of the root or has other hard links is skipped (see
 /// [`Applied::skipped`]). Running it again on the fixed tree changes nothing.
 pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
+    apply_with_config(report, options, None)
+}
+
+/// [`apply`], and with `config` the new text of `doclinks.toml` at the root,
+/// backed up in the same archive and replaced (or created) with the pages.
+pub(crate) fn apply_with_config(
+    report: &Report,
+    options: &FixOptions,
+    config: Option<&str>,
+) -> Result<Applied, Error> {
     let by_file = selected(report, options.min_confidence);
     let mut applied = Applied::default();
-    if by_file.is_empty() {
+    if by_file.is_empty() && config.is_none() {
         return Ok(applied);
     }
     let root = tidy_io::Root::open(&report.root)?;
@@ -143,7 +153,28 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
             }
         }
     }
-    if options.dry_run || pages.is_empty() {
+    // The configuration: replaced when it exists, created when it does not.
+    let mut new_config: Option<Vec<u8>> = None;
+    if let Some(text) = config {
+        match root.read(Path::new(crate::config::CONFIG_FILE), DEFAULT_MAX_FILE_SIZE) {
+            Ok(mut loaded) => {
+                let before = std::mem::take(&mut loaded.bytes);
+                rewritten.push((
+                    report.root.join(crate::config::CONFIG_FILE),
+                    before,
+                    text.as_bytes().to_vec(),
+                ));
+                pages.push(Page {
+                    file: crate::config::CONFIG_FILE.to_owned(),
+                    loaded,
+                    changes: Vec::new(),
+                });
+            }
+            Err(e) if e.is_not_found() => new_config = Some(text.as_bytes().to_vec()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if options.dry_run || (pages.is_empty() && new_config.is_none()) {
         for page in pages {
             applied.files.push(page.file);
             applied.changes.extend(page.changes);
@@ -154,8 +185,16 @@ pub fn apply(report: &Report, options: &FixOptions) -> Result<Applied, Error> {
             .clone()
             .unwrap_or_else(|| report.root.join(".doclinks").join("backups"));
         let names: Vec<String> = pages.iter().map(|p| p.file.clone()).collect();
-        let backup = crate::backup::write_backup(&report.root, &backup_dir, &names, &rewritten)?;
-        applied.backup = Some(backup);
+        if !names.is_empty() {
+            let backup =
+                crate::backup::write_backup(&report.root, &backup_dir, &names, &rewritten)?;
+            applied.backup = Some(backup);
+        }
+        if let Some(bytes) = new_config {
+            let name = std::ffi::OsStr::new(crate::config::CONFIG_FILE);
+            tidy_io::create_new(root.dir(), name, &bytes, Perms::Default, Durability::Durable)?;
+            applied.files.push(crate::config::CONFIG_FILE.to_owned());
+        }
         let replace = ReplaceOptions {
             durability: Durability::Durable,
             before_commit: options.before_replace.as_deref().map(|hook| hook as _),

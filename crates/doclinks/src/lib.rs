@@ -56,6 +56,7 @@ mod site;
 mod slug;
 mod suggest;
 mod tree;
+mod triage;
 
 pub use crate::backup::{RestoreOptions, Restored, Skipped, restore};
 pub use crate::check::{CheckOptions, Progress, check};
@@ -70,3 +71,4 @@ pub use crate::report::{
     Applied, Change, Confidence, Finding, Fix, Kind, LinkRecord, Report, SkippedPage, Summary,
     Warning,
 };
+pub use crate::triage::{TriageOptions, Triaged, triage};

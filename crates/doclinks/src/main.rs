@@ -108,6 +108,41 @@ Exit codes: 0 no broken links left, 1 broken links left for triage or pages skip
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
+        /// Apply the decisions of a reviewed plan instead (as `doclinks triage PLAN`).
+        #[arg(long, value_name = "PLAN", conflicts_with_all = ["plan_out", "min_confidence"])]
+        apply_plan: Option<PathBuf>,
+    },
+    /// Apply a reviewed fix plan: each row fix leaves carries a decision and its reason.
+    #[command(after_help = "\
+Examples:
+  doclinks fix --dry-run --plan-out plan.json    write the plan, then review it
+  doclinks triage plan.json --dry-run            check every decision, write nothing
+  doclinks triage plan.json                      apply them, with one backup
+
+Each row with \"apply\": false needs a \"decision\":
+  {\"action\": \"retarget\", \"target\": \"../new.md\", \"rationale\": \"...\"}
+  {\"action\": \"stub\", \"target\": \"docs/new.md\", \"rationale\": \"...\"}   redirect stub at the old page
+  {\"action\": \"historical_ref\", \"rationale\": \"...\"}   or \"ignore\": appended to doclinks.toml
+The plan is refused as a whole (exit 2, nothing written) if any row lacks a decision
+or a rationale, no longer matches the tree, or retargets to a destination that does
+not resolve.
+
+Exit codes: 0 applied, 1 pages skipped, 2 usage or input error (plan refused).")]
+    Triage {
+        /// The reviewed plan (JSON, from `fix --plan-out plan.json`).
+        plan: PathBuf,
+        /// The tree the plan is for [default: the root found from the current directory].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Check every decision and show what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where to write the backup archive [default: ROOT/.doclinks/backups].
+        #[arg(long, value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        format: FixFormat,
     },
     /// Put back the files of a backup archive written by `fix`, inside the root only.
     #[command(after_help = "\
@@ -307,7 +342,13 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             let broken = !report.findings.is_empty();
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })
         }
-        Command::Fix { scan, min_confidence, dry_run, backup_dir, plan_out, format } => {
+        Command::Fix { scan, dry_run, backup_dir, format, apply_plan: Some(plan), .. } => {
+            triage(&plan, scan.root.as_deref(), dry_run, backup_dir, format, out)
+        }
+        Command::Triage { plan, root, dry_run, backup_dir, format } => {
+            triage(&plan, root.as_deref(), dry_run, backup_dir, format, out)
+        }
+        Command::Fix { scan, min_confidence, dry_run, backup_dir, plan_out, format, .. } => {
             let located = locate(scan.root.as_deref())?;
             let style = Style::new(&located.shown, false);
             let min = match min_confidence {
@@ -425,6 +466,62 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `doclinks triage`: applies a reviewed plan and says what it did.
+fn triage(
+    plan: &Path,
+    root: Option<&Path>,
+    dry_run: bool,
+    backup_dir: Option<PathBuf>,
+    format: FixFormat,
+    out: &mut String,
+) -> Result<u8, doclinks::Error> {
+    let located = locate(root)?;
+    let options = doclinks::TriageOptions::new().dry_run(dry_run).backup_dir(backup_dir);
+    let done = doclinks::triage(plan, &located.root, &options)?;
+    if matches!(format, FixFormat::Json) {
+        let json = serde_json::json!({
+            "dry_run": dry_run,
+            "changes": done.changes.iter().map(|c| serde_json::json!({
+                "file": c.file, "line": c.line, "column": c.column, "old": c.old, "new": c.new, "reason": c.reason,
+            })).collect::<Vec<_>>(),
+            "stubs": done.stubs.iter().map(|(old, new)| serde_json::json!({"stub": old, "target": new})).collect::<Vec<_>>(),
+            "entries": done.entries,
+            "skipped": done.skipped.iter().map(|s| serde_json::json!({"file": s.file, "reason": s.reason})).collect::<Vec<_>>(),
+            "backup": done.backup.as_ref().map(|b| b.display().to_string()),
+        });
+        out.push_str(&format!("{json:#}\n"));
+    } else {
+        let verb = if dry_run { "would " } else { "" };
+        for c in &done.changes {
+            out.push_str(&format!(
+                "{}:{}:{}: {} -> {} ({})\n",
+                c.file, c.line, c.column, c.old, c.new, c.reason
+            ));
+        }
+        for (old, new) in &done.stubs {
+            out.push_str(&format!("{verb}write a redirect stub at {old} pointing to {new}\n"));
+        }
+        for entry in &done.entries {
+            out.push_str(&format!("{verb}append to doclinks.toml: {entry}\n"));
+        }
+        for skipped in &done.skipped {
+            out.push_str(&format!("skipped {}: {}\n", skipped.file, skipped.reason));
+        }
+        out.push_str(&format!(
+            "{}{} links retargeted, {} stubs, {} doclinks.toml entries",
+            if dry_run { "would apply: " } else { "applied: " },
+            done.changes.len(),
+            done.stubs.len(),
+            done.entries.len()
+        ));
+        if let Some(backup) = &done.backup {
+            out.push_str(&format!("; backup: {}", backup.display()));
+        }
+        out.push('\n');
+    }
+    Ok(if done.skipped.is_empty() { exit::OK } else { exit::FINDINGS })
 }
 
 /// Runs a check with the shared scan options, a progress bar when stderr is a

@@ -444,10 +444,16 @@ pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &
             .map(|f| {
                 let mut v = finding_json(f, style);
                 v["apply"] = Value::Bool(applies(f));
+                // Root-relative, whatever the paths are shown as: triage reads it.
+                v["path"] = Value::String(f.file.clone());
                 v
             })
             .collect();
-        return pretty(&json!({ "min_confidence": min.as_str(), "findings": findings }));
+        return pretty(&json!({
+            "min_confidence": min.as_str(),
+            "root": report.root.display().to_string(),
+            "findings": findings,
+        }));
     }
     let mut out = format!(
         "# doclinks fix plan\n\nApplying fixes at or above **{min}** confidence: {} of {} broken links.\n\n",

@@ -10,4 +10,5 @@ mod platforms;
 mod props;
 mod restore;
 mod snapshots;
+mod triage;
 mod util;
