@@ -30,7 +30,7 @@ pub struct ExecuteOptions {
     pub purge: bool,
     /// Actions per group commit.
     pub batch: usize,
-    /// Called at every [`Checkpoint`] of a real run (none: nothing is called).
+    /// Called at every [`Checkpoint`](crate::run::Checkpoint) of a real run (none: nothing is called).
     pub checkpoint: Option<CheckpointHook>,
 }
 

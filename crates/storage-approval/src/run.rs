@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// the usual soft limit of 1,024 open files.
 pub const DEFAULT_BATCH: usize = 128;
 
-/// A point of [`execute`] after which a crash must leave a state that a later
+/// A point of [`execute`](crate::execute()) after which a crash must leave a state that a later
 /// `execute` or `undo` finishes exactly: the intents of a batch are durable; one
 /// action is done (its result not yet logged); one emptied directory is removed;
 /// the results of a batch are durable.
@@ -86,7 +86,7 @@ pub struct Outcome {
     pub keep_reason: Option<Arc<str>>,
 }
 
-/// The result of [`execute`] or [`undo`].
+/// The result of [`execute`](crate::execute()) or [`undo`](crate::undo()).
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     /// The report acted on (for undo: empty).
