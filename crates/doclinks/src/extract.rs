@@ -299,6 +299,15 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// The local and external link destinations of one page, exactly as written, in
+/// the order they appear: inline, reference, autolink, image and raw-HTML
+/// `href`/`src` destinations, none from code. An HTML page can be passed too:
+/// its `href` and `src` attributes are read as raw HTML. For tools that need a
+/// page's links without a check (storage-approval's keep rule).
+pub fn destinations(text: &str) -> Vec<String> {
+    extract(text).links.into_iter().map(|link| link.raw).collect()
+}
+
 /// Extracts every link and anchor of a Markdown text.
 pub(crate) fn extract(text: &str) -> Extracted {
     let lines = Lines::new(text);

@@ -63,6 +63,7 @@ pub use crate::check::{CheckOptions, Progress, check};
 pub use crate::config::{CONFIG_FILE, Config};
 pub use crate::discover::{Discovered, discover_root};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::extract::destinations;
 pub use crate::fix::{FixOptions, apply, write_stub};
 pub use crate::plan::write_plan;
 pub use crate::platform::{Platform, PlatformInfo, SiteInfo};

@@ -1,33 +1,21 @@
 //! Which files the pages of ROOT link to, for the keep rule: a copy that a
 //! Markdown or HTML page links to is never the copy that is removed.
 //!
-//! The links come from the doclinks library, which parses inline, reference,
-//! autolink, image and raw-HTML destinations with comrak. Its public API is the
-//! checker, which reports broken links, not the resolved links of every page. Until
-//! doclinks exposes those, the pages are copied into a private mirror (a `0700`
-//! directory in the temporary directory) in which nothing else exists and every
-//! directory and page has a name of its own (`~sa~` + name, `~sa~N.md`): there,
-//! every local link of every page is a "missing file" finding that names the page
-//! and the destination as written, and the destination is resolved here against the
-//! page's real path the way doclinks resolves it (query and fragment dropped,
-//! percent-decoded, relative to the page or, with a leading `/`, to ROOT, and a
-//! directory to the README or index page it shows). HTML pages are mirrored as
-//! Markdown, in which doclinks reads `href` and `src` of raw HTML.
-//!
-//! What that costs: one read and one write of each page, and a link whose target
-//! happens to be named like a mirror entry (`~sa~…`) is not seen.
+//! The destinations come from the doclinks library (`doclinks::destinations`),
+//! which parses inline, reference, autolink, image and raw-HTML destinations with
+//! comrak, never from code; HTML pages are read the same way (their `href` and
+//! `src`). Each page is read through ROOT's handle with tidy-io, and each
+//! destination is resolved here against the page's path the way doclinks resolves
+//! it (query and fragment dropped, percent-decoded, relative to the page or, with
+//! a leading `/`, to ROOT, and a directory to the README or index page it shows).
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
 
-use tidy_io::{Dir, Durability, Perms};
+use tidy_io::Dir;
 
 /// The most bytes read from one page: doclinks' own default cap.
 const PAGE_LIMIT: u64 = 16 * 1024 * 1024;
-
-/// What prefixes every name in the mirror.
-const MIRROR_PREFIX: &str = "~sa~";
 
 /// The pages doclinks shows as a directory link's target, in its order.
 const DIR_INDEXES: [&str; 6] =
@@ -61,10 +49,8 @@ pub(crate) fn find(root: &Dir, pages: &[&str], targets: &[&str]) -> Result<Links
     }
     let target_index: HashMap<&str, usize> =
         targets.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-    let mut mirror = Mirror::create().map_err(|e| format!("cannot mirror the pages: {e}"))?;
-    let mut page_of: HashMap<String, usize> = HashMap::new();
     let mut dirs: HashMap<&str, Option<Dir>> = HashMap::new();
-    for (i, page) in pages.iter().enumerate() {
+    for (page_index, page) in pages.iter().enumerate() {
         let (parent, name) = page.rsplit_once('/').unwrap_or(("", page));
         let source = dirs.entry(parent).or_insert_with(|| {
             let parts: Vec<&str> = parent.split('/').filter(|p| !p.is_empty()).collect();
@@ -84,126 +70,30 @@ pub(crate) fn find(root: &Dir, pages: &[&str], targets: &[&str]) -> Result<Links
                 continue;
             }
         };
-        let mirrored =
-            mirror.put(parent, i, &bytes).map_err(|e| format!("cannot mirror the pages: {e}"))?;
-        page_of.insert(mirrored, i);
-    }
-    drop(dirs);
-    let options =
-        doclinks::CheckOptions::new(mirror.path()).fragments(false).config(doclinks::Config::new());
-    let report = doclinks::check(&options)
-        .map_err(|e| format!("cannot read the links of the pages: {e}"))?;
-    for warning in &report.warnings {
-        let shown = warning
-            .path
-            .strip_prefix(mirror.path())
-            .ok()
-            .and_then(|rel| page_of.get(rel.to_string_lossy().as_ref()))
-            .map_or_else(|| warning.path.display().to_string(), |&i| pages[i].to_owned());
-        links.warnings.push(format!("{shown}: {}; its links are not known", warning.message));
-    }
-    for finding in &report.findings {
-        if !matches!(finding.kind, doclinks::Kind::MissingFile | doclinks::Kind::CaseMismatch) {
-            continue;
-        }
-        let Some(&page) = page_of.get(&finding.file) else { continue };
-        let Some(target) = resolve(&finding.target, pages[page]) else { continue };
-        let hit = target_index.get(target.as_str()).copied().or_else(|| {
-            DIR_INDEXES.iter().find_map(|index| {
-                let path = if target.is_empty() {
-                    (*index).to_owned()
-                } else {
-                    format!("{target}/{index}")
-                };
-                target_index.get(path.as_str()).copied()
-            })
-        });
-        if let Some(target) = hit
-            && targets[target] != pages[page]
-        {
-            links.edges.push((page, target));
+        // A page in a legacy encoding still has ASCII destinations worth keeping.
+        let text = String::from_utf8_lossy(&bytes);
+        for raw in doclinks::destinations(&text) {
+            let Some(target) = resolve(&raw, page) else { continue };
+            let hit = target_index.get(target.as_str()).copied().or_else(|| {
+                DIR_INDEXES.iter().find_map(|index| {
+                    let path = if target.is_empty() {
+                        (*index).to_owned()
+                    } else {
+                        format!("{target}/{index}")
+                    };
+                    target_index.get(path.as_str()).copied()
+                })
+            });
+            if let Some(target) = hit
+                && targets[target] != *page
+            {
+                links.edges.push((page_index, target));
+            }
         }
     }
     links.edges.sort_unstable();
     links.edges.dedup();
     Ok(links)
-}
-
-/// The private directory the pages are checked in; removed when dropped.
-struct Mirror {
-    dir: Dir,
-    path: PathBuf,
-    /// Mirror directories already made, by the real directory they stand for.
-    made: HashMap<String, Dir>,
-}
-
-impl Mirror {
-    fn create() -> tidy_io::Result<Mirror> {
-        let temp_path = std::env::temp_dir();
-        let temp = Dir::open(&temp_path)?;
-        let pid = std::process::id();
-        for n in 0..1000 {
-            let name = OsString::from(format!("storage-approval-links.{pid}.{n}"));
-            if temp.stat(&name)?.is_some() {
-                continue;
-            }
-            let dir = temp.open_beneath(&[&name], true)?;
-            let path = temp.join(&name);
-            let failed = |action, e: rustix::io::Errno| tidy_io::Error::Io {
-                action,
-                path: path.clone(),
-                source: e.into(),
-            };
-            let stat = rustix::fs::fstat(dir.fd()).map_err(|e| failed("stat", e))?;
-            if stat.st_uid != rustix::process::geteuid().as_raw() {
-                // Made by another user between the look and the mkdir: not ours.
-                continue;
-            }
-            // Copies of the user's pages: readable by this user only, whatever the umask.
-            rustix::fs::fchmod(dir.fd(), rustix::fs::Mode::from_raw_mode(0o700))
-                .map_err(|e| failed("protect", e))?;
-            return Ok(Mirror { dir, path, made: HashMap::new() });
-        }
-        Err(tidy_io::Error::Exists {
-            path: temp_path.join(format!("storage-approval-links.{pid}.*")),
-        })
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Writes page number `i` of the real directory `parent`; returns its path in
-    /// the mirror.
-    fn put(&mut self, parent: &str, i: usize, bytes: &[u8]) -> tidy_io::Result<String> {
-        let mirrored: Vec<String> = parent
-            .split('/')
-            .filter(|p| !p.is_empty())
-            .map(|part| format!("{MIRROR_PREFIX}{part}"))
-            .collect();
-        if !self.made.contains_key(parent) {
-            let dir = self.dir.open_beneath(&mirrored, true)?;
-            self.made.insert(parent.to_owned(), dir);
-        }
-        let name = format!("{MIRROR_PREFIX}{i}.md");
-        let dir = &self.made[parent];
-        tidy_io::create_new(dir, OsStr::new(&name), bytes, Perms::Private, Durability::Volatile)?;
-        let mut rel = mirrored.join("/");
-        if !rel.is_empty() {
-            rel.push('/');
-        }
-        rel.push_str(&name);
-        Ok(rel)
-    }
-}
-
-impl Drop for Mirror {
-    fn drop(&mut self) {
-        self.made.clear();
-        // Our own 0700 directory: std's removal opens each level without
-        // following symlinks.
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// The path below ROOT that `raw` (a destination as written in `page`) names, as
