@@ -7,7 +7,7 @@
 //! style and kept only if the resolver finds its new destination (the fix
 //! invariant): a fix never turns a broken link into another broken one.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,7 +23,6 @@ use crate::platform::{self, Platform, PlatformInfo};
 use crate::report::{Confidence, Finding, Fix, Kind, LinkRecord, Report, Summary, Warning};
 use crate::resolve::{Link, percent_decode};
 use crate::site::{AnchorRules, Found, Missing, Model, Pages, Redirect, Resolution};
-use crate::slug::Flavor;
 use crate::suggest::{self, Candidate, Suggester};
 use crate::tree::{Tree, TreeRoot, is_markdown, push_warning};
 
@@ -202,8 +201,10 @@ fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
 pub(crate) struct Docs<'t> {
     tree: &'t Tree,
     docs: Vec<OnceLock<Option<Extracted>>>,
-    /// Anchors per page and slug flavor, computed at most once each.
-    anchors: Vec<[OnceLock<HashSet<String>>; 2 * Flavor::ALL.len()]>,
+    /// Anchors per page in the first flavor asked for, computed once; pages
+    /// asked for in another flavor too (links from another site) in `other`.
+    anchors: Vec<OnceLock<(usize, Arc<HashSet<String>>)>>,
+    other: Mutex<HashMap<(usize, usize), Arc<HashSet<String>>>>,
     warnings: &'t Mutex<Vec<Warning>>,
     /// Pages read from a lossy decode: never rewritten.
     lossy: Mutex<Vec<String>>,
@@ -220,7 +221,8 @@ impl<'t> Docs<'t> {
         Docs {
             tree,
             docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
-            anchors: (0..tree.files.len()).map(|_| Default::default()).collect(),
+            anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+            other: Mutex::new(HashMap::new()),
             warnings,
             lossy: Mutex::new(Vec::new()),
         }
@@ -267,9 +269,9 @@ impl<'t> Docs<'t> {
     }
 
     /// The anchors of a page in a flavor, with those of the files it includes.
-    fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> &HashSet<String> {
+    fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> Arc<HashSet<String>> {
         let slot = 2 * rules.flavor.index() + usize::from(rules.terms);
-        self.anchors[index][slot].get_or_init(|| {
+        let compute = || {
             let mut seen = HashSet::new();
             let mut out = HashSet::new();
             let mut stack = vec![index];
@@ -281,8 +283,14 @@ impl<'t> Docs<'t> {
                 out.extend(doc.anchors(rules.flavor, rules.terms));
                 stack.extend(model.includes(self.tree, page, doc));
             }
-            out
-        })
+            Arc::new(out)
+        };
+        let (first, anchors) = self.anchors[index].get_or_init(|| (slot, compute()));
+        if *first == slot {
+            return Arc::clone(anchors);
+        }
+        let mut other = self.other.lock().expect("anchors lock");
+        Arc::clone(other.entry((index, slot)).or_insert_with(compute))
     }
 
     /// Whether a page (or one it includes) has ids a plugin generates.
@@ -660,13 +668,13 @@ impl<'t> Engine<'t> {
         let fragment = found.link.fragment.as_deref()?;
         let anchors = self.judged_anchors(file, &found.link, fragment, page)?;
         let insensitive = self.model.fragment_rules(self.tree, file, page).insensitive;
-        if has_anchor(anchors, fragment, insensitive) {
+        if has_anchor(&anchors, fragment, insensitive) {
             return None;
         }
         for &other in &found.also {
             if self
                 .judged_anchors(file, &found.link, fragment, other)
-                .is_none_or(|a| has_anchor(a, fragment, insensitive))
+                .is_none_or(|a| has_anchor(&a, fragment, insensitive))
             {
                 return None;
             }
@@ -676,7 +684,7 @@ impl<'t> Engine<'t> {
             let page_path = &self.tree.files[page];
             self.suggester.reworded_heading(page_path, fragment, doc, rules.flavor, rules.terms)
         });
-        let fix = reworded.or_else(|| self.suggester.anchor(fragment, anchors)).map(
+        let fix = reworded.or_else(|| self.suggester.anchor(fragment, &anchors)).map(
             |(anchor, confidence, reason)| {
                 suggest::fix(suggest::write_anchor(raw, &anchor), confidence, reason)
             },
@@ -693,7 +701,7 @@ impl<'t> Engine<'t> {
         link: &Link<'_>,
         fragment: &str,
         page: usize,
-    ) -> Option<&HashSet<String>> {
+    ) -> Option<Arc<HashSet<String>>> {
         if !self.fragments || fragment.is_empty() || fragment == "top" {
             return None;
         }
@@ -758,10 +766,10 @@ impl<'t> Engine<'t> {
             return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
         };
         let insensitive = self.model.fragment_rules(self.tree, file, page).insensitive;
-        if has_anchor(anchors, fragment, insensitive) {
+        if has_anchor(&anchors, fragment, insensitive) {
             return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
         }
-        match self.suggester.anchor(fragment, anchors) {
+        match self.suggester.anchor(fragment, &anchors) {
             Some((anchor, anchor_confidence, anchor_reason)) => Some(suggest::fix(
                 suggest::write_anchor(&written, &anchor),
                 candidate.confidence.min(anchor_confidence),

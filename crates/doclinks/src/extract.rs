@@ -61,8 +61,8 @@ pub(crate) struct Heading {
     pub(crate) text: String,
     /// `{#id}` / `{ id="x" }` attribute of the heading.
     pub(crate) explicit: Option<String>,
-    /// The text before the attribute list (the whole text without one).
-    pub(crate) bare: String,
+    /// With an attribute list, the text before it.
+    pub(crate) bare: Option<String>,
     /// A definition list term, not a heading: it has an id only where the
     /// renderer gives terms ids (Hugo's `autoDefinitionTermID`).
     pub(crate) term: bool,
@@ -131,7 +131,7 @@ impl Extracted {
             }
             if let Some(id) = &heading.explicit {
                 out.insert(id.clone());
-                out.insert(slug_as(flavor, &heading.bare));
+                out.insert(slug_as(flavor, heading.bare.as_deref().unwrap_or(&heading.text)));
             }
             out.insert(slugger.unique(&heading.text));
         }
@@ -361,9 +361,9 @@ pub(crate) fn extract(text: &str) -> Extracted {
                 let (explicit, bare) = match ATTRIBUTES.captures(&heading) {
                     Some(caps) => {
                         let start = caps.get(0).map_or(heading.len(), |m| m.start());
-                        (attribute_id(&caps[1]), heading[..start].to_owned())
+                        (attribute_id(&caps[1]), Some(heading[..start].to_owned()))
                     }
-                    None => (None, heading.clone()),
+                    None => (None, None),
                 };
                 if heading.trim().is_empty() && has_comment(node) {
                     out.generated_ids = true;
@@ -376,8 +376,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
             NodeValue::DescriptionTerm => {
                 let mut term = String::new();
                 heading_text(node, &mut term);
-                let bare = term.clone();
-                out.headings.push(Heading { text: term, explicit: None, bare, term: true });
+                out.headings.push(Heading { text: term, explicit: None, bare: None, term: true });
             }
             NodeValue::FrontMatter(raw) => {
                 out.front = front_matter(raw);

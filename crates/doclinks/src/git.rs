@@ -90,22 +90,50 @@ pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
     renames
 }
 
-/// The text of `path` (relative to `root`) before its last change: the
-/// committed version when it has uncommitted changes, else the version before
-/// the last commit that changed it. `None` outside a repository, for a file
-/// git does not know, or one that is new.
-pub(crate) fn previous_version(root: &Path, path: &str) -> Option<String> {
-    let spec = |rev: &str| format!("{rev}:./{path}");
-    let dirty = run(root, &["diff", "--quiet", "HEAD", "--", path]).is_none();
-    if dirty {
-        return run(root, &["show", &spec("HEAD")]);
+/// Files (relative to `root`) changed recently: uncommitted changes, and the
+/// last [`RECENT_COMMITS`] commits, each with the commit that last changed it
+/// (`None`: uncommitted). Two git runs, whatever the size of the tree; empty
+/// outside a repository.
+pub(crate) fn recent_changes(root: &Path) -> HashMap<String, Option<String>> {
+    let mut out = HashMap::new();
+    let Some(prefix) = run(root, &["rev-parse", "--show-prefix"]) else { return out };
+    let prefix = prefix.trim_end_matches(['\n', '\r']).to_owned();
+    let quiet = ["-c", "core.quotePath=false"];
+    let pending = [&quiet[..], &["diff", "HEAD", "--name-only", "-z", "--relative"]].concat();
+    for path in run(root, &pending).unwrap_or_default().split('\0').filter(|p| !p.is_empty()) {
+        out.insert(path.to_owned(), None);
     }
-    let last = run(root, &["log", "-1", "--format=%H", "--", path])?;
-    let last = last.trim();
-    if last.is_empty() {
-        return None;
+    let count = format!("-{RECENT_COMMITS}");
+    let log = [&quiet[..], &["log", &count, "--name-only", "--format=%x01%H", "-z"]].concat();
+    let mut commit: Option<String> = None;
+    for token in run(root, &log).unwrap_or_default().split('\0') {
+        for part in token.split('\n').filter(|p| !p.is_empty()) {
+            if let Some(hash) = part.strip_prefix('\u{1}') {
+                commit = Some(hash.to_owned());
+            } else if let Some(rel) = part.strip_prefix(prefix.as_str()) {
+                out.entry(rel.to_owned()).or_insert_with(|| commit.clone());
+            }
+        }
     }
-    run(root, &["show", &spec(&format!("{last}^"))])
+    out
+}
+
+/// How far back [`recent_changes`] looks.
+pub(crate) const RECENT_COMMITS: usize = 200;
+
+/// The text of `path` (relative to `root`) before its change `changed_in`
+/// (from [`recent_changes`]): the committed version for an uncommitted
+/// change, else the version before that commit.
+pub(crate) fn previous_version(
+    root: &Path,
+    path: &str,
+    changed_in: Option<&str>,
+) -> Option<String> {
+    let rev = match changed_in {
+        None => "HEAD".to_owned(),
+        Some(commit) => format!("{commit}^"),
+    };
+    run(root, &["show", &format!("{rev}:./{path}")])
 }
 
 /// Paths changed since a revision, relative to the root.

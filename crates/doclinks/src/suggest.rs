@@ -47,6 +47,8 @@ pub(crate) struct Suggester<'t> {
     names_by_ext: OnceLock<HashMap<String, Vec<String>>>,
     /// How many files have each lowercase name.
     lower_names: OnceLock<HashMap<String, usize>>,
+    /// Files git changed recently, with the commit that changed each.
+    recent: OnceLock<HashMap<String, Option<String>>>,
     /// Pages as they were before their last change in git, parsed.
     previous: Mutex<HashMap<String, Option<crate::extract::Extracted>>>,
 }
@@ -73,6 +75,7 @@ impl<'t> Suggester<'t> {
             by_dir: OnceLock::new(),
             names_by_ext: OnceLock::new(),
             lower_names: OnceLock::new(),
+            recent: OnceLock::new(),
             previous: Mutex::new(HashMap::new()),
         }
     }
@@ -378,7 +381,10 @@ impl<'t> Suggester<'t> {
                 map
             });
             hit = names.get(extension(name)).and_then(|pool| {
-                let (best, score) = best_by_words(pool.iter().map(String::as_str), |n| n, name)?;
+                // Names whose lengths are far apart cannot score 0.8: most of a
+                // large tree is skipped before any edit distance is computed.
+                let near = pool.iter().map(String::as_str).filter(|n| close_in_length(n, name));
+                let (best, score) = best_by_words(near, |n| n, name)?;
                 let holders = self.tree.by_name.get(best)?;
                 (holders.len() == 1).then(|| (self.tree.files[holders[0]].clone(), score))
             });
@@ -398,12 +404,16 @@ impl<'t> Suggester<'t> {
         flavor: crate::slug::Flavor,
         terms: bool,
     ) -> Option<(String, Confidence, String)> {
+        // Only pages git changed recently: a git run per page of a large
+        // tree would cost more than the whole check.
+        let recent = self.recent.get_or_init(|| crate::git::recent_changes(&self.tree.root));
+        let changed_in = recent.get(page)?;
         let old = {
             let mut cache = self.previous.lock().expect("previous versions lock");
             cache
                 .entry(page.to_owned())
                 .or_insert_with(|| {
-                    crate::git::previous_version(&self.tree.root, page)
+                    crate::git::previous_version(&self.tree.root, page, changed_in.as_deref())
                         .map(|text| crate::extract::extract(&text))
                 })
                 .as_ref()
@@ -447,6 +457,12 @@ impl<'t> Suggester<'t> {
             format!("close match of a heading ({:.0}% of its words)", score * 100.0),
         ))
     }
+}
+
+/// Whether two names are close enough in length to be similar by words.
+fn close_in_length(a: &str, b: &str) -> bool {
+    let (a, b) = (a.chars().count(), b.chars().count());
+    a.abs_diff(b) * 100 <= a.max(b) * 45
 }
 
 fn extension(name: &str) -> &str {

@@ -298,7 +298,8 @@ mod tests {
         assert!(matcher.is_match("a*b?[c]{d}.md"));
         assert!(!matcher.is_match("axb?[c]{d}.md"));
         for text in ["say \"hi\"", "it's", "a\nb", "back\\slash"] {
-            let parsed: toml::Value = toml::from_str(&format!("x = {}", toml_string(text))).unwrap();
+            let parsed: toml::Value =
+                toml::from_str(&format!("x = {}", toml_string(text))).unwrap();
             assert_eq!(parsed["x"].as_str(), Some(text));
         }
     }
