@@ -197,14 +197,17 @@ fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
     }
 }
 
+/// The anchors of a page in one flavor, shared by every link into it.
+type Anchors = Arc<HashSet<String>>;
+
 /// Every page of the tree, read and parsed at most once.
 pub(crate) struct Docs<'t> {
     tree: &'t Tree,
     docs: Vec<OnceLock<Option<Extracted>>>,
     /// Anchors per page in the first flavor asked for, computed once; pages
     /// asked for in another flavor too (links from another site) in `other`.
-    anchors: Vec<OnceLock<(usize, Arc<HashSet<String>>)>>,
-    other: Mutex<HashMap<(usize, usize), Arc<HashSet<String>>>>,
+    anchors: Vec<OnceLock<(usize, Anchors)>>,
+    other: Mutex<HashMap<(usize, usize), Anchors>>,
     warnings: &'t Mutex<Vec<Warning>>,
     /// Pages read from a lossy decode: never rewritten.
     lossy: Mutex<Vec<String>>,
