@@ -489,6 +489,10 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
     }
     let core = &tok[s..e];
     let b = core.as_bytes();
+    // `([31211]):`, a process id in brackets before the message: a component.
+    if t[t.len() - 1] == b':' && s > 0 && t.len() > 2 {
+        return Kind::Comp;
+    }
     let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
     if digits == b.len() {
         // A day or a year after a month, or a yymmdd / hhmmss pair.
@@ -747,6 +751,10 @@ mod tests {
             (
                 "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond(pam_unix)[2915]: session closed for user root",
                 "session closed for user root",
+            ),
+            (
+                "Jul  1 09:29:02 host-1 sandboxd[129] ([31211]): app(31211) deny network-outbound",
+                "app(31211) deny network-outbound",
             ),
         ];
         for (line, want) in cases {
