@@ -246,6 +246,16 @@ struct Located {
     shown: String,
 }
 
+impl Located {
+    /// How paths are shown: from the current directory.
+    fn style(&self, color: bool) -> Style {
+        match self.here.as_deref().and_then(|h| h.strip_prefix(&self.root).ok()) {
+            Some(below) => Style::relative_to(&below.to_string_lossy(), color),
+            None => Style::new(&self.shown, color),
+        }
+    }
+}
+
 fn locate(root: Option<&Path>) -> Result<Located, doclinks::Error> {
     if let Some(root) = root {
         return Ok(Located {
@@ -327,7 +337,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
     match cli.command {
         Command::Check { scan, format, nav_only, changed_since, report_only, list_links } => {
             let located = locate(scan.root.as_deref())?;
-            let style = Style::new(&located.shown, tidy_io::cli::color());
+            let style = located.style(tidy_io::cli::color());
             let report = scan_tree(&scan, &located, |o| {
                 o.nav_only(nav_only).changed_since(changed_since).list_links(list_links)
             })?;
@@ -350,7 +360,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
         }
         Command::Fix { scan, min_confidence, dry_run, backup_dir, plan_out, format, .. } => {
             let located = locate(scan.root.as_deref())?;
-            let style = Style::new(&located.shown, false);
+            let style = located.style(false);
             let min = match min_confidence {
                 MinConfidence::High => Confidence::High,
                 MinConfidence::Medium => Confidence::Medium,

@@ -31,6 +31,8 @@ pub enum Format {
 #[derive(Debug, Clone, Default)]
 pub struct Style {
     root: String,
+    /// The directory paths are shown from, root-relative, when it is below the root.
+    here: Option<String>,
     color: bool,
 }
 
@@ -39,11 +41,21 @@ impl Style {
     pub fn new(root: &str, color: bool) -> Style {
         let root = root.trim_end_matches('/');
         let root = if root == "." || root.is_empty() { String::new() } else { format!("{root}/") };
-        Style { root, color }
+        Style { root, here: None, color }
+    }
+
+    /// Paths shown from `here`, a directory below the root (root-relative):
+    /// `guide/a.md` from `docs` for `docs/guide/a.md`, `../b.md` for `b.md`.
+    pub fn relative_to(here: &str, color: bool) -> Style {
+        let here = here.trim_matches('/');
+        Style { root: String::new(), here: (!here.is_empty()).then(|| here.to_owned()), color }
     }
 
     fn path(&self, rel: &str) -> String {
-        format!("{}{rel}", self.root)
+        match &self.here {
+            Some(here) => crate::resolve::relative(here, rel),
+            None => format!("{}{rel}", self.root),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
