@@ -1468,7 +1468,8 @@ fn second_pass(scratch: &mut Scratch) {
         if toks[k - 1].hint == Hint::UserWord
             && is_empty(toks[k - 1].trail)
             && is_empty(toks[k].lead)
-            && matches!(toks[k].hint, Hint::None | Hint::UserWord | Hint::Small)
+            // A zone-like `+0000` that joined no time is a number like any other name.
+            && matches!(toks[k].hint, Hint::None | Hint::UserWord | Hint::Small | Hint::Zone)
             && match toks[k].core {
                 // `Invalid user 0 from …`: a name of digits is a name too.
                 Core::Ph(ph) => matches!(ph, Ph::Num | Ph::Hex),

@@ -336,3 +336,10 @@ fn reverse_dns_names() {
         ("read config.json first", "read <PATH> first"),
     ]);
 }
+
+#[test]
+fn a_user_name_that_looks_like_a_zone() {
+    // Found by the idempotence property: `+0000` after `user` is a name, masked at
+    // once rather than on a second pass.
+    check(&[("user +0000 ", "user <*>")]);
+}
