@@ -29,6 +29,7 @@ pub struct FixOptions {
     dry_run: bool,
     backup_dir: Option<PathBuf>,
     before_replace: Option<Hook>,
+    redirected: bool,
 }
 
 impl Default for FixOptions {
@@ -38,6 +39,7 @@ impl Default for FixOptions {
             dry_run: false,
             backup_dir: None,
             before_replace: None,
+            redirected: false,
         }
     }
 }
@@ -74,6 +76,13 @@ impl FixOptions {
     /// Writes the backup archive in this directory.
     pub fn backup_dir(mut self, dir: Option<PathBuf>) -> FixOptions {
         self.backup_dir = dir;
+        self
+    }
+
+    /// Also rewrites links to redirected pages to the page the redirect leads
+    /// to. They work on the site, so by default they are only proposed.
+    pub fn redirected(mut self, yes: bool) -> FixOptions {
+        self.redirected = yes;
         self
     }
 
@@ -115,7 +124,7 @@ pub(crate) fn apply_with_config(
     options: &FixOptions,
     config: Option<&str>,
 ) -> Result<Applied, Error> {
-    let by_file = selected(report, options.min_confidence);
+    let by_file = selected(report, options.min_confidence, options.redirected);
     let mut applied = Applied::default();
     if by_file.is_empty() && config.is_none() {
         return Ok(applied);
@@ -217,9 +226,10 @@ pub(crate) fn apply_with_config(
 }
 
 /// The findings to fix, by file.
-fn selected(report: &Report, min: Confidence) -> BTreeMap<&str, Vec<&Finding>> {
+fn selected(report: &Report, min: Confidence, redirected: bool) -> BTreeMap<&str, Vec<&Finding>> {
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for finding in report.findings.iter().chain(&report.redirected) {
+    let redirected = report.redirected.iter().filter(|_| redirected);
+    for finding in report.findings.iter().chain(redirected) {
         if finding
             .fix
             .as_ref()

@@ -108,6 +108,9 @@ Exit codes: 0 no broken links left, 1 broken links left for triage or pages skip
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
+        /// Also rewrite links to redirected pages (they work; by default they are only proposed).
+        #[arg(long)]
+        redirected: bool,
         /// Apply the decisions of a reviewed plan instead (as `doclinks triage PLAN`).
         #[arg(long, value_name = "PLAN", conflicts_with_all = ["plan_out", "min_confidence"])]
         apply_plan: Option<PathBuf>,
@@ -358,7 +361,16 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
         Command::Triage { plan, root, dry_run, backup_dir, format } => {
             triage(&plan, root.as_deref(), dry_run, backup_dir, format, out)
         }
-        Command::Fix { scan, min_confidence, dry_run, backup_dir, plan_out, format, .. } => {
+        Command::Fix {
+            scan,
+            min_confidence,
+            dry_run,
+            backup_dir,
+            plan_out,
+            format,
+            redirected,
+            ..
+        } => {
             let located = locate(scan.root.as_deref())?;
             let style = located.style(false);
             let min = match min_confidence {
@@ -376,8 +388,11 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, doclinks::Error> {
                     say(&format!("doclinks: wrote the fix plan to {}", plan.display()));
                 }
             }
-            let options =
-                FixOptions::new().min_confidence(min).dry_run(dry_run).backup_dir(backup_dir);
+            let options = FixOptions::new()
+                .min_confidence(min)
+                .dry_run(dry_run)
+                .backup_dir(backup_dir)
+                .redirected(redirected);
             let applied = doclinks::apply(&report, &options)?;
             // Redirected links are fixed too, but they were never broken.
             let fixed_broken = applied

@@ -448,7 +448,8 @@ fn markdown(report: &Report, style: &Style) -> String {
 /// The fix plan: every finding, whether it will be applied at `min`, and why.
 /// JSON when `json`, Markdown otherwise.
 pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &Style) -> String {
-    let applies = |f: &Finding| f.fix.as_ref().is_some_and(|x| x.confidence >= min);
+    let applies =
+        |f: &Finding| f.kind.is_broken() && f.fix.as_ref().is_some_and(|x| x.confidence >= min);
     let rows: Vec<&Finding> = report.findings.iter().chain(&report.redirected).collect();
     if json {
         let findings: Vec<Value> = rows

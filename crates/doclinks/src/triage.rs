@@ -110,7 +110,10 @@ pub fn triage(plan: &Path, root: &Path, options: &TriageOptions) -> Result<Triag
     for (n, row) in parsed.findings.iter().enumerate() {
         let at = format!("row {} ({}:{}:{} {})", n + 1, row.file, row.line, row.column, row.target);
         match &row.decision {
-            None if !row.apply => problems.push(format!("{at} has no decision")),
+            // Redirected links work: they need no decision.
+            None if !row.apply && row.kind != Kind::Redirected.as_str() => {
+                problems.push(format!("{at} has no decision"));
+            }
             None => {}
             Some(d) if !ACTIONS.contains(&d.action.as_str()) => problems.push(format!(
                 "{at}: unknown action `{}` (expected {})",

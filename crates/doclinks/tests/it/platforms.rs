@@ -139,6 +139,12 @@ More steps.
     );
     let notes = value["platform"]["notes"].to_string();
     assert!(notes.contains("base path /app/ inferred from"), "{notes}");
+    // The redirected link works: `fix` rewrites it only when asked to.
+    let (_, stdout, _) = dir.run(&["fix", "--dry-run", "--format", "json"]);
+    assert!(stdout.contains("\"changes\": []"), "{stdout}");
+    let (_, stdout, _) = dir.run(&["fix", "--dry-run", "--redirected", "--format", "json"]);
+    let applied: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(applied["changes"][0]["new"], "new-name.md", "{stdout}");
 
     // Broken links get fixes in their own style: a site URL stays a site URL
     // (never a root-absolute `.md`), a relative link stays relative.
