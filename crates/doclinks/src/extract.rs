@@ -103,10 +103,19 @@ pub(crate) struct Extracted {
     /// an HTML comment directive, such as `## <!-- md:setting x -->`): its id
     /// cannot be known, so fragments into the page are not judged.
     pub(crate) generated_ids: bool,
-    pub(crate) front: Front,
+    /// YAML front matter as written, parsed when a site model asks.
+    front_yaml: Option<String>,
+    /// The front matter's keys: parsed once, on first use.
+    front: std::sync::OnceLock<Front>,
 }
 
 impl Extracted {
+    /// The front matter keys the site model uses (YAML is parsed on the first
+    /// call: a tree rendered by GitHub never pays for it).
+    pub(crate) fn front(&self) -> &Front {
+        self.front.get_or_init(|| self.front_yaml.as_deref().map(front_matter).unwrap_or_default())
+    }
+
     /// The anchors of the page as a renderer of `flavor` makes them: heading
     /// ids (with duplicate suffixes), explicit ids, HTML ids and names, and
     /// footnote ids. A heading's `{#id}` is counted with and without it, as
@@ -320,7 +329,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
     let toml = toml_front_matter(text);
     let parsed: std::borrow::Cow<'_, str> = match &toml {
         Some((front, end)) => {
-            out.front = front.clone();
+            let _ = out.front.set(front.clone());
             let last_line = lines.position(end.saturating_sub(1)).0 as usize;
             opaque_lines.push(1..last_line + 1);
             blank(text, std::slice::from_ref(&(0..*end))).into()
@@ -379,7 +388,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
                 out.headings.push(Heading { text: term, explicit: None, bare: None, term: true });
             }
             NodeValue::FrontMatter(raw) => {
-                out.front = front_matter(raw);
+                out.front_yaml = Some(raw.clone());
                 opaque_lines.push(pos.start.line..pos.end.line + 1);
             }
             _ => {}

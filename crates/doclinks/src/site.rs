@@ -626,7 +626,7 @@ impl Site {
                     site.checked.push(key(dest).to_lowercase());
                 }
                 for i in under(&docset) {
-                    if let Some(uid) = pages.page(i).and_then(|p| p.front.uid.clone()) {
+                    if let Some(uid) = pages.page(i).and_then(|p| p.front().uid.clone()) {
                         site.uids.entry(uid).or_insert(i);
                     }
                 }
@@ -758,7 +758,7 @@ impl Site {
                 for dir in &content_dirs {
                     for i in under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
-                        let front = pages.page(i).map(|p| p.front.clone()).unwrap_or_default();
+                        let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
                         let url = if is_markdown(rel) || extension(rel) == "html" {
                             let name = stem(file_name(rel));
                             let mut url = if name == "_index" || name == "index" {
@@ -1460,7 +1460,7 @@ impl Site {
                     continue;
                 }
                 content_dir.insert(i, dir.clone());
-                let front = pages.page(i).map(|p| p.front.clone()).unwrap_or_default();
+                let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
                 let slug = docusaurus_slug(rel, &front);
                 let url = key(&join(&route, &slug));
                 self.urls
@@ -1487,7 +1487,7 @@ impl Site {
             if !is_markdown(rel) || rel.split('/').any(|s| s.starts_with('_')) {
                 continue;
             }
-            let front = pages.page(i).map(|p| p.front.clone()).unwrap_or_default();
+            let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
             let name = stem(file_name(rel));
             let post = if name == "index" { file_name(parent(rel)) } else { name };
             let dated = post.len() > 11
