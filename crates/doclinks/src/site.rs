@@ -1221,7 +1221,8 @@ impl Site {
             // A bare word is the render hook's to interpret (a glossary term).
             return Resolution::Site;
         }
-        let wanted = if !link.has_extension() && self.serves_urls() && !link.trailing_slash {
+        let names_pages = self.serves_urls() || matches!(self.rules, Rules::Sphinx);
+        let wanted = if !link.has_extension() && names_pages && !link.trailing_slash {
             format!("{path}.md")
         } else if matches!(self.rules, Rules::MdBook) && extension(&path) == "html" {
             // mdBook serves `x.md` as `x.html`: the page meant is the Markdown file.

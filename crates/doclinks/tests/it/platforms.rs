@@ -476,3 +476,44 @@ fn platform_override_and_its_source_are_reported() {
     assert_eq!(code, 2);
     assert!(stderr.contains("invalid value 'jekyll'"), "{stderr}");
 }
+
+#[test]
+fn sphinx_myst_pages_by_name_and_labels() {
+    let dir = tree(
+        "//- docs/conf.py
+project = 'x'
+extensions = ['myst_parser']
+myst_heading_anchors = 3
+//- docs/index.md
+# Home
+
+- [extensionless](guide/install)
+- [built page](guide/install.html#download)
+- [label](#start-here)
+- [restructured text](api)
+
+(start-here)=
+## Start
+//- docs/guide/install.md
+# Install
+
+## Download
+//- docs/api.rst
+API
+===
+",
+    );
+    let value = report(&dir, &[]);
+    assert_eq!(value["platform"]["name"], "sphinx");
+    assert_eq!(lines(&value, "findings"), Vec::<String>::new());
+    dir.write("docs/broken.md", "# B\n\n[gone](guide/instal) [anchor](guide/install.md#downlod)\n");
+    let value = report(&dir, &["docs/broken.md"]);
+    assert_eq!(
+        lines(&value, "findings"),
+        [
+            "docs/broken.md:3 missing_file guide/instal -> guide/install.md (medium)",
+            "docs/broken.md:3 missing_anchor guide/install.md#downlod -> guide/install.md#download (medium)",
+        ]
+    );
+    fix_is_never_damaging(&dir);
+}
