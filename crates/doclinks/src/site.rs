@@ -1444,7 +1444,34 @@ impl Site {
                 join(site_dir, &format!("{prefix}versioned_docs/version-{version}")),
             ));
         }
-        for (version, dir) in dirs {
+        // Translations (`i18n/fr/docusaurus-plugin-content-docs/current/…`) are
+        // pages of the same routes in another locale: their links resolve as the
+        // original page's do, and they add no routes of their own.
+        let plugin = if instance.id == "default" {
+            "docusaurus-plugin-content-docs".to_owned()
+        } else {
+            format!("docusaurus-plugin-content-docs-{}", instance.id)
+        };
+        let i18n = join(site_dir, "i18n");
+        let locales: Vec<String> =
+            tree.dirs().filter(|d| parent(d) == i18n.as_str()).cloned().collect();
+        let mut translated = Vec::new();
+        for (version, original) in &dirs {
+            let folder = if version == "current" {
+                "current".to_owned()
+            } else {
+                format!("version-{version}")
+            };
+            for locale in &locales {
+                let dir = join(&join(locale, &plugin), &folder);
+                translated.push((version.clone(), dir, Some(original.clone())));
+            }
+        }
+        // (version, folder, the original's folder for a translation)
+        let dirs: Vec<(String, String, Option<String>)> =
+            dirs.into_iter().map(|(v, d)| (v, d, None)).chain(translated).collect();
+        for (version, dir, original) in dirs {
+            let routed = original.is_none();
             let segment = if version == last {
                 String::new()
             } else if version == "current" {
@@ -1453,20 +1480,23 @@ impl Site {
                 version.clone()
             };
             let route = key(&join(&instance.route, &segment));
-            self.checked.push(route.clone());
+            if routed {
+                self.checked.push(route.clone());
+            }
             for i in 0..tree.files.len() {
                 let file = &tree.files[i];
                 let Some(rel) = strip_prefix_dir(file, &dir) else { continue };
                 if !is_markdown(rel) {
                     continue;
                 }
-                content_dir.insert(i, dir.clone());
+                // A translation's `x.md` links fall back to the original docs.
+                content_dir.insert(i, original.clone().unwrap_or_else(|| dir.clone()));
                 let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
                 let slug = docusaurus_slug(rel, &front);
                 let url = key(&join(&route, &slug));
                 self.urls
                     .insert(i, Url { key: url.clone(), dir_like: trailing_slash == Some(true) });
-                if !rel.split('/').any(|s| s.starts_with('_')) {
+                if routed && !rel.split('/').any(|s| s.starts_with('_')) {
                     self.routes.entry(url).or_insert(i);
                 }
             }

@@ -223,6 +223,11 @@ slug: /configuration
 - [partial](./_partial.mdx)
 //- docs/_partial.mdx
 ## From a partial
+//- website/i18n/fr/docusaurus-plugin-content-docs/current/intro.md
+# Introduction (fr)
+
+- [untranslated page, by file](guides/01-configuration.md)
+- [untranslated page, by URL](guides/configuration#options)
 //- docs/guides/01-configuration.md
 # Configuration next
 
