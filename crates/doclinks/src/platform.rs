@@ -911,6 +911,18 @@ fn hugo(tree: &Tree, path: &str, text: &str, warn: &dyn Fn(String)) -> Detected 
             _ => {}
         }
     }
+    // Each language may have its own content folder (`languages.fr.contentDir`).
+    if let Some(languages) = get("languages").as_ref().and_then(|l| l.as_object().cloned()) {
+        for language in languages.values() {
+            let dir = language
+                .as_object()
+                .and_then(|l| l.iter().find(|(k, _)| k.eq_ignore_ascii_case("contentDir")))
+                .and_then(|(_, v)| v.as_str());
+            if let Some(dir) = dir.and_then(|d| under(&site_dir, d)) {
+                mounted_content.push(dir);
+            }
+        }
+    }
     // Mounts replace the default content folder, as in Hugo.
     if !mounted_content.is_empty() {
         content_dirs = mounted_content;

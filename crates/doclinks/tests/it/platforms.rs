@@ -522,3 +522,29 @@ API
     );
     fix_is_never_damaging(&dir);
 }
+
+#[test]
+fn hugo_languages_with_their_own_content_folders() {
+    let dir = tree(
+        "//- hugo.toml
+[languages.en]
+contentDir = 'content/en'
+[languages.fr]
+contentDir = 'content/fr'
+//- content/en/guide/_index.md
+# Guide
+//- content/fr/guide/_index.md
+# Guide (fr)
+
+[start](/guide/start/) [missing](/guide/nope/)
+//- content/fr/guide/start.md
+# Démarrer
+",
+    );
+    let value = report(&dir, &[]);
+    assert_eq!(value["platform"]["sites"][0]["content"], "content/en");
+    assert_eq!(
+        lines(&value, "findings"),
+        ["content/fr/guide/_index.md:3 missing_file /guide/nope/"]
+    );
+}
