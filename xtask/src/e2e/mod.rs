@@ -4,7 +4,6 @@
 
 pub(crate) mod doclinks;
 pub(crate) mod failure_rules;
-pub(crate) mod integrations;
 pub(crate) mod multilock;
 pub(crate) mod storage_approval;
 
@@ -21,7 +20,6 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         failure_rules::scenario,
     ),
     ("storage-approval: scan, approve, execute, audit verify, undo", storage_approval::scenario),
-    ("integrations: pre-commit hooks from a git URL, the GitHub Action", integrations::scenario),
 ];
 
 pub(crate) fn run() -> Result<(), String> {
