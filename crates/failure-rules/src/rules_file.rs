@@ -169,14 +169,18 @@ fn repository(rules_file: &Path) -> PathBuf {
     }
 }
 
-/// The lock directory for a rules file: `$MULTILOCK_DIR`, else `.multilock` in the
-/// repository holding the file (the nearest ancestor with `.git`), else beside the
-/// file's directory.
+/// The lock directory for a rules file: the one in use as every tidykit tool
+/// finds it (`$MULTILOCK_DIR`, a parent `multilock run`'s, `.multilock` at the
+/// repository root), else `.multilock` in the repository holding the file (the
+/// nearest ancestor with `.git`), else beside the file's directory. Unlike the
+/// other tools, failure-rules always locks: its rules file is read and written by
+/// concurrent analyses.
 pub fn default_lock_dir(rules_file: &Path) -> PathBuf {
-    if let Some(dir) = std::env::var_os("MULTILOCK_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+    let repository = repository(rules_file);
+    match multilock::subsystem::lock_dir_in_use(&repository, None) {
+        Some(in_use) => in_use.path,
+        None => repository.join(multilock::subsystem::REPOSITORY_DIR),
     }
-    repository(rules_file).join(".multilock")
 }
 
 /// Under the `docs` lock in `lock_dir`: reads `path` (bootstrap rules if missing),
@@ -188,27 +192,12 @@ pub(crate) fn update<T>(
     lock_dir: &Path,
     change: impl FnOnce(&mut Vec<Rule>) -> (T, bool),
 ) -> Result<T> {
-    let set = multilock::LockSet::open(lock_dir).map_err(|e| Error::lock(path, e.to_string()))?;
-    // A parent `multilock run --lock docs` already holds it for us.
-    let held_by_parent =
-        match (std::env::var_os(multilock::HELD_DIR_ENV), std::env::var(multilock::HELD_ENV)) {
-            (Some(dir), Ok(names)) => {
-                set.canonical_dir().is_some_and(|c| c == Path::new(&dir))
-                    && names.split(',').any(|n| n == LOCK_NAME)
-            }
-            _ => false,
-        };
-    let guard = if held_by_parent {
-        None
-    } else {
-        let options = multilock::AcquireOptions::new()
-            .timeout(Some(LOCK_TIMEOUT))
-            .command(format!("failure-rules: update {}", path.display()));
-        Some(
-            set.acquire_with(&[LOCK_NAME], &options)
-                .map_err(|e| Error::lock(path, e.to_string()))?,
-        )
-    };
+    // Under a parent `multilock run --lock docs` the work uses its hold.
+    let options = multilock::AcquireOptions::new()
+        .timeout(Some(LOCK_TIMEOUT))
+        .command(format!("failure-rules: update {}", path.display()));
+    let lock = multilock::subsystem::hold(lock_dir, &[LOCK_NAME], &options)
+        .map_err(|e| Error::lock(path, e.to_string()))?;
     let file = RulesFile::open(path)?;
     let mut loaded = file.read()?;
     let size = loaded.as_ref().map_or(0, |l| l.bytes.len());
@@ -229,9 +218,7 @@ pub(crate) fn update<T>(
         drop(rules);
         file.write(loaded.as_ref(), &bytes)?;
     }
-    if let Some(guard) = guard {
-        guard.release().map_err(|e| Error::lock(path, e.to_string()))?;
-    }
+    lock.release().map_err(|e| Error::lock(path, e.to_string()))?;
     Ok(result)
 }
 

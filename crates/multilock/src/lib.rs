@@ -95,6 +95,24 @@
 //! command under a guard's locks, lends them to it and nothing else, forwards
 //! termination signals, renews the lease and releases the locks when it exits.
 //!
+//! # Tools under their subsystem locks
+//!
+//! [`subsystem`] is how tidykit's tools take the lock of the subsystem they
+//! write (doclinks `docs`, storage-approval `archive`, failure-rules `docs`):
+//! only when a lock directory is in use, and under a parent `multilock run`'s
+//! hold when it has them, waiting by the same order rule.
+//!
+//! ```
+//! # let tmp = tempfile::tempdir().unwrap();
+//! # let dir = tmp.path().join(".multilock");
+//! use multilock::{AcquireOptions, subsystem};
+//!
+//! let lock = subsystem::hold(&dir, &["docs"], &AcquireOptions::new())?;
+//! // ... rewrite the pages ...
+//! lock.release()?;
+//! # Ok::<(), multilock::Error>(())
+//! ```
+//!
 //! # Guarantees
 //!
 //! - Lock files are never deleted, renamed, truncated or opened through a
@@ -116,6 +134,7 @@ mod procs;
 #[cfg(feature = "cli")]
 pub mod run;
 mod status;
+pub mod subsystem;
 
 pub use crate::error::{Error, HeldBy, HeldName, Result};
 pub use crate::guard::LockGuard;

@@ -1,0 +1,176 @@
+//! Subsystem locks for the tools that write a subsystem's files.
+//!
+//! doclinks rewrites pages under `docs`, storage-approval moves files into the
+//! archive under `archive`, failure-rules writes its rules file under `docs`.
+//! They share one way of doing it, so that a composition of tools and `multilock
+//! run`s follows one order rule:
+//!
+//! - [`lock_dir_in_use`] says whether a lock directory is in use for the work,
+//!   and which: a tree that never used multilock gets no `.multilock` folder from
+//!   a tool that only reads or rewrites it.
+//! - [`hold`] takes the locks a parent `multilock run` does not already hold for
+//!   this process and waits under the order rule like any other holder, so asking
+//!   for an earlier lock than one held is refused at once rather than waited for.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::guard::LockGuard;
+use crate::lockset::{AcquireOptions, HELD_DIR_ENV, LockSet};
+
+/// The environment variable naming the lock directory for every tool.
+pub const DIR_ENV: &str = "MULTILOCK_DIR";
+
+/// The lock directory's name at a repository's root.
+pub const REPOSITORY_DIR: &str = ".multilock";
+
+/// Where a lock directory in use was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockDirFrom {
+    /// Named by the tool's `--lock-dir`.
+    Flag,
+    /// Named by `$MULTILOCK_DIR`.
+    Env,
+    /// The directory of a parent `multilock run` that holds locks
+    /// (`$MULTILOCK_HELD_DIR`), so a tool run under it uses its hold.
+    ParentRun,
+    /// `.multilock` at the root of the repository the work is in.
+    Repository,
+}
+
+/// A lock directory in use, and why it is the one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockDirInUse {
+    /// The directory.
+    pub path: PathBuf,
+    /// Where it was found.
+    pub from: LockDirFrom,
+}
+
+/// The lock directory in use for work on `start` (the file or tree a tool
+/// writes), in this order: `flag` (a tool's `--lock-dir`), `$MULTILOCK_DIR`,
+/// the directory a parent `multilock run` holds locks in, and `.multilock` at
+/// the root of the repository holding `start` (the nearest ancestor with a
+/// `.git`; without one, `start` itself when it is a directory) if it exists.
+/// `None` when no lock directory is in use: the caller takes no lock.
+///
+/// An existing `.multilock` that is not a usable directory (a symlink, a file)
+/// still counts as in use, so that [`hold`] reports what is wrong with it
+/// instead of the tool writing unlocked.
+pub fn lock_dir_in_use(start: &Path, flag: Option<&Path>) -> Option<LockDirInUse> {
+    let named = |from, value: Option<std::ffi::OsString>| {
+        value.filter(|v| !v.is_empty()).map(|v| LockDirInUse { path: PathBuf::from(v), from })
+    };
+    if let Some(flag) = flag {
+        return Some(LockDirInUse { path: flag.to_path_buf(), from: LockDirFrom::Flag });
+    }
+    named(LockDirFrom::Env, std::env::var_os(DIR_ENV))
+        .or_else(|| named(LockDirFrom::ParentRun, std::env::var_os(HELD_DIR_ENV)))
+        .or_else(|| {
+            let path = repository_root(start)?.join(REPOSITORY_DIR);
+            // symlink_metadata: a dangling link there is still "in use" (and refused).
+            path.symlink_metadata().ok()?;
+            Some(LockDirInUse { path, from: LockDirFrom::Repository })
+        })
+}
+
+/// The repository holding `start`: the nearest of its ancestors (itself
+/// included when it is a directory) holding `.git`; without one, `start` when
+/// it is a directory, else its parent.
+fn repository_root(start: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(start).ok()?;
+    let base = if absolute.is_dir() { absolute.as_path() } else { absolute.parent()? };
+    let repo = base.ancestors().find(|dir| dir.join(".git").symlink_metadata().is_ok());
+    Some(repo.unwrap_or(base).to_path_buf())
+}
+
+/// The subsystem locks a tool works under: those it took (released by
+/// [`SubsystemLock::release`] or on drop) and those a parent `multilock run`
+/// holds for it.
+#[derive(Debug)]
+#[must_use = "the locks are released as soon as this is dropped"]
+pub struct SubsystemLock {
+    guard: Option<LockGuard>,
+    from_parent: Vec<String>,
+    _set: LockSet,
+}
+
+impl SubsystemLock {
+    /// The locks this process took, in the order they were taken.
+    pub fn taken(&self) -> Vec<&str> {
+        self.guard.as_ref().map(LockGuard::held).unwrap_or_default()
+    }
+
+    /// The locks a parent `multilock run` holds, which the work uses.
+    pub fn from_parent(&self) -> &[String] {
+        &self.from_parent
+    }
+
+    /// Releases the locks this process took, in reverse order.
+    pub fn release(self) -> Result<()> {
+        match self.guard {
+            Some(guard) => guard.release().map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Takes `names` in the lock directory `dir` (created when missing), except
+/// those a parent `multilock run` holds for this process, waiting as `options`
+/// say. Waiting follows the order rule: with a parent holding `docs`, asking
+/// for `archive` is [`Error::OrderViolation`](crate::Error::OrderViolation) at
+/// once, never a wait that could close a cycle.
+pub fn hold<S: AsRef<str>>(
+    dir: &Path,
+    names: &[S],
+    options: &AcquireOptions,
+) -> Result<SubsystemLock> {
+    let set = LockSet::open(dir)?;
+    let (from_parent, own): (Vec<String>, Vec<String>) =
+        names.iter().map(|n| n.as_ref().to_owned()).partition(|n| set.held_by_parent(n));
+    let guard = if own.is_empty() { None } else { Some(set.acquire_with(&own, options)?) };
+    Ok(SubsystemLock { guard, from_parent, _set: set })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_lock_dir_is_in_use_only_when_it_exists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path();
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("docs/guide")).unwrap();
+        let start = repo.join("docs/guide");
+        // The environment may name a directory (a test run under multilock).
+        if std::env::var_os(DIR_ENV).is_some() || std::env::var_os(HELD_DIR_ENV).is_some() {
+            return;
+        }
+        assert_eq!(lock_dir_in_use(&start, None), None);
+        std::fs::create_dir(repo.join(REPOSITORY_DIR)).unwrap();
+        let found = lock_dir_in_use(&start, None).unwrap();
+        assert_eq!(found.from, LockDirFrom::Repository);
+        assert_eq!(found.path, std::path::absolute(repo.join(REPOSITORY_DIR)).unwrap());
+    }
+
+    #[test]
+    fn a_flag_wins_over_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let flag = tmp.path().join("locks");
+        let found = lock_dir_in_use(tmp.path(), Some(&flag)).unwrap();
+        assert_eq!(found, LockDirInUse { path: flag, from: LockDirFrom::Flag });
+    }
+
+    #[test]
+    fn hold_takes_and_releases_the_locks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = hold(tmp.path(), &["docs", "archive"], &AcquireOptions::new()).unwrap();
+        assert_eq!(lock.taken(), ["archive", "docs"]);
+        assert!(lock.from_parent().is_empty());
+        let set = LockSet::open(tmp.path()).unwrap();
+        assert!(set.try_acquire(&["docs"]).is_err());
+        lock.release().unwrap();
+        drop(set.try_acquire(&["docs"]).unwrap());
+    }
+}
