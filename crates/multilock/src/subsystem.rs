@@ -11,6 +11,9 @@
 //! - [`hold`] takes the locks a parent `multilock run` does not already hold for
 //!   this process and waits under the order rule like any other holder, so asking
 //!   for an earlier lock than one held is refused at once rather than waited for.
+//! - [`Locking`] is what a tool's flags make of the two (`--lock-dir`,
+//!   `--lock-timeout`, `--no-subsystem-locks`): built once by the CLI, handed to
+//!   the code that writes.
 
 use std::path::{Path, PathBuf};
 
@@ -132,6 +135,62 @@ pub fn hold<S: AsRef<str>>(
     Ok(SubsystemLock { guard, from_parent, _set: set })
 }
 
+/// How a tool takes its subsystem locks: from its flags, used where it writes.
+#[derive(Debug, Clone)]
+pub struct Locking {
+    enabled: bool,
+    lock_dir: Option<PathBuf>,
+    options: AcquireOptions,
+}
+
+impl Default for Locking {
+    fn default() -> Self {
+        Locking { enabled: true, lock_dir: None, options: AcquireOptions::new() }
+    }
+}
+
+impl Locking {
+    /// Locks taken when a lock directory is in use, waiting as long as it takes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No locks at all (`--no-subsystem-locks`).
+    pub fn disabled() -> Self {
+        Locking { enabled: false, ..Self::default() }
+    }
+
+    /// The lock directory a tool's `--lock-dir` names (`None`: found as
+    /// [`lock_dir_in_use`] says).
+    pub fn lock_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.lock_dir = dir;
+        self
+    }
+
+    /// Timeout, recorded command and wait notice for the acquisition.
+    pub fn options(mut self, options: AcquireOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Whether locks are taken at all.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Takes `names` for work on `start` when a lock directory is in use for
+    /// it; `None` when none is, or locking is disabled.
+    pub fn hold<S: AsRef<str>>(&self, start: &Path, names: &[S]) -> Result<Option<SubsystemLock>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        match lock_dir_in_use(start, self.lock_dir.as_deref()) {
+            Some(in_use) => hold(&in_use.path, names, &self.options).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +219,17 @@ mod tests {
         let flag = tmp.path().join("locks");
         let found = lock_dir_in_use(tmp.path(), Some(&flag)).unwrap();
         assert_eq!(found, LockDirInUse { path: flag, from: LockDirFrom::Flag });
+    }
+
+    #[test]
+    fn disabled_locking_takes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("locks");
+        let locking = Locking::disabled().lock_dir(Some(dir.clone()));
+        assert!(locking.hold(tmp.path(), &["docs"]).unwrap().is_none());
+        assert!(!dir.exists());
+        let held = Locking::new().lock_dir(Some(dir.clone())).hold(tmp.path(), &["docs"]).unwrap();
+        assert_eq!(held.unwrap().taken(), ["docs"]);
     }
 
     #[test]

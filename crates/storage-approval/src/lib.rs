@@ -62,7 +62,7 @@ pub use crate::audit::{AuditAction, AuditEntry, ChainHead, GENESIS, Phase, read_
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::execute::{ExecuteOptions, execute};
 pub use crate::layout::QUARANTINE_DIR;
-pub use crate::policy::{DEFAULT_POLICY, Policy};
+pub use crate::policy::{ARCHIVE_LOCK, DEFAULT_POLICY, Policy};
 pub use crate::report::{
     Action, ActionKind, LoadedReport, REPORT_VERSION, Report, load_report, report_id_of_json,
 };

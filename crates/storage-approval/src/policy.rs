@@ -36,6 +36,13 @@ dest = "archive"
 # Never proposed for any action (they may still be the kept copy of a duplicate group).
 # `.git/` and the quarantine folder are always protected and never scanned.
 globs = []
+
+[locks]
+# When a multilock lock directory is in use (--lock-dir, $MULTILOCK_DIR, or
+# .multilock at the repository root), execute works under the lock `archive` and
+# these besides, taken in the canonical order queue → runs → archive → docs: say
+# "runs" for a policy that archives what another tool writes under `runs`.
+also = []
 "#;
 
 /// The largest policy file read: a few hundred globs.
@@ -53,6 +60,10 @@ pub(crate) struct PolicyFile {
     pub(crate) archive: Archive,
     #[serde(default)]
     pub(crate) protect: Protect,
+    /// Left out of a report's policy when empty, so reports of policies that
+    /// name no lock keep the IDs they had before the key existed.
+    #[serde(default, skip_serializing_if = "Locks::is_empty")]
+    pub(crate) locks: Locks,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +101,22 @@ pub(crate) struct Protect {
     #[serde(default)]
     pub(crate) globs: Vec<String>,
 }
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Locks {
+    #[serde(default)]
+    pub(crate) also: Vec<String>,
+}
+
+impl Locks {
+    fn is_empty(&self) -> bool {
+        self.also.is_empty()
+    }
+}
+
+/// The lock every execute and undo works under (when a lock directory is in use).
+pub const ARCHIVE_LOCK: &str = "archive";
 
 fn yes() -> bool {
     true
@@ -198,6 +225,9 @@ impl Policy {
             check_relative(dir).map_err(|m| bad("archive.dirs", m))?;
         }
         check_relative(&file.archive.dest).map_err(|m| bad("archive.dest", m))?;
+        for name in &file.locks.also {
+            multilock::validate_name(name).map_err(|e| bad("locks.also", e.to_string()))?;
+        }
         if !file.archive.dirs.is_empty() && file.archive.older_than_days == 0 {
             return Err(bad(
                 "archive.older_than_days",
@@ -212,6 +242,14 @@ impl Policy {
             keep: build(keep, "duplicates.keep")?,
             file,
         })
+    }
+
+    /// The multilock locks execute works under: [`ARCHIVE_LOCK`] and the
+    /// policy's `locks.also`.
+    pub fn lock_names(&self) -> Vec<String> {
+        let mut names = vec![ARCHIVE_LOCK.to_owned()];
+        names.extend(self.file.locks.also.iter().filter(|n| *n != ARCHIVE_LOCK).cloned());
+        names
     }
 
     /// Whether `rel` (a path relative to ROOT, `/`-separated) is protected.

@@ -268,6 +268,12 @@ impl LoadedReport {
         LoadedReport { report, id }
     }
 
+    /// The multilock locks running this report takes: those its recorded
+    /// policy names (see [`Policy::lock_names`](crate::Policy::lock_names)).
+    pub fn lock_names(&self) -> Result<Vec<String>> {
+        Ok(crate::policy::Policy::from_report_json(&self.report.policy)?.lock_names())
+    }
+
     /// The report.
     pub fn report(&self) -> &Report {
         &self.report
