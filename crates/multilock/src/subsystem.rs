@@ -191,6 +191,76 @@ impl Locking {
     }
 }
 
+/// The lock flags of a tool that writes under a subsystem lock, for its clap
+/// definition (`#[command(flatten)]`), so all of them spell them alike.
+#[cfg(feature = "cli")]
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LockArgs {
+    /// Lock directory (default: $MULTILOCK_DIR, a parent `multilock run`'s, else
+    /// .multilock at the repository root if it exists; none: no locks).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub lock_dir: Option<PathBuf>,
+    /// Give up waiting for a busy lock after SECS (exit 75; default: wait).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, global = true)]
+    pub lock_timeout: Option<std::time::Duration>,
+    /// Take no subsystem lock, even when a lock directory is in use.
+    #[arg(long, global = true, conflicts_with_all = ["lock_dir", "lock_timeout"])]
+    pub no_subsystem_locks: bool,
+}
+
+#[cfg(feature = "cli")]
+impl LockArgs {
+    /// The [`Locking`] these flags ask for. `tool` prefixes the line printed
+    /// on stderr after a second of waiting, which names the holder.
+    pub fn locking(&self, tool: &'static str) -> Locking {
+        if self.no_subsystem_locks {
+            return Locking::disabled();
+        }
+        let options = AcquireOptions::new().timeout(self.lock_timeout).on_wait(
+            std::time::Duration::from_secs(1),
+            move |waiting| {
+                #[allow(clippy::print_stderr, reason = "the CLI's wait notice, as multilock run prints it")]
+                {
+                    eprintln!(
+                        "{tool}: waiting for lock `{}` ({}), {}",
+                        waiting.lock,
+                        waiting.path.display(),
+                        waiting.holder_text()
+                    );
+                }
+            },
+        );
+        Locking::new().lock_dir(self.lock_dir.clone()).options(options)
+    }
+}
+
+/// The exit code for a lock error: 75 (`EX_TEMPFAIL`) when the lock was busy
+/// past the timeout, 2 otherwise (the order rule, a bad lock directory).
+#[cfg(feature = "cli")]
+pub fn exit_code(error: &crate::Error) -> u8 {
+    if error.is_conflict() { tidy_io::cli::exit::LOCKED } else { tidy_io::cli::exit::USAGE }
+}
+
+/// Seconds (`2`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`, `1h`):
+/// how every tidykit CLI reads a duration.
+#[cfg(feature = "cli")]
+pub fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let invalid =
+        || format!("invalid duration {text:?}: expected seconds like 2.5, or 500ms, 10s, 2m, 1h");
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(invalid()),
+    };
+    std::time::Duration::try_from_secs_f64(value * scale).map_err(|_| invalid())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

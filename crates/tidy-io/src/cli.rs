@@ -11,6 +11,8 @@ pub mod exit {
     pub const FINDINGS: u8 = 1;
     /// Usage or input error: bad arguments, unreadable or malformed input.
     pub const USAGE: u8 = 2;
+    /// A lock was busy past the timeout (`EX_TEMPFAIL`): try again later.
+    pub const LOCKED: u8 = 75;
 }
 
 /// Whether to colour standard output: a terminal, and `NO_COLOR` unset or empty
