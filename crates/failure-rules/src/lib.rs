@@ -48,6 +48,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod error;
 mod group;
 mod header;
