@@ -198,13 +198,13 @@ impl Locking {
 pub struct LockArgs {
     /// Lock directory (default: $MULTILOCK_DIR, a parent `multilock run`'s, else
     /// .multilock at the repository root if it exists; none: no locks).
-    #[arg(long, value_name = "DIR", global = true)]
+    #[arg(long, value_name = "DIR")]
     pub lock_dir: Option<PathBuf>,
     /// Give up waiting for a busy lock after SECS (exit 75; default: wait).
-    #[arg(long, value_name = "SECS", value_parser = parse_duration, global = true)]
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
     /// Take no subsystem lock, even when a lock directory is in use.
-    #[arg(long, global = true, conflicts_with_all = ["lock_dir", "lock_timeout"])]
+    #[arg(long, conflicts_with_all = ["lock_dir", "lock_timeout"])]
     pub no_subsystem_locks: bool,
 }
 
@@ -219,7 +219,10 @@ impl LockArgs {
         let options = AcquireOptions::new().timeout(self.lock_timeout).on_wait(
             std::time::Duration::from_secs(1),
             move |waiting| {
-                #[allow(clippy::print_stderr, reason = "the CLI's wait notice, as multilock run prints it")]
+                #[allow(
+                    clippy::print_stderr,
+                    reason = "the CLI's wait notice, as multilock run prints it"
+                )]
                 {
                     eprintln!(
                         "{tool}: waiting for lock `{}` ({}), {}",

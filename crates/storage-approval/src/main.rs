@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use multilock::subsystem::{LockArgs, SubsystemLock};
 use serde_json::json;
 use storage_approval::{
     Approval, Error, ExecuteOptions, Policy, RunSummary, ScanOptions, ScanProgress, Status,
@@ -33,7 +34,14 @@ Examples:
   storage-approval undo --audit-log .tidy-quarantine/audit.jsonl --execute
 
 Exit codes: 0 success; 1 refused (approval mismatch, unsafe report, audit chain broken),
-nothing touched; 2 usage or input error; 3 execute/undo finished but skipped some actions.";
+nothing touched; 2 usage or input error (and asking for a lock before one a parent
+`multilock run` holds); 3 execute/undo finished but skipped some actions; 75 a lock
+stayed busy past --lock-timeout.
+
+With a lock directory in use (--lock-dir, $MULTILOCK_DIR, or .multilock at the
+repository root), `execute --execute` and `undo --execute` work under the multilock
+lock `archive` (and those the report's policy names in `locks.also`); inside a
+`multilock run` holding them they use its hold.";
 
 /// Scan → report → human approval → verified execution with a tamper-evident audit
 /// trail and undo.
@@ -140,6 +148,8 @@ enum Command {
         /// Actions per group commit of the audit log.
         #[arg(long, default_value_t = storage_approval::DEFAULT_BATCH, hide = true)]
         batch: usize,
+        #[command(flatten)]
+        locks: LockArgs,
     },
     /// Audit log commands.
     Audit {
@@ -160,6 +170,8 @@ enum Command {
         /// Restores per group commit of the audit log.
         #[arg(long, default_value_t = storage_approval::DEFAULT_BATCH, hide = true)]
         batch: usize,
+        #[command(flatten)]
+        locks: LockArgs,
     },
 }
 
@@ -195,6 +207,10 @@ fn main() -> ExitCode {
             eprintln!("storage-approval: cannot write to standard output: {e}");
             ExitCode::from(exit::USAGE)
         }
+        Err(Failure::Lock(e)) => {
+            eprintln!("storage-approval: {}", escape(&e.to_string()));
+            ExitCode::from(multilock::subsystem::exit_code(&e))
+        }
     }
 }
 
@@ -207,6 +223,14 @@ type Out = PipeOut<Box<dyn Write>>;
 enum Failure {
     Tool(Error),
     Stdout(std::io::Error),
+    /// A subsystem lock could not be had (busy past the timeout, the order rule).
+    Lock(multilock::Error),
+}
+
+impl From<multilock::Error> for Failure {
+    fn from(e: multilock::Error) -> Failure {
+        Failure::Lock(e)
+    }
 }
 
 impl From<Error> for Failure {
@@ -335,9 +359,25 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             }
             Ok(exit::OK)
         }
-        Command::Execute { report, approval, execute, audit_log, quarantine, purge, batch } => {
+        Command::Execute {
+            report,
+            approval,
+            execute,
+            audit_log,
+            quarantine,
+            purge,
+            batch,
+            locks,
+        } => {
             let loaded = storage_approval::load_report(report)?;
             let approval = Approval::load_for_execute(approval)?;
+            // A dry run changes nothing: it takes no lock.
+            let lock = if *execute {
+                let root = Path::new(&loaded.report().root);
+                locks.locking("storage-approval").hold(root, &loaded.lock_names()?)?
+            } else {
+                None
+            };
             let options = ExecuteOptions {
                 execute: *execute,
                 audit_log: audit_log.clone(),
@@ -347,6 +387,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
                 checkpoint: crash_hook(),
             };
             let summary = storage_approval::execute(&loaded, &approval, &options)?;
+            release(lock)?;
             render_run(out, &summary, json, "execute")?;
             Ok(if summary.complete() { exit::OK } else { EXIT_SKIPPED })
         }
@@ -374,19 +415,33 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
                 }
             }
         }
-        Command::Undo { audit_log, execute, operator, batch } => {
+        Command::Undo { audit_log, execute, operator, batch, locks } => {
             let operator = operator
                 .clone()
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".into());
+            // The log lives in the tree it restores into (or names it with
+            // --audit-log): the lock directory is found from there.
+            let lock = if *execute {
+                let names = [storage_approval::ARCHIVE_LOCK];
+                locks.locking("storage-approval").hold(audit_log, &names)?
+            } else {
+                None
+            };
             let summary = storage_approval::undo(
                 audit_log,
                 &UndoOptions { execute: *execute, operator, batch: *batch },
             )?;
+            release(lock)?;
             render_run(out, &summary, json, "undo")?;
             Ok(if summary.complete() { exit::OK } else { EXIT_SKIPPED })
         }
     }
+}
+
+/// Releases the subsystem locks taken for a run, if any.
+fn release(lock: Option<SubsystemLock>) -> Result<(), Failure> {
+    Ok(lock.map(SubsystemLock::release).transpose()?.unwrap_or_default())
 }
 
 /// The crash tests' hook: with `STORAGE_APPROVAL_CRASH_AT=N`, `execute` kills

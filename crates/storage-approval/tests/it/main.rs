@@ -6,6 +6,7 @@ mod audit;
 mod crash;
 mod hostile;
 mod keep;
+mod locks;
 mod props;
 mod safety;
 mod util;
