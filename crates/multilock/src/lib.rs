@@ -123,6 +123,8 @@
 //! - Status never fails because of one lock: an unsafe lock file or foreign
 //!   metadata is that lock's [`LockStatus::problem`].
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod dir;
 mod error;
 mod guard;
