@@ -6,6 +6,7 @@ pub(crate) mod doclinks;
 pub(crate) mod failure_rules;
 pub(crate) mod multilock;
 pub(crate) mod storage_approval;
+pub(crate) mod tidy_run;
 
 use crate::util::Tools;
 
@@ -20,6 +21,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         failure_rules::scenario,
     ),
     ("storage-approval: scan, approve, execute, audit verify, undo", storage_approval::scenario),
+    (
+        "tidy run: the four phases under multilock, several copies at once, other writers beside",
+        tidy_run::scenario,
+    ),
 ];
 
 pub(crate) fn run() -> Result<(), String> {

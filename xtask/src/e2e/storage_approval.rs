@@ -11,7 +11,7 @@ use crate::e2e::ensure;
 use crate::util::{Tools, show};
 
 /// Every regular file below `dir` (relative path → contents), skipping `skip`.
-fn contents(dir: &Path, skip: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub(crate) fn contents(dir: &Path, skip: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
     fn walk(
         root: &Path,
         dir: &Path,
@@ -68,7 +68,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn make_old(path: &Path, days: u64) -> Result<(), String> {
+pub(crate) fn make_old(path: &Path, days: u64) -> Result<(), String> {
     let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
     std::fs::File::options()
         .write(true)
