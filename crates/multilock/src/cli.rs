@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::subsystem::parse_duration;
 use crate::{AcquireOptions, CanonicalOrder, Error, LockSet, LockStatus, command_line};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -27,7 +28,7 @@ use tidy_io::cli::exit;
 
 /// Exit code: a lock could not be had in time (`EX_TEMPFAIL`), unless
 /// `--conflict-exit-code` says otherwise.
-const EXIT_CONFLICT: u8 = 75;
+const EXIT_CONFLICT: u8 = exit::LOCKED;
 /// Exit code: the command could not be executed (found but not runnable).
 const EXIT_CANNOT_EXECUTE: u8 = 126;
 /// Exit code: the command was not found.
@@ -297,24 +298,6 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
     Ok(finished.exit_code())
 }
 
-/// Seconds (`2`, `0.5`) or a number with a unit (`500ms`, `10s`, `2m`, `1h`).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid =
-        || format!("invalid duration {text:?}: expected seconds like 2.5, or 500ms, 10s, 2m, 1h");
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number.parse().map_err(|_| invalid())?;
-    let scale = match unit {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(invalid()),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|_| invalid())
-}
-
 fn render_status_text(dir: &std::path::Path, statuses: &[LockStatus], all: bool) -> String {
     if statuses.is_empty() {
         let what = if all { "no locks known" } else { "no locks held" };
@@ -404,17 +387,3 @@ fn render_status_json(statuses: &[LockStatus]) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_accept_seconds_and_units_and_refuse_garbage() {
-        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        for bad in ["", "abc", "-1", "1x", "1e3", "nan", "1..2"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
-}

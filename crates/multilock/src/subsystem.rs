@@ -316,4 +316,15 @@ mod tests {
         lock.release().unwrap();
         drop(set.try_acquire(&["docs"]).unwrap());
     }
+
+    #[cfg(feature = "cli")]
+    #[test]
+    fn durations_accept_seconds_and_units_and_refuse_garbage() {
+        assert_eq!(parse_duration("2.5"), Ok(std::time::Duration::from_millis(2500)));
+        assert_eq!(parse_duration("500ms"), Ok(std::time::Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(std::time::Duration::from_secs(120)));
+        for bad in ["", "abc", "-1", "1x", "1e3", "nan", "1..2"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 }
