@@ -41,6 +41,8 @@
 mod approval;
 mod audit;
 mod batch;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod dirs;
 mod error;
 mod execute;
