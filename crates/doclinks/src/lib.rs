@@ -38,6 +38,8 @@
 
 mod backup;
 mod check;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod discover;
 mod error;
