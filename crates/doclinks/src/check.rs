@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
+use crate::cache::{self, Cache, Stamp};
 use crate::config::Config;
 use crate::error::Error;
 use crate::extract::{Extracted, extract, html_page_anchors};
@@ -44,12 +45,15 @@ pub struct CheckOptions {
     root: PathBuf,
     paths: Vec<PathBuf>,
     nav_only: bool,
-    changed_since: Option<String>,
+    since: Option<(String, Since)>,
     fragments: bool,
     config: Option<Config>,
     platform: Option<Platform>,
     list_links: bool,
     progress: Option<ProgressFn>,
+    cache: bool,
+    /// The root whose cache a check of another tree reads (and never writes).
+    borrowed_cache: Option<PathBuf>,
 }
 
 impl CheckOptions {
@@ -60,13 +64,23 @@ impl CheckOptions {
             root: root.into(),
             paths: Vec::new(),
             nav_only: false,
-            changed_since: None,
+            since: None,
             fragments: true,
             config: None,
             platform: None,
             list_links: false,
             progress: None,
+            cache: true,
+            borrowed_cache: None,
         }
+    }
+
+    /// Whether pages are taken from, and written to, the cache in
+    /// `ROOT/.doclinks/cache` (on by default): an unchanged page is neither
+    /// read nor parsed again.
+    pub fn cache(mut self, yes: bool) -> CheckOptions {
+        self.cache = yes;
+        self
     }
 
     /// Also lists every link of the checked files with where it leads
@@ -89,10 +103,19 @@ impl CheckOptions {
         self
     }
 
-    /// Checks the files changed since `rev` and every file linking to a changed,
-    /// renamed or deleted file.
+    /// Reports only the findings introduced since `rev`: those the tree at
+    /// `rev` did not have (matched by file, destination and occurrence, not by
+    /// line), and links into pages deleted or renamed since.
     pub fn changed_since(mut self, rev: Option<String>) -> CheckOptions {
-        self.changed_since = rev;
+        self.since = rev.map(|rev| (rev, Since::New));
+        self
+    }
+
+    /// Checks the files changed since `rev` and every file linking to a
+    /// changed, renamed or deleted file, and reports all their findings, old
+    /// ones included.
+    pub fn affected_since(mut self, rev: Option<String>) -> CheckOptions {
+        self.since = rev.map(|rev| (rev, Since::Affected));
         self
     }
 
@@ -127,6 +150,36 @@ impl CheckOptions {
     }
 }
 
+/// How a revision narrows a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    /// Only findings the tree at the revision did not have.
+    New,
+    /// Every finding of the files a change since the revision affects.
+    Affected,
+}
+
+impl CheckOptions {
+    /// The options for checking the tree as it was at a revision, written to
+    /// `root`: the same platform, configuration and fragment rules, every file,
+    /// every link listed.
+    pub(crate) fn at_revision(&self, root: &Path) -> CheckOptions {
+        CheckOptions {
+            root: root.to_path_buf(),
+            paths: Vec::new(),
+            nav_only: false,
+            since: None,
+            fragments: self.fragments,
+            config: self.config.clone(),
+            platform: self.platform,
+            list_links: true,
+            progress: None,
+            cache: self.cache,
+            borrowed_cache: self.cache.then(|| self.root.clone()),
+        }
+    }
+}
+
 /// Checks a Markdown tree and returns every broken link with a fix proposal.
 pub fn check(options: &CheckOptions) -> Result<Report, Error> {
     check_and_resolve(options, &[]).map(|(report, _)| report)
@@ -144,12 +197,24 @@ pub(crate) fn check_and_resolve(
     if !root.is_dir() {
         return Err(Error::input(format!("root {} is not a directory", options.root.display())));
     }
+    // A bad revision fails before the walk.
+    let new_since = match &options.since {
+        Some((rev, Since::New)) => Some((rev, git::changed_since(&root, rev)?)),
+        _ => None,
+    };
     let handle = tidy_io::Root::open(&root)?;
     let config = match &options.config {
         Some(config) => config.clone(),
         None => Config::discover_in(&handle)?,
     };
     let warnings = Mutex::new(Vec::new());
+    let cache = match (&options.borrowed_cache, options.cache) {
+        (_, false) => None,
+        (Some(from), true) => {
+            tidy_io::Root::open(from).ok().map(|from| Cache::load(&from, false, &warnings))
+        }
+        (None, true) => Some(Cache::load(&handle, true, &warnings)),
+    };
     let tree = Tree::walk(TreeRoot::new(handle, config.max_file_size), &warnings)?;
     let (forced, chosen_by) = match (options.platform, config.platform) {
         (Some(p), _) => (Some(p), "--platform"),
@@ -161,7 +226,7 @@ pub(crate) fn check_and_resolve(
         Some(p @ (Platform::GitHub | Platform::GitLab)) => (p, None),
         _ => platform::host(&tree),
     };
-    let docs = Docs::new(&tree, &warnings);
+    let mut docs = Docs::new(&tree, &warnings, cache);
     // Every page is parsed before the model is built: routes come from front
     // matter, and a DocFX base path from the pages' links.
     (0..tree.files.len()).into_par_iter().filter(|&i| is_markdown(&tree.files[i])).for_each(|i| {
@@ -173,11 +238,19 @@ pub(crate) fn check_and_resolve(
         detected
     };
     let model = Model::build(&tree, sites, host, config.base_path.as_deref(), &docs, &warnings);
+    // Written once the model has read the front matter it needs: the cache
+    // keeps those keys parsed.
+    if let Some(cache) = docs.cache.take() {
+        cache.store(tree.root.handle(), &warnings);
+    }
     let info = platform_info(&model, chosen_by);
     let engine = Engine::new(&tree, &config, options, docs, model);
     let answers = queries.iter().map(|(file, dest)| engine.resolves(file, dest)).collect();
     let mut report = engine.run(options)?;
     report.platform = info;
+    if let Some((rev, touched)) = new_since {
+        report = crate::since::new_only(options, &root, rev, &touched, report)?;
+    }
     Ok((report, answers))
 }
 
@@ -203,7 +276,9 @@ type Anchors = Arc<HashSet<String>>;
 /// Every page of the tree, read and parsed at most once.
 pub(crate) struct Docs<'t> {
     tree: &'t Tree,
-    docs: Vec<OnceLock<Option<Extracted>>>,
+    docs: Vec<OnceLock<Option<Arc<Extracted>>>>,
+    /// Until every page is parsed: then it is written and dropped.
+    cache: Option<Cache>,
     /// Anchors per page in the first flavor asked for, computed once; pages
     /// asked for in another flavor too (links from another site) in `other`.
     anchors: Vec<OnceLock<(usize, Anchors)>>,
@@ -220,10 +295,11 @@ impl Pages for Docs<'_> {
 }
 
 impl<'t> Docs<'t> {
-    fn new(tree: &'t Tree, warnings: &'t Mutex<Vec<Warning>>) -> Docs<'t> {
+    fn new(tree: &'t Tree, warnings: &'t Mutex<Vec<Warning>>, cache: Option<Cache>) -> Docs<'t> {
         Docs {
             tree,
             docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+            cache,
             anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             other: Mutex::new(HashMap::new()),
             warnings,
@@ -235,14 +311,20 @@ impl<'t> Docs<'t> {
         if !has_anchors(&self.tree.files[index]) {
             return None;
         }
-        self.docs[index].get_or_init(|| self.read(index)).as_ref()
+        self.docs[index].get_or_init(|| self.read(index)).as_deref()
     }
 
-    fn read(&self, index: usize) -> Option<Extracted> {
+    fn read(&self, index: usize) -> Option<Arc<Extracted>> {
         let rel = &self.tree.files[index];
+        if let Some(cache) = self.cache.as_ref().filter(|_| is_markdown(rel))
+            && let Some(stamp) = self.tree.root.stamp(rel)
+            && let Some(doc) = cache.by_stamp(rel, &stamp)
+        {
+            return Some(doc);
+        }
         let warn = |message: String| push_warning(self.warnings, &self.tree.abs(rel), message);
-        let bytes = match self.tree.root.read(rel) {
-            Ok(bytes) => bytes,
+        let (bytes, stamp) = match self.tree.root.read_stamped(rel) {
+            Ok(read) => read,
             Err(message) => {
                 warn(message);
                 return None;
@@ -255,10 +337,10 @@ impl<'t> Docs<'t> {
         if is_html(rel) {
             // A page is only a link target: its anchors are all that is needed,
             // and a legacy encoding must not hide the ASCII ids in it.
-            return Some(html_page_anchors(&String::from_utf8_lossy(&bytes)));
+            return Some(Arc::new(html_page_anchors(&String::from_utf8_lossy(&bytes))));
         }
         match String::from_utf8(bytes) {
-            Ok(text) => Some(extract(&text)),
+            Ok(text) => Some(self.extract(rel, stamp, &text)),
             Err(e) => {
                 let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -266,9 +348,21 @@ impl<'t> Docs<'t> {
                     "not valid UTF-8 (line {line}): checked from a lossy decode, never rewritten"
                 ));
                 self.lossy.lock().expect("lossy pages lock").push(rel.clone());
-                Some(extract(&String::from_utf8_lossy(e.as_bytes())))
+                Some(Arc::new(extract(&String::from_utf8_lossy(e.as_bytes()))))
             }
         }
+    }
+
+    /// The links and anchors of a page's text: from the cache when a page
+    /// with these bytes was extracted before.
+    fn extract(&self, rel: &str, stamp: Option<Stamp>, text: &str) -> Arc<Extracted> {
+        let Some(cache) = &self.cache else { return Arc::new(extract(text)) };
+        let hash = cache::hash(text.as_bytes());
+        let doc = cache.by_content(&hash).unwrap_or_else(|| Arc::new(extract(text)));
+        if let Some(stamp) = stamp {
+            cache.record(rel, stamp, hash, &doc);
+        }
+        doc
     }
 
     /// The anchors of a page in a flavor, with those of the files it includes.
@@ -380,9 +474,9 @@ impl<'t> Engine<'t> {
             } else {
                 self.under_paths(&markdown, &options.paths)?
             };
-            let changed = match &options.changed_since {
-                Some(rev) => Some(git::changed_since(&self.tree.root, rev)?),
-                None => None,
+            let changed = match &options.since {
+                Some((rev, Since::Affected)) => Some(git::changed_since(&self.tree.root, rev)?),
+                _ => None,
             };
             // The reverse link index needs every file's links, not just the selected ones.
             let scope = if changed.is_some() { &markdown } else { &selected };

@@ -66,9 +66,15 @@ Exit codes: 0 no broken links (or --report-only), 1 broken links, 2 usage or inp
         /// Only check pages reachable from navigation files; list the pages none reaches.
         #[arg(long)]
         nav_only: bool,
-        /// Check files changed since REV and every file linking to a changed, renamed or deleted file.
+        /// Report only findings introduced since REV: those the tree at REV did not have
+        /// (matched by file, destination and occurrence, not line), and links into pages
+        /// deleted or renamed since.
         #[arg(long, value_name = "REV", conflicts_with = "nav_only")]
         changed_since: Option<String>,
+        /// Check files changed since REV and every file linking to a changed, renamed or
+        /// deleted file, and report all their findings, old ones included.
+        #[arg(long, value_name = "REV", conflicts_with_all = ["nav_only", "changed_since"])]
+        affected_since: Option<String>,
         /// Exit 0 even when broken links are found.
         #[arg(long)]
         report_only: bool,
@@ -211,6 +217,9 @@ struct Scan {
     /// Configuration file [default: ROOT/doclinks.toml if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Neither read nor write the page cache in ROOT/.doclinks/cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -347,11 +356,23 @@ fn say(line: &str) {
 /// Runs one command; what it prints to stdout goes to `out`.
 fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
     match cli.command {
-        Command::Check { scan, format, nav_only, changed_since, report_only, list_links } => {
+        Command::Check {
+            scan,
+            format,
+            nav_only,
+            changed_since,
+            affected_since,
+            report_only,
+            list_links,
+        } => {
             let located = locate(scan.root.as_deref())?;
             let style = located.style(tidy_io::cli::color());
             let report = scan_tree(&scan, &located, |o| {
-                o.nav_only(nav_only).changed_since(changed_since).list_links(list_links)
+                let o = o.nav_only(nav_only).list_links(list_links);
+                match affected_since {
+                    Some(rev) => o.affected_since(Some(rev)),
+                    None => o.changed_since(changed_since),
+                }
             })?;
             let format = match format {
                 OutputFormat::Human => Format::Human,
@@ -572,6 +593,7 @@ fn scan_tree(
     let mut options = CheckOptions::new(&located.root)
         .paths(paths)
         .fragments(!scan.no_fragments)
+        .cache(!scan.no_cache)
         .platform(scan.platform.map(PlatformArg::platform));
     if let Some(path) = &scan.config {
         options = options.config(Config::load(path)?);

@@ -20,6 +20,7 @@ use comrak::nodes::{AstNode, NodeValue, Sourcepos};
 use comrak::{Arena, Options, parse_document};
 use regex::Regex;
 
+use crate::cache::{Reader, Writer};
 use crate::slug::{Flavor, Slugger, slug_as};
 
 /// How a link is written in the source.
@@ -170,6 +171,112 @@ impl Extracted {
             }
         }
         out
+    }
+}
+
+impl Form {
+    fn code(self) -> u8 {
+        match self {
+            Form::Inline => 0,
+            Form::Image => 1,
+            Form::Definition => 2,
+            Form::Autolink => 3,
+            Form::Html => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Form> {
+        [Form::Inline, Form::Image, Form::Definition, Form::Autolink, Form::Html]
+            .get(usize::from(code))
+            .copied()
+    }
+}
+
+impl Extracted {
+    /// Writes what a check needs of the page to the cache (`cache.rs`).
+    pub(crate) fn encode(&self, out: &mut Writer) {
+        out.len(self.links.len());
+        for link in &self.links {
+            out.str(&link.raw);
+            // Most destinations are written as the renderer sees them.
+            out.opt((link.dest != link.raw).then_some(link.dest.as_str()));
+            out.u64(link.span.start as u64);
+            out.u64(link.span.end as u64);
+            out.u32(link.line);
+            out.u32(link.column);
+            out.0.push(link.form.code());
+        }
+        out.len(self.headings.len());
+        for heading in &self.headings {
+            out.str(&heading.text);
+            out.opt(heading.explicit.as_deref());
+            out.opt(heading.bare.as_deref());
+            out.0.push(u8::from(heading.term));
+        }
+        let mut ids: Vec<&String> = self.ids.iter().collect();
+        ids.sort();
+        out.strs(ids.into_iter());
+        out.strs(self.footnotes.iter());
+        out.strs(self.labels.iter());
+        out.strs(self.includes.iter());
+        out.len(self.tabs.len());
+        for (before, title) in &self.tabs {
+            out.u64(*before as u64);
+            out.str(title);
+        }
+        out.0.push(u8::from(self.generated_ids));
+        // Front matter a site model parsed is kept parsed; YAML nobody read
+        // yet (a GitHub tree never does) as text.
+        let parsed = self.front.get();
+        out.opt(self.front_yaml.as_deref().filter(|_| parsed.is_none()));
+        match parsed {
+            Some(front) => {
+                out.0.push(1);
+                for key in [&front.id, &front.slug, &front.uid, &front.url] {
+                    out.opt(key.as_deref());
+                }
+                out.strs(front.aliases.iter());
+            }
+            None => out.0.push(0),
+        }
+    }
+
+    /// Reads what [`Extracted::encode`] wrote; `None` when it is damaged.
+    pub(crate) fn decode(input: &mut Reader<'_>) -> Option<Extracted> {
+        let mut out = Extracted::default();
+        let count = input.len()?;
+        out.links.reserve(count.min(input.0.len()));
+        for _ in 0..count {
+            let raw = input.string()?;
+            let dest = input.opt()?.unwrap_or_else(|| raw.clone());
+            let start = usize::try_from(input.u64()?).ok()?;
+            let end = usize::try_from(input.u64()?).ok()?;
+            let (line, column) = (input.u32()?, input.u32()?);
+            let form = Form::from_code(input.byte()?)?;
+            out.links.push(RawLink { dest, raw, span: start..end, line, column, form });
+        }
+        for _ in 0..input.len()? {
+            let text = input.string()?;
+            let (explicit, bare) = (input.opt()?, input.opt()?);
+            let term = input.byte()? == 1;
+            out.headings.push(Heading { text, explicit, bare, term });
+        }
+        out.ids = input.strs()?.into_iter().collect();
+        out.footnotes = input.strs()?;
+        out.labels = input.strs()?;
+        out.includes = input.strs()?;
+        for _ in 0..input.len()? {
+            let before = usize::try_from(input.u64()?).ok()?;
+            out.tabs.push((before, input.string()?));
+        }
+        out.generated_ids = input.byte()? == 1;
+        out.front_yaml = input.opt()?;
+        if input.byte()? == 1 {
+            let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
+            let aliases = input.strs()?;
+            let _ = out.front.set(Front { id, slug, uid, url, aliases });
+        }
+        Some(out)
     }
 }
 

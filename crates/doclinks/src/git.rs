@@ -137,11 +137,16 @@ pub(crate) fn previous_version(
 }
 
 /// Paths changed since a revision, relative to the root.
+#[derive(Debug, Default)]
 pub(crate) struct Touched {
     /// Added or modified files (checked themselves).
     pub(crate) changed: HashSet<String>,
     /// Every changed, added, deleted or renamed path (old and new).
     pub(crate) touched: HashSet<String>,
+    /// Renamed files, old path → new path.
+    pub(crate) renamed: HashMap<String, String>,
+    /// Paths that are gone since the revision: deleted, or renamed away.
+    pub(crate) gone: HashSet<String>,
 }
 
 /// What changed since `rev`: committed, staged, unstaged and untracked.
@@ -160,15 +165,20 @@ pub(crate) fn changed_since(root: &Path, rev: &str) -> Result<Touched, Error> {
     .ok_or_else(|| Error::git(format!("diff {rev}"), "cannot list changed files"))?;
     let untracked =
         run(root, &["ls-files", "--others", "--exclude-standard", "-z"]).unwrap_or_default();
-    let mut touched = Touched { changed: HashSet::new(), touched: HashSet::new() };
+    let mut touched = Touched::default();
     for status in parse_name_status(&diff) {
         match status {
-            Status::Moved { old, new, .. } => {
+            Status::Moved { old, new, copy } => {
+                if !copy {
+                    touched.gone.insert(old.clone());
+                    touched.renamed.insert(old.clone(), new.clone());
+                }
                 touched.touched.insert(old);
                 touched.touched.insert(new.clone());
                 touched.changed.insert(new);
             }
             Status::Deleted(path) => {
+                touched.gone.insert(path.clone());
                 touched.touched.insert(path);
             }
             Status::Changed(path) => {
@@ -182,6 +192,47 @@ pub(crate) fn changed_since(root: &Path, rev: &str) -> Result<Touched, Error> {
         touched.changed.insert(path.to_owned());
     }
     Ok(touched)
+}
+
+/// Writes the files of the root as they were at `rev` into the empty
+/// directory `dest`, without touching the repository's index or work tree (a
+/// throwaway index file in `scratch`). `Ok(false)`: the root did not exist at
+/// `rev`, so nothing was written.
+pub(crate) fn tree_at(root: &Path, rev: &str, scratch: &Path, dest: &Path) -> Result<bool, Error> {
+    let prefix = run(root, &["rev-parse", "--show-prefix"])
+        .ok_or_else(|| Error::git("rev-parse --show-prefix", "not in a git repository"))?;
+    let prefix = prefix.trim_end_matches(['\n', '\r']).trim_end_matches('/');
+    let tree =
+        if prefix.is_empty() { format!("{rev}^{{tree}}") } else { format!("{rev}:{prefix}") };
+    if run(root, &["cat-file", "-t", &tree]).is_none_or(|kind| kind.trim() != "tree") {
+        return Ok(false);
+    }
+    let index = scratch.join("index");
+    // From a subdirectory, `checkout-index --all` would write only the index
+    // entries under it: run at the top, where the index holds the root's files.
+    let top = top_level(root).unwrap_or_else(|| root.to_path_buf());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(&top)
+            .args(args)
+            .env("GIT_INDEX_FILE", &index)
+            .output()
+            .map_err(|e| Error::git(args.join(" "), format!("cannot run git: {e}")))
+            .and_then(|out| {
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    Err(Error::git(args.join(" "), stderr.trim().to_owned()))
+                }
+            })
+    };
+    git(&["read-tree", &tree])?;
+    // `--prefix` is where the files go: the destination, with a trailing slash.
+    let prefix = format!("--prefix={}/", dest.display());
+    git(&["checkout-index", "--all", "--force", &prefix])?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@
 //! ```
 
 mod backup;
+mod cache;
 mod check;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -54,6 +55,7 @@ mod platform;
 mod render;
 mod report;
 mod resolve;
+mod since;
 mod site;
 mod slug;
 mod suggest;

@@ -177,6 +177,9 @@ fn counts_line(s: &Summary) -> String {
     if s.ignored > 0 || s.historical > 0 {
         let _ = write!(line, ", {} ignored, {} historical", s.ignored, s.historical);
     }
+    if let Some(old) = s.preexisting {
+        let _ = write!(line, "; {old} older findings, already there at the revision, not shown");
+    }
     line
 }
 
@@ -204,7 +207,7 @@ fn finding_json(f: &Finding, style: &Style) -> Value {
 
 fn report_json(report: &Report, style: &Style) -> Value {
     let s = &report.summary;
-    json!({
+    let mut value = json!({
         "summary": {
             "files": s.files,
             "links": s.links,
@@ -226,7 +229,11 @@ fn report_json(report: &Report, style: &Style) -> Value {
             "path": w.path.display().to_string(),
             "message": w.message,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if let Some(old) = s.preexisting {
+        value["summary"]["preexisting"] = json!(old);
+    }
+    value
 }
 
 fn platform_json(info: &crate::platform::PlatformInfo) -> Value {

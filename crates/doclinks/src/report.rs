@@ -205,6 +205,9 @@ pub struct Summary {
     pub historical: usize,
     /// Broken links with a high-confidence fix.
     pub fixable_high: usize,
+    /// With `--changed-since`: findings the tree already had at the revision,
+    /// not reported.
+    pub preexisting: Option<usize>,
 }
 
 /// The result of a check.

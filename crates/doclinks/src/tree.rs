@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use ignore::{WalkBuilder, WalkState};
 
+use crate::cache::Stamp;
 use crate::error::Error;
 use crate::report::Warning;
 
@@ -58,9 +59,16 @@ impl TreeRoot {
     /// The regular file at `rel` (root-relative, `/`-separated), read below the
     /// root with the size cap; `Err` is the warning to show for it.
     pub(crate) fn read(&self, rel: &str) -> Result<Vec<u8>, String> {
-        let resolved = || self.dir.read(Path::new(rel), self.limit).map(|loaded| loaded.bytes);
+        self.read_stamped(rel).map(|(bytes, _)| bytes)
+    }
+
+    /// [`TreeRoot::read`], with the stamp of the file the bytes were read from
+    /// (`None` for a page reached through a symlink).
+    pub(crate) fn read_stamped(&self, rel: &str) -> Result<(Vec<u8>, Option<Stamp>), String> {
+        let resolved =
+            || self.dir.read(Path::new(rel), self.limit).map(|loaded| (loaded.bytes, None));
         let read = match self.dir_handle(parent(rel)) {
-            Some(dir) => match dir.read_regular(std::ffi::OsStr::new(file_name(rel)), self.limit) {
+            Some(dir) => match self.read_in(&dir, file_name(rel)) {
                 // A symlinked page: resolved from the root, followed only inside it.
                 Err(tidy_io::Error::Symlink { .. }) => resolved(),
                 read => read,
@@ -68,6 +76,33 @@ impl TreeRoot {
             None => resolved(),
         };
         read.map_err(|e| self.unreadable(rel, &e))
+    }
+
+    /// Reads the regular file `name` of `dir` up to the size cap, with the
+    /// stamp `fstat` gives the open file.
+    fn read_in(&self, dir: &tidy_io::Dir, name: &str) -> tidy_io::Result<(Vec<u8>, Option<Stamp>)> {
+        let (file, stat) = dir.open_regular(std::ffi::OsStr::new(name))?;
+        let path = dir.join(name);
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
+        if size > self.limit {
+            return Err(tidy_io::Error::TooLarge { path, limit: self.limit });
+        }
+        let capacity = usize::try_from(size).unwrap_or(0).saturating_add(1);
+        let bytes = tidy_io::read_to_end_capped(file, self.limit, &path, capacity)?;
+        Ok((bytes, Some(Stamp::of(&stat))))
+    }
+
+    /// The stamp of the regular file at `rel` (an `lstat` in its directory,
+    /// the file not opened); `None` for anything else, or when it cannot be had.
+    pub(crate) fn stamp(&self, rel: &str) -> Option<Stamp> {
+        let dir = self.dir_handle(parent(rel))?;
+        let stat = dir.stat(std::ffi::OsStr::new(file_name(rel))).ok()??;
+        tidy_io::is_regular(&stat).then(|| Stamp::of(&stat))
+    }
+
+    /// The opened root.
+    pub(crate) fn handle(&self) -> &tidy_io::Root {
+        &self.dir
     }
 
     /// The handle on the directory `rel` of the tree (never reached through a

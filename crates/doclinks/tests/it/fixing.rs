@@ -79,7 +79,10 @@ fn dry_run_writes_nothing_and_plan_covers_every_finding() {
     assert_eq!(code, 1);
     assert!(stdout.contains("would fix 3 links in 1 files; nothing written (dry run)"), "{stdout}");
     assert_eq!(dir.read("README.md"), before);
-    assert!(!dir.join(".doclinks").exists());
+    // No backup; the page cache is all there is (kept out of git by its own
+    // `.gitignore`).
+    assert!(!dir.join(".doclinks/backups").exists());
+    assert!(dir.join(".doclinks/cache/.gitignore").exists());
     let plan: serde_json::Value = serde_json::from_str(&dir.read("plan.json")).unwrap();
     let findings = plan["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 5);

@@ -314,7 +314,7 @@ fn a_page_with_a_second_hard_link_is_skipped_and_both_names_keep_the_old_bytes()
     let second = if other.exists() { other } else { dir.join(".hidden/other-name.md") };
     assert_eq!(std::fs::read_to_string(&second).unwrap(), FIXABLE);
     assert_eq!(std::fs::metadata(dir.join("README.md")).unwrap().nlink(), 2, "still one file");
-    assert!(!dir.join(".doclinks").exists(), "nothing to write, no backup");
+    assert!(!dir.join(".doclinks/backups").exists(), "nothing to write, no backup");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The one integration-test binary of doclinks. Each module says what belongs in it.
 
+mod cache;
+mod cache_props;
 mod cli;
 mod findings;
 mod fixing;
@@ -9,6 +11,7 @@ mod platform_props;
 mod platforms;
 mod props;
 mod restore;
+mod since;
 mod snapshots;
 mod triage;
 mod util;

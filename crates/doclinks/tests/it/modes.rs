@@ -1,22 +1,16 @@
 //! Nav-only mode (README, SUMMARY.md, mkdocs.yml, toc.yml, configured nav) and
-//! `--changed-since` with its reverse link index.
+//! `--affected-since` with its reverse link index.
 
-use crate::util::{Dir, tree};
+use crate::util::{Dir, check_json, lines_of, tree};
 
 fn json(dir: &Dir, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["check", "--format", "json"];
-    all.extend_from_slice(args);
-    let (_, stdout, stderr) = dir.run(&all);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"))
+    check_json(dir, args)
 }
 
 fn files(value: &serde_json::Value) -> Vec<String> {
-    value["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| format!("{} {}", f["file"].as_str().unwrap(), f["target"].as_str().unwrap()))
-        .collect()
+    lines_of(value, "findings", |f| {
+        format!("{} {}", f["file"].as_str().unwrap(), f["target"].as_str().unwrap())
+    })
 }
 
 #[test]
@@ -75,7 +69,7 @@ nav = [\"extra/listed.md\"]
 }
 
 #[test]
-fn changed_since_checks_changed_files_and_files_linking_to_them() {
+fn affected_since_checks_changed_files_and_files_linking_to_them() {
     let dir = tree(
         "//- docs/setup.md
 # Setup
@@ -92,12 +86,12 @@ fn changed_since_checks_changed_files_and_files_linking_to_them() {
     dir.git(&["commit", "-q", "-m", "base"]);
     dir.git(&["mv", "docs/setup.md", "docs/install.md"]);
     dir.write("docs/new.md", "[new breakage](missing.md)\n");
-    let value = json(&dir, &["--changed-since", "HEAD"]);
+    let value = json(&dir, &["--affected-since", "HEAD"]);
     assert_eq!(files(&value), ["docs/new.md missing.md", "docs/usage.md setup.md"]);
     assert_eq!(value["findings"][1]["fix"]["new_target"], "install.md");
     assert_eq!(value["summary"]["files"], 3, "new.md, usage.md and the renamed install.md");
 
-    let (code, _, stderr) = dir.run(&["check", "--changed-since", "no-such-rev"]);
+    let (code, _, stderr) = dir.run(&["check", "--affected-since", "no-such-rev"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("`no-such-rev` is not a revision"), "{stderr}");
 }

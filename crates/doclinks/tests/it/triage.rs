@@ -61,8 +61,8 @@ fn a_reviewed_plan_is_applied_in_one_step_with_one_backup() {
         "{stdout}"
     );
     assert!(
-        !dir.join("gone.md").exists() && !dir.join(".doclinks").exists(),
-        "a dry run writes nothing"
+        !dir.join("gone.md").exists() && !dir.join(".doclinks/backups").exists(),
+        "a dry run writes nothing but the page cache"
     );
 
     let config_before = dir.read("doclinks.toml");

@@ -108,3 +108,25 @@ pub(crate) fn redactions(dir: &Dir) -> insta::Settings {
     settings.set_prepend_module_to_snapshot(false);
     settings
 }
+
+/// `doclinks check --format json ARGS` in `dir`, parsed.
+pub(crate) fn check_json(dir: &Dir, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let (_, stdout, stderr) = dir.run(&all);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}{stderr}"))
+}
+
+/// One line per element of the array `value[key]`, made by `line`.
+pub(crate) fn lines_of(
+    value: &serde_json::Value,
+    key: &str,
+    line: impl Fn(&serde_json::Value) -> String,
+) -> Vec<String> {
+    value[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {value}"))
+        .iter()
+        .map(line)
+        .collect()
+}

@@ -1,0 +1,493 @@
+//! The on-disk cache of what each page contributes to a check: per page, the
+//! SHA-256 of its bytes → its extracted links and anchors ([`Extracted`]).
+//!
+//! It lives in `ROOT/.doclinks/cache` (a `.gitignore` of `*` is written inside,
+//! so git never sees it) as [`SHARDS`] files, each holding the pages whose path
+//! falls in it. A shard starts with a magic line, the format version and the
+//! tool's identity (its version and the size and time of its executable: any
+//! other build of doclinks extracts under other rules and rebuilds the cache),
+//! and ends with the SHA-256 of what comes before.
+//!
+//! A page is taken from the cache without being read when its size, mtime and
+//! inode are those recorded and its mtime is more than [`RACY`] older than the
+//! shard (a file changed within the same clock tick as the write cannot be
+//! told apart by its stamp, as with git's index); else it is read and hashed,
+//! and found by its content: a renamed or copied page, and the tree at another
+//! revision, hit too. Only shards that changed are written, atomically.
+//! A corrupt or foreign shard is a warning; it is ignored and rebuilt.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::extract::Extracted;
+use crate::report::Warning;
+use crate::tree::push_warning;
+
+/// Where the cache lives, below the root.
+pub(crate) const DIR: [&str; 2] = [".doclinks", "cache"];
+
+/// How many files the cache is split into: an edit rewrites one of them.
+const SHARDS: usize = 64;
+
+/// The first bytes of every shard.
+const MAGIC: &[u8] = b"doclinks page cache\n";
+
+/// Bumped whenever the encoding of a shard changes.
+const FORMAT: u32 = 1;
+
+/// A file whose mtime is this close to the shard's write is always re-read.
+const RACY: Duration = Duration::from_secs(2);
+
+/// The largest shard read back (a cache is far smaller than the tree).
+const SHARD_LIMIT: u64 = 1 << 30;
+
+/// The SHA-256 of a page's bytes.
+pub(crate) type Hash = [u8; 32];
+
+/// What the file system says about a page, enough to tell it unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) len: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub(crate) mtime: i128,
+    pub(crate) ino: u64,
+}
+
+impl Stamp {
+    pub(crate) fn of(stat: &tidy_io::Stat) -> Stamp {
+        Stamp {
+            len: u64::try_from(stat.st_size).unwrap_or(0),
+            mtime: i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
+            ino: stat.st_ino,
+        }
+    }
+}
+
+/// One page as the cache keeps it.
+struct Entry {
+    stamp: Stamp,
+    hash: Hash,
+    doc: Arc<Extracted>,
+}
+
+/// A loaded entry, and whether its stamp alone may be trusted.
+struct Known {
+    entry: Entry,
+    trusted: bool,
+}
+
+/// The cache of one check.
+pub(crate) struct Cache {
+    path: PathBuf,
+    by_path: HashMap<String, Known>,
+    by_hash: HashMap<Hash, Arc<Extracted>>,
+    /// Shards read back whole with this tool's identity.
+    sound: Vec<bool>,
+    /// Shards there was a file for, sound or not.
+    existed: Vec<bool>,
+    /// Shards holding a page that was not found by its stamp this time.
+    dirty: Vec<AtomicBool>,
+    /// Every page's entry in this check.
+    seen: Mutex<Vec<(String, Entry)>>,
+    /// Whether pages are looked up by path and stamp and the cache written:
+    /// not when another tree (the root at a revision) borrows it.
+    own: bool,
+}
+
+/// This build of doclinks: what the cache's rules of extraction come from.
+fn tool() -> &'static str {
+    static TOOL: LazyLock<String> = LazyLock::new(|| {
+        let exe = std::env::current_exe()
+            .and_then(std::fs::metadata)
+            .map(|m| {
+                let time = m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+                format!("{} {}", m.len(), time.map_or(0, |t| t.as_nanos()))
+            })
+            .unwrap_or_default();
+        format!("{} {} {exe}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+    });
+    &TOOL
+}
+
+/// Which shard a page is in: FNV-1a of its path, stable across runs and builds.
+fn shard_of(path: &str) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in path.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % SHARDS as u64) as usize
+}
+
+/// What one shard file held when the cache was loaded.
+enum Shard {
+    Read(Vec<(String, Known)>),
+    /// No file (yet).
+    Missing,
+    /// Another build's or format's cache: rebuilt quietly, as expected after
+    /// an upgrade.
+    Other,
+    /// Not a sound cache file: a warning, then rebuilt.
+    Bad(String),
+}
+
+fn shard_name(shard: usize) -> String {
+    format!("pages-{shard:02}.bin")
+}
+
+impl Cache {
+    /// The cache of the tree at `root` (empty where there is none yet). With
+    /// `own` false it only answers by content and is never written.
+    pub(crate) fn load(root: &tidy_io::Root, own: bool, warnings: &Mutex<Vec<Warning>>) -> Cache {
+        let path = DIR.iter().fold(root.path().to_path_buf(), |p, part| p.join(part));
+        let dir = root.dir().open_beneath(&DIR, false).ok();
+        let loaded: Vec<Shard> = (0..SHARDS)
+            .into_par_iter()
+            .map(|shard| {
+                let Some(dir) = &dir else { return Shard::Missing };
+                let name = shard_name(shard);
+                match dir.read_regular(OsStr::new(&name), SHARD_LIMIT) {
+                    Ok(bytes) => match decode_shard(&bytes) {
+                        Ok(entries) => Shard::Read(entries),
+                        Err(None) => Shard::Other,
+                        Err(Some(problem)) => Shard::Bad(problem),
+                    },
+                    Err(e) if e.is_not_found() => Shard::Missing,
+                    Err(e) => Shard::Bad(format!("cannot read it: {}", e.reason())),
+                }
+            })
+            .collect();
+        let mut cache = Cache {
+            path,
+            by_path: HashMap::new(),
+            by_hash: HashMap::new(),
+            sound: vec![false; SHARDS],
+            existed: vec![false; SHARDS],
+            dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
+            seen: Mutex::new(Vec::new()),
+            own,
+        };
+        for (shard, result) in loaded.into_iter().enumerate() {
+            cache.existed[shard] = !matches!(result, Shard::Missing);
+            match result {
+                Shard::Read(entries) => {
+                    cache.sound[shard] = true;
+                    for (page, known) in entries {
+                        cache.by_hash.insert(known.entry.hash, Arc::clone(&known.entry.doc));
+                        cache.by_path.insert(page, known);
+                    }
+                }
+                Shard::Missing | Shard::Other => {}
+                Shard::Bad(problem) => push_warning(
+                    warnings,
+                    &cache.path.join(shard_name(shard)),
+                    format!("{problem}; the cache file is ignored and rebuilt"),
+                ),
+            }
+        }
+        cache
+    }
+
+    /// The page at `path`, when its stamp says it is the one cached.
+    pub(crate) fn by_stamp(&self, path: &str, stamp: &Stamp) -> Option<Arc<Extracted>> {
+        let known = self.by_path.get(path).filter(|k| self.own && k.trusted)?;
+        (known.entry.stamp == *stamp).then(|| {
+            let entry =
+                Entry { stamp: *stamp, hash: known.entry.hash, doc: Arc::clone(&known.entry.doc) };
+            self.seen.lock().expect("cache lock").push((path.to_owned(), entry));
+            Arc::clone(&known.entry.doc)
+        })
+    }
+
+    /// A page with these bytes, extracted once before.
+    pub(crate) fn by_content(&self, hash: &Hash) -> Option<Arc<Extracted>> {
+        self.by_hash.get(hash).cloned()
+    }
+
+    /// Records a page that was read (its stamp was not enough).
+    pub(crate) fn record(&self, path: &str, stamp: Stamp, hash: Hash, doc: &Arc<Extracted>) {
+        if !self.own {
+            return;
+        }
+        self.dirty[shard_of(path)].store(true, Ordering::Relaxed);
+        let entry = Entry { stamp, hash, doc: Arc::clone(doc) };
+        self.seen.lock().expect("cache lock").push((path.to_owned(), entry));
+    }
+
+    /// Writes the shards that changed: those with a page read this time, a
+    /// page gone since, or that could not be read back.
+    pub(crate) fn store(self, root: &tidy_io::Root, warnings: &Mutex<Vec<Warning>>) {
+        if !self.own {
+            return;
+        }
+        let mut shards: Vec<Vec<(String, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        let mut present = HashSet::new();
+        for (page, entry) in self.seen.into_inner().expect("cache lock") {
+            present.insert(page.clone());
+            shards[shard_of(&page)].push((page, entry));
+        }
+        let mut dirty: Vec<bool> = self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).collect();
+        for page in self.by_path.keys().filter(|p| !present.contains(*p)) {
+            dirty[shard_of(page)] = true;
+        }
+        for (shard, sound) in self.sound.iter().enumerate() {
+            // A shard that is missing and would hold nothing stays missing.
+            dirty[shard] |= !sound && (self.existed[shard] || !shards[shard].is_empty());
+        }
+        if !dirty.iter().any(|&d| d) {
+            return;
+        }
+        let warn = |message: String| push_warning(warnings, &self.path, message);
+        let dir = match root.create_dirs(&DIR.iter().collect::<PathBuf>()) {
+            Ok(dir) => dir,
+            Err(e) => return warn(format!("cannot write the cache: {}", e.reason())),
+        };
+        if let Err(e) = ignore_everything(&dir) {
+            return warn(format!("cannot write the cache: {}", e.reason()));
+        }
+        let written = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let failed: Vec<String> = shards
+            .par_iter_mut()
+            .enumerate()
+            .filter(|(shard, _)| dirty[*shard])
+            .filter_map(|(shard, entries)| {
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                let bytes = encode_shard(entries, written);
+                let name = shard_name(shard);
+                dir.write_atomic(
+                    OsStr::new(&name),
+                    &bytes,
+                    tidy_io::Perms::Default,
+                    tidy_io::Durability::Volatile,
+                    tidy_io::Place::Replace,
+                )
+                .err()
+                .map(|e| e.reason())
+            })
+            .collect();
+        if let Some(reason) = failed.first() {
+            warn(format!("cannot write the cache: {reason}"));
+        }
+    }
+}
+
+/// The `.gitignore` that keeps the cache out of git, written once.
+fn ignore_everything(dir: &tidy_io::Dir) -> tidy_io::Result<()> {
+    let name = OsStr::new(".gitignore");
+    if dir.stat(name)?.is_some() {
+        return Ok(());
+    }
+    let text = b"# doclinks' page cache: rebuilt when missing, never committed.\n*\n";
+    dir.write_atomic(
+        name,
+        text,
+        tidy_io::Perms::Default,
+        tidy_io::Durability::Volatile,
+        tidy_io::Place::Replace,
+    )
+}
+
+fn encode_shard(entries: &[(String, Entry)], written: Duration) -> Vec<u8> {
+    let mut out = Writer(Vec::with_capacity(entries.len() * 1024));
+    out.0.extend_from_slice(MAGIC);
+    out.u32(FORMAT);
+    out.str(tool());
+    out.u64(u64::try_from(written.as_nanos()).unwrap_or(u64::MAX));
+    out.len(entries.len());
+    for (page, entry) in entries {
+        out.str(page);
+        out.u64(entry.stamp.len);
+        out.0.extend_from_slice(&entry.stamp.mtime.to_le_bytes());
+        out.u64(entry.stamp.ino);
+        out.0.extend_from_slice(&entry.hash);
+        entry.doc.encode(&mut out);
+    }
+    let sum = Sha256::digest(&out.0);
+    out.0.extend_from_slice(&sum);
+    out.0
+}
+
+/// The entries of a shard; `Err(None)` for another build's cache (rebuilt
+/// quietly: a new doclinks is expected to start afresh), `Err(Some)` for a
+/// file that is not a sound cache of this format.
+fn decode_shard(bytes: &[u8]) -> Result<Vec<(String, Known)>, Option<String>> {
+    let foreign = || Some("not a doclinks cache file".to_owned());
+    let corrupt = || Some("the cache file is damaged (its checksum does not match)".to_owned());
+    let body = bytes.strip_prefix(MAGIC).ok_or_else(foreign)?;
+    if body.len() < 32 {
+        return Err(corrupt());
+    }
+    let (content, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(content).as_slice() != sum {
+        return Err(corrupt());
+    }
+    let mut reader = Reader(&content[MAGIC.len()..]);
+    let damaged = || Some("the cache file is damaged (it cannot be decoded)".to_owned());
+    let format = reader.u32().ok_or_else(damaged)?;
+    let tool_seen = reader.str().ok_or_else(damaged)?;
+    if format != FORMAT || tool_seen != tool() {
+        return Err(None);
+    }
+    let written = i128::from(reader.u64().ok_or_else(damaged)?);
+    let count = reader.len().ok_or_else(damaged)?;
+    let mut entries = Vec::with_capacity(count.min(1 << 20));
+    for _ in 0..count {
+        let entry = read_entry(&mut reader).ok_or_else(damaged)?;
+        let trusted = entry.1.stamp.mtime + RACY.as_nanos() as i128 <= written;
+        entries.push((entry.0, Known { entry: entry.1, trusted }));
+    }
+    if !reader.0.is_empty() {
+        return Err(damaged());
+    }
+    Ok(entries)
+}
+
+fn read_entry(reader: &mut Reader<'_>) -> Option<(String, Entry)> {
+    let page = reader.str()?.to_owned();
+    let len = reader.u64()?;
+    let mtime = i128::from_le_bytes(reader.bytes(16)?.try_into().ok()?);
+    let ino = reader.u64()?;
+    let hash: Hash = reader.bytes(32)?.try_into().ok()?;
+    let doc = Arc::new(Extracted::decode(reader)?);
+    Some((page, Entry { stamp: Stamp { len, mtime, ino }, hash, doc }))
+}
+
+/// The SHA-256 of a page's bytes.
+pub(crate) fn hash(bytes: &[u8]) -> Hash {
+    Sha256::digest(bytes).into()
+}
+
+/// Little-endian, length-prefixed encoding of a shard.
+pub(crate) struct Writer(pub(crate) Vec<u8>);
+
+impl Writer {
+    pub(crate) fn u32(&mut self, n: u32) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+
+    pub(crate) fn u64(&mut self, n: u64) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+
+    pub(crate) fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    pub(crate) fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    pub(crate) fn opt(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.0.push(1);
+                self.str(s);
+            }
+            None => self.0.push(0),
+        }
+    }
+
+    pub(crate) fn strs<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a String>) {
+        self.len(items.len());
+        for item in items {
+            self.str(item);
+        }
+    }
+}
+
+/// Reads what [`Writer`] wrote; `None` at the first thing out of place.
+pub(crate) struct Reader<'b>(pub(crate) &'b [u8]);
+
+impl<'b> Reader<'b> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Option<&'b [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    pub(crate) fn byte(&mut self) -> Option<u8> {
+        self.bytes(1).map(|b| b[0])
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.bytes(4)?.try_into().ok()?))
+    }
+
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
+    }
+
+    pub(crate) fn len(&mut self) -> Option<usize> {
+        usize::try_from(self.u32()?).ok()
+    }
+
+    pub(crate) fn str(&mut self) -> Option<&'b str> {
+        let len = self.len()?;
+        std::str::from_utf8(self.bytes(len)?).ok()
+    }
+
+    pub(crate) fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
+    }
+
+    pub(crate) fn opt(&mut self) -> Option<Option<String>> {
+        match self.byte()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn strs(&mut self) -> Option<Vec<String>> {
+        let count = self.len()?;
+        // Every string takes four bytes at least: a count past that is damage.
+        if count > self.0.len() / 4 {
+            return None;
+        }
+        (0..count).map(|_| self.string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_round_trips_and_a_flipped_byte_is_damage() {
+        let doc = Arc::new(crate::extract::extract(
+            "---\nslug: /x\n---\n# Title {#t}\n\n[a](b.md#c) <a name=\"n\"></a>\n\n[^1]: note\n",
+        ));
+        let entry = Entry { stamp: Stamp { len: 5, mtime: 7, ino: 9 }, hash: [3; 32], doc };
+        let bytes = encode_shard(&[("docs/a.md".to_owned(), entry)], Duration::from_secs(100));
+        let entries = decode_shard(&bytes).unwrap();
+        assert_eq!(entries.len(), 1);
+        let (page, known) = &entries[0];
+        assert_eq!(page, "docs/a.md");
+        assert!(known.trusted, "written long after the page's mtime");
+        assert_eq!(known.entry.stamp, Stamp { len: 5, mtime: 7, ino: 9 });
+        let links: Vec<&str> = known.entry.doc.links.iter().map(|l| l.raw.as_str()).collect();
+        assert_eq!(links, ["b.md#c"]);
+        assert_eq!(known.entry.doc.front().slug.as_deref(), Some("/x"));
+
+        let mut flipped = bytes.clone();
+        flipped[MAGIC.len() + 10] ^= 1;
+        assert!(matches!(decode_shard(&flipped), Err(Some(m)) if m.contains("damaged")));
+        assert!(matches!(decode_shard(b"PK\x03\x04 a zip"), Err(Some(m)) if m.contains("not a")));
+    }
+
+    #[test]
+    fn shards_spread_pages() {
+        let used: HashSet<usize> = (0..1000).map(|i| shard_of(&format!("docs/p{i}.md"))).collect();
+        assert_eq!(used.len(), SHARDS);
+    }
+}

@@ -1,0 +1,238 @@
+//! The page cache in `ROOT/.doclinks/cache`: a warm check answers as a cold
+//! one does, and edits, renames, deletions, another build of the tool and a
+//! damaged or foreign cache file each lead to the right answer, not a stale one.
+
+use std::time::{Duration, SystemTime};
+
+use crate::util::{Dir, check_json, lines_of, tree};
+
+fn json(dir: &Dir, args: &[&str]) -> serde_json::Value {
+    check_json(dir, args)
+}
+
+/// The findings and counts, without the warnings.
+fn answer(value: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!([value["summary"], value["findings"], value["site_links"]])
+}
+
+fn warnings(value: &serde_json::Value) -> Vec<String> {
+    lines_of(value, "warnings", |w| {
+        format!("{}: {}", w["path"].as_str().unwrap(), w["message"].as_str().unwrap())
+    })
+}
+
+/// Sets every page's mtime an hour back: the cache then trusts their stamps
+/// (a page changed within two seconds of the cache's write is always re-read).
+fn age(dir: &Dir) {
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for entry in walk(dir.path()) {
+        let file = std::fs::File::options().append(true).open(&entry).unwrap();
+        file.set_modified(hour_ago).unwrap();
+    }
+}
+
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The bytes of every cache shard, concatenated.
+fn shards(dir: &Dir) -> Vec<u8> {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join(".doclinks/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    names.sort();
+    names.iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+const TREE: &str = "//- README.md
+# Home
+
+[guide](docs/guide.md#install) [api](docs/api.md) [gone](docs/nope.md)
+//- docs/guide.md
+# Guide
+
+## Install
+
+[home](../README.md#home)
+//- docs/api.md
+# API
+
+[guide](guide.md#configure)
+//- docs/orphan.md
+# Orphan
+
+Prose that a check does not need, so the cache does not keep it.
+";
+
+#[test]
+fn a_warm_check_answers_as_a_cold_one_and_git_never_sees_the_cache() {
+    let dir = tree(TREE);
+    dir.git(&["init", "-q"]);
+    age(&dir);
+    let cold = json(&dir, &[]);
+    assert_eq!(cold["summary"]["broken"], 2, "{cold}");
+    let ignore = dir.read(".doclinks/cache/.gitignore");
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+    let written = shards(&dir);
+    assert!(contains(&written, "docs/orphan.md"));
+    assert!(!contains(&written, "Prose that"), "the cache keeps links and anchors, not text");
+
+    let warm = json(&dir, &[]);
+    assert_eq!(answer(&warm), answer(&cold));
+    assert_eq!(shards(&dir), written, "nothing changed, nothing rewritten");
+    let status = std::process::Command::new("git")
+        .current_dir(dir.path())
+        .args(["status", "--porcelain"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8(status.stdout).unwrap();
+    assert!(!status.contains(".doclinks"), "{status}");
+
+    // Without the cache: the same answer, and nothing written.
+    let plain = tree(TREE);
+    let uncached = json(&plain, &["--no-cache"]);
+    assert_eq!(answer(&uncached), answer(&cold));
+    assert!(!plain.join(".doclinks").exists());
+}
+
+#[test]
+fn an_edit_is_seen_even_when_the_stamp_was_trusted() {
+    let dir = tree(TREE);
+    age(&dir);
+    json(&dir, &[]);
+    // The heading the README links to goes; the page keeps an old mtime
+    // (as a checkout or a copy that keeps times would), but not its size.
+    dir.write("docs/guide.md", "# Guide\n\n## Installation\n\n[home](../README.md#home)\n");
+    let file = std::fs::File::options().append(true).open(dir.join("docs/guide.md")).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(1800)).unwrap();
+    let value = json(&dir, &[]);
+    let targets: Vec<&str> = value["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["docs/guide.md#install", "docs/nope.md", "guide.md#configure"]);
+    assert_eq!(answer(&value), answer(&json(&tree_like(&dir), &["--no-cache"])));
+}
+
+/// A copy of `dir`'s pages in a fresh directory.
+fn tree_like(dir: &Dir) -> Dir {
+    let copy = tree("");
+    for path in walk(dir.path()) {
+        let rel = path.strip_prefix(dir.path()).unwrap().to_str().unwrap().to_owned();
+        copy.write(&rel, &std::fs::read_to_string(&path).unwrap());
+    }
+    copy
+}
+
+#[test]
+fn renamed_and_deleted_pages_leave_the_cache() {
+    let dir = tree(TREE);
+    age(&dir);
+    json(&dir, &[]);
+    std::fs::rename(dir.join("docs/api.md"), dir.join("docs/reference.md")).unwrap();
+    std::fs::remove_file(dir.join("docs/guide.md")).unwrap();
+    assert!(contains(&shards(&dir), "docs/orphan.md"));
+    std::fs::remove_file(dir.join("docs/orphan.md")).unwrap();
+    let value = json(&dir, &[]);
+    let found = lines_of(&value, "findings", |f| {
+        format!("{} {}", f["file"].as_str().unwrap(), f["target"].as_str().unwrap())
+    });
+    assert_eq!(
+        found,
+        [
+            "README.md docs/guide.md#install",
+            "README.md docs/api.md",
+            "README.md docs/nope.md",
+            "docs/reference.md guide.md#configure",
+        ]
+    );
+    let written = shards(&dir);
+    assert!(contains(&written, "docs/reference.md"));
+    assert!(!contains(&written, "docs/orphan.md"), "a deleted page leaves the cache");
+    assert_eq!(answer(&value), answer(&json(&tree_like(&dir), &["--no-cache"])));
+}
+
+#[test]
+fn another_build_of_the_tool_rebuilds_the_cache_quietly() {
+    let dir = tree(TREE);
+    age(&dir);
+    let first = json(&dir, &[]);
+    let before = shards(&dir);
+    // A copy of the binary is another build: its own size and time are in
+    // the cache's key.
+    let tools = tree("");
+    let copy = tools.join("doclinks");
+    std::fs::copy(env!("CARGO_BIN_EXE_doclinks"), &copy).unwrap();
+    let file = std::fs::File::options().append(true).open(&copy).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
+    drop(file);
+    let out = std::process::Command::new(&copy)
+        .current_dir(dir.path())
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    let other: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer(&other), answer(&first));
+    assert!(warnings(&other).is_empty(), "{:?}", warnings(&other));
+    let rebuilt = shards(&dir);
+    assert_ne!(rebuilt, before, "rebuilt under the other build's key");
+    // And back: this build rebuilds it again, with the same answer; then it
+    // is its own cache again, and a further check writes nothing.
+    assert_eq!(answer(&json(&dir, &[])), answer(&first));
+    let back = shards(&dir);
+    assert_ne!(back, rebuilt);
+    json(&dir, &[]);
+    assert_eq!(shards(&dir), back);
+}
+
+#[test]
+fn a_damaged_or_foreign_cache_file_is_a_warning_and_is_rebuilt() {
+    let dir = tree(TREE);
+    age(&dir);
+    let first = json(&dir, &[]);
+    let cache = dir.join(".doclinks/cache");
+    let mut names: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    // One file with a byte flipped, one replaced by something else entirely.
+    let mut bytes = std::fs::read(&names[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&names[0], bytes).unwrap();
+    std::fs::write(&names[1], "{\"not\": \"a cache\"}\n").unwrap();
+
+    let value = json(&dir, &[]);
+    assert_eq!(answer(&value), answer(&first));
+    let shown = warnings(&value);
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    let name = |p: &std::path::Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(shown[0].contains(&name(&names[0])) && shown[0].contains("damaged"), "{shown:?}");
+    assert!(shown[1].contains(&name(&names[1])) && shown[1].contains("not a doclinks cache"));
+    assert!(shown.iter().all(|w| w.ends_with("the cache file is ignored and rebuilt")));
+    // Rebuilt: the next check has nothing to say about it.
+    assert!(warnings(&json(&dir, &[])).is_empty());
+}
