@@ -318,7 +318,6 @@ fn sarif(report: &Report, style: &Style) -> Value {
             "tool": { "driver": {
                 "name": "doclinks",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/tidykit",
                 "rules": rules,
             }},
             // Columns count characters, not the UTF-16 units SARIF assumes by default.
