@@ -12,6 +12,7 @@ use crate::{
     CheckOptions, Confidence, Config, ErrorKind, FixOptions, Format, Platform, Report, Style,
 };
 use clap::{Parser, Subcommand, ValueEnum};
+use multilock::subsystem::{LockArgs, SubsystemLock};
 // Exit codes, a stable contract for scripts and CI: 0 no broken links (the
 // operation succeeded), 1 broken links found or left (or pages skipped), 2
 // usage or input error.
@@ -32,7 +33,12 @@ configuration (docfx.json, mkdocs.yml, docusaurus.config.*, hugo.toml, book.toml
 conf.py), else the git top level; --root overrides it. Links resolve the way the
 detected platform publishes them (--platform overrides it).
 
-Exit codes: 0 no broken links, 1 broken links found, 2 usage or input error.";
+fix, triage, restore and stub rewrite pages under the multilock lock `docs` when a
+lock directory is in use (--lock-dir, $MULTILOCK_DIR, or .multilock at the repository
+root), using a parent `multilock run`'s hold when it has it.
+
+Exit codes: 0 no broken links, 1 broken links found, 2 usage or input error,
+75 the docs lock stayed busy past --lock-timeout.";
 
 #[derive(Parser)]
 #[command(
@@ -123,6 +129,8 @@ Exit codes: 0 no broken links left, 1 broken links left for triage or pages skip
         /// Apply the decisions of a reviewed plan instead (as `doclinks triage PLAN`).
         #[arg(long, value_name = "PLAN", conflicts_with_all = ["plan_out", "min_confidence"])]
         apply_plan: Option<PathBuf>,
+        #[command(flatten)]
+        locks: LockArgs,
     },
     /// Apply a reviewed fix plan: each row fix leaves carries a decision and its reason.
     #[command(after_help = "\
@@ -155,6 +163,8 @@ Exit codes: 0 applied, 1 pages skipped, 2 usage or input error (plan refused).")
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
+        #[command(flatten)]
+        locks: LockArgs,
     },
     /// Put back the files of a backup archive written by `fix`, inside the root only.
     #[command(after_help = "\
@@ -179,6 +189,8 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
+        #[command(flatten)]
+        locks: LockArgs,
     },
     /// Write a redirect stub at OLD_PATH that points to NEW_PATH.
     #[command(
@@ -196,6 +208,8 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
         /// Output format.
         #[arg(long, value_enum, default_value_t = FixFormat::Human)]
         format: FixFormat,
+        #[command(flatten)]
+        locks: LockArgs,
     },
 }
 
@@ -385,11 +399,11 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             let broken = !report.findings.is_empty();
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })
         }
-        Command::Fix { scan, dry_run, backup_dir, format, apply_plan: Some(plan), .. } => {
-            triage(&plan, scan.root.as_deref(), dry_run, backup_dir, format, out)
-        }
-        Command::Triage { plan, root, dry_run, backup_dir, format } => {
-            triage(&plan, root.as_deref(), dry_run, backup_dir, format, out)
+        Command::Fix {
+            scan, dry_run, backup_dir, format, apply_plan: Some(plan), locks, ..
+        } => triage(&plan, scan.root.as_deref(), dry_run, backup_dir, format, &locks, out),
+        Command::Triage { plan, root, dry_run, backup_dir, format, locks } => {
+            triage(&plan, root.as_deref(), dry_run, backup_dir, format, &locks, out)
         }
         Command::Fix {
             scan,
@@ -399,9 +413,16 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             plan_out,
             format,
             redirected,
+            locks,
             ..
         } => {
             let located = locate(scan.root.as_deref())?;
+            // Read, decide and write under `docs`, so no other writer's edit lands
+            // between the scan and the rewrite (a dry run writes nothing).
+            let _lock = match docs_lock(&locks, &located.root, dry_run) {
+                Ok(lock) => lock,
+                Err(code) => return Ok(code),
+            };
             let style = located.style(false);
             let min = match min_confidence {
                 MinConfidence::High => Confidence::High,
@@ -458,9 +479,13 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             let skipped = !applied.skipped.is_empty();
             Ok(if remaining > 0 || skipped { exit::FINDINGS } else { exit::OK })
         }
-        Command::Restore { backup, root, force, format } => {
+        Command::Restore { backup, root, force, format, locks } => {
             let options = crate::RestoreOptions::new().force(force);
             let root = locate(root.as_deref())?.root;
+            let _lock = match docs_lock(&locks, &root, false) {
+                Ok(lock) => lock,
+                Err(code) => return Ok(code),
+            };
             let done = crate::restore(&backup, &root, &options)?;
             let path = |file: &String| done.root.join(file).display().to_string();
             if matches!(format, FixFormat::Json) {
@@ -502,8 +527,12 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             }
             Ok(if done.skipped.is_empty() { exit::OK } else { exit::FINDINGS })
         }
-        Command::Stub { old_path, new_path, root, format } => {
+        Command::Stub { old_path, new_path, root, format, locks } => {
             let root = locate(root.as_deref())?.root;
+            let _lock = match docs_lock(&locks, &root, false) {
+                Ok(lock) => lock,
+                Err(code) => return Ok(code),
+            };
             crate::write_stub(&root, &old_path, &new_path)?;
             if matches!(format, FixFormat::Json) {
                 let json = serde_json::json!({
@@ -523,6 +552,23 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
     }
 }
 
+/// The lock every command that rewrites pages works under.
+const DOCS_LOCK: &str = "docs";
+
+/// Takes `docs` for rewriting pages below `root` when a lock directory is in use
+/// for it (none for a dry run); on failure says why and gives the exit code:
+/// 75 for a lock busy past `--lock-timeout`, 2 for the order rule or a bad
+/// lock directory.
+fn docs_lock(locks: &LockArgs, root: &Path, dry_run: bool) -> Result<Option<SubsystemLock>, u8> {
+    if dry_run {
+        return Ok(None);
+    }
+    locks.locking("doclinks").hold(root, &[DOCS_LOCK]).map_err(|e| {
+        say(&format!("doclinks: error: {e}"));
+        multilock::subsystem::exit_code(&e)
+    })
+}
+
 /// `doclinks triage`: applies a reviewed plan and says what it did.
 fn triage(
     plan: &Path,
@@ -530,9 +576,14 @@ fn triage(
     dry_run: bool,
     backup_dir: Option<PathBuf>,
     format: FixFormat,
+    locks: &LockArgs,
     out: &mut String,
 ) -> Result<u8, crate::Error> {
     let located = locate(root)?;
+    let _lock = match docs_lock(locks, &located.root, dry_run) {
+        Ok(lock) => lock,
+        Err(code) => return Ok(code),
+    };
     let options = crate::TriageOptions::new().dry_run(dry_run).backup_dir(backup_dir);
     let done = crate::triage(plan, &located.root, &options)?;
     if matches!(format, FixFormat::Json) {
