@@ -6,6 +6,7 @@ mod cli;
 mod findings;
 mod fixing;
 mod hostile;
+mod locks;
 mod modes;
 mod platform_props;
 mod platforms;
