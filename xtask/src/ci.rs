@@ -6,12 +6,14 @@ use crate::util::{cargo, run_command};
 type Step = fn() -> Result<(), String>;
 
 pub(crate) fn run() -> Result<(), String> {
-    let steps: [(&str, Step); 7] = [
+    let steps: [(&str, Step); 9] = [
         ("fmt", fmt),
         ("clippy", clippy),
         ("test", test),
         ("doctest", doctest),
         ("doc", doc),
+        ("no-default-features", no_default_features),
+        ("package", package),
         ("deny", deny),
         ("e2e", crate::e2e::run),
     ];
@@ -59,6 +61,43 @@ fn doc() -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps", "--locked"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )
+}
+
+/// The published libraries, in dependency order.
+const LIBRARIES: [&str; 5] =
+    ["tidy-io", "multilock", "doclinks", "failure-rules", "storage-approval"];
+
+/// Each library alone without its `cli` feature: `--workspace` unifies features, so
+/// only a build of one package at a time proves that the bare library compiles,
+/// lints clean and passes its unit and doc tests without clap and the binary.
+fn no_default_features() -> Result<(), String> {
+    for library in LIBRARIES {
+        let alone = ["-p", library, "--no-default-features", "--locked"];
+        run_command(
+            cargo().args(["clippy"]).args(alone).args(["--lib", "--tests", "--", "-D", "warnings"]),
+        )?;
+        run_command(cargo().args(["test"]).args(alone))?;
+    }
+    Ok(())
+}
+
+/// `cargo package` for every published crate, which also builds each one from its
+/// packaged sources (the verify step), with the workspace's own crates served from a
+/// temporary local registry: a file missing from a package, or a path dependency
+/// without a version, fails here and not at publish time. The verify build shares
+/// the target directory, so only the five crates themselves are compiled again.
+/// `--offline`: the earlier steps fetched every dependency; `--allow-dirty`: a local
+/// run checks the working tree as it is.
+fn package() -> Result<(), String> {
+    run_command(cargo().args([
+        "package",
+        "--workspace",
+        "--exclude",
+        "xtask",
+        "--locked",
+        "--offline",
+        "--allow-dirty",
+    ]))
 }
 
 fn deny() -> Result<(), String> {

@@ -23,7 +23,7 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci              fmt, clippy, tests, docs, cargo-deny, end-to-end scenarios
+  ci              fmt, clippy, tests, docs, bare libraries, packaging, cargo-deny, end-to-end
   e2e             end-to-end scenarios across the built binaries
   demo            build the tools and run the whole flow on the example repository
   bench [TOOL]    throughput benchmarks (multilock, doclinks, failure-rules, storage-approval)
