@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use crate as fr;
 use clap::{Parser, Subcommand, ValueEnum};
+use multilock::subsystem::LockArgs;
 use tidy_io::cli::{self, PipeOut, exit};
 use tidy_io::{Durability, Perms};
 
@@ -18,8 +19,9 @@ const SUCCESS: u8 = exit::OK;
 /// Exit code: `match` found no rule.
 const NO_MATCH: u8 = exit::FINDINGS;
 /// Exit code: usage or input error (bad flag, unreadable or malformed file, a rules
-/// file or output path that is not a regular file, corrupt rules file, lock not
-/// obtained). `analyze` still analyses the readable inputs and writes its report
+/// file or output path that is not a regular file, corrupt rules file, a lock asked
+/// for against the order rule; a lock busy past `--lock-timeout` is 75).
+/// `analyze` still analyses the readable inputs and writes its report
 /// before exiting 2 for the ones it skipped.
 const INPUT_ERROR: u8 = exit::USAGE;
 
@@ -36,7 +38,12 @@ const INPUT_ERROR: u8 = exit::USAGE;
   failure-rules normalize --mine --format tsv < app.log
   failure-rules match --type TimeoutError --message 'read timed out after 30s'
 
-Exit codes: 0 success, 1 no matching rule (match), 2 usage or input error."
+`analyze --execute` writes the rules file under the multilock lock `docs`, in the
+lock directory in use (--lock-dir, $MULTILOCK_DIR, a parent `multilock run`'s), else
+.multilock at the repository root; a parent run's hold is used.
+
+Exit codes: 0 success, 1 no matching rule (match), 2 usage or input error,
+75 the docs lock stayed busy past --lock-timeout."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -80,9 +87,8 @@ then 2.")]
         /// - is stdout, where the report is printed anyway).
         #[arg(long, value_name = "FILE")]
         output_report: Option<PathBuf>,
-        /// Lock directory (default: $MULTILOCK_DIR, else .multilock in the repository).
-        #[arg(long, value_name = "DIR")]
-        lock_dir: Option<PathBuf>,
+        #[command(flatten)]
+        locks: LockArgs,
         /// How inputs are read: by content (`auto`: XML is a JUnit report, `{`/`[` JSON,
         /// else a log with tracebacks), or all as `json`, `jsonl`, `junit` or `log`.
         #[arg(long, value_name = "FORMAT", default_value = "auto")]
@@ -194,7 +200,7 @@ pub fn main() -> ExitCode {
             execute,
             format,
             output_report,
-            lock_dir,
+            locks,
             input_format,
             high,
             medium,
@@ -207,7 +213,7 @@ pub fn main() -> ExitCode {
             execute,
             format,
             output_report,
-            lock_dir,
+            locks,
             thresholds: fr::Thresholds { high, medium },
         }),
         Command::Normalize { mine, error_type, format, header, line_buffered } => {
@@ -235,7 +241,7 @@ struct AnalyzeArgs {
     execute: bool,
     format: ReportFormat,
     output_report: Option<PathBuf>,
-    lock_dir: Option<PathBuf>,
+    locks: LockArgs,
     thresholds: fr::Thresholds,
 }
 
@@ -287,8 +293,14 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
     let options = fr::AnalyzeOptions { max: args.max, thresholds: args.thresholds, now };
     let mut analysis = fr::analyze(&loaded, &rules, &options);
     if args.execute {
-        let lock_dir = args.lock_dir.clone().unwrap_or_else(|| fr::default_lock_dir(&rules_file));
-        fr::execute(&mut analysis, &rules_file, &lock_dir, &options).map_err(|e| e.to_string())?;
+        // Without a lock directory in use, .multilock in the repository: the rules
+        // file is always written under `docs`.
+        let locking = args.locks.locking("failure-rules");
+        if let Err(e) = fr::execute(&mut analysis, &rules_file, &locking, &options) {
+            let Some(lock) = e.lock_error() else { return Err(e.to_string()) };
+            eprintln!("failure-rules: error: {e}");
+            return Ok(multilock::subsystem::exit_code(lock));
+        }
     }
     let rendered = match args.format {
         ReportFormat::Human => fr::render_human(&analysis, cli::color()),

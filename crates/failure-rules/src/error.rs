@@ -55,12 +55,14 @@ pub enum ErrorKind {
         reason: String,
     },
     /// The rules file lock could not be taken.
-    #[error("cannot lock rules file {}: {reason}", path.display())]
+    #[error("cannot lock rules file {}: {source}", path.display())]
     Lock {
         /// The rules file.
         path: PathBuf,
-        /// The lock error.
-        reason: String,
+        /// The lock error (busy past the timeout, the order rule, a bad directory).
+        /// Boxed: lock errors carry holder details, every other error is small.
+        #[source]
+        source: Box<multilock::Error>,
     },
 }
 
@@ -94,8 +96,16 @@ impl Error {
         Error { kind: ErrorKind::Pattern { pattern: pattern.into(), reason: reason.into() } }
     }
 
-    pub(crate) fn lock(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
-        Error { kind: ErrorKind::Lock { path: path.into(), reason: reason.into() } }
+    pub(crate) fn lock(path: impl Into<PathBuf>, source: multilock::Error) -> Error {
+        Error { kind: ErrorKind::Lock { path: path.into(), source: Box::new(source) } }
+    }
+
+    /// The lock error, when the rules file's lock could not be had.
+    pub fn lock_error(&self) -> Option<&multilock::Error> {
+        match &self.kind {
+            ErrorKind::Lock { source, .. } => Some(source),
+            _ => None,
+        }
     }
 }
 

@@ -42,8 +42,9 @@
 //! let rules_file = Path::new("docs/LEARNED_ERROR_MITIGATIONS.json");
 //! let rules = Rules::new(load_rules(rules_file)?);
 //! let mut analysis = analyze(&loaded, &rules, &AnalyzeOptions::default());
-//! let lock_dir = failure_rules::default_lock_dir(rules_file);
-//! execute(&mut analysis, rules_file, &lock_dir, &AnalyzeOptions::default())?;
+//! // Under `docs` in the lock directory in use, else .multilock in the repository.
+//! let locking = multilock::subsystem::Locking::new();
+//! execute(&mut analysis, rules_file, &locking, &AnalyzeOptions::default())?;
 //! # Ok(())
 //! # }
 //! ```
@@ -64,6 +65,8 @@ mod source;
 mod stream;
 
 use std::path::Path;
+
+use multilock::subsystem::Locking;
 
 use time::format_description::well_known::Rfc3339;
 
@@ -89,20 +92,20 @@ pub use crate::stream::{
     LineFormat, StreamOptions, StreamStats, normalize_rewindable, normalize_stream,
 };
 
-/// Applies the proposals of `analysis` to `rules_file` under the `docs` lock in
-/// `lock_dir`: new rules are appended, rules seen in new runs gain their occurrences
+/// Applies the proposals of `analysis` to `rules_file` under the `docs` lock
+/// (in `locking`'s directory, else [`default_lock_dir`]): new rules are appended, rules seen in new runs gain their occurrences
 /// and run ids. Proposals are re-decided against the file as it is under the lock,
 /// so concurrent runs lose nothing, and running twice on the same input changes
 /// nothing the second time.
 pub fn execute(
     analysis: &mut Analysis,
     rules_file: &Path,
-    lock_dir: &Path,
+    locking: &Locking,
     options: &AnalyzeOptions,
 ) -> Result<Merge> {
     let groups: Vec<Group> = analysis.proposals.iter().map(|p| p.group.clone()).collect();
     let now = options.now.format(&Rfc3339).unwrap_or_default();
-    let (merge, proposals) = rules_file::update(rules_file, lock_dir, |rules| {
+    let (merge, proposals) = rules_file::update(rules_file, locking, |rules| {
         let (merge, proposals) = rules::merge(rules, &groups, &options.thresholds, &now);
         ((merge, proposals), merge.added + merge.updated > 0)
     })?;
@@ -113,6 +116,6 @@ pub fn execute(
 }
 
 /// Writes the bootstrap rules to `path` if it does not exist (under the lock).
-pub fn init_rules_file(path: &Path, lock_dir: &Path) -> Result<()> {
-    rules_file::update(path, lock_dir, |_| ((), false))
+pub fn init_rules_file(path: &Path, locking: &Locking) -> Result<()> {
+    rules_file::update(path, locking, |_| ((), false))
 }

@@ -15,8 +15,8 @@
 //! editor) or to split a file with several hard links.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use multilock::subsystem::Locking;
 use tidy_io::{Durability, Perms, ReplaceOptions, Root};
 
 use crate::error::{Error, Result};
@@ -29,9 +29,6 @@ pub const DEFAULT_RULES_FILE: &str = "docs/LEARNED_ERROR_MITIGATIONS.json";
 
 /// The lock that guards files under `docs/`.
 pub const LOCK_NAME: &str = "docs";
-
-/// How long `--execute` waits for the lock.
-pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most bytes read from a rules file. A real one holds a few hundred rules of
 /// well under a kilobyte each; the cap is far above that and still bounds the memory
@@ -183,21 +180,21 @@ pub fn default_lock_dir(rules_file: &Path) -> PathBuf {
     }
 }
 
-/// Under the `docs` lock in `lock_dir`: reads `path` (bootstrap rules if missing),
+/// Under the `docs` lock (`locking`'s directory, else [`default_lock_dir`]): reads `path` (bootstrap rules if missing),
 /// lets `change` edit the rules, and writes them back atomically if they changed.
 /// `change` returns its result and whether it changed anything: comparing before
 /// and after would keep a second copy of every rule.
 pub(crate) fn update<T>(
     path: &Path,
-    lock_dir: &Path,
+    locking: &Locking,
     change: impl FnOnce(&mut Vec<Rule>) -> (T, bool),
 ) -> Result<T> {
     // Under a parent `multilock run --lock docs` the work uses its hold.
-    let options = multilock::AcquireOptions::new()
-        .timeout(Some(LOCK_TIMEOUT))
-        .command(format!("failure-rules: update {}", path.display()));
-    let lock = multilock::subsystem::hold(lock_dir, &[LOCK_NAME], &options)
-        .map_err(|e| Error::lock(path, e.to_string()))?;
+    let lock = locking
+        .clone()
+        .or_lock_dir(|| default_lock_dir(path))
+        .hold(path, &[LOCK_NAME])
+        .map_err(|e| Error::lock(path, e))?;
     let file = RulesFile::open(path)?;
     let mut loaded = file.read()?;
     let size = loaded.as_ref().map_or(0, |l| l.bytes.len());
@@ -218,7 +215,9 @@ pub(crate) fn update<T>(
         drop(rules);
         file.write(loaded.as_ref(), &bytes)?;
     }
-    lock.release().map_err(|e| Error::lock(path, e.to_string()))?;
+    if let Some(lock) = lock {
+        lock.release().map_err(|e| Error::lock(path, e))?;
+    }
     Ok(result)
 }
 

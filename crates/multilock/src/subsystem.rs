@@ -167,6 +167,15 @@ impl Locking {
         self
     }
 
+    /// `dir` as the lock directory unless one was named: for a tool that
+    /// always locks (failure-rules), creating its default directory.
+    pub fn or_lock_dir(mut self, dir: impl FnOnce() -> PathBuf) -> Self {
+        if self.lock_dir.is_none() {
+            self.lock_dir = Some(dir());
+        }
+        self
+    }
+
     /// Timeout, recorded command and wait notice for the acquisition.
     pub fn options(mut self, options: AcquireOptions) -> Self {
         self.options = options;

@@ -18,6 +18,7 @@ mod findings;
 mod grouping;
 mod headers;
 mod hostile;
+mod locks;
 mod masks;
 mod props;
 mod sources;
