@@ -3,6 +3,7 @@
 //! - `cargo xtask ci`: every check CI runs, in order, stopping at the first failure.
 //! - `cargo xtask e2e`: end-to-end scenarios across the binaries.
 //! - `cargo xtask demo`: the whole flow on a bundled example repository.
+//! - `cargo xtask dist [DIR]`: shell completions and man pages for the four tools.
 //! - `cargo xtask bench [TOOL]`: throughput of each tool on generated corpora.
 #![allow(
     clippy::print_stdout,
@@ -13,6 +14,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod dist;
 mod e2e;
 mod tidy;
 mod util;
@@ -26,6 +28,7 @@ tasks:
   ci              fmt, clippy, tests, docs, bare libraries, packaging, cargo-deny, end-to-end
   e2e             end-to-end scenarios across the built binaries
   demo            build the tools and run the whole flow on the example repository
+  dist [DIR]      shell completions and man pages for the four tools (default target/dist)
   bench [TOOL]    throughput benchmarks (multilock, doclinks, failure-rules, storage-approval)
 ";
 
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("e2e") => e2e::run(),
         Some("demo") => demo::run(),
+        Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("-h" | "--help") => {
             print!("{USAGE}");

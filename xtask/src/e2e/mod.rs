@@ -2,6 +2,7 @@
 //! CI pipelines do, each in a fresh temporary directory. One module per tool;
 //! each exposes `scenario(&Tools) -> Result<(), String>`.
 
+pub(crate) mod dist;
 pub(crate) mod doclinks;
 pub(crate) mod failure_rules;
 pub(crate) mod multilock;
@@ -25,6 +26,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "tidy run: the four phases under multilock, several copies at once, other writers beside",
         tidy_run::scenario,
     ),
+    ("dist: completions load in bash, zsh and fish; man renders every page", dist::scenario),
 ];
 
 pub(crate) fn run() -> Result<(), String> {
