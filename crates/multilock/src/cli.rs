@@ -16,7 +16,7 @@ use crate::subsystem::parse_duration;
 use crate::{AcquireOptions, CanonicalOrder, Error, LockSet, LockStatus, command_line};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
-use tidy_io::cli::exit;
+use tidy_io::cli::{GlobalArgs, exit};
 
 // The shared codes are tidy-io's: `exit::OK` (for `run`, the command's own code
 // is passed through), `exit::FINDINGS` for a `status` listing a lock with a
@@ -68,6 +68,9 @@ struct Cli {
     #[arg(long, global = true, value_delimiter = ',', value_name = "A,B,C")]
     order: Option<Vec<String>>,
 
+    #[command(flatten)]
+    global: GlobalArgs,
+
     #[command(subcommand)]
     command: Subcommands,
 }
@@ -86,7 +89,11 @@ enum Subcommands {
         format: Format,
     },
     /// Print the canonical order, one name per line
-    Order,
+    Order {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -127,7 +134,10 @@ struct RunArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
+    /// Text for people (`human` is accepted too, as the other tools spell it)
+    #[value(alias = "human")]
     Text,
+    /// JSON for machines
     Json,
 }
 
@@ -142,14 +152,18 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    cli.global.apply();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Failure { message, code }) => {
-            eprintln!("multilock: {message}");
+            tidy_io::cli::error(TOOL, &message);
             ExitCode::from(code)
         }
     }
 }
+
+/// The name every stderr line starts with.
+const TOOL: &str = "multilock";
 
 /// An error on its way to stderr and an exit code.
 struct Failure {
@@ -165,7 +179,7 @@ impl Failure {
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
-        Failure::usage(format!("error: {e}"))
+        Failure::usage(e.to_string())
     }
 }
 
@@ -173,7 +187,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let dir = cli.dir.unwrap_or_else(|| PathBuf::from(".multilock"));
     let order = cli.order.as_deref().map(CanonicalOrder::new).transpose()?;
     match cli.command {
-        Subcommands::Order => {
+        Subcommands::Order { format } => {
             // The directory's recorded order wins; looking creates nothing.
             let names = if dir.is_dir() {
                 let mut builder = LockSet::builder(&dir).create(false);
@@ -184,7 +198,14 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             } else {
                 order.unwrap_or_default().names().to_vec()
             };
-            let text: String = names.iter().map(|name| format!("{name}\n")).collect();
+            let text: String = match format {
+                Format::Text => names.iter().map(|name| format!("{name}\n")).collect(),
+                Format::Json => {
+                    let json = serde_json::to_string_pretty(&OrderJson { order: &names })
+                        .expect("the order serializes");
+                    format!("{json}\n")
+                }
+            };
             print_out(&text)?;
             Ok(exit::OK)
         }
@@ -192,7 +213,7 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
             // Status only looks: it neither creates the directory nor any file.
             if !dir.exists() {
                 return Err(Failure::usage(format!(
-                    "error: lock directory {} does not exist",
+                    "lock directory {} does not exist",
                     dir.display()
                 )));
             }
@@ -223,14 +244,12 @@ fn dispatch(cli: Cli) -> Result<u8, Failure> {
 /// end, not an error; any other write error is one.
 fn print_out(text: &str) -> Result<(), Failure> {
     tidy_io::cli::emit(text)
-        .map_err(|e| Failure::usage(format!("error: cannot write to standard output: {e}")))
+        .map_err(|e| Failure::usage(format!("cannot write to standard output: {e}")))
 }
 
 fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> Result<u8, Failure> {
     if args.locks.is_empty() && args.umbrella.is_none() {
-        return Err(Failure::usage(
-            "error: `run` needs at least one --lock NAME (or --umbrella NAME)",
-        ));
+        return Err(Failure::usage("`run` needs at least one --lock NAME (or --umbrella NAME)"));
     }
     let mut builder = LockSet::builder(dir).disabled(args.no_subsystem_locks);
     if let Some(order) = order {
@@ -241,15 +260,19 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
     }
     let set = builder.open()?;
     if set.is_disabled() {
-        eprintln!(
-            "multilock: subsystem locks disabled (--no-subsystem-locks): running without locks"
+        tidy_io::cli::note(
+            TOOL,
+            &"subsystem locks disabled (--no-subsystem-locks): running without locks",
         );
     }
     let plan = set.plan(&args.locks)?;
     for name in &plan.unknown {
-        eprintln!(
-            "multilock: warning: lock `{name}` is not in the canonical order ({}); it is taken after the known locks",
-            set.order().join(",")
+        tidy_io::cli::warning(
+            TOOL,
+            &format_args!(
+                "lock `{name}` is not in the canonical order ({}); it is taken after the known locks",
+                set.order().join(",")
+            ),
         );
     }
 
@@ -258,13 +281,17 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
         .ttl(Some(args.ttl))
         .command(command_line(&args.command))
         .on_wait(Duration::from_secs(1), |waiting| {
-            eprintln!(
-                "multilock: waiting for lock `{}` ({}), {}",
-                waiting.lock,
-                waiting.path.display(),
-                waiting.holder_text()
+            tidy_io::cli::note(
+                TOOL,
+                &format_args!(
+                    "waiting for lock `{}` ({}), {}",
+                    waiting.lock,
+                    waiting.path.display(),
+                    waiting.holder_text()
+                ),
             );
         });
+    let started = std::time::Instant::now();
     let acquired = if args.no_wait {
         set.try_acquire_with(&args.locks, &options)
     } else {
@@ -277,6 +304,16 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
         }
         Err(e) => return Err(e.into()),
     };
+    tidy_io::cli::verbose(
+        TOOL,
+        1,
+        &format_args!(
+            "took {} in {:.1?}; running `{}`",
+            guard.held().join(", "),
+            started.elapsed(),
+            command_line(&args.command)
+        ),
+    );
     let finished = match crate::run::supervise(&set, guard, &args.command, args.ttl) {
         Ok(finished) => finished,
         Err(Error::Command { action: "run", program, source }) => {
@@ -285,16 +322,18 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
             } else {
                 EXIT_CANNOT_EXECUTE
             };
-            return Err(Failure {
-                message: format!("error: cannot run `{program}`: {source}"),
-                code,
-            });
+            return Err(Failure { message: format!("cannot run `{program}`: {source}"), code });
         }
         Err(e) => return Err(e.into()),
     };
     for warning in &finished.warnings {
-        eprintln!("multilock: warning: {warning}");
+        tidy_io::cli::warning(TOOL, warning);
     }
+    tidy_io::cli::verbose(
+        TOOL,
+        1,
+        &format_args!("released the locks; the command exited with {}", finished.exit_code()),
+    );
     Ok(finished.exit_code())
 }
 
@@ -327,6 +366,12 @@ fn render_status_text(dir: &std::path::Path, statuses: &[LockStatus], all: bool)
         out.push('\n');
     }
     out
+}
+
+/// `order --format json`.
+#[derive(Serialize)]
+struct OrderJson<'a> {
+    order: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -386,4 +431,3 @@ fn render_status_json(statuses: &[LockStatus]) -> String {
     text.push('\n');
     text
 }
-

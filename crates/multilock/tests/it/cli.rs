@@ -119,7 +119,7 @@ fn no_wait_exits_with_the_conflict_code_at_once_naming_the_holder() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
         stderr.starts_with(&format!(
-            "multilock: lock `archive` (.multilock/archive.lock) is busy; held by pid {} on ",
+            "multilock: error: lock `archive` (.multilock/archive.lock) is busy; held by pid {} on ",
             holding.pid()
         )),
         "{stderr}"
@@ -502,4 +502,30 @@ fn nested_runs_are_recognised_whatever_bytes_the_directory_name_holds() {
         .assert()
         .success()
         .stdout("inner=2\n");
+}
+
+#[test]
+fn order_prints_json_and_the_common_flags_quiet_or_explain() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .multilock()
+        .args(["order", "--format", "json"])
+        .assert()
+        .success()
+        .stdout("{\n  \"order\": [\n    \"queue\",\n    \"runs\",\n    \"archive\",\n    \"docs\"\n  ]\n}\n");
+    // `human` is the other tools' spelling of `text`.
+    sandbox.multilock().args(["order", "--format", "human"]).assert().success();
+
+    // An unknown lock name is a warning; -q leaves only errors on stderr.
+    let run = ["run", "--lock", "staging", "--", "true"];
+    let out = sandbox.multilock().args(run).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("multilock: warning: lock `staging`"));
+    sandbox.multilock().arg("-q").args(run).assert().success().stderr("");
+
+    // -v says what was taken and released.
+    let out =
+        sandbox.multilock().args(["-v", "run", "--lock", "docs", "--", "true"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("multilock: took docs in "), "{stderr}");
+    assert!(stderr.contains("released the locks; the command exited with 0"), "{stderr}");
 }
