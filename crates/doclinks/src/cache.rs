@@ -40,7 +40,7 @@ const SHARDS: usize = 64;
 const MAGIC: &[u8] = b"doclinks page cache\n";
 
 /// Bumped whenever the encoding of a shard changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// A file whose mtime is this close to the shard's write is always re-read.
 const RACY: Duration = Duration::from_secs(2);

@@ -410,7 +410,8 @@ struct FileResult {
     external: usize,
     ignored: usize,
     historical: usize,
-    /// Root-relative paths this file links to, for the reverse link index.
+    /// Root-relative paths this file links to, for the reverse link index
+    /// (kept only with `--affected-since`, the one mode that reads them).
     targets: Vec<String>,
     /// Markdown files this file links to, for nav-only traversal.
     markdown_targets: Vec<usize>,
@@ -426,6 +427,7 @@ pub(crate) struct Engine<'t> {
     suggester: Suggester<'t>,
     fragments: bool,
     list_links: bool,
+    keep_targets: bool,
     progress: Option<ProgressFn>,
     done: AtomicUsize,
     total: AtomicUsize,
@@ -448,6 +450,7 @@ impl<'t> Engine<'t> {
             suggester,
             fragments: options.fragments,
             list_links: options.list_links,
+            keep_targets: matches!(options.since, Some((_, Since::Affected))),
             progress: options.progress.clone(),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
@@ -666,7 +669,7 @@ impl<'t> Engine<'t> {
                 span: link.span.clone(),
             };
             let resolution =
-                self.model.resolve(self.tree, &link.dest, file, &self.config.site_prefixes);
+                self.model.resolve(self.tree, link.dest(), file, &self.config.site_prefixes);
             if self.list_links {
                 let (leads_to, path) = match &resolution {
                     Resolution::External => ("external", None),
@@ -726,7 +729,9 @@ impl<'t> Engine<'t> {
                 }
                 Resolution::Missing(missing) => {
                     result.local += 1;
-                    result.targets.push(missing.wanted.clone());
+                    if self.keep_targets {
+                        result.targets.push(missing.wanted.clone());
+                    }
                     let (kind, fix) = self.missing(file, &missing);
                     Some(finding(kind, fix))
                 }
@@ -754,9 +759,11 @@ impl<'t> Engine<'t> {
         found: Found<'_>,
         result: &mut FileResult,
     ) -> Option<(Kind, Option<Fix>)> {
-        result.targets.push(found.path.clone());
+        if self.keep_targets {
+            result.targets.push(found.path.clone());
+        }
         let page = found.page.filter(|&i| has_anchors(&self.tree.files[i]))?;
-        if page != self.tree.index(&found.path).unwrap_or(usize::MAX) {
+        if self.keep_targets && page != self.tree.index(&found.path).unwrap_or(usize::MAX) {
             result.targets.push(self.tree.files[page].clone());
         }
         if is_markdown(&self.tree.files[page]) {

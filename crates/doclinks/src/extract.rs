@@ -41,8 +41,9 @@ pub(crate) enum Form {
 /// One link destination in a file.
 #[derive(Debug, Clone)]
 pub(crate) struct RawLink {
-    /// The destination as the renderer sees it (escapes and entities resolved).
-    pub(crate) dest: String,
+    /// The destination as the renderer sees it, where that is not `raw`
+    /// (escapes or entities resolved): most links keep one string, not two.
+    decoded: Option<Box<str>>,
     /// The destination exactly as written (the bytes of `span`).
     pub(crate) raw: String,
     /// The byte range of the destination in the source file.
@@ -53,6 +54,24 @@ pub(crate) struct RawLink {
     pub(crate) column: u32,
     /// How the link is written; autolinks are validated differently.
     pub(crate) form: Form,
+}
+
+impl RawLink {
+    fn new(
+        dest: String,
+        raw: String,
+        span: Range<usize>,
+        (line, column): (u32, u32),
+        form: Form,
+    ) -> RawLink {
+        let decoded = (dest != raw).then(|| dest.into_boxed_str());
+        RawLink { decoded, raw, span, line, column, form }
+    }
+
+    /// The destination as the renderer sees it (escapes and entities resolved).
+    pub(crate) fn dest(&self) -> &str {
+        self.decoded.as_deref().unwrap_or(&self.raw)
+    }
 }
 
 /// One heading, as the renderers see its text.
@@ -104,17 +123,14 @@ pub(crate) struct Extracted {
     /// an HTML comment directive, such as `## <!-- md:setting x -->`): its id
     /// cannot be known, so fragments into the page are not judged.
     pub(crate) generated_ids: bool,
-    /// YAML front matter as written, parsed when a site model asks.
-    front_yaml: Option<String>,
-    /// The front matter's keys: parsed once, on first use.
-    front: std::sync::OnceLock<Front>,
+    /// The front matter's keys; the rest of it is not kept.
+    front: Front,
 }
 
 impl Extracted {
-    /// The front matter keys the site model uses (YAML is parsed on the first
-    /// call: a tree rendered by GitHub never pays for it).
+    /// The front matter keys the site model uses.
     pub(crate) fn front(&self) -> &Front {
-        self.front.get_or_init(|| self.front_yaml.as_deref().map(front_matter).unwrap_or_default())
+        &self.front
     }
 
     /// The anchors of the page as a renderer of `flavor` makes them: heading
@@ -199,7 +215,7 @@ impl Extracted {
         for link in &self.links {
             out.str(&link.raw);
             // Most destinations are written as the renderer sees them.
-            out.opt((link.dest != link.raw).then_some(link.dest.as_str()));
+            out.opt(link.decoded.as_deref());
             out.u64(link.span.start as u64);
             out.u64(link.span.end as u64);
             out.u32(link.line);
@@ -225,20 +241,11 @@ impl Extracted {
             out.str(title);
         }
         out.0.push(u8::from(self.generated_ids));
-        // Front matter a site model parsed is kept parsed; YAML nobody read
-        // yet (a GitHub tree never does) as text.
-        let parsed = self.front.get();
-        out.opt(self.front_yaml.as_deref().filter(|_| parsed.is_none()));
-        match parsed {
-            Some(front) => {
-                out.0.push(1);
-                for key in [&front.id, &front.slug, &front.uid, &front.url] {
-                    out.opt(key.as_deref());
-                }
-                out.strs(front.aliases.iter());
-            }
-            None => out.0.push(0),
+        let front = &self.front;
+        for key in [&front.id, &front.slug, &front.uid, &front.url] {
+            out.opt(key.as_deref());
         }
+        out.strs(front.aliases.iter());
     }
 
     /// Reads what [`Extracted::encode`] wrote; `None` when it is damaged.
@@ -248,12 +255,12 @@ impl Extracted {
         out.links.reserve(count.min(input.0.len()));
         for _ in 0..count {
             let raw = input.string()?;
-            let dest = input.opt()?.unwrap_or_else(|| raw.clone());
+            let decoded = input.opt()?.map(String::into_boxed_str);
             let start = usize::try_from(input.u64()?).ok()?;
             let end = usize::try_from(input.u64()?).ok()?;
             let (line, column) = (input.u32()?, input.u32()?);
             let form = Form::from_code(input.byte()?)?;
-            out.links.push(RawLink { dest, raw, span: start..end, line, column, form });
+            out.links.push(RawLink { decoded, raw, span: start..end, line, column, form });
         }
         for _ in 0..input.len()? {
             let text = input.string()?;
@@ -270,12 +277,8 @@ impl Extracted {
             out.tabs.push((before, input.string()?));
         }
         out.generated_ids = input.byte()? == 1;
-        out.front_yaml = input.opt()?;
-        if input.byte()? == 1 {
-            let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
-            let aliases = input.strs()?;
-            let _ = out.front.set(Front { id, slug, uid, url, aliases });
-        }
+        let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
+        out.front = Front { id, slug, uid, url, aliases: input.strs()? };
         Some(out)
     }
 }
@@ -436,7 +439,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
     let toml = toml_front_matter(text);
     let parsed: std::borrow::Cow<'_, str> = match &toml {
         Some((front, end)) => {
-            let _ = out.front.set(front.clone());
+            out.front = front.clone();
             let last_line = lines.position(end.saturating_sub(1)).0 as usize;
             opaque_lines.push(1..last_line + 1);
             blank(text, std::slice::from_ref(&(0..*end))).into()
@@ -495,7 +498,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
                 out.headings.push(Heading { text: term, explicit: None, bare: None, term: true });
             }
             NodeValue::FrontMatter(raw) => {
-                out.front_yaml = Some(raw.clone());
+                out.front = front_matter(raw);
                 opaque_lines.push(pos.start.line..pos.end.line + 1);
             }
             _ => {}
@@ -602,6 +605,9 @@ fn has_comment<'a>(node: &'a AstNode<'a>) -> bool {
 /// The keys of YAML front matter (`---` lines included in `raw`) that the site
 /// model reads; malformed YAML gives none.
 fn front_matter(raw: &str) -> Front {
+    if !may_set_keys(raw) {
+        return Front::default();
+    }
     let body: String =
         raw.lines().filter(|l| l.trim_end() != "---").map(|l| format!("{l}\n")).collect();
     let Ok(docs) = yaml_rust2::YamlLoader::load_from_str(&body) else { return Front::default() };
@@ -621,6 +627,22 @@ fn front_matter(raw: &str) -> Front {
     let mut aliases = list("aliases");
     aliases.extend(list("redirect_from"));
     Front { id: text("id"), slug: text("slug"), uid: text("uid"), url: text("url"), aliases }
+}
+
+/// Whether YAML front matter may set one of the keys [`front_matter`] reads:
+/// a key name followed (after an optional quote) by `:`, not part of a longer
+/// name. Most pages' front matter (`title`, `description`, `ms.date`) is then
+/// never parsed; a false "may" only costs the parse.
+fn may_set_keys(yaml: &str) -> bool {
+    const KEYS: [&str; 6] = ["id", "slug", "uid", "url", "aliases", "redirect_from"];
+    KEYS.iter().any(|key| {
+        yaml.match_indices(key).any(|(at, _)| {
+            let before = yaml[..at].chars().next_back();
+            let after = yaml[at + key.len()..].trim_start_matches(['"', '\'']);
+            before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+                && after.trim_start_matches([' ', '\t']).starts_with(':')
+        })
+    })
 }
 
 /// Hugo's TOML front matter (`+++` … `+++`): its keys, and the byte length of
@@ -772,14 +794,9 @@ fn link_destination(
     }
     let (line, column) = lines.position(span.start);
     match lines.text.get(span.clone()) {
-        Some(raw) => Located::Found(RawLink {
-            dest: url.to_owned(),
-            raw: raw.to_owned(),
-            span,
-            line,
-            column,
-            form,
-        }),
+        Some(raw) => {
+            Located::Found(RawLink::new(url.to_owned(), raw.to_owned(), span, (line, column), form))
+        }
         None => Located::Lost,
     }
 }
@@ -900,7 +917,7 @@ fn html_links(lines: &Lines<'_>, range: Range<usize>, out: &mut Extracted) {
         let (line, column) = lines.position(span.start);
         let dest = decode_entities(value.as_str());
         let raw = value.as_str().to_owned();
-        out.links.push(RawLink { dest, raw, span, line, column, form: Form::Html });
+        out.links.push(RawLink::new(dest, raw, span, (line, column), Form::Html));
     }
     for caps in HTML_ANCHOR.captures_iter(html) {
         if let Some(value) = caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))
@@ -1037,7 +1054,7 @@ fn push_definition(
     let (line, column) = lines.position(span.start);
     let dest = unescape(value.as_str());
     let raw = value.as_str().to_owned();
-    out.links.push(RawLink { dest, raw, span, line, column, form: Form::Definition });
+    out.links.push(RawLink::new(dest, raw, span, (line, column), Form::Definition));
 }
 
 /// Removes backslash escapes of ASCII punctuation, as CommonMark does.
@@ -1073,7 +1090,7 @@ mod tests {
                     l.line,
                     l.column,
                     l.form,
-                    l.dest,
+                    l.dest(),
                     &text[l.span.clone()]
                 )
             })
@@ -1109,6 +1126,18 @@ mod tests {
         let text = "\u{feff}[b]: <a.md> \"t\"\n[c][b] [d](e.md)\n";
         assert_eq!(links(text), ["1:7 Definition a.md =a.md", "2:12 Inline e.md =e.md"]);
         assert_eq!(links("\u{feff}[x](y.md)\n"), ["1:5 Inline y.md =y.md"]);
+    }
+
+    #[test]
+    fn front_matter_is_parsed_only_when_it_may_set_a_key_a_site_reads() {
+        assert!(may_set_keys("title: x\nslug: /a\n"));
+        assert!(may_set_keys("\"uid\" : x"));
+        assert!(may_set_keys("{id: 3}"));
+        assert!(!may_set_keys("title: Valid ids\nms.id: 4\nguid: 5\nvideo: x\n"));
+        assert!(!may_set_keys("description: the url of it\n"));
+        let front = extract("---\ntitle: T\nid: intro\naliases: [/old]\n---\n# T\n").front;
+        assert_eq!((front.id.as_deref(), front.aliases), (Some("intro"), vec!["/old".to_owned()]));
+        assert_eq!(extract("---\ntitle: T\n---\n").front, Front::default());
     }
 
     #[test]

@@ -1592,8 +1592,8 @@ impl Site {
             }
             if let Some(page) = pages.page(i) {
                 for link in &page.links {
-                    if link.dest.starts_with('/') && !link.dest.starts_with("//") {
-                        vote(&link.dest);
+                    if link.dest().starts_with('/') && !link.dest().starts_with("//") {
+                        vote(link.dest());
                     }
                 }
             }
