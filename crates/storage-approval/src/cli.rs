@@ -6,7 +6,7 @@
 //! `| head` ends it quietly; messages and warnings go to standard error.
 #![expect(clippy::print_stderr, reason = "a CLI: messages and warnings go to stderr")]
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -51,15 +51,19 @@ lock `archive` (and those the report's policy names in `locks.also`); inside a
 #[derive(Debug, Parser)]
 #[command(name = "storage-approval", version, after_help = EXAMPLES)]
 struct Cli {
-    /// Output format: human text, or JSON for machines.
+    /// Output format: text for people, or JSON for machines.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
+    #[command(flatten)]
+    global: cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    // `human` is accepted too, as the other tools spelt it.
+    #[value(alias = "human")]
     Text,
     Json,
 }
@@ -87,7 +91,7 @@ enum Command {
         #[arg(long, value_name = "GLOB")]
         keep_path: Vec<String>,
     },
-    /// Print the embedded default policy.
+    /// Print the embedded default policy (TOML with its comments; --format json: as JSON).
     Policy,
     /// Print a report's ID (SHA-256 of its canonical content, volatile fields excluded).
     ReportId {
@@ -201,6 +205,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    cli.global.apply();
     let mut out = cli::stdout();
     let result = run(&cli, &mut out).and_then(|code| {
         out.flush()?;
@@ -209,19 +214,22 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Tool(e)) => {
-            eprintln!("storage-approval: {}", escape(&e.to_string()));
+            cli::error(TOOL, &escape(&e.to_string()));
             ExitCode::from(if e.is_refusal() { exit::FINDINGS } else { exit::USAGE })
         }
         Err(Failure::Stdout(e)) => {
-            eprintln!("storage-approval: cannot write to standard output: {e}");
+            cli::error(TOOL, &format_args!("cannot write to standard output: {e}"));
             ExitCode::from(exit::USAGE)
         }
         Err(Failure::Lock(e)) => {
-            eprintln!("storage-approval: {}", escape(&e.to_string()));
+            cli::error(TOOL, &escape(&e.to_string()));
             ExitCode::from(multilock::subsystem::exit_code(&e))
         }
     }
 }
+
+/// The name every stderr line starts with.
+const TOOL: &str = "storage-approval";
 
 /// Standard output: a reader that goes away (`| head`) ends the printing quietly.
 type Out = PipeOut<Box<dyn Write>>;
@@ -282,35 +290,45 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             if !keep_path.is_empty() {
                 policy = policy.with_keep_paths(keep_path)?;
             }
-            let bar = progress_bar();
-            let progress = |p: ScanProgress| {
-                if let Some(bar) = &bar {
-                    bar.set_message(p.phase);
-                    bar.set_length(p.total);
-                    bar.set_position(p.done);
-                }
-            };
+            let bar = Progress::new();
+            let progress = |p: ScanProgress| bar.show(&p);
             let options = ScanOptions { use_cache: !no_cache, now_unix: None };
             let (report, stats) = crate::scan(root, &policy, &options, &progress)?;
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
+            bar.finish();
             write_out(out, Some(report_out), &report.to_json())?;
             for warning in &stats.warnings {
-                eprintln!("storage-approval: warning: {}", escape(warning));
+                cli::warning(TOOL, &escape(warning));
             }
+            cli::verbose(
+                TOOL,
+                1,
+                &format_args!(
+                    "scanned {} in {} ms: {} files, {} hashed, {} from the hash cache",
+                    escape(&report.root),
+                    report.runtime_ms,
+                    stats.files,
+                    human_bytes(stats.bytes_hashed),
+                    stats.cache_hits
+                ),
+            );
             let summary = scan_summary(&report, &stats, report_out, json);
             // With the report on standard output, the summary goes to standard error
             // so that what a pipe reads is the report alone.
             if tidy_io::is_stdout(report_out) {
-                eprint!("{summary}");
+                if cli::verbosity() >= 0 {
+                    eprint!("{summary}");
+                }
             } else {
                 out.write_all(summary.as_bytes())?;
             }
             Ok(exit::OK)
         }
         Command::Policy => {
-            out.write_all(crate::DEFAULT_POLICY.as_bytes())?;
+            if json {
+                print_json(out, &Policy::default_policy().to_json())?;
+            } else {
+                out.write_all(crate::DEFAULT_POLICY.as_bytes())?;
+            }
             Ok(exit::OK)
         }
         Command::ReportId { report } => {
@@ -326,9 +344,12 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             let loaded = crate::load_report(report)?;
             write_out(out, out_path.as_deref(), &Approval::template(loaded.id()).to_json())?;
             if let Some(path) = named_file(out_path.as_ref()) {
-                eprintln!(
-                    "wrote an approval template to {}: fill in operator and timestamp",
-                    escape(&path.display().to_string())
+                cli::note(
+                    TOOL,
+                    &format_args!(
+                        "wrote an approval template to {}: fill in operator and timestamp",
+                        escape(&path.display().to_string())
+                    ),
                 );
             }
             Ok(exit::OK)
@@ -338,11 +359,14 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             let approval = Approval::new(loaded.id(), operator, notes)?;
             write_out(out, out_path.as_deref(), &approval.to_json())?;
             if let Some(path) = named_file(out_path.as_ref()) {
-                eprintln!(
-                    "approved report {} as {}: {}",
-                    loaded.id(),
-                    escape(operator),
-                    escape(&path.display().to_string())
+                cli::note(
+                    TOOL,
+                    &format_args!(
+                        "approved report {} as {}: {}",
+                        loaded.id(),
+                        escape(operator),
+                        escape(&path.display().to_string())
+                    ),
                 );
             }
             Ok(exit::OK)
@@ -393,6 +417,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
                 batch: *batch,
                 checkpoint: crash_hook(),
             };
+            tell_locks(&lock);
             let summary = crate::execute(&loaded, &approval, &options)?;
             release(lock)?;
             render_run(out, &summary, json, "execute")?;
@@ -433,6 +458,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             } else {
                 None
             };
+            tell_locks(&lock);
             let summary = crate::undo(
                 audit_log,
                 &UndoOptions { execute: *execute, operator, batch: *batch },
@@ -442,6 +468,22 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             Ok(if summary.complete() { exit::OK } else { EXIT_SKIPPED })
         }
     }
+}
+
+/// With `-v`: which subsystem locks the run works under, and whose they are.
+fn tell_locks(lock: &Option<SubsystemLock>) {
+    let Some(lock) = lock else {
+        cli::verbose(TOOL, 1, &"no lock directory in use: working without subsystem locks");
+        return;
+    };
+    let mut parts = Vec::new();
+    if !lock.taken().is_empty() {
+        parts.push(format!("took {}", lock.taken().join(", ")));
+    }
+    if !lock.from_parent().is_empty() {
+        parts.push(format!("using the parent run's {}", lock.from_parent().join(", ")));
+    }
+    cli::verbose(TOOL, 1, &format_args!("subsystem locks: {}", parts.join("; ")));
 }
 
 /// Releases the subsystem locks taken for a run, if any.
@@ -509,17 +551,53 @@ fn scan_summary(
     )
 }
 
-fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
+/// The scan's progress on stderr (a terminal, no `--no-progress` or `-q`): a
+/// count of files while the walk's total is unknown, then a bar of bytes hashed.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    phase: std::sync::Mutex<&'static str>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let bar = cli::progress().then(indicatif::ProgressBar::no_length);
+        Progress { bar, phase: std::sync::Mutex::new("") }
     }
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>5} [{bar:30}] {pos}/{len}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    Some(bar)
+
+    fn show(&self, p: &ScanProgress) {
+        let Some(bar) = &self.bar else { return };
+        let mut phase = self.phase.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *phase != p.phase {
+            *phase = p.phase;
+            bar.set_style(progress_style(p.phase, p.total));
+            bar.set_message(p.phase);
+        }
+        if p.total > 0 {
+            bar.set_length(p.total);
+        }
+        bar.set_position(p.done);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Hashing counts bytes (shown as KiB, MiB, …) against a known total; the walk
+/// counts files with no total to measure against.
+fn progress_style(phase: &str, total: u64) -> indicatif::ProgressStyle {
+    let template = match (phase, total) {
+        ("hash", 1..) => {
+            "{msg:>5} [{bar:30}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec})"
+        }
+        (_, 0) => "{msg:>5} {spinner} {human_pos} files",
+        _ => "{msg:>5} [{bar:30}] {human_pos}/{human_len}",
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .expect("a valid template")
+        .progress_chars("=> ")
 }
 
 fn paint(text: &str, status: Status) -> String {
@@ -590,7 +668,8 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
     let dirs = |out: &mut Out| -> std::io::Result<()> {
         for dir in &summary.dirs {
             let dir = escape(dir);
-            writeln!(out, "{:<12} {dir_action:<7} {dir}/", paint(dir_status.as_str(), dir_status))?;
+            let status = paint(&format!("{:<12}", dir_status.as_str()), dir_status);
+            writeln!(out, "{status} {dir_action:<7} {dir}/")?;
         }
         Ok(())
     };
@@ -611,13 +690,9 @@ fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> st
             _ => String::new(),
         };
         let reason = o.reason.as_deref().map(|r| format!(": {}", escape(r))).unwrap_or_default();
-        writeln!(
-            out,
-            "{:<12} {:<7} {}{dest}{kept}{reason}",
-            paint(o.status.as_str(), o.status),
-            o.action,
-            escape(&o.src)
-        )?;
+        // Padded before painting: the colour's escape codes take no columns.
+        let status = paint(&format!("{:<12}", o.status.as_str()), o.status);
+        writeln!(out, "{status} {:<7} {}{dest}{kept}{reason}", o.action, escape(&o.src))?;
     }
     if dir_action == "rmdir" {
         dirs(out)?;

@@ -307,7 +307,7 @@ impl Policy {
     }
 
     /// The policy as JSON, recorded in the report (and so covered by its ID).
-    pub(crate) fn to_json(&self) -> serde_json::Value {
+    pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.file).expect("a policy serializes")
     }
 }

@@ -361,3 +361,34 @@ fn json_output_for_machines() {
     assert_eq!(v["ok"], false);
     assert_eq!(v["line"], 3);
 }
+
+#[test]
+fn the_common_flags_policy_as_json_quiet_notes_and_colour_that_keeps_columns() {
+    let out = run(&["--format", "json", "policy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(policy["archive"]["dest"], "archive");
+    assert_eq!(policy["junk"]["patterns"][0], "**/*.tmp");
+    assert!(run(&["--format", "human", "policy"]).stdout.starts_with(b"# storage-approval"));
+
+    let d = Dir::new();
+    d.file("a", "dup").file("b", "dup").file("c.tmp", "junk");
+    let report = d.out("report.json");
+    let out = run(&["scan", path_str(&d.root()), "--report-out", path_str(&report)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let approve = ["approve", path_str(&report), "--operator", "ana", "--out"];
+    let approval = d.out("approval.json");
+    let out = run(&[&approve[..], &[path_str(&approval)]].concat());
+    assert!(stderr(&out).starts_with("storage-approval: approved report "), "{}", stderr(&out));
+    let out = run(&[&["-q"], &approve[..], &[path_str(&approval)]].concat());
+    assert_eq!(stderr(&out), "", "-q leaves only errors");
+
+    // Coloured or not, the columns line up: padding is applied before the colour.
+    let dry = ["execute", "--report", path_str(&report), "--approval", path_str(&approval)];
+    let plain = String::from_utf8(run(&dry).stdout).unwrap();
+    let coloured =
+        String::from_utf8(run(&[&["--color", "always"], &dry[..]].concat()).stdout).unwrap();
+    assert!(coloured.contains("\x1b["), "{coloured}");
+    let strip = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    assert_eq!(strip.replace_all(&coloured, ""), plain);
+}
