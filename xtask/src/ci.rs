@@ -81,7 +81,8 @@ fn no_default_features() -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo package` for every published crate, which also builds each one from its
+/// `cargo package` for every published crate (not xtask and the root package
+/// tidykit-hooks, which are never published), which also builds each one from its
 /// packaged sources (the verify step), with the workspace's own crates served from a
 /// temporary local registry: a file missing from a package, or a path dependency
 /// without a version, fails here and not at publish time. The verify build shares
@@ -94,6 +95,8 @@ fn package() -> Result<(), String> {
         "--workspace",
         "--exclude",
         "xtask",
+        "--exclude",
+        "tidykit-hooks",
         "--locked",
         "--offline",
         "--allow-dirty",

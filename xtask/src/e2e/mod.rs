@@ -5,6 +5,7 @@
 pub(crate) mod dist;
 pub(crate) mod doclinks;
 pub(crate) mod failure_rules;
+pub(crate) mod integrations;
 pub(crate) mod multilock;
 pub(crate) mod storage_approval;
 pub(crate) mod tidy_run;
@@ -27,6 +28,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         tidy_run::scenario,
     ),
     ("dist: completions load in bash, zsh and fish; man renders every page", dist::scenario),
+    ("integrations: pre-commit hooks from a git URL, the GitHub Action", integrations::scenario),
 ];
 
 pub(crate) fn run() -> Result<(), String> {
