@@ -2,7 +2,6 @@
 //! rendering, exit code out. Public (behind the `cli` feature) so that the binary,
 //! the repository-root hook package and `cargo xtask dist` (completions, man pages)
 //! share one definition.
-#![expect(clippy::print_stderr, reason = "the binary is where diagnostics are printed")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +12,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use multilock::subsystem::LockArgs;
 use tidy_io::cli::{self, PipeOut, exit};
 use tidy_io::{Durability, Perms};
+
+/// The name every stderr line starts with.
+const TOOL: &str = "failure-rules";
 
 /// Exit code: success; nothing found is not an error.
 const SUCCESS: u8 = exit::OK;
@@ -46,6 +48,8 @@ Exit codes: 0 success, 1 no matching rule (match), 2 usage or input error,
 75 the docs lock stayed busy past --lock-timeout."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,7 +85,7 @@ then 2.")]
         #[arg(long)]
         execute: bool,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
         /// Also write the report to FILE (Markdown for .md, JSON for .json, else --format;
         /// - is stdout, where the report is printed anyway).
@@ -156,14 +160,16 @@ the traceback's error line (Python's last, Java's, Rust's and Go's first) gives 
         #[arg(long, value_name = "FILE")]
         traceback: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = MatchFormat::Human)]
+        #[arg(long, value_enum, default_value_t = MatchFormat::Text)]
         format: MatchFormat,
     },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ReportFormat {
-    Human,
+    // `human` is accepted too, as this tool spelt it before 0.1.
+    #[value(alias = "human")]
+    Text,
     Json,
     Markdown,
 }
@@ -176,7 +182,8 @@ enum LineFormat {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum MatchFormat {
-    Human,
+    #[value(alias = "human")]
+    Text,
     Json,
 }
 
@@ -191,6 +198,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    cli.global.apply();
     let result = match cli.command {
         Command::Analyze {
             inputs,
@@ -226,7 +234,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
-            eprintln!("failure-rules: error: {message}");
+            cli::error(TOOL, &message);
             ExitCode::from(INPUT_ERROR)
         }
     }
@@ -263,8 +271,18 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
     })?;
     let loaded = fr::load_as(&args.inputs, base, since, format).map_err(|e| e.to_string())?;
     for skipped in &loaded.skipped {
-        eprintln!("failure-rules: skipped {}: {}", skipped.source, skipped.reason);
+        cli::warning(TOOL, &format_args!("skipped {}: {}", skipped.source, skipped.reason));
     }
+    cli::verbose(
+        TOOL,
+        1,
+        &format_args!(
+            "read {} records from {} files (below {})",
+            loaded.records.len(),
+            loaded.files,
+            base.display()
+        ),
+    );
     // A pattern that matched nothing, and nothing else read: an input error, not an
     // empty report (a mistyped glob would look like a clean run).
     if loaded.files == 0
@@ -298,12 +316,12 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
         let locking = args.locks.locking("failure-rules");
         if let Err(e) = fr::execute(&mut analysis, &rules_file, &locking, &options) {
             let Some(lock) = e.lock_error() else { return Err(e.to_string()) };
-            eprintln!("failure-rules: error: {e}");
+            cli::error(TOOL, &e);
             return Ok(multilock::subsystem::exit_code(lock));
         }
     }
     let rendered = match args.format {
-        ReportFormat::Human => fr::render_human(&analysis, cli::color()),
+        ReportFormat::Text => fr::render_human(&analysis, cli::color()),
         ReportFormat::Json => fr::render_json(&analysis),
         ReportFormat::Markdown => fr::render_markdown(&analysis),
     };
@@ -314,7 +332,7 @@ fn analyze(args: AnalyzeArgs) -> Result<u8, String> {
             Some("md" | "markdown") => fr::render_markdown(&analysis),
             Some("json") => fr::render_json(&analysis),
             _ => match args.format {
-                ReportFormat::Human => fr::render_human(&analysis, false),
+                ReportFormat::Text => fr::render_human(&analysis, false),
                 ReportFormat::Json => fr::render_json(&analysis),
                 ReportFormat::Markdown => fr::render_markdown(&analysis),
             },
@@ -334,7 +352,7 @@ fn write_report(path: &Path, text: &str) -> Result<(), String> {
     }
     tidy_io::write_output(path, text.as_bytes(), Perms::Default, Durability::Durable)
         .map_err(|e| e.to_string())?;
-    eprintln!("failure-rules: report written to {}", path.display());
+    cli::note(TOOL, &format_args!("report written to {}", path.display()));
     Ok(())
 }
 
@@ -527,7 +545,7 @@ fn match_rule(
     // One lookup: only the rules that could apply are indexed.
     let rule = fr::find_rule(&rules, &signature);
     match format {
-        MatchFormat::Human => match rule {
+        MatchFormat::Text => match rule {
             Some(rule) => emit(&format!(
                 "{} ({}, {}, {})\nsignature: {}\nrecommendation: {}\n",
                 rule.id,
@@ -537,7 +555,7 @@ fn match_rule(
                 rule.signature,
                 rule.recommendation
             ))?,
-            None => eprintln!("failure-rules: no rule matches `{signature}`"),
+            None => cli::note(TOOL, &format_args!("no rule matches `{signature}`")),
         },
         MatchFormat::Json => {
             let value = serde_json::json!({

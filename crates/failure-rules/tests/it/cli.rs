@@ -356,3 +356,23 @@ impl WriteStdin for Command {
         )
     }
 }
+
+#[test]
+fn the_common_flags_quiet_warnings_say_more_and_accept_text_for_human() {
+    let (dir, failure_rules) = setup();
+    fixture(dir.path());
+    write(dir.path(), ".autonomous_runs/run-x/errors/broken.json", "{");
+    let out = failure_rules().args(["analyze", "--format", "text"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("failure-rules: warning: skipped "), "{stderr}");
+    let quiet = failure_rules().args(["-q", "analyze", "--format", "human"]).output().unwrap();
+    assert_eq!(quiet.status.code(), out.status.code(), "-q changes no exit code");
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "", "-q leaves only errors");
+    assert_eq!(quiet.stdout, out.stdout, "text and human are one format");
+    let verbose = failure_rules().args(["-v", "analyze"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&verbose.stderr).into_owned();
+    assert!(
+        stderr.contains("failure-rules: read ") && stderr.contains(" records from "),
+        "{stderr}"
+    );
+}
