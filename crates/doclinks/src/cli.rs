@@ -3,7 +3,6 @@
 //! binary, the repository-root hook package and `cargo xtask dist` (completions,
 //! man pages) share one definition.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
@@ -48,6 +47,8 @@ Exit codes: 0 no broken links, 1 broken links found, 2 usage or input error,
 )]
 #[command(after_help = EXAMPLES)]
 struct Cli {
+    #[command(flatten)]
+    global: tidy_io::cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,7 +68,7 @@ Exit codes: 0 no broken links (or --report-only), 1 broken links, 2 usage or inp
         #[command(flatten)]
         scan: Scan,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
         /// Only check pages reachable from navigation files; list the pages none reaches.
         #[arg(long)]
@@ -121,7 +122,7 @@ Exit codes: 0 no broken links left, 1 broken links left for triage or pages skip
         #[arg(long, value_name = "FILE")]
         plan_out: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        #[arg(long, value_enum, default_value_t = FixFormat::Text)]
         format: FixFormat,
         /// Also rewrite links to redirected pages (they work; by default they are only proposed).
         #[arg(long)]
@@ -161,7 +162,7 @@ Exit codes: 0 applied, 1 pages skipped, 2 usage or input error (plan refused).")
         #[arg(long, value_name = "DIR")]
         backup_dir: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        #[arg(long, value_enum, default_value_t = FixFormat::Text)]
         format: FixFormat,
         #[command(flatten)]
         locks: LockArgs,
@@ -187,7 +188,7 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
         #[arg(long)]
         force: bool,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        #[arg(long, value_enum, default_value_t = FixFormat::Text)]
         format: FixFormat,
         #[command(flatten)]
         locks: LockArgs,
@@ -206,7 +207,7 @@ Exit codes: 0 restored, 1 pages skipped (changed since the backup), 2 usage or i
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = FixFormat::Human)]
+        #[arg(long, value_enum, default_value_t = FixFormat::Text)]
         format: FixFormat,
         #[command(flatten)]
         locks: LockArgs,
@@ -313,7 +314,9 @@ fn relative_display(from: &Path, root: &Path) -> String {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum OutputFormat {
-    Human,
+    // `human` is accepted too, as this tool spelt it before 0.1.
+    #[value(alias = "human")]
+    Text,
     Json,
     Sarif,
     Github,
@@ -322,7 +325,8 @@ enum OutputFormat {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum FixFormat {
-    Human,
+    #[value(alias = "human")]
+    Text,
     Json,
 }
 
@@ -344,27 +348,33 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    cli.global.apply();
     let mut out = String::new();
     match run(cli, &mut out) {
         // A reader that went away (`| head`) is not an error; any other write error is.
         Ok(code) => match tidy_io::cli::emit(&out) {
             Ok(()) => ExitCode::from(code),
             Err(e) => {
-                say(&format!("doclinks: error: cannot write output: {e}"));
+                tidy_io::cli::error(TOOL, &format_args!("cannot write output: {e}"));
                 ExitCode::from(exit::USAGE)
             }
         },
         Err(err) => {
-            say(&format!("doclinks: error: {err}"));
+            tidy_io::cli::error(TOOL, &err);
             ExitCode::from(exit::USAGE)
         }
     }
 }
 
-/// Writes a line to stderr; a closed stderr is no reason to panic.
+/// The name every stderr line starts with.
+const TOOL: &str = "doclinks";
+
+/// Writes a line to stderr unless `--quiet`; a closed stderr is no reason to panic.
 fn say(line: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    if tidy_io::cli::verbosity() >= 0 {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
 }
 
 /// Runs one command; what it prints to stdout goes to `out`.
@@ -389,7 +399,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                 }
             })?;
             let format = match format {
-                OutputFormat::Human => Format::Human,
+                OutputFormat::Text => Format::Human,
                 OutputFormat::Json => Format::Json,
                 OutputFormat::Sarif => Format::Sarif,
                 OutputFormat::Github => Format::Github,
@@ -436,7 +446,10 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                     return Ok(plan_error(&e));
                 }
                 if !plan_on_stdout {
-                    say(&format!("doclinks: wrote the fix plan to {}", plan.display()));
+                    tidy_io::cli::note(
+                        TOOL,
+                        &format_args!("wrote the fix plan to {}", plan.display()),
+                    );
                 }
             }
             let options = FixOptions::new()
@@ -468,7 +481,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             if let Some(backup) = &applied.backup
                 && !json
             {
-                say(&format!("doclinks: undo with: {}", undo(&located, backup)));
+                tidy_io::cli::note(TOOL, &format_args!("undo with: {}", undo(&located, backup)));
             }
             if !applied.skipped.is_empty() {
                 say(&format!(
@@ -564,7 +577,7 @@ fn docs_lock(locks: &LockArgs, root: &Path, dry_run: bool) -> Result<Option<Subs
         return Ok(None);
     }
     locks.locking("doclinks").hold(root, &[DOCS_LOCK]).map_err(|e| {
-        say(&format!("doclinks: error: {e}"));
+        tidy_io::cli::error(TOOL, &e);
         multilock::subsystem::exit_code(&e)
     })
 }
@@ -650,7 +663,7 @@ fn scan_tree(
         options = options.config(Config::load(path)?);
     }
     let bar: Arc<OnceLock<indicatif::ProgressBar>> = Arc::new(OnceLock::new());
-    if std::io::stderr().is_terminal() {
+    if tidy_io::cli::progress() {
         let shared = Arc::clone(&bar);
         options = options.progress(move |p| {
             // Small trees finish before a bar would be readable.
@@ -675,8 +688,27 @@ fn scan_tree(
     }
     let report = report?;
     for warning in &report.warnings {
-        say(&format!("doclinks: warning: {}: {}", warning.path.display(), warning.message));
+        tidy_io::cli::warning(
+            TOOL,
+            &format_args!("{}: {}", warning.path.display(), warning.message),
+        );
     }
+    let summary = &report.summary;
+    tidy_io::cli::verbose(
+        TOOL,
+        1,
+        &format_args!(
+            "checked {} files below {} as {} ({}): {} links, {} local, {} external, {} broken",
+            summary.files,
+            report.root.display(),
+            report.platform.platform,
+            report.platform.chosen_by,
+            summary.links,
+            summary.local,
+            summary.external,
+            summary.broken
+        ),
+    );
     Ok(report)
 }
 
@@ -693,7 +725,7 @@ fn undo(located: &Located, backup: &Path) -> String {
 /// Says why the plan cannot be written; a path that is not a regular file gets
 /// a pointer to the way to print it.
 fn plan_error(error: &crate::Error) -> u8 {
-    say(&format!("doclinks: error: {error}"));
+    tidy_io::cli::error(TOOL, error);
     if let ErrorKind::File(tidy_io::Error::NotRegular { .. } | tidy_io::Error::Symlink { .. }) =
         error.kind()
     {

@@ -5,6 +5,7 @@ mod cache_props;
 mod cli;
 mod findings;
 mod fixing;
+mod flags;
 mod hostile;
 mod locks;
 mod modes;
