@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::report::{Applied, Confidence, Finding, Fix, Kind, Report, Summary};
@@ -68,11 +69,10 @@ pub fn render_report(report: &Report, format: Format, style: &Style) -> String {
     match format {
         Format::Human => human(report, style),
         Format::Json => {
-            let mut value = report_json(report, style);
-            if !report.links.is_empty() {
-                value["links"] = links_json(report, style);
-            }
-            pretty(&value)
+            let mut text = serde_json::to_string_pretty(&ReportJson::new(report, style))
+                .expect("a report serializes");
+            text.push('\n');
+            text
         }
         Format::Sarif => pretty(&sarif(report, style)),
         Format::Github => github(report, style),
@@ -80,21 +80,15 @@ pub fn render_report(report: &Report, format: Format, style: &Style) -> String {
     }
 }
 
-fn links_json(report: &Report, style: &Style) -> Value {
-    report
-        .links
-        .iter()
-        .map(|l| {
-            json!({
-                "file": style.path(&l.file),
-                "line": l.line,
-                "column": l.column,
-                "target": l.target,
-                "leads_to": l.leads_to,
-                "path": l.path,
-            })
-        })
-        .collect()
+/// One link of `--list-links`, as JSON shows it.
+#[derive(Serialize)]
+struct LinkJson<'a> {
+    file: String,
+    line: u32,
+    column: u32,
+    target: &'a str,
+    leads_to: &'a str,
+    path: Option<&'a str>,
 }
 
 fn pretty(value: &Value) -> String {
@@ -183,32 +177,60 @@ fn counts_line(s: &Summary) -> String {
     line
 }
 
-fn fix_json(fix: Option<&Fix>) -> Value {
-    match fix {
-        Some(fix) => json!({
-            "new_target": fix.new_target,
-            "confidence": fix.confidence.as_str(),
-            "reason": fix.reason,
-        }),
-        None => Value::Null,
+/// A finding as JSON shows it.
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    kind: &'static str,
+    file: String,
+    line: u32,
+    column: u32,
+    target: &'a str,
+    fix: Option<FixJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FixJson<'a> {
+    new_target: &'a str,
+    confidence: &'static str,
+    reason: &'a str,
+}
+
+impl<'a> FindingJson<'a> {
+    fn new(f: &'a Finding, style: &Style) -> FindingJson<'a> {
+        FindingJson {
+            kind: f.kind.as_str(),
+            file: style.path(&f.file),
+            line: f.line,
+            column: f.column,
+            target: &f.target,
+            fix: f.fix.as_ref().map(|fix| FixJson {
+                new_target: &fix.new_target,
+                confidence: fix.confidence.as_str(),
+                reason: &fix.reason,
+            }),
+        }
     }
 }
 
-fn finding_json(f: &Finding, style: &Style) -> Value {
-    json!({
-        "kind": f.kind.as_str(),
-        "file": style.path(&f.file),
-        "line": f.line,
-        "column": f.column,
-        "target": f.target,
-        "fix": fix_json(f.fix.as_ref()),
-    })
+/// The JSON report, serialized straight to text: a large report is never
+/// held a second time as a tree of JSON values.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    summary: Value,
+    platform: Value,
+    findings: Vec<FindingJson<'a>>,
+    site_links: Vec<FindingJson<'a>>,
+    redirected: Vec<FindingJson<'a>>,
+    unreached: Option<Vec<String>>,
+    warnings: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    links: Vec<LinkJson<'a>>,
 }
 
-fn report_json(report: &Report, style: &Style) -> Value {
-    let s = &report.summary;
-    let mut value = json!({
-        "summary": {
+impl<'a> ReportJson<'a> {
+    fn new(report: &'a Report, style: &Style) -> ReportJson<'a> {
+        let s = &report.summary;
+        let mut summary = json!({
             "files": s.files,
             "links": s.links,
             "local": s.local,
@@ -219,21 +241,37 @@ fn report_json(report: &Report, style: &Style) -> Value {
             "redirected": s.redirected,
             "ignored": s.ignored,
             "historical": s.historical,
-        },
-        "platform": platform_json(&report.platform),
-        "findings": report.findings.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
-        "site_links": report.site_links.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
-        "redirected": report.redirected.iter().map(|f| finding_json(f, style)).collect::<Vec<_>>(),
-        "unreached": report.unreached.as_ref().map(|u| u.iter().map(|p| style.path(p)).collect::<Vec<_>>()),
-        "warnings": report.warnings.iter().map(|w| json!({
-            "path": w.path.display().to_string(),
-            "message": w.message,
-        })).collect::<Vec<_>>(),
-    });
-    if let Some(old) = s.preexisting {
-        value["summary"]["preexisting"] = json!(old);
+        });
+        if let Some(old) = s.preexisting {
+            summary["preexisting"] = json!(old);
+        }
+        let list = |findings: &'a [Finding]| findings.iter().map(|f| FindingJson::new(f, style));
+        ReportJson {
+            summary,
+            platform: platform_json(&report.platform),
+            findings: list(&report.findings).collect(),
+            site_links: list(&report.site_links).collect(),
+            redirected: list(&report.redirected).collect(),
+            unreached: report.unreached.as_ref().map(|u| u.iter().map(|p| style.path(p)).collect()),
+            warnings: report
+                .warnings
+                .iter()
+                .map(|w| json!({"path": w.path.display().to_string(), "message": w.message}))
+                .collect(),
+            links: report
+                .links
+                .iter()
+                .map(|l| LinkJson {
+                    file: style.path(&l.file),
+                    line: l.line,
+                    column: l.column,
+                    target: &l.target,
+                    leads_to: &l.leads_to,
+                    path: l.path.as_deref(),
+                })
+                .collect(),
+        }
     }
-    value
 }
 
 fn platform_json(info: &crate::platform::PlatformInfo) -> Value {
@@ -461,7 +499,8 @@ pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &
         let findings: Vec<Value> = rows
             .iter()
             .map(|f| {
-                let mut v = finding_json(f, style);
+                let mut v =
+                    serde_json::to_value(FindingJson::new(f, style)).expect("a finding serializes");
                 v["apply"] = Value::Bool(applies(f));
                 // Root-relative, whatever the paths are shown as: triage reads it.
                 v["path"] = Value::String(f.file.clone());
