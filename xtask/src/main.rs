@@ -26,7 +26,7 @@ usage: cargo xtask <task>
 
 tasks:
   ci              fmt, clippy, tests, docs, bare libraries, packaging, cargo-deny, end-to-end
-  e2e             end-to-end scenarios across the built binaries
+  e2e [FILTER]    end-to-end scenarios across the built binaries (those whose name has FILTER)
   demo            build the tools and run the whole flow on the example repository
   dist [DIR]      shell completions and man pages for the four tools (default target/dist)
   bench [TOOL]    throughput benchmarks (multilock, doclinks, failure-rules, storage-approval)
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
-        Some("e2e") => e2e::run(),
+        Some("e2e") => e2e::run_matching(args.get(1).map(String::as_str)),
         Some("demo") => demo::run(),
         Some("dist") => dist::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),

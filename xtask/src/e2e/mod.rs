@@ -2,6 +2,7 @@
 //! CI pipelines do, each in a fresh temporary directory. One module per tool;
 //! each exposes `scenario(&Tools) -> Result<(), String>`.
 
+pub(crate) mod cli_feel;
 pub(crate) mod dist;
 pub(crate) mod doclinks;
 pub(crate) mod failure_rules;
@@ -29,11 +30,21 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ),
     ("dist: completions load in bash, zsh and fish; man renders every page", dist::scenario),
     ("integrations: pre-commit hooks from a git URL, the GitHub Action", integrations::scenario),
+    (
+        "one CLI feel: common flags, lock flags, formats and exit 2 in every tool",
+        cli_feel::scenario,
+    ),
 ];
 
 pub(crate) fn run() -> Result<(), String> {
+    run_matching(None)
+}
+
+/// The scenarios whose name contains `filter` (all without one).
+pub(crate) fn run_matching(filter: Option<&str>) -> Result<(), String> {
     let tools = Tools::build("dev")?;
-    for (name, scenario) in SCENARIOS {
+    let chosen = SCENARIOS.iter().filter(|(name, _)| filter.is_none_or(|f| name.contains(f)));
+    for (name, scenario) in chosen {
         println!("--> e2e: {name}");
         scenario(&tools).map_err(|e| format!("scenario `{name}` failed: {e}"))?;
         println!("    ok");
