@@ -1,17 +1,28 @@
-//! `cargo xtask bench doclinks [FILES]`: `doclinks check` and `check --nav-only`
-//! on a generated tree of 10,000 Markdown files with about 100,000 local links
-//! (relative links with and without anchors, reference links, raw HTML, images,
-//! external URLs, code blocks), plus lychee on the same tree when it is installed.
+//! `cargo xtask bench doclinks [FILES] [--corpora DIR] [--copies N]`:
 //!
-//! Wall time, CPU time and peak memory come from `/usr/bin/time` when present
-//! (else wall time only). Each measurement is the median of three runs.
+//! 1. `doclinks check` and `check --nav-only` on a generated tree of 10,000
+//!    Markdown files with about 100,000 local links (relative links with and
+//!    without anchors, reference links, raw HTML, images, external URLs, code
+//!    blocks), and lychee on the same tree;
+//! 2. the real trees of `docs/doclinks.md` found in the corpora folder (`DIR`,
+//!    else `$DOCLINKS_CORPORA`, else `../corpora` beside the checkout; each in
+//!    `owner+name/`; skipped with a note when absent): doclinks without its
+//!    cache (cold), with a warm cache, and lychee `--offline
+//!    --include-fragments`, interleaved, with the ratios;
+//! 3. `N` (default 10, 0 skips it) copies of the largest of them side by side
+//!    (about 100,000 pages from cpp-docs): cold, cache being written, warm, and
+//!    warm after a one-page edit; lychee once.
+//!
+//! lychee is `$LYCHEE` or `lychee` on `PATH`. Wall time, CPU time and peak
+//! memory come from `/usr/bin/time` when present (else wall time only). Each
+//! measurement is the median of three runs unless the table says otherwise.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::util::{Tools, describe, on_path};
+use crate::util::{Tools, describe, on_path, project_root};
 
 const SECTIONS: usize = 100;
 const RUNS: usize = 3;
@@ -211,34 +222,142 @@ fn median(mut samples: Vec<Sample>) -> Sample {
 
 fn row(name: &str, sample: &Sample, files: usize, links: usize) -> String {
     let cpu = sample.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
-    let rss =
-        sample.max_rss_kb.map_or_else(|| "-".to_owned(), |k| format!("{:.0}", k as f64 / 1024.0));
     format!(
-        "| {name} | {:.3} | {cpu} | {rss} | {:.0} | {:.0} |",
+        "| {name} | {:.3} | {cpu} | {} | {:.0} | {:.0} |",
         sample.wall,
+        mib(sample),
         files as f64 / sample.wall,
         links as f64 / sample.wall
     )
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let files: usize = match args.first() {
-        Some(n) => n.parse().map_err(|_| format!("`{n}` is not a number of files"))?,
-        None => 10_000,
+fn mib(sample: &Sample) -> String {
+    sample.max_rss_kb.map_or_else(|| "-".to_owned(), |k| format!("{:.0}", k as f64 / 1024.0))
+}
+
+/// `wall s / CPU s / MiB` of one sample.
+fn cell(sample: &Sample) -> String {
+    let cpu = sample.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+    format!("{:.2} / {cpu} / {}", sample.wall, mib(sample))
+}
+
+/// How many times less wall time and CPU `ours` took than `theirs`.
+fn ratio(theirs: &Sample, ours: &Sample) -> String {
+    let cpu = match (theirs.cpu, ours.cpu) {
+        (Some(t), Some(o)) if o > 0.0 => format!("{:.1}x", t / o),
+        _ => "-".to_owned(),
     };
+    format!("{:.1}x / {cpu}", theirs.wall / ours.wall.max(0.001))
+}
+
+/// The trees of docs/doclinks.md: corpora folder name, repository, commit.
+const REAL_TREES: &[(&str, &str, &str)] = &[
+    ("MicrosoftDocs+cpp-docs", "MicrosoftDocs/cpp-docs", "a2e592a8"),
+    ("MicrosoftDocs+PowerShell-Docs", "MicrosoftDocs/PowerShell-Docs", "27138b21"),
+    ("facebook+react-native-website", "facebook/react-native-website", "2f3a5ac1"),
+    ("gohugoio+hugoDocs", "gohugoio/hugoDocs", "1c613349"),
+    ("squidfunk+mkdocs-material", "squidfunk/mkdocs-material", "5b36f2ac"),
+    ("rust-lang+book", "rust-lang/book", "91754488"),
+];
+
+struct Options {
+    files: usize,
+    corpora: PathBuf,
+    copies: usize,
+}
+
+fn options(args: &[String]) -> Result<Options, String> {
+    let default_corpora = std::env::var_os("DOCLINKS_CORPORA").map_or_else(
+        || project_root().parent().unwrap_or(Path::new("/")).join("corpora"),
+        PathBuf::from,
+    );
+    let mut options = Options { files: 10_000, corpora: default_corpora, copies: 10 };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value =
+            |name: &str| args.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--corpora" => options.corpora = PathBuf::from(value("--corpora")?),
+            "--copies" => {
+                let n = value("--copies")?;
+                options.copies = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+            }
+            n => {
+                options.files = n.parse().map_err(|_| format!("`{n}` is not a number of files"))?
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// lychee: `$LYCHEE`, else on `PATH`.
+fn lychee() -> Option<PathBuf> {
+    match std::env::var_os("LYCHEE") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => on_path("lychee").then(|| PathBuf::from("lychee")),
+    }
+}
+
+fn lychee_command(lychee: &Path, tree: &Path) -> Command {
+    let mut command = Command::new(lychee);
+    command
+        .args([
+            "--offline",
+            "--include-fragments",
+            "--no-progress",
+            "--format",
+            "json",
+            "--root-dir",
+        ])
+        .arg(tree)
+        .arg(".")
+        .current_dir(tree);
+    command
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let options = options(args)?;
     let tools = Tools::build("release")?;
+    let lychee = lychee();
+    if lychee.is_none() {
+        println!(
+            "(lychee is not on PATH nor in $LYCHEE: `cargo install lychee --locked` to compare)"
+        );
+    }
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let bench = Bench {
+        options: &options,
+        tools: &tools,
+        lychee: lychee.as_deref(),
+        scratch: scratch.path(),
+    };
+    generated(&bench)?;
+    real_trees(&bench)
+}
+
+/// What every part of the bench runs with.
+struct Bench<'a> {
+    options: &'a Options,
+    tools: &'a Tools,
+    lychee: Option<&'a Path>,
+    scratch: &'a Path,
+}
+
+fn generated(bench: &Bench<'_>) -> Result<(), String> {
+    let Bench { options, tools, lychee, scratch } = *bench;
     // DOCLINKS_BENCH_DIR keeps the corpus for profiling or other tools.
     let corpus = std::env::var_os("DOCLINKS_BENCH_DIR")
-        .map_or_else(|| scratch.path().join("docs"), std::path::PathBuf::from);
-    let (written, local_links) = generate(&corpus, files)?;
+        .map_or_else(|| scratch.join("docs"), std::path::PathBuf::from);
+    let (written, local_links) = generate(&corpus, options.files)?;
     println!(
-        "corpus: {written} Markdown files, {local_links} local links (plus external URLs and code blocks)"
+        "generated corpus: {written} Markdown files, {local_links} local links (plus external URLs and code blocks)"
     );
-
     let doclinks = |extra: &[&str]| {
         let mut command = tools.command("doclinks");
-        command.args(["check", "--format", "json", "--root"]).arg(&corpus).args(extra);
+        command
+            .args(["check", "--no-cache", "--format", "json", "--root"])
+            .arg(&corpus)
+            .args(extra);
         command
     };
     // One untimed run warms the page cache, and reports what the tree holds.
@@ -255,47 +374,169 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         json["summary"]["external"],
         json["summary"]["broken"]
     );
-
     println!(
         "\n| run | wall s | CPU s | peak MiB | files/s | local links/s |\n|---|---:|---:|---:|---:|---:|"
     );
-    let mut runs: Vec<(&str, Vec<&str>)> =
-        vec![("doclinks check", vec![]), ("doclinks check --nav-only", vec!["--nav-only"])];
-    if !on_path("lychee") {
-        runs.truncate(2);
-    }
-    for (name, extra) in &runs {
+    for (name, extra) in
+        [("doclinks check", vec![]), ("doclinks check --nav-only", vec!["--nav-only"])]
+    {
         let samples: Result<Vec<Sample>, String> =
-            (0..RUNS).map(|_| measure(doclinks(extra), scratch.path())).collect();
+            (0..RUNS).map(|_| measure(doclinks(&extra), scratch)).collect();
         println!("{}", row(name, &median(samples?), written, local_links));
     }
-    if on_path("lychee") {
-        let lychee = || {
-            let mut command = Command::new("lychee");
-            command
-                .args([
-                    "--offline",
-                    "--include-fragments",
-                    "--no-progress",
-                    "--format",
-                    "json",
-                    "--root-dir",
-                ])
-                .arg(&corpus)
-                .arg(".")
-                .current_dir(&corpus);
-            command
-        };
+    if let Some(lychee) = lychee {
         let samples: Result<Vec<Sample>, String> =
-            (0..RUNS).map(|_| measure(lychee(), scratch.path())).collect();
+            (0..RUNS).map(|_| measure(lychee_command(lychee, &corpus), scratch)).collect();
         println!(
             "{}",
             row("lychee --offline --include-fragments", &median(samples?), written, local_links)
         );
-    } else {
-        println!(
-            "\n(lychee is not on PATH: `cargo install lychee --locked` to compare side by side)"
-        );
     }
     Ok(())
+}
+
+/// Copies `from` to `to` (a new directory) with `cp -r`.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    let out = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .output()
+        .map_err(|e| format!("cannot run cp: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("cp -r {}: {}", from.display(), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// `doclinks check --format json` on `tree`, with `extra` arguments.
+fn doclinks_command(tools: &Tools, tree: &Path, extra: &[&str]) -> Command {
+    let mut command = tools.command("doclinks");
+    command.args(["check", "--format", "json", "--root"]).arg(tree).args(extra);
+    command
+}
+
+/// Pages and links doclinks counts in `tree` (one untimed run, which also
+/// warms the file system cache).
+fn counts(tools: &Tools, tree: &Path) -> Result<(u64, u64), String> {
+    let out = doclinks_command(tools, tree, &["--no-cache"]).output().map_err(|e| e.to_string())?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("doclinks on {}: {e}", tree.display()))?;
+    let n = |key: &str| json["summary"][key].as_u64().unwrap_or(0);
+    Ok((n("files"), n("links")))
+}
+
+fn real_trees(bench: &Bench<'_>) -> Result<(), String> {
+    let Bench { options, tools, lychee, scratch } = *bench;
+    let present: Vec<&(&str, &str, &str)> =
+        REAL_TREES.iter().filter(|(dir, ..)| options.corpora.join(dir).is_dir()).collect();
+    if present.is_empty() {
+        println!(
+            "\n(real trees skipped: none of {} is in {}; --corpora DIR or DOCLINKS_CORPORA names the folder)",
+            REAL_TREES.iter().map(|t| t.0).collect::<Vec<_>>().join(", "),
+            options.corpora.display()
+        );
+        return Ok(());
+    }
+    println!(
+        "\nreal trees from {}; each cell is wall s / CPU s / peak MiB",
+        options.corpora.display()
+    );
+    println!(
+        "\n| tree | commit | pages | links | doclinks cold | doclinks warm | lychee | lychee ÷ cold (wall / CPU) | lychee ÷ warm |\n|---|---|---:|---:|---|---|---|---:|---:|"
+    );
+    for (dir, repo, commit) in &present {
+        // A copy: the warm cache is written in the tree, never in the corpora.
+        let tree = scratch.join(dir);
+        copy_tree(&options.corpora.join(dir), &tree)?;
+        let (pages, links) = counts(tools, &tree)?;
+        measure(doclinks_command(tools, &tree, &[]), scratch)?;
+        let (mut cold, mut warm, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            cold.push(measure(doclinks_command(tools, &tree, &["--no-cache"]), scratch)?);
+            if let Some(lychee) = lychee {
+                theirs.push(measure(lychee_command(lychee, &tree), scratch)?);
+            }
+            warm.push(measure(doclinks_command(tools, &tree, &[]), scratch)?);
+        }
+        let (cold, warm) = (median(cold), median(warm));
+        let (lychee_cell, cold_ratio, warm_ratio) = if theirs.is_empty() {
+            ("-".to_owned(), "-".to_owned(), "-".to_owned())
+        } else {
+            let theirs = median(theirs);
+            (cell(&theirs), ratio(&theirs, &cold), ratio(&theirs, &warm))
+        };
+        println!(
+            "| {repo} | `{commit}` | {pages} | {links} | {} | {} | {lychee_cell} | {cold_ratio} | {warm_ratio} |",
+            cell(&cold),
+            cell(&warm)
+        );
+        std::fs::remove_dir_all(&tree).map_err(|e| e.to_string())?;
+    }
+    if options.copies > 0 {
+        let (dir, repo, commit) = present[0];
+        large_tree(bench, (dir, repo, commit))?;
+    }
+    Ok(())
+}
+
+/// `copies` copies of one real tree side by side, with the cache cold, being
+/// written, warm, and warm after a one-page edit.
+fn large_tree(bench: &Bench<'_>, (dir, repo, commit): (&str, &str, &str)) -> Result<(), String> {
+    let Bench { options, tools, lychee, scratch } = *bench;
+    let root = scratch.join("large");
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    for n in 0..options.copies {
+        copy_tree(&options.corpora.join(dir), &root.join(format!("copy-{n:02}")))?;
+    }
+    let (pages, links) = counts(tools, &root)?;
+    println!(
+        "\n{} copies of {repo} (`{commit}`) side by side: {pages} pages, {links} links\n\n| run | wall s | CPU s | peak MiB |\n|---|---:|---:|---:|",
+        options.copies
+    );
+    let print = |name: &str, sample: &Sample| {
+        let cpu = sample.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
+        println!("| {name} | {:.2} | {cpu} | {} |", sample.wall, mib(sample));
+    };
+    print(
+        "doclinks, no cache (1 run)",
+        &measure(doclinks_command(tools, &root, &["--no-cache"]), scratch)?,
+    );
+    print(
+        "doclinks, cache cold: parsed and written (1 run)",
+        &measure(doclinks_command(tools, &root, &[]), scratch)?,
+    );
+    let warm: Result<Vec<Sample>, String> =
+        (0..RUNS).map(|_| measure(doclinks_command(tools, &root, &[]), scratch)).collect();
+    print("doclinks, cache warm", &median(warm?));
+    // Each run after its own edit: one more line (and one more broken link)
+    // at the end of one page.
+    let page = first_page(&root.join("copy-00")).ok_or("no Markdown page in the copy")?;
+    let mut edited = Vec::new();
+    for n in 0..RUNS {
+        let mut text = std::fs::read_to_string(&page).map_err(|e| e.to_string())?;
+        let _ = write!(text, "\nSee [the new part](new-part-{n}.md).\n");
+        std::fs::write(&page, text).map_err(|e| e.to_string())?;
+        edited.push(measure(doclinks_command(tools, &root, &[]), scratch)?);
+    }
+    print("doclinks, cache warm, one page edited", &median(edited));
+    if let Some(lychee) = lychee {
+        print(
+            "lychee --offline --include-fragments (1 run)",
+            &measure(lychee_command(lychee, &root), scratch)?,
+        );
+    }
+    std::fs::remove_dir_all(&root).map_err(|e| e.to_string())
+}
+
+/// The first Markdown page under `dir`, in name order.
+fn first_page(dir: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let is_page = |p: &PathBuf| p.extension().is_some_and(|e| e == "md") && p.is_file();
+    entries.iter().find(|p| is_page(p)).cloned().or_else(|| {
+        entries.iter().filter(|p| p.is_dir() && !p.ends_with(".git")).find_map(|d| first_page(d))
+    })
 }
