@@ -10,13 +10,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::output;
 use crate::{
     Approval, Error, ExecuteOptions, Policy, RunSummary, ScanOptions, ScanProgress, Status,
     UndoOptions,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use multilock::subsystem::{LockArgs, SubsystemLock};
-use serde_json::json;
 use tidy_io::cli::{self, PipeOut, exit};
 
 // Exit codes: `exit::OK` success, nothing refused, nothing skipped;
@@ -262,8 +262,10 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-fn print_json(out: &mut Out, value: &serde_json::Value) -> std::io::Result<()> {
-    writeln!(out, "{}", serde_json::to_string_pretty(value).expect("JSON serializes"))
+/// Writes `value` as pretty JSON, streamed to standard output.
+fn print_json(out: &mut Out, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)
 }
 
 /// Writes an output file (`-` or none: standard output).
@@ -334,7 +336,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
         Command::ReportId { report } => {
             let loaded = crate::load_report(report)?;
             if json {
-                print_json(out, &json!({ "report_id": loaded.id() }))?;
+                print_json(out, &output::ReportIdJson { report_id: loaded.id() })?;
             } else {
                 writeln!(out, "{}", loaded.id())?;
             }
@@ -378,7 +380,11 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             if json {
                 print_json(
                     out,
-                    &json!({ "ok": true, "report_id": loaded.id(), "operator": approval.operator }),
+                    &output::VerifyJson {
+                        ok: true,
+                        report_id: loaded.id(),
+                        operator: &approval.operator,
+                    },
                 )?;
             } else {
                 writeln!(
@@ -429,7 +435,11 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
                     if json {
                         print_json(
                             out,
-                            &json!({ "ok": true, "head": head.hash, "entries": head.entries }),
+                            &output::AuditVerifyJson::Intact {
+                                ok: true,
+                                head: &head.hash,
+                                entries: head.entries,
+                            },
                         )?;
                     } else {
                         writeln!(out, "ok: {} entries, chain intact", head.entries)?;
@@ -439,7 +449,9 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
                 }
                 Err(e) => {
                     if json && let crate::ErrorKind::Chain { line, message, .. } = e.kind() {
-                        print_json(out, &json!({ "ok": false, "line": line, "message": message }))?;
+                        let broken =
+                            output::AuditVerifyJson::Broken { ok: false, line: *line, message };
+                        print_json(out, &broken)?;
                     }
                     Err(e.into())
                 }
@@ -522,13 +534,20 @@ fn scan_summary(
     let moves = count(&|a| a.action == crate::ActionKind::Move);
     let junk = report.actions.len() - dups - moves;
     if json {
-        let value = json!({
-            "report": report_out, "report_id": id, "actions": report.actions.len(),
-            "duplicates": dups, "junk": junk, "moves": moves, "bytes": report.total_bytes(),
-            "files": stats.files, "symlinks_not_followed": stats.symlinks,
-            "bytes_hashed": stats.bytes_hashed, "cache_hits": stats.cache_hits,
-            "warnings": stats.warnings,
-        });
+        let value = output::ScanJson {
+            report: report_out,
+            report_id: &id,
+            actions: report.actions.len(),
+            duplicates: dups,
+            junk,
+            moves,
+            bytes: report.total_bytes(),
+            files: stats.files,
+            symlinks_not_followed: stats.symlinks,
+            bytes_hashed: stats.bytes_hashed,
+            cache_hits: stats.cache_hits,
+            warnings: &stats.warnings,
+        };
         return serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n";
     }
     let warnings = match stats.warnings.len() {
@@ -613,51 +632,11 @@ fn paint(text: &str, status: Status) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-/// The JSON of a run, one outcome at a time: a run of 200,000 actions is never
-/// held as one JSON tree.
-fn render_run_json(
-    out: &mut Out,
-    summary: &RunSummary,
-    count: &dyn Fn(Status) -> usize,
-) -> std::io::Result<()> {
-    let text = |value: serde_json::Value| value.to_string();
-    writeln!(out, "{{")?;
-    writeln!(out, "  \"report_id\": {},", text(json!(summary.report_id)))?;
-    writeln!(out, "  \"dry_run\": {},", summary.dry_run)?;
-    write!(out, "  \"outcomes\": [")?;
-    for (i, o) in summary.outcomes.iter().enumerate() {
-        if out.closed() {
-            return Ok(());
-        }
-        let outcome = json!({
-            "action": o.action, "src": &*o.src, "dest": o.dest.as_deref(), "bytes": o.bytes,
-            "status": o.status.as_str(), "reason": o.reason, "kept": o.kept.as_deref(),
-            "keep_reason": o.keep_reason.as_deref(),
-        });
-        write!(out, "{}\n    {}", if i == 0 { "" } else { "," }, text(outcome))?;
-    }
-    writeln!(out, "{}],", if summary.outcomes.is_empty() { "" } else { "\n  " })?;
-    let rest = json!({
-        "done": count(Status::Done), "would": count(Status::WouldDo),
-        "already_done": count(Status::AlreadyDone), "skipped": count(Status::Skipped),
-        "failed": count(Status::Failed), "audit_log": summary.audit_log,
-        "quarantine": summary.quarantine, "dirs": summary.dirs,
-        "head": summary.head.as_ref().map(|h| json!({ "hash": h.hash, "entries": h.entries })),
-    });
-    let fields: Vec<String> = rest
-        .as_object()
-        .expect("an object")
-        .iter()
-        .map(|(key, value)| format!("  {}: {}", text(json!(key)), text(value.clone())))
-        .collect();
-    writeln!(out, "{}\n}}", fields.join(",\n"))
-}
-
 fn render_run(out: &mut Out, summary: &RunSummary, json: bool, what: &str) -> std::io::Result<()> {
-    let count = |s: Status| summary.outcomes.iter().filter(|o| o.status == s).count();
     if json {
-        return render_run_json(out, summary, &count);
+        return print_json(out, &output::RunJson::new(summary));
     }
+    let count = |s: Status| summary.outcomes.iter().filter(|o| o.status == s).count();
     // Directories execute removed because it emptied them (after its actions), or
     // undo recreated (before its restores), in the order they happened.
     let (dir_status, dir_action) = match (summary.dry_run, what) {

@@ -51,6 +51,7 @@ mod journal;
 mod keep;
 mod layout;
 mod links;
+pub mod output;
 mod policy;
 mod preflight;
 mod recheck;

@@ -6,6 +6,7 @@ pub(crate) mod cli_feel;
 pub(crate) mod dist;
 pub(crate) mod doclinks;
 pub(crate) mod failure_rules;
+pub(crate) mod formats;
 pub(crate) mod integrations;
 pub(crate) mod multilock;
 pub(crate) mod storage_approval;
@@ -34,6 +35,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "one CLI feel: common flags, lock flags, formats and exit 2 in every tool",
         cli_feel::scenario,
     ),
+    ("formats: every JSON output matches its schema in docs/schemas", formats::scenario),
 ];
 
 pub(crate) fn run() -> Result<(), String> {
