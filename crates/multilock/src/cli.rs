@@ -134,10 +134,9 @@ struct RunArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
-    /// Text for people (`human` is accepted too, as the other tools spell it)
+    // `human` is accepted too, as the other tools spelt it.
     #[value(alias = "human")]
     Text,
-    /// JSON for machines
     Json,
 }
 
