@@ -405,7 +405,13 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                 OutputFormat::Github => Format::Github,
                 OutputFormat::Markdown => Format::Markdown,
             };
-            out.push_str(&crate::render_report(&report, format, &style));
+            // Moved, not copied: a large report's JSON is tens of megabytes.
+            let text = crate::render_report(&report, format, &style);
+            if out.is_empty() {
+                *out = text
+            } else {
+                out.push_str(&text)
+            }
             let broken = !report.findings.is_empty();
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })
         }
