@@ -172,7 +172,10 @@ fn malformed_xml_is_named_with_its_line_and_formats_can_be_forced() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("failure-rules: warning: skipped bad.xml: malformed XML at line 4"), "{err}");
+    assert!(
+        err.starts_with("failure-rules: warning: skipped bad.xml: malformed XML at line 4"),
+        "{err}"
+    );
     // The same file read as a log: no traceback, no record, no error.
     let out = fr(dir.path())
         .args(["analyze", "bad.xml", "--input-format", "log"])
