@@ -1,6 +1,8 @@
 //! `cargo xtask ci`: the single CI entry point. Steps run in order and the first
 //! failure stops the run with the step's name.
 
+use std::time::Instant;
+
 use crate::util::{cargo, run_command};
 
 type Step = fn() -> Result<(), String>;
@@ -17,11 +19,20 @@ pub(crate) fn run() -> Result<(), String> {
         ("deny", deny),
         ("e2e", crate::e2e::run),
     ];
+    let started = Instant::now();
+    let mut took = Vec::new();
     for (name, step) in steps {
         println!("\n==> xtask ci: {name}");
+        let step_started = Instant::now();
         step().map_err(|e| format!("ci step `{name}` failed: {e}"))?;
+        took.push(format!("{name} {:.0} s", step_started.elapsed().as_secs_f64()));
     }
-    println!("\nxtask ci: all steps passed");
+    // Where the time goes, so that a slow step is seen before CI gets slow.
+    println!(
+        "\nxtask ci: all steps passed in {:.0} s ({})",
+        started.elapsed().as_secs_f64(),
+        took.join(", ")
+    );
     Ok(())
 }
 

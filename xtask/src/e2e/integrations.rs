@@ -636,7 +636,12 @@ fn hooks(git: &Git, source: &Path, rev: &str, temp: &Path) -> Result<(), String>
             .current_dir(&docs)
             .env("PRE_COMMIT_HOME", &home)
             .env("PRE_COMMIT_COLOR", "never")
-            .env("CARGO_TARGET_DIR", &cargo_target);
+            .env("CARGO_TARGET_DIR", &cargo_target)
+            // pre-commit's `cargo install` builds the release profile; optimising
+            // every dependency was most of this scenario's time on a fresh CI
+            // machine, and the hooks' behaviour does not depend on it.
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
     };
     let pre_commit = |args: &[&str]| {
         let mut command = Command::new("pre-commit");

@@ -48,8 +48,9 @@ pub(crate) fn run_matching(filter: Option<&str>) -> Result<(), String> {
     let chosen = SCENARIOS.iter().filter(|(name, _)| filter.is_none_or(|f| name.contains(f)));
     for (name, scenario) in chosen {
         println!("--> e2e: {name}");
+        let started = std::time::Instant::now();
         scenario(&tools).map_err(|e| format!("scenario `{name}` failed: {e}"))?;
-        println!("    ok");
+        println!("    ok ({:.0} s)", started.elapsed().as_secs_f64());
     }
     Ok(())
 }
