@@ -16,7 +16,7 @@
 //! revision, hit too. Only shards that changed are written, atomically.
 //! A corrupt or foreign shard is a warning; it is ignored and rebuilt.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::extract::Extracted;
 use crate::report::Warning;
-use crate::tree::push_warning;
+use crate::tree::{Tree, push_warning};
 
 /// Where the cache lives, below the root.
 pub(crate) const DIR: [&str; 2] = [".doclinks", "cache"];
@@ -40,7 +40,7 @@ const SHARDS: usize = 64;
 const MAGIC: &[u8] = b"doclinks page cache\n";
 
 /// Bumped whenever the encoding of a shard changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// A file whose mtime is this close to the shard's write is always re-read.
 const RACY: Duration = Duration::from_secs(2);
@@ -86,7 +86,10 @@ struct Known {
 /// The cache of one check.
 pub(crate) struct Cache {
     path: PathBuf,
-    by_path: HashMap<String, Known>,
+    /// Per file of the tree (by index), its entry: no path is held twice.
+    by_index: Vec<Option<Known>>,
+    /// Shards holding a page that is no longer a file of the tree.
+    gone: Vec<bool>,
     by_hash: HashMap<Hash, Arc<Extracted>>,
     /// Shards read back whole with this tool's identity.
     sound: Vec<bool>,
@@ -95,7 +98,7 @@ pub(crate) struct Cache {
     /// Shards holding a page that was not found by its stamp this time.
     dirty: Vec<AtomicBool>,
     /// Every page's entry in this check.
-    seen: Mutex<Vec<(String, Entry)>>,
+    seen: Mutex<Vec<(usize, Entry)>>,
     /// Whether pages are looked up by path and stamp and the cache written:
     /// not when another tree (the root at a revision) borrows it.
     own: bool,
@@ -142,9 +145,15 @@ fn shard_name(shard: usize) -> String {
 }
 
 impl Cache {
-    /// The cache of the tree at `root` (empty where there is none yet). With
-    /// `own` false it only answers by content and is never written.
-    pub(crate) fn load(root: &tidy_io::Root, own: bool, warnings: &Mutex<Vec<Warning>>) -> Cache {
+    /// The cache of the tree at `root` (empty where there is none yet), for
+    /// the walked `tree`. Without one (another tree borrows the cache) it
+    /// only answers by content and is never written.
+    pub(crate) fn load(
+        root: &tidy_io::Root,
+        tree: Option<&Tree>,
+        warnings: &Mutex<Vec<Warning>>,
+    ) -> Cache {
+        let own = tree.is_some();
         let path = DIR.iter().fold(root.path().to_path_buf(), |p, part| p.join(part));
         let dir = root.dir().open_beneath(&DIR, false).ok();
         let loaded: Vec<Shard> = (0..SHARDS)
@@ -165,7 +174,8 @@ impl Cache {
             .collect();
         let mut cache = Cache {
             path,
-            by_path: HashMap::new(),
+            by_index: (0..tree.map_or(0, |t| t.files.len())).map(|_| None).collect(),
+            gone: vec![false; SHARDS],
             by_hash: HashMap::new(),
             sound: vec![false; SHARDS],
             existed: vec![false; SHARDS],
@@ -180,7 +190,10 @@ impl Cache {
                     cache.sound[shard] = true;
                     for (page, known) in entries {
                         cache.by_hash.insert(known.entry.hash, Arc::clone(&known.entry.doc));
-                        cache.by_path.insert(page, known);
+                        match tree.and_then(|t| t.index(&page)) {
+                            Some(index) => cache.by_index[index] = Some(known),
+                            None => cache.gone[shard] = true,
+                        }
                     }
                 }
                 Shard::Missing | Shard::Other => {}
@@ -194,13 +207,13 @@ impl Cache {
         cache
     }
 
-    /// The page at `path`, when its stamp says it is the one cached.
-    pub(crate) fn by_stamp(&self, path: &str, stamp: &Stamp) -> Option<Arc<Extracted>> {
-        let known = self.by_path.get(path).filter(|k| self.own && k.trusted)?;
+    /// The page with this index, when its stamp says it is the one cached.
+    pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<Arc<Extracted>> {
+        let known = self.by_index.get(index)?.as_ref().filter(|k| self.own && k.trusted)?;
         (known.entry.stamp == *stamp).then(|| {
             let entry =
                 Entry { stamp: *stamp, hash: known.entry.hash, doc: Arc::clone(&known.entry.doc) };
-            self.seen.lock().expect("cache lock").push((path.to_owned(), entry));
+            self.seen.lock().expect("cache lock").push((index, entry));
             Arc::clone(&known.entry.doc)
         })
     }
@@ -211,31 +224,45 @@ impl Cache {
     }
 
     /// Records a page that was read (its stamp was not enough).
-    pub(crate) fn record(&self, path: &str, stamp: Stamp, hash: Hash, doc: &Arc<Extracted>) {
+    pub(crate) fn record(
+        &self,
+        (index, path): (usize, &str),
+        stamp: Stamp,
+        hash: Hash,
+        doc: &Arc<Extracted>,
+    ) {
         if !self.own {
             return;
         }
         self.dirty[shard_of(path)].store(true, Ordering::Relaxed);
         let entry = Entry { stamp, hash, doc: Arc::clone(doc) };
-        self.seen.lock().expect("cache lock").push((path.to_owned(), entry));
+        self.seen.lock().expect("cache lock").push((index, entry));
     }
 
     /// Writes the shards that changed: those with a page read this time, a
     /// page gone since, or that could not be read back.
-    pub(crate) fn store(self, root: &tidy_io::Root, warnings: &Mutex<Vec<Warning>>) {
+    pub(crate) fn store(self, tree: &Tree, warnings: &Mutex<Vec<Warning>>) {
         if !self.own {
             return;
         }
         let mut shards: Vec<Vec<(String, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
-        let mut present = HashSet::new();
-        for (page, entry) in self.seen.into_inner().expect("cache lock") {
-            present.insert(page.clone());
+        let mut present = vec![false; tree.files.len()];
+        for (index, entry) in self.seen.into_inner().expect("cache lock") {
+            present[index] = true;
+            let page = tree.files[index].clone();
             shards[shard_of(&page)].push((page, entry));
         }
         let mut dirty: Vec<bool> = self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).collect();
-        for page in self.by_path.keys().filter(|p| !present.contains(*p)) {
-            dirty[shard_of(page)] = true;
+        for (index, known) in self.by_index.iter().enumerate() {
+            // A page cached before but not this time (unreadable now, say).
+            if known.is_some() && !present[index] {
+                dirty[shard_of(&tree.files[index])] = true;
+            }
         }
+        for (shard, gone) in self.gone.iter().enumerate() {
+            dirty[shard] |= gone;
+        }
+        let root = tree.root.handle();
         for (shard, sound) in self.sound.iter().enumerate() {
             // A shard that is missing and would hold nothing stays missing.
             dirty[shard] |= !sound && (self.existed[shard] || !shards[shard].is_empty());
@@ -487,7 +514,8 @@ mod tests {
 
     #[test]
     fn shards_spread_pages() {
-        let used: HashSet<usize> = (0..1000).map(|i| shard_of(&format!("docs/p{i}.md"))).collect();
+        let used: std::collections::HashSet<usize> =
+            (0..1000).map(|i| shard_of(&format!("docs/p{i}.md"))).collect();
         assert_eq!(used.len(), SHARDS);
     }
 }

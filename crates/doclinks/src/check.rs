@@ -208,14 +208,14 @@ pub(crate) fn check_and_resolve(
         None => Config::discover_in(&handle)?,
     };
     let warnings = Mutex::new(Vec::new());
+    let tree = Tree::walk(TreeRoot::new(handle, config.max_file_size), &warnings)?;
     let cache = match (&options.borrowed_cache, options.cache) {
         (_, false) => None,
         (Some(from), true) => {
-            tidy_io::Root::open(from).ok().map(|from| Cache::load(&from, false, &warnings))
+            tidy_io::Root::open(from).ok().map(|from| Cache::load(&from, None, &warnings))
         }
-        (None, true) => Some(Cache::load(&handle, true, &warnings)),
+        (None, true) => Some(Cache::load(tree.root.handle(), Some(&tree), &warnings)),
     };
-    let tree = Tree::walk(TreeRoot::new(handle, config.max_file_size), &warnings)?;
     let (forced, chosen_by) = match (options.platform, config.platform) {
         (Some(p), _) => (Some(p), "--platform"),
         (None, Some(p)) => (Some(p), "doclinks.toml"),
@@ -241,7 +241,7 @@ pub(crate) fn check_and_resolve(
     // Written once the model has read the front matter it needs: the cache
     // keeps those keys parsed.
     if let Some(cache) = docs.cache.take() {
-        cache.store(tree.root.handle(), &warnings);
+        cache.store(&tree, &warnings);
     }
     let info = platform_info(&model, chosen_by);
     let engine = Engine::new(&tree, &config, options, docs, model);
@@ -318,7 +318,7 @@ impl<'t> Docs<'t> {
         let rel = &self.tree.files[index];
         if let Some(cache) = self.cache.as_ref().filter(|_| is_markdown(rel))
             && let Some(stamp) = self.tree.root.stamp(rel)
-            && let Some(doc) = cache.by_stamp(rel, &stamp)
+            && let Some(doc) = cache.by_stamp(index, &stamp)
         {
             return Some(doc);
         }
@@ -340,7 +340,7 @@ impl<'t> Docs<'t> {
             return Some(Arc::new(html_page_anchors(&String::from_utf8_lossy(&bytes))));
         }
         match String::from_utf8(bytes) {
-            Ok(text) => Some(self.extract(rel, stamp, &text)),
+            Ok(text) => Some(self.extract((index, rel), stamp, &text)),
             Err(e) => {
                 let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -355,12 +355,12 @@ impl<'t> Docs<'t> {
 
     /// The links and anchors of a page's text: from the cache when a page
     /// with these bytes was extracted before.
-    fn extract(&self, rel: &str, stamp: Option<Stamp>, text: &str) -> Arc<Extracted> {
+    fn extract(&self, page: (usize, &str), stamp: Option<Stamp>, text: &str) -> Arc<Extracted> {
         let Some(cache) = &self.cache else { return Arc::new(extract(text)) };
         let hash = cache::hash(text.as_bytes());
         let doc = cache.by_content(&hash).unwrap_or_else(|| Arc::new(extract(text)));
         if let Some(stamp) = stamp {
-            cache.record(rel, stamp, hash, &doc);
+            cache.record(page, stamp, hash, &doc);
         }
         doc
     }
@@ -428,6 +428,8 @@ pub(crate) struct Engine<'t> {
     fragments: bool,
     list_links: bool,
     keep_targets: bool,
+    /// Whether Markdown link targets are collected, for the nav-only walk.
+    nav_only: bool,
     progress: Option<ProgressFn>,
     done: AtomicUsize,
     total: AtomicUsize,
@@ -451,6 +453,7 @@ impl<'t> Engine<'t> {
             fragments: options.fragments,
             list_links: options.list_links,
             keep_targets: matches!(options.since, Some((_, Since::Affected))),
+            nav_only: options.nav_only,
             progress: options.progress.clone(),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
@@ -666,7 +669,7 @@ impl<'t> Engine<'t> {
                 column: link.column,
                 target: link.raw.clone(),
                 fix,
-                span: link.span.clone(),
+                span: link.span(),
             };
             let resolution =
                 self.model.resolve(self.tree, link.dest(), file, &self.config.site_prefixes);
@@ -766,7 +769,7 @@ impl<'t> Engine<'t> {
         if self.keep_targets && page != self.tree.index(&found.path).unwrap_or(usize::MAX) {
             result.targets.push(self.tree.files[page].clone());
         }
-        if is_markdown(&self.tree.files[page]) {
+        if self.nav_only && is_markdown(&self.tree.files[page]) {
             result.markdown_targets.push(page);
         }
         let fragment = found.link.fragment.as_deref()?;

@@ -46,8 +46,10 @@ pub(crate) struct RawLink {
     decoded: Option<Box<str>>,
     /// The destination exactly as written (the bytes of `span`).
     pub(crate) raw: String,
-    /// The byte range of the destination in the source file.
-    pub(crate) span: Range<usize>,
+    /// The byte range of the destination in the source file ([`RawLink::span`];
+    /// 32 bits: a page is far below 4 GiB, and a tree holds a million links).
+    start: u32,
+    end: u32,
     /// 1-based line of the destination.
     pub(crate) line: u32,
     /// 1-based column of the destination, in characters.
@@ -65,7 +67,13 @@ impl RawLink {
         form: Form,
     ) -> RawLink {
         let decoded = (dest != raw).then(|| dest.into_boxed_str());
-        RawLink { decoded, raw, span, line, column, form }
+        let (start, end) = (to_u32(span.start), to_u32(span.end));
+        RawLink { decoded, raw, start, end, line, column, form }
+    }
+
+    /// The byte range of the destination in the source file.
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
     }
 
     /// The destination as the renderer sees it (escapes and entities resolved).
@@ -74,15 +82,16 @@ impl RawLink {
     }
 }
 
-/// One heading, as the renderers see its text.
+/// One heading, as the renderers see its text (boxed strings: a tree's
+/// headings are held for the whole check, without spare capacity).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Heading {
     /// The text slugs are made of (text and code, not HTML or image alt).
-    pub(crate) text: String,
+    pub(crate) text: Box<str>,
     /// `{#id}` / `{ id="x" }` attribute of the heading.
-    pub(crate) explicit: Option<String>,
+    pub(crate) explicit: Option<Box<str>>,
     /// With an attribute list, the text before it.
-    pub(crate) bare: Option<String>,
+    pub(crate) bare: Option<Box<str>>,
     /// A definition list term, not a heading: it has an id only where the
     /// renderer gives terms ids (Hugo's `autoDefinitionTermID`).
     pub(crate) term: bool,
@@ -124,13 +133,16 @@ pub(crate) struct Extracted {
     /// cannot be known, so fragments into the page are not judged.
     pub(crate) generated_ids: bool,
     /// The front matter's keys; the rest of it is not kept.
-    front: Front,
+    /// Boxed: most pages set none of the keys.
+    front: Option<Box<Front>>,
 }
 
 impl Extracted {
     /// The front matter keys the site model uses.
     pub(crate) fn front(&self) -> &Front {
-        &self.front
+        static NONE: Front =
+            Front { id: None, slug: None, uid: None, url: None, aliases: Vec::new() };
+        self.front.as_deref().unwrap_or(&NONE)
     }
 
     /// The anchors of the page as a renderer of `flavor` makes them: heading
@@ -144,7 +156,7 @@ impl Extracted {
         self.headings
             .iter()
             .filter(|h| terms || !h.term)
-            .map(|h| h.explicit.clone().unwrap_or_else(|| slugger.unique(&h.text)))
+            .map(|h| h.explicit.as_deref().map_or_else(|| slugger.unique(&h.text), str::to_owned))
             .collect()
     }
 
@@ -156,7 +168,7 @@ impl Extracted {
                 continue;
             }
             if let Some(id) = &heading.explicit {
-                out.insert(id.clone());
+                out.insert(id.to_string());
                 out.insert(slug_as(flavor, heading.bare.as_deref().unwrap_or(&heading.text)));
             }
             out.insert(slugger.unique(&heading.text));
@@ -216,8 +228,8 @@ impl Extracted {
             out.str(&link.raw);
             // Most destinations are written as the renderer sees them.
             out.opt(link.decoded.as_deref());
-            out.u64(link.span.start as u64);
-            out.u64(link.span.end as u64);
+            out.u32(link.start);
+            out.u32(link.end);
             out.u32(link.line);
             out.u32(link.column);
             out.0.push(link.form.code());
@@ -241,7 +253,7 @@ impl Extracted {
             out.str(title);
         }
         out.0.push(u8::from(self.generated_ids));
-        let front = &self.front;
+        let front = self.front();
         for key in [&front.id, &front.slug, &front.uid, &front.url] {
             out.opt(key.as_deref());
         }
@@ -256,15 +268,14 @@ impl Extracted {
         for _ in 0..count {
             let raw = input.string()?;
             let decoded = input.opt()?.map(String::into_boxed_str);
-            let start = usize::try_from(input.u64()?).ok()?;
-            let end = usize::try_from(input.u64()?).ok()?;
+            let (start, end) = (input.u32()?, input.u32()?);
             let (line, column) = (input.u32()?, input.u32()?);
             let form = Form::from_code(input.byte()?)?;
-            out.links.push(RawLink { decoded, raw, span: start..end, line, column, form });
+            out.links.push(RawLink { decoded, raw, start, end, line, column, form });
         }
         for _ in 0..input.len()? {
-            let text = input.string()?;
-            let (explicit, bare) = (input.opt()?, input.opt()?);
+            let text = input.str()?.into();
+            let (explicit, bare) = (input.opt()?.map(Into::into), input.opt()?.map(Into::into));
             let term = input.byte()? == 1;
             out.headings.push(Heading { text, explicit, bare, term });
         }
@@ -278,7 +289,8 @@ impl Extracted {
         }
         out.generated_ids = input.byte()? == 1;
         let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
-        out.front = Front { id, slug, uid, url, aliases: input.strs()? };
+        out.front = Some(Box::new(Front { id, slug, uid, url, aliases: input.strs()? }))
+            .filter(|f| **f != Front::default());
         Some(out)
     }
 }
@@ -439,7 +451,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
     let toml = toml_front_matter(text);
     let parsed: std::borrow::Cow<'_, str> = match &toml {
         Some((front, end)) => {
-            out.front = front.clone();
+            out.front = Some(Box::new(front.clone())).filter(|f| **f != Front::default());
             let last_line = lines.position(end.saturating_sub(1)).0 as usize;
             opaque_lines.push(1..last_line + 1);
             blank(text, std::slice::from_ref(&(0..*end))).into()
@@ -480,14 +492,15 @@ pub(crate) fn extract(text: &str) -> Extracted {
                 let (explicit, bare) = match ATTRIBUTES.captures(&heading) {
                     Some(caps) => {
                         let start = caps.get(0).map_or(heading.len(), |m| m.start());
-                        (attribute_id(&caps[1]), Some(heading[..start].to_owned()))
+                        (attribute_id(&caps[1]).map(Into::into), Some(heading[..start].into()))
                     }
                     None => (None, None),
                 };
                 if heading.trim().is_empty() && has_comment(node) {
                     out.generated_ids = true;
                 }
-                out.headings.push(Heading { text: heading, explicit, bare, term: false });
+                let text = heading.into_boxed_str();
+                out.headings.push(Heading { text, explicit, bare, term: false });
             }
             NodeValue::FootnoteDefinition(definition) => {
                 out.footnotes.push(definition.name.clone());
@@ -495,10 +508,11 @@ pub(crate) fn extract(text: &str) -> Extracted {
             NodeValue::DescriptionTerm => {
                 let mut term = String::new();
                 heading_text(node, &mut term);
-                out.headings.push(Heading { text: term, explicit: None, bare: None, term: true });
+                let text = term.into_boxed_str();
+                out.headings.push(Heading { text, explicit: None, bare: None, term: true });
             }
             NodeValue::FrontMatter(raw) => {
-                out.front = front_matter(raw);
+                out.front = Some(Box::new(front_matter(raw))).filter(|f| **f != Front::default());
                 opaque_lines.push(pos.start.line..pos.end.line + 1);
             }
             _ => {}
@@ -531,7 +545,10 @@ pub(crate) fn extract(text: &str) -> Extracted {
     }
     out.links.append(&mut inline.links);
     out.ids.extend(inline.ids);
-    out.links.sort_by_key(|l| l.span.start);
+    out.links.sort_by_key(|l| l.start);
+    // Held for the whole check: no spare capacity.
+    out.links.shrink_to_fit();
+    out.headings.shrink_to_fit();
     let includes = [&*DOCFX_INCLUDE, &*MDX_IMPORT, &*MDBOOK_INCLUDE, &*HUGO_INCLUDE];
     for pattern in includes {
         for caps in pattern.captures_iter(text) {
@@ -1085,14 +1102,7 @@ mod tests {
             .links
             .iter()
             .map(|l| {
-                format!(
-                    "{}:{} {:?} {} ={}",
-                    l.line,
-                    l.column,
-                    l.form,
-                    l.dest(),
-                    &text[l.span.clone()]
-                )
+                format!("{}:{} {:?} {} ={}", l.line, l.column, l.form, l.dest(), &text[l.span()])
             })
             .collect()
     }
@@ -1135,9 +1145,10 @@ mod tests {
         assert!(may_set_keys("{id: 3}"));
         assert!(!may_set_keys("title: Valid ids\nms.id: 4\nguid: 5\nvideo: x\n"));
         assert!(!may_set_keys("description: the url of it\n"));
-        let front = extract("---\ntitle: T\nid: intro\naliases: [/old]\n---\n# T\n").front;
+        let page = extract("---\ntitle: T\nid: intro\naliases: [/old]\n---\n# T\n");
+        let front = page.front().clone();
         assert_eq!((front.id.as_deref(), front.aliases), (Some("intro"), vec!["/old".to_owned()]));
-        assert_eq!(extract("---\ntitle: T\n---\n").front, Front::default());
+        assert_eq!(extract("---\ntitle: T\n---\n").front, None);
     }
 
     #[test]
@@ -1324,8 +1335,8 @@ mod props {
         fn never_panics_and_spans_hold_the_raw_destination(text in noise()) {
             let extracted = extract(&text);
             for link in &extracted.links {
-                prop_assert_eq!(text.get(link.span.clone()), Some(link.raw.as_str()));
-                let (line, column) = Lines::new(&text).position(link.span.start);
+                prop_assert_eq!(text.get(link.span()), Some(link.raw.as_str()));
+                let (line, column) = Lines::new(&text).position(link.span().start);
                 prop_assert_eq!((line, column), (link.line, link.column));
             }
         }

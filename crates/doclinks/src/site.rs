@@ -496,7 +496,7 @@ impl Model {
                 paths.iter().find_map(|path| {
                     tree.index(path).or_else(|| {
                         let variants = tree.case_variants(path);
-                        (variants.len() == 1).then(|| tree.index(&variants[0])).flatten()
+                        (variants.len() == 1).then(|| tree.index(variants[0])).flatten()
                     })
                 })
             })
@@ -549,8 +549,8 @@ fn host_resolve<'a>(tree: &Tree, link: Link<'a>, from: &str) -> Resolution<'a> {
 fn missing<'a>(tree: &Tree, link: Link<'a>, wanted: String) -> Resolution<'a> {
     let variants = tree.case_variants(&wanted);
     // The path itself existing is not a letter-case problem (its URL is).
-    let case_variant = match variants {
-        [only] if *only != wanted => Some(only.clone()),
+    let case_variant = match variants.as_slice() {
+        [only] if *only != wanted => Some((*only).to_owned()),
         _ => None,
     };
     Resolution::Missing(Missing { link, wanted, case_variant })
@@ -909,7 +909,7 @@ impl Site {
         if self.files_insensitive {
             let variants = tree.case_variants(path);
             if variants.len() == 1 {
-                return Some(variants[0].clone());
+                return Some(variants[0].to_owned());
             }
         }
         None
@@ -1093,7 +1093,7 @@ impl Site {
                         Some(dir.clone())
                     } else {
                         let variants = tree.case_variants(&dir);
-                        (variants.len() == 1).then(|| variants[0].clone())
+                        (variants.len() == 1).then(|| variants[0].to_owned())
                     };
                     if let Some(real_dir) = real_dir {
                         let name = file_name(rest.trim_end_matches('/'));

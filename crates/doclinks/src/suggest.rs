@@ -43,6 +43,9 @@ pub(crate) struct Suggester<'t> {
     moved_from: OnceLock<HashMap<String, String>>,
     /// Close matches by file name, cached per (directory, name).
     similar: Mutex<HashMap<(String, String), Similar>>,
+    /// Close matches anywhere in the tree, which depend on the name alone:
+    /// cached per name, so the same broken name in many folders costs one scan.
+    similar_anywhere: Mutex<HashMap<String, Similar>>,
     by_dir: OnceLock<HashMap<String, Vec<usize>>>,
     names_by_ext: OnceLock<HashMap<String, Vec<String>>>,
     /// How many files have each lowercase name.
@@ -72,6 +75,7 @@ impl<'t> Suggester<'t> {
             renames: OnceLock::new(),
             moved_from: OnceLock::new(),
             similar: Mutex::new(HashMap::new()),
+            similar_anywhere: Mutex::new(HashMap::new()),
             by_dir: OnceLock::new(),
             names_by_ext: OnceLock::new(),
             lower_names: OnceLock::new(),
@@ -213,7 +217,7 @@ impl<'t> Suggester<'t> {
             let variants = self.tree.case_variants(wanted);
             if variants.len() > 1 {
                 out.push(Candidate {
-                    path: variants[0].clone(),
+                    path: variants[0].to_owned(),
                     confidence: Confidence::Low,
                     reason: format!("{} paths differ only in case", variants.len()),
                 });
@@ -373,6 +377,18 @@ impl<'t> Suggester<'t> {
             .and_then(|paths| best_by_words(paths, |p| file_name(p), name))
             .map(|(p, s)| (p.to_owned(), s));
         if hit.is_none() {
+            hit = self.similar_anywhere(name);
+        }
+        self.similar.lock().expect("similarity cache").insert(key, hit.clone());
+        hit
+    }
+
+    /// The one file whose name is a close match of `name`, anywhere in the tree.
+    fn similar_anywhere(&self, name: &str) -> Similar {
+        if let Some(hit) = self.similar_anywhere.lock().expect("similarity cache").get(name) {
+            return hit.clone();
+        }
+        let hit = {
             let names = self.names_by_ext.get_or_init(|| {
                 let mut map: HashMap<String, Vec<String>> = HashMap::new();
                 for n in self.tree.by_name.keys() {
@@ -380,16 +396,19 @@ impl<'t> Suggester<'t> {
                 }
                 map
             });
-            hit = names.get(extension(name)).and_then(|pool| {
+            names.get(extension(name)).and_then(|pool| {
                 // Names whose lengths are far apart cannot score 0.8: most of a
                 // large tree is skipped before any edit distance is computed.
                 let near = pool.iter().map(String::as_str).filter(|n| close_in_length(n, name));
                 let (best, score) = best_by_words(near, |n| n, name)?;
                 let holders = self.tree.by_name.get(best)?;
                 (holders.len() == 1).then(|| (self.tree.files[holders[0]].clone(), score))
-            });
-        }
-        self.similar.lock().expect("similarity cache").insert(key, hit.clone());
+            })
+        };
+        self.similar_anywhere
+            .lock()
+            .expect("similarity cache")
+            .insert(name.to_owned(), hit.clone());
         hit
     }
 
@@ -510,8 +529,14 @@ fn words(name: &str) -> Vec<String> {
 /// beyond), and the score is the paired similarity over the words of both. Names equal but for their
 /// separators (`setup`, `set-up`) score 1. Digits must match exactly:
 /// `c4702` is not `c4703`.
-pub(crate) fn word_similarity(a: &str, b: &str) -> f64 {
-    let (wa, wb) = (words(a), words(b));
+#[cfg(test)]
+fn word_similarity(a: &str, b: &str) -> f64 {
+    similarity_of_words(&words(a), b)
+}
+
+/// [`word_similarity`] with the first name already split into words.
+fn similarity_of_words(wa: &[String], b: &str) -> f64 {
+    let wb = words(b);
     if wa.is_empty() || wb.is_empty() {
         return 0.0;
     }
@@ -520,24 +545,29 @@ pub(crate) fn word_similarity(a: &str, b: &str) -> f64 {
     }
     let mut used = vec![false; wb.len()];
     let mut total = 0.0;
-    for word in &wa {
+    for word in wa {
         let mut best: Option<(usize, f64)> = None;
         for (j, other) in wb.iter().enumerate() {
             if used[j] {
                 continue;
             }
-            let digits = |w: &str| w.chars().filter(char::is_ascii_digit).collect::<String>();
+            let digits = |w: &'_ str| w.chars().filter(char::is_ascii_digit).collect::<Vec<_>>();
             if digits(word) != digits(other) {
                 continue;
             }
             // One edit in a word of up to five letters, two up to ten, three beyond.
-            let distance = strsim::levenshtein(word, other);
-            let longest = word.chars().count().max(other.chars().count());
+            let (length, other_length) = (word.chars().count(), other.chars().count());
+            let longest = length.max(other_length);
             let allowed = match longest {
                 0..=5 => 1,
                 6..=10 => 2,
                 _ => 3,
             };
+            // The distance is at least the difference in length.
+            if length.abs_diff(other_length) > allowed {
+                continue;
+            }
+            let distance = strsim::levenshtein(word, other);
             if distance > allowed {
                 continue;
             }
@@ -564,12 +594,13 @@ fn best_by_words<'a>(
 ) -> Option<(&'a str, f64)> {
     let mut best: Option<(&str, f64)> = None;
     let mut second = 0.0;
+    let target_words = words(target);
     for item in items {
         let k = key(item);
         if k == target {
             continue;
         }
-        let score = word_similarity(target, k);
+        let score = similarity_of_words(&target_words, k);
         match best {
             Some((_, b)) if score <= b => second = f64::max(second, score),
             _ => {

@@ -182,7 +182,9 @@ pub(crate) struct Tree {
     pub(crate) files: Vec<String>,
     by_path: HashMap<String, usize>,
     dirs: HashSet<String>,
-    /// Lowercase path to the real paths (files and directories).
+    /// Lowercase path to the real paths (files and directories) that are not
+    /// lowercase themselves: an all-lowercase path (most of a tree) is its own
+    /// key in `by_path` or `dirs`, and is not stored a second and third time.
     lower: HashMap<String, Vec<String>>,
     /// File name to file indexes.
     pub(crate) by_name: HashMap<String, Vec<usize>>,
@@ -313,7 +315,10 @@ impl Tree {
             unreadable: Vec::new(),
         };
         for (path, is_dir) in entries {
-            tree.lower.entry(path.to_lowercase()).or_default().push(path.clone());
+            let lower = path.to_lowercase();
+            if lower != path {
+                tree.lower.entry(lower).or_default().push(path.clone());
+            }
             if is_dir {
                 tree.dirs.insert(path);
             } else {
@@ -363,8 +368,20 @@ impl Tree {
     }
 
     /// Paths that match `path` in every letter but case.
-    pub(crate) fn case_variants(&self, path: &str) -> &[String] {
-        self.lower.get(&path.to_lowercase()).map_or(&[], Vec::as_slice)
+    pub(crate) fn case_variants(&self, path: &str) -> Vec<&str> {
+        let lower = path.to_lowercase();
+        let mut out: Vec<&str> = self
+            .lower
+            .get(&lower)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let itself = self.by_path.get_key_value(&lower).map(|(p, _)| p).or(self.dirs.get(&lower));
+        if let Some(itself) = itself {
+            out.push(itself);
+            // In path order, as the walk found them.
+            out.sort_unstable();
+        }
+        out
     }
 
     pub(crate) fn is_dir(&self, path: &str) -> bool {
