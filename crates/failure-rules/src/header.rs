@@ -30,6 +30,8 @@
 
 use std::fmt;
 
+use crate::normalize::{WHITESPACE, next_in};
+
 /// How the header of a line is found.
 #[derive(Debug, Clone, Default)]
 pub enum HeaderMode {
@@ -178,10 +180,10 @@ impl<'a> Toks<'a> {
         }
     }
 
-    /// Token `k`: (start, end, kind). One more is read ahead, since the kind of the
-    /// first depends on the second.
+    /// Token `k`: (start, end, kind). The second is read with the first, since the
+    /// kind of the first depends on it; no other kind depends on a later token.
     fn get(&mut self, k: usize) -> Option<(usize, usize, Kind)> {
-        while self.n <= k + 1 && !self.done {
+        while (self.n <= k || self.n < 2) && !self.done {
             self.load();
         }
         (k < self.n).then(|| self.toks[k])
@@ -202,13 +204,7 @@ impl<'a> Toks<'a> {
             return;
         }
         let start = i;
-        // Brackets are noted in the same pass that finds the token's end.
-        let (mut opens, mut closes) = (false, false);
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            opens |= b[i] == b'[';
-            closes |= b[i] == b']';
-            i += 1;
-        }
+        i = next_in(b, i, &WHITESPACE);
         self.at = i;
         let tok = &self.line[start..i];
         if tok.len() > MAX_FIELD_BYTES {
@@ -221,10 +217,12 @@ impl<'a> Toks<'a> {
             // Inside `[…]` whatever is no date ends the header's bracket: not a header.
             kind = Kind::Word;
         }
-        if b[start] == b'[' && !closes {
+        // Whether the token holds the other bracket is asked only of a token that
+        // starts or ends with one.
+        if b[start] == b'[' && !b[start..i].contains(&b']') {
             self.open_bracket = true;
         }
-        if b[i - 1] == b']' && !opens {
+        if b[i - 1] == b']' && !b[start..i].contains(&b'[') {
             self.open_bracket = false;
         }
         self.toks[self.n] = (start, i, kind);
@@ -265,7 +263,7 @@ fn decide(toks: &mut Toks<'_>) -> Option<Found> {
         match kind {
             Kind::Date => {
                 dates += 1;
-                saw_time |= toks.text(k).contains(':') || toks.text(k).len() >= 8;
+                saw_time |= toks.text(k).len() >= 8 || toks.text(k).bytes().any(|c| c == b':');
             }
             Kind::Num | Kind::Dash | Kind::Bracket | Kind::Addr => {}
             Kind::Level => {
@@ -380,9 +378,12 @@ fn bracket_group(toks: &mut Toks<'_>, k: usize) -> Option<usize> {
 fn pipes(line: &str) -> Option<Found> {
     let line_start = line.len() - line.trim_start().len();
     let word = line[line_start..].split_ascii_whitespace().next()?;
-    let mut fields = word.split('|');
-    let first = fields.next()?;
-    if !word.contains('|') || kind_of(first, None) != Kind::Date {
+    // A byte loop: the first word is short, and most have no `|`.
+    if !word.bytes().any(|c| c == b'|') {
+        return None;
+    }
+    let first = word.split('|').next()?;
+    if kind_of(first, None) != Kind::Date {
         return None;
     }
     let last = word.rfind('|')?;
@@ -396,62 +397,73 @@ fn has_digit(s: &str) -> bool {
 }
 
 fn starts_like_date_word(s: &str) -> bool {
-    let word: &str = s.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    // The leading ASCII letters (no other character is one, so bytes will do).
+    let letters = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let word = &s[..letters];
     is_month(word) || is_weekday(word)
 }
 
 fn is_month(w: &str) -> bool {
-    matches!(
-        w,
-        "Jan"
-            | "Feb"
-            | "Mar"
-            | "Apr"
-            | "May"
-            | "Jun"
-            | "Jul"
-            | "Aug"
-            | "Sep"
-            | "Oct"
-            | "Nov"
-            | "Dec"
-    )
+    <[u8; 3]>::try_from(w.as_bytes()).is_ok_and(is_month_bytes)
+}
+
+/// [`is_month`] of three bytes, compared as one word.
+fn is_month_bytes(w: [u8; 3]) -> bool {
+    const MONTHS: [[u8; 3]; 12] = [
+        *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct",
+        *b"Nov", *b"Dec",
+    ];
+    MONTHS.contains(&w)
 }
 
 fn is_weekday(w: &str) -> bool {
-    matches!(w, "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun")
+    const DAYS: [[u8; 3]; 7] = [*b"Mon", *b"Tue", *b"Wed", *b"Thu", *b"Fri", *b"Sat", *b"Sun"];
+    <[u8; 3]>::try_from(w.as_bytes()).is_ok_and(|w| DAYS.contains(&w))
 }
 
 /// Log levels, as loggers print them (any case; syslog's and Java's too).
 fn is_level(w: &str) -> bool {
+    const LEVELS: [u64; 16] = [
+        word64(b"TRACE"),
+        word64(b"DEBUG"),
+        word64(b"INFO"),
+        word64(b"NOTICE"),
+        word64(b"WARN"),
+        word64(b"WARNING"),
+        word64(b"ERROR"),
+        word64(b"ERR"),
+        word64(b"SEVERE"),
+        word64(b"CRITICAL"),
+        word64(b"CRIT"),
+        word64(b"FATAL"),
+        word64(b"ALERT"),
+        word64(b"EMERG"),
+        word64(b"FINE"),
+        word64(b"VERBOSE"),
+    ];
     let b = w.as_bytes();
     if !(3..=8).contains(&b.len()) || !b[0].is_ascii_alphabetic() {
         return false;
     }
-    // Upper-cased on the stack and matched at once: this runs for most header words.
-    let mut up = [0u8; 8];
-    for (u, c) in up.iter_mut().zip(b) {
-        *u = c.to_ascii_uppercase();
+    // The word in one register, upper-cased at once: this runs for most header
+    // words. Clearing bit 5 upper-cases a letter and makes no other byte a letter,
+    // so the word equals a level (all letters) exactly when it is one in any case;
+    // the length check keeps `ERR\0` from being `ERR`.
+    let mut bytes = [0u8; 8];
+    bytes[..b.len()].copy_from_slice(b);
+    let up = u64::from_le_bytes(bytes) & 0xDFDF_DFDF_DFDF_DFDF;
+    LEVELS.contains(&up) && (71 - up.leading_zeros() as usize) / 8 == b.len()
+}
+
+/// Up to eight bytes as one little-endian word, zero-padded.
+const fn word64(w: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let mut i = 0;
+    while i < w.len() {
+        bytes[i] = w[i];
+        i += 1;
     }
-    matches!(
-        &up[..b.len()],
-        b"TRACE"
-            | b"DEBUG"
-            | b"INFO"
-            | b"NOTICE"
-            | b"WARN"
-            | b"WARNING"
-            | b"ERROR"
-            | b"ERR"
-            | b"SEVERE"
-            | b"CRITICAL"
-            | b"CRIT"
-            | b"FATAL"
-            | b"ALERT"
-            | b"EMERG"
-            | b"FINE"
-            | b"VERBOSE"
-    )
+    u64::from_le_bytes(bytes)
 }
 
 /// A dotted logger name: `nova.osapi_compute.wsgi.server`, `org.example.App`.
@@ -493,8 +505,10 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
     if t[t.len() - 1] == b':' && s > 0 && t.len() > 2 {
         return Kind::Comp;
     }
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    if digits == b.len() {
+    // Whether it has digits, and only digits: two loops that stop early, cheaper
+    // on short tokens than a count.
+    let has_digit = b.iter().any(u8::is_ascii_digit);
+    if has_digit && b.iter().all(u8::is_ascii_digit) {
         // A day or a year after a month, or a yymmdd / hhmmss pair.
         if prev == Some(Kind::Date) && (b.len() <= 2 || b.len() == 4) {
             return Kind::Date;
@@ -507,7 +521,7 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
     if b.len() == 3 && b[0].is_ascii_uppercase() && (is_month(core) || is_weekday(core)) {
         return Kind::Date;
     }
-    if digits > 0 {
+    if has_digit {
         if b[0].is_ascii_digit() && is_ipv4(core) {
             return Kind::Addr;
         }
@@ -528,7 +542,7 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
         }
         return Kind::Comp;
     }
-    if digits == 0 && is_level(core) {
+    if !has_digit && is_level(core) {
         return Kind::Level;
     }
     // logcat: `1702  2395 D WindowManager:` — one letter after the thread id.
@@ -541,15 +555,28 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
     Kind::Word
 }
 
+/// Four groups of one to three digits, parted by dots; a byte loop, since it runs
+/// on every header field that starts with a digit.
 fn is_ipv4(b: &str) -> bool {
-    let mut parts = 0;
-    for part in b.split('.') {
-        if part.is_empty() || part.len() > 3 || !part.bytes().all(|c| c.is_ascii_digit()) {
+    let b = b.as_bytes();
+    if !(7..=15).contains(&b.len()) {
+        return false;
+    }
+    let (mut dots, mut run) = (0, 0);
+    for &c in b {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run > 3 {
+                return false;
+            }
+        } else if c == b'.' && run > 0 {
+            dots += 1;
+            run = 0;
+        } else {
             return false;
         }
-        parts += 1;
     }
-    parts == 4
+    dots == 3 && run > 0
 }
 
 /// Dates and times in one token, as headers print them: ISO dates with `-`, `/` or
@@ -602,8 +629,7 @@ fn is_date_or_time(b: &[u8]) -> bool {
     }
     // `25/Nov/2026:08:33:06`, `2026-11-25T08:00:01Z`: a month name or `T`/`Z`.
     if letters > 0 {
-        let word = std::str::from_utf8(&alpha[..letters.min(3)]).unwrap_or("");
-        return (letters == 3 && is_month(word))
+        return (letters == 3 && is_month_bytes(alpha))
             || (letters <= 2 && alpha[..letters].iter().all(|c| matches!(c, b'T' | b'Z')));
     }
     if bad_group || groups < 2 {
@@ -789,6 +815,26 @@ mod tests {
         assert_eq!(message_start("Jun 14 15:16:01 h p: m", &HeaderMode::None), 0);
         let err = HeaderMode::parse("(unclosed").expect_err("invalid");
         assert!(err.contains("invalid --header expression `(unclosed`"), "{err}");
+    }
+
+    #[test]
+    fn field_words_by_bytes() {
+        for level in ["INFO", "info", "Warning", "eRr", "CRITICAL", "verbose"] {
+            assert!(is_level(level), "{level}");
+        }
+        // Clearing bit 5 makes no letter of `{`, `@` or a NUL; lengths must agree.
+        for word in ["INF", "INFOS", "{NFO", "ERR\0", "ERROR\0", "IN\u{c9}O", "", "WARNINGS"] {
+            assert!(!is_level(word), "{word:?}");
+        }
+        for ip in ["1.2.3.4", "10.100.200.255", "999.0.0.1"] {
+            assert!(is_ipv4(ip), "{ip}");
+        }
+        for not in ["1.2.3", "1.2.3.4.5", ".1.2.3", "1.2.3.", "1..2.3", "1234.1.1.1", "1.2.3.a"] {
+            assert!(!is_ipv4(not), "{not}");
+        }
+        assert!(is_month("Dec") && !is_month("Dece") && !is_month("dec"));
+        assert!(is_weekday("Sun") && !is_weekday("Su"));
+        assert!(starts_like_date_word("Jun14 x") && !starts_like_date_word("June x"));
     }
 
     #[test]

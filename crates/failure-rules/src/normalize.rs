@@ -294,30 +294,62 @@ fn chunk_end(b: &[u8], start: usize) -> usize {
                 i += 1;
             }
         }
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            // Most bytes are neither `=` nor whitespace: one table lookup skips them.
-            if !STOP[b[i] as usize] {
-                i += 1;
-                continue;
-            }
-            if b[i] == b'='
-                && i > start
-                && b[start..i]
-                    .iter()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-                && i + 1 < b.len()
-                && matches!(b[i + 1], b'"' | b'\'')
-            {
-                i += 1;
+        loop {
+            i = next_stop(b, i);
+            if i == b.len() || b[i] != b'=' {
                 break;
             }
             i += 1;
+            if i - 1 > start
+                && b[start..i - 1]
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+                && i < b.len()
+                && matches!(b[i], b'"' | b'\'')
+            {
+                break;
+            }
         }
-        if i < b.len() && !b[i].is_ascii_whitespace() && matches!(b[i], b'"' | b'\'') {
+        if i < b.len() && matches!(b[i], b'"' | b'\'') {
             continue;
         }
         return i;
     }
+}
+
+/// The first byte from `i` on that is whitespace or `=` ([`STOP`]), or the end.
+fn next_stop(b: &[u8], i: usize) -> usize {
+    next_in(b, i, &STOP)
+}
+
+/// The first byte from `i` on that is in `set`, or the end; `set` holds no byte
+/// but whitespace, other bytes below 0x21, and `=`. Eight bytes at a time: this
+/// runs over every byte of every message.
+pub(crate) fn next_in(b: &[u8], mut i: usize, set: &[bool; 256]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // Bytes below 0x21 (whitespace among them) and `=` are flagged. A borrow can
+        // flag a byte above a flagged one, never below: the lowest flag is exact.
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        let y = x ^ (ONES * u64::from(b'='));
+        let flags = low | (y.wrapping_sub(ONES) & !y & HIGH);
+        if flags == 0 {
+            i += 8;
+            continue;
+        }
+        let at = i + (flags.trailing_zeros() / 8) as usize;
+        if set[b[at] as usize] {
+            return at;
+        }
+        // A flagged byte not in the set (a control byte that is no whitespace).
+        i = at + 1;
+    }
+    while i < b.len() && !set[b[i] as usize] {
+        i += 1;
+    }
+    i
 }
 
 /// The closing quote for the quote at `open`: the same character followed by the end,
@@ -375,6 +407,26 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
             orig: (0, 0),
         });
         return;
+    }
+    // Fast path, most of the other chunks: an unsigned integer, maybe with one of
+    // `,` `;` `:` `.` `)` `]` after it. The general path below makes a `<NUM>` of it
+    // (a possible day or year when short) and keeps its digits for a status code.
+    if b[0].is_ascii_digit() {
+        let digits = b.iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len());
+        if digits == b.len()
+            || (digits + 1 == b.len()
+                && matches!(b[digits], b',' | b';' | b':' | b'.' | b')' | b']'))
+        {
+            let core = at(0, digits);
+            scratch.toks.push(Tok {
+                lead: (core.0, core.0),
+                core: Core::Ph(Ph::Num),
+                trail: at(digits, b.len()),
+                hint: if digits <= 4 { Hint::Small } else { Hint::None },
+                orig: core,
+            });
+            return;
+        }
     }
     // One pass over the bytes; the core's shape is this minus the stripped punctuation.
     let full = shape(b);
@@ -548,14 +600,20 @@ impl Shape {
     }
 }
 
-/// Bytes that end a run in [`chunk_end`]: whitespace and `=`.
-const STOP: [bool; 256] = {
+/// ASCII whitespace (`u8::is_ascii_whitespace`), as a table for [`next_in`].
+pub(crate) const WHITESPACE: [bool; 256] = {
     let mut t = [false; 256];
     t[b' ' as usize] = true;
     t[b'\t' as usize] = true;
     t[b'\n' as usize] = true;
     t[b'\r' as usize] = true;
     t[0x0c] = true;
+    t
+};
+
+/// Bytes that end a run in [`chunk_end`]: whitespace and `=`.
+const STOP: [bool; 256] = {
+    let mut t = WHITESPACE;
     t[b'=' as usize] = true;
     t
 };
@@ -774,34 +832,59 @@ fn classify_shaped(core: &str, sh: Shape, mode: Mode, scratch: &mut Scratch) -> 
     (Core::Same, word_hint(core), none)
 }
 
-fn word_hint(w: &str) -> Hint {
-    match w {
-        "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul" | "Aug" | "Sep" | "Sept" | "Oct"
-        | "Nov" | "Dec" | "January" | "February" | "March" | "April" | "June" | "July"
-        | "August" | "September" | "October" | "November" | "December" => Hint::Month,
-        "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun" | "Monday" | "Tuesday"
-        | "Wednesday" | "Thursday" | "Friday" | "Saturday" | "Sunday" => Hint::Weekday,
-        "UTC" | "GMT" | "Z" | "CET" | "CEST" | "EST" | "EDT" | "PST" | "PDT" => Hint::Zone,
-        "AM" | "PM" | "am" | "pm" => Hint::AmPm,
-        "ms" | "s" | "sec" | "secs" | "second" | "seconds" | "min" | "mins" | "minute"
-        | "minutes" | "h" | "hr" | "hrs" | "hour" | "hours" | "day" | "days" | "us" | "µs"
-        | "ns" | "millis" | "milliseconds" => Hint::DurUnit,
-        "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB" | "GiB" | "TiB" | "kB" | "bytes"
-        | "byte" => Hint::SizeUnit,
-        "line" | "Line" | "lineno" => Hint::LineWord,
-        "user" | "User" | "username" => Hint::UserWord,
-        "pid" | "PID" | "Pid" => Hint::PidWord,
-        "Too" | "Client" | "Server" | "Not" | "Internal" | "Bad" | "Service" | "Gateway"
-        | "Unauthorized" | "Forbidden" | "Conflict" | "Request" | "Payment" | "Precondition"
-        | "Unprocessable" | "Error" | "error" | "errors" => Hint::Reason,
-        _ if w.len() == 5
-            && (w.starts_with('+') || w.starts_with('-'))
-            && w[1..].bytes().all(|c| c.is_ascii_digit()) =>
-        {
-            Hint::Zone
+/// The words that may join a mask in the second pass, by what they may become: one
+/// list gives both the exact match ([`listed_hint`]) and the filter before it
+/// ([`HINT_FIRST`]).
+macro_rules! hint_words {
+    ($($hint:ident: $($word:literal)|+;)*) => {
+        /// Bit `n` of entry `c`: some listed word is `n` bytes long and starts with
+        /// byte `c`. Most words of a message are none of them, and one lookup says so.
+        const HINT_FIRST: [u16; 256] = {
+            let words: &[&str] = &[$($($word),+),*];
+            let mut t = [0u16; 256];
+            let mut i = 0;
+            while i < words.len() {
+                let w = words[i].as_bytes();
+                t[w[0] as usize] |= 1 << w.len();
+                i += 1;
+            }
+            t
+        };
+
+        fn listed_hint(w: &str) -> Hint {
+            match w {
+                $($($word)|+ => Hint::$hint,)*
+                _ => Hint::None,
+            }
         }
-        _ => Hint::None,
+    };
+}
+
+hint_words! {
+    Month: "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul" | "Aug" | "Sep" | "Sept" | "Oct" | "Nov" | "Dec" | "January" | "February" | "March" | "April" | "June" | "July" | "August" | "September" | "October" | "November" | "December";
+    Weekday: "Mon" | "Tue" | "Wed" | "Thu" | "Fri" | "Sat" | "Sun" | "Monday" | "Tuesday" | "Wednesday" | "Thursday" | "Friday" | "Saturday" | "Sunday";
+    Zone: "UTC" | "GMT" | "Z" | "CET" | "CEST" | "EST" | "EDT" | "PST" | "PDT";
+    AmPm: "AM" | "PM" | "am" | "pm";
+    DurUnit: "ms" | "s" | "sec" | "secs" | "second" | "seconds" | "min" | "mins" | "minute" | "minutes" | "h" | "hr" | "hrs" | "hour" | "hours" | "day" | "days" | "us" | "µs" | "ns" | "millis" | "milliseconds";
+    SizeUnit: "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB" | "GiB" | "TiB" | "kB" | "bytes" | "byte";
+    LineWord: "line" | "Line" | "lineno";
+    UserWord: "user" | "User" | "username";
+    PidWord: "pid" | "PID" | "Pid";
+    Reason: "Too" | "Client" | "Server" | "Not" | "Internal" | "Bad" | "Service" | "Gateway" | "Unauthorized" | "Forbidden" | "Conflict" | "Request" | "Payment" | "Precondition" | "Unprocessable" | "Error" | "error" | "errors";
+}
+
+fn word_hint(w: &str) -> Hint {
+    let b = w.as_bytes();
+    if let Some(&first) = b.first()
+        && b.len() < 16
+        && HINT_FIRST[first as usize] >> b.len() & 1 == 1
+    {
+        return listed_hint(w);
     }
+    if b.len() == 5 && matches!(b[0], b'+' | b'-') && b[1..].iter().all(u8::is_ascii_digit) {
+        return Hint::Zone;
+    }
+    Hint::None
 }
 
 /// `ValueError`, `sqlite3.OperationalError`, `java.io.IOException`: never masked.
@@ -1576,15 +1659,18 @@ fn render(scratch: &Scratch, out: &mut String) {
     let mut last_trail_comma = false;
     let mut first = true;
     for t in &scratch.toks {
-        let lead = &buf[t.lead.0 as usize..t.lead.1 as usize];
-        let core = core_str(buf, t.core);
-        let trail = &buf[t.trail.0 as usize..t.trail.1 as usize];
-        if lead.is_empty() && core.is_empty() && trail.is_empty() {
+        let core_empty = match t.core {
+            Core::Text(a, b) => a == b,
+            Core::Ph(_) => false,
+            Core::Same => true,
+        };
+        if is_empty(t.lead) && core_empty && is_empty(t.trail) {
             continue;
         }
+        let trail = &buf[t.trail.0 as usize..t.trail.1 as usize];
         if let (Core::Ph(ph), Some(prev)) = (t.core, last_ph)
             && ph == prev
-            && lead.is_empty()
+            && is_empty(t.lead)
             && (last_trail_empty || last_trail_comma)
         {
             // The same mask again: one variable spanning several tokens, or a list
@@ -1601,13 +1687,17 @@ fn render(scratch: &Scratch, out: &mut String) {
             out.push(' ');
         }
         first = false;
-        // Most tokens have no punctuation around them; skip the empty copies.
-        if !lead.is_empty() {
-            out.push_str(lead);
-        }
-        out.push_str(core);
-        if !trail.is_empty() {
-            out.push_str(trail);
+        match t.core {
+            // Most tokens are a word of the message with its punctuation, side by
+            // side in the buffer: one copy.
+            Core::Text(a, b) if t.lead.1 == a && t.trail.0 == b => {
+                out.push_str(&buf[t.lead.0 as usize..t.trail.1 as usize]);
+            }
+            core => {
+                out.push_str(&buf[t.lead.0 as usize..t.lead.1 as usize]);
+                out.push_str(core_str(buf, core));
+                out.push_str(trail);
+            }
         }
         last_ph = match t.core {
             Core::Ph(ph) => Some(ph),
@@ -1615,5 +1705,56 @@ fn render(scratch: &Scratch, out: &mut String) {
         };
         last_trail_empty = trail.is_empty();
         last_trail_comma = trail == ",";
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The eight-bytes-at-a-time scan finds what a byte loop finds, also among
+        /// control bytes that are no whitespace and bytes of 0x80 and above.
+        #[test]
+        fn next_in_is_the_byte_loop(
+            bytes in prop::collection::vec(
+                prop::sample::select(vec![b'a', b'=', b' ', b'\t', b'\n', b'\r', 0x0b, 0x0c, 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xc3, 0xff]),
+                0..40,
+            ),
+            start in 0usize..40,
+        ) {
+            let start = start.min(bytes.len());
+            for set in [&STOP, &WHITESPACE] {
+                let slow = (start..bytes.len()).find(|&i| set[bytes[i] as usize]).unwrap_or(bytes.len());
+                prop_assert_eq!(next_in(&bytes, start, set), slow);
+            }
+        }
+    }
+
+    #[test]
+    fn hint_filter_lets_every_listed_word_through() {
+        let listed = [
+            ("Jan", Hint::Month),
+            ("September", Hint::Month),
+            ("Sunday", Hint::Weekday),
+            ("Z", Hint::Zone),
+            ("pm", Hint::AmPm),
+            ("µs", Hint::DurUnit),
+            ("milliseconds", Hint::DurUnit),
+            ("KiB", Hint::SizeUnit),
+            ("lineno", Hint::LineWord),
+            ("username", Hint::UserWord),
+            ("PID", Hint::PidWord),
+            ("Unprocessable", Hint::Reason),
+            ("+0100", Hint::Zone),
+            ("-0800", Hint::Zone),
+        ];
+        for (word, hint) in listed {
+            assert_eq!(word_hint(word), hint, "{word}");
+        }
+        for word in ["", "jan", "Fr", "Fridays", "+01a0", "0100", "seconds!", "userid"] {
+            assert_eq!(word_hint(word), Hint::None, "{word}");
+        }
     }
 }

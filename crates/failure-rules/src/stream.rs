@@ -108,6 +108,7 @@ pub fn normalize_rewindable<R: BufRead + Seek>(
     drop(set);
     drop(rendered);
     input.seek(SeekFrom::Start(start))?;
+    let mut out_line = Vec::new();
     let mut n = 0u64;
     while let Some(line) = read_line(input, &mut raw)? {
         n += 1;
@@ -116,7 +117,7 @@ pub fn normalize_rewindable<R: BufRead + Seek>(
             std::io::Error::other(format!("line {n} changed while it was read: {sig}"))
         })?;
         let (template, id) = &outputs[i];
-        write_result(output, format, n, template, id)?;
+        write_result(output, &mut out_line, format, n, template, id)?;
     }
     output.flush()?;
     Ok(StreamStats { lines: n, signatures: outputs.len() })
@@ -228,27 +229,31 @@ fn stateless(
     options: &StreamOptions,
 ) -> std::io::Result<StreamStats> {
     let mut signer = Signer::default();
-    let mut ids: HashMap<Box<str>, Box<str>, FastHash> = HashMap::default();
+    // Signature → what follows the line number in its result lines (id included).
+    let mut tails: HashMap<Box<str>, Box<[u8]>, FastHash> = HashMap::default();
     let mut raw = Vec::new();
     let mut sig = String::new();
+    let mut out_line = Vec::new();
     let mut n = 0u64;
     let headers = Headers::stateless(options);
     while let Some(line) = read_line(input, &mut raw)? {
         n += 1;
         stateless_signature(&mut signer, &line, options, &headers, &mut sig);
-        let id = match ids.get(sig.as_str()) {
-            Some(id) => id,
+        let tail = match tails.get(sig.as_str()) {
+            Some(tail) => tail,
             None => {
-                ids.entry(sig.as_str().into()).or_insert_with(|| rule_id(&sig).into_boxed_str())
+                let mut tail = Vec::new();
+                result_tail(&mut tail, format, &sig, &rule_id(&sig))?;
+                tails.entry(sig.as_str().into()).or_insert(tail.into_boxed_slice())
             }
         };
-        write_result(output, format, n, &sig, id)?;
+        write_numbered(output, &mut out_line, format, n, tail)?;
         if options.line_buffered {
             output.flush()?;
         }
     }
     output.flush()?;
-    Ok(StreamStats { lines: n, signatures: ids.len() })
+    Ok(StreamStats { lines: n, signatures: tails.len() })
 }
 
 fn mined(
@@ -298,9 +303,10 @@ fn mined(
             })
         })
         .collect();
+    let mut out_line = Vec::new();
     for (n, &i) in lines.iter().enumerate() {
         let (sig, id) = &outputs[per_distinct[i as usize]];
-        write_result(output, format, n as u64 + 1, sig, id)?;
+        write_result(output, &mut out_line, format, n as u64 + 1, sig, id)?;
     }
     output.flush()?;
     Ok(StreamStats { lines: lines.len() as u64, signatures: outputs.len() })
@@ -359,15 +365,62 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
+/// Writes one result line, assembled in `line` (cleared first; reused across lines,
+/// so that no line costs an allocation) and written at once.
 fn write_result(
     output: &mut dyn Write,
+    line: &mut Vec<u8>,
     format: LineFormat,
     n: u64,
     sig: &str,
     id: &str,
 ) -> std::io::Result<()> {
-    // Assembled in one buffer and written once: this runs for every input line.
-    let mut line = Vec::with_capacity(sig.len() + id.len() + 48);
+    let mut tail = Vec::with_capacity(sig.len() + id.len() + 32);
+    result_tail(&mut tail, format, sig, id)?;
+    write_numbered(output, line, format, n, &tail)
+}
+
+/// What follows the line number in a result line: the same for every line of one
+/// signature, so the stateless path renders it once per signature.
+fn result_tail(tail: &mut Vec<u8>, format: LineFormat, sig: &str, id: &str) -> std::io::Result<()> {
+    match format {
+        LineFormat::Jsonl => {
+            tail.extend_from_slice(b",\"signature\":");
+            if !needs_escape(sig.as_bytes()) {
+                tail.push(b'"');
+                tail.extend_from_slice(sig.as_bytes());
+                tail.push(b'"');
+            } else {
+                serde_json::to_writer(&mut *tail, sig)?;
+            }
+            tail.extend_from_slice(b",\"id\":\"");
+            tail.extend_from_slice(id.as_bytes());
+            tail.extend_from_slice(b"\"}\n");
+        }
+        LineFormat::Tsv => {
+            // Tabs and newlines cannot occur in a signature: the normalizer splits on them.
+            tail.push(b'\t');
+            tail.extend_from_slice(id.as_bytes());
+            tail.push(b'\t');
+            tail.extend_from_slice(sig.as_bytes());
+            tail.push(b'\n');
+        }
+    }
+    Ok(())
+}
+
+/// Writes the result line of line `n` whose [`result_tail`] is `tail`.
+fn write_numbered(
+    output: &mut dyn Write,
+    line: &mut Vec<u8>,
+    format: LineFormat,
+    n: u64,
+    tail: &[u8],
+) -> std::io::Result<()> {
+    line.clear();
+    if format == LineFormat::Jsonl {
+        line.extend_from_slice(b"{\"line\":");
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut v = n;
@@ -379,33 +432,9 @@ fn write_result(
             break;
         }
     }
-    match format {
-        LineFormat::Jsonl => {
-            line.extend_from_slice(b"{\"line\":");
-            line.extend_from_slice(&digits[i..]);
-            line.extend_from_slice(b",\"signature\":");
-            if !needs_escape(sig.as_bytes()) {
-                line.push(b'"');
-                line.extend_from_slice(sig.as_bytes());
-                line.push(b'"');
-            } else {
-                serde_json::to_writer(&mut line, sig)?;
-            }
-            line.extend_from_slice(b",\"id\":\"");
-            line.extend_from_slice(id.as_bytes());
-            line.extend_from_slice(b"\"}\n");
-        }
-        LineFormat::Tsv => {
-            // Tabs and newlines cannot occur in a signature: the normalizer splits on them.
-            line.extend_from_slice(&digits[i..]);
-            line.push(b'\t');
-            line.extend_from_slice(id.as_bytes());
-            line.push(b'\t');
-            line.extend_from_slice(sig.as_bytes());
-            line.push(b'\n');
-        }
-    }
-    output.write_all(&line)
+    line.extend_from_slice(&digits[i..]);
+    line.extend_from_slice(tail);
+    output.write_all(line)
 }
 
 #[cfg(test)]
