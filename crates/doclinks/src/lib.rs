@@ -4,7 +4,9 @@
 //!
 //! A check walks the tree (respecting `.gitignore`), detects how it is
 //! published ([`Platform`]: DocFX, mkdocs, Docusaurus, Hugo, mdBook, Sphinx, or
-//! GitHub/GitLab rendering), parses every Markdown file once with comrak, and
+//! GitHub/GitLab rendering), parses every Markdown file once with comrak (a
+//! page unchanged since the last check comes from the page cache in
+//! `.doclinks/cache`, see [`CheckOptions::cache`]), and
 //! resolves inline, reference, autolink, image and raw-HTML destinations the
 //! way that platform does, `#fragments` included (each renderer's heading ids).
 //! Links to the published site outside the tree are site links, reported apart.
