@@ -6,7 +6,6 @@
 //! are `LockSet`'s, the `run` supervisor is `multilock::run`. The glue every tidykit binary
 //! shares (clap errors, exit codes, a standard output that ends quietly when
 //! its reader goes away, as under `| head`) is `tidy_io::cli`.
-#![allow(clippy::print_stderr, reason = "the binary is where messages belong")]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

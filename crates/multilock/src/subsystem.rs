@@ -228,18 +228,15 @@ impl LockArgs {
         let options = AcquireOptions::new().timeout(self.lock_timeout).on_wait(
             std::time::Duration::from_secs(1),
             move |waiting| {
-                #[allow(
-                    clippy::print_stderr,
-                    reason = "the CLI's wait notice, as multilock run prints it"
-                )]
-                {
-                    eprintln!(
-                        "{tool}: waiting for lock `{}` ({}), {}",
+                tidy_io::cli::note(
+                    tool,
+                    &format_args!(
+                        "waiting for lock `{}` ({}), {}",
                         waiting.lock,
                         waiting.path.display(),
                         waiting.holder_text()
-                    );
-                }
+                    ),
+                );
             },
         );
         Locking::new().lock_dir(self.lock_dir.clone()).options(options)

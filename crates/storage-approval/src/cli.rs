@@ -4,7 +4,6 @@
 //! share one definition.
 //! Command output goes through the pipe-safe standard output of `tidy_io::cli`, so
 //! `| head` ends it quietly; messages and warnings go to standard error.
-#![expect(clippy::print_stderr, reason = "a CLI: messages and warnings go to stderr")]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -317,9 +316,7 @@ fn run(cli: &Cli, out: &mut Out) -> Result<u8, Failure> {
             // With the report on standard output, the summary goes to standard error
             // so that what a pipe reads is the report alone.
             if tidy_io::is_stdout(report_out) {
-                if cli::verbosity() >= 0 {
-                    eprint!("{summary}");
-                }
+                cli::note_block(&summary);
             } else {
                 out.write_all(summary.as_bytes())?;
             }

@@ -123,6 +123,14 @@ pub fn note(tool: &str, message: &dyn std::fmt::Display) {
     }
 }
 
+/// `text` (whole lines, as a summary that would otherwise be on stdout) on
+/// stderr, unless `--quiet`.
+pub fn note_block(text: &str) {
+    if verbosity() >= 0 {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
 /// `TOOL: MESSAGE` on stderr with at least `level` `-v` flags.
 pub fn verbose(tool: &str, level: i8, message: &dyn std::fmt::Display) {
     if verbosity() >= level {

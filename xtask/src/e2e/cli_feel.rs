@@ -43,6 +43,17 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
         let out = tools.command(tool).arg("--no-such-flag").output().map_err(|e| e.to_string())?;
         ensure(out.status.code() == Some(2), || format!("{tool}: a bad flag is not exit 2"))?;
     }
+    // A closed stderr is no reason to panic (exit 101): a warning is simply lost.
+    let multilock = tools.path("multilock");
+    let tmp_locks = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let closed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" --dir \"$1\" run --lock staging -- true 2>&-")
+        .arg(&multilock)
+        .arg(tmp_locks.path())
+        .status()
+        .map_err(|e| e.to_string())?;
+    ensure(closed.success(), || format!("multilock with stderr closed: {closed}"))?;
     for (tool, subcommands) in WRITERS {
         for subcommand in *subcommands {
             let help = help(tools, tool, &[subcommand])?;
