@@ -7,7 +7,6 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -185,7 +184,7 @@ pub fn scan(
                     hits.fetch_add(1, Ordering::Relaxed);
                     return (i, Ok(Partial::Cached(*h)));
                 }
-                let p = partial_hash(&root.join(&*e.rel), e.size);
+                let p = partial_hash(&root_dir, e);
                 let done = hashed.fetch_add(e.size.min(PARTIAL), Ordering::Relaxed);
                 progress(ScanProgress { phase: "hash", done, total });
                 (i, p)
@@ -230,7 +229,7 @@ pub fn scan(
             .into_par_iter()
             .map(|(i, p)| {
                 let e = &entries[i];
-                let h = p.finish(&root.join(&*e.rel), e.size);
+                let h = p.finish(&root_dir, e);
                 let n = e.size.saturating_sub(PARTIAL);
                 hashed.fetch_add(n, Ordering::Relaxed);
                 let done = rest_done.fetch_add(n, Ordering::Relaxed);
@@ -265,7 +264,7 @@ pub fn scan(
                 hits.fetch_add(1, Ordering::Relaxed);
                 return Some(h);
             }
-            let h = full_hash(&root.join(&*e.rel), e.size).ok()?;
+            let h = full_hash(&root_dir, e).ok()?;
             hashed.fetch_add(e.size, Ordering::Relaxed);
             Some(h)
         })
@@ -639,15 +638,25 @@ enum Partial {
     Prefix { key: Hash, state: Box<Sha256> },
 }
 
-fn open_nofollow(path: &Path) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(path)
+/// Opens the walked entry `e` for hashing from the root's handle, component by
+/// component without following a symlink, and checks it is still the file the
+/// walk saw (same device and inode). A directory swapped for a symlink after the
+/// walk, or a file replaced, is an unreadable candidate, never a read outside
+/// ROOT or of a file the report would not describe.
+fn open_entry(root: &Dir, e: &Entry) -> io::Result<File> {
+    let mut parts: Vec<&str> = e.rel.split('/').collect();
+    let name = parts.pop().unwrap_or_default();
+    let dir = root.open_beneath(&parts, false).map_err(io::Error::other)?;
+    let (file, stat) = dir.open_regular(OsStr::new(name)).map_err(io::Error::other)?;
+    if (stat.st_dev, stat.st_ino) != (e.dev, e.ino) {
+        return Err(io::Error::other("replaced by another file since the walk"));
+    }
+    Ok(file)
 }
 
-fn partial_hash(path: &Path, size: u64) -> io::Result<Partial> {
-    let mut file = open_nofollow(path)?;
+fn partial_hash(root: &Dir, e: &Entry) -> io::Result<Partial> {
+    let size = e.size;
+    let mut file = open_entry(root, e)?;
     let mut hasher = Sha256::new();
     let n = fsutil::hash_into(&mut (&mut file).take(PARTIAL), &mut hasher)?;
     if size <= PARTIAL {
@@ -661,12 +670,13 @@ fn partial_hash(path: &Path, size: u64) -> io::Result<Partial> {
 }
 
 impl Partial {
-    fn finish(self, path: &Path, size: u64) -> io::Result<Hash> {
+    fn finish(self, root: &Dir, e: &Entry) -> io::Result<Hash> {
+        let size = e.size;
         match self {
             Partial::Cached(h) | Partial::Complete(h) => Ok(h),
             Partial::Prefix { state, .. } => {
                 let mut hasher = *state;
-                let mut file = open_nofollow(path)?;
+                let mut file = open_entry(root, e)?;
                 file.seek(io::SeekFrom::Start(PARTIAL))?;
                 let n = fsutil::hash_into(&mut file, &mut hasher)?;
                 if n + PARTIAL != size {
@@ -678,8 +688,9 @@ impl Partial {
     }
 }
 
-fn full_hash(path: &Path, size: u64) -> io::Result<Hash> {
-    let mut file = open_nofollow(path)?;
+fn full_hash(root: &Dir, e: &Entry) -> io::Result<Hash> {
+    let size = e.size;
+    let mut file = open_entry(root, e)?;
     let mut hasher = Sha256::new();
     let n = fsutil::hash_into(&mut file, &mut hasher)?;
     if n != size {
@@ -752,6 +763,36 @@ mod tests {
         let path = root.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn hashing_opens_the_walked_file_below_the_root_or_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("root"), tmp.path().join("outside"));
+        write(&root, "sub/a.txt", b"inside");
+        write(&outside, "a.txt", b"outside");
+        let meta = std::fs::metadata(root.join("sub/a.txt")).unwrap();
+        let entry = Entry {
+            rel: Arc::from("sub/a.txt"),
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime: 0,
+            protected: false,
+        };
+        let dir = Dir::open(&root).unwrap();
+        assert!(full_hash(&dir, &entry).is_ok());
+
+        // The directory swapped for a symlink after the walk: never followed.
+        std::fs::rename(root.join("sub"), tmp.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
+        assert!(full_hash(&dir, &entry).is_err());
+
+        // The same path, another file: not the one the walk saw.
+        std::fs::remove_file(root.join("sub")).unwrap();
+        write(&root, "sub/a.txt", b"inside");
+        let err = full_hash(&dir, &entry).unwrap_err();
+        assert!(err.to_string().contains("replaced"), "{err}");
     }
 
     fn run(root: &Path, policy: &str, now: Option<i64>) -> (Report, ScanStats) {
