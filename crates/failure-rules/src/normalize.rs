@@ -382,25 +382,30 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
     // The range of `chunk[a..b]` in the buffer.
     let at = |a: usize, b: usize| (base + a as u32, base + b as u32);
     let b = chunk.as_bytes();
-    // Fast path, about half of all chunks: a plain word, maybe with one `:` `,` `.`
-    // `;` after it. No mask applies to it; only the second pass may join it.
-    let run_of_letters = b.iter().position(|c| !c.is_ascii_alphabetic()).unwrap_or(b.len());
-    let letters = if run_of_letters == b.len() {
-        b.len()
-    } else if run_of_letters > 0
-        && run_of_letters + 1 == b.len()
-        && matches!(b[b.len() - 1], b':' | b',' | b'.' | b';' | b'!' | b'?')
+    // Fast path, about half of all chunks: a plain word, maybe after opening
+    // brackets, maybe with one `:` `,` `.` `;` `!` `?` or closing bracket after it.
+    // No mask applies to it (the general path below keeps it as it is, brackets and
+    // punctuation around it); only the second pass may join it.
+    let open = b.iter().position(|c| !matches!(c, b'(' | b'[' | b'{')).unwrap_or(b.len());
+    let run_of_letters =
+        b[open..].iter().position(|c| !c.is_ascii_alphabetic()).unwrap_or(b.len() - open);
+    let end = open + run_of_letters;
+    let letters = if run_of_letters == 0 {
+        0
+    } else if end == b.len()
+        || (end + 1 == b.len()
+            && matches!(b[end], b':' | b',' | b'.' | b';' | b'!' | b'?' | b')' | b']' | b'}'))
     {
-        b.len() - 1
+        run_of_letters
     } else {
         0
     };
     if letters > 0 {
-        let core = at(0, letters);
-        let trail = at(letters, b.len());
-        let hint = word_hint(&chunk[..letters]);
+        let core = at(open, end);
+        let trail = at(end, b.len());
+        let hint = word_hint(&chunk[open..end]);
         scratch.toks.push(Tok {
-            lead: (core.0, core.0),
+            lead: at(0, open),
             core: Core::Text(core.0, core.1),
             trail,
             hint,
@@ -428,6 +433,13 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
             return;
         }
     }
+    classify_general(chunk, base, value_pos, mode, scratch);
+}
+
+/// [`classify_chunk`] without its fast paths (which must give what this gives).
+fn classify_general(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
+    let at = |a: usize, b: usize| (base + a as u32, base + b as u32);
+    let b = chunk.as_bytes();
     // One pass over the bytes; the core's shape is this minus the stripped punctuation.
     let full = shape(b);
     // Leading brackets.
@@ -1728,6 +1740,41 @@ mod tests {
             for set in [&STOP, &WHITESPACE] {
                 let slow = (start..bytes.len()).find(|&i| set[bytes[i] as usize]).unwrap_or(bytes.len());
                 prop_assert_eq!(next_in(&bytes, start, set), slow);
+            }
+        }
+    }
+
+    /// The chunk's token as [`classify_chunk`] and as [`classify_general`] make it,
+    /// with the text each wrote.
+    fn both_paths(chunk: &str) -> [String; 2] {
+        let run = |general: bool| {
+            let mut scratch = Scratch::default();
+            scratch.buf.push_str(chunk);
+            if general {
+                classify_general(chunk, 0, false, Mode::Full, &mut scratch);
+            } else {
+                classify_chunk(chunk, 0, false, Mode::Full, &mut scratch);
+            }
+            format!("{:?} {:?}", scratch.toks, scratch.buf)
+        };
+        [run(false), run(true)]
+    }
+
+    proptest! {
+        /// Words (after opening brackets, before one punctuation byte) and integers
+        /// take fast paths; the general path makes the same token of them.
+        #[test]
+        fn fast_paths_give_what_the_general_path_gives(
+            open in "[(\\[{]{0,2}",
+            body in prop_oneof!["[A-Za-z]{1,12}", "[0-9]{1,12}"],
+            close in "[:,.;!?)\\]}]?",
+            hint in prop::sample::select(vec!["", "Jan", "ms", "user", "line", "PID", "Error", "Z"]),
+        ) {
+            for chunk in [format!("{open}{body}{close}"), format!("{open}{hint}{close}")] {
+                if !chunk.is_empty() {
+                    let [fast, general] = both_paths(&chunk);
+                    prop_assert_eq!(fast, general, "{}", chunk);
+                }
             }
         }
     }
