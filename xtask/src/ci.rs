@@ -108,6 +108,8 @@ fn no_default_features() -> Result<(), String> {
 /// `--offline`: the earlier steps fetched every dependency; `--allow-dirty`: a local
 /// run checks the working tree as it is.
 fn package() -> Result<(), String> {
+    forget_unpacked_packages()?;
+    forget_packaged_builds(&crate::util::target_dir().join("debug"))?;
     run_command(cargo().args([
         "package",
         "--workspace",
@@ -119,6 +121,84 @@ fn package() -> Result<(), String> {
         "--offline",
         "--allow-dirty",
     ]))
+}
+
+/// cargo unpacks each crate of its temporary registry into
+/// `CARGO_HOME/registry/src/-HASH/NAME-VERSION` (HASH of the registry's path, `-` for
+/// a local one) and, registry crates being immutable, reuses that copy on every later
+/// run, even when the `.crate` has changed since: the verify build then compiles a
+/// crate against the sources of its dependency from an earlier run (seen: a
+/// storage-approval missing a function added to tidy-io since). So the copies of the
+/// workspace's own crates from local registries go first; cargo unpacks them again.
+fn forget_unpacked_packages() -> Result<(), String> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let Ok(registries) = std::fs::read_dir(cargo_home.join("registry/src")) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for library in LIBRARIES {
+            let unpacked = registry.path().join(format!("{library}-{}", env!("CARGO_PKG_VERSION")));
+            if unpacked.is_dir() {
+                remove(&unpacked, |p| std::fs::remove_dir_all(p))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The same staleness in the target directory: a crate from a registry is
+/// fingerprinted by name, version and source, not by its files, so the verify build
+/// reuses what an earlier run compiled from that registry's copy of tidy-io,
+/// multilock or doclinks. Those builds are found by their dep-info files, which list
+/// sources under `registry/src/-HASH/NAME-VERSION/`, and removed; workspace builds,
+/// whose sources are the crates' own folders, are left alone.
+fn forget_packaged_builds(profile_dir: &std::path::Path) -> Result<(), String> {
+    let deps = profile_dir.join("deps");
+    let Ok(entries) = std::fs::read_dir(&deps) else { return Ok(()) };
+    let version = env!("CARGO_PKG_VERSION");
+    let mut stale = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((krate, hash)) = name.strip_suffix(".d").and_then(|s| s.rsplit_once('-')) else {
+            continue;
+        };
+        let Some(library) = LIBRARIES.iter().find(|l| l.replace('-', "_") == krate) else {
+            continue;
+        };
+        let sources = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if sources.contains("/registry/src/-")
+            && sources.contains(&format!("/{library}-{version}/"))
+        {
+            stale.push((krate.to_owned(), hash.to_owned(), *library));
+        }
+    }
+    for (krate, hash, library) in stale {
+        let prefixes = [format!("{krate}-{hash}."), format!("lib{krate}-{hash}.")];
+        for entry in std::fs::read_dir(&deps).map_err(|e| e.to_string())?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                remove(&entry.path(), |p| std::fs::remove_file(p))?;
+            }
+        }
+        let fingerprint = profile_dir.join(".fingerprint").join(format!("{library}-{hash}"));
+        if fingerprint.is_dir() {
+            remove(&fingerprint, |p| std::fs::remove_dir_all(p))?;
+        }
+    }
+    Ok(())
+}
+
+fn remove(
+    path: &std::path::Path,
+    how: fn(&std::path::Path) -> std::io::Result<()>,
+) -> Result<(), String> {
+    how(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))
 }
 
 fn deny() -> Result<(), String> {
