@@ -558,11 +558,8 @@ fn match_rule(
             None => cli::note(TOOL, &format_args!("no rule matches `{signature}`")),
         },
         MatchFormat::Json => {
-            let value = serde_json::json!({
-                "signature": signature,
-                "id": fr::rule_id(&signature),
-                "rule": rule,
-            });
+            let id = fr::rule_id(&signature);
+            let value = fr::output::MatchJson { signature: &signature, id: &id, rule };
             let mut text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
             text.push('\n');
             emit(&text)?;

@@ -56,6 +56,7 @@ mod group;
 mod header;
 mod mine;
 mod normalize;
+pub mod output;
 mod record;
 mod report;
 mod rules;

@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -189,46 +188,10 @@ pub fn render_markdown(analysis: &Analysis) -> String {
     out
 }
 
-/// The JSON report.
+/// The JSON report ([`AnalysisJson`](crate::output::AnalysisJson)).
 pub fn render_json(analysis: &Analysis) -> String {
-    let proposals: Vec<serde_json::Value> = analysis
-        .proposals
-        .iter()
-        .map(|p| {
-            json!({
-                "status": p.status.as_str(),
-                "id": p.rule.id,
-                "signature": p.group.signature,
-                "signature_id": p.group.id,
-                "rule_signature": p.rule.signature,
-                "error_type": p.group.error_type,
-                "count": p.group.count,
-                "frequency": p.rule.frequency,
-                "confidence": p.rule.confidence.as_str(),
-                "scope": p.rule.scope,
-                "recommendation": p.rule.recommendation,
-                "runs": p.group.runs,
-                "example": p.group.example,
-            })
-        })
-        .collect();
-    let skipped: Vec<serde_json::Value> =
-        analysis.skipped.iter().map(|s| json!({"source": s.source, "reason": s.reason})).collect();
-    let applied = analysis.applied.as_ref().map(|(path, m)| {
-        json!({"rules_file": path.display().to_string(), "added": m.added, "updated": m.updated, "unchanged": m.unchanged})
-    });
-    let value = json!({
-        "summary": {
-            "records": analysis.records,
-            "files": analysis.files,
-            "groups": analysis.groups,
-            "skipped": analysis.skipped.len(),
-        },
-        "proposals": proposals,
-        "skipped": skipped,
-        "applied": applied,
-    });
-    let mut s = serde_json::to_string_pretty(&value).expect("a JSON value serializes");
+    let json = crate::output::AnalysisJson::new(analysis);
+    let mut s = serde_json::to_string_pretty(&json).expect("the analysis serializes");
     s.push('\n');
     s
 }
