@@ -508,19 +508,9 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             let done = crate::restore(&backup, &root, &options)?;
             let path = |file: &String| done.root.join(file).display().to_string();
             if matches!(format, FixFormat::Json) {
-                let skipped: Vec<_> = done
-                    .skipped
-                    .iter()
-                    .map(|s| serde_json::json!({ "file": path(&s.file), "reason": s.reason }))
-                    .collect();
-                let json = serde_json::json!({
-                    "backup": backup.display().to_string(),
-                    "root": done.root.display().to_string(),
-                    "restored": done.restored.iter().map(path).collect::<Vec<_>>(),
-                    "unchanged": done.unchanged.iter().map(path).collect::<Vec<_>>(),
-                    "skipped": skipped,
-                });
-                out.push_str(&format!("{json:#}\n"));
+                out.push_str(&crate::render::to_text(&crate::output::RestoredJson::new(
+                    &backup, &done,
+                )));
             } else {
                 for file in &done.restored {
                     out.push_str(&format!("restored {}\n", path(file)));
@@ -554,11 +544,10 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             };
             crate::write_stub(&root, &old_path, &new_path)?;
             if matches!(format, FixFormat::Json) {
-                let json = serde_json::json!({
-                    "stub": old_path.display().to_string(),
-                    "target": new_path.display().to_string(),
-                });
-                out.push_str(&format!("{json:#}\n"));
+                let (stub, target) =
+                    (old_path.display().to_string(), new_path.display().to_string());
+                let json = crate::output::StubJson { stub: &stub, target: &target };
+                out.push_str(&crate::render::to_text(&json));
             } else {
                 out.push_str(&format!(
                     "wrote a redirect stub at {} pointing to {}\n",
@@ -606,17 +595,7 @@ fn triage(
     let options = crate::TriageOptions::new().dry_run(dry_run).backup_dir(backup_dir);
     let done = crate::triage(plan, &located.root, &options)?;
     if matches!(format, FixFormat::Json) {
-        let json = serde_json::json!({
-            "dry_run": dry_run,
-            "changes": done.changes.iter().map(|c| serde_json::json!({
-                "file": c.file, "line": c.line, "column": c.column, "old": c.old, "new": c.new, "reason": c.reason,
-            })).collect::<Vec<_>>(),
-            "stubs": done.stubs.iter().map(|(old, new)| serde_json::json!({"stub": old, "target": new})).collect::<Vec<_>>(),
-            "entries": done.entries,
-            "skipped": done.skipped.iter().map(|s| serde_json::json!({"file": s.file, "reason": s.reason})).collect::<Vec<_>>(),
-            "backup": done.backup.as_ref().map(|b| b.display().to_string()),
-        });
-        out.push_str(&format!("{json:#}\n"));
+        out.push_str(&crate::render::to_text(&crate::output::TriagedJson::new(dry_run, &done)));
     } else {
         let verb = if dry_run { "would " } else { "" };
         for c in &done.changes {

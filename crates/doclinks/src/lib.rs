@@ -52,6 +52,7 @@ mod git;
 mod jsconf;
 mod jsonc;
 mod nav;
+pub mod output;
 mod plan;
 mod platform;
 mod render;

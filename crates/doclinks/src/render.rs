@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::output::{AppliedJson, FindingJson, PlanJson, PlanRowJson, ReportJson};
 use crate::report::{Applied, Confidence, Finding, Fix, Kind, Report, Summary};
 
 /// An output format of `check`.
@@ -52,7 +53,7 @@ impl Style {
         Style { root: String::new(), here: (!here.is_empty()).then(|| here.to_owned()), color }
     }
 
-    fn path(&self, rel: &str) -> String {
+    pub(crate) fn path(&self, rel: &str) -> String {
         match &self.here {
             Some(here) => crate::resolve::relative(here, rel),
             None => format!("{}{rel}", self.root),
@@ -68,27 +69,18 @@ impl Style {
 pub fn render_report(report: &Report, format: Format, style: &Style) -> String {
     match format {
         Format::Human => human(report, style),
-        Format::Json => {
-            let mut text = serde_json::to_string_pretty(&ReportJson::new(report, style))
-                .expect("a report serializes");
-            text.push('\n');
-            text
-        }
+        Format::Json => to_text(&ReportJson::new(report, style)),
         Format::Sarif => pretty(&sarif(report, style)),
         Format::Github => github(report, style),
         Format::Markdown => markdown(report, style),
     }
 }
 
-/// One link of `--list-links`, as JSON shows it.
-#[derive(Serialize)]
-struct LinkJson<'a> {
-    file: String,
-    line: u32,
-    column: u32,
-    target: &'a str,
-    leads_to: &'a str,
-    path: Option<&'a str>,
+/// `value` as pretty JSON text, straight from its `Serialize`.
+pub(crate) fn to_text(value: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("doclinks' JSON types serialize");
+    text.push('\n');
+    text
 }
 
 fn pretty(value: &Value) -> String {
@@ -175,117 +167,6 @@ fn counts_line(s: &Summary) -> String {
         let _ = write!(line, "; {old} older findings, already there at the revision, not shown");
     }
     line
-}
-
-/// A finding as JSON shows it.
-#[derive(Serialize)]
-struct FindingJson<'a> {
-    kind: &'static str,
-    file: String,
-    line: u32,
-    column: u32,
-    target: &'a str,
-    fix: Option<FixJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct FixJson<'a> {
-    new_target: &'a str,
-    confidence: &'static str,
-    reason: &'a str,
-}
-
-impl<'a> FindingJson<'a> {
-    fn new(f: &'a Finding, style: &Style) -> FindingJson<'a> {
-        FindingJson {
-            kind: f.kind.as_str(),
-            file: style.path(&f.file),
-            line: f.line,
-            column: f.column,
-            target: &f.target,
-            fix: f.fix.as_ref().map(|fix| FixJson {
-                new_target: &fix.new_target,
-                confidence: fix.confidence.as_str(),
-                reason: &fix.reason,
-            }),
-        }
-    }
-}
-
-/// The JSON report, serialized straight to text: a large report is never
-/// held a second time as a tree of JSON values.
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    summary: Value,
-    platform: Value,
-    findings: Vec<FindingJson<'a>>,
-    site_links: Vec<FindingJson<'a>>,
-    redirected: Vec<FindingJson<'a>>,
-    unreached: Option<Vec<String>>,
-    warnings: Vec<Value>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    links: Vec<LinkJson<'a>>,
-}
-
-impl<'a> ReportJson<'a> {
-    fn new(report: &'a Report, style: &Style) -> ReportJson<'a> {
-        let s = &report.summary;
-        let mut summary = json!({
-            "files": s.files,
-            "links": s.links,
-            "local": s.local,
-            "external": s.external,
-            "broken": s.broken,
-            "fixable_high": s.fixable_high,
-            "site_links": s.site_links,
-            "redirected": s.redirected,
-            "ignored": s.ignored,
-            "historical": s.historical,
-        });
-        if let Some(old) = s.preexisting {
-            summary["preexisting"] = json!(old);
-        }
-        let list = |findings: &'a [Finding]| findings.iter().map(|f| FindingJson::new(f, style));
-        ReportJson {
-            summary,
-            platform: platform_json(&report.platform),
-            findings: list(&report.findings).collect(),
-            site_links: list(&report.site_links).collect(),
-            redirected: list(&report.redirected).collect(),
-            unreached: report.unreached.as_ref().map(|u| u.iter().map(|p| style.path(p)).collect()),
-            warnings: report
-                .warnings
-                .iter()
-                .map(|w| json!({"path": w.path.display().to_string(), "message": w.message}))
-                .collect(),
-            links: report
-                .links
-                .iter()
-                .map(|l| LinkJson {
-                    file: style.path(&l.file),
-                    line: l.line,
-                    column: l.column,
-                    target: &l.target,
-                    leads_to: &l.leads_to,
-                    path: l.path.as_deref(),
-                })
-                .collect(),
-        }
-    }
-}
-
-fn platform_json(info: &crate::platform::PlatformInfo) -> Value {
-    json!({
-        "name": info.platform.as_str(),
-        "source": info.source,
-        "chosen_by": info.chosen_by,
-        "sites": info.sites.iter().map(|s| json!({
-            "platform": s.platform.as_str(),
-            "config": s.config,
-            "content": s.content,
-        })).collect::<Vec<_>>(),
-        "notes": info.notes,
-    })
 }
 
 fn message(f: &Finding) -> String {
@@ -496,22 +377,20 @@ pub(crate) fn render_plan(report: &Report, min: Confidence, json: bool, style: &
         |f: &Finding| f.kind.is_broken() && f.fix.as_ref().is_some_and(|x| x.confidence >= min);
     let rows: Vec<&Finding> = report.findings.iter().chain(&report.redirected).collect();
     if json {
-        let findings: Vec<Value> = rows
-            .iter()
-            .map(|f| {
-                let mut v =
-                    serde_json::to_value(FindingJson::new(f, style)).expect("a finding serializes");
-                v["apply"] = Value::Bool(applies(f));
-                // Root-relative, whatever the paths are shown as: triage reads it.
-                v["path"] = Value::String(f.file.clone());
-                v
-            })
-            .collect();
-        return pretty(&json!({
-            "min_confidence": min.as_str(),
-            "root": report.root.display().to_string(),
-            "findings": findings,
-        }));
+        let plan = PlanJson {
+            min_confidence: min.as_str(),
+            root: report.root.display().to_string(),
+            findings: rows
+                .iter()
+                .map(|f| PlanRowJson {
+                    finding: FindingJson::new(f, style),
+                    apply: applies(f),
+                    // Root-relative, whatever the paths are shown as: triage reads it.
+                    path: &f.file,
+                })
+                .collect(),
+        };
+        return to_text(&plan);
     }
     let mut out = format!(
         "# doclinks fix plan\n\nApplying fixes at or above **{min}** confidence: {} of {} broken links.\n\n",
@@ -551,33 +430,7 @@ pub fn render_applied(
     style: &Style,
 ) -> String {
     if json {
-        let changes: Vec<Value> = applied
-            .changes
-            .iter()
-            .map(|c| {
-                json!({
-                    "file": style.path(&c.file),
-                    "line": c.line,
-                    "column": c.column,
-                    "old": c.old,
-                    "new": c.new,
-                    "confidence": c.confidence.as_str(),
-                    "reason": c.reason,
-                })
-            })
-            .collect();
-        return pretty(&json!({
-            "dry_run": dry_run,
-            "changes": changes,
-            "files": applied.files.iter().map(|f| style.path(f)).collect::<Vec<_>>(),
-            "skipped": applied
-                .skipped
-                .iter()
-                .map(|s| json!({ "file": style.path(&s.file), "reason": s.reason }))
-                .collect::<Vec<_>>(),
-            "backup": applied.backup.as_ref().map(|b| b.display().to_string()),
-            "remaining": remaining,
-        }));
+        return to_text(&AppliedJson::new(applied, remaining, dry_run, style));
     }
     let mut out = String::new();
     for c in &applied.changes {
