@@ -55,7 +55,35 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     let nav = ["check", "docs", "--nav-only", "--format", "json"];
     check("doclinks-check", run("doclinks", &nav)?)?;
     check("doclinks-fix", run("doclinks", &["fix", "docs", "--dry-run", "--format", "json"])?)?;
+    let links = ["check", "docs", "--list-links", "--format", "json"];
+    check("doclinks-check", run("doclinks", &links)?)?;
+    // A reviewed plan: every row fix leaves gets a decision, then triage checks it.
+    let plan_out = ["fix", "docs", "--dry-run", "--plan-out", "plan.json"];
+    run("doclinks", &plan_out)?;
+    let plan_path = repo.join("plan.json");
+    let mut plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(&plan_path).map_err(|e| format!("no plan.json: {e}"))?,
+    )
+    .map_err(|e| e.to_string())?;
+    for row in plan["findings"].as_array_mut().ok_or("a plan without findings")? {
+        if row["apply"] == false {
+            row["decision"] = serde_json::json!({ "action": "ignore", "rationale": "e2e" });
+        }
+    }
+    std::fs::write(&plan_path, plan.to_string()).map_err(|e| e.to_string())?;
+    let triage = ["triage", "plan.json", "--dry-run", "--format", "json"];
+    check("doclinks-triage", run("doclinks", &triage)?)?;
     check("doclinks-fix", run("doclinks", &["fix", "docs", "--format", "json"])?)?;
+    let backups = repo.join(".doclinks/backups");
+    let backup = std::fs::read_dir(&backups)
+        .map_err(|e| format!("no backup after fix: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .next()
+        .ok_or("fix wrote no backup")?;
+    let backup = backup.to_string_lossy().into_owned();
+    check("doclinks-restore", run("doclinks", &["restore", &backup, "--format", "json"])?)?;
+    let stub = ["stub", "docs/old-page.md", "docs/README.md", "--format", "json"];
+    check("doclinks-stub", run("doclinks", &stub)?)?;
 
     check("failure-rules-analyze", run("failure-rules", &["analyze", "--format", "json"])?)?;
     let execute = ["analyze", "--execute", "--format", "json"];
@@ -83,7 +111,7 @@ pub(crate) fn scenario(tools: &Tools) -> Result<(), String> {
     check("storage-approval-audit-verify", sa(&["audit", "verify", log])?)?;
     check("storage-approval-run", sa(&["undo", "--audit-log", log])?)?;
     check("storage-approval-run", sa(&["undo", "--audit-log", log, "--execute"])?)?;
-    ensure(checked >= 18, || format!("only {checked} outputs were checked"))?;
+    ensure(checked >= 23, || format!("only {checked} outputs were checked"))?;
     println!("    {checked} JSON outputs of the four tools match docs/schemas");
     Ok(())
 }
