@@ -22,25 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use super::common::{Rng, Sample, median, read_time, under_time};
 use crate::util::{Tools, describe, on_path, project_root};
 
 const SECTIONS: usize = 100;
 const RUNS: usize = 3;
-
-/// A small deterministic generator, so every run benches the same tree.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 =
-            self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const HEADINGS: &[&str] = &[
     "Overview",
@@ -60,7 +46,7 @@ fn slug(heading: &str) -> String {
 /// Writes the corpus; returns (files, local links written).
 fn generate(root: &Path, files: usize) -> Result<(usize, usize), String> {
     let per_section = files.div_ceil(SECTIONS);
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let mut local_links = 0;
     let write = |path: &Path, text: &str| {
         std::fs::create_dir_all(path.parent().expect("files have parents"))
@@ -107,13 +93,13 @@ fn page(rng: &mut Rng, section: usize, number: usize, per_section: usize) -> (St
         "---\ntitle: Page {section}-{number}\ntags: [docs]\n---\n\n# Page {section}-{number}\n\n"
     );
     let mut links = 0;
-    let same = |rng: &mut Rng| format!("page-{:03}.md", rng.below(per_section));
+    let same = |rng: &mut Rng| format!("page-{:03}.md", rng.index(per_section));
     let other = |rng: &mut Rng| {
-        format!("../section-{:02}/page-{:03}.md", rng.below(SECTIONS), rng.below(per_section))
+        format!("../section-{:02}/page-{:03}.md", rng.index(SECTIONS), rng.index(per_section))
     };
     for (h, heading) in HEADINGS.iter().enumerate() {
         let _ = writeln!(text, "## {heading}\n");
-        let roll = rng.below(100);
+        let roll = rng.index(100);
         // About 2% of local links are broken, most of them case-only.
         let target = match roll {
             0 => same(rng).replace("page", "Page"),
@@ -126,9 +112,9 @@ fn page(rng: &mut Rng, section: usize, number: usize, per_section: usize) -> (St
                 text,
                 "This part covers {heading} in detail. See [the related page]({target}) and \
                  [{}]({}#{}) for background, or jump to [the examples](#examples).\n\n",
-                HEADINGS[rng.below(HEADINGS.len())],
+                HEADINGS[rng.index(HEADINGS.len())],
                 other(rng),
-                slug(HEADINGS[rng.below(HEADINGS.len())]),
+                slug(HEADINGS[rng.index(HEADINGS.len())]),
             );
             links += 3;
         } else {
@@ -151,7 +137,7 @@ fn page(rng: &mut Rng, section: usize, number: usize, per_section: usize) -> (St
                     text,
                     "<p align=\"center\"><a href=\"{}\"><img src=\"../images/fig-{}.png\" alt=\"figure\"></a></p>\n\n",
                     same(rng),
-                    rng.below(20)
+                    rng.index(20)
                 );
                 links += 2;
             }
@@ -162,7 +148,7 @@ fn page(rng: &mut Rng, section: usize, number: usize, per_section: usize) -> (St
                 );
             }
             4 => {
-                let _ = write!(text, "![diagram](../images/fig-{}.png)\n\n", rng.below(20));
+                let _ = write!(text, "![diagram](../images/fig-{}.png)\n\n", rng.index(20));
                 links += 1;
             }
             _ => {}
@@ -171,53 +157,18 @@ fn page(rng: &mut Rng, section: usize, number: usize, per_section: usize) -> (St
     (text, links)
 }
 
-struct Sample {
-    wall: f64,
-    cpu: Option<f64>,
-    max_rss_kb: Option<u64>,
-}
-
 /// Runs `command` once, measured by `/usr/bin/time` when available.
 fn measure(command: Command, scratch: &Path) -> Result<Sample, String> {
-    let timer = Path::new("/usr/bin/time");
     let stats = scratch.join("time.txt");
-    let mut run = if timer.is_file() {
-        let mut run = Command::new(timer);
-        run.arg("-f")
-            .arg("%e %U %S %M")
-            .arg("-o")
-            .arg(&stats)
-            .arg(command.get_program())
-            .args(command.get_args());
-        if let Some(dir) = command.get_current_dir() {
-            run.current_dir(dir);
-        }
-        run
-    } else {
-        command
-    };
+    let _ = std::fs::remove_file(&stats);
+    let mut run = under_time(command, &stats);
     let start = Instant::now();
     let out = run.output().map_err(|e| format!("cannot start {}: {e}", describe(&run)))?;
     let wall = start.elapsed().as_secs_f64();
     if !matches!(out.status.code(), Some(0..=2)) {
         return Err(format!("{} exited with {}", describe(&run), out.status));
     }
-    if !timer.is_file() {
-        return Ok(Sample { wall, cpu: None, max_rss_kb: None });
-    }
-    let text = std::fs::read_to_string(&stats).map_err(|e| e.to_string())?;
-    let fields: Vec<&str> = text.split_whitespace().rev().take(4).collect();
-    let num = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    Ok(Sample {
-        wall: num(3).unwrap_or(wall),
-        cpu: num(2).zip(num(1)).map(|(u, s)| u + s),
-        max_rss_kb: num(0).map(|kb| kb as u64),
-    })
-}
-
-fn median(mut samples: Vec<Sample>) -> Sample {
-    samples.sort_by(|a, b| a.wall.total_cmp(&b.wall));
-    samples.swap_remove(samples.len() / 2)
+    Ok(read_time(&stats, wall))
 }
 
 fn row(name: &str, sample: &Sample, files: usize, links: usize) -> String {
@@ -225,20 +176,16 @@ fn row(name: &str, sample: &Sample, files: usize, links: usize) -> String {
     format!(
         "| {name} | {:.3} | {cpu} | {} | {:.0} | {:.0} |",
         sample.wall,
-        mib(sample),
+        sample.mib(),
         files as f64 / sample.wall,
         links as f64 / sample.wall
     )
 }
 
-fn mib(sample: &Sample) -> String {
-    sample.max_rss_kb.map_or_else(|| "-".to_owned(), |k| format!("{:.0}", k as f64 / 1024.0))
-}
-
 /// `wall s / CPU s / MiB` of one sample.
 fn cell(sample: &Sample) -> String {
     let cpu = sample.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
-    format!("{:.2} / {cpu} / {}", sample.wall, mib(sample))
+    format!("{:.2} / {cpu} / {}", sample.wall, sample.mib())
 }
 
 /// How many times less wall time and CPU `ours` took than `theirs`.
@@ -497,7 +444,7 @@ fn large_tree(bench: &Bench<'_>, (dir, repo, commit): (&str, &str, &str)) -> Res
     );
     let print = |name: &str, sample: &Sample| {
         let cpu = sample.cpu.map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"));
-        println!("| {name} | {:.2} | {cpu} | {} |", sample.wall, mib(sample));
+        println!("| {name} | {:.2} | {cpu} | {} |", sample.wall, sample.mib());
     };
     print(
         "doclinks, no cache (1 run)",

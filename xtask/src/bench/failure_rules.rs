@@ -26,6 +26,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use super::common::{Rng, Sample, read_time, under_time};
 use crate::util::Tools;
 
 /// Timed runs of each command; the best is reported.
@@ -107,7 +108,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             best.cpu.map_or("n/a".to_owned(), |c| format!("{c:.3}")),
             per_sec(best.wall),
             best.cpu.map_or("n/a".to_owned(), per_sec),
-            best.peak_kb.map_or("n/a".to_owned(), |kb| format!("{:.1} MB", kb / 1024.0))
+            best.peak_kb.map_or("n/a".to_owned(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
         );
     }
 
@@ -195,7 +196,7 @@ fn rules_scale(bin: &Path, n: usize) -> Result<(), String> {
             "{name:<34} {:>8.3} {:>8} {:>10}",
             sample.wall,
             sample.cpu.map_or("n/a".to_owned(), |c| format!("{c:.3}")),
-            sample.peak_kb.map_or("n/a".to_owned(), |kb| format!("{:.0} MB", kb / 1024.0))
+            sample.peak_kb.map_or("n/a".to_owned(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
         );
         Ok(())
     };
@@ -216,18 +217,11 @@ fn rules_scale(bin: &Path, n: usize) -> Result<(), String> {
 
 /// Like [`timed`], in `dir`, accepting exit 1 (`match` finding no rule).
 fn timed_in(bin: &Path, args: &[&str], input: &Path, dir: &Path) -> Result<Sample, String> {
-    let gnu_time = Path::new("/usr/bin/time").is_file();
-    let mut command = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.arg("-v").arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
+    let stats = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut plain = Command::new(bin);
+    plain.args(args).current_dir(dir).env_remove("MULTILOCK_DIR");
+    let mut command = under_time(plain, stats.path());
     command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MULTILOCK_DIR")
         .stdin(File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -242,19 +236,7 @@ fn timed_in(bin: &Path, args: &[&str], input: &Path, dir: &Path) -> Result<Sampl
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(sample_of(secs, &String::from_utf8_lossy(&out.stderr)))
-}
-
-/// A run's wall seconds and what `/usr/bin/time -v` printed on its stderr.
-fn sample_of(wall: f64, stderr: &str) -> Sample {
-    let field = |name: &str| -> Option<f64> {
-        stderr.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse().ok())
-    };
-    let cpu = match (field("User time (seconds):"), field("System time (seconds):")) {
-        (Some(user), Some(system)) => Some(user + system),
-        _ => None,
-    };
-    Sample { wall, cpu, peak_kb: field("Maximum resident set size (kbytes):") }
+    Ok(read_time(stats.path(), secs))
 }
 
 /// One labelled system of the Loghub-2k set: its event ids, message column and raw
@@ -579,16 +561,11 @@ fn timed(
     output: &Path,
     pipe: bool,
 ) -> Result<Sample, String> {
-    let gnu_time = Path::new("/usr/bin/time").is_file();
-    let mut command = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.arg("-v").arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
+    let stats = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut plain = Command::new(bin);
+    plain.args(args);
+    let mut command = under_time(plain, stats.path());
     command
-        .args(args)
         .stdin(if pipe {
             Stdio::piped()
         } else {
@@ -623,15 +600,7 @@ fn timed(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(sample_of(secs, &String::from_utf8_lossy(&out.stderr)))
-}
-
-/// One timed run.
-struct Sample {
-    wall: f64,
-    /// User + system seconds, when `/usr/bin/time` is there.
-    cpu: Option<f64>,
-    peak_kb: Option<f64>,
+    Ok(read_time(stats.path(), secs))
 }
 
 /// The signature `normalize` gives each line of `input`.
@@ -671,24 +640,6 @@ fn accuracy(truth: &[u32], predicted: &[&str]) -> (f64, f64) {
     }
     let n = truth.len().max(1) as f64;
     (right as f64 / n, mixed as f64 / n)
-}
-
-/// A small deterministic generator (xorshift64*), so corpora are the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 const USERS: &[&str] = &[
@@ -744,7 +695,7 @@ fn value(slot: &str, r: &mut Rng, out: &mut String) {
             1024 + r.below(64000)
         ),
         "blk" => {
-            let n = r.next() >> 1;
+            let n = r.next_u64() >> 1;
             if r.below(2) == 0 { write!(out, "blk_-{n}") } else { write!(out, "blk_{n}") }
         }
         "num" => {
@@ -781,15 +732,15 @@ fn value(slot: &str, r: &mut Rng, out: &mut String) {
         }
         "taskf" => write!(out, "{}.{}", r.below(400), r.below(2)),
         "stagef" => write!(out, "{}.0", r.below(60)),
-        "sid" => write!(out, "0x{:x}", r.next() >> 8),
+        "sid" => write!(out, "0x{:x}", r.next_u64() >> 8),
         "uuid" => write!(
             out,
             "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-            r.next() as u32,
-            r.next() as u16,
+            r.next_u64() as u32,
+            r.next_u64() as u16,
             r.below(4096),
             r.below(4096),
-            r.next() >> 16
+            r.next_u64() >> 16
         ),
         "url" => write!(
             out,
@@ -827,218 +778,46 @@ fn value(slot: &str, r: &mut Rng, out: &mut String) {
     };
 }
 
-/// (system, header, content templates with weights).
-type System = (&'static str, &'static [(&'static str, u64)]);
+/// A system of the generated corpus: the header its lines start with and its
+/// message templates with their weights (xtask/data/failure-rules-templates.json).
+struct System {
+    header: String,
+    events: Vec<Event>,
+}
 
-const HDFS_HEAD: &str = "{date} {hmsc} {n3} INFO ";
-const APACHE_HEAD: &str = "[{wday} {mon} {day} {hms} {year}] ";
-const SSH_HEAD: &str = "{mon} {day} {hms} LabSZ sshd[{pid}]: ";
-const SPARK_HEAD: &str = "{ymd2} {hms} INFO ";
-const ZK_HEAD: &str = "{iso} {hms},{ms3} - INFO  [QuorumPeer[myid={n1}]/0:0:0:0:0:0:0:0:2181:";
-const EXC_HEAD: &str = "";
+struct Event {
+    template: String,
+    weight: u64,
+}
 
-const SYSTEMS: &[(&str, System)] = &[
-    (
-        HDFS_HEAD,
-        (
-            "HDFS",
-            &[
-                (
-                    "dfs.DataNode$DataXceiver: Receiving block {blk} src: /{ipport} dest: /{ipport}",
-                    30,
-                ),
-                (
-                    "dfs.DataNode$PacketResponder: PacketResponder {n1} for block {blk} terminating",
-                    30,
-                ),
-                ("dfs.DataNode$PacketResponder: Received block {blk} of size {num} from /{ip}", 30),
-                (
-                    "dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: {ipport} is added to {blk} size {num}",
-                    30,
-                ),
-                ("dfs.FSNamesystem: BLOCK* NameSystem.allocateBlock: {path}. {blk}", 10),
-                ("dfs.FSDataset: Deleting block {blk} file {path}", 8),
-                ("dfs.DataNode: {ipport}:Served block {blk} to /{ip}", 8),
-                ("dfs.DataNode: {ipport}:Got exception while serving {blk} to /{ip}:", 3),
-                ("dfs.DataBlockScanner: Verification succeeded for {blk}", 5),
-                (
-                    "dfs.FSNamesystem: BLOCK* NameSystem.delete: {blk} is added to invalidSet of {ipport}",
-                    6,
-                ),
-                ("dfs.DataNode: {ipport} Starting thread to transfer block {blk} to {ipport}", 2),
-                (
-                    "dfs.DataNode$DataXceiver: writeBlock {blk} received exception java.io.IOException: Could not read from stream",
-                    1,
-                ),
-            ],
-        ),
-    ),
-    (
-        APACHE_HEAD,
-        (
-            "Apache",
-            &[
-                ("[notice] jk2_init() Found child {pid} in scoreboard slot {n2}", 30),
-                ("[notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties", 25),
-                ("[error] mod_jk child workerEnv in error state {n1}", 20),
-                ("[error] [client {ip}] Directory index forbidden by rule: {path}/", 8),
-                ("[error] jk2_init() Can't find child {pid} in scoreboard", 5),
-                ("[error] mod_jk child init {n1} {negn}", 4),
-                ("[error] [client {ip}] File does not exist: {path}", 6),
-            ],
-        ),
-    ),
-    (
-        SSH_HEAD,
-        (
-            "OpenSSH",
-            &[
-                ("Invalid user {user} from {ip}", 20),
-                ("input_userauth_request: invalid user {user} [preauth]", 20),
-                ("Failed password for invalid user {user} from {ip} port {port} ssh2", 20),
-                ("Failed password for {user} from {ip} port {port} ssh2", 25),
-                (
-                    "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}",
-                    15,
-                ),
-                (
-                    "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}",
-                    10,
-                ),
-                ("Received disconnect from {ip}: 11: Bye Bye [preauth]", 15),
-                ("Connection closed by {ip} [preauth]", 10),
-                (
-                    "reverse mapping checking getaddrinfo for {host} [{ip}] failed - POSSIBLE BREAK-IN ATTEMPT!",
-                    10,
-                ),
-                ("Accepted password for {user} from {ip} port {port} ssh2", 3),
-                ("pam_unix(sshd:session): session opened for user {user} by (uid=0)", 3),
-                ("pam_unix(sshd:session): session closed for user {user}", 3),
-                (
-                    "PAM {n1} more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}",
-                    4,
-                ),
-                ("Did not receive identification string from {ip}", 3),
-                (
-                    "Received disconnect from {ip}: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
-                    4,
-                ),
-                (
-                    "error: Received disconnect from {ip}: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
-                    2,
-                ),
-            ],
-        ),
-    ),
-    (
-        SPARK_HEAD,
-        (
-            "Spark",
-            &[
-                (
-                    "executor.CoarseGrainedExecutorBackend: Registered signal handlers for [TERM, HUP, INT]",
-                    3,
-                ),
-                ("spark.SecurityManager: Changing view acls to: {user}", 3),
-                ("spark.SecurityManager: Changing modify acls to: {user}", 3),
-                ("broadcast.TorrentBroadcast: Started reading broadcast variable {n2}", 20),
-                (
-                    "storage.MemoryStore: Block broadcast_{n2}_piece0 stored as bytes in memory (estimated size {sizeb}, free {sizeb})",
-                    20,
-                ),
-                (
-                    "executor.Executor: Finished task {taskf} in stage {stagef} (TID {num}). {num} bytes result sent to driver",
-                    30,
-                ),
-                ("executor.Executor: Running task {taskf} in stage {stagef} (TID {num})", 30),
-                ("executor.CoarseGrainedExecutorBackend: Got assigned task {num}", 30),
-                ("storage.BlockManager: Found block rdd_{n2}_{n2} locally", 25),
-                ("executor.CoarseGrainedExecutorBackend: Successfully registered with driver", 3),
-                ("broadcast.TorrentBroadcast: Reading broadcast variable {n2} took {n2} ms", 20),
-                ("spark.CacheManager: Partition rdd_{n2}_{n2} not found, computing it", 10),
-            ],
-        ),
-    ),
-    (
-        ZK_HEAD,
-        (
-            "Zookeeper",
-            &[
-                ("FastLeaderElection@774] - Notification time out: {n3}", 20),
-                ("QuorumCnxManager$Listener@493] - Received connection request /{ipport}", 20),
-                ("NIOServerCnxnFactory@197] - Accepted socket connection from /{ipport}", 25),
-                (
-                    "NIOServerCnxn@1001] - Closed socket connection for client /{ipport} which had sessionid {sid}",
-                    25,
-                ),
-                (
-                    "ZooKeeperServer@839] - Client attempting to establish new session at /{ipport}",
-                    20,
-                ),
-                (
-                    "ZooKeeperServer@595] - Established session {sid} with negotiated timeout {n5} for client /{ipport}",
-                    20,
-                ),
-                ("ZooKeeperServer@325] - Expiring session {sid}, timeout of {n5}ms exceeded", 10),
-                (
-                    "PrepRequestProcessor@476] - Processed session termination for sessionid: {sid}",
-                    10,
-                ),
-                ("NIOServerCnxn@349] - caught end of stream exception", 10),
-                (
-                    "QuorumCnxManager@368] - Cannot open channel to {n1} at election address /{ipport}",
-                    8,
-                ),
-                (
-                    "FastLeaderElection@542] - Notification: {n1} (n.leader), {sid} (n.zxid), {n1} (n.round), {state} (n.state), {n1} (n.sid), {sid} (n.peerEPoch), {state} (my.state)",
-                    10,
-                ),
-            ],
-        ),
-    ),
-    (
-        EXC_HEAD,
-        (
-            "Exceptions",
-            &[
-                ("FileNotFoundError: [Errno 2] No such file or directory: '{path}'", 20),
-                ("PermissionError: [Errno 13] Permission denied: '{path}'", 15),
-                ("TimeoutError: timed out after {dur} waiting for {host}", 15),
-                (
-                    "ConnectionError: HTTPConnectionPool(host='{host}', port={port}): Max retries exceeded with url: {urlpath}",
-                    10,
-                ),
-                ("ValueError: invalid literal for int() with base 10: '{word}'", 10),
-                ("sqlite3.OperationalError: database is locked", 10),
-                (
-                    "json.decoder.JSONDecodeError: Expecting value: line {n2} column {n2} (char {num})",
-                    8,
-                ),
-                ("AttributeError: 'NoneType' object has no attribute '{attr}'", 8),
-                (
-                    "requests.exceptions.HTTPError: 429 Client Error: Too Many Requests for url: {url}",
-                    8,
-                ),
-                (
-                    "requests.exceptions.HTTPError: 503 Server Error: Service Unavailable for url: {url}",
-                    5,
-                ),
-                ("java.io.IOException: Connection reset by peer", 5),
-                (
-                    "java.net.SocketTimeoutException: {n5} millis timeout while waiting for channel to be ready for read. ch : java.nio.channels.SocketChannel[connected local=/{ipport} remote=/{ipport}]",
-                    5,
-                ),
-                ("OSError: [Errno 28] No space left on device: '{path}'", 4),
-                ("RuntimeError: job {uuid} failed after {dur}", 6),
-                // A multi-word quoted value outside value position: its words stay.
-                (
-                    "subprocess.CalledProcessError: Command '{cmd}' returned non-zero exit status {n1}.",
-                    4,
-                ),
-            ],
-        ),
-    ),
-];
+/// The systems of the generated corpus, read once from the data file.
+fn systems() -> &'static [System] {
+    static SYSTEMS: std::sync::OnceLock<Vec<System>> = std::sync::OnceLock::new();
+    SYSTEMS.get_or_init(|| {
+        let text = include_str!("../../data/failure-rules-templates.json");
+        let doc: serde_json::Value =
+            serde_json::from_str(text).expect("xtask/data/failure-rules-templates.json is JSON");
+        let text_of =
+            |v: &serde_json::Value| v.as_str().expect("a template file string").to_owned();
+        doc["systems"]
+            .as_array()
+            .expect("the template file lists systems")
+            .iter()
+            .map(|system| System {
+                header: text_of(&system["header"]),
+                events: system["events"]
+                    .as_array()
+                    .expect("a system lists events")
+                    .iter()
+                    .map(|event| Event {
+                        template: text_of(&event["template"]),
+                        weight: event["weight"].as_u64().expect("an event has a weight"),
+                    })
+                    .collect(),
+            })
+            .collect()
+    })
+}
 
 /// Synthetic application events, many distinct templates of constant words.
 const VERBS: &[&str] =
@@ -1058,16 +837,16 @@ const OUTCOMES: &[&str] = &["failed", "retried", "skipped", "completed", "stalle
 const SYNTHETIC: usize = 400;
 
 fn event_count(synthetic: bool) -> usize {
-    SYSTEMS.iter().map(|(_, (_, events))| events.len()).sum::<usize>()
+    systems().iter().map(|system| system.events.len()).sum::<usize>()
         + if synthetic { SYNTHETIC } else { 0 }
 }
 
 /// `n` lines and, for each, (system index, event id).
 fn corpus_lines(n: usize, seed: u64, synthetic: bool) -> (Vec<String>, Vec<(usize, u32)>) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed | 1);
     let mut lines = Vec::with_capacity(n);
     let mut truth = Vec::with_capacity(n);
-    let systems = SYSTEMS.len() as u64;
+    let system_count = systems().len() as u64;
     for i in 0..n {
         // One line in three of the throughput corpus is a synthetic event.
         if synthetic && i % 3 == 2 {
@@ -1081,19 +860,19 @@ fn corpus_lines(n: usize, seed: u64, synthetic: bool) -> (Vec<String>, Vec<(usiz
                 &mut rng,
             );
             lines.push(line);
-            truth.push((SYSTEMS.len(), 1000 + t as u32));
+            truth.push((system_count as usize, 1000 + t as u32));
             continue;
         }
-        let s = rng.below(systems) as usize;
-        let (head, (_, events)) = SYSTEMS[s];
-        let total: u64 = events.iter().map(|(_, w)| w).sum();
+        let s = rng.below(system_count) as usize;
+        let System { header, events } = &systems()[s];
+        let total: u64 = events.iter().map(|event| event.weight).sum();
         let mut pick = rng.below(total);
         let mut e = 0;
-        while pick >= events[e].1 {
-            pick -= events[e].1;
+        while pick >= events[e].weight {
+            pick -= events[e].weight;
             e += 1;
         }
-        let line = fill(&format!("{head}{}", events[e].0), &mut rng);
+        let line = fill(&format!("{header}{}", events[e].template), &mut rng);
         lines.push(line);
         truth.push((s, (s * 100 + e) as u32));
     }

@@ -2,6 +2,7 @@
 //! realistic size. Prints tables; the numbers go into docs/PERFORMANCE.md by hand.
 //! Benchmarks are not tests: nothing here asserts a time.
 
+mod common;
 mod doclinks;
 mod failure_rules;
 mod multilock;

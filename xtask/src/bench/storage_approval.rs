@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use super::common::{Rng, read_time, under_time};
 use crate::util::{Tools, on_path, target_dir};
 
 struct Shape {
@@ -41,31 +42,21 @@ const FULL: Shape = Shape {
 const SMALL: Shape =
     Shape { name: "small-v2", dirs: 40, groups: 200, near: 100, unique: 1_200, identical: 20_000 };
 
-/// A 64-bit LCG: deterministic content without a dependency.
-struct Lcg(u64);
+/// 90% of sizes log-uniform in 1–64 KiB, 10% in 64 KiB–4 MiB.
+fn size(rng: &mut Rng) -> usize {
+    let (lo, hi) = if rng.below(10) == 0 { (16.0f64, 22.0) } else { (10.0, 16.0) };
+    let exp = lo + (hi - lo) * (rng.below(1_000_000) as f64 / 1_000_000.0);
+    exp.exp2() as usize
+}
 
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0
+/// `len` bytes of generated content.
+fn fill(rng: &mut Rng, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
     }
-    fn below(&mut self, n: u64) -> u64 {
-        (self.next() >> 33) % n
-    }
-    /// 90% of sizes log-uniform in 1–64 KiB, 10% in 64 KiB–4 MiB.
-    fn size(&mut self) -> usize {
-        let (lo, hi) = if self.below(10) == 0 { (16.0f64, 22.0) } else { (10.0, 16.0) };
-        let exp = lo + (hi - lo) * (self.below(1_000_000) as f64 / 1_000_000.0);
-        exp.exp2() as usize
-    }
-    fn fill(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
+    out.truncate(len);
+    out
 }
 
 fn generate(root: &Path, shape: &Shape) -> Result<(usize, u64), String> {
@@ -76,10 +67,10 @@ fn generate(root: &Path, shape: &Shape) -> Result<(usize, u64), String> {
         return Ok((parts.next().unwrap_or(0) as usize, parts.next().unwrap_or(0)));
     }
     let _ = std::fs::remove_dir_all(root);
-    let mut rng = Lcg(0x5707_a6e0);
+    let mut rng = Rng::new(0x5707_a6e0);
     let mut files = 0usize;
     let mut bytes = 0u64;
-    let mut put = |rng: &mut Lcg, name: &str, data: &[u8]| -> Result<(), String> {
+    let mut put = |rng: &mut Rng, name: &str, data: &[u8]| -> Result<(), String> {
         let dir = root.join(format!("d{:03}/s{}", rng.below(shape.dirs as u64 / 4), rng.below(4)));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         std::fs::write(dir.join(name), data).map_err(|e| e.to_string())?;
@@ -89,8 +80,8 @@ fn generate(root: &Path, shape: &Shape) -> Result<(usize, u64), String> {
     };
     let mut group_data = Vec::new();
     for g in 0..shape.groups {
-        let len = rng.size();
-        let data = rng.fill(len);
+        let len = size(&mut rng);
+        let data = fill(&mut rng, len);
         // 2–5 copies (3.5 on average): ~5,000 duplicate deletes for 2,000 groups.
         let copies = 2 + rng.below(4) as usize;
         for c in 0..copies {
@@ -107,8 +98,8 @@ fn generate(root: &Path, shape: &Shape) -> Result<(usize, u64), String> {
         put(&mut rng, &format!("near{n}.bin"), &data)?;
     }
     for u in 0..shape.unique {
-        let len = rng.size();
-        let data = rng.fill(len);
+        let len = size(&mut rng);
+        let data = fill(&mut rng, len);
         put(&mut rng, &format!("u{u}.dat"), &data)?;
     }
     std::fs::write(&marker, format!("{files} {bytes}\n")).map_err(|e| e.to_string())?;
@@ -149,26 +140,14 @@ fn evict(root: &Path) -> Result<bool, String> {
     Ok(status.success())
 }
 
-/// Runs `command` (stdout discarded), returning wall seconds and peak RSS in MiB.
-fn measure(mut command: Command) -> Result<(f64, Option<f64>, i32), String> {
-    let rss_file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
-    let timed = Path::new("/usr/bin/time").is_file();
-    let mut cmd = if timed {
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M", "-o"]).arg(rss_file.path()).arg(command.get_program());
-        c.args(command.get_args());
-        for (k, v) in command.get_envs() {
-            if let Some(v) = v {
-                c.env(k, v);
-            }
-        }
-        c
-    } else {
-        std::mem::replace(&mut command, Command::new("true"))
-    };
+/// Runs `command` (stdout discarded), returning wall seconds, peak RSS in MiB
+/// and the exit code (0, or 3 for a run that skipped actions).
+fn measure(command: Command) -> Result<(f64, Option<f64>, i32), String> {
+    let stats = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let mut cmd = under_time(command, stats.path());
     let start = Instant::now();
     let out = cmd.stdout(std::process::Stdio::null()).output().map_err(|e| e.to_string())?;
-    let secs = start.elapsed().as_secs_f64();
+    let sample = read_time(stats.path(), start.elapsed().as_secs_f64());
     let code = out.status.code().unwrap_or(-1);
     if !matches!(code, 0 | 3) {
         return Err(format!(
@@ -177,11 +156,7 @@ fn measure(mut command: Command) -> Result<(f64, Option<f64>, i32), String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let rss = std::fs::read_to_string(rss_file.path())
-        .ok()
-        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse::<f64>().ok()))
-        .map(|kb| kb / 1024.0);
-    Ok((secs, rss, code))
+    Ok((sample.wall, sample.peak_kb.map(|kb| kb as f64 / 1024.0), code))
 }
 
 /// The fastest of `runs` measurements (wall time), with its peak RSS.
