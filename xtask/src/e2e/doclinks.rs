@@ -64,7 +64,7 @@ fn git(root: &Path, args: &[&str]) -> Result<(), String> {
             "-c",
             "user.name=e2e",
             "-c",
-            "user.email=e2e@example.invalid",
+            "user.email=e2e@tidykit.test",
             "-c",
             "commit.gpgsign=false",
         ])

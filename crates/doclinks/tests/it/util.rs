@@ -54,7 +54,7 @@ impl Dir {
                 "-c",
                 "user.name=doclinks",
                 "-c",
-                "user.email=doclinks@example.invalid",
+                "user.email=doclinks@tidykit.test",
                 "-c",
                 "commit.gpgsign=false",
             ])
