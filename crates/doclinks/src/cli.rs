@@ -369,14 +369,6 @@ pub fn main() -> ExitCode {
 /// The name every stderr line starts with.
 const TOOL: &str = "doclinks";
 
-/// Writes a line to stderr unless `--quiet`; a closed stderr is no reason to panic.
-fn say(line: &str) {
-    use std::io::Write as _;
-    if tidy_io::cli::verbosity() >= 0 {
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
-    }
-}
-
 /// Runs one command; what it prints to stdout goes to `out`.
 fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
     match cli.command {
@@ -480,7 +472,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             let summary = crate::render_applied(&applied, remaining, dry_run, json, &style);
             if plan_on_stdout {
                 // stdout holds the plan: the summary must not end up inside it.
-                say(summary.trim_end());
+                tidy_io::cli::note_block(&format!("{}\n", summary.trim_end()));
             } else {
                 out.push_str(&summary);
             }
@@ -490,10 +482,13 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                 tidy_io::cli::note(TOOL, &format_args!("undo with: {}", undo(&located, backup)));
             }
             if !applied.skipped.is_empty() {
-                say(&format!(
-                    "doclinks: {} pages were skipped and left as they are (see the skipped lines); exit 1",
-                    applied.skipped.len()
-                ));
+                tidy_io::cli::note(
+                    TOOL,
+                    &format_args!(
+                        "{} pages were skipped and left as they are (see the skipped lines); exit 1",
+                        applied.skipped.len()
+                    ),
+                );
             }
             let skipped = !applied.skipped.is_empty();
             Ok(if remaining > 0 || skipped { exit::FINDINGS } else { exit::OK })
@@ -714,7 +709,7 @@ fn plan_error(error: &crate::Error) -> u8 {
     if let ErrorKind::File(tidy_io::Error::NotRegular { .. } | tidy_io::Error::Symlink { .. }) =
         error.kind()
     {
-        say("doclinks: hint: `--plan-out -` writes the plan to standard output");
+        tidy_io::cli::note(TOOL, &"hint: `--plan-out -` writes the plan to standard output");
     }
     exit::USAGE
 }

@@ -145,8 +145,7 @@ pub(crate) fn to_bytes(rules: &[Rule], capacity: usize) -> Vec<u8> {
 /// The default rules file and inputs are found from there, as the lock directory is,
 /// so a run from a subdirectory uses the same files as one from the top.
 pub fn repository_root(dir: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(dir).ok()?;
-    absolute.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
+    tidy_io::repository_of(dir)
 }
 
 /// The repository a rules file belongs to: the nearest ancestor of its directory
@@ -156,8 +155,8 @@ pub fn repository_root(dir: &Path) -> Option<PathBuf> {
 fn repository(rules_file: &Path) -> PathBuf {
     let absolute = std::path::absolute(rules_file).unwrap_or_else(|_| rules_file.to_path_buf());
     let parent = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
-    if let Some(repo) = parent.ancestors().find(|dir| dir.join(".git").exists()) {
-        return repo.to_path_buf();
+    if let Some(repo) = tidy_io::repository_of(&parent) {
+        return repo;
     }
     if parent.file_name().is_some_and(|n| n == "docs") {
         parent.parent().unwrap_or(&parent).to_path_buf()

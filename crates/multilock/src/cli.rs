@@ -278,17 +278,7 @@ fn run(dir: &std::path::Path, order: Option<CanonicalOrder>, args: RunArgs) -> R
         .timeout(args.timeout)
         .ttl(Some(args.ttl))
         .command(command_line(&args.command))
-        .on_wait(Duration::from_secs(1), |waiting| {
-            tidy_io::cli::note(
-                TOOL,
-                &format_args!(
-                    "waiting for lock `{}` ({}), {}",
-                    waiting.lock,
-                    waiting.path.display(),
-                    waiting.holder_text()
-                ),
-            );
-        });
+        .on_wait(Duration::from_secs(1), crate::subsystem::wait_notice(TOOL));
     let started = std::time::Instant::now();
     let acquired = if args.no_wait {
         set.try_acquire_with(&args.locks, &options)

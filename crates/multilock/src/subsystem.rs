@@ -83,8 +83,7 @@ pub fn lock_dir_in_use(start: &Path, flag: Option<&Path>) -> Option<LockDirInUse
 fn repository_root(start: &Path) -> Option<PathBuf> {
     let absolute = std::path::absolute(start).ok()?;
     let base = if absolute.is_dir() { absolute.as_path() } else { absolute.parent()? };
-    let repo = base.ancestors().find(|dir| dir.join(".git").symlink_metadata().is_ok());
-    Some(repo.unwrap_or(base).to_path_buf())
+    Some(tidy_io::repository_of(base).unwrap_or_else(|| base.to_path_buf()))
 }
 
 /// The subsystem locks a tool works under: those it took (released by
@@ -225,21 +224,27 @@ impl LockArgs {
         if self.no_subsystem_locks {
             return Locking::disabled();
         }
-        let options = AcquireOptions::new().timeout(self.lock_timeout).on_wait(
-            std::time::Duration::from_secs(1),
-            move |waiting| {
-                tidy_io::cli::note(
-                    tool,
-                    &format_args!(
-                        "waiting for lock `{}` ({}), {}",
-                        waiting.lock,
-                        waiting.path.display(),
-                        waiting.holder_text()
-                    ),
-                );
-            },
-        );
+        let options = AcquireOptions::new()
+            .timeout(self.lock_timeout)
+            .on_wait(std::time::Duration::from_secs(1), wait_notice(tool));
         Locking::new().lock_dir(self.lock_dir.clone()).options(options)
+    }
+}
+
+/// The stderr line a CLI prints after a second of waiting for a busy lock
+/// (`TOOL: waiting for lock `docs` (…), held by …`), for `AcquireOptions::on_wait`.
+#[cfg(feature = "cli")]
+pub fn wait_notice(tool: &'static str) -> impl Fn(&crate::Waiting) + Send + Sync + 'static {
+    move |waiting| {
+        tidy_io::cli::note(
+            tool,
+            &format_args!(
+                "waiting for lock `{}` ({}), {}",
+                waiting.lock,
+                waiting.path.display(),
+                waiting.holder_text()
+            ),
+        );
     }
 }
 

@@ -60,7 +60,7 @@ pub use crate::error::{Error, Result};
 pub use crate::output::{create_new, is_regular_file, is_stdout, write_output, write_stdout};
 pub use crate::read::{open_regular, read_file, read_to_end_capped};
 pub use crate::replace::{Hook, ReplaceOptions, Snapshot, replace};
-pub use crate::root::{Loaded, Located, Root};
+pub use crate::root::{Loaded, Located, Root, repository_of};
 
 /// Re-exported so callers can name `fstat` results without depending on rustix.
 pub use rustix::fs::Stat;

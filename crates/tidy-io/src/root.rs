@@ -50,6 +50,15 @@ pub struct Loaded {
     pub snapshot: Snapshot,
 }
 
+/// The repository `dir` is in: the nearest of it and its ancestors holding a
+/// `.git` (a directory, or the file of a worktree), as an absolute but unresolved
+/// path. Every tool finds its defaults (rules file, inputs, lock directory) from
+/// there, so a run from a subdirectory uses the same files as one from the top.
+pub fn repository_of(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    absolute.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
+}
+
 impl Root {
     /// Opens the root directory the user named (symlinks in its own path are followed).
     pub fn open(path: &Path) -> Result<Root> {
