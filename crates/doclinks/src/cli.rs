@@ -27,9 +27,9 @@ Examples:
   doclinks restore .doclinks/backups/doclinks-backup-20250101T120000Z.zip
   doclinks stub docs/old.md docs/new.md   keep an old page as a redirect stub
 
-The root is the nearest directory up from here holding doclinks.toml or a site
-configuration (docfx.json, mkdocs.yml, docusaurus.config.*, hugo.toml, book.toml,
-conf.py), else the git top level; --root overrides it. Links resolve the way the
+The root is the nearest directory up from the first PATH (else from here) holding
+doclinks.toml or a site configuration (docfx.json, mkdocs.yml, docusaurus.config.*,
+hugo.toml, book.toml, conf.py), else the git top level; --root overrides it. Links resolve the way the
 detected platform publishes them (--platform overrides it).
 
 fix, triage, restore and stub rewrite pages under the multilock lock `docs` when a
@@ -286,7 +286,14 @@ impl Located {
     }
 }
 
-fn locate(root: Option<&Path>) -> Result<Located, crate::Error> {
+/// The root of the tree to work on: `--root`; else the one found from the
+/// first of `paths` by its own `doclinks.toml`, site configuration or git work
+/// tree (so `doclinks check ../site/docs` checks that site with its root); else
+/// the one found from the current directory. Where neither has such a marker,
+/// the directory holding all of `paths`, when it is below the current directory
+/// and holds a site configuration of its own, is the tree: `cd /tmp &&
+/// doclinks check site` does not read the rest of /tmp.
+fn locate(root: Option<&Path>, paths: &[PathBuf]) -> Result<Located, crate::Error> {
     if let Some(root) = root {
         return Ok(Located {
             root: root.to_path_buf(),
@@ -295,8 +302,31 @@ fn locate(root: Option<&Path>) -> Result<Located, crate::Error> {
         });
     }
     let cwd = Path::new(".");
-    let found = crate::discover_root(cwd)?;
-    let here = std::fs::canonicalize(cwd).ok().filter(|h| *h != found.root);
+    let here = std::fs::canonicalize(cwd).map_err(|e| crate::Error::io("cannot open", cwd, e))?;
+    let dirs: Vec<PathBuf> = paths.iter().filter_map(|p| directory_of(p)).collect();
+    let found = match dirs.first() {
+        Some(first) => {
+            let from_path = crate::discover_root(first)?;
+            if from_path.because != crate::discover::FALLBACK {
+                from_path
+            } else {
+                let from_cwd = crate::discover_root(cwd)?;
+                match common_directory(&dirs) {
+                    Some(common)
+                        if from_cwd.because == crate::discover::FALLBACK
+                            && common != here
+                            && common.starts_with(&here)
+                            && crate::discover::holds_site(&common) =>
+                    {
+                        crate::Discovered { root: common, ..from_cwd }
+                    }
+                    _ => from_cwd,
+                }
+            }
+        }
+        None => crate::discover_root(cwd)?,
+    };
+    let here = Some(here).filter(|h| *h != found.root);
     let shown = match &here {
         Some(here) => relative_display(here, &found.root),
         None => String::new(),
@@ -304,12 +334,44 @@ fn locate(root: Option<&Path>) -> Result<Located, crate::Error> {
     Ok(Located { root: found.root, here, shown })
 }
 
-/// `root` as a path relative to `from` (`..`, `../..`), for showing paths.
-fn relative_display(from: &Path, root: &Path) -> String {
-    match from.strip_prefix(root) {
-        Ok(below) => vec![".."; below.components().count()].join("/"),
-        Err(_) => root.display().to_string(),
+/// The canonical directory a path names or lies in; `None` when it does not
+/// exist (the check reports it).
+fn directory_of(path: &Path) -> Option<PathBuf> {
+    let path = std::fs::canonicalize(path).ok()?;
+    if path.is_dir() { Some(path) } else { path.parent().map(Path::to_path_buf) }
+}
+
+/// The deepest directory holding all of `dirs` (canonical paths).
+fn common_directory(dirs: &[PathBuf]) -> Option<PathBuf> {
+    let (first, rest) = dirs.split_first()?;
+    let mut common = first.clone();
+    for dir in rest {
+        while !dir.starts_with(&common) {
+            if !common.pop() {
+                return None;
+            }
+        }
     }
+    Some(common)
+}
+
+/// `root` as a path relative to `from` (`..`, `../..`, `site/docs`,
+/// `../site`), for showing paths; absolute when they share no more than `/`.
+fn relative_display(from: &Path, root: &Path) -> String {
+    let common = from.components().zip(root.components()).take_while(|(a, b)| a == b).count();
+    if common <= 1 {
+        return root.display().to_string();
+    }
+    let up = from.components().count() - common;
+    let down: PathBuf = root.components().skip(common).collect();
+    let mut parts = vec![".."; up].join("/");
+    if !down.as_os_str().is_empty() {
+        if !parts.is_empty() {
+            parts.push('/');
+        }
+        parts.push_str(&down.to_string_lossy());
+    }
+    parts
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -381,7 +443,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             report_only,
             list_links,
         } => {
-            let located = locate(scan.root.as_deref())?;
+            let located = locate(scan.root.as_deref(), &scan.paths)?;
             let style = located.style(tidy_io::cli::color());
             let report = scan_tree(&scan, &located, |o| {
                 let o = o.nav_only(nav_only).list_links(list_links);
@@ -424,7 +486,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             locks,
             ..
         } => {
-            let located = locate(scan.root.as_deref())?;
+            let located = locate(scan.root.as_deref(), &scan.paths)?;
             // Read, decide and write under `docs`, so no other writer's edit lands
             // between the scan and the rewrite (a dry run writes nothing).
             let _lock = match docs_lock(&locks, &located.root, dry_run) {
@@ -495,7 +557,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
         }
         Command::Restore { backup, root, force, format, locks } => {
             let options = crate::RestoreOptions::new().force(force);
-            let root = locate(root.as_deref())?.root;
+            let root = locate(root.as_deref(), &[])?.root;
             let _lock = match docs_lock(&locks, &root, false) {
                 Ok(lock) => lock,
                 Err(code) => return Ok(code),
@@ -532,7 +594,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
             Ok(if done.skipped.is_empty() { exit::OK } else { exit::FINDINGS })
         }
         Command::Stub { old_path, new_path, root, format, locks } => {
-            let root = locate(root.as_deref())?.root;
+            let root = locate(root.as_deref(), &[])?.root;
             let _lock = match docs_lock(&locks, &root, false) {
                 Ok(lock) => lock,
                 Err(code) => return Ok(code),
@@ -582,7 +644,7 @@ fn triage(
     locks: &LockArgs,
     out: &mut String,
 ) -> Result<u8, crate::Error> {
-    let located = locate(root)?;
+    let located = locate(root, &[])?;
     let _lock = match docs_lock(locks, &located.root, dry_run) {
         Ok(lock) => lock,
         Err(code) => return Ok(code),

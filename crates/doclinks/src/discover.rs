@@ -16,6 +16,10 @@ use crate::config::CONFIG_FILE;
 use crate::error::Error;
 use crate::platform::CONFIG_NAMES;
 
+/// [`Discovered::because`] when no marker and no git work tree was found:
+/// the starting directory is the root.
+pub(crate) const FALLBACK: &str = "the current directory";
+
 /// The root found for a starting directory, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -41,6 +45,37 @@ fn marker(dir: &Path) -> Option<String> {
         .map(|name| (*name).to_owned())
 }
 
+/// Whether `dir` or a directory up to three levels below it (not hidden, not
+/// vendored) holds `doclinks.toml` or a site configuration: what makes a tree
+/// named on the command line a site of its own where nothing above it is one.
+pub(crate) fn holds_site(dir: &Path) -> bool {
+    fn walk(dir: &Path, depth: usize, budget: &mut usize) -> bool {
+        if marker(dir).is_some() {
+            return true;
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else { return false };
+        for entry in entries.flatten() {
+            // A bounded look: a huge folder is not walked here.
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let skipped = name.starts_with('.') || crate::tree::VENDORED.contains(&&*name);
+            if depth > 0
+                && !skipped
+                && entry.file_type().is_ok_and(|t| t.is_dir())
+                && walk(&entry.path(), depth - 1, budget)
+            {
+                return true;
+            }
+        }
+        false
+    }
+    walk(dir, 3, &mut 10_000)
+}
+
 /// The root for `start` (a directory): see the module documentation.
 pub fn discover_root(start: &Path) -> Result<Discovered, Error> {
     let start = std::fs::canonicalize(start).map_err(|e| Error::io("cannot open", start, e))?;
@@ -58,7 +93,7 @@ pub fn discover_root(start: &Path) -> Result<Discovered, Error> {
     let Some((mut root, because)) = found else {
         return Ok(match top {
             Some(top) => Discovered { root: top, because: "git top level".to_owned() },
-            None => Discovered { root: start, because: "the current directory".to_owned() },
+            None => Discovered { root: start, because: FALLBACK.to_owned() },
         });
     };
     if because == "docfx.json" {

@@ -174,7 +174,8 @@ fn size(bytes: u64) -> String {
 
 /// Directories skipped by default besides hidden ones: vendored code, whose
 /// docs are not ours to fix.
-const VENDORED: &[&str] = &["node_modules", "vendor", "third_party", "bower_components", "target"];
+pub(crate) const VENDORED: &[&str] =
+    &["node_modules", "vendor", "third_party", "bower_components", "target"];
 
 pub(crate) struct Tree {
     pub(crate) root: TreeRoot,

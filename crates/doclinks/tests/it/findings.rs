@@ -65,6 +65,40 @@ fn from_a_subdirectory_root_absolute_links_resolve_from_the_found_root() {
 }
 
 #[test]
+fn a_tree_named_on_the_command_line_is_found_from_that_path_not_the_current_directory() {
+    let dir = tree(
+        "//- here/doclinks.toml
+//- here/README.md
+[broken](nope.md)
+//- site/doclinks.toml
+//- site/guide/intro.md
+# Intro
+//- site/docs/page.md
+[intro](/guide/intro.md) [missing](/guide/gone.md)
+//- bare/mkdocs.yml
+site_name: Bare
+//- bare/guide/intro.md
+# Intro
+//- bare/docs/page.md
+[intro](/guide/intro.md) [up](../../here/README.md)
+",
+    );
+    // From one tree, `check ../site/docs` checks the other with its own root:
+    // its root-absolute links resolve there, and nothing of here/ is read.
+    assert_eq!(
+        findings(&dir, "here", &["../site/docs"]),
+        ["../site/docs/page.md:1 /guide/gone.md"]
+    );
+    // A file names its tree the same way; from above both trees paths are
+    // shown from where the user stands.
+    assert_eq!(findings(&dir, ".", &["site/docs/page.md"]), ["site/docs/page.md:1 /guide/gone.md"]);
+    // Where neither the path nor the current directory has a marker or git
+    // above it, a tree named with a site of its own is the root: `/` means
+    // bare/, and nothing above it is read.
+    assert_eq!(findings(&dir, ".", &["bare"]), ["bare/docs/page.md:1 ../../here/README.md"]);
+}
+
+#[test]
 fn git_renames_win_over_other_heuristics_and_follow_pages_that_moved() {
     let dir = tree(
         "//- docs/guide/intro.md
