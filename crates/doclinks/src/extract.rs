@@ -1,8 +1,8 @@
-//! Link and anchor extraction from one Markdown file, with comrak.
+//! Link and anchor extraction from one Markdown file, with pulldown-cmark.
 //!
-//! comrak tells us where each link node is; the destination's exact byte range
-//! inside that node is found here by reading the source, because a fix must
-//! rewrite those bytes and nothing else. Reference-style links are reported once,
+//! pulldown-cmark tells us the byte range of each link in the source; the
+//! destination's exact byte range inside it is found here by reading the
+//! source, because a fix must rewrite those bytes and nothing else. Reference-style links are reported once,
 //! at their definition (`[label]: dest`), which is where the destination lives.
 //!
 //! Headings are kept as text, not as ids: the id depends on the renderer that
@@ -16,8 +16,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-use comrak::nodes::{AstNode, NodeValue, Sourcepos};
-use comrak::{Arena, Options, parse_document};
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use regex::Regex;
 
 use crate::cache::{Reader, Writer};
@@ -295,16 +294,14 @@ impl Extracted {
     }
 }
 
-fn options() -> Options<'static> {
-    let mut options = Options::default();
-    options.extension.table = true;
-    options.extension.strikethrough = true;
-    options.extension.autolink = true;
-    options.extension.tasklist = true;
-    options.extension.footnotes = true;
-    options.extension.description_lists = true;
-    options.extension.front_matter_delimiter = Some("---".to_owned());
-    options
+fn options() -> Options {
+    // GitHub's extensions that change where links are; not heading attributes:
+    // a `{#id}` stays heading text, read below as each renderer reads it.
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_DEFINITION_LIST
 }
 
 static HTML_LINK: LazyLock<Regex> = LazyLock::new(|| {
@@ -315,28 +312,6 @@ static HTML_LINK: LazyLock<Regex> = LazyLock::new(|| {
 static HTML_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(?:^|[\s<])(?:id|name)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"#)
         .expect("the HTML anchor pattern is valid")
-});
-
-static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"^(?:[ \t]*>)*[ \t]*\[((?:[^\]\\]|\\.)+)\]:[ \t]*(?:<([^>\n]*)>|(\S+))(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*\r?\n?$"#,
-    )
-    .expect("the definition pattern is valid")
-});
-
-static TITLE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^(?:[ \t]*>)*[ \t]*(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\))[ \t]*\r?\n?$"#)
-        .expect("the title pattern is valid")
-});
-
-static LABEL_ONLY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[ \t]*>)*[ \t]*\[((?:[^\]\\]|\\.)+)\]:[ \t]*\r?\n?$")
-        .expect("the label pattern is valid")
-});
-
-static DESTINATION_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[ \t]*>)*[ \t]*(?:<([^>\n]*)>|([^\s<]\S*))")
-        .expect("the destination pattern is valid")
 });
 
 /// A trailing attribute list: `{#id}`, `{: #id .class }`, `{ id="x" }`.
@@ -380,54 +355,40 @@ static HUGO_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Hugo include pattern is valid")
 });
 
-/// Byte offsets of line starts, to turn comrak positions into byte ranges and
-/// byte offsets into line:column.
-struct Lines<'s> {
-    text: &'s str,
-    starts: Vec<usize>,
-}
-
-impl<'s> Lines<'s> {
-    fn new(text: &'s str) -> Lines<'s> {
-        let bytes = text.as_bytes();
-        let mut starts = vec![0];
-        // A lone `\r` ends a line as `\n` does (CommonMark, and comrak's positions).
-        starts.extend(
-            bytes
-                .iter()
-                .enumerate()
-                .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
-                .map(|(i, _)| i + 1),
-        );
-        Lines { text, starts }
-    }
-
-    /// The byte offset of a 1-based (line, byte column) position.
-    fn offset(&self, line: usize, column: usize) -> usize {
-        let start = self.starts.get(line.saturating_sub(1)).copied().unwrap_or(self.text.len());
-        (start + column.saturating_sub(1)).min(self.text.len())
-    }
-
-    /// The byte range a node covers (its end position is inclusive).
-    fn range(&self, pos: Sourcepos) -> Range<usize> {
-        let start = self.offset(pos.start.line, pos.start.column);
-        let end = (self.offset(pos.end.line, pos.end.column) + 1).min(self.text.len());
-        start..end.max(start)
-    }
-
-    /// The 1-based line and character column of a byte offset.
-    fn position(&self, offset: usize) -> (u32, u32) {
-        let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.starts[line - 1];
-        // A byte order mark is not a column an editor shows.
-        let start = if line == 1 && self.text.starts_with('\u{feff}') { start + 3 } else { start };
-        let column = self.text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
-        (to_u32(line), to_u32(column))
-    }
-}
-
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Turns byte offsets, asked for in increasing order, into 1-based line and
+/// character column, counting line ends on the way (`\n`, `\r\n`, a lone `\r`).
+struct Cursor<'s> {
+    text: &'s str,
+    at: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl<'s> Cursor<'s> {
+    fn new(text: &'s str) -> Cursor<'s> {
+        // A byte order mark is not a column an editor shows.
+        let line_start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        Cursor { text, at: 0, line: 1, line_start }
+    }
+
+    fn position(&mut self, offset: usize) -> (u32, u32) {
+        let bytes = self.text.as_bytes();
+        let offset = offset.clamp(self.at, bytes.len());
+        for i in memchr::memchr2_iter(b'\n', b'\r', &bytes[self.at..offset]) {
+            let i = self.at + i;
+            if bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n') {
+                self.line += 1;
+                self.line_start = i + 1;
+            }
+        }
+        self.at = offset;
+        let column = self.text.get(self.line_start..offset).map_or(0, |s| s.chars().count()) + 1;
+        (to_u32(self.line), to_u32(column))
+    }
 }
 
 /// The local and external link destinations of one page, exactly as written, in
@@ -441,156 +402,369 @@ pub fn destinations(text: &str) -> Vec<String> {
 
 /// Extracts every link and anchor of a Markdown text.
 pub(crate) fn extract(text: &str) -> Extracted {
-    let lines = Lines::new(text);
     let mut out = Extracted::default();
-    // Lines where a `[label]: dest` line is not a definition: code, raw HTML,
-    // front matter.
-    let mut opaque_lines: Vec<Range<usize>> = Vec::new();
-    // Hugo's TOML front matter is not Markdown: comrak parses a copy with it
-    // blanked out (byte offsets unchanged).
-    let toml = toml_front_matter(text);
-    let parsed: std::borrow::Cow<'_, str> = match &toml {
-        Some((front, end)) => {
-            out.front = Some(Box::new(front.clone())).filter(|f| **f != Front::default());
-            let last_line = lines.position(end.saturating_sub(1)).0 as usize;
-            opaque_lines.push(1..last_line + 1);
-            blank(text, std::slice::from_ref(&(0..*end))).into()
-        }
-        None => text.into(),
-    };
-    let arena = Arena::new();
-    let root = parse_document(&arena, &parsed, &options());
-    // Links and anchors of inline nodes, whose positions may need a second parse.
-    let mut inline = Extracted::default();
-    let mut reparse = false;
+    // Front matter is not Markdown: the parser sees the rest, and its offsets
+    // are shifted back to the file's.
+    let (front, body) = split_front_matter(text);
+    out.front = front.map(Box::new).filter(|f| **f != Front::default());
+    let mut walk = Walk::new(text, &mut out);
+    let mut events = Parser::new_ext(&text[body..], options()).into_offset_iter();
+    for (event, range) in events.by_ref() {
+        walk.event(event, body + range.start..body + range.end);
+    }
+    walk.flush_text();
+    let headings = std::mem::take(&mut walk.heading_starts);
+    let covered = std::mem::take(&mut walk.covered);
+    let defs = events.reference_definitions();
+    let mut firsts = HashSet::new();
+    for (_, def) in defs.iter() {
+        let span = body + def.span.start..body + def.span.end;
+        firsts.extend(definition(text, span, &def.dest, &mut out));
+    }
+    if !firsts.is_empty() {
+        let labels = defs.iter().map(|(label, _)| normal_label(label)).collect();
+        duplicate_definitions(text, body, &covered, &labels, &firsts, &mut out);
+    }
+    finish(text, &headings, &mut out);
+    out
+}
 
-    for node in root.descendants() {
-        let data = node.data.borrow();
-        let pos = data.sourcepos;
-        match &data.value {
-            NodeValue::Link(_) | NodeValue::Image(_) | NodeValue::HtmlInline(_) => {
-                reparse = reparse || starts_with_definition(&lines, node);
-                if !reparse {
-                    inline_node(&lines, node, &mut inline);
-                }
-            }
-            NodeValue::HtmlBlock(block) => {
-                if is_directive(&block.literal) {
-                    out.generated_ids = true;
-                }
-                html_links(&lines, lines.range(pos), &mut out);
-                opaque_lines.push(pos.start.line..pos.end.line + 1);
-            }
-            NodeValue::CodeBlock(_) => {
-                opaque_lines.push(pos.start.line..pos.end.line + 1);
-            }
-            NodeValue::Heading(_) => {
-                let mut heading = String::new();
-                heading_text(node, &mut heading);
-                // `{#id}` is an attribute for mkdocs, Pandoc, Hugo and Docusaurus;
-                // GitHub shows it as text and slugs it with the rest.
-                let (explicit, bare) = match ATTRIBUTES.captures(&heading) {
-                    Some(caps) => {
-                        let start = caps.get(0).map_or(heading.len(), |m| m.start());
-                        (attribute_id(&caps[1]).map(Into::into), Some(heading[..start].into()))
-                    }
-                    None => (None, None),
-                };
-                if heading.trim().is_empty() && has_comment(node) {
-                    out.generated_ids = true;
-                }
-                let text = heading.into_boxed_str();
-                out.headings.push(Heading { text, explicit, bare, term: false });
-            }
-            NodeValue::FootnoteDefinition(definition) => {
-                out.footnotes.push(definition.name.clone());
-            }
-            NodeValue::DescriptionTerm => {
-                let mut term = String::new();
-                heading_text(node, &mut term);
-                let text = term.into_boxed_str();
-                out.headings.push(Heading { text, explicit: None, bare: None, term: true });
-            }
-            NodeValue::FrontMatter(raw) => {
-                out.front = Some(Box::new(front_matter(raw))).filter(|f| **f != Front::default());
-                opaque_lines.push(pos.start.line..pos.end.line + 1);
-            }
-            _ => {}
-        }
+/// Front matter's keys and where the Markdown after it starts: YAML between
+/// `---` lines (as comrak and the site generators split it), Hugo's TOML
+/// between `+++` lines, after a byte order mark.
+fn split_front_matter(text: &str) -> (Option<Front>, usize) {
+    if let Some((front, end)) = toml_front_matter(text) {
+        return (Some(front), end);
     }
-    let definition_spans =
-        if text.contains("]:") { definitions(&lines, &opaque_lines, &mut out) } else { Vec::new() };
-    if reparse {
-        // comrak reports the inline positions of a paragraph that starts with
-        // link reference definitions relative to what is left after them. Parse
-        // again with the definitions blanked out (byte offsets unchanged): every
-        // paragraph then starts with its own text and positions are exact.
-        let mut spans = definition_spans.clone();
-        if let Some((_, end)) = &toml {
-            spans.push(0..*end);
-        }
-        let blanked = blank(text, &spans);
-        let arena = Arena::new();
-        let root = parse_document(&arena, &blanked, &options());
-        let blank_lines = Lines::new(&blanked);
-        inline = Extracted::default();
-        for node in root.descendants() {
-            if matches!(
-                node.data.borrow().value,
-                NodeValue::Link(_) | NodeValue::Image(_) | NodeValue::HtmlInline(_)
-            ) {
-                inline_node(&blank_lines, node, &mut inline);
-            }
-        }
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    match yaml_front_matter(&text[bom..]) {
+        Some(len) => (Some(front_matter(&text[bom..bom + len])), bom + len),
+        None => (None, bom),
     }
-    out.links.append(&mut inline.links);
-    out.ids.extend(inline.ids);
+}
+
+/// The length of the `---` front matter block that starts `s`, with the line
+/// end after its closing `---` and one blank line after that.
+fn yaml_front_matter(s: &str) -> Option<usize> {
+    let rest = s.strip_prefix("---")?;
+    let mut start = 3 + line_end_len(rest)?;
+    // The first closing line found, preferring `\r\n` and `\n` endings.
+    let close =
+        ["\n---\r\n", "\n---\n", "\n---"].iter().find_map(|close| s[start..].find(close))?;
+    start += close + 4;
+    if start == s.len() {
+        return Some(start);
+    }
+    start += line_end_len(&s[start..])?;
+    Some(start + line_end_len(&s[start..]).unwrap_or(0))
+}
+
+fn line_end_len(s: &str) -> Option<usize> {
+    if s.starts_with('\n') {
+        Some(1)
+    } else if s.starts_with("\r\n") {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The links after the walk: ordered, with positions, and what is read from
+/// the whole text (includes, tabs, MyST labels).
+fn finish(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     out.links.sort_by_key(|l| l.start);
+    let mut cursor = Cursor::new(text);
+    for link in &mut out.links {
+        (link.line, link.column) = cursor.position(link.start as usize);
+    }
     // Held for the whole check: no spare capacity.
     out.links.shrink_to_fit();
     out.headings.shrink_to_fit();
-    let includes = [&*DOCFX_INCLUDE, &*MDX_IMPORT, &*MDBOOK_INCLUDE, &*HUGO_INCLUDE];
-    for pattern in includes {
+    // Cheap tests first: most pages include nothing.
+    let includes = [
+        (text.contains("[!") || text.contains("[!"), &*DOCFX_INCLUDE),
+        (text.contains("import"), &*MDX_IMPORT),
+        (text.contains("{{#include"), &*MDBOOK_INCLUDE),
+        (text.contains("{{<") || text.contains("{{%"), &*HUGO_INCLUDE),
+    ];
+    for (_, pattern) in includes.into_iter().filter(|(maybe, _)| *maybe) {
         for caps in pattern.captures_iter(text) {
             out.includes.push(caps[1].to_owned());
         }
     }
     if text.contains("===") {
-        static TAB: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r#"^[ \t]*===[+!]?[ \t]+"(.+)"[ \t]*\r?$"#)
-                .expect("the tab pattern is valid")
-        });
-        let heading_lines: Vec<usize> = root
-            .descendants()
-            .filter(|n| matches!(n.data.borrow().value, NodeValue::Heading(_)))
-            .map(|n| n.data.borrow().sourcepos.start.line)
-            .collect();
-        for (index, line) in text.lines().enumerate() {
-            if let Some(caps) = TAB.captures(line) {
-                let before = heading_lines.iter().filter(|&&l| l <= index + 1).count();
-                out.tabs.push((before, caps[1].to_owned()));
-            }
-        }
+        tabs(text, heading_starts, out);
     }
     if text.contains(")=") {
         out.labels.extend(MYST_LABEL.captures_iter(text).map(|c| c[1].to_owned()));
     }
-    out
 }
 
-/// `text` with the bytes of `spans` turned into spaces, line endings kept.
-fn blank(text: &str, spans: &[Range<usize>]) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    for span in spans {
-        for byte in &mut bytes[span.clone()] {
-            if !matches!(*byte, b'\n' | b'\r') {
-                *byte = b' ';
+/// pymdownx.tabbed titles, with how many headings start on or before their line.
+fn tabs(text: &str, heading_starts: &[usize], out: &mut Extracted) {
+    static TAB: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^[ \t]*===[+!]?[ \t]+"(.+)"[ \t]*\r?$"#).expect("the tab pattern is valid")
+    });
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let line_end = line_start + line.len();
+        if let Some(caps) = TAB.captures(line.strip_suffix('\n').unwrap_or(line)) {
+            let before = heading_starts.partition_point(|&s| s < line_end);
+            out.tabs.push((before, caps[1].to_owned()));
+        }
+        line_start = line_end;
+    }
+}
+
+/// A link being read: its whole source range and where its text ends.
+struct OpenLink<'a> {
+    range: Range<usize>,
+    link_type: LinkType,
+    dest: CowStr<'a>,
+    image: bool,
+    /// The end of the last event inside the link text (its `]` follows).
+    text_end: Option<usize>,
+}
+
+/// A heading or definition term being read.
+struct OpenHeading {
+    text: String,
+    term: bool,
+    /// Whether it holds an HTML comment (a directive a plugin expands).
+    comment: bool,
+}
+
+/// The state of one walk over the parser's events.
+struct Walk<'t, 'o> {
+    text: &'t str,
+    out: &'o mut Extracted,
+    links: Vec<OpenLink<'t>>,
+    heading: Option<OpenHeading>,
+    heading_starts: Vec<usize>,
+    /// Inside an image: its alt text is not heading text.
+    images: usize,
+    code: bool,
+    /// Contiguous text not in link text or code: where bare autolinks are.
+    run: Option<Range<usize>>,
+    /// Where the last bare autolink ends (it may reach beyond its text run).
+    linked: usize,
+    /// The end of the table cell being read: a bare URL ends there.
+    cell_end: usize,
+    /// The source ranges of blocks and inline content, merged, when the text
+    /// may hold definitions: what is left between them is definitions and
+    /// container markers.
+    covered: Vec<Range<usize>>,
+    track_covered: bool,
+    /// Whether the next inline event is the first of its block.
+    block_start: bool,
+}
+
+impl<'t, 'o> Walk<'t, 'o> {
+    fn new(text: &'t str, out: &'o mut Extracted) -> Walk<'t, 'o> {
+        Walk {
+            text,
+            out,
+            links: Vec::new(),
+            heading: None,
+            heading_starts: Vec::new(),
+            images: 0,
+            code: false,
+            run: None,
+            linked: 0,
+            cell_end: usize::MAX,
+            covered: Vec::new(),
+            track_covered: text.contains("]:"),
+            block_start: true,
+        }
+    }
+
+    fn event(&mut self, event: Event<'t>, range: Range<usize>) {
+        if let Event::Text(text) = &event {
+            self.text_event(text, range);
+            return;
+        }
+        self.flush_text();
+        if self.track_covered && !is_container(&event) {
+            self.cover(&range);
+        }
+        if let Some(link) = self.links.last_mut()
+            && !matches!(event, Event::End(TagEnd::Link | TagEnd::Image))
+        {
+            link.text_end = Some(link.text_end.map_or(range.end, |e| e.max(range.end)));
+        }
+        match event {
+            Event::Start(tag) => self.start(tag, range),
+            Event::End(tag) => self.end(tag),
+            Event::Code(code) => {
+                self.block_start = false;
+                if let Some(heading) = &mut self.heading
+                    && self.images == 0
+                {
+                    heading.text.push_str(&code);
+                }
+            }
+            Event::InlineHtml(html) => {
+                self.block_start = false;
+                if let Some(heading) = &mut self.heading
+                    && html.trim_start().starts_with("<!--")
+                {
+                    heading.comment = true;
+                }
+                if self.text.get(range.clone()) == Some(&*html) {
+                    html_links(self.text, range, self.out);
+                }
+            }
+            _ => self.block_start = false,
+        }
+    }
+
+    fn start(&mut self, tag: Tag<'t>, range: Range<usize>) {
+        match tag {
+            Tag::Link { link_type, dest_url, .. } => self.open(range, link_type, dest_url, false),
+            Tag::Image { link_type, dest_url, .. } => self.open(range, link_type, dest_url, true),
+            Tag::HtmlBlock => {
+                if self.text.get(range.clone()).is_some_and(is_directive) {
+                    self.out.generated_ids = true;
+                }
+                html_links(self.text, range, self.out);
+            }
+            Tag::CodeBlock(_) => self.code = true,
+            Tag::Heading { .. } => {
+                self.heading_starts.push(range.start);
+                self.heading =
+                    Some(OpenHeading { text: String::new(), term: false, comment: false });
+                self.block_start = true;
+            }
+            Tag::DefinitionListTitle => {
+                self.heading =
+                    Some(OpenHeading { text: String::new(), term: true, comment: false });
+                self.block_start = true;
+            }
+            Tag::FootnoteDefinition(label) => {
+                self.out.footnotes.push(label.into_string());
+                self.block_start = true;
+            }
+            Tag::TableCell => {
+                self.cell_end = range.end;
+                self.block_start = true;
+            }
+            Tag::Emphasis | Tag::Strong | Tag::Strikethrough => self.block_start = false,
+            _ => self.block_start = true,
+        }
+    }
+
+    fn open(&mut self, range: Range<usize>, link_type: LinkType, dest: CowStr<'t>, image: bool) {
+        self.images += usize::from(image);
+        self.block_start = false;
+        self.links.push(OpenLink { range, link_type, dest, image, text_end: None });
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        match tag {
+            TagEnd::Link | TagEnd::Image => {
+                if let Some(link) = self.links.pop() {
+                    self.images -= usize::from(link.image);
+                    if let Some(raw) = link_destination(self.text, &link) {
+                        self.out.links.push(raw);
+                    }
+                }
+            }
+            TagEnd::CodeBlock => self.code = false,
+            TagEnd::TableCell => self.cell_end = usize::MAX,
+            TagEnd::Heading(_) | TagEnd::DefinitionListTitle => {
+                if let Some(heading) = self.heading.take() {
+                    self.out.generated_ids |= heading.comment && heading.text.trim().is_empty();
+                    self.out.headings.push(finish_heading(heading));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn cover(&mut self, range: &Range<usize>) {
+        match self.covered.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => self.covered.push(range.clone()),
+        }
+    }
+
+    fn text_event(&mut self, text: &str, range: Range<usize>) {
+        if self.track_covered {
+            self.cover(&range);
+        }
+        if self.code {
+            return;
+        }
+        if let Some(heading) = &mut self.heading
+            && self.images == 0
+        {
+            heading.text.push_str(text);
+        }
+        if !self.links.is_empty() {
+            self.block_start = false;
+            return;
+        }
+        match &mut self.run {
+            Some(run) if run.end == range.start => run.end = range.end,
+            _ => {
+                self.flush_text();
+                self.run = Some(range);
             }
         }
     }
-    // Spans start and end on character boundaries (line starts and ends, the
-    // ends of front matter), so the text stays UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|_| text.to_owned())
+
+    /// Finds the bare autolinks of the text read since the last other event.
+    fn flush_text(&mut self) {
+        if let Some(run) = self.run.take() {
+            let first = std::mem::replace(&mut self.block_start, false);
+            let limit = self.cell_end;
+            self.linked = bare_autolinks(self.text, run, (self.linked, limit), first, self.out);
+        }
+    }
+}
+
+/// Whether an event starts or ends a container block, which holds definitions.
+fn is_container(event: &Event<'_>) -> bool {
+    use pulldown_cmark::TagEnd as E;
+    match event {
+        Event::Start(tag) => matches!(
+            tag,
+            Tag::BlockQuote(_)
+                | Tag::List(_)
+                | Tag::Item
+                | Tag::FootnoteDefinition(_)
+                | Tag::DefinitionList
+                | Tag::DefinitionListDefinition
+        ),
+        Event::End(tag) => matches!(
+            tag,
+            E::BlockQuote(_)
+                | E::List(_)
+                | E::Item
+                | E::FootnoteDefinition
+                | E::DefinitionList
+                | E::DefinitionListDefinition
+        ),
+        _ => false,
+    }
+}
+
+/// A heading's slug text and its trailing attribute list: `{#id}` is an
+/// attribute for mkdocs, Pandoc, Hugo and Docusaurus; GitHub shows it as text
+/// and slugs it with the rest.
+fn finish_heading(heading: OpenHeading) -> Heading {
+    let OpenHeading { text, term, .. } = heading;
+    if term {
+        return Heading { text: text.into_boxed_str(), explicit: None, bare: None, term };
+    }
+    let (explicit, bare) = match ATTRIBUTES.captures(&text) {
+        Some(caps) => {
+            let start = caps.get(0).map_or(text.len(), |m| m.start());
+            (attribute_id(&caps[1]).map(Into::into), Some(text[..start].into()))
+        }
+        None => (None, None),
+    };
+    Heading { text: text.into_boxed_str(), explicit, bare, term }
 }
 
 /// A tab title as pymdownx slugifies it: emoji shortcodes (`:octicons-x-16:`)
@@ -609,14 +783,6 @@ fn is_directive(html: &str) -> bool {
         Regex::new(r"^<!--\s*[a-z][\w-]*:[a-z][\w-]*\b").expect("the directive pattern is valid")
     });
     DIRECTIVE.is_match(html.trim_start())
-}
-
-/// Whether a heading holds an HTML comment (a directive a plugin expands).
-fn has_comment<'a>(node: &'a AstNode<'a>) -> bool {
-    node.descendants().any(|n| match &n.data.borrow().value {
-        NodeValue::HtmlInline(html) => html.trim_start().starts_with("<!--"),
-        _ => false,
-    })
 }
 
 /// The keys of YAML front matter (`---` lines included in `raw`) that the site
@@ -695,130 +861,54 @@ pub(crate) fn toml_front_matter(text: &str) -> Option<(Front, usize)> {
     None
 }
 
-/// The destination of a Markdown link or image, or the links and anchors of
-/// inline HTML. A destination whose source bytes are not what comrak parsed is
-/// left out rather than risk rewriting the wrong bytes.
-fn inline_node<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>, out: &mut Extracted) {
-    let data = node.data.borrow();
-    match &data.value {
-        NodeValue::Link(link) | NodeValue::Image(link) => {
-            let image = matches!(data.value, NodeValue::Image(_));
-            let limit = block_end(lines, node);
-            if let Located::Found(raw) =
-                link_destination(lines, data.sourcepos, &link.url, image, limit)
-                && plausible(&raw.raw, raw.form, &link.url)
-            {
-                out.links.push(raw);
-            }
+/// The destination of a link or image the parser found, located in the source.
+/// A destination whose source bytes are not what the parser read is left out
+/// rather than risk rewriting the wrong bytes.
+fn link_destination(text: &str, link: &OpenLink<'_>) -> Option<RawLink> {
+    let range = &link.range;
+    let (span, dest, form) = match link.link_type {
+        LinkType::Inline => {
+            let form = if link.image { Form::Image } else { Form::Inline };
+            let span = inline_span(text, link)?;
+            (span, link.dest.to_string(), form)
         }
-        NodeValue::HtmlInline(literal) => {
-            let range = lines.range(data.sourcepos);
-            if lines.text.get(range.clone()) == Some(literal.as_str()) {
-                html_links(lines, range, out);
-            }
+        // `<scheme:...>`: the destination is between the brackets.
+        LinkType::Autolink => {
+            (range.start + 1..range.end.saturating_sub(1), link.dest.to_string(), Form::Autolink)
         }
-        _ => {}
-    }
-}
-
-/// Whether the paragraph around `node` starts with a link reference definition.
-fn starts_with_definition<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>) -> bool {
-    let Some(paragraph) =
-        node.ancestors().find(|n| matches!(n.data.borrow().value, NodeValue::Paragraph))
-    else {
-        return false;
+        LinkType::Email => {
+            let dest = format!("mailto:{}", link.dest);
+            (range.start + 1..range.end.saturating_sub(1), dest, Form::Autolink)
+        }
+        // `[text][label]`: reported at its definition.
+        _ => return None,
     };
-    let pos = paragraph.data.borrow().sourcepos;
-    let start = lines.offset(pos.start.line, pos.start.column);
-    if lines.text.as_bytes().get(start) != Some(&b'[') {
-        return false;
+    if span.is_empty() && dest.is_empty() {
+        return None;
     }
-    let mut from = lines.offset(pos.start.line, 1);
-    if from == 0 && lines.text.starts_with('\u{feff}') {
-        from = 3;
-    }
-    let to = lines.starts.get(pos.start.line).copied().unwrap_or(lines.text.len());
-    lines
-        .text
-        .get(from..to)
-        .is_some_and(|line| DEFINITION.is_match(line) || LABEL_ONLY.is_match(line))
+    let raw = text.get(span.clone())?;
+    plausible(raw, form, &dest).then(|| RawLink::new(dest, raw.to_owned(), span, (0, 0), form))
 }
 
-/// The text GitHub slugs: text and code of the heading, not HTML or image alt.
-fn heading_text<'a>(node: &'a AstNode<'a>, out: &mut String) {
-    for child in node.children() {
-        match &child.data.borrow().value {
-            NodeValue::Text(text) => out.push_str(text),
-            NodeValue::Code(code) => out.push_str(&code.literal),
-            NodeValue::Image(_) | NodeValue::HtmlInline(_) => {}
-            _ => heading_text(child, out),
+/// The byte range of the destination of `[text](dest "title")`: after the `]`
+/// that closes the text (the last event inside the link ends before it), or,
+/// where that is not `](`, after the `]` a scan of the source finds.
+fn inline_span(text: &str, link: &OpenLink<'_>) -> Option<Range<usize>> {
+    let bytes = text.as_bytes();
+    let end = link.range.end;
+    let open = link.range.start + if link.image { 2 } else { 1 };
+    let close = link.text_end.map_or(open, |e| e.max(open));
+    if bytes.get(close) == Some(&b']') && bytes.get(close + 1) == Some(&b'(') {
+        let span = destination_after(bytes, close + 2, end);
+        if text.get(span.clone()).is_some_and(|raw| plausible(raw, Form::Inline, &link.dest)) {
+            return Some(span);
         }
     }
+    let close = closing_bracket(bytes, link.range.start, end)?;
+    (bytes.get(close + 1) == Some(&b'(')).then(|| destination_after(bytes, close + 2, end))
 }
 
-/// Where a link node's destination is, by comrak's position of the node.
-enum Located {
-    Found(RawLink),
-    /// `[text][label]`: reported at its definition.
-    Reference,
-    /// `[text]()`: nothing to check.
-    Empty,
-    /// The source at the node's position is not a link.
-    Lost,
-}
-
-/// The end of the block (paragraph, heading, table cell…) a link is in: a code
-/// span in link text cannot close beyond it.
-fn block_end<'a>(lines: &Lines<'_>, node: &'a AstNode<'a>) -> usize {
-    node.ancestors()
-        .find(|n| n.data.borrow().value.block())
-        .map_or(lines.text.len(), |block| lines.range(block.data.borrow().sourcepos).end)
-}
-
-fn link_destination(
-    lines: &Lines<'_>,
-    pos: Sourcepos,
-    url: &str,
-    image: bool,
-    code_limit: usize,
-) -> Located {
-    let range = lines.range(pos);
-    let bytes = lines.text.as_bytes();
-    let node = &bytes[range.clone()];
-    let (span, form) = if node.first() == Some(&b'<') {
-        // `<scheme:...>` autolink: the destination is between the brackets.
-        (range.start + 1..range.end.saturating_sub(1).max(range.start + 1), Form::Autolink)
-    } else if node.starts_with(b"[") || node.starts_with(b"![") {
-        // comrak ends a link whose title is on a later line at the end of its
-        // first line, so the node's end cannot be trusted: scan from its start
-        // to the end of the text. `plausible` then checks the bytes found.
-        let form = if image { Form::Image } else { Form::Inline };
-        match inline_destination(bytes, range.start, bytes.len(), code_limit) {
-            Some(span)
-                if lines.text.get(span.clone()).is_some_and(|raw| plausible(raw, form, url)) =>
-            {
-                (span, form)
-            }
-            _ if node.last() == Some(&b']') => return Located::Reference,
-            _ => return Located::Lost,
-        }
-    } else {
-        // A bare GFM autolink: the node is the URL itself.
-        (range.clone(), Form::Autolink)
-    };
-    if span.is_empty() && url.is_empty() {
-        return Located::Empty;
-    }
-    let (line, column) = lines.position(span.start);
-    match lines.text.get(span.clone()) {
-        Some(raw) => {
-            Located::Found(RawLink::new(url.to_owned(), raw.to_owned(), span, (line, column), form))
-        }
-        None => Located::Lost,
-    }
-}
-
-/// Whether the source bytes found for a link are the destination comrak parsed.
+/// Whether the source bytes found for a link are the destination the parser read.
 fn plausible(raw: &str, form: Form, url: &str) -> bool {
     match form {
         Form::Autolink => url.ends_with(raw),
@@ -829,18 +919,10 @@ fn plausible(raw: &str, form: Form, url: &str) -> bool {
     }
 }
 
-/// The byte range of the destination in `[text](dest "title")`, starting at
-/// `start` (the `[` or `!`).
-fn inline_destination(
-    bytes: &[u8],
-    start: usize,
-    end: usize,
-    code_limit: usize,
-) -> Option<Range<usize>> {
-    let mut i = start;
-    if bytes.get(i) == Some(&b'!') {
-        i += 1;
-    }
+/// The `]` that closes the link text starting at `start` (the `[` or `!`),
+/// skipping escapes, code spans and nested brackets.
+fn closing_bracket(bytes: &[u8], start: usize, end: usize) -> Option<usize> {
+    let mut i = start + usize::from(bytes.get(start) == Some(&b'!'));
     if bytes.get(i) != Some(&b'[') {
         return None;
     }
@@ -850,45 +932,47 @@ fn inline_destination(
             b'\\' => i += 1,
             b'`' => {
                 let run = bytes[i..end].iter().take_while(|&&b| b == b'`').count();
-                let limit = code_limit.clamp(i + run, end);
-                if let Some(close) = find_backtick_run(&bytes[i + run..limit], run) {
-                    i += run + close + run - 1;
-                } else {
-                    i += run - 1;
-                }
+                i +=
+                    find_backtick_run(&bytes[i + run..end], run).map_or(run, |c| run + c + run) - 1;
             }
             b'[' => depth += 1,
             b']' => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
-                    break;
+                    return Some(i);
                 }
             }
             _ => {}
         }
         i += 1;
     }
-    if bytes.get(i + 1) != Some(&b'(') {
-        return None;
-    }
-    i += 2;
-    while i < end && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'>') {
+    None
+}
+
+/// The destination that starts after `(` at `i`: `<...>` or a run without
+/// spaces and with balanced parentheses, after spaces and at most one line end
+/// (and the block quote markers of the next line).
+fn destination_after(bytes: &[u8], mut i: usize, end: usize) -> Range<usize> {
+    while i < end && matches!(bytes[i], b' ' | b'\t') {
         i += 1;
+    }
+    if i < end && matches!(bytes[i], b'\n' | b'\r') {
+        i += if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+        while i < end && matches!(bytes[i], b' ' | b'\t' | b'>') {
+            i += 1;
+        }
     }
     if bytes.get(i) == Some(&b'<') {
         let open = i + 1;
         let mut j = open;
         while j < end && bytes[j] != b'>' && bytes[j] != b'\n' {
-            if bytes[j] == b'\\' {
-                j += 1;
-            }
-            j += 1;
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
         }
-        return Some(open..j.min(end));
+        return open..j.min(end);
     }
     let open = i;
     let mut parens = 0usize;
-    while i < bytes.len() {
+    while i < end {
         match bytes[i] {
             b'\\' => i += 1,
             b'(' => parens += 1,
@@ -899,7 +983,7 @@ fn inline_destination(
         }
         i += 1;
     }
-    Some(open..i.min(bytes.len()))
+    open..i.min(end)
 }
 
 fn find_backtick_run(bytes: &[u8], run: usize) -> Option<usize> {
@@ -918,9 +1002,377 @@ fn find_backtick_run(bytes: &[u8], run: usize) -> Option<usize> {
     None
 }
 
+/// A `[label]: dest` definition the parser read (`span` covers it, `dest` is
+/// its destination as the parser read it). Returns where its `[` is.
+fn definition(text: &str, span: Range<usize>, dest: &str, out: &mut Extracted) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let end = span.end.min(bytes.len());
+    let open = span.start + bytes[span.start..end].iter().position(|&b| b == b'[')?;
+    let close = label_end(bytes, open, end)?;
+    let span = definition_destination(bytes, close, end)?;
+    let raw = text.get(span.clone())?;
+    if !raw.is_empty() && plausible(raw, Form::Definition, dest) {
+        let dest = dest.to_owned();
+        out.links.push(RawLink::new(dest, raw.to_owned(), span, (0, 0), Form::Definition));
+    }
+    Some(open)
+}
+
+/// The destination of a definition whose label ends at `close` (the `]`).
+fn definition_destination(bytes: &[u8], close: usize, end: usize) -> Option<Range<usize>> {
+    if bytes.get(close + 1) != Some(&b':') {
+        return None;
+    }
+    let span = destination_after(bytes, close + 2, end);
+    if bytes.get(span.start.wrapping_sub(1)) == Some(&b'<') {
+        // `<dest>`: `destination_after` stopped at the `>`.
+        return Some(span);
+    }
+    // A definition's bare destination may hold unbalanced parentheses.
+    let len = bytes[span.start..end].iter().position(u8::is_ascii_whitespace);
+    Some(span.start..len.map_or(end, |n| span.start + n))
+}
+
+/// The definitions of labels defined before: the parser keeps only the first
+/// of each label (CommonMark's rule), but Python-Markdown uses the last, and a
+/// fix must see them all. They are in what no block covers (`covered`, in
+/// order), from a `[` after container markers to the end of the destination.
+fn duplicate_definitions(
+    text: &str,
+    body: usize,
+    covered: &[Range<usize>],
+    labels: &HashSet<String>,
+    firsts: &HashSet<usize>,
+    out: &mut Extracted,
+) {
+    let mut from = body;
+    for gap_end in covered.iter().map(|r| r.start).chain([text.len()]) {
+        let gap = from..gap_end.max(from);
+        from = covered.iter().find(|r| r.start == gap_end).map_or(from, |r| r.end.max(from));
+        if text.get(gap.clone()).is_some_and(|g| g.contains("]:")) {
+            gap_definitions(text, gap, labels, firsts, out);
+        }
+    }
+}
+
+fn gap_definitions(
+    text: &str,
+    gap: Range<usize>,
+    labels: &HashSet<String>,
+    firsts: &HashSet<usize>,
+    out: &mut Extracted,
+) {
+    let bytes = text.as_bytes();
+    let mut i = gap.start;
+    while i < gap.end {
+        let skip = bytes[i..gap.end].iter().take_while(|b| b" \t\r\n>-*+.):0123456789".contains(b));
+        i += skip.count();
+        if i >= gap.end {
+            break;
+        }
+        if bytes[i] == b'['
+            && bytes.get(i + 1) != Some(&b'^')
+            && let Some(close) = label_end(bytes, i, gap.end)
+            && let Some(span) = definition_destination(bytes, close, gap.end)
+        {
+            let known = labels.contains(&normal_label(&text[i + 1..close]));
+            if known && !firsts.contains(&i) && !span.is_empty() {
+                let raw = text[span.clone()].to_owned();
+                out.links.push(RawLink::new(
+                    unescape(&raw),
+                    raw,
+                    span.clone(),
+                    (0, 0),
+                    Form::Definition,
+                ));
+            }
+            i = span.end.max(i + 1);
+            continue;
+        }
+        i = memchr::memchr(b'\n', &bytes[i..gap.end]).map_or(gap.end, |n| i + n + 1);
+    }
+}
+
+/// A label as labels are matched: case and runs of white space do not count.
+fn normal_label(label: &str) -> String {
+    label.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The `]` that ends the label of a definition whose `[` is at `open`.
+fn label_end(bytes: &[u8], open: usize, end: usize) -> Option<usize> {
+    let mut i = open + 1;
+    while i < end {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b']' => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// GFM's extended autolinks in a run of text (`range` of the source), after
+/// `from` (the end of the last one): `http://`, `https://` and `ftp://` URLs,
+/// `www.` hosts and e-mail addresses, found as GitHub's cmark-gfm (and comrak)
+/// find them. A URL ends at white space in the source, beyond the run if need
+/// be (`https://x/*y*` is one link). `first`: the run starts its block, so
+/// nothing precedes a `www.`. Returns where the last link ends.
+fn bare_autolinks(
+    text: &str,
+    range: Range<usize>,
+    (from, limit): (usize, usize),
+    first: bool,
+    out: &mut Extracted,
+) -> usize {
+    let start = range.start.max(from);
+    let Some(run) = text.get(start..range.end.max(start)) else { return from };
+    if !(run.contains("://") || run.contains("www.") || run.contains('@')) {
+        return from;
+    }
+    let bytes = text.as_bytes();
+    // Where text not yet part of a URL or `www.` link starts: e-mail
+    // addresses are looked for there.
+    let mut plain = start;
+    let mut i = start;
+    while i < range.end {
+        let found = match bytes[i] {
+            b':' => url_match(text, i, plain, limit),
+            b'w' => {
+                let before = (i > range.start || !first).then(|| bytes[i - 1]);
+                www_match(text, i, before.filter(|_| i > 0), limit)
+            }
+            _ => None,
+        };
+        match found {
+            Some((link, dest)) => {
+                email_autolinks(text, plain..link.start, out);
+                plain = link.end;
+                i = link.end;
+                push_autolink(text, link, dest, out);
+            }
+            None => i += 1,
+        }
+    }
+    if plain < range.end {
+        email_autolinks(text, plain..range.end, out);
+    }
+    plain.max(from)
+}
+
+fn push_autolink(text: &str, span: Range<usize>, dest: String, out: &mut Extracted) {
+    let raw = text[span.clone()].to_owned();
+    out.links.push(RawLink::new(dest, raw, span, (0, 0), Form::Autolink));
+}
+
+/// A URL whose `://` is at `colon`: its scheme is the letters before, which
+/// start no earlier than `from`.
+fn url_match(
+    text: &str,
+    colon: usize,
+    from: usize,
+    limit: usize,
+) -> Option<(Range<usize>, String)> {
+    let bytes = text.as_bytes();
+    if !text[colon..].starts_with("://") || text.len() - colon < 4 {
+        return None;
+    }
+    let letters = bytes[from..colon].iter().rev().take_while(|b| b.is_ascii_alphabetic()).count();
+    let start = colon - letters;
+    let scheme = &text[start..colon];
+    if !["http", "https", "ftp"].iter().any(|s| scheme.eq_ignore_ascii_case(s)) {
+        return None;
+    }
+    let host = colon + 3;
+    if !text[host..].chars().next().is_some_and(is_valid_hostchar) {
+        return None;
+    }
+    let end = link_end(text, host + check_domain(&text[host..], true)?, limit);
+    let end = colon + autolink_delim(&text[colon..end]);
+    Some((start..end, text[start..end].to_owned()))
+}
+
+/// A `www.` link at `at`, where `before` is the character before it.
+fn www_match(
+    text: &str,
+    at: usize,
+    before: Option<u8>,
+    limit: usize,
+) -> Option<(Range<usize>, String)> {
+    if before.is_some_and(|b| !b.is_ascii_whitespace() && !b"*_~([".contains(&b)) {
+        return None;
+    }
+    if !text[at..].starts_with("www.") {
+        return None;
+    }
+    let end = link_end(text, at + 4 + check_domain(&text[at + 4..], false)?, limit);
+    let end = at + autolink_delim(&text[at..end]);
+    Some((at..end, format!("http://{}", &text[at..end])))
+}
+
+/// Where a link whose domain ends at `from` ends: at white space, or at the
+/// end of its table cell (`limit`).
+fn link_end(text: &str, from: usize, limit: usize) -> usize {
+    let end = limit.min(text.len()).max(from);
+    text.as_bytes()[from..end].iter().position(u8::is_ascii_whitespace).map_or(end, |n| from + n)
+}
+
+/// The length of a domain at the start of `data`, if it is one: at least one
+/// dot unless `allow_short`, and no underscore in its last two labels.
+fn check_domain(data: &str, allow_short: bool) -> Option<usize> {
+    let (mut end, mut dots, mut underscores, mut previous) = (0, 0, 0, 0);
+    for (i, c) in data.char_indices() {
+        match c {
+            '\\' if i + 1 < data.len() => {}
+            '_' => underscores += 1,
+            '.' => {
+                previous = underscores;
+                underscores = 0;
+                dots += 1;
+            }
+            c if is_valid_hostchar(c) || c == '-' => {}
+            _ => {
+                end = i;
+                break;
+            }
+        }
+        end = i + c.len_utf8();
+    }
+    if dots > 10 {
+        return Some(end);
+    }
+    if underscores > 0 || previous > 0 {
+        return None;
+    }
+    (allow_short || dots > 0).then_some(end)
+}
+
+/// The ASCII letters that end `bytes`.
+fn letters_before(bytes: &[u8]) -> &[u8] {
+    let n = bytes.iter().rev().take_while(|b| b.is_ascii_alphabetic()).count();
+    &bytes[bytes.len() - n..]
+}
+
+/// Whether a character may be part of a host name: not white space,
+/// punctuation or a symbol (all of ASCII's, and the common Unicode blocks of them).
+fn is_valid_hostchar(c: char) -> bool {
+    !(c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || matches!(c, '\u{a1}'..='\u{bf}' | '\u{d7}' | '\u{f7}' | '\u{2010}'..='\u{2bff}' | '\u{3000}'..='\u{303f}' | '\u{ff01}'..='\u{ff0f}' | '\u{ff1a}'..='\u{ff20}'))
+}
+
+/// The end of a link once trailing punctuation is taken off, as GFM does: `?!.,:*_~'"`,
+/// a `)` without its `(`, an entity-like `&name;`, anything from a `<`.
+fn autolink_delim(data: &str) -> usize {
+    let bytes = data.as_bytes();
+    let mut end = bytes.len();
+    if let Some(lt) = bytes[..end].iter().position(|&b| b == b'<') {
+        end = lt;
+    }
+    let opening = bytes[..end].iter().filter(|&&b| b == b'(').count();
+    let mut closing = bytes[..end].iter().filter(|&&b| b == b')').count();
+    while end > 0 {
+        match bytes[end - 1] {
+            b'?' | b'!' | b'.' | b',' | b':' | b'*' | b'_' | b'~' | b'\'' | b'"' => end -= 1,
+            b';' => {
+                let mut at = end.saturating_sub(2);
+                while at > 0 && bytes[at].is_ascii_alphabetic() {
+                    at -= 1;
+                }
+                end = if at + 2 < end && bytes[at] == b'&' { at } else { end - 1 };
+            }
+            b')' if closing > opening => {
+                closing -= 1;
+                end -= 1;
+            }
+            _ if bytes[..end].ends_with("\u{2069}".as_bytes()) => {
+                end -= 3;
+                break;
+            }
+            _ => break,
+        }
+    }
+    end
+}
+
+/// E-mail addresses in text (`range`) that holds no URL: `a.b@c.d`,
+/// `mailto:a@b.c`, not inside `[...]`.
+fn email_autolinks(text: &str, range: Range<usize>, out: &mut Extracted) {
+    let run = &text[range.clone()];
+    if !run.contains('@') {
+        return;
+    }
+    let bytes = run.as_bytes();
+    let mut brackets = 0i32;
+    let mut from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' => brackets += 1,
+            b']' => brackets -= 1,
+            b'@' if brackets <= 0 => {
+                if let Some((start, end, dest)) = email_match(run, i, from) {
+                    push_autolink(text, range.start + start..range.start + end, dest, out);
+                    from = end;
+                    i = end;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// The address around the `@` at `at`, starting no earlier than `from`.
+fn email_match(run: &str, at: usize, from: usize) -> Option<(usize, usize, String)> {
+    let bytes = run.as_bytes();
+    let mut start = at;
+    let mut mailto = true;
+    while start > from {
+        let c = bytes[start - 1];
+        if c.is_ascii_alphanumeric() || b".+-_".contains(&c) {
+            start -= 1;
+        } else if c == b':' && letters_before(&bytes[from..start - 1]) == b"mailto" {
+            mailto = false;
+            start -= 1;
+        } else {
+            break;
+        }
+    }
+    if start == at {
+        return None;
+    }
+    let mut end = 1;
+    let mut dots = 0;
+    while at + end < bytes.len() {
+        let c = bytes[at + end];
+        if c == b'@' {
+            return None;
+        }
+        if c == b'.' && bytes.get(at + end + 1).is_some_and(u8::is_ascii_alphanumeric) {
+            dots += 1;
+        } else if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+            break;
+        }
+        end += 1;
+    }
+    let last = bytes[at + end - 1];
+    if end < 2 || dots == 0 || !(last.is_ascii_alphabetic() || last == b'.') {
+        return None;
+    }
+    let end = at + autolink_delim(&run[at..at + end]);
+    if end == at {
+        return None;
+    }
+    let found = &run[start..end];
+    let dest = if mailto { format!("mailto:{found}") } else { found.to_owned() };
+    Some((start, end, dest))
+}
+
 /// `href`/`src` links and `id`/`name` anchors in a raw HTML node, skipping comments.
-fn html_links(lines: &Lines<'_>, range: Range<usize>, out: &mut Extracted) {
-    let Some(html) = lines.text.get(range.clone()) else { return };
+fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
+    let Some(html) = text.get(range.clone()) else { return };
     let comments = comment_ranges(html);
     let in_comment = |at: usize| comments.iter().any(|c| c.contains(&at));
     for caps in HTML_LINK.captures_iter(html) {
@@ -931,10 +1383,9 @@ fn html_links(lines: &Lines<'_>, range: Range<usize>, out: &mut Extracted) {
             continue;
         }
         let span = range.start + value.start()..range.start + value.end();
-        let (line, column) = lines.position(span.start);
         let dest = decode_entities(value.as_str());
         let raw = value.as_str().to_owned();
-        out.links.push(RawLink::new(dest, raw, span, (line, column), Form::Html));
+        out.links.push(RawLink::new(dest, raw, span, (0, 0), Form::Html));
     }
     for caps in HTML_ANCHOR.captures_iter(html) {
         if let Some(value) = caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))
@@ -982,96 +1433,6 @@ fn decode_entities(value: &str) -> String {
         .replace("&#39;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
-}
-
-/// `[label]: dest` definitions outside code, HTML and front matter.
-/// `[label]: dest` definitions outside code, HTML and front matter. Returns the
-/// byte ranges the definitions cover (from the `[` to the end of the line).
-fn definitions(
-    lines: &Lines<'_>,
-    opaque: &[Range<usize>],
-    out: &mut Extracted,
-) -> Vec<Range<usize>> {
-    let text = lines.text;
-    let line_text = |index: usize| {
-        // A byte order mark before the first line is not part of it.
-        let bom = if index == 0 && text.starts_with('\u{feff}') { 3 } else { 0 };
-        let start = lines.starts[index] + bom;
-        let end = lines.starts.get(index + 1).copied().unwrap_or(text.len());
-        (start, &text[start..end])
-    };
-    // From the first `[` (after any `>` markers) to the end of the line.
-    let content = |index: usize| {
-        let (start, line) = line_text(index);
-        let skip = line.len() - line.trim_start_matches([' ', '\t', '>']).len();
-        start + skip..start + line.trim_end_matches(['\n', '\r']).len()
-    };
-    let in_opaque = |index: usize| opaque.iter().any(|r| r.contains(&(index + 1)));
-    let mut spans = Vec::new();
-    // A definition cannot interrupt a paragraph: it starts a document, follows a
-    // blank line, a heading, another definition, or code/HTML/front matter.
-    let mut may_start = true;
-    let mut index = 0;
-    while index < lines.starts.len() {
-        if in_opaque(index) {
-            may_start = true;
-            index += 1;
-            continue;
-        }
-        let (start, line) = line_text(index);
-        let bare = line.trim_start_matches([' ', '\t', '>']).trim_end();
-        let mut defined = false;
-        if may_start && line.contains("]:") {
-            if let Some(caps) = DEFINITION.captures(line) {
-                if let Some(value) = caps.get(2).or_else(|| caps.get(3))
-                    && !caps[1].starts_with('^')
-                {
-                    push_definition(lines, start, value, out);
-                }
-                spans.push(content(index));
-                defined = true;
-            } else if let Some(caps) = LABEL_ONLY.captures(line)
-                && index + 1 < lines.starts.len()
-                && !caps[1].starts_with('^')
-            {
-                // `[label]:` with the destination on the next line.
-                let (next_start, next) = line_text(index + 1);
-                if let Some(value) =
-                    DESTINATION_LINE.captures(next).and_then(|c| c.get(1).or_else(|| c.get(2)))
-                {
-                    push_definition(lines, next_start, value, out);
-                    spans.push(content(index));
-                    spans.push(content(index + 1));
-                    index += 1;
-                    defined = true;
-                }
-            }
-            // A title on the line after the destination belongs to the definition.
-            if defined
-                && index + 1 < lines.starts.len()
-                && TITLE_LINE.is_match(line_text(index + 1).1)
-            {
-                spans.push(content(index + 1));
-                index += 1;
-            }
-        }
-        may_start = defined || bare.is_empty() || bare.starts_with('#');
-        index += 1;
-    }
-    spans
-}
-
-fn push_definition(
-    lines: &Lines<'_>,
-    line_start: usize,
-    value: regex::Match<'_>,
-    out: &mut Extracted,
-) {
-    let span = line_start + value.start()..line_start + value.end();
-    let (line, column) = lines.position(span.start);
-    let dest = unescape(value.as_str());
-    let raw = value.as_str().to_owned();
-    out.links.push(RawLink::new(dest, raw, span, (line, column), Form::Definition));
 }
 
 /// Removes backslash escapes of ASCII punctuation, as CommonMark does.
@@ -1266,6 +1627,45 @@ mod tests {
     }
 
     #[test]
+    fn every_definition_of_a_label_is_reported() {
+        // CommonMark uses the first, Python-Markdown the last: both are links.
+        let text =
+            "[a]: one.md\n\n- item\n\n  [a]: two.md\n  [b]: three.md\n\n```\n[a]: code.md\n```\n";
+        assert_eq!(
+            links(text),
+            [
+                "1:6 Definition one.md =one.md",
+                "5:8 Definition two.md =two.md",
+                "6:8 Definition three.md =three.md"
+            ]
+        );
+    }
+
+    #[test]
+    fn bare_urls_end_at_their_table_cell_and_at_white_space() {
+        let text = "| a | b |\n|---|---|\n| see https://x.org/a| [c](c\\|d.md) \\| [e](e.md) |\n\nhttps://y.org/*p*q and a@b.co.\n";
+        assert_eq!(
+            links(text),
+            [
+                "3:7 Autolink https://x.org/a =https://x.org/a",
+                "3:28 Inline c|d.md =c\\|d.md",
+                "3:44 Inline e.md =e.md",
+                "5:1 Autolink https://y.org/*p*q =https://y.org/*p*q",
+                "5:24 Autolink mailto:a@b.co =a@b.co",
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_html_across_lines_and_links_in_footnotes() {
+        let text = "Text\n<img\n  alt=\"x\"\n  src=\"/i.png\"\n/>\n\n[^n]: [https://a.org/x](https://a.org/x)\n";
+        assert_eq!(
+            links(text),
+            ["4:8 Html /i.png =/i.png", "7:25 Inline https://a.org/x =https://a.org/x"]
+        );
+    }
+
+    #[test]
     fn heading_anchors() {
         let text = "# Intro\n## Intro\n## <a name=\"legacy\"></a> Setup `cli`\n### Custom {#my-id}\n<div id=\"box\"></div>\n\nहिन्दी शीर्षक\n---\n";
         assert_eq!(
@@ -1324,10 +1724,29 @@ mod props {
                 Just("{#id}"),
                 Just("<!--"),
                 Just("-->"),
+                Just("www.a.b"),
+                Just("a@b.c"),
+                Just("|"),
+                Just("[^1]:"),
+                Just("+++\n"),
+                Just(": "),
+                Just("\r"),
+                Just("*"),
+                Just("_"),
             ],
             0..60,
         )
         .prop_map(|parts| parts.concat())
+    }
+
+    /// Line and character column of a byte offset, the slow way: a line ends
+    /// at `\n`, `\r\n` or a lone `\r`; a byte order mark is no column.
+    fn position(text: &str, offset: usize) -> (u32, u32) {
+        let before = text[..offset].replace("\r\n", "\n").replace('\r', "\n");
+        let line = before.matches('\n').count() + 1;
+        let last = before.rsplit('\n').next().unwrap_or("");
+        let last = if line == 1 { last.trim_start_matches('\u{feff}') } else { last };
+        (to_u32(line), to_u32(last.chars().count() + 1))
     }
 
     proptest! {
@@ -1336,8 +1755,7 @@ mod props {
             let extracted = extract(&text);
             for link in &extracted.links {
                 prop_assert_eq!(text.get(link.span()), Some(link.raw.as_str()));
-                let (line, column) = Lines::new(&text).position(link.span().start);
-                prop_assert_eq!((line, column), (link.line, link.column));
+                prop_assert_eq!(position(&text, link.span().start), (link.line, link.column));
             }
         }
     }

@@ -4,7 +4,7 @@
 //!
 //! A check walks the tree (respecting `.gitignore`), detects how it is
 //! published ([`Platform`]: DocFX, mkdocs, Docusaurus, Hugo, mdBook, Sphinx, or
-//! GitHub/GitLab rendering), parses every Markdown file once with comrak (a
+//! GitHub/GitLab rendering), parses every Markdown file once with pulldown-cmark (a
 //! page unchanged since the last check comes from the page cache in
 //! `.doclinks/cache`, see [`CheckOptions::cache`]), and
 //! resolves inline, reference, autolink, image and raw-HTML destinations the

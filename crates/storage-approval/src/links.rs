@@ -3,7 +3,7 @@
 //!
 //! The destinations come from the doclinks library (`doclinks::destinations`),
 //! which parses inline, reference, autolink, image and raw-HTML destinations with
-//! comrak, never from code; HTML pages are read the same way (their `href` and
+//! pulldown-cmark, never from code; HTML pages are read the same way (their `href` and
 //! `src`). Each page is read through ROOT's handle with tidy-io, and each
 //! destination is resolved here against the page's path the way doclinks resolves
 //! it (query and fragment dropped, percent-decoded, relative to the page or, with
