@@ -231,14 +231,19 @@ fn stateless(
     let mut signer = Signer::default();
     // Signature → what follows the line number in its result lines (id included).
     let mut tails: HashMap<Box<str>, Box<[u8]>, FastHash> = HashMap::default();
-    let mut raw = Vec::new();
     let mut sig = String::new();
-    let mut out_line = Vec::new();
+    // Result lines not written yet: written in blocks, and always before a read,
+    // which may wait for input (`tail -f | failure-rules normalize`).
+    let mut pending = Vec::with_capacity(OUT_BLOCK + 1024);
     let mut n = 0u64;
     let headers = Headers::stateless(options);
-    while let Some(line) = read_line(input, &mut raw)? {
+    for_each_line(input, &mut |event| {
+        let line = match event {
+            Event::Line(line) => line,
+            Event::Read => return write_pending(output, &mut pending),
+        };
         n += 1;
-        stateless_signature(&mut signer, &line, options, &headers, &mut sig);
+        stateless_signature(&mut signer, line, options, &headers, &mut sig);
         let tail = match tails.get(sig.as_str()) {
             Some(tail) => tail,
             None => {
@@ -247,13 +252,108 @@ fn stateless(
                 tails.entry(sig.as_str().into()).or_insert(tail.into_boxed_slice())
             }
         };
-        write_numbered(output, &mut out_line, format, n, tail)?;
+        push_numbered(&mut pending, format, n, tail);
         if options.line_buffered {
+            write_pending(output, &mut pending)?;
             output.flush()?;
+        } else if pending.len() >= OUT_BLOCK {
+            write_pending(output, &mut pending)?;
         }
-    }
+        Ok(())
+    })?;
+    write_pending(output, &mut pending)?;
     output.flush()?;
     Ok(StreamStats { lines: n, signatures: tails.len() })
+}
+
+/// Bytes of result lines gathered before they are written: one write per block
+/// instead of one per line through the layers of the output. As large as the
+/// buffer of `tidy_io::cli::stdout`, which then passes a block on without a copy.
+const OUT_BLOCK: usize = 1 << 16;
+
+fn write_pending(output: &mut dyn Write, pending: &mut Vec<u8>) -> std::io::Result<()> {
+    if !pending.is_empty() {
+        output.write_all(pending)?;
+        pending.clear();
+    }
+    Ok(())
+}
+
+/// What [`for_each_line`] reports.
+enum Event<'a> {
+    /// A line, without its `\n` (or `\r\n`).
+    Line(&'a str),
+    /// A read is next, and it may wait for input.
+    Read,
+}
+
+/// Calls `each` with every line of `input`, as [`read_line`] reads them, and before
+/// every read. The input is read in blocks: a line is borrowed from the reader's
+/// buffer, and a block of valid UTF-8 is checked at once, not line by line; only a
+/// line that two reads part is copied.
+fn for_each_line(
+    input: &mut dyn BufRead,
+    each: &mut dyn FnMut(Event<'_>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    // The start of a line that the last block ended in the middle of.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        each(Event::Read)?;
+        let block = match input.fill_buf() {
+            Ok(block) => block,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let len = block.len();
+        if len == 0 {
+            break;
+        }
+        let mut start = 0;
+        if !carry.is_empty() {
+            let Some(nl) = memchr::memchr(b'\n', block) else {
+                carry.extend_from_slice(block);
+                input.consume(len);
+                continue;
+            };
+            carry.extend_from_slice(&block[..=nl]);
+            each(Event::Line(&line_text(&carry)))?;
+            carry.clear();
+            start = nl + 1;
+        }
+        let end = memchr::memrchr(b'\n', &block[start..]).map_or(start, |p| start + p + 1);
+        let complete = &block[start..end];
+        match std::str::from_utf8(complete) {
+            Ok(text) => {
+                let mut at = 0;
+                for nl in memchr::memchr_iter(b'\n', complete) {
+                    let line = &text[at..nl];
+                    // One `\r` before the `\n` goes too, as `read_line` takes it.
+                    each(Event::Line(line.strip_suffix('\r').unwrap_or(line)))?;
+                    at = nl + 1;
+                }
+            }
+            Err(_) => {
+                for raw in complete.split_inclusive(|&c| c == b'\n') {
+                    each(Event::Line(&line_text(raw)))?;
+                }
+            }
+        }
+        carry.extend_from_slice(&block[end..]);
+        input.consume(len);
+    }
+    if !carry.is_empty() {
+        each(Event::Line(&line_text(&carry)))?;
+    }
+    Ok(())
+}
+
+/// One line as [`read_line`] makes it of the bytes it read (`\n` included, if any).
+fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    let mut raw = raw;
+    if let Some(line) = raw.strip_suffix(b"\n") {
+        raw = line.strip_suffix(b"\r").unwrap_or(line);
+    }
+    String::from_utf8_lossy(raw)
 }
 
 fn mined(
@@ -377,7 +477,9 @@ fn write_result(
 ) -> std::io::Result<()> {
     let mut tail = Vec::with_capacity(sig.len() + id.len() + 32);
     result_tail(&mut tail, format, sig, id)?;
-    write_numbered(output, line, format, n, &tail)
+    line.clear();
+    push_numbered(line, format, n, &tail);
+    output.write_all(line)
 }
 
 /// What follows the line number in a result line: the same for every line of one
@@ -409,15 +511,8 @@ fn result_tail(tail: &mut Vec<u8>, format: LineFormat, sig: &str, id: &str) -> s
     Ok(())
 }
 
-/// Writes the result line of line `n` whose [`result_tail`] is `tail`.
-fn write_numbered(
-    output: &mut dyn Write,
-    line: &mut Vec<u8>,
-    format: LineFormat,
-    n: u64,
-    tail: &[u8],
-) -> std::io::Result<()> {
-    line.clear();
+/// Appends the result line of line `n` whose [`result_tail`] is `tail` to `line`.
+fn push_numbered(line: &mut Vec<u8>, format: LineFormat, n: u64, tail: &[u8]) {
     if format == LineFormat::Jsonl {
         line.extend_from_slice(b"{\"line\":");
     }
@@ -434,12 +529,46 @@ fn write_numbered(
     }
     line.extend_from_slice(&digits[i..]);
     line.extend_from_slice(tail);
-    output.write_all(line)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::needs_escape;
+    use super::{Event, for_each_line, needs_escape, read_line};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Lines read in blocks (of any size, so that lines straddle reads) are the
+        /// lines `read_line` reads one by one, also around `\r`, invalid UTF-8 and a
+        /// last line without `\n`.
+        #[test]
+        fn block_lines_are_read_line_lines(
+            bytes in prop::collection::vec(
+                prop::sample::select(vec![b'a', b' ', b'\n', b'\r', 0xc3, 0xa9, 0xff]),
+                0..200,
+            ),
+            capacity in 1usize..16,
+        ) {
+            let mut want = Vec::new();
+            let mut input = &bytes[..];
+            let mut raw = Vec::new();
+            while let Some(line) = read_line(&mut input, &mut raw).expect("in memory") {
+                want.push(line.into_owned());
+            }
+            let mut got = Vec::new();
+            let mut reads = 0;
+            let mut input = std::io::BufReader::with_capacity(capacity, &bytes[..]);
+            for_each_line(&mut input, &mut |event| {
+                match event {
+                    Event::Line(line) => got.push(line.to_owned()),
+                    Event::Read => reads += 1,
+                }
+                Ok(())
+            })
+            .expect("in memory");
+            prop_assert_eq!(got, want);
+            prop_assert!(reads > bytes.len() / capacity);
+        }
+    }
 
     #[test]
     fn escape_check_matches_the_byte_rule() {
