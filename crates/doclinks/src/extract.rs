@@ -12,6 +12,7 @@
 //! the site model. Line endings are those of CommonMark: `\n`, `\r\n`, and a
 //! lone `\r`.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -58,16 +59,11 @@ pub(crate) struct RawLink {
 }
 
 impl RawLink {
-    fn new(
-        dest: String,
-        raw: String,
-        span: Range<usize>,
-        (line, column): (u32, u32),
-        form: Form,
-    ) -> RawLink {
-        let decoded = (dest != raw).then(|| dest.into_boxed_str());
+    /// A link at `span` (its position is filled in when all are found).
+    fn new(dest: &str, raw: &str, span: Range<usize>, form: Form) -> RawLink {
+        let decoded = (dest != raw).then(|| dest.into());
         let (start, end) = (to_u32(span.start), to_u32(span.end));
-        RawLink { decoded, raw, start, end, line, column, form }
+        RawLink { decoded, raw: raw.to_owned(), start, end, line: 0, column: 0, form }
     }
 
     /// The byte range of the destination in the source file.
@@ -355,6 +351,11 @@ static HUGO_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Hugo include pattern is valid")
 });
 
+/// Whether `text` holds `needle` (SIMD search: most tests of a whole page fail).
+fn has(text: &str, needle: &str) -> bool {
+    memchr::memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
+}
+
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -366,28 +367,32 @@ struct Cursor<'s> {
     at: usize,
     line: usize,
     line_start: usize,
+    /// Characters from the line start to `at`: links share long lines.
+    chars: usize,
 }
 
 impl<'s> Cursor<'s> {
     fn new(text: &'s str) -> Cursor<'s> {
         // A byte order mark is not a column an editor shows.
         let line_start = if text.starts_with('\u{feff}') { 3 } else { 0 };
-        Cursor { text, at: 0, line: 1, line_start }
+        Cursor { text, at: line_start, line: 1, line_start, chars: 0 }
     }
 
     fn position(&mut self, offset: usize) -> (u32, u32) {
         let bytes = self.text.as_bytes();
         let offset = offset.clamp(self.at, bytes.len());
+        let mut counted = self.at;
         for i in memchr::memchr2_iter(b'\n', b'\r', &bytes[self.at..offset]) {
             let i = self.at + i;
             if bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n') {
                 self.line += 1;
                 self.line_start = i + 1;
+                (counted, self.chars) = (i + 1, 0);
             }
         }
+        self.chars += self.text.get(counted..offset).map_or(0, |s| s.chars().count());
         self.at = offset;
-        let column = self.text.get(self.line_start..offset).map_or(0, |s| s.chars().count()) + 1;
-        (to_u32(self.line), to_u32(column))
+        (to_u32(self.line), to_u32(self.chars + 1))
     }
 }
 
@@ -449,8 +454,9 @@ fn yaml_front_matter(s: &str) -> Option<usize> {
     let rest = s.strip_prefix("---")?;
     let mut start = 3 + line_end_len(rest)?;
     // The first closing line found, preferring `\r\n` and `\n` endings.
-    let close =
-        ["\n---\r\n", "\n---\n", "\n---"].iter().find_map(|close| s[start..].find(close))?;
+    let close = ["\n---\r\n", "\n---\n", "\n---"]
+        .iter()
+        .find_map(|close| memchr::memmem::find(&s.as_bytes()[start..], close.as_bytes()))?;
     start += close + 4;
     if start == s.len() {
         return Some(start);
@@ -482,20 +488,20 @@ fn finish(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     out.headings.shrink_to_fit();
     // Cheap tests first: most pages include nothing.
     let includes = [
-        (text.contains("[!") || text.contains("[!"), &*DOCFX_INCLUDE),
-        (text.contains("import"), &*MDX_IMPORT),
-        (text.contains("{{#include"), &*MDBOOK_INCLUDE),
-        (text.contains("{{<") || text.contains("{{%"), &*HUGO_INCLUDE),
+        (has(text, "[!"), &*DOCFX_INCLUDE),
+        (has(text, "import"), &*MDX_IMPORT),
+        (has(text, "{{#include"), &*MDBOOK_INCLUDE),
+        (has(text, "{{<") || has(text, "{{%"), &*HUGO_INCLUDE),
     ];
     for (_, pattern) in includes.into_iter().filter(|(maybe, _)| *maybe) {
         for caps in pattern.captures_iter(text) {
             out.includes.push(caps[1].to_owned());
         }
     }
-    if text.contains("===") {
+    if has(text, "===") {
         tabs(text, heading_starts, out);
     }
-    if text.contains(")=") {
+    if has(text, ")=") {
         out.labels.extend(MYST_LABEL.captures_iter(text).map(|c| c[1].to_owned()));
     }
 }
@@ -573,7 +579,7 @@ impl<'t, 'o> Walk<'t, 'o> {
             linked: 0,
             cell_end: usize::MAX,
             covered: Vec::new(),
-            track_covered: text.contains("]:"),
+            track_covered: has(text, "]:"),
             block_start: true,
         }
     }
@@ -757,7 +763,9 @@ fn finish_heading(heading: OpenHeading) -> Heading {
     if term {
         return Heading { text: text.into_boxed_str(), explicit: None, bare: None, term };
     }
-    let (explicit, bare) = match ATTRIBUTES.captures(&text) {
+    // An attribute list ends the heading: most have none.
+    let attributes = text.trim_end().ends_with('}').then(|| ATTRIBUTES.captures(&text)).flatten();
+    let (explicit, bare) = match attributes {
         Some(caps) => {
             let start = caps.get(0).map_or(text.len(), |m| m.start());
             (attribute_id(&caps[1]).map(Into::into), Some(text[..start].into()))
@@ -870,14 +878,16 @@ fn link_destination(text: &str, link: &OpenLink<'_>) -> Option<RawLink> {
         LinkType::Inline => {
             let form = if link.image { Form::Image } else { Form::Inline };
             let span = inline_span(text, link)?;
-            (span, link.dest.to_string(), form)
+            (span, CowStr::Borrowed(&link.dest), form)
         }
         // `<scheme:...>`: the destination is between the brackets.
-        LinkType::Autolink => {
-            (range.start + 1..range.end.saturating_sub(1), link.dest.to_string(), Form::Autolink)
-        }
+        LinkType::Autolink => (
+            range.start + 1..range.end.saturating_sub(1),
+            CowStr::Borrowed(&link.dest),
+            Form::Autolink,
+        ),
         LinkType::Email => {
-            let dest = format!("mailto:{}", link.dest);
+            let dest = format!("mailto:{}", link.dest).into();
             (range.start + 1..range.end.saturating_sub(1), dest, Form::Autolink)
         }
         // `[text][label]`: reported at its definition.
@@ -887,7 +897,7 @@ fn link_destination(text: &str, link: &OpenLink<'_>) -> Option<RawLink> {
         return None;
     }
     let raw = text.get(span.clone())?;
-    plausible(raw, form, &dest).then(|| RawLink::new(dest, raw.to_owned(), span, (0, 0), form))
+    plausible(raw, form, &dest).then(|| RawLink::new(&dest, raw, span, form))
 }
 
 /// The byte range of the destination of `[text](dest "title")`: after the `]`
@@ -912,6 +922,8 @@ fn inline_span(text: &str, link: &OpenLink<'_>) -> Option<Range<usize>> {
 fn plausible(raw: &str, form: Form, url: &str) -> bool {
     match form {
         Form::Autolink => url.ends_with(raw),
+        // Most destinations are written as the parser reads them.
+        _ if raw == url => true,
         _ => {
             let unescaped = unescape(raw);
             unescaped == url || decode_entities(&unescaped) == url
@@ -1012,8 +1024,7 @@ fn definition(text: &str, span: Range<usize>, dest: &str, out: &mut Extracted) -
     let span = definition_destination(bytes, close, end)?;
     let raw = text.get(span.clone())?;
     if !raw.is_empty() && plausible(raw, Form::Definition, dest) {
-        let dest = dest.to_owned();
-        out.links.push(RawLink::new(dest, raw.to_owned(), span, (0, 0), Form::Definition));
+        out.links.push(RawLink::new(dest, raw, span, Form::Definition));
     }
     Some(open)
 }
@@ -1049,7 +1060,7 @@ fn duplicate_definitions(
     for gap_end in covered.iter().map(|r| r.start).chain([text.len()]) {
         let gap = from..gap_end.max(from);
         from = covered.iter().find(|r| r.start == gap_end).map_or(from, |r| r.end.max(from));
-        if text.get(gap.clone()).is_some_and(|g| g.contains("]:")) {
+        if text.get(gap.clone()).is_some_and(|g| has(g, "]:")) {
             gap_definitions(text, gap, labels, firsts, out);
         }
     }
@@ -1077,14 +1088,8 @@ fn gap_definitions(
         {
             let known = labels.contains(&normal_label(&text[i + 1..close]));
             if known && !firsts.contains(&i) && !span.is_empty() {
-                let raw = text[span.clone()].to_owned();
-                out.links.push(RawLink::new(
-                    unescape(&raw),
-                    raw,
-                    span.clone(),
-                    (0, 0),
-                    Form::Definition,
-                ));
+                let raw = &text[span.clone()];
+                out.links.push(RawLink::new(&unescape(raw), raw, span.clone(), Form::Definition));
             }
             i = span.end.max(i + 1);
             continue;
@@ -1127,7 +1132,7 @@ fn bare_autolinks(
 ) -> usize {
     let start = range.start.max(from);
     let Some(run) = text.get(start..range.end.max(start)) else { return from };
-    if !(run.contains("://") || run.contains("www.") || run.contains('@')) {
+    if memchr::memchr3(b':', b'w', b'@', run.as_bytes()).is_none() {
         return from;
     }
     let bytes = text.as_bytes();
@@ -1135,21 +1140,20 @@ fn bare_autolinks(
     // addresses are looked for there.
     let mut plain = start;
     let mut i = start;
-    while i < range.end {
-        let found = match bytes[i] {
-            b':' => url_match(text, i, plain, limit),
-            b'w' => {
-                let before = (i > range.start || !first).then(|| bytes[i - 1]);
-                www_match(text, i, before.filter(|_| i > 0), limit)
-            }
-            _ => None,
+    while let Some(n) = memchr::memchr2(b':', b'w', &bytes[i..range.end]) {
+        i += n;
+        let found = if bytes[i] == b':' {
+            url_match(text, i, plain, limit)
+        } else {
+            let before = (i > range.start || !first).then(|| i.checked_sub(1)).flatten();
+            www_match(text, i, before.map(|b| bytes[b]), limit)
         };
         match found {
             Some((link, dest)) => {
                 email_autolinks(text, plain..link.start, out);
                 plain = link.end;
-                i = link.end;
-                push_autolink(text, link, dest, out);
+                i = link.end.min(range.end);
+                push_autolink(text, link, &dest, out);
             }
             None => i += 1,
         }
@@ -1160,9 +1164,8 @@ fn bare_autolinks(
     plain.max(from)
 }
 
-fn push_autolink(text: &str, span: Range<usize>, dest: String, out: &mut Extracted) {
-    let raw = text[span.clone()].to_owned();
-    out.links.push(RawLink::new(dest, raw, span, (0, 0), Form::Autolink));
+fn push_autolink(text: &str, span: Range<usize>, dest: &str, out: &mut Extracted) {
+    out.links.push(RawLink::new(dest, &text[span.clone()], span, Form::Autolink));
 }
 
 /// A URL whose `://` is at `colon`: its scheme is the letters before, which
@@ -1199,10 +1202,9 @@ fn www_match(
     before: Option<u8>,
     limit: usize,
 ) -> Option<(Range<usize>, String)> {
-    if before.is_some_and(|b| !b.is_ascii_whitespace() && !b"*_~([".contains(&b)) {
-        return None;
-    }
-    if !text[at..].starts_with("www.") {
+    if !text[at..].starts_with("www.")
+        || before.is_some_and(|b| !b.is_ascii_whitespace() && !b"*_~([".contains(&b))
+    {
         return None;
     }
     let end = link_end(text, at + 4 + check_domain(&text[at + 4..], false)?, limit);
@@ -1312,7 +1314,7 @@ fn email_autolinks(text: &str, range: Range<usize>, out: &mut Extracted) {
             b']' => brackets -= 1,
             b'@' if brackets <= 0 => {
                 if let Some((start, end, dest)) = email_match(run, i, from) {
-                    push_autolink(text, range.start + start..range.start + end, dest, out);
+                    push_autolink(text, range.start + start..range.start + end, &dest, out);
                     from = end;
                     i = end;
                     continue;
@@ -1384,14 +1386,13 @@ fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
         }
         let span = range.start + value.start()..range.start + value.end();
         let dest = decode_entities(value.as_str());
-        let raw = value.as_str().to_owned();
-        out.links.push(RawLink::new(dest, raw, span, (0, 0), Form::Html));
+        out.links.push(RawLink::new(&dest, value.as_str(), span, Form::Html));
     }
     for caps in HTML_ANCHOR.captures_iter(html) {
         if let Some(value) = caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))
             && !in_comment(value.start())
         {
-            out.ids.insert(decode_entities(value.as_str()));
+            out.ids.insert(decode_entities(value.as_str()).into_owned());
         }
     }
 }
@@ -1404,7 +1405,7 @@ pub(crate) fn html_page_anchors(html: &str) -> Extracted {
         .captures_iter(html)
         .filter_map(|caps| caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3)))
         .filter(|value| !comments.iter().any(|c| c.contains(&value.start())))
-        .map(|value| decode_entities(value.as_str()))
+        .map(|value| decode_entities(value.as_str()).into_owned())
         .collect();
     Extracted { ids: anchors, ..Extracted::default() }
 }
@@ -1422,17 +1423,19 @@ fn comment_ranges(html: &str) -> Vec<Range<usize>> {
 }
 
 /// The few entities that occur in attribute values written by hand.
-fn decode_entities(value: &str) -> String {
+fn decode_entities(value: &str) -> Cow<'_, str> {
     if !value.contains('&') {
-        return value.to_owned();
+        return Cow::Borrowed(value);
     }
-    value
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
+    Cow::Owned(
+        value
+            .replace("&amp;", "&")
+            .replace("&#38;", "&")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
 }
 
 /// Removes backslash escapes of ASCII punctuation, as CommonMark does.
