@@ -30,7 +30,7 @@
 
 use std::fmt;
 
-use crate::normalize::{WHITESPACE, next_in};
+use crate::normalize::WHITESPACE;
 
 /// How the header of a line is found.
 #[derive(Debug, Clone, Default)]
@@ -136,21 +136,23 @@ const MAX_FIELD_BYTES: usize = 160;
 /// Finds the header of `line` by shape, if it has one.
 pub(crate) fn auto(line: &str) -> Option<Found> {
     let b = line.as_bytes();
-    let first = *b.iter().find(|c| !c.is_ascii_whitespace())?;
+    let start = b.iter().position(|c| !c.is_ascii_whitespace())?;
+    let first = b[start];
     // Most message lines start with a letter that is no month or weekday: one cheap
     // test rules them out before any token is classified.
     if first.is_ascii_alphabetic() {
         // `file.log.1.2017-05-16_13:53:08 2017-05-16 …`: a word, then a date.
-        if !starts_like_date_word(line.trim_start()) {
+        if !starts_like_date_word(&line[start..]) {
             let second = line.split_ascii_whitespace().nth(1)?;
-            if kind_of(second, None) != Kind::Date || !has_digit(second) {
+            // The digit test first: it is the cheaper, and most second words fail it.
+            if !has_digit(second) || kind_of(second, None) != Kind::Date {
                 return None;
             }
         }
     } else if !(first.is_ascii_digit() || matches!(first, b'[' | b'-' | b'(')) {
         return None;
     }
-    if let Some(found) = pipes(line) {
+    if let Some(found) = pipes(line, start) {
         return Some(found);
     }
     decide(&mut Toks::new(line))
@@ -162,6 +164,8 @@ struct Toks<'a> {
     line: &'a str,
     at: usize,
     toks: [(usize, usize, Kind); MAX_FIELDS],
+    /// The [`field_mask`] of each token.
+    masks: [u16; MAX_FIELDS],
     n: usize,
     done: bool,
     /// A bracket opened by a field and not closed yet: `[Sun Dec 04 04:47:44 2005]`.
@@ -174,6 +178,7 @@ impl<'a> Toks<'a> {
             line,
             at: 0,
             toks: [(0, 0, Kind::Word); MAX_FIELDS],
+            masks: [0; MAX_FIELDS],
             n: 0,
             done: false,
             open_bracket: false,
@@ -204,7 +209,8 @@ impl<'a> Toks<'a> {
             return;
         }
         let start = i;
-        i = next_in(b, i, &WHITESPACE);
+        let (end, mask) = scan_field(b, start);
+        i = end;
         self.at = i;
         let tok = &self.line[start..i];
         if tok.len() > MAX_FIELD_BYTES {
@@ -212,27 +218,24 @@ impl<'a> Toks<'a> {
             return;
         }
         let prev = self.n.checked_sub(1).map(|p| self.toks[p].2);
-        let mut kind = kind_of(tok, prev);
+        let mut kind = kind_with(tok, mask, prev);
         if self.open_bracket && kind != Kind::Date && kind != Kind::Num {
             // Inside `[…]` whatever is no date ends the header's bracket: not a header.
             kind = Kind::Word;
         }
-        // Whether the token holds the other bracket is asked only of a token that
-        // starts or ends with one.
-        if b[start] == b'[' && !b[start..i].contains(&b']') {
+        if b[start] == b'[' && mask & RBRACKET == 0 {
             self.open_bracket = true;
         }
-        if b[i - 1] == b']' && !b[start..i].contains(&b'[') {
+        if b[i - 1] == b']' && mask & LBRACKET == 0 {
             self.open_bracket = false;
         }
         self.toks[self.n] = (start, i, kind);
+        self.masks[self.n] = mask;
         self.n += 1;
         // `081109 203615`: six digits are a date only when a time of six digits follows.
         if self.n == 2 {
-            let six = |t: (usize, usize, Kind)| {
-                t.1 - t.0 == 6 && self.line[t.0..t.1].bytes().all(|c| c.is_ascii_digit())
-            };
-            if self.toks[0].2 == Kind::Date && six(self.toks[0]) && !six(self.toks[1]) {
+            let six = |k: usize| self.toks[k].1 - self.toks[k].0 == 6 && self.masks[k] == DIGIT;
+            if self.toks[0].2 == Kind::Date && six(0) && !six(1) {
                 self.toks[0].2 = Kind::Num;
             }
         }
@@ -374,14 +377,15 @@ fn bracket_group(toks: &mut Toks<'_>, k: usize) -> Option<usize> {
 }
 
 /// `20171223-22:15:29:606|Step_LSC|30002312|message`: `|`-separated fields after a
-/// date; the message is what follows the last `|` of the first word.
-fn pipes(line: &str) -> Option<Found> {
-    let line_start = line.len() - line.trim_start().len();
-    let word = line[line_start..].split_ascii_whitespace().next()?;
-    // A byte loop: the first word is short, and most have no `|`.
-    if !word.bytes().any(|c| c == b'|') {
+/// date; the message is what follows the last `|` of the first word, which starts at
+/// `line_start`.
+fn pipes(line: &str, line_start: usize) -> Option<Found> {
+    let (end, mask) = scan_field(line.as_bytes(), line_start);
+    // Most first words have no `|`: the mask of the split says so.
+    if mask & PIPE == 0 {
         return None;
     }
+    let word = &line[line_start..end];
     let first = word.split('|').next()?;
     if kind_of(first, None) != Kind::Date {
         return None;
@@ -483,6 +487,97 @@ fn is_epoch(w: &str) -> bool {
 
 /// The kind of one whitespace-separated token; `prev` is the kind before it.
 pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
+    kind_with(tok, field_mask(tok.as_bytes()), prev)
+}
+
+/// Bits of [`FIELD_CLASS`]. The `KEEP_` classes are bytes that [`kind_with`] never
+/// strips from a token, so a token that holds one has it in its core too.
+const WS: u16 = 1;
+const DIGIT: u16 = 1 << 1;
+const LBRACKET: u16 = 1 << 2;
+const RBRACKET: u16 = 1 << 3;
+/// Neither a digit nor stripped: the core is no number.
+const KEEP_NON_DIGIT: u16 = 1 << 4;
+/// Neither a digit nor `.` nor stripped: the core is no IPv4 address.
+const KEEP_NON_IP: u16 = 1 << 5;
+/// None of what [`is_date_or_time`] allows, and not stripped: the core is no date.
+const KEEP_NON_DATE: u16 = 1 << 6;
+/// Not a letter and not stripped: the core is no level word.
+const KEEP_NON_ALPHA: u16 = 1 << 7;
+/// `|`: the first word may be `|`-separated fields ([`pipes`]).
+const PIPE: u16 = 1 << 9;
+/// A byte that may be stripped (`[` `(` `]` `)` `,` `:` `|`): with [`KEEP_NON_DIGIT`],
+/// every byte but a digit and whitespace sets a bit that a digit does not.
+const STRIPPED: u16 = 1 << 8;
+
+/// The class bits of every byte, for one lookup per byte of a header field.
+const FIELD_CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let stripped = matches!(b, b'[' | b'(' | b']' | b')' | b',' | b':' | b'|');
+        let mut bits = 0;
+        if WHITESPACE[c] {
+            bits |= WS;
+        }
+        if b.is_ascii_digit() {
+            bits |= DIGIT;
+        }
+        if b == b'[' {
+            bits |= LBRACKET;
+        }
+        if b == b']' {
+            bits |= RBRACKET;
+        }
+        if stripped {
+            bits |= STRIPPED;
+        }
+        if b == b'|' {
+            bits |= PIPE;
+        }
+        if !stripped && !b.is_ascii_digit() {
+            bits |= KEEP_NON_DIGIT;
+            if b != b'.' {
+                bits |= KEEP_NON_IP;
+            }
+            if !b.is_ascii_alphabetic() {
+                bits |= KEEP_NON_ALPHA;
+                if !matches!(b, b':' | b'-' | b'/' | b'.' | b',' | b'_') {
+                    bits |= KEEP_NON_DATE;
+                }
+            }
+        }
+        t[c] = bits;
+        c += 1;
+    }
+    t
+};
+
+/// The end of the field starting at `start` (the next whitespace, or the end) and
+/// its [`field_mask`], in one pass over its bytes.
+fn scan_field(b: &[u8], start: usize) -> (usize, u16) {
+    let mut i = start;
+    let mut mask = 0;
+    while let Some(&c) = b.get(i) {
+        let class = FIELD_CLASS[c as usize];
+        if class & WS != 0 {
+            break;
+        }
+        mask |= class;
+        i += 1;
+    }
+    (i, mask)
+}
+
+/// The class bits of a field's bytes, ORed: what [`Toks`] gathers while it splits.
+fn field_mask(b: &[u8]) -> u16 {
+    b.iter().fold(0, |mask, &c| mask | FIELD_CLASS[c as usize])
+}
+
+/// [`kind_of`] for a token whose [`field_mask`] is known: the mask answers at once
+/// what would take a loop over the bytes (is there a digit, a byte no date holds).
+fn kind_with(tok: &str, mask: u16, prev: Option<Kind>) -> Kind {
     let t = tok.as_bytes();
     if t == b"-" {
         return Kind::Dash;
@@ -505,10 +600,11 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
     if t[t.len() - 1] == b':' && s > 0 && t.len() > 2 {
         return Kind::Comp;
     }
-    // Whether it has digits, and only digits: two loops that stop early, cheaper
-    // on short tokens than a count.
-    let has_digit = b.iter().any(u8::is_ascii_digit);
-    if has_digit && b.iter().all(u8::is_ascii_digit) {
+    // Digits are never stripped: the token's digits are the core's.
+    let has_digit = mask & DIGIT != 0;
+    let all_digits = has_digit
+        && (mask == DIGIT || (mask & KEEP_NON_DIGIT == 0 && b.iter().all(u8::is_ascii_digit)));
+    if all_digits {
         // A day or a year after a month, or a yymmdd / hhmmss pair.
         if prev == Some(Kind::Date) && (b.len() <= 2 || b.len() == 4) {
             return Kind::Date;
@@ -522,27 +618,29 @@ pub(crate) fn kind_of(tok: &str, prev: Option<Kind>) -> Kind {
         return Kind::Date;
     }
     if has_digit {
-        if b[0].is_ascii_digit() && is_ipv4(core) {
+        if b[0].is_ascii_digit() && mask & KEEP_NON_IP == 0 && is_ipv4(core) {
             return Kind::Addr;
         }
-        if is_date_or_time(b) {
+        if mask & KEEP_NON_DATE == 0 && is_date_or_time(b) {
             return Kind::Date;
         }
     }
+    // Only letters make a level word: a token with a kept byte of another kind is none.
+    let may_be_level = !has_digit && mask & KEEP_NON_ALPHA == 0;
     let last = t[t.len() - 1];
     if t[0] == b'[' && last == b']' && t.len() > 2 {
-        if is_level(&tok[1..tok.len() - 1]) {
+        if may_be_level && is_level(&tok[1..tok.len() - 1]) {
             return Kind::Level;
         }
         return Kind::Bracket;
     }
     if last == b':' && t.len() > 1 && !tok.ends_with("::") {
-        if is_level(core) {
+        if may_be_level && is_level(core) {
             return Kind::Level;
         }
         return Kind::Comp;
     }
-    if !has_digit && is_level(core) {
+    if may_be_level && is_level(core) {
         return Kind::Level;
     }
     // logcat: `1702  2395 D WindowManager:` — one letter after the thread id.
@@ -707,6 +805,7 @@ pub(crate) fn learnt_start(line: &str, shape: &[Kind]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn message(line: &str) -> &str {
         &line[message_start(line, &HeaderMode::Auto)..]
@@ -835,6 +934,50 @@ mod tests {
         assert!(is_month("Dec") && !is_month("Dece") && !is_month("dec"));
         assert!(is_weekday("Sun") && !is_weekday("Su"));
         assert!(starts_like_date_word("Jun14 x") && !starts_like_date_word("June x"));
+    }
+
+    proptest! {
+        /// The one-pass split ends a field where the whitespace scan does, with the
+        /// mask of its bytes; and what [`kind_with`] concludes from a mask without
+        /// looking at the bytes is what the byte loops find.
+        #[test]
+        fn mask_shortcuts_agree_with_the_byte_loops(
+            bytes in prop::collection::vec(
+                prop::sample::select(b"09az.:-/,_[]()|=@ \t\x0b\xc3".to_vec()),
+                0..24,
+            ),
+        ) {
+            let (end, mask) = scan_field(&bytes, 0);
+            prop_assert_eq!(end, crate::normalize::next_in(&bytes, 0, &WHITESPACE));
+            prop_assert_eq!(mask, field_mask(&bytes[..end]));
+            let field = &bytes[..end];
+            // Every core that stripping can leave (it takes no byte but those).
+            let strippable = |c: &u8| FIELD_CLASS[*c as usize] & STRIPPED != 0;
+            let lead = field.iter().take_while(|c| strippable(c)).count();
+            let trail = field.iter().rev().take_while(|c| strippable(c)).count();
+            for s in 0..=lead {
+                for e in (field.len() - trail).max(s)..=field.len() {
+                    let core = &field[s..e];
+                    let Ok(text) = std::str::from_utf8(core) else { continue };
+                    if mask & KEEP_NON_DIGIT != 0 && !core.is_empty() {
+                        prop_assert!(!core.iter().all(u8::is_ascii_digit));
+                    }
+                    if mask == DIGIT {
+                        prop_assert!(core.iter().all(u8::is_ascii_digit));
+                    }
+                    prop_assert_eq!(mask & DIGIT != 0, core.iter().any(u8::is_ascii_digit));
+                    if mask & KEEP_NON_IP != 0 {
+                        prop_assert!(!is_ipv4(text));
+                    }
+                    if mask & KEEP_NON_DATE != 0 {
+                        prop_assert!(!is_date_or_time(core));
+                    }
+                    if mask & KEEP_NON_ALPHA != 0 || mask & DIGIT != 0 {
+                        prop_assert!(!is_level(text));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
