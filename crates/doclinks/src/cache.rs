@@ -43,7 +43,7 @@ const MAGIC: &[u8] = b"doclinks page cache\n";
 const FORMAT: u32 = 3;
 
 /// A file whose mtime is this close to the shard's write is always re-read.
-const RACY: Duration = Duration::from_secs(2);
+pub(crate) const RACY: Duration = Duration::from_secs(2);
 
 /// The largest shard read back (a cache is far smaller than the tree).
 const SHARD_LIMIT: u64 = 1 << 30;
@@ -105,7 +105,7 @@ pub(crate) struct Cache {
 }
 
 /// This build of doclinks: what the cache's rules of extraction come from.
-fn tool() -> &'static str {
+pub(crate) fn tool() -> &'static str {
     static TOOL: LazyLock<String> = LazyLock::new(|| {
         let exe = std::env::current_exe()
             .and_then(std::fs::metadata)
@@ -207,14 +207,15 @@ impl Cache {
         cache
     }
 
-    /// The page with this index, when its stamp says it is the one cached.
-    pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<Arc<Extracted>> {
+    /// The page with this index and the hash of its bytes, when its stamp
+    /// says it is the one cached.
+    pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<(Arc<Extracted>, Hash)> {
         let known = self.by_index.get(index)?.as_ref().filter(|k| self.own && k.trusted)?;
         (known.entry.stamp == *stamp).then(|| {
             let entry =
                 Entry { stamp: *stamp, hash: known.entry.hash, doc: Arc::clone(&known.entry.doc) };
             self.seen.lock().expect("cache lock").push((index, entry));
-            Arc::clone(&known.entry.doc)
+            (Arc::clone(&known.entry.doc), known.entry.hash)
         })
     }
 

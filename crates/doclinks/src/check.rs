@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
-use crate::cache::{self, Cache, Stamp};
+use crate::cache::{self, Cache, Hash, Stamp};
 use crate::config::Config;
 use crate::error::Error;
 use crate::extract::{Extracted, extract, html_page_anchors};
@@ -23,6 +23,7 @@ use crate::nav;
 use crate::platform::{self, Platform, PlatformInfo};
 use crate::report::{Confidence, Finding, Fix, Kind, LinkRecord, Report, Summary, Warning};
 use crate::resolve::{Link, percent_decode};
+use crate::results::{self, PageResult, Results};
 use crate::site::{AnchorRules, Found, Missing, Model, Pages, Redirect, Resolution};
 use crate::suggest::{self, Candidate, Suggester};
 use crate::tree::{Tree, TreeRoot, is_markdown, push_warning};
@@ -243,8 +244,10 @@ pub(crate) fn check_and_resolve(
     if let Some(cache) = docs.cache.take() {
         cache.store(&tree, &warnings);
     }
+    let results = results_cache(options, &tree, &config, &docs, &warnings);
     let info = platform_info(&model, chosen_by);
-    let engine = Engine::new(&tree, &config, options, docs, model);
+    let mut engine = Engine::new(&tree, &config, options, docs, model);
+    engine.results = results;
     let answers = queries.iter().map(|(file, dest)| engine.resolves(file, dest)).collect();
     let mut report = engine.run(options)?;
     report.platform = info;
@@ -252,6 +255,36 @@ pub(crate) fn check_and_resolve(
         report = crate::since::new_only(options, &root, rev, &touched, report)?;
     }
     Ok((report, answers))
+}
+
+/// The results cache, in the one mode whose per-page results it holds: a
+/// deep check of the whole tree or of some paths, with the page cache on
+/// (not nav-only, not narrowed by a revision, no links listed).
+fn results_cache(
+    options: &CheckOptions,
+    tree: &Tree,
+    config: &Config,
+    docs: &Docs<'_>,
+    warnings: &Mutex<Vec<Warning>>,
+) -> Option<Results> {
+    let cacheable = options.cache
+        && options.borrowed_cache.is_none()
+        && !options.nav_only
+        && options.since.is_none()
+        && !options.list_links;
+    if !cacheable {
+        return None;
+    }
+    let model_inputs: Vec<Option<Hash>> = (0..tree.files.len())
+        .into_par_iter()
+        .map(|i| {
+            let page = is_markdown(&tree.files[i]).then(|| docs.get(i)).flatten();
+            page.map(results::model_input)
+        })
+        .collect();
+    let settings = format!("{} {:?} {config:?}", options.fragments, options.platform);
+    let inputs = results::KeyInputs { settings, model_inputs: &model_inputs };
+    Some(Results::load(tree, results::run_key(tree, &inputs), warnings))
 }
 
 /// What the summary and JSON say about the platform.
@@ -273,16 +306,21 @@ fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
 /// The anchors of a page in one flavor, shared by every link into it.
 type Anchors = Arc<HashSet<String>>;
 
+/// The pages whose anchors make up a page's: it and those it includes.
+type Visited = Arc<[usize]>;
+
 /// Every page of the tree, read and parsed at most once.
 pub(crate) struct Docs<'t> {
     tree: &'t Tree,
     docs: Vec<OnceLock<Option<Arc<Extracted>>>>,
+    /// The SHA-256 of each Markdown page's bytes, known with the cache on.
+    hashes: Vec<OnceLock<Hash>>,
     /// Until every page is parsed: then it is written and dropped.
     cache: Option<Cache>,
     /// Anchors per page in the first flavor asked for, computed once; pages
     /// asked for in another flavor too (links from another site) in `other`.
-    anchors: Vec<OnceLock<(usize, Anchors)>>,
-    other: Mutex<HashMap<(usize, usize), Anchors>>,
+    anchors: Vec<OnceLock<(usize, Anchors, Visited)>>,
+    other: Mutex<HashMap<(usize, usize), (Anchors, Visited)>>,
     warnings: &'t Mutex<Vec<Warning>>,
     /// Pages read from a lossy decode: never rewritten.
     lossy: Mutex<Vec<String>>,
@@ -299,6 +337,7 @@ impl<'t> Docs<'t> {
         Docs {
             tree,
             docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+            hashes: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             cache,
             anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             other: Mutex::new(HashMap::new()),
@@ -308,6 +347,7 @@ impl<'t> Docs<'t> {
     }
 
     fn get(&self, index: usize) -> Option<&Extracted> {
+        results::consulted(index);
         if !has_anchors(&self.tree.files[index]) {
             return None;
         }
@@ -318,8 +358,9 @@ impl<'t> Docs<'t> {
         let rel = &self.tree.files[index];
         if let Some(cache) = self.cache.as_ref().filter(|_| is_markdown(rel))
             && let Some(stamp) = self.tree.root.stamp(rel)
-            && let Some(doc) = cache.by_stamp(index, &stamp)
+            && let Some((doc, hash)) = cache.by_stamp(index, &stamp)
         {
+            let _ = self.hashes[index].set(hash);
             return Some(doc);
         }
         let warn = |message: String| push_warning(self.warnings, &self.tree.abs(rel), message);
@@ -358,6 +399,7 @@ impl<'t> Docs<'t> {
     fn extract(&self, page: (usize, &str), stamp: Option<Stamp>, text: &str) -> Arc<Extracted> {
         let Some(cache) = &self.cache else { return Arc::new(extract(text)) };
         let hash = cache::hash(text.as_bytes());
+        let _ = self.hashes[page.0].set(hash);
         let doc = cache.by_content(&hash).unwrap_or_else(|| Arc::new(extract(text)));
         if let Some(stamp) = stamp {
             cache.record(page, stamp, hash, &doc);
@@ -372,22 +414,38 @@ impl<'t> Docs<'t> {
             let mut seen = HashSet::new();
             let mut out = HashSet::new();
             let mut stack = vec![index];
+            let mut visited = Vec::new();
             while let Some(page) = stack.pop() {
                 if !seen.insert(page) || seen.len() > 16 {
                     continue;
                 }
+                visited.push(page);
                 let Some(doc) = self.get(page) else { continue };
                 out.extend(doc.anchors(rules.flavor, rules.terms));
                 stack.extend(model.includes(self.tree, page, doc));
             }
-            Arc::new(out)
+            (Arc::new(out), Visited::from(visited))
         };
-        let (first, anchors) = self.anchors[index].get_or_init(|| (slot, compute()));
+        // Every caller consulted the pages, not only the first: the results
+        // cache keeps what each page's check depended on.
+        let replay = |visited: &Visited| visited.iter().for_each(|&page| results::consulted(page));
+        let (first, anchors, visited) = self.anchors[index].get_or_init(|| {
+            let (anchors, visited) = compute();
+            (slot, anchors, visited)
+        });
         if *first == slot {
+            replay(visited);
             return Arc::clone(anchors);
         }
         let mut other = self.other.lock().expect("anchors lock");
-        Arc::clone(other.entry((index, slot)).or_insert_with(compute))
+        let (anchors, visited) = other.entry((index, slot)).or_insert_with(compute);
+        replay(visited);
+        Arc::clone(anchors)
+    }
+
+    /// The SHA-256 of a Markdown page's bytes, when the cache gave it.
+    fn hash(&self, index: usize) -> Option<Hash> {
+        self.hashes.get(index)?.get().copied()
     }
 
     /// Whether a page (or one it includes) has ids a plugin generates.
@@ -398,6 +456,33 @@ impl<'t> Docs<'t> {
                 .includes(self.tree, index, doc)
                 .into_iter()
                 .any(|i| self.get(i).is_some_and(|d| d.generated_ids))
+    }
+}
+
+impl FileResult {
+    fn from_page(page: PageResult) -> FileResult {
+        let PageResult { findings, links, local, external, ignored, historical } = page;
+        FileResult {
+            findings,
+            links,
+            local,
+            external,
+            ignored,
+            historical,
+            ..FileResult::default()
+        }
+    }
+
+    /// What the results cache keeps (the mode it is used in lists nothing else).
+    fn page(&self) -> PageResult {
+        PageResult {
+            findings: self.findings.clone(),
+            links: self.links,
+            local: self.local,
+            external: self.external,
+            ignored: self.ignored,
+            historical: self.historical,
+        }
     }
 }
 
@@ -433,6 +518,8 @@ pub(crate) struct Engine<'t> {
     progress: Option<ProgressFn>,
     done: AtomicUsize,
     total: AtomicUsize,
+    /// Each page's result of the check before, reused where it still holds.
+    results: Option<Results>,
 }
 
 impl<'t> Engine<'t> {
@@ -457,6 +544,7 @@ impl<'t> Engine<'t> {
             progress: options.progress.clone(),
             done: AtomicUsize::new(0),
             total: AtomicUsize::new(0),
+            results: None,
         }
     }
 
@@ -488,7 +576,7 @@ impl<'t> Engine<'t> {
             let scope = if changed.is_some() { &markdown } else { &selected };
             self.total.store(scope.len(), Ordering::Relaxed);
             let all: Vec<(usize, FileResult)> =
-                scope.par_iter().map(|&i| (i, self.check_file(i))).collect();
+                scope.par_iter().map(|&i| (i, self.check_or_reuse(i))).collect();
             match changed {
                 None => all,
                 Some(touched) => {
@@ -651,6 +739,21 @@ impl<'t> Engine<'t> {
             let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
             progress(Progress { done, total: self.total.load(Ordering::Relaxed) });
         }
+    }
+
+    /// The page's result from the results cache where it still holds, else
+    /// its check (kept in the cache with the pages it consulted).
+    fn check_or_reuse(&self, index: usize) -> FileResult {
+        let Some(results) = &self.results else { return self.check_file(index) };
+        let hash = |page: usize| self.docs.hash(page);
+        if let Some(stored) = results.reuse(index, hash) {
+            self.tick();
+            return FileResult::from_page(stored);
+        }
+        let (result, consulted) = results::recording(|| self.check_file(index));
+        let is_page = |page: usize| is_markdown(&self.tree.files[page]);
+        results.keep(index, &consulted, hash, is_page, &result.page());
+        result
     }
 
     fn check_file(&self, index: usize) -> FileResult {
@@ -921,7 +1024,14 @@ impl<'t> Engine<'t> {
         }
     }
 
-    fn report(self, results: Vec<(usize, FileResult)>, unreached: Option<Vec<String>>) -> Report {
+    fn report(
+        mut self,
+        results: Vec<(usize, FileResult)>,
+        unreached: Option<Vec<String>>,
+    ) -> Report {
+        if let Some(cache) = self.results {
+            cache.store(self.tree, self.docs.warnings);
+        }
         let mut summary = Summary { files: results.len(), ..Summary::default() };
         let mut findings = Vec::new();
         let mut site_links = Vec::new();
@@ -961,6 +1071,12 @@ impl<'t> Engine<'t> {
         let mut warnings = self.docs.warnings.lock().expect("warnings lock").clone();
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();
+        // Freeing a large tree's pages one allocation at a time is a tenth of
+        // a warm check: it is done on a thread of its own, which the exit of
+        // a command-line run does not wait for.
+        let pages = (std::mem::take(&mut self.docs.docs), std::mem::take(&mut self.docs.anchors));
+        let model = self.model;
+        std::thread::spawn(move || drop((pages, model)));
         let mut read_only = self.docs.lossy.into_inner().expect("lossy pages lock");
         read_only.sort();
         Report {

@@ -58,6 +58,7 @@ mod platform;
 mod render;
 mod report;
 mod resolve;
+mod results;
 mod since;
 mod site;
 mod slug;

@@ -34,6 +34,10 @@ pub(crate) struct TreeRoot {
     /// root without passing a symlink: resolving every page from the root again
     /// would double the system calls of a check. At most [`DIR_HANDLES`].
     dirs: Mutex<HashMap<String, Option<Arc<tidy_io::Dir>>>>,
+    /// Every file read with [`TreeRoot::read`] (site configurations, redirect
+    /// maps, tables of contents: hidden ones too), found or not: what the
+    /// results cache's run key stamps.
+    inputs: Mutex<Vec<String>>,
 }
 
 impl std::ops::Deref for TreeRoot {
@@ -53,13 +57,28 @@ impl AsRef<Path> for TreeRoot {
 impl TreeRoot {
     /// The tree at the opened root `dir`, whose files are read up to `limit` bytes.
     pub(crate) fn new(dir: tidy_io::Root, limit: u64) -> TreeRoot {
-        TreeRoot { path: dir.path().to_path_buf(), dir, limit, dirs: Mutex::default() }
+        TreeRoot {
+            path: dir.path().to_path_buf(),
+            dir,
+            limit,
+            dirs: Mutex::default(),
+            inputs: Mutex::default(),
+        }
     }
 
     /// The regular file at `rel` (root-relative, `/`-separated), read below the
     /// root with the size cap; `Err` is the warning to show for it.
     pub(crate) fn read(&self, rel: &str) -> Result<Vec<u8>, String> {
+        self.inputs.lock().expect("inputs lock").push(rel.to_owned());
         self.read_stamped(rel).map(|(bytes, _)| bytes)
+    }
+
+    /// The files [`TreeRoot::read`] was asked for so far, sorted, each once.
+    pub(crate) fn inputs(&self) -> Vec<String> {
+        let mut inputs = self.inputs.lock().expect("inputs lock").clone();
+        inputs.sort_unstable();
+        inputs.dedup();
+        inputs
     }
 
     /// [`TreeRoot::read`], with the stamp of the file the bytes were read from

@@ -236,3 +236,101 @@ fn a_damaged_or_foreign_cache_file_is_a_warning_and_is_rebuilt() {
     // Rebuilt: the next check has nothing to say about it.
     assert!(warnings(&json(&dir, &[])).is_empty());
 }
+
+/// The results cache file's bytes.
+fn results_file(dir: &Dir) -> Vec<u8> {
+    std::fs::read(dir.join(".doclinks/cache/results.bin")).unwrap()
+}
+
+#[test]
+fn an_unchanged_page_is_answered_anew_when_what_its_links_depend_on_changes() {
+    let dir = tree(TREE);
+    dir.git(&["init", "-q"]);
+    age(&dir);
+    let first = json(&dir, &[]);
+    let written = results_file(&dir);
+    assert_eq!(answer(&json(&dir, &[])), answer(&first));
+    assert_eq!(results_file(&dir), written, "nothing changed, nothing rewritten");
+    let fresh = |dir: &Dir| answer(&json(&tree_like(dir), &["--no-cache"]));
+
+    // A heading the unchanged api.md links to appears in the page it links into.
+    dir.write(
+        "docs/guide.md",
+        "# Guide\n\n## Install\n\n## Configure\n\n[home](../README.md#home)\n",
+    );
+    age(&dir);
+    let value = json(&dir, &[]);
+    assert_eq!(answer(&value), fresh(&dir));
+    assert_eq!(value["summary"]["broken"], 1, "{value}");
+
+    // The configuration changes: every page is judged under the new one.
+    dir.write("doclinks.toml", "[[ignore]]\ntarget = \"docs/nope.md\"\nreason = \"soon\"\n");
+    let value = json(&dir, &[]);
+    assert_eq!(
+        (value["summary"]["broken"].as_u64(), value["summary"]["ignored"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(answer(&value), fresh(&dir));
+
+    // A missing file appears: README.md's link to it works now.
+    dir.write("docs/nope.md", "# Here now\n");
+    age(&dir);
+    let value = json(&dir, &[]);
+    assert_eq!(
+        (value["summary"]["broken"].as_u64(), value["summary"]["ignored"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(answer(&value), fresh(&dir));
+}
+
+#[test]
+fn a_hidden_redirect_map_the_site_reads_is_part_of_every_pages_answer() {
+    let dir = tree(
+        "//- .openpublishing.publish.config.json
+{\"docsets_to_publish\": [{\"build_source_folder\": \"articles\"}], \"redirection_files\": [\"redir/.openpublishing.redirection.json\"]}
+//- redir/.openpublishing.redirection.json
+{\"redirections\": [{\"source_path\": \"../articles/old-topic.md\", \"redirect_url\": \"/product/new-topic\"}]}
+//- articles/docfx.json
+{\"build\": {\"content\": [{\"files\": [\"**/*.md\"]}]}}
+//- articles/index.md
+[docfx](old-topic.md)
+//- articles/new-topic.md
+# New
+",
+    );
+    age(&dir);
+    let value = json(&dir, &[]);
+    assert_eq!(
+        (value["summary"]["broken"].as_u64(), value["summary"]["redirected"].as_u64()),
+        (Some(0), Some(1))
+    );
+    // The walk skips the hidden map; its bytes are in the results' key all the same.
+    dir.write("redir/.openpublishing.redirection.json", "{\"redirections\": []}\n");
+    age(&dir);
+    let value = json(&dir, &[]);
+    assert_eq!(
+        (value["summary"]["broken"].as_u64(), value["summary"]["redirected"].as_u64()),
+        (Some(1), Some(0))
+    );
+}
+
+#[test]
+fn a_damaged_results_file_is_a_warning_and_is_rebuilt() {
+    let dir = tree(TREE);
+    age(&dir);
+    let first = json(&dir, &[]);
+    let path = dir.join(".doclinks/cache/results.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let value = json(&dir, &[]);
+    assert_eq!(answer(&value), answer(&first));
+    let shown = warnings(&value);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].contains("results.bin") && shown[0].contains("damaged"), "{shown:?}");
+    assert!(warnings(&json(&dir, &[])).is_empty(), "rebuilt");
+    std::fs::write(&path, "PK\u{3}\u{4} not a cache").unwrap();
+    let shown = warnings(&json(&dir, &[]));
+    assert!(shown.len() == 1 && shown[0].contains("not a doclinks results cache"), "{shown:?}");
+}

@@ -1,0 +1,493 @@
+//! The results cache: what the check of each page found last time and what
+//! that answer depended on, so that a re-check after an edit checks again only
+//! the pages the edit can change (issue 10: under a second at 100k pages).
+//!
+//! It is one file beside the page cache, `ROOT/.doclinks/cache/results.bin`:
+//! the magic line, the format, the tool's identity, when it was written, the
+//! *run key*, then per checked page its path, the SHA-256 of its bytes, the
+//! pages its check consulted (path and SHA-256: the pages whose anchors its
+//! fragments were judged against, the pages those include) and what its check
+//! found; the SHA-256 of all that ends the file.
+//!
+//! The run key is the SHA-256 of everything a page's result may depend on
+//! beyond the pages it consulted: the tool, the options and configuration, the
+//! tree's file list, the size, mtime and inode of every file that is not a
+//! Markdown page (site configurations, redirect files, tables of contents,
+//! HTML pages, images) and of every file the site model read (hidden redirect
+//! maps and publish configs among them), git's `HEAD`
+//! and index (renames propose fixes), and what the site model takes from the
+//! pages (front matter keys and root-absolute links: routes and base paths).
+//!
+//! A page's result is reused when the run key is the one stored, its bytes
+//! hash the same and every page it consulted hashes the same; anything else is
+//! checked again, exactly as without a cache. A stamp too close to the time the
+//! file was written (the same clock tick) cannot vouch for a file, so a run key
+//! holding one is never trusted. A damaged or foreign file is a warning, then
+//! rebuilt; the file is written atomically, only when something changed.
+
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::cache::{self, Hash, RACY, Reader, Stamp, Writer};
+use crate::report::{Confidence, Finding, Fix, Kind, Warning};
+use crate::tree::{Tree, push_warning};
+
+/// The file's name in the cache directory.
+const FILE: &str = "results.bin";
+
+/// The first bytes of the file.
+const MAGIC: &[u8] = b"doclinks results cache\n";
+
+/// Bumped whenever the encoding changes.
+const FORMAT: u32 = 1;
+
+/// The largest file read back.
+const LIMIT: u64 = 1 << 30;
+
+/// What the check of one page produced that a report is made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PageResult {
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) links: usize,
+    pub(crate) local: usize,
+    pub(crate) external: usize,
+    pub(crate) ignored: usize,
+    pub(crate) historical: usize,
+}
+
+/// One page's stored result and what it depended on.
+struct Stored {
+    hash: Hash,
+    /// The pages consulted, by index in this tree, with their hashes then.
+    consulted: Vec<(usize, Hash)>,
+    result: PageResult,
+}
+
+/// The results cache of one check.
+pub(crate) struct Results {
+    key: Hash,
+    /// Per file of the tree, what was stored for it under this run key.
+    stored: Vec<Option<Stored>>,
+    /// Results of pages checked this time, to be written.
+    fresh: Mutex<Vec<(usize, Stored)>>,
+    /// Whether the file on disk must be written again (another key, damage,
+    /// pages gone).
+    stale: bool,
+    path: PathBuf,
+}
+
+thread_local! {
+    /// The pages the check of one page consulted, while it runs on this
+    /// thread (a page's check never spreads over threads).
+    static CONSULTED: RefCell<Option<Vec<usize>>> = const { RefCell::new(None) };
+}
+
+/// Notes that the page being checked on this thread consulted page `index`.
+pub(crate) fn consulted(index: usize) {
+    CONSULTED.with(|c| {
+        if let Some(pages) = c.borrow_mut().as_mut() {
+            pages.push(index);
+        }
+    });
+}
+
+/// Runs `check` and returns what it returned with the pages it consulted.
+pub(crate) fn recording<T>(check: impl FnOnce() -> T) -> (T, Vec<usize>) {
+    let outer = CONSULTED.with(|c| c.borrow_mut().replace(Vec::new()));
+    let out = check();
+    let mut pages = CONSULTED.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
+    let mut pages = pages.take().unwrap_or_default();
+    pages.sort_unstable();
+    pages.dedup();
+    (out, pages)
+}
+
+/// What the run key is made of, besides the tree and its stamps.
+pub(crate) struct KeyInputs<'a> {
+    /// Options and configuration, as text.
+    pub(crate) settings: String,
+    /// Per Markdown page (in file order), what the site model reads of it.
+    pub(crate) model_inputs: &'a [Option<Hash>],
+}
+
+/// The run key of a check, and whether it can be trusted (no stamp in it
+/// within [`RACY`] of now).
+pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
+    let mut key = Sha256::new();
+    key.update(cache::tool().as_bytes());
+    key.update([0]);
+    key.update(inputs.settings.as_bytes());
+    key.update([0]);
+    let mut newest: i128 = 0;
+    let mut stamp = |key: &mut Sha256, stamp: Option<Stamp>| match stamp {
+        Some(s) => {
+            newest = newest.max(s.mtime);
+            key.update([1]);
+            key.update(s.len.to_le_bytes());
+            key.update(s.mtime.to_le_bytes());
+            key.update(s.ino.to_le_bytes());
+        }
+        None => key.update([0]),
+    };
+    // One lstat per file that is not a page: in parallel, as the walk is.
+    let stamps: Vec<Option<Stamp>> = (0..tree.files.len())
+        .into_par_iter()
+        .map(|i| match inputs.model_inputs.get(i) {
+            Some(Some(_)) => None,
+            _ => (!crate::tree::is_markdown(&tree.files[i]))
+                .then(|| tree.root.stamp(&tree.files[i]))?,
+        })
+        .collect();
+    for (index, file) in tree.files.iter().enumerate() {
+        key.update(file.as_bytes());
+        key.update([0]);
+        match inputs.model_inputs.get(index) {
+            Some(Some(page)) => key.update(page),
+            _ if !crate::tree::is_markdown(file) => stamp(&mut key, stamps[index]),
+            _ => key.update([2]),
+        }
+    }
+    // What the site model and the platform's detection read: hidden files
+    // (redirect maps, the publish config) are not among the tree's files.
+    // Their bytes, not their stamps: they are few and small, and one read
+    // through a symlink has no stamp to trust.
+    for input in tree.root.inputs() {
+        key.update(input.as_bytes());
+        match tree.root.read_stamped(&input) {
+            Ok((bytes, _)) => {
+                key.update([1]);
+                key.update(cache::hash(&bytes));
+            }
+            Err(_) => key.update([0]),
+        }
+    }
+    let root = tree.root.handle().path();
+    let git = crate::git::run(root, &["rev-parse", "--absolute-git-dir", "HEAD"]);
+    key.update(git.as_deref().unwrap_or("no git").as_bytes());
+    if let Some(dir) = git.as_deref().and_then(|g| g.lines().next()) {
+        let index = std::fs::symlink_metadata(PathBuf::from(dir).join("index")).ok();
+        let index = index.map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            Stamp {
+                len: m.len(),
+                mtime: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+                ino: m.ino(),
+            }
+        });
+        stamp(&mut key, index);
+    }
+    (key.finalize().into(), newest)
+}
+
+/// What the site model reads of a page: its front matter keys and its
+/// root-absolute link destinations.
+pub(crate) fn model_input(doc: &crate::extract::Extracted) -> Hash {
+    let mut hash = Sha256::new();
+    let front = doc.front();
+    for key in [&front.id, &front.slug, &front.uid, &front.url] {
+        match key {
+            Some(value) => {
+                hash.update([1]);
+                hash.update(value.as_bytes());
+                hash.update([0]);
+            }
+            None => hash.update([0]),
+        }
+    }
+    for alias in &front.aliases {
+        hash.update(alias.as_bytes());
+        hash.update([0]);
+    }
+    hash.update([0xff]);
+    for link in doc.links.iter().filter(|l| l.dest().starts_with('/')) {
+        hash.update(link.dest().as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize().into()
+}
+
+fn now_nanos() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+impl Results {
+    /// The results stored under `key` for the pages of `tree` (none when the
+    /// file is missing, another build's, damaged or of another key).
+    pub(crate) fn load(
+        tree: &Tree,
+        (key, newest): (Hash, i128),
+        warnings: &Mutex<Vec<Warning>>,
+    ) -> Results {
+        let path =
+            cache::DIR.iter().fold(tree.root.handle().path().to_path_buf(), |p, d| p.join(d));
+        let mut results = Results {
+            key,
+            stored: (0..tree.files.len()).map(|_| None).collect(),
+            fresh: Mutex::new(Vec::new()),
+            stale: true,
+            path: path.join(FILE),
+        };
+        // A file changed in the clock tick of this check cannot be told
+        // unchanged by its stamp next time: nothing is trusted, nothing kept.
+        if newest + RACY.as_nanos() as i128 > now_nanos() {
+            results.key = [0; 32];
+            return results;
+        }
+        let Ok(dir) = tree.root.handle().dir().open_beneath(&cache::DIR, false) else {
+            return results;
+        };
+        let bytes = match dir.read_regular(OsStr::new(FILE), LIMIT) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return results,
+            Err(e) => {
+                push_warning(
+                    warnings,
+                    &results.path,
+                    format!(
+                        "cannot read it: {}; the cache file is ignored and rebuilt",
+                        e.reason()
+                    ),
+                );
+                return results;
+            }
+        };
+        match decode(&bytes, &key, tree) {
+            Ok(Some(stored)) => {
+                // The key holds the file list: every stored page is a page of
+                // this tree, and the file holds nothing to drop.
+                results.stored = stored;
+                results.stale = false;
+            }
+            Ok(None) => {}
+            Err(problem) => push_warning(
+                warnings,
+                &results.path,
+                format!("{problem}; the cache file is ignored and rebuilt"),
+            ),
+        }
+        results
+    }
+
+    /// The stored result of page `index` when it still holds: its bytes and
+    /// those of every page it consulted hash as they did.
+    pub(crate) fn reuse(
+        &self,
+        index: usize,
+        hash: impl Fn(usize) -> Option<Hash>,
+    ) -> Option<PageResult> {
+        let stored = self.stored.get(index)?.as_ref()?;
+        let holds = hash(index) == Some(stored.hash)
+            && stored.consulted.iter().all(|(page, then)| hash(*page) == Some(*then));
+        holds.then(|| stored.result.clone())
+    }
+
+    /// Keeps the result of page `index`, checked this time, with the pages it
+    /// consulted; a result that depended on a page with no hash (unreadable,
+    /// not UTF-8) is not kept.
+    pub(crate) fn keep(
+        &self,
+        index: usize,
+        consulted: &[usize],
+        hash: impl Fn(usize) -> Option<Hash>,
+        is_page: impl Fn(usize) -> bool,
+        result: &PageResult,
+    ) {
+        let Some(own) = hash(index) else { return };
+        let mut pages = Vec::with_capacity(consulted.len());
+        for &page in consulted.iter().filter(|&&p| p != index) {
+            match hash(page) {
+                Some(h) => pages.push((page, h)),
+                // Files that are not Markdown pages are in the run key.
+                None if !is_page(page) => {}
+                None => return,
+            }
+        }
+        let stored = Stored { hash: own, consulted: pages, result: result.clone() };
+        self.fresh.lock().expect("results lock").push((index, stored));
+    }
+
+    /// Writes the file when a page was checked again or the key changed.
+    pub(crate) fn store(self, tree: &Tree, warnings: &Mutex<Vec<Warning>>) {
+        let fresh = self.fresh.into_inner().expect("results lock");
+        if (fresh.is_empty() && !self.stale) || self.key == [0; 32] {
+            return;
+        }
+        let mut stored = self.stored;
+        for (index, entry) in fresh {
+            stored[index] = Some(entry);
+        }
+        let bytes = encode(&self.key, tree, &stored);
+        let warn = |message: String| push_warning(warnings, &self.path, message);
+        let dir = match tree.root.handle().create_dirs(&cache::DIR.iter().collect::<PathBuf>()) {
+            Ok(dir) => dir,
+            Err(e) => return warn(format!("cannot write the cache: {}", e.reason())),
+        };
+        if let Err(e) = dir.write_atomic(
+            OsStr::new(FILE),
+            &bytes,
+            tidy_io::Perms::Default,
+            tidy_io::Durability::Volatile,
+            tidy_io::Place::Replace,
+        ) {
+            warn(format!("cannot write the cache: {}", e.reason()));
+        }
+    }
+}
+
+fn kind_code(kind: Kind) -> u8 {
+    Kind::ALL.iter().position(|k| *k == kind).map_or(u8::MAX, |i| i as u8)
+}
+
+fn confidence_code(confidence: Confidence) -> u8 {
+    match confidence {
+        Confidence::Low => 0,
+        Confidence::Medium => 1,
+        Confidence::High => 2,
+    }
+}
+
+fn encode(key: &Hash, tree: &Tree, stored: &[Option<Stored>]) -> Vec<u8> {
+    let mut out = Writer(Vec::with_capacity(1 << 20));
+    out.0.extend_from_slice(MAGIC);
+    out.u32(FORMAT);
+    out.str(cache::tool());
+    out.0.extend_from_slice(key);
+    let count = stored.iter().filter(|s| s.is_some()).count();
+    out.len(count);
+    for (index, entry) in stored.iter().enumerate() {
+        let Some(entry) = entry else { continue };
+        out.str(&tree.files[index]);
+        out.0.extend_from_slice(&entry.hash);
+        // By index: the run key holds the file list, so indices are stable.
+        out.len(entry.consulted.len());
+        for (page, hash) in &entry.consulted {
+            out.len(*page);
+            out.0.extend_from_slice(hash);
+        }
+        let r = &entry.result;
+        for n in [r.links, r.local, r.external, r.ignored, r.historical] {
+            out.u64(n as u64);
+        }
+        out.len(r.findings.len());
+        for f in &r.findings {
+            out.0.push(kind_code(f.kind));
+            out.u32(f.line);
+            out.u32(f.column);
+            out.str(&f.target);
+            out.u64(f.span.start as u64);
+            out.u64(f.span.end as u64);
+            match &f.fix {
+                Some(fix) => {
+                    out.0.push(1 + confidence_code(fix.confidence));
+                    out.str(&fix.new_target);
+                    out.str(&fix.reason);
+                }
+                None => out.0.push(0),
+            }
+        }
+    }
+    let sum = Sha256::digest(&out.0);
+    out.0.extend_from_slice(&sum);
+    out.0
+}
+
+/// Per file of a tree, what was stored for it.
+type StoredPages = Vec<Option<Stored>>;
+
+/// The stored results by index in `tree`; `Ok(None)` for another build's or
+/// another key's file (not a problem: expected after any change of inputs),
+/// `Err` for a file that is not a sound results cache.
+fn decode(bytes: &[u8], key: &Hash, tree: &Tree) -> Result<Option<StoredPages>, String> {
+    let body = bytes.strip_prefix(MAGIC).ok_or("not a doclinks results cache file")?;
+    if body.len() < 32 {
+        return Err("the cache file is damaged (its checksum does not match)".to_owned());
+    }
+    let (content, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(content).as_slice() != sum {
+        return Err("the cache file is damaged (its checksum does not match)".to_owned());
+    }
+    let mut reader = Reader(&content[MAGIC.len()..]);
+    let damaged = || "the cache file is damaged (it cannot be decoded)".to_owned();
+    let format = reader.u32().ok_or_else(damaged)?;
+    if format != FORMAT || reader.str().ok_or_else(damaged)? != cache::tool() {
+        return Ok(None);
+    }
+    if reader.bytes(32).ok_or_else(damaged)? != key {
+        return Ok(None);
+    }
+    let index = |path: &str| tree.index(path);
+    let mut stored: Vec<Option<Stored>> = (0..tree.files.len()).map(|_| None).collect();
+    for _ in 0..reader.len().ok_or_else(damaged)? {
+        let entry = read_stored(&mut reader, &index, tree.files.len()).ok_or_else(damaged)?;
+        if let Some((page, entry)) = entry {
+            stored[page] = Some(entry);
+        }
+    }
+    if !reader.0.is_empty() {
+        return Err(damaged());
+    }
+    Ok(Some(stored))
+}
+
+/// One stored page; `Some(None)` for a page not in the tree or consulting an
+/// index past its files (the run key holds the file list, so only damage gets
+/// there).
+fn read_stored(
+    reader: &mut Reader<'_>,
+    index: &impl Fn(&str) -> Option<usize>,
+    files: usize,
+) -> Option<Option<(usize, Stored)>> {
+    let page = reader.str()?;
+    let file = page.to_owned();
+    let page = index(page);
+    let hash: Hash = reader.bytes(32)?.try_into().ok()?;
+    let count = reader.len()?;
+    let mut consulted = Vec::with_capacity(count.min(reader.0.len() / 36));
+    for _ in 0..count {
+        let other = reader.len()?;
+        let then: Hash = reader.bytes(32)?.try_into().ok()?;
+        consulted.push((other, then));
+    }
+    let known = page.is_some() && consulted.iter().all(|(other, _)| *other < files);
+    let mut counts = [0usize; 5];
+    for n in &mut counts {
+        *n = usize::try_from(reader.u64()?).ok()?;
+    }
+    let [links, local, external, ignored, historical] = counts;
+    let mut findings = Vec::new();
+    for _ in 0..reader.len()? {
+        let kind = *Kind::ALL.get(usize::from(reader.byte()?))?;
+        let (line, column) = (reader.u32()?, reader.u32()?);
+        let target = reader.string()?;
+        let start = usize::try_from(reader.u64()?).ok()?;
+        let end = usize::try_from(reader.u64()?).ok()?;
+        let fix = match reader.byte()? {
+            0 => None,
+            code @ 1..=3 => {
+                let confidence =
+                    [Confidence::Low, Confidence::Medium, Confidence::High][usize::from(code - 1)];
+                let new_target = reader.string()?;
+                let reason = reader.string()?;
+                Some(Fix { new_target, confidence, reason })
+            }
+            _ => return None,
+        };
+        findings.push(Finding {
+            kind,
+            file: file.clone(),
+            line,
+            column,
+            target,
+            fix,
+            span: start..end,
+        });
+    }
+    let result = PageResult { findings, links, local, external, ignored, historical };
+    Some(page.filter(|_| known).map(|page| (page, Stored { hash, consulted, result })))
+}
