@@ -18,15 +18,16 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::extract::Extracted;
+use crate::extract::{Extracted, Front};
 use crate::report::Warning;
 use crate::tree::{Tree, push_warning};
 
@@ -40,7 +41,7 @@ const SHARDS: usize = 64;
 const MAGIC: &[u8] = b"doclinks page cache\n";
 
 /// Bumped whenever the encoding of a shard changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// A file whose mtime is this close to the shard's write is always re-read.
 pub(crate) const RACY: Duration = Duration::from_secs(2);
@@ -70,11 +71,91 @@ impl Stamp {
     }
 }
 
+/// What the site model reads of a page ([`crate::site::Pages`]): written
+/// before the rest of a page's entry, so that it is had without decoding the
+/// page whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct View {
+    pub(crate) front: Front,
+    /// The link destinations that start with `/`.
+    pub(crate) root_links: Vec<String>,
+}
+
+impl View {
+    pub(crate) fn of(doc: &Extracted) -> View {
+        let root_links = doc.links.iter().map(|l| l.dest()).filter(|d| d.starts_with('/'));
+        View { front: doc.front().clone(), root_links: root_links.map(str::to_owned).collect() }
+    }
+
+    fn encode(&self, out: &mut Writer) {
+        let front = &self.front;
+        for key in [&front.id, &front.slug, &front.uid, &front.url] {
+            out.opt(key.as_deref());
+        }
+        out.strs(front.aliases.iter());
+        out.strs(self.root_links.iter());
+    }
+
+    fn decode(input: &mut Reader<'_>) -> Option<View> {
+        let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
+        let front = Front { id, slug, uid, url, aliases: input.strs()? };
+        Some(View { front, root_links: input.strs()? })
+    }
+}
+
+/// A page read back from a shard: its [`View`] at once, the rest decoded
+/// from the shard's bytes the first time it is asked for (a warm check whose
+/// results are reused needs few pages whole).
+pub(crate) struct Lazy {
+    view: View,
+    shard: Arc<[u8]>,
+    /// The entry's encoded view and page in `shard`.
+    encoded: Range<usize>,
+    /// Where the page's own encoding starts in `shard`.
+    page: usize,
+    doc: OnceLock<Option<Arc<Extracted>>>,
+}
+
+impl Lazy {
+    pub(crate) fn view(&self) -> &View {
+        &self.view
+    }
+
+    /// The page whole (`None` only for a shard damaged past its checksum).
+    pub(crate) fn doc(&self) -> Option<Arc<Extracted>> {
+        self.doc
+            .get_or_init(|| {
+                let mut reader = Reader(&self.shard[self.page..self.encoded.end]);
+                Extracted::decode(&mut reader).map(Arc::new)
+            })
+            .clone()
+    }
+}
+
+/// A page's extraction as the cache holds it.
+#[derive(Clone)]
+pub(crate) enum Page {
+    /// Parsed in this check.
+    Parsed(Arc<Extracted>),
+    /// Read back from a shard, decoded when needed.
+    Cached(Arc<Lazy>),
+}
+
+impl Page {
+    /// The page whole.
+    pub(crate) fn doc(&self) -> Option<Arc<Extracted>> {
+        match self {
+            Page::Parsed(doc) => Some(Arc::clone(doc)),
+            Page::Cached(lazy) => lazy.doc(),
+        }
+    }
+}
+
 /// One page as the cache keeps it.
 struct Entry {
     stamp: Stamp,
     hash: Hash,
-    doc: Arc<Extracted>,
+    doc: Page,
 }
 
 /// A loaded entry, and whether its stamp alone may be trusted.
@@ -90,7 +171,7 @@ pub(crate) struct Cache {
     by_index: Vec<Option<Known>>,
     /// Shards holding a page that is no longer a file of the tree.
     gone: Vec<bool>,
-    by_hash: HashMap<Hash, Arc<Extracted>>,
+    by_hash: HashMap<Hash, Page>,
     /// Shards read back whole with this tool's identity.
     sound: Vec<bool>,
     /// Shards there was a file for, sound or not.
@@ -162,7 +243,7 @@ impl Cache {
                 let Some(dir) = &dir else { return Shard::Missing };
                 let name = shard_name(shard);
                 match dir.read_regular(OsStr::new(&name), SHARD_LIMIT) {
-                    Ok(bytes) => match decode_shard(&bytes) {
+                    Ok(bytes) => match decode_shard(bytes) {
                         Ok(entries) => Shard::Read(entries),
                         Err(None) => Shard::Other,
                         Err(Some(problem)) => Shard::Bad(problem),
@@ -189,7 +270,7 @@ impl Cache {
                 Shard::Read(entries) => {
                     cache.sound[shard] = true;
                     for (page, known) in entries {
-                        cache.by_hash.insert(known.entry.hash, Arc::clone(&known.entry.doc));
+                        cache.by_hash.insert(known.entry.hash, known.entry.doc.clone());
                         match tree.and_then(|t| t.index(&page)) {
                             Some(index) => cache.by_index[index] = Some(known),
                             None => cache.gone[shard] = true,
@@ -209,19 +290,19 @@ impl Cache {
 
     /// The page with this index and the hash of its bytes, when its stamp
     /// says it is the one cached.
-    pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<(Arc<Extracted>, Hash)> {
+    pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<(Page, Hash)> {
         let known = self.by_index.get(index)?.as_ref().filter(|k| self.own && k.trusted)?;
         (known.entry.stamp == *stamp).then(|| {
             let entry =
-                Entry { stamp: *stamp, hash: known.entry.hash, doc: Arc::clone(&known.entry.doc) };
+                Entry { stamp: *stamp, hash: known.entry.hash, doc: known.entry.doc.clone() };
             self.seen.lock().expect("cache lock").push((index, entry));
-            (Arc::clone(&known.entry.doc), known.entry.hash)
+            (known.entry.doc.clone(), known.entry.hash)
         })
     }
 
     /// A page with these bytes, extracted once before.
     pub(crate) fn by_content(&self, hash: &Hash) -> Option<Arc<Extracted>> {
-        self.by_hash.get(hash).cloned()
+        self.by_hash.get(hash)?.doc()
     }
 
     /// Records a page that was read (its stamp was not enough).
@@ -236,7 +317,7 @@ impl Cache {
             return;
         }
         self.dirty[shard_of(path)].store(true, Ordering::Relaxed);
-        let entry = Entry { stamp, hash, doc: Arc::clone(doc) };
+        let entry = Entry { stamp, hash, doc: Page::Parsed(Arc::clone(doc)) };
         self.seen.lock().expect("cache lock").push((index, entry));
     }
 
@@ -334,7 +415,19 @@ fn encode_shard(entries: &[(String, Entry)], written: Duration) -> Vec<u8> {
         out.0.extend_from_slice(&entry.stamp.mtime.to_le_bytes());
         out.u64(entry.stamp.ino);
         out.0.extend_from_slice(&entry.hash);
-        entry.doc.encode(&mut out);
+        match &entry.doc {
+            Page::Parsed(doc) => {
+                View::of(doc).encode(&mut out);
+                // The page's length first, so a reader can step over it.
+                let at = out.0.len();
+                out.u32(0);
+                doc.encode(&mut out);
+                let len = u32::try_from(out.0.len() - at - 4).unwrap_or(u32::MAX);
+                out.0[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            }
+            // Written back as it was read: no decoding, no encoding.
+            Page::Cached(lazy) => out.0.extend_from_slice(&lazy.shard[lazy.encoded.clone()]),
+        }
     }
     let sum = Sha256::digest(&out.0);
     out.0.extend_from_slice(&sum);
@@ -344,7 +437,7 @@ fn encode_shard(entries: &[(String, Entry)], written: Duration) -> Vec<u8> {
 /// The entries of a shard; `Err(None)` for another build's cache (rebuilt
 /// quietly: a new doclinks is expected to start afresh), `Err(Some)` for a
 /// file that is not a sound cache of this format.
-fn decode_shard(bytes: &[u8]) -> Result<Vec<(String, Known)>, Option<String>> {
+fn decode_shard(bytes: Vec<u8>) -> Result<Vec<(String, Known)>, Option<String>> {
     let foreign = || Some("not a doclinks cache file".to_owned());
     let corrupt = || Some("the cache file is damaged (its checksum does not match)".to_owned());
     let body = bytes.strip_prefix(MAGIC).ok_or_else(foreign)?;
@@ -355,6 +448,9 @@ fn decode_shard(bytes: &[u8]) -> Result<Vec<(String, Known)>, Option<String>> {
     if Sha256::digest(content).as_slice() != sum {
         return Err(corrupt());
     }
+    let end = content.len();
+    let shard: Arc<[u8]> = Arc::from(bytes);
+    let content = &shard[..end];
     let mut reader = Reader(&content[MAGIC.len()..]);
     let damaged = || Some("the cache file is damaged (it cannot be decoded)".to_owned());
     let format = reader.u32().ok_or_else(damaged)?;
@@ -366,7 +462,7 @@ fn decode_shard(bytes: &[u8]) -> Result<Vec<(String, Known)>, Option<String>> {
     let count = reader.len().ok_or_else(damaged)?;
     let mut entries = Vec::with_capacity(count.min(1 << 20));
     for _ in 0..count {
-        let entry = read_entry(&mut reader).ok_or_else(damaged)?;
+        let entry = read_entry(&mut reader, &shard).ok_or_else(damaged)?;
         let trusted = entry.1.stamp.mtime + RACY.as_nanos() as i128 <= written;
         entries.push((entry.0, Known { entry: entry.1, trusted }));
     }
@@ -376,14 +472,29 @@ fn decode_shard(bytes: &[u8]) -> Result<Vec<(String, Known)>, Option<String>> {
     Ok(entries)
 }
 
-fn read_entry(reader: &mut Reader<'_>) -> Option<(String, Entry)> {
+/// One entry of `shard`, which `reader` reads: the page's view decoded, the
+/// rest left in the shard until it is needed (the shard's checksum vouches
+/// for its bytes; a page that still fails to decode is not a page).
+fn read_entry(reader: &mut Reader<'_>, shard: &Arc<[u8]>) -> Option<(String, Entry)> {
+    // The reader ends where the checksum starts, 32 bytes before the shard.
+    let offset = |reader: &Reader<'_>| shard.len() - 32 - reader.0.len();
     let page = reader.str()?.to_owned();
     let len = reader.u64()?;
     let mtime = i128::from_le_bytes(reader.bytes(16)?.try_into().ok()?);
     let ino = reader.u64()?;
     let hash: Hash = reader.bytes(32)?.try_into().ok()?;
-    let doc = Arc::new(Extracted::decode(reader)?);
-    Some((page, Entry { stamp: Stamp { len, mtime, ino }, hash, doc }))
+    let start = offset(reader);
+    let view = View::decode(reader)?;
+    let page_len = reader.len()?;
+    let page_start = offset(reader);
+    reader.bytes(page_len)?;
+    let encoded = start..offset(reader);
+    let lazy =
+        Lazy { view, shard: Arc::clone(shard), encoded, page: page_start, doc: OnceLock::new() };
+    Some((
+        page,
+        Entry { stamp: Stamp { len, mtime, ino }, hash, doc: Page::Cached(Arc::new(lazy)) },
+    ))
 }
 
 /// The SHA-256 of a page's bytes.
@@ -495,22 +606,34 @@ mod tests {
         let doc = Arc::new(crate::extract::extract(
             "---\nslug: /x\n---\n# Title {#t}\n\n[a](b.md#c) <a name=\"n\"></a>\n\n[^1]: note\n",
         ));
-        let entry = Entry { stamp: Stamp { len: 5, mtime: 7, ino: 9 }, hash: [3; 32], doc };
-        let bytes = encode_shard(&[("docs/a.md".to_owned(), entry)], Duration::from_secs(100));
-        let entries = decode_shard(&bytes).unwrap();
+        let view = View::of(&doc);
+        assert_eq!(view.front.slug.as_deref(), Some("/x"));
+        let stamp = Stamp { len: 5, mtime: 7, ino: 9 };
+        let entry = Entry { stamp, hash: [3; 32], doc: Page::Parsed(doc) };
+        let written = Duration::from_secs(100);
+        let bytes = encode_shard(&[("docs/a.md".to_owned(), entry)], written);
+        let entries = decode_shard(bytes.clone()).unwrap();
         assert_eq!(entries.len(), 1);
         let (page, known) = &entries[0];
         assert_eq!(page, "docs/a.md");
         assert!(known.trusted, "written long after the page's mtime");
-        assert_eq!(known.entry.stamp, Stamp { len: 5, mtime: 7, ino: 9 });
-        let links: Vec<&str> = known.entry.doc.links.iter().map(|l| l.raw.as_str()).collect();
+        assert_eq!(known.entry.stamp, stamp);
+        let Page::Cached(lazy) = &known.entry.doc else { panic!("read back lazily") };
+        assert_eq!(lazy.view(), &view, "the view is had without the page");
+        let doc = known.entry.doc.doc().unwrap();
+        let links: Vec<&str> = doc.links.iter().map(|l| l.raw.as_str()).collect();
         assert_eq!(links, ["b.md#c"]);
-        assert_eq!(known.entry.doc.front().slug.as_deref(), Some("/x"));
+        assert_eq!(doc.front().slug.as_deref(), Some("/x"));
+        // A page read back is written back byte for byte, decoded or not.
+        let again = Entry { stamp, hash: [3; 32], doc: known.entry.doc.clone() };
+        assert_eq!(encode_shard(&[("docs/a.md".to_owned(), again)], written), bytes);
 
         let mut flipped = bytes.clone();
         flipped[MAGIC.len() + 10] ^= 1;
-        assert!(matches!(decode_shard(&flipped), Err(Some(m)) if m.contains("damaged")));
-        assert!(matches!(decode_shard(b"PK\x03\x04 a zip"), Err(Some(m)) if m.contains("not a")));
+        assert!(matches!(decode_shard(flipped), Err(Some(m)) if m.contains("damaged")));
+        assert!(
+            matches!(decode_shard(b"PK\x03\x04 a zip".to_vec()), Err(Some(m)) if m.contains("not a"))
+        );
     }
 
     #[test]

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
-use crate::cache::{self, Cache, Hash, Stamp};
+use crate::cache::{self, Cache, Hash, Lazy, Page, Stamp};
 use crate::config::Config;
 use crate::error::Error;
-use crate::extract::{Extracted, extract, html_page_anchors};
+use crate::extract::{Extracted, Front, extract, html_page_anchors};
 use crate::git;
 use crate::nav;
 use crate::platform::{self, Platform, PlatformInfo};
@@ -231,7 +231,7 @@ pub(crate) fn check_and_resolve(
     // Every page is parsed before the model is built: routes come from front
     // matter, and a DocFX base path from the pages' links.
     (0..tree.files.len()).into_par_iter().filter(|&i| is_markdown(&tree.files[i])).for_each(|i| {
-        docs.get(i);
+        docs.prime(i);
     });
     let sites = if matches!(forced, Some(Platform::GitHub | Platform::GitLab)) {
         Vec::new()
@@ -245,6 +245,11 @@ pub(crate) fn check_and_resolve(
         cache.store(&tree, &warnings);
     }
     let results = results_cache(options, &tree, &config, &docs, &warnings);
+    if results.as_ref().is_none_or(Results::is_empty) {
+        // Every page will be checked: decoded now, in parallel, and the
+        // shards' bytes let go, as if the pages had been decoded whole.
+        docs.settle();
+    }
     let info = platform_info(&model, chosen_by);
     let mut engine = Engine::new(&tree, &config, options, docs, model);
     engine.results = results;
@@ -277,10 +282,7 @@ fn results_cache(
     }
     let model_inputs: Vec<Option<Hash>> = (0..tree.files.len())
         .into_par_iter()
-        .map(|i| {
-            let page = is_markdown(&tree.files[i]).then(|| docs.get(i)).flatten();
-            page.map(results::model_input)
-        })
+        .map(|i| is_markdown(&tree.files[i]).then(|| results::model_input(docs, i)).flatten())
         .collect();
     let settings = format!("{} {:?} {config:?}", options.fragments, options.platform);
     let inputs = results::KeyInputs { settings, model_inputs: &model_inputs };
@@ -315,6 +317,8 @@ pub(crate) struct Docs<'t> {
     docs: Vec<OnceLock<Option<Arc<Extracted>>>>,
     /// The SHA-256 of each Markdown page's bytes, known with the cache on.
     hashes: Vec<OnceLock<Hash>>,
+    /// Pages found in the cache by their stamp, not decoded until needed.
+    lazy: Vec<OnceLock<Arc<Lazy>>>,
     /// Until every page is parsed: then it is written and dropped.
     cache: Option<Cache>,
     /// Anchors per page in the first flavor asked for, computed once; pages
@@ -327,8 +331,19 @@ pub(crate) struct Docs<'t> {
 }
 
 impl Pages for Docs<'_> {
-    fn page(&self, index: usize) -> Option<&Extracted> {
-        self.get(index)
+    fn front(&self, index: usize) -> Option<Front> {
+        match self.lazy.get(index).and_then(OnceLock::get) {
+            Some(lazy) => Some(lazy.view().front.clone()),
+            None => self.get(index).map(|doc| doc.front().clone()),
+        }
+    }
+
+    fn root_links(&self, index: usize, each: &mut dyn FnMut(&str)) {
+        if let Some(lazy) = self.lazy.get(index).and_then(OnceLock::get) {
+            lazy.view().root_links.iter().for_each(|dest| each(dest));
+        } else if let Some(doc) = self.get(index) {
+            doc.links.iter().map(|l| l.dest()).filter(|d| d.starts_with('/')).for_each(each);
+        }
     }
 }
 
@@ -338,6 +353,7 @@ impl<'t> Docs<'t> {
             tree,
             docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             hashes: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+            lazy: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             cache,
             anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             other: Mutex::new(HashMap::new()),
@@ -351,14 +367,52 @@ impl<'t> Docs<'t> {
         if !has_anchors(&self.tree.files[index]) {
             return None;
         }
-        self.docs[index].get_or_init(|| self.read(index)).as_deref()
+        self.docs[index]
+            .get_or_init(|| {
+                let cached = self.lazy.get(index).and_then(OnceLock::get);
+                // A cached page that fails to decode is read from disk instead.
+                cached.and_then(|lazy| lazy.doc()).or_else(|| self.read(index))
+            })
+            .as_deref()
+    }
+
+    /// Makes page `index` known before the model is built: from the cache by
+    /// its stamp without decoding it (the model reads its view only), else
+    /// read and parsed.
+    fn prime(&self, index: usize) {
+        let rel = &self.tree.files[index];
+        if has_anchors(rel)
+            && let Some(cache) = &self.cache
+            && let Some(stamp) = self.tree.root.stamp(rel)
+            && let Some((page, hash)) = cache.by_stamp(index, &stamp)
+        {
+            let _ = self.hashes[index].set(hash);
+            match page {
+                Page::Cached(lazy) => drop(self.lazy[index].set(lazy)),
+                Page::Parsed(doc) => drop(self.docs[index].set(Some(doc))),
+            }
+            return;
+        }
+        self.get(index);
+    }
+
+    /// Decodes every page still in the cache's bytes, in parallel, and lets
+    /// the bytes go: for a check that will read every page whole.
+    fn settle(&mut self) {
+        (0..self.lazy.len()).into_par_iter().filter(|&i| self.lazy[i].get().is_some()).for_each(
+            |i| {
+                self.get(i);
+            },
+        );
+        self.lazy = Vec::new();
     }
 
     fn read(&self, index: usize) -> Option<Arc<Extracted>> {
         let rel = &self.tree.files[index];
         if let Some(cache) = self.cache.as_ref().filter(|_| is_markdown(rel))
             && let Some(stamp) = self.tree.root.stamp(rel)
-            && let Some((doc, hash)) = cache.by_stamp(index, &stamp)
+            && let Some((page, hash)) = cache.by_stamp(index, &stamp)
+            && let Some(doc) = page.doc()
         {
             let _ = self.hashes[index].set(hash);
             return Some(doc);

@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::{self, Hash, RACY, Reader, Stamp, Writer};
 use crate::report::{Confidence, Finding, Fix, Kind, Warning};
+use crate::site::Pages;
 use crate::tree::{Tree, push_warning};
 
 /// The file's name in the cache directory.
@@ -185,11 +186,11 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
     (key.finalize().into(), newest)
 }
 
-/// What the site model reads of a page: its front matter keys and its
-/// root-absolute link destinations.
-pub(crate) fn model_input(doc: &crate::extract::Extracted) -> Hash {
+/// What the site model reads of page `index` ([`Pages`]): its front matter
+/// keys and its root-absolute link destinations; `None` for a page not read.
+pub(crate) fn model_input(pages: &dyn Pages, index: usize) -> Option<Hash> {
+    let front = pages.front(index)?;
     let mut hash = Sha256::new();
-    let front = doc.front();
     for key in [&front.id, &front.slug, &front.uid, &front.url] {
         match key {
             Some(value) => {
@@ -205,11 +206,11 @@ pub(crate) fn model_input(doc: &crate::extract::Extracted) -> Hash {
         hash.update([0]);
     }
     hash.update([0xff]);
-    for link in doc.links.iter().filter(|l| l.dest().starts_with('/')) {
-        hash.update(link.dest().as_bytes());
+    pages.root_links(index, &mut |dest| {
+        hash.update(dest.as_bytes());
         hash.update([0]);
-    }
-    hash.finalize().into()
+    });
+    Some(hash.finalize().into())
 }
 
 fn now_nanos() -> i128 {
@@ -272,6 +273,11 @@ impl Results {
             ),
         }
         results
+    }
+
+    /// Whether nothing was stored under this run key: every page is checked.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stored.iter().all(Option::is_none)
     }
 
     /// The stored result of page `index` when it still holds: its bytes and

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::extract::Extracted;
+use crate::extract::{Extracted, Front};
 use crate::platform::{Detected, DocsInstance, Mapping, Platform, SiteInfo, Spec};
 use crate::report::Warning;
 use crate::resolve::{Class, Link, classify, encode_path, normalize, percent_decode, relative};
@@ -174,9 +174,14 @@ pub(crate) struct Model {
     pub(crate) notes: Vec<String>,
 }
 
-/// What the model needs from parsed pages.
+/// What the model needs from parsed pages: their front matter keys and their
+/// root-absolute links, nothing else (the results cache's run key holds just
+/// these; a page cached on disk gives them without being decoded whole).
 pub(crate) trait Pages {
-    fn page(&self, index: usize) -> Option<&Extracted>;
+    /// The front matter keys of page `index` (`None`: not a page read).
+    fn front(&self, index: usize) -> Option<Front>;
+    /// Calls `each` with every root-absolute link destination of page `index`.
+    fn root_links(&self, index: usize, each: &mut dyn FnMut(&str));
 }
 
 fn strip_prefix_dir<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
@@ -626,7 +631,7 @@ impl Site {
                     site.checked.push(key(dest).to_lowercase());
                 }
                 for i in under(&docset) {
-                    if let Some(uid) = pages.page(i).and_then(|p| p.front().uid.clone()) {
+                    if let Some(uid) = pages.front(i).and_then(|f| f.uid) {
                         site.uids.entry(uid).or_insert(i);
                     }
                 }
@@ -758,7 +763,7 @@ impl Site {
                 for dir in &content_dirs {
                     for i in under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
-                        let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
+                        let front = pages.front(i).unwrap_or_default();
                         let url = if is_markdown(rel) || extension(rel) == "html" {
                             let name = stem(file_name(rel));
                             let mut url = if name == "_index" || name == "index" {
@@ -1491,7 +1496,7 @@ impl Site {
                 }
                 // A translation's `x.md` links fall back to the original docs.
                 content_dir.insert(i, original.clone().unwrap_or_else(|| dir.clone()));
-                let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
+                let front = pages.front(i).unwrap_or_default();
                 let slug = docusaurus_slug(rel, &front);
                 let url = key(&join(&route, &slug));
                 self.urls
@@ -1518,7 +1523,7 @@ impl Site {
             if !is_markdown(rel) || rel.split('/').any(|s| s.starts_with('_')) {
                 continue;
             }
-            let front = pages.page(i).map(|p| p.front().clone()).unwrap_or_default();
+            let front = pages.front(i).unwrap_or_default();
             let name = stem(file_name(rel));
             let post = if name == "index" { file_name(parent(rel)) } else { name };
             let dated = post.len() > 11
@@ -1590,13 +1595,11 @@ impl Site {
             if strip_prefix_dir(&tree.files[i], docset).is_none() || !is_markdown(&tree.files[i]) {
                 continue;
             }
-            if let Some(page) = pages.page(i) {
-                for link in &page.links {
-                    if link.dest().starts_with('/') && !link.dest().starts_with("//") {
-                        vote(link.dest());
-                    }
+            pages.root_links(i, &mut |dest| {
+                if !dest.starts_with("//") {
+                    vote(dest);
                 }
-            }
+            });
         }
         for redirect in redirects {
             vote(&redirect.url);
