@@ -477,13 +477,19 @@ fn large_tree(bench: &Bench<'_>, (dir, repo, commit): (&str, &str, &str)) -> Res
     std::fs::remove_dir_all(&root).map_err(|e| e.to_string())
 }
 
-/// The first Markdown page under `dir`, in name order.
+/// The first Markdown page under `dir`, in name order, that a check reads:
+/// not in a hidden folder (`.github/`), which the walk skips.
 fn first_page(dir: &Path) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).ok()?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
     entries.sort();
     let is_page = |p: &PathBuf| p.extension().is_some_and(|e| e == "md") && p.is_file();
-    entries.iter().find(|p| is_page(p)).cloned().or_else(|| {
-        entries.iter().filter(|p| p.is_dir() && !p.ends_with(".git")).find_map(|d| first_page(d))
-    })
+    entries
+        .iter()
+        .find(|p| is_page(p))
+        .cloned()
+        .or_else(|| entries.iter().filter(|p| p.is_dir()).find_map(|d| first_page(d)))
 }
