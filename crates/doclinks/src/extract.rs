@@ -351,6 +351,14 @@ static HUGO_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Hugo include pattern is valid")
 });
 
+/// Whether `text` may hold `[!include`, in any case (DocFX pages are full of
+/// `[!NOTE]`, which the include pattern need not see).
+fn has_docfx_include(text: &str) -> bool {
+    memchr::memmem::find_iter(text.as_bytes(), "[!").any(|at| {
+        text.as_bytes().get(at + 2..at + 9).is_some_and(|w| w.eq_ignore_ascii_case(b"include"))
+    })
+}
+
 /// Whether `text` holds `needle` (SIMD search: most tests of a whole page fail).
 fn has(text: &str, needle: &str) -> bool {
     memchr::memmem::find(text.as_bytes(), needle.as_bytes()).is_some()
@@ -382,18 +390,38 @@ impl<'s> Cursor<'s> {
         let bytes = self.text.as_bytes();
         let offset = offset.clamp(self.at, bytes.len());
         let mut counted = self.at;
-        for i in memchr::memchr2_iter(b'\n', b'\r', &bytes[self.at..offset]) {
-            let i = self.at + i;
-            if bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n') {
-                self.line += 1;
-                self.line_start = i + 1;
-                (counted, self.chars) = (i + 1, 0);
+        let between = &bytes[self.at..offset];
+        if memchr::memchr(b'\r', between).is_none() {
+            // Only `\n` ends lines here: count them at once (vectorized).
+            let lines = count_newlines(between);
+            if let Some(last) = memchr::memrchr(b'\n', between) {
+                self.line += lines;
+                self.line_start = self.at + last + 1;
+                (counted, self.chars) = (self.line_start, 0);
+            }
+        } else {
+            for i in memchr::memchr2_iter(b'\n', b'\r', between) {
+                let i = self.at + i;
+                if bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n') {
+                    self.line += 1;
+                    self.line_start = i + 1;
+                    (counted, self.chars) = (i + 1, 0);
+                }
             }
         }
         self.chars += self.text.get(counted..offset).map_or(0, |s| s.chars().count());
         self.at = offset;
         (to_u32(self.line), to_u32(self.chars + 1))
     }
+}
+
+/// The number of `\n` in `bytes`, summed in bytes over short chunks (which
+/// the compiler turns into wide compares; a `usize` per byte it does not).
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
+        .sum()
 }
 
 /// The local and external link destinations of one page, exactly as written, in
@@ -418,17 +446,25 @@ pub(crate) fn extract(text: &str) -> Extracted {
         walk.event(event, body + range.start..body + range.end);
     }
     walk.flush_text();
+    let runs = std::mem::take(&mut walk.runs);
     let headings = std::mem::take(&mut walk.heading_starts);
     let covered = std::mem::take(&mut walk.covered);
+    page_autolinks(text, &runs, &mut out);
     let defs = events.reference_definitions();
-    let mut firsts = HashSet::new();
+    let mut firsts = Vec::new();
     for (_, def) in defs.iter() {
         let span = body + def.span.start..body + def.span.end;
         firsts.extend(definition(text, span, &def.dest, &mut out));
     }
-    if !firsts.is_empty() {
-        let labels = defs.iter().map(|(label, _)| normal_label(label)).collect();
-        duplicate_definitions(text, body, &covered, &labels, &firsts, &mut out);
+    // Each definition has its `]:`: with no more of them than first
+    // definitions, no label is defined twice.
+    if !firsts.is_empty()
+        && memchr::memmem::find_iter(text.as_bytes(), "]:").nth(firsts.len()).is_some()
+    {
+        firsts.sort_unstable();
+        let mut labels: Vec<String> = defs.iter().map(|(label, _)| normal_label(label)).collect();
+        labels.sort_unstable();
+        duplicate_definitions(text, body, &covered, (&labels, &firsts), &mut out);
     }
     finish(text, &headings, &mut out);
     out
@@ -453,11 +489,12 @@ fn split_front_matter(text: &str) -> (Option<Front>, usize) {
 fn yaml_front_matter(s: &str) -> Option<usize> {
     let rest = s.strip_prefix("---")?;
     let mut start = 3 + line_end_len(rest)?;
-    // The first closing line found, preferring `\r\n` and `\n` endings.
-    let close = ["\n---\r\n", "\n---\n", "\n---"]
-        .iter()
-        .find_map(|close| memchr::memmem::find(&s.as_bytes()[start..], close.as_bytes()))?;
-    start += close + 4;
+    // The first line that is `---` closes it.
+    let bytes = s.as_bytes();
+    let close = memchr::memmem::find_iter(&bytes[start..], "\n---").map(|at| start + at + 4).find(
+        |&end| end == bytes.len() || bytes[end] == b'\n' || bytes[end..].starts_with(b"\r\n"),
+    )?;
+    start = close;
     if start == s.len() {
         return Some(start);
     }
@@ -487,11 +524,12 @@ fn finish(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     out.links.shrink_to_fit();
     out.headings.shrink_to_fit();
     // Cheap tests first: most pages include nothing.
+    let shortcodes = shortcodes(text);
     let includes = [
-        (has(text, "[!"), &*DOCFX_INCLUDE),
-        (has(text, "import"), &*MDX_IMPORT),
-        (has(text, "{{#include"), &*MDBOOK_INCLUDE),
-        (has(text, "{{<") || has(text, "{{%"), &*HUGO_INCLUDE),
+        (has_docfx_include(text), &*DOCFX_INCLUDE),
+        (text.starts_with("import") || has(text, "\nimport"), &*MDX_IMPORT),
+        (shortcodes.0, &*MDBOOK_INCLUDE),
+        (shortcodes.1, &*HUGO_INCLUDE),
     ];
     for (_, pattern) in includes.into_iter().filter(|(maybe, _)| *maybe) {
         for caps in pattern.captures_iter(text) {
@@ -504,6 +542,21 @@ fn finish(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     if has(text, ")=") {
         out.labels.extend(MYST_LABEL.captures_iter(text).map(|c| c[1].to_owned()));
     }
+}
+
+/// Whether `text` has `{{#` (an mdBook include may follow) and `{{<` or `{{%`
+/// (a Hugo shortcode), in one pass.
+fn shortcodes(text: &str) -> (bool, bool) {
+    let bytes = text.as_bytes();
+    let (mut mdbook, mut hugo) = (false, false);
+    for at in memchr::memmem::find_iter(bytes, "{{") {
+        match bytes.get(at + 2) {
+            Some(b'#') => mdbook = true,
+            Some(b'<' | b'%') => hugo = true,
+            _ => {}
+        }
+    }
+    (mdbook, hugo)
 }
 
 /// pymdownx.tabbed titles, with how many headings start on or before their line.
@@ -532,6 +585,37 @@ struct OpenLink<'a> {
     text_end: Option<usize>,
 }
 
+/// Contiguous text outside link text and code, where bare autolinks may be.
+struct TextRun {
+    range: Range<usize>,
+    /// It starts its block: nothing precedes a `www.` there.
+    first: bool,
+    /// The end of its table cell, where a URL ends.
+    limit: usize,
+}
+
+/// The bare autolinks of a page's text runs: only runs that hold a `://`,
+/// `www.` or `@` are read (a few of a page's thousands).
+fn page_autolinks(text: &str, runs: &[TextRun], out: &mut Extracted) {
+    let bytes = text.as_bytes();
+    let mut marked = vec![false; runs.len()];
+    let mut mark = |at: usize| {
+        let index = runs.partition_point(|r| r.range.start <= at);
+        if let Some(i) = index.checked_sub(1)
+            && runs[i].range.contains(&at)
+        {
+            marked[i] = true;
+        }
+    };
+    memchr::memmem::find_iter(bytes, "://").for_each(&mut mark);
+    memchr::memmem::find_iter(bytes, "www.").for_each(&mut mark);
+    memchr::memchr_iter(b'@', bytes).for_each(&mut mark);
+    let mut linked = 0;
+    for (run, _) in runs.iter().zip(&marked).filter(|(_, m)| **m) {
+        linked = bare_autolinks(text, run.range.clone(), (linked, run.limit), run.first, out);
+    }
+}
+
 /// A heading or definition term being read.
 struct OpenHeading {
     text: String,
@@ -552,8 +636,8 @@ struct Walk<'t, 'o> {
     code: bool,
     /// Contiguous text not in link text or code: where bare autolinks are.
     run: Option<Range<usize>>,
-    /// Where the last bare autolink ends (it may reach beyond its text run).
-    linked: usize,
+    /// The runs of text read (in order).
+    runs: Vec<TextRun>,
     /// The end of the table cell being read: a bare URL ends there.
     cell_end: usize,
     /// The source ranges of blocks and inline content, merged, when the text
@@ -576,7 +660,7 @@ impl<'t, 'o> Walk<'t, 'o> {
             images: 0,
             code: false,
             run: None,
-            linked: 0,
+            runs: Vec::new(),
             cell_end: usize::MAX,
             covered: Vec::new(),
             track_covered: has(text, "]:"),
@@ -719,12 +803,12 @@ impl<'t, 'o> Walk<'t, 'o> {
         }
     }
 
-    /// Finds the bare autolinks of the text read since the last other event.
+    /// Keeps the text read since the last other event, where bare autolinks
+    /// are looked for once the walk is done.
     fn flush_text(&mut self) {
-        if let Some(run) = self.run.take() {
+        if let Some(range) = self.run.take() {
             let first = std::mem::replace(&mut self.block_start, false);
-            let limit = self.cell_end;
-            self.linked = bare_autolinks(self.text, run, (self.linked, limit), first, self.out);
+            self.runs.push(TextRun { range, first, limit: self.cell_end });
         }
     }
 }
@@ -826,13 +910,16 @@ fn front_matter(raw: &str) -> Front {
 /// never parsed; a false "may" only costs the parse.
 fn may_set_keys(yaml: &str) -> bool {
     const KEYS: [&str; 6] = ["id", "slug", "uid", "url", "aliases", "redirect_from"];
-    KEYS.iter().any(|key| {
-        yaml.match_indices(key).any(|(at, _)| {
-            let before = yaml[..at].chars().next_back();
-            let after = yaml[at + key.len()..].trim_start_matches(['"', '\'']);
-            before.is_none_or(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
-                && after.trim_start_matches([' ', '\t']).starts_with(':')
-        })
+    // Back from each `:` over blanks and quotes to the name before it.
+    memchr::memchr_iter(b':', yaml.as_bytes()).any(|colon| {
+        let before = yaml[..colon].trim_end_matches([' ', '\t']).trim_end_matches(['"', '\'']);
+        let name_start = before
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        KEYS.contains(&&before[name_start..])
     })
 }
 
@@ -1052,25 +1139,25 @@ fn duplicate_definitions(
     text: &str,
     body: usize,
     covered: &[Range<usize>],
-    labels: &HashSet<String>,
-    firsts: &HashSet<usize>,
+    known: (&[String], &[usize]),
     out: &mut Extracted,
 ) {
-    let mut from = body;
-    for gap_end in covered.iter().map(|r| r.start).chain([text.len()]) {
-        let gap = from..gap_end.max(from);
-        from = covered.iter().find(|r| r.start == gap_end).map_or(from, |r| r.end.max(from));
+    let ends = std::iter::once(body).chain(covered.iter().map(|r| r.end));
+    let starts = covered.iter().map(|r| r.start).chain([text.len()]);
+    for (from, to) in ends.zip(starts) {
+        let gap = from..to.max(from);
         if text.get(gap.clone()).is_some_and(|g| has(g, "]:")) {
-            gap_definitions(text, gap, labels, firsts, out);
+            gap_definitions(text, gap, known, out);
         }
     }
 }
 
+/// The definitions of `known` labels (sorted) in a gap, but for the first of
+/// each (`known.1`: where their `[` is, sorted).
 fn gap_definitions(
     text: &str,
     gap: Range<usize>,
-    labels: &HashSet<String>,
-    firsts: &HashSet<usize>,
+    (labels, firsts): (&[String], &[usize]),
     out: &mut Extracted,
 ) {
     let bytes = text.as_bytes();
@@ -1086,8 +1173,8 @@ fn gap_definitions(
             && let Some(close) = label_end(bytes, i, gap.end)
             && let Some(span) = definition_destination(bytes, close, gap.end)
         {
-            let known = labels.contains(&normal_label(&text[i + 1..close]));
-            if known && !firsts.contains(&i) && !span.is_empty() {
+            let known = labels.binary_search(&normal_label(&text[i + 1..close])).is_ok();
+            if known && firsts.binary_search(&i).is_err() && !span.is_empty() {
                 let raw = &text[span.clone()];
                 out.links.push(RawLink::new(&unescape(raw), raw, span.clone(), Form::Definition));
             }
@@ -1132,7 +1219,7 @@ fn bare_autolinks(
 ) -> usize {
     let start = range.start.max(from);
     let Some(run) = text.get(start..range.end.max(start)) else { return from };
-    if memchr::memchr3(b':', b'w', b'@', run.as_bytes()).is_none() {
+    if memchr::memchr3(b':', b'.', b'@', run.as_bytes()).is_none() {
         return from;
     }
     let bytes = text.as_bytes();
@@ -1140,8 +1227,8 @@ fn bare_autolinks(
     // addresses are looked for there.
     let mut plain = start;
     let mut i = start;
-    while let Some(n) = memchr::memchr2(b':', b'w', &bytes[i..range.end]) {
-        i += n;
+    while let Some(found_at) = next_link_start(&bytes[i..range.end]) {
+        i += found_at;
         let found = if bytes[i] == b':' {
             url_match(text, i, plain, limit)
         } else {
@@ -1162,6 +1249,15 @@ fn bare_autolinks(
         email_autolinks(text, plain..range.end, out);
     }
     plain.max(from)
+}
+
+/// Where the next `:` (of a URL's `://`) or `www.` is.
+fn next_link_start(bytes: &[u8]) -> Option<usize> {
+    static WWW: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new("www."));
+    let colon = memchr::memchr(b':', bytes);
+    let www = WWW.find(&bytes[..colon.unwrap_or(bytes.len())]);
+    www.or(colon)
 }
 
 fn push_autolink(text: &str, span: Range<usize>, dest: &str, out: &mut Extracted) {
@@ -1301,7 +1397,7 @@ fn autolink_delim(data: &str) -> usize {
 /// `mailto:a@b.c`, not inside `[...]`.
 fn email_autolinks(text: &str, range: Range<usize>, out: &mut Extracted) {
     let run = &text[range.clone()];
-    if !run.contains('@') {
+    if memchr::memchr(b'@', run.as_bytes()).is_none() {
         return;
     }
     let bytes = run.as_bytes();
