@@ -187,6 +187,9 @@ impl<'a> Toks<'a> {
 
     /// Token `k`: (start, end, kind). The second is read with the first, since the
     /// kind of the first depends on it; no other kind depends on a later token.
+    // Inlined: `decide` asks for tokens a dozen times a line, most of them loaded
+    // already; loading stays a call of its own.
+    #[inline]
     fn get(&mut self, k: usize) -> Option<(usize, usize, Kind)> {
         while (self.n <= k || self.n < 2) && !self.done {
             self.load();
@@ -198,6 +201,7 @@ impl<'a> Toks<'a> {
         &self.line[self.toks[k].0..self.toks[k].1]
     }
 
+    #[inline(never)]
     fn load(&mut self) {
         let b = self.line.as_bytes();
         let mut i = self.at;

@@ -863,6 +863,8 @@ macro_rules! hint_words {
             t
         };
 
+        // Out of line: the filter in `word_hint` (inlined) sends few words here.
+        #[inline(never)]
         fn listed_hint(w: &str) -> Hint {
             match w {
                 $($($word)|+ => Hint::$hint,)*
@@ -885,6 +887,7 @@ hint_words! {
     Reason: "Too" | "Client" | "Server" | "Not" | "Internal" | "Bad" | "Service" | "Gateway" | "Unauthorized" | "Forbidden" | "Conflict" | "Request" | "Payment" | "Precondition" | "Unprocessable" | "Error" | "error" | "errors";
 }
 
+#[inline]
 fn word_hint(w: &str) -> Hint {
     let b = w.as_bytes();
     if let Some(&first) = b.first()
