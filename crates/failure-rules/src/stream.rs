@@ -236,6 +236,7 @@ fn stateless(
     // which may wait for input (`tail -f | failure-rules normalize`).
     let mut pending = Vec::with_capacity(OUT_BLOCK + 1024);
     let mut n = 0u64;
+    let mut number = LineNumber::new();
     let headers = Headers::stateless(options);
     for_each_line(input, &mut |event| {
         let line = match event {
@@ -243,6 +244,7 @@ fn stateless(
             Event::Read => return write_pending(output, &mut pending),
         };
         n += 1;
+        number.increment();
         stateless_signature(&mut signer, line, options, &headers, &mut sig);
         let tail = match tails.get(sig.as_str()) {
             Some(tail) => tail,
@@ -252,7 +254,7 @@ fn stateless(
                 tails.entry(sig.as_str().into()).or_insert(tail.into_boxed_slice())
             }
         };
-        push_numbered(&mut pending, format, n, tail);
+        push_numbered(&mut pending, format, number.digits(), tail);
         if options.line_buffered {
             write_pending(output, &mut pending)?;
             output.flush()?;
@@ -478,7 +480,7 @@ fn write_result(
     let mut tail = Vec::with_capacity(sig.len() + id.len() + 32);
     result_tail(&mut tail, format, sig, id)?;
     line.clear();
-    push_numbered(line, format, n, &tail);
+    push_numbered(line, format, decimal(n, &mut [0; 20]), &tail);
     output.write_all(line)
 }
 
@@ -511,12 +513,18 @@ fn result_tail(tail: &mut Vec<u8>, format: LineFormat, sig: &str, id: &str) -> s
     Ok(())
 }
 
-/// Appends the result line of line `n` whose [`result_tail`] is `tail` to `line`.
-fn push_numbered(line: &mut Vec<u8>, format: LineFormat, n: u64, tail: &[u8]) {
+/// Appends the result line of the line numbered `number` (its decimal digits) whose
+/// [`result_tail`] is `tail` to `line`.
+fn push_numbered(line: &mut Vec<u8>, format: LineFormat, number: &[u8], tail: &[u8]) {
     if format == LineFormat::Jsonl {
         line.extend_from_slice(b"{\"line\":");
     }
-    let mut digits = [0u8; 20];
+    line.extend_from_slice(number);
+    line.extend_from_slice(tail);
+}
+
+/// The decimal digits of `n`, at the end of `digits`.
+fn decimal(n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
     let mut v = n;
     loop {
@@ -527,13 +535,45 @@ fn push_numbered(line: &mut Vec<u8>, format: LineFormat, n: u64, tail: &[u8]) {
             break;
         }
     }
-    line.extend_from_slice(&digits[i..]);
-    line.extend_from_slice(tail);
+    &digits[i..]
+}
+
+/// A line number kept in decimal: counting up changes the last digits only, so a
+/// result line costs no division per digit.
+struct LineNumber {
+    digits: [u8; 20],
+    /// Where the number starts in `digits`.
+    start: usize,
+}
+
+impl LineNumber {
+    /// Zero.
+    fn new() -> LineNumber {
+        LineNumber { digits: [b'0'; 20], start: 19 }
+    }
+
+    fn increment(&mut self) {
+        let mut i = self.digits.len();
+        loop {
+            i -= 1;
+            if self.digits[i] == b'9' {
+                self.digits[i] = b'0';
+            } else {
+                self.digits[i] += 1;
+                break;
+            }
+        }
+        self.start = self.start.min(i);
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Event, for_each_line, needs_escape, read_line};
+    use super::{Event, LineNumber, decimal, for_each_line, needs_escape, read_line};
     use proptest::prelude::*;
 
     proptest! {
@@ -568,6 +608,16 @@ mod tests {
             prop_assert_eq!(got, want);
             prop_assert!(reads > bytes.len() / capacity);
         }
+    }
+
+    #[test]
+    fn line_numbers_count_in_decimal() {
+        let mut number = LineNumber::new();
+        for n in 1..=100_001u64 {
+            number.increment();
+            assert_eq!(number.digits(), decimal(n, &mut [0; 20]), "{n}");
+        }
+        assert_eq!(decimal(u64::MAX, &mut [0; 20]), u64::MAX.to_string().as_bytes());
     }
 
     #[test]
