@@ -200,13 +200,14 @@ pub(crate) fn tool() -> &'static str {
     &TOOL
 }
 
-/// Which shard a page is in: FNV-1a of its path, stable across runs and builds.
-fn shard_of(path: &str) -> usize {
+/// Which of `shards` a page is in: FNV-1a of its path, stable across runs
+/// and builds.
+pub(crate) fn shard_of(path: &str, shards: usize) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in path.bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
-    (hash % SHARDS as u64) as usize
+    (hash % shards as u64) as usize
 }
 
 /// What one shard file held when the cache was loaded.
@@ -316,7 +317,7 @@ impl Cache {
         if !self.own {
             return;
         }
-        self.dirty[shard_of(path)].store(true, Ordering::Relaxed);
+        self.dirty[shard_of(path, SHARDS)].store(true, Ordering::Relaxed);
         let entry = Entry { stamp, hash, doc: Page::Parsed(Arc::clone(doc)) };
         self.seen.lock().expect("cache lock").push((index, entry));
     }
@@ -332,13 +333,13 @@ impl Cache {
         for (index, entry) in self.seen.into_inner().expect("cache lock") {
             present[index] = true;
             let page = tree.files[index].clone();
-            shards[shard_of(&page)].push((page, entry));
+            shards[shard_of(&page, SHARDS)].push((page, entry));
         }
         let mut dirty: Vec<bool> = self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).collect();
         for (index, known) in self.by_index.iter().enumerate() {
             // A page cached before but not this time (unreadable now, say).
             if known.is_some() && !present[index] {
-                dirty[shard_of(&tree.files[index])] = true;
+                dirty[shard_of(&tree.files[index], SHARDS)] = true;
             }
         }
         for (shard, gone) in self.gone.iter().enumerate() {
@@ -639,7 +640,7 @@ mod tests {
     #[test]
     fn shards_spread_pages() {
         let used: std::collections::HashSet<usize> =
-            (0..1000).map(|i| shard_of(&format!("docs/p{i}.md"))).collect();
+            (0..1000).map(|i| shard_of(&format!("docs/p{i}.md"), SHARDS)).collect();
         assert_eq!(used.len(), SHARDS);
     }
 }

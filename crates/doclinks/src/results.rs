@@ -2,12 +2,14 @@
 //! that answer depended on, so that a re-check after an edit checks again only
 //! the pages the edit can change (issue 10: under a second at 100k pages).
 //!
-//! It is one file beside the page cache, `ROOT/.doclinks/cache/results.bin`:
-//! the magic line, the format, the tool's identity, when it was written, the
-//! *run key*, then per checked page its path, the SHA-256 of its bytes, the
-//! pages its check consulted (path and SHA-256: the pages whose anchors its
-//! fragments were judged against, the pages those include) and what its check
-//! found; the SHA-256 of all that ends the file.
+//! It is 16 files beside the page cache, `ROOT/.doclinks/cache/results-NN.bin`,
+//! each holding the pages whose path falls in it (an edit rewrites one, and
+//! they are read in parallel): the magic line, the format, the tool's identity,
+//! the *run key*, then per checked page its path, the SHA-256 of its bytes, the
+//! pages its check consulted (by index in the file list, which the key holds,
+//! with their SHA-256: the pages whose anchors its fragments were judged
+//! against, the pages those include) and what its check found; the SHA-256 of
+//! all that ends the file.
 //!
 //! The run key is the SHA-256 of everything a page's result may depend on
 //! beyond the pages it consulted: the tool, the options and configuration, the
@@ -39,8 +41,13 @@ use crate::report::{Confidence, Finding, Fix, Kind, Warning};
 use crate::site::Pages;
 use crate::tree::{Tree, push_warning};
 
-/// The file's name in the cache directory.
-const FILE: &str = "results.bin";
+/// How many files the results are split into (by page path): an edit
+/// rewrites one, and they are read in parallel.
+const SHARDS: usize = 16;
+
+fn shard_name(shard: usize) -> String {
+    format!("results-{shard:02}.bin")
+}
 
 /// The first bytes of the file.
 const MAGIC: &[u8] = b"doclinks results cache\n";
@@ -70,6 +77,9 @@ struct Stored {
     result: PageResult,
 }
 
+/// The pages of one shard file, by index in the tree.
+type Shard = Vec<(usize, Stored)>;
+
 /// The results cache of one check.
 pub(crate) struct Results {
     key: Hash,
@@ -77,10 +87,10 @@ pub(crate) struct Results {
     stored: Vec<Option<Stored>>,
     /// Results of pages checked this time, to be written.
     fresh: Mutex<Vec<(usize, Stored)>>,
-    /// Whether the file on disk must be written again (another key, damage,
-    /// pages gone).
-    stale: bool,
-    path: PathBuf,
+    /// Per shard, whether its file must be written again (another key,
+    /// damage, missing) when it would hold anything.
+    stale: Vec<bool>,
+    dir: PathBuf,
 }
 
 thread_local! {
@@ -218,21 +228,20 @@ fn now_nanos() -> i128 {
 }
 
 impl Results {
-    /// The results stored under `key` for the pages of `tree` (none when the
-    /// file is missing, another build's, damaged or of another key).
+    /// The results stored under `key` for the pages of `tree` (none from a
+    /// file that is missing, another build's, damaged or of another key).
     pub(crate) fn load(
         tree: &Tree,
         (key, newest): (Hash, i128),
         warnings: &Mutex<Vec<Warning>>,
     ) -> Results {
-        let path =
-            cache::DIR.iter().fold(tree.root.handle().path().to_path_buf(), |p, d| p.join(d));
+        let dir = cache::DIR.iter().fold(tree.root.handle().path().to_path_buf(), |p, d| p.join(d));
         let mut results = Results {
             key,
             stored: (0..tree.files.len()).map(|_| None).collect(),
             fresh: Mutex::new(Vec::new()),
-            stale: true,
-            path: path.join(FILE),
+            stale: vec![true; SHARDS],
+            dir,
         };
         // A file changed in the clock tick of this check cannot be told
         // unchanged by its stamp next time: nothing is trusted, nothing kept.
@@ -240,37 +249,34 @@ impl Results {
             results.key = [0; 32];
             return results;
         }
-        let Ok(dir) = tree.root.handle().dir().open_beneath(&cache::DIR, false) else {
+        let Ok(handle) = tree.root.handle().dir().open_beneath(&cache::DIR, false) else {
             return results;
         };
-        let bytes = match dir.read_regular(OsStr::new(FILE), LIMIT) {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_not_found() => return results,
-            Err(e) => {
-                push_warning(
-                    warnings,
-                    &results.path,
-                    format!(
-                        "cannot read it: {}; the cache file is ignored and rebuilt",
-                        e.reason()
-                    ),
-                );
-                return results;
-            }
-        };
-        match decode(&bytes, &key, tree) {
-            Ok(Some(stored)) => {
+        let loaded: Vec<Result<Option<Shard>, String>> = (0..SHARDS)
+            .into_par_iter()
+            .map(|shard| match handle.read_regular(OsStr::new(&shard_name(shard)), LIMIT) {
+                Ok(bytes) => decode(&bytes, &key, tree),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(format!("cannot read it: {}", e.reason())),
+            })
+            .collect();
+        for (shard, loaded) in loaded.into_iter().enumerate() {
+            match loaded {
                 // The key holds the file list: every stored page is a page of
-                // this tree, and the file holds nothing to drop.
-                results.stored = stored;
-                results.stale = false;
+                // this tree, and a sound shard holds nothing to drop.
+                Ok(Some(entries)) => {
+                    results.stale[shard] = false;
+                    for (index, entry) in entries {
+                        results.stored[index] = Some(entry);
+                    }
+                }
+                Ok(None) => {}
+                Err(problem) => push_warning(
+                    warnings,
+                    &results.dir.join(shard_name(shard)),
+                    format!("{problem}; the cache file is ignored and rebuilt"),
+                ),
             }
-            Ok(None) => {}
-            Err(problem) => push_warning(
-                warnings,
-                &results.path,
-                format!("{problem}; the cache file is ignored and rebuilt"),
-            ),
         }
         results
     }
@@ -318,30 +324,55 @@ impl Results {
         self.fresh.lock().expect("results lock").push((index, stored));
     }
 
-    /// Writes the file when a page was checked again or the key changed.
+    /// Writes the shards holding a page checked again this time, and those
+    /// of another key or damaged.
     pub(crate) fn store(self, tree: &Tree, warnings: &Mutex<Vec<Warning>>) {
-        let fresh = self.fresh.into_inner().expect("results lock");
-        if (fresh.is_empty() && !self.stale) || self.key == [0; 32] {
+        if self.key == [0; 32] {
             return;
         }
         let mut stored = self.stored;
-        for (index, entry) in fresh {
+        let mut dirty = self.stale;
+        for (index, entry) in self.fresh.into_inner().expect("results lock") {
+            dirty[cache::shard_of(&tree.files[index], SHARDS)] = true;
             stored[index] = Some(entry);
         }
-        let bytes = encode(&self.key, tree, &stored);
-        let warn = |message: String| push_warning(warnings, &self.path, message);
+        let mut shards: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
+        for index in (0..stored.len()).filter(|&i| stored[i].is_some()) {
+            shards[cache::shard_of(&tree.files[index], SHARDS)].push(index);
+        }
+        // A stale shard that would hold nothing and has no file stays absent.
+        let present =
+            |shard: usize| std::fs::symlink_metadata(self.dir.join(shard_name(shard))).is_ok();
+        let writes: Vec<usize> = (0..SHARDS)
+            .filter(|&shard| dirty[shard] && (!shards[shard].is_empty() || present(shard)))
+            .collect();
+        if writes.is_empty() {
+            return;
+        }
         let dir = match tree.root.handle().create_dirs(&cache::DIR.iter().collect::<PathBuf>()) {
             Ok(dir) => dir,
-            Err(e) => return warn(format!("cannot write the cache: {}", e.reason())),
+            Err(e) => {
+                let message = format!("cannot write the cache: {}", e.reason());
+                return push_warning(warnings, &self.dir, message);
+            }
         };
-        if let Err(e) = dir.write_atomic(
-            OsStr::new(FILE),
-            &bytes,
-            tidy_io::Perms::Default,
-            tidy_io::Durability::Volatile,
-            tidy_io::Place::Replace,
-        ) {
-            warn(format!("cannot write the cache: {}", e.reason()));
+        let failed: Vec<String> = writes
+            .par_iter()
+            .filter_map(|&shard| {
+                let bytes = encode(&self.key, tree, &shards[shard], &stored);
+                dir.write_atomic(
+                    OsStr::new(&shard_name(shard)),
+                    &bytes,
+                    tidy_io::Perms::Default,
+                    tidy_io::Durability::Volatile,
+                    tidy_io::Place::Replace,
+                )
+                .err()
+                .map(|e| e.reason())
+            })
+            .collect();
+        if let Some(reason) = failed.first() {
+            push_warning(warnings, &self.dir, format!("cannot write the cache: {reason}"));
         }
     }
 }
@@ -358,16 +389,16 @@ fn confidence_code(confidence: Confidence) -> u8 {
     }
 }
 
-fn encode(key: &Hash, tree: &Tree, stored: &[Option<Stored>]) -> Vec<u8> {
+/// One shard: the results of the pages `indices` of `tree`.
+fn encode(key: &Hash, tree: &Tree, indices: &[usize], stored: &[Option<Stored>]) -> Vec<u8> {
     let mut out = Writer(Vec::with_capacity(1 << 20));
     out.0.extend_from_slice(MAGIC);
     out.u32(FORMAT);
     out.str(cache::tool());
     out.0.extend_from_slice(key);
-    let count = stored.iter().filter(|s| s.is_some()).count();
-    out.len(count);
-    for (index, entry) in stored.iter().enumerate() {
-        let Some(entry) = entry else { continue };
+    out.len(indices.len());
+    for &index in indices {
+        let Some(entry) = &stored[index] else { continue };
         out.str(&tree.files[index]);
         out.0.extend_from_slice(&entry.hash);
         // By index: the run key holds the file list, so indices are stable.
@@ -403,13 +434,10 @@ fn encode(key: &Hash, tree: &Tree, stored: &[Option<Stored>]) -> Vec<u8> {
     out.0
 }
 
-/// Per file of a tree, what was stored for it.
-type StoredPages = Vec<Option<Stored>>;
-
-/// The stored results by index in `tree`; `Ok(None)` for another build's or
+/// A shard's stored results by index in `tree`; `Ok(None)` for another build's or
 /// another key's file (not a problem: expected after any change of inputs),
 /// `Err` for a file that is not a sound results cache.
-fn decode(bytes: &[u8], key: &Hash, tree: &Tree) -> Result<Option<StoredPages>, String> {
+fn decode(bytes: &[u8], key: &Hash, tree: &Tree) -> Result<Option<Shard>, String> {
     let body = bytes.strip_prefix(MAGIC).ok_or("not a doclinks results cache file")?;
     if body.len() < 32 {
         return Err("the cache file is damaged (its checksum does not match)".to_owned());
@@ -428,12 +456,10 @@ fn decode(bytes: &[u8], key: &Hash, tree: &Tree) -> Result<Option<StoredPages>, 
         return Ok(None);
     }
     let index = |path: &str| tree.index(path);
-    let mut stored: Vec<Option<Stored>> = (0..tree.files.len()).map(|_| None).collect();
+    let mut stored = Vec::new();
     for _ in 0..reader.len().ok_or_else(damaged)? {
         let entry = read_stored(&mut reader, &index, tree.files.len()).ok_or_else(damaged)?;
-        if let Some((page, entry)) = entry {
-            stored[page] = Some(entry);
-        }
+        stored.extend(entry);
     }
     if !reader.0.is_empty() {
         return Err(damaged());

@@ -237,9 +237,20 @@ fn a_damaged_or_foreign_cache_file_is_a_warning_and_is_rebuilt() {
     assert!(warnings(&json(&dir, &[])).is_empty());
 }
 
-/// The results cache file's bytes.
+/// The results cache files, in name order.
+fn results_files(dir: &Dir) -> Vec<std::path::PathBuf> {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join(".doclinks/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("results-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The results cache files' bytes, concatenated.
 fn results_file(dir: &Dir) -> Vec<u8> {
-    std::fs::read(dir.join(".doclinks/cache/results.bin")).unwrap()
+    results_files(dir).iter().flat_map(|p| std::fs::read(p).unwrap()).collect()
 }
 
 #[test]
@@ -319,7 +330,7 @@ fn a_damaged_results_file_is_a_warning_and_is_rebuilt() {
     let dir = tree(TREE);
     age(&dir);
     let first = json(&dir, &[]);
-    let path = dir.join(".doclinks/cache/results.bin");
+    let path = results_files(&dir)[0].clone();
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
@@ -328,7 +339,8 @@ fn a_damaged_results_file_is_a_warning_and_is_rebuilt() {
     assert_eq!(answer(&value), answer(&first));
     let shown = warnings(&value);
     assert_eq!(shown.len(), 1, "{shown:?}");
-    assert!(shown[0].contains("results.bin") && shown[0].contains("damaged"), "{shown:?}");
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(shown[0].contains(&name) && shown[0].contains("damaged"), "{shown:?}");
     assert!(warnings(&json(&dir, &[])).is_empty(), "rebuilt");
     std::fs::write(&path, "PK\u{3}\u{4} not a cache").unwrap();
     let shown = warnings(&json(&dir, &[]));
