@@ -369,22 +369,27 @@ impl Cache {
             .filter_map(|(shard, entries)| {
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
                 let bytes = encode_shard(entries, written);
-                let name = shard_name(shard);
-                dir.write_atomic(
-                    OsStr::new(&name),
-                    &bytes,
-                    tidy_io::Perms::Default,
-                    tidy_io::Durability::Volatile,
-                    tidy_io::Place::Replace,
-                )
-                .err()
-                .map(|e| e.reason())
+                write_file(&dir, &shard_name(shard), &bytes).err()
             })
             .collect();
         if let Some(reason) = failed.first() {
             warn(format!("cannot write the cache: {reason}"));
         }
     }
+}
+
+/// Writes one file of the cache atomically (a crash leaves the old file or
+/// the new one, never half of one) and without syncing (a cache lost is
+/// rebuilt); `Err` is the reason it could not.
+pub(crate) fn write_file(dir: &tidy_io::Dir, name: &str, bytes: &[u8]) -> Result<(), String> {
+    dir.write_atomic(
+        OsStr::new(name),
+        bytes,
+        tidy_io::Perms::Default,
+        tidy_io::Durability::Volatile,
+        tidy_io::Place::Replace,
+    )
+    .map_err(|e| e.reason())
 }
 
 /// The `.gitignore` that keeps the cache out of git, written once.

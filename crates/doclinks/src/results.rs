@@ -360,15 +360,7 @@ impl Results {
             .par_iter()
             .filter_map(|&shard| {
                 let bytes = encode(&self.key, tree, &shards[shard], &stored);
-                dir.write_atomic(
-                    OsStr::new(&shard_name(shard)),
-                    &bytes,
-                    tidy_io::Perms::Default,
-                    tidy_io::Durability::Volatile,
-                    tidy_io::Place::Replace,
-                )
-                .err()
-                .map(|e| e.reason())
+                cache::write_file(&dir, &shard_name(shard), &bytes).err()
             })
             .collect();
         if let Some(reason) = failed.first() {
