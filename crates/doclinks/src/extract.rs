@@ -332,8 +332,10 @@ static DOCFX_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the include pattern is valid")
 });
 
+/// An MDX import of a page, matched at a line start (an unanchored search
+/// of a whole page cost as much as the rest of its extraction).
 static MDX_IMPORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^import\s+[\w{}\s,*]+\s+from\s+['"]([^'"]+\.mdx?)['"]"#)
+    Regex::new(r#"^import\s+[\w{}\s,*]+\s+from\s+['"]([^'"]+\.mdx?)['"]"#)
         .expect("the import pattern is valid")
 });
 
@@ -523,24 +525,32 @@ fn finish(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     // Held for the whole check: no spare capacity.
     out.links.shrink_to_fit();
     out.headings.shrink_to_fit();
-    // Cheap tests first: most pages include nothing.
-    let shortcodes = shortcodes(text);
-    let includes = [
-        (has_docfx_include(text), &*DOCFX_INCLUDE),
-        (text.starts_with("import") || has(text, "\nimport"), &*MDX_IMPORT),
-        (shortcodes.0, &*MDBOOK_INCLUDE),
-        (shortcodes.1, &*HUGO_INCLUDE),
-    ];
-    for (_, pattern) in includes.into_iter().filter(|(maybe, _)| *maybe) {
-        for caps in pattern.captures_iter(text) {
-            out.includes.push(caps[1].to_owned());
-        }
-    }
+    includes(text, out);
     if has(text, "===") {
         tabs(text, heading_starts, out);
     }
     if has(text, ")=") {
         out.labels.extend(MYST_LABEL.captures_iter(text).map(|c| c[1].to_owned()));
+    }
+}
+
+/// The files a page includes, in the order of their syntaxes: DocFX, MDX,
+/// mdBook, Hugo. Cheap tests first: most pages include nothing.
+fn includes(text: &str, out: &mut Extracted) {
+    let found = &mut out.includes;
+    let all = |pattern: &'static Regex| pattern.captures_iter(text).map(|caps| caps[1].to_owned());
+    if has_docfx_include(text) {
+        found.extend(all(&DOCFX_INCLUDE));
+    }
+    for start in line_starts_of(text, "import") {
+        found.extend(MDX_IMPORT.captures(&text[start..]).map(|caps| caps[1].to_owned()));
+    }
+    let (mdbook, hugo) = shortcodes(text);
+    if mdbook {
+        found.extend(all(&MDBOOK_INCLUDE));
+    }
+    if hugo {
+        found.extend(all(&HUGO_INCLUDE));
     }
 }
 
@@ -564,15 +574,30 @@ fn tabs(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     static TAB: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"^[ \t]*===[+!]?[ \t]+"(.+)"[ \t]*\r?$"#).expect("the tab pattern is valid")
     });
-    let mut line_start = 0;
-    for line in text.split_inclusive('\n') {
-        let line_end = line_start + line.len();
-        if let Some(caps) = TAB.captures(line.strip_suffix('\n').unwrap_or(line)) {
-            let before = heading_starts.partition_point(|&s| s < line_end);
+    let bytes = text.as_bytes();
+    // Only the lines holding `===` (JavaScript's `===` is common in code).
+    let mut last_line = None;
+    for at in memchr::memmem::find_iter(bytes, "===") {
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
+        if last_line == Some(line_start) {
+            continue;
+        }
+        last_line = Some(line_start);
+        let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
+        if let Some(caps) = TAB.captures(&text[line_start..line_end]) {
+            let next_line = (line_end + 1).min(bytes.len());
+            let before = heading_starts.partition_point(|&s| s < next_line);
             out.tabs.push((before, caps[1].to_owned()));
         }
-        line_start = line_end;
     }
+}
+
+/// The offsets of the lines of `text` that start with `prefix`.
+fn line_starts_of<'t>(text: &'t str, prefix: &'t str) -> impl Iterator<Item = usize> + 't {
+    let first = text.starts_with(prefix).then_some(0);
+    let finder = memchr::memmem::find_iter(text.as_bytes(), prefix.as_bytes());
+    let later = finder.filter(|&at| at > 0 && text.as_bytes()[at - 1] == b'\n');
+    first.into_iter().chain(later)
 }
 
 /// A link being read: its whole source range and where its text ends.
@@ -883,8 +908,11 @@ fn front_matter(raw: &str) -> Front {
     if !may_set_keys(raw) {
         return Front::default();
     }
-    let body: String =
-        raw.lines().filter(|l| l.trim_end() != "---").map(|l| format!("{l}\n")).collect();
+    let mut body = String::with_capacity(raw.len());
+    for line in raw.lines().filter(|l| l.trim_end() != "---") {
+        body.push_str(line);
+        body.push('\n');
+    }
     let Ok(docs) = yaml_rust2::YamlLoader::load_from_str(&body) else { return Front::default() };
     let Some(doc) = docs.first() else { return Front::default() };
     let text = |key: &str| match &doc[key] {
@@ -1471,6 +1499,10 @@ fn email_match(run: &str, at: usize, from: usize) -> Option<(usize, usize, Strin
 /// `href`/`src` links and `id`/`name` anchors in a raw HTML node, skipping comments.
 fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
     let Some(html) = text.get(range.clone()) else { return };
+    // Both patterns need an attribute value: most tags (`</a>`, `<br>`) have none.
+    if memchr::memchr(b'=', html.as_bytes()).is_none() {
+        return;
+    }
     let comments = comment_ranges(html);
     let in_comment = |at: usize| comments.iter().any(|c| c.contains(&at));
     for caps in HTML_LINK.captures_iter(html) {
@@ -1609,6 +1641,32 @@ mod tests {
         let front = page.front().clone();
         assert_eq!((front.id.as_deref(), front.aliases), (Some("intro"), vec!["/old".to_owned()]));
         assert_eq!(extract("---\ntitle: T\n---\n").front, None);
+    }
+
+    #[test]
+    fn front_matter_ends_at_the_first_line_that_is_three_dashes() {
+        let text = "\u{feff}---\r\nslug: /a\r\n---\r\n\r\n[x](y.md)\r\n---\n";
+        let page = extract(text);
+        assert_eq!(page.front().slug.as_deref(), Some("/a"));
+        assert_eq!(links(text), ["5:5 Inline y.md =y.md"]);
+        // `----` is not the closing line; the blank line after it is taken too.
+        assert_eq!(yaml_front_matter("---\na: ----\n----\n---\n\nrest"), Some(22));
+        // No closing line: no front matter, and its lines are Markdown.
+        assert_eq!(links("---\nslug: /a\n[z](w.md)\n"), ["3:5 Inline w.md =w.md"]);
+        let toml = "+++\nslug = \"/t\"\n+++\n[v](u.md)\n";
+        assert_eq!(
+            (extract(toml).front().slug.as_deref(), links(toml)),
+            (Some("/t"), vec!["4:5 Inline u.md =u.md".to_owned()])
+        );
+    }
+
+    #[test]
+    fn includes_and_tabs_are_read_where_their_syntax_is() {
+        let text = "import Tabs from '@theme/Tabs';\nimport {\n  A,\n} from './_a.mdx';\n\n> [!NOTE]\n> [!INCLUDE [t](../inc/x.md)]\n\n{{#include ../b.md}} {{< readfile file=\"c.md\" >}}\n\n# One\n\n```js\nif (a === b) {}\n```\n\n=== \"Tab :octicons-x-16: A\"\n\n    text\n";
+        let page = extract(text);
+        assert_eq!(page.includes, ["../inc/x.md", "./_a.mdx", "../b.md", "c.md"]);
+        assert_eq!(page.tabs, [(1, "Tab :octicons-x-16: A".to_owned())]);
+        assert_eq!(links("import x from 'y.mdx'"), Vec::<String>::new());
     }
 
     #[test]
