@@ -1503,9 +1503,15 @@ fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
     if memchr::memchr(b'=', html.as_bytes()).is_none() {
         return;
     }
+    // The patterns' own set-up costs more than these scans of a short tag.
+    let links = has_ignoring_case(html, b"href") || has_ignoring_case(html, b"src");
+    let anchors = has_ignoring_case(html, b"id") || has_ignoring_case(html, b"name");
+    if !links && !anchors {
+        return;
+    }
     let comments = comment_ranges(html);
     let in_comment = |at: usize| comments.iter().any(|c| c.contains(&at));
-    for caps in HTML_LINK.captures_iter(html) {
+    for caps in HTML_LINK.captures_iter(html).filter(|_| links) {
         let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
             continue;
         };
@@ -1516,13 +1522,21 @@ fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
         let dest = decode_entities(value.as_str());
         out.links.push(RawLink::new(&dest, value.as_str(), span, Form::Html));
     }
-    for caps in HTML_ANCHOR.captures_iter(html) {
+    for caps in HTML_ANCHOR.captures_iter(html).filter(|_| anchors) {
         if let Some(value) = caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))
             && !in_comment(value.start())
         {
             out.ids.insert(decode_entities(value.as_str()).into_owned());
         }
     }
+}
+
+/// Whether `html` holds `word` (lowercase ASCII) in any case.
+fn has_ignoring_case(html: &str, word: &[u8]) -> bool {
+    let bytes = html.as_bytes();
+    let first = word[0];
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), bytes)
+        .any(|at| bytes.get(at..at + word.len()).is_some_and(|w| w.eq_ignore_ascii_case(word)))
 }
 
 /// The `id` and `name` anchors of a whole HTML page (a local `.html` link
