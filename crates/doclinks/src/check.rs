@@ -527,10 +527,11 @@ impl FileResult {
         }
     }
 
-    /// What the results cache keeps (the mode it is used in lists nothing else).
-    fn page(&self) -> PageResult {
+    /// The counts the results cache keeps (the mode it is used in lists
+    /// nothing else); the findings it takes from the report, uncopied.
+    fn counts(&self) -> PageResult {
         PageResult {
-            findings: self.findings.clone(),
+            findings: Vec::new(),
             links: self.links,
             local: self.local,
             external: self.external,
@@ -806,7 +807,7 @@ impl<'t> Engine<'t> {
         }
         let (result, consulted) = results::recording(|| self.check_file(index));
         let is_page = |page: usize| is_markdown(&self.tree.files[page]);
-        results.keep(index, &consulted, hash, is_page, &result.page());
+        results.keep(index, &consulted, &self.tree.files[index], hash, is_page, result.counts());
         result
     }
 
@@ -1083,9 +1084,6 @@ impl<'t> Engine<'t> {
         results: Vec<(usize, FileResult)>,
         unreached: Option<Vec<String>>,
     ) -> Report {
-        if let Some(cache) = self.results {
-            cache.store(self.tree, self.docs.warnings);
-        }
         let mut summary = Summary { files: results.len(), ..Summary::default() };
         let mut findings = Vec::new();
         let mut site_links = Vec::new();
@@ -1122,6 +1120,9 @@ impl<'t> Engine<'t> {
             .iter()
             .filter(|f| f.fix.as_ref().is_some_and(|x| x.confidence == Confidence::High))
             .count();
+        if let Some(cache) = self.results.take() {
+            cache.store(self.tree, self.docs.warnings, [&findings, &site_links, &redirected]);
+        }
         let mut warnings = self.docs.warnings.lock().expect("warnings lock").clone();
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();

@@ -28,9 +28,11 @@
 //! rebuilt; the file is written atomically, only when something changed.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -53,7 +55,7 @@ fn shard_name(shard: usize) -> String {
 const MAGIC: &[u8] = b"doclinks results cache\n";
 
 /// Bumped whenever the encoding changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The largest file read back.
 const LIMIT: u64 = 1 << 30;
@@ -73,8 +75,14 @@ pub(crate) struct PageResult {
 struct Stored {
     hash: Hash,
     /// The pages consulted, by index in this tree, with their hashes then.
-    consulted: Vec<(usize, Hash)>,
-    result: PageResult,
+    consulted: Box<[(u32, Hash)]>,
+    /// The counts of the page's result (links, local, external, ignored,
+    /// historical), its findings apart.
+    counts: [u32; 5],
+    /// The findings read back, until a reuse moves them into the report
+    /// (a page checked this time has none here: its findings are written
+    /// from the report, never copied).
+    findings: Mutex<Vec<Finding>>,
 }
 
 /// The pages of one shard file, by index in the tree.
@@ -83,13 +91,15 @@ type Shard = Vec<(usize, Stored)>;
 /// The results cache of one check.
 pub(crate) struct Results {
     key: Hash,
-    /// Per file of the tree, what was stored for it under this run key.
-    stored: Vec<Option<Stored>>,
-    /// Results of pages checked this time, to be written.
-    fresh: Mutex<Vec<(usize, Stored)>>,
+    /// Per file of the tree, what is stored for it under this run key: read
+    /// back, or kept from this check (one slot per page, so that a check of
+    /// every page grows no list of them).
+    stored: Vec<Mutex<Option<Stored>>>,
     /// Per shard, whether its file must be written again (another key,
     /// damage, missing) when it would hold anything.
     stale: Vec<bool>,
+    /// Per shard, whether a page in it was checked again this time.
+    dirty: Vec<AtomicBool>,
     dir: PathBuf,
 }
 
@@ -238,9 +248,9 @@ impl Results {
         let dir = cache::DIR.iter().fold(tree.root.handle().path().to_path_buf(), |p, d| p.join(d));
         let mut results = Results {
             key,
-            stored: (0..tree.files.len()).map(|_| None).collect(),
-            fresh: Mutex::new(Vec::new()),
+            stored: (0..tree.files.len()).map(|_| Mutex::new(None)).collect(),
             stale: vec![true; SHARDS],
+            dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
             dir,
         };
         // A file changed in the clock tick of this check cannot be told
@@ -267,7 +277,7 @@ impl Results {
                 Ok(Some(entries)) => {
                     results.stale[shard] = false;
                     for (index, entry) in entries {
-                        results.stored[index] = Some(entry);
+                        *results.stored[index].get_mut().expect("results lock") = Some(entry);
                     }
                 }
                 Ok(None) => {}
@@ -283,7 +293,7 @@ impl Results {
 
     /// Whether nothing was stored under this run key: every page is checked.
     pub(crate) fn is_empty(&self) -> bool {
-        self.stored.iter().all(Option::is_none)
+        self.stored.iter().all(|slot| slot.lock().expect("results lock").is_none())
     }
 
     /// The stored result of page `index` when it still holds: its bytes and
@@ -293,49 +303,69 @@ impl Results {
         index: usize,
         hash: impl Fn(usize) -> Option<Hash>,
     ) -> Option<PageResult> {
-        let stored = self.stored.get(index)?.as_ref()?;
+        let slot = self.stored.get(index)?.lock().expect("results lock");
+        let stored = slot.as_ref()?;
         let holds = hash(index) == Some(stored.hash)
-            && stored.consulted.iter().all(|(page, then)| hash(*page) == Some(*then));
-        holds.then(|| stored.result.clone())
+            && stored.consulted.iter().all(|(page, then)| hash(*page as usize) == Some(*then));
+        holds.then(|| {
+            let findings = std::mem::take(&mut *stored.findings.lock().expect("results lock"));
+            let [links, local, external, ignored, historical] = stored.counts.map(|n| n as usize);
+            PageResult { findings, links, local, external, ignored, historical }
+        })
     }
 
     /// Keeps the result of page `index`, checked this time, with the pages it
-    /// consulted; a result that depended on a page with no hash (unreadable,
-    /// not UTF-8) is not kept.
+    /// consulted: its counts now, its findings from the report when stored. A
+    /// result that depended on a page with no hash (unreadable, not UTF-8) is
+    /// not kept.
     pub(crate) fn keep(
         &self,
         index: usize,
         consulted: &[usize],
+        file: &str,
         hash: impl Fn(usize) -> Option<Hash>,
         is_page: impl Fn(usize) -> bool,
-        result: &PageResult,
+        counts: PageResult,
     ) {
         let Some(own) = hash(index) else { return };
         let mut pages = Vec::with_capacity(consulted.len());
         for &page in consulted.iter().filter(|&&p| p != index) {
             match hash(page) {
-                Some(h) => pages.push((page, h)),
+                Some(h) => pages.push((to_u32(page), h)),
                 // Files that are not Markdown pages are in the run key.
                 None if !is_page(page) => {}
                 None => return,
             }
         }
-        let stored = Stored { hash: own, consulted: pages, result: result.clone() };
-        self.fresh.lock().expect("results lock").push((index, stored));
+        let PageResult { links, local, external, ignored, historical, .. } = counts;
+        let counts = [links, local, external, ignored, historical].map(to_u32);
+        let consulted = pages.into_boxed_slice();
+        let stored = Stored { hash: own, consulted, counts, findings: Mutex::default() };
+        *self.stored[index].lock().expect("results lock") = Some(stored);
+        self.dirty[cache::shard_of(file, SHARDS)].store(true, Ordering::Relaxed);
     }
 
     /// Writes the shards holding a page checked again this time, and those
-    /// of another key or damaged.
-    pub(crate) fn store(self, tree: &Tree, warnings: &Mutex<Vec<Warning>>) {
+    /// of another key or damaged; the findings of the pages checked this time
+    /// are those of the report (`reported`: its findings, site links and
+    /// redirected links).
+    pub(crate) fn store(
+        self,
+        tree: &Tree,
+        warnings: &Mutex<Vec<Warning>>,
+        reported: [&[Finding]; 3],
+    ) {
         if self.key == [0; 32] {
             return;
         }
-        let mut stored = self.stored;
-        let mut dirty = self.stale;
-        for (index, entry) in self.fresh.into_inner().expect("results lock") {
-            dirty[cache::shard_of(&tree.files[index], SHARDS)] = true;
-            stored[index] = Some(entry);
-        }
+        let stored: Vec<Option<Stored>> =
+            self.stored.into_iter().map(|slot| slot.into_inner().expect("results lock")).collect();
+        let dirty: Vec<bool> = self
+            .stale
+            .iter()
+            .zip(&self.dirty)
+            .map(|(s, d)| *s || d.load(Ordering::Relaxed))
+            .collect();
         let mut shards: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
         for index in (0..stored.len()).filter(|&i| stored[i].is_some()) {
             shards[cache::shard_of(&tree.files[index], SHARDS)].push(index);
@@ -356,10 +386,14 @@ impl Results {
                 return push_warning(warnings, &self.dir, message);
             }
         };
+        let mut by_file: HashMap<&str, Vec<&Finding>> = HashMap::new();
+        for finding in reported.into_iter().flatten() {
+            by_file.entry(finding.file.as_str()).or_default().push(finding);
+        }
         let failed: Vec<String> = writes
             .par_iter()
             .filter_map(|&shard| {
-                let bytes = encode(&self.key, tree, &shards[shard], &stored);
+                let bytes = encode(&self.key, tree, &shards[shard], &stored, &by_file);
                 cache::write_file(&dir, &shard_name(shard), &bytes).err()
             })
             .collect();
@@ -367,6 +401,10 @@ impl Results {
             push_warning(warnings, &self.dir, format!("cannot write the cache: {reason}"));
         }
     }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn kind_code(kind: Kind) -> u8 {
@@ -381,8 +419,15 @@ fn confidence_code(confidence: Confidence) -> u8 {
     }
 }
 
-/// One shard: the results of the pages `indices` of `tree`.
-fn encode(key: &Hash, tree: &Tree, indices: &[usize], stored: &[Option<Stored>]) -> Vec<u8> {
+/// One shard: the results of the pages `indices` of `tree`, their findings
+/// from the report (`by_file`) or, for pages not checked this time, as read.
+fn encode(
+    key: &Hash,
+    tree: &Tree,
+    indices: &[usize],
+    stored: &[Option<Stored>],
+    by_file: &HashMap<&str, Vec<&Finding>>,
+) -> Vec<u8> {
     let mut out = Writer(Vec::with_capacity(1 << 20));
     out.0.extend_from_slice(MAGIC);
     out.u32(FORMAT);
@@ -396,15 +441,20 @@ fn encode(key: &Hash, tree: &Tree, indices: &[usize], stored: &[Option<Stored>])
         // By index: the run key holds the file list, so indices are stable.
         out.len(entry.consulted.len());
         for (page, hash) in &entry.consulted {
-            out.len(*page);
+            out.u32(*page);
             out.0.extend_from_slice(hash);
         }
-        let r = &entry.result;
-        for n in [r.links, r.local, r.external, r.ignored, r.historical] {
-            out.u64(n as u64);
+        for n in entry.counts {
+            out.u32(n);
         }
-        out.len(r.findings.len());
-        for f in &r.findings {
+        let kept = entry.findings.lock().expect("results lock");
+        let reported = by_file.get(tree.files[index].as_str());
+        let findings: Vec<&Finding> = match reported {
+            Some(reported) => reported.clone(),
+            None => kept.iter().collect(),
+        };
+        out.len(findings.len());
+        for f in findings {
             out.0.push(kind_code(f.kind));
             out.u32(f.line);
             out.u32(f.column);
@@ -474,16 +524,16 @@ fn read_stored(
     let count = reader.len()?;
     let mut consulted = Vec::with_capacity(count.min(reader.0.len() / 36));
     for _ in 0..count {
-        let other = reader.len()?;
+        let other = reader.u32()?;
         let then: Hash = reader.bytes(32)?.try_into().ok()?;
         consulted.push((other, then));
     }
-    let known = page.is_some() && consulted.iter().all(|(other, _)| *other < files);
-    let mut counts = [0usize; 5];
+    let consulted = consulted.into_boxed_slice();
+    let known = page.is_some() && consulted.iter().all(|(other, _)| (*other as usize) < files);
+    let mut counts = [0u32; 5];
     for n in &mut counts {
-        *n = usize::try_from(reader.u64()?).ok()?;
+        *n = reader.u32()?;
     }
-    let [links, local, external, ignored, historical] = counts;
     let mut findings = Vec::new();
     for _ in 0..reader.len()? {
         let kind = *Kind::ALL.get(usize::from(reader.byte()?))?;
@@ -512,6 +562,6 @@ fn read_stored(
             span: start..end,
         });
     }
-    let result = PageResult { findings, links, local, external, ignored, historical };
-    Some(page.filter(|_| known).map(|page| (page, Stored { hash, consulted, result })))
+    let findings = Mutex::new(findings);
+    Some(page.filter(|_| known).map(|page| (page, Stored { hash, consulted, counts, findings })))
 }
