@@ -306,7 +306,29 @@ fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
 }
 
 /// The anchors of a page in one flavor, shared by every link into it.
-type Anchors = Arc<HashSet<String>>;
+type Anchors = Arc<AnchorSet>;
+
+/// A page's anchors, sorted and each once: a third of a hash set's memory
+/// (a tree's linked pages keep theirs for the whole check), looked up by
+/// binary search, and gone through in one order every run.
+#[derive(Debug, Default)]
+pub(crate) struct AnchorSet(Box<[Box<str>]>);
+
+impl AnchorSet {
+    fn new(anchors: HashSet<String>) -> AnchorSet {
+        let mut sorted: Vec<Box<str>> = anchors.into_iter().map(String::into_boxed_str).collect();
+        sorted.sort_unstable();
+        AnchorSet(sorted.into_boxed_slice())
+    }
+
+    pub(crate) fn contains(&self, anchor: &str) -> bool {
+        self.0.binary_search_by(|a| (**a).cmp(anchor)).is_ok()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|a| &**a)
+    }
+}
 
 /// The pages whose anchors make up a page's: it and those it includes.
 type Visited = Arc<[usize]>;
@@ -462,7 +484,7 @@ impl<'t> Docs<'t> {
     }
 
     /// The anchors of a page in a flavor, with those of the files it includes.
-    fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> Arc<HashSet<String>> {
+    fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> Anchors {
         let slot = 2 * rules.flavor.index() + usize::from(rules.terms);
         let compute = || {
             let mut seen = HashSet::new();
@@ -478,7 +500,7 @@ impl<'t> Docs<'t> {
                 out.extend(doc.anchors(rules.flavor, rules.terms));
                 stack.extend(model.includes(self.tree, page, doc));
             }
-            (Arc::new(out), Visited::from(visited))
+            (Arc::new(AnchorSet::new(out)), Visited::from(visited))
         };
         // Every caller consulted the pages, not only the first: the results
         // cache keeps what each page's check depended on.
@@ -966,7 +988,7 @@ impl<'t> Engine<'t> {
         link: &Link<'_>,
         fragment: &str,
         page: usize,
-    ) -> Option<Arc<HashSet<String>>> {
+    ) -> Option<Anchors> {
         if !self.fragments || fragment.is_empty() || fragment == "top" {
             return None;
         }
@@ -1152,7 +1174,7 @@ impl<'t> Engine<'t> {
 
 /// Whether `fragment` is one of `anchors` (percent-decoded already), in any
 /// letter case where the renderer matches case-insensitively.
-fn has_anchor(anchors: &HashSet<String>, fragment: &str, insensitive: bool) -> bool {
+fn has_anchor(anchors: &AnchorSet, fragment: &str, insensitive: bool) -> bool {
     if anchors.contains(fragment) {
         return true;
     }

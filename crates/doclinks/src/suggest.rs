@@ -450,12 +450,16 @@ impl<'t> Suggester<'t> {
     pub(crate) fn anchor(
         &self,
         fragment: &str,
-        anchors: &HashSet<String>,
+        anchors: &crate::check::AnchorSet,
     ) -> Option<(String, Confidence, String)> {
         let lower = fragment.to_lowercase();
         let mut case_only = anchors.iter().filter(|a| a.to_lowercase() == lower);
         if let (Some(a), None) = (case_only.next(), case_only.next()) {
-            return Some((a.clone(), Confidence::High, "anchor differs only in case".to_owned()));
+            return Some((
+                a.to_owned(),
+                Confidence::High,
+                "anchor differs only in case".to_owned(),
+            ));
         }
         let slugged =
             crate::slug::slug(&crate::resolve::percent_decode(fragment).replace('-', " "));
@@ -469,7 +473,7 @@ impl<'t> Suggester<'t> {
                 ));
             }
         }
-        let (best, score) = best_by_words(anchors.iter().map(String::as_str), |a| a, fragment)?;
+        let (best, score) = best_by_words(anchors.iter(), |a| a, fragment)?;
         Some((
             best.to_owned(),
             Confidence::Medium,
