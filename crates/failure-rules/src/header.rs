@@ -30,7 +30,7 @@
 
 use std::fmt;
 
-use crate::normalize::WHITESPACE;
+use crate::normalize::{WHITESPACE, next_in};
 
 /// How the header of a line is found.
 #[derive(Debug, Clone, Default)]
@@ -143,7 +143,7 @@ pub(crate) fn auto(line: &str) -> Option<Found> {
     if first.is_ascii_alphabetic() {
         // `file.log.1.2017-05-16_13:53:08 2017-05-16 …`: a word, then a date.
         if !starts_like_date_word(&line[start..]) {
-            let second = line.split_ascii_whitespace().nth(1)?;
+            let second = second_word(line, start)?;
             // The digit test first: it is the cheaper, and most second words fail it.
             if !has_digit(second) || kind_of(second, None) != Kind::Date {
                 return None;
@@ -156,6 +156,16 @@ pub(crate) fn auto(line: &str) -> Option<Found> {
         return Some(found);
     }
     decide(&mut Toks::new(line))
+}
+
+/// The second word of `line`, whose first starts at `start`, as
+/// `split_ascii_whitespace` splits: eight bytes at a time.
+fn second_word(line: &str, start: usize) -> Option<&str> {
+    let b = line.as_bytes();
+    let after_first = next_in(b, start, &WHITESPACE);
+    let second =
+        after_first + b[after_first..].iter().take_while(|c| c.is_ascii_whitespace()).count();
+    (second < b.len()).then(|| &line[second..next_in(b, second, &WHITESPACE)])
 }
 
 /// The leading tokens of a line, split and classified only as far as they are
@@ -980,6 +990,16 @@ mod tests {
                         prop_assert!(!is_level(text));
                     }
                 }
+            }
+        }
+    }
+
+    proptest! {
+        /// The second word is the one `split_ascii_whitespace` gives.
+        #[test]
+        fn second_word_is_the_split_one(line in "[ \t\x0ba1é]{0,20}") {
+            if let Some(start) = line.bytes().position(|c| !c.is_ascii_whitespace()) {
+                prop_assert_eq!(second_word(&line, start), line.split_ascii_whitespace().nth(1));
             }
         }
     }

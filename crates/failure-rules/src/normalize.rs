@@ -906,7 +906,18 @@ fn word_hint(w: &str) -> Hint {
 fn is_exception_type(b: &[u8]) -> bool {
     const ENDS: [&[u8]; 7] =
         [b"Error", b"Exception", b"Warning", b"Exit", b"Interrupt", b"Fault", b"Failure"];
-    ENDS.iter().any(|end| b.len() > end.len() && b.ends_with(end))
+    /// The last bytes of the endings: tested first, since most tokens end in none.
+    const LAST: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < ENDS.len() {
+            t[ENDS[i][ENDS[i].len() - 1] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    b.last().is_some_and(|&c| LAST[c as usize])
+        && ENDS.iter().any(|end| b.len() > end.len() && b.ends_with(end))
         && b[0].is_ascii_alphabetic()
         && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$'))
 }

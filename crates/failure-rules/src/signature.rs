@@ -69,7 +69,12 @@ impl Signer {
 
 /// `ValueError: rest` → (`ValueError`, `rest`), when the first word is an exception type.
 pub(crate) fn split_type(line: &str) -> Option<(&str, &str)> {
-    let line = line.trim_start();
+    // Most lines start with a printable ASCII byte, which no trimming removes.
+    let line = if line.as_bytes().first().is_some_and(u8::is_ascii_graphic) {
+        line
+    } else {
+        line.trim_start()
+    };
     // The type is the first word, ending in `:`.
     let colon = match line.as_bytes().iter().position(|&c| c == b' ') {
         Some(space) if space > 0 && line.as_bytes()[space - 1] == b':' => space - 1,
