@@ -448,10 +448,8 @@ pub(crate) fn extract(text: &str) -> Extracted {
         walk.event(event, body + range.start..body + range.end);
     }
     walk.flush_text();
-    let runs = std::mem::take(&mut walk.runs);
     let headings = std::mem::take(&mut walk.heading_starts);
     let covered = std::mem::take(&mut walk.covered);
-    page_autolinks(text, &runs, &mut out);
     let defs = events.reference_definitions();
     let mut firsts = Vec::new();
     for (_, def) in defs.iter() {
@@ -610,35 +608,15 @@ struct OpenLink<'a> {
     text_end: Option<usize>,
 }
 
-/// Contiguous text outside link text and code, where bare autolinks may be.
-struct TextRun {
-    range: Range<usize>,
-    /// It starts its block: nothing precedes a `www.` there.
-    first: bool,
-    /// The end of its table cell, where a URL ends.
-    limit: usize,
-}
-
-/// The bare autolinks of a page's text runs: only runs that hold a `://`,
-/// `www.` or `@` are read (a few of a page's thousands).
-fn page_autolinks(text: &str, runs: &[TextRun], out: &mut Extracted) {
+/// Where a bare autolink may be in a page: each `://`, `www.` and `@`, in
+/// order (three SIMD scans; a page's text runs are thousands, these a few).
+fn autolink_candidates(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
-    let mut marked = vec![false; runs.len()];
-    let mut mark = |at: usize| {
-        let index = runs.partition_point(|r| r.range.start <= at);
-        if let Some(i) = index.checked_sub(1)
-            && runs[i].range.contains(&at)
-        {
-            marked[i] = true;
-        }
-    };
-    memchr::memmem::find_iter(bytes, "://").for_each(&mut mark);
-    memchr::memmem::find_iter(bytes, "www.").for_each(&mut mark);
-    memchr::memchr_iter(b'@', bytes).for_each(&mut mark);
-    let mut linked = 0;
-    for (run, _) in runs.iter().zip(&marked).filter(|(_, m)| **m) {
-        linked = bare_autolinks(text, run.range.clone(), (linked, run.limit), run.first, out);
-    }
+    let mut found: Vec<usize> = memchr::memmem::find_iter(bytes, "://").collect();
+    found.extend(memchr::memmem::find_iter(bytes, "www."));
+    found.extend(memchr::memchr_iter(b'@', bytes));
+    found.sort_unstable();
+    found
 }
 
 /// A heading or definition term being read.
@@ -661,8 +639,12 @@ struct Walk<'t, 'o> {
     code: bool,
     /// Contiguous text not in link text or code: where bare autolinks are.
     run: Option<Range<usize>>,
-    /// The runs of text read (in order).
-    runs: Vec<TextRun>,
+    /// Where bare autolinks may be ([`autolink_candidates`]), and how many
+    /// of them are behind the walk.
+    candidates: Vec<usize>,
+    passed: usize,
+    /// Where the last bare autolink ends (it may reach beyond its text run).
+    linked: usize,
     /// The end of the table cell being read: a bare URL ends there.
     cell_end: usize,
     /// The source ranges of blocks and inline content, merged, when the text
@@ -685,7 +667,9 @@ impl<'t, 'o> Walk<'t, 'o> {
             images: 0,
             code: false,
             run: None,
-            runs: Vec::new(),
+            candidates: autolink_candidates(text),
+            passed: 0,
+            linked: 0,
             cell_end: usize::MAX,
             covered: Vec::new(),
             track_covered: has(text, "]:"),
@@ -828,12 +812,17 @@ impl<'t, 'o> Walk<'t, 'o> {
         }
     }
 
-    /// Keeps the text read since the last other event, where bare autolinks
-    /// are looked for once the walk is done.
+    /// Finds the bare autolinks of the text read since the last other event,
+    /// if a candidate for one is in it (runs come in document order).
     fn flush_text(&mut self) {
-        if let Some(range) = self.run.take() {
+        if let Some(run) = self.run.take() {
             let first = std::mem::replace(&mut self.block_start, false);
-            self.runs.push(TextRun { range, first, limit: self.cell_end });
+            let ahead = &self.candidates[self.passed..];
+            self.passed += ahead.partition_point(|&at| at < run.start);
+            if self.candidates.get(self.passed).is_some_and(|&at| at < run.end) {
+                let limits = (self.linked, self.cell_end);
+                self.linked = bare_autolinks(self.text, run, limits, first, self.out);
+            }
         }
     }
 }
