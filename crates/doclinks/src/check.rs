@@ -572,6 +572,14 @@ struct FileResult {
     external: usize,
     ignored: usize,
     historical: usize,
+    /// What some modes trace besides (none in a deep check: boxed, so that a
+    /// tree's results hold a pointer per page, not three lists).
+    traces: Option<Box<Traces>>,
+}
+
+/// What `--affected-since`, `--nav-only` and `--list-links` need of a file.
+#[derive(Default)]
+struct Traces {
     /// Root-relative paths this file links to, for the reverse link index
     /// (kept only with `--affected-since`, the one mode that reads them).
     targets: Vec<String>,
@@ -579,6 +587,20 @@ struct FileResult {
     markdown_targets: Vec<usize>,
     /// Every link and where it leads, when links are listed.
     listed: Vec<LinkRecord>,
+}
+
+impl FileResult {
+    fn traces(&mut self) -> &mut Traces {
+        self.traces.get_or_insert_with(Box::default)
+    }
+
+    fn targets(&self) -> &[String] {
+        self.traces.as_ref().map_or(&[], |t| &t.targets)
+    }
+
+    fn markdown_targets(&self) -> &[usize] {
+        self.traces.as_ref().map_or(&[], |t| &t.markdown_targets)
+    }
 }
 
 pub(crate) struct Engine<'t> {
@@ -662,7 +684,7 @@ impl<'t> Engine<'t> {
                         .filter(|(i, r)| {
                             selected.contains(i)
                                 && (touched.changed.contains(&self.tree.files[*i])
-                                    || r.targets.iter().any(|t| touched.touched.contains(t)))
+                                    || r.targets().iter().any(|t| touched.touched.contains(t)))
                         })
                         .collect()
                 }
@@ -739,7 +761,7 @@ impl<'t> Engine<'t> {
                 frontier.par_iter().map(|&i| (i, self.check_file(i))).collect();
             let mut next = Vec::new();
             for (_, result) in &level {
-                for &target in &result.markdown_targets {
+                for &target in result.markdown_targets() {
                     if !self.excluded(&self.tree.files[target]) && seen.insert(target) {
                         next.push(target);
                     }
@@ -864,7 +886,7 @@ impl<'t> Engine<'t> {
                     Resolution::Redirected(_, redirect) => ("redirected", redirect.to.clone()),
                     Resolution::Missing(missing) => ("missing", Some(missing.wanted.clone())),
                 };
-                result.listed.push(LinkRecord {
+                result.traces().listed.push(LinkRecord {
                     file: file.clone(),
                     line: link.line,
                     column: link.column,
@@ -913,7 +935,7 @@ impl<'t> Engine<'t> {
                 Resolution::Missing(missing) => {
                     result.local += 1;
                     if self.keep_targets {
-                        result.targets.push(missing.wanted.clone());
+                        result.traces().targets.push(missing.wanted.clone());
                     }
                     let (kind, fix) = self.missing(file, &missing);
                     Some(finding(kind, fix))
@@ -943,14 +965,14 @@ impl<'t> Engine<'t> {
         result: &mut FileResult,
     ) -> Option<(Kind, Option<Fix>)> {
         if self.keep_targets {
-            result.targets.push(found.path.clone());
+            result.traces().targets.push(found.path.clone());
         }
         let page = found.page.filter(|&i| has_anchors(&self.tree.files[i]))?;
         if self.keep_targets && page != self.tree.index(&found.path).unwrap_or(usize::MAX) {
-            result.targets.push(self.tree.files[page].clone());
+            result.traces().targets.push(self.tree.files[page].clone());
         }
         if self.nav_only && is_markdown(&self.tree.files[page]) {
-            result.markdown_targets.push(page);
+            result.traces().markdown_targets.push(page);
         }
         let fragment = found.link.fragment.as_deref()?;
         let anchors = self.judged_anchors(file, &found.link, fragment, page)?;
@@ -1112,7 +1134,9 @@ impl<'t> Engine<'t> {
         let mut redirected = Vec::new();
         let mut links = Vec::new();
         for (_, mut result) in results {
-            links.append(&mut result.listed);
+            if let Some(traces) = &mut result.traces {
+                links.append(&mut traces.listed);
+            }
             summary.links += result.links;
             summary.local += result.local;
             summary.external += result.external;
