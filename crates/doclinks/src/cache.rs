@@ -262,7 +262,8 @@ impl Cache {
             sound: vec![false; SHARDS],
             existed: vec![false; SHARDS],
             dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
-            seen: Mutex::new(Vec::new()),
+            // Every page of the tree is seen once: no list doubling past it.
+            seen: Mutex::new(Vec::with_capacity(tree.map_or(0, |t| t.files.len()))),
             own,
         };
         for (shard, result) in loaded.into_iter().enumerate() {
@@ -328,12 +329,12 @@ impl Cache {
         if !self.own {
             return;
         }
-        let mut shards: Vec<Vec<(String, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        let mut shards: Vec<Vec<(&str, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
         let mut present = vec![false; tree.files.len()];
         for (index, entry) in self.seen.into_inner().expect("cache lock") {
             present[index] = true;
-            let page = tree.files[index].clone();
-            shards[shard_of(&page, SHARDS)].push((page, entry));
+            let page = tree.files[index].as_str();
+            shards[shard_of(page, SHARDS)].push((page, entry));
         }
         let mut dirty: Vec<bool> = self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).collect();
         for (index, known) in self.by_index.iter().enumerate() {
@@ -367,7 +368,7 @@ impl Cache {
             .enumerate()
             .filter(|(shard, _)| dirty[*shard])
             .filter_map(|(shard, entries)| {
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries.sort_by(|a, b| a.0.cmp(b.0));
                 let bytes = encode_shard(entries, written);
                 write_file(&dir, &shard_name(shard), &bytes).err()
             })
@@ -408,7 +409,7 @@ fn ignore_everything(dir: &tidy_io::Dir) -> tidy_io::Result<()> {
     )
 }
 
-fn encode_shard(entries: &[(String, Entry)], written: Duration) -> Vec<u8> {
+fn encode_shard(entries: &[(&str, Entry)], written: Duration) -> Vec<u8> {
     let mut out = Writer(Vec::with_capacity(entries.len() * 1024));
     out.0.extend_from_slice(MAGIC);
     out.u32(FORMAT);
@@ -617,7 +618,7 @@ mod tests {
         let stamp = Stamp { len: 5, mtime: 7, ino: 9 };
         let entry = Entry { stamp, hash: [3; 32], doc: Page::Parsed(doc) };
         let written = Duration::from_secs(100);
-        let bytes = encode_shard(&[("docs/a.md".to_owned(), entry)], written);
+        let bytes = encode_shard(&[("docs/a.md", entry)], written);
         let entries = decode_shard(bytes.clone()).unwrap();
         assert_eq!(entries.len(), 1);
         let (page, known) = &entries[0];
@@ -632,7 +633,7 @@ mod tests {
         assert_eq!(doc.front().slug.as_deref(), Some("/x"));
         // A page read back is written back byte for byte, decoded or not.
         let again = Entry { stamp, hash: [3; 32], doc: known.entry.doc.clone() };
-        assert_eq!(encode_shard(&[("docs/a.md".to_owned(), again)], written), bytes);
+        assert_eq!(encode_shard(&[("docs/a.md", again)], written), bytes);
 
         let mut flipped = bytes.clone();
         flipped[MAGIC.len() + 10] ^= 1;
