@@ -142,7 +142,7 @@ impl<'t> Suggester<'t> {
     fn unique_name(&self, name: &str) -> bool {
         let lower = self.lower_names.get_or_init(|| {
             let mut map: HashMap<String, usize> = HashMap::new();
-            for (name, holders) in &self.tree.by_name {
+            for (name, holders) in self.tree.by_name() {
                 *map.entry(name.to_lowercase()).or_insert(0) += holders.len();
             }
             map
@@ -260,7 +260,7 @@ impl<'t> Suggester<'t> {
         let others = |v: &[usize]| -> Vec<usize> {
             v.iter().copied().filter(|&i| self.tree.files[i] != wanted).collect()
         };
-        let named = others(self.tree.by_name.get(&name).map_or(&[], Vec::as_slice));
+        let named = others(self.tree.by_name().get(&name).map_or(&[], Vec::as_slice));
         let unique = |path: &str| self.unique_name(file_name(path));
         if named.len() == 1 && self.unique_name(&name) {
             out.push(Candidate {
@@ -274,7 +274,7 @@ impl<'t> Suggester<'t> {
             let base = name.trim_end_matches(".md");
             for ext in ["md", "mdx"] {
                 let with = others(
-                    self.tree.by_name.get(&format!("{base}.{ext}")).map_or(&[], Vec::as_slice),
+                    self.tree.by_name().get(&format!("{base}.{ext}")).map_or(&[], Vec::as_slice),
                 );
                 if with.len() == 1
                     && format!("{base}.{ext}") != name
@@ -290,7 +290,7 @@ impl<'t> Suggester<'t> {
         }
         let same_stem = others(
             self.tree
-                .by_stem
+                .by_stem()
                 .get(&(parent(wanted).to_owned(), stem(&name).to_owned()))
                 .map_or(&[], Vec::as_slice),
         );
@@ -391,7 +391,7 @@ impl<'t> Suggester<'t> {
         let hit = {
             let names = self.names_by_ext.get_or_init(|| {
                 let mut map: HashMap<String, Vec<String>> = HashMap::new();
-                for n in self.tree.by_name.keys() {
+                for n in self.tree.by_name().keys() {
                     map.entry(extension(n).to_owned()).or_default().push(n.clone());
                 }
                 map
@@ -401,7 +401,7 @@ impl<'t> Suggester<'t> {
                 // large tree is skipped before any edit distance is computed.
                 let near = pool.iter().map(String::as_str).filter(|n| close_in_length(n, name));
                 let (best, score) = best_by_words(near, |n| n, name)?;
-                let holders = self.tree.by_name.get(best)?;
+                let holders = self.tree.by_name().get(best)?;
                 (holders.len() == 1).then(|| (self.tree.files[holders[0]].clone(), score))
             })
         };

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ignore::{WalkBuilder, WalkState};
 
@@ -206,10 +206,11 @@ pub(crate) struct Tree {
     /// lowercase themselves: an all-lowercase path (most of a tree) is its own
     /// key in `by_path` or `dirs`, and is not stored a second and third time.
     lower: HashMap<String, Vec<String>>,
-    /// File name to file indexes.
-    pub(crate) by_name: HashMap<String, Vec<usize>>,
-    /// (directory, stem) to file indexes.
-    pub(crate) by_stem: HashMap<(String, String), Vec<usize>>,
+    /// File name to file indexes, and (directory, stem) to file indexes:
+    /// what fix proposals search, built the first time one is made (a check
+    /// of a tree whose links all work never needs them).
+    by_name: OnceLock<HashMap<String, Vec<usize>>>,
+    by_stem: OnceLock<HashMap<(String, String), Vec<usize>>>,
     /// Directories the walk could not read (root-relative): what is below them
     /// is not known, so links into them are neither broken nor fixed.
     pub(crate) unreadable: Vec<String>,
@@ -330,30 +331,51 @@ impl Tree {
             by_path: HashMap::new(),
             dirs: HashSet::new(),
             lower: HashMap::new(),
-            by_name: HashMap::new(),
-            by_stem: HashMap::new(),
+            by_name: OnceLock::new(),
+            by_stem: OnceLock::new(),
             unreadable: Vec::new(),
         };
         for (path, is_dir) in entries {
-            let lower = path.to_lowercase();
-            if lower != path {
-                tree.lower.entry(lower).or_default().push(path.clone());
+            // Most paths are lowercase ASCII: no lowercase copy is made of them.
+            let lowercase = path.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase());
+            if !lowercase {
+                let lower = path.to_lowercase();
+                if lower != path {
+                    tree.lower.entry(lower).or_default().push(path.clone());
+                }
             }
             if is_dir {
                 tree.dirs.insert(path);
             } else {
-                let index = tree.files.len();
-                let name = file_name(&path).to_owned();
-                tree.by_stem
-                    .entry((parent(&path).to_owned(), stem(&name).to_owned()))
-                    .or_default()
-                    .push(index);
-                tree.by_name.entry(name).or_default().push(index);
-                tree.by_path.insert(path.clone(), index);
+                tree.by_path.insert(path.clone(), tree.files.len());
                 tree.files.push(path);
             }
         }
         tree
+    }
+
+    /// File name to the indexes of the files with that name.
+    pub(crate) fn by_name(&self) -> &HashMap<String, Vec<usize>> {
+        self.by_name.get_or_init(|| {
+            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            for (index, path) in self.files.iter().enumerate() {
+                map.entry(file_name(path).to_owned()).or_default().push(index);
+            }
+            map
+        })
+    }
+
+    /// (directory, stem) to the indexes of the files in that directory with
+    /// that stem.
+    pub(crate) fn by_stem(&self) -> &HashMap<(String, String), Vec<usize>> {
+        self.by_stem.get_or_init(|| {
+            let mut map: HashMap<(String, String), Vec<usize>> = HashMap::new();
+            for (index, path) in self.files.iter().enumerate() {
+                let key = (parent(path).to_owned(), stem(file_name(path)).to_owned());
+                map.entry(key).or_default().push(index);
+            }
+            map
+        })
     }
 
     pub(crate) fn index(&self, path: &str) -> Option<usize> {
