@@ -64,13 +64,33 @@ pub(crate) fn parse_name_status(text: &str) -> Vec<Status> {
     out
 }
 
+/// Where `root` is in its git work tree (`docs/`, or empty at the top);
+/// `None` outside a repository. Asked of git once per root and process, and
+/// not at all where no `.git` is at or above `root` and `GIT_DIR` is unset
+/// (a tarball's tree spawns no git for its fix proposals).
+fn prefix(root: &Path) -> Option<String> {
+    static PREFIXES: std::sync::Mutex<Vec<(PathBuf, Option<String>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut known = PREFIXES.lock().ok()?;
+    if let Some((_, prefix)) = known.iter().find(|(r, _)| r == root) {
+        return prefix.clone();
+    }
+    let in_repository = std::env::var_os("GIT_DIR").is_some()
+        || root.ancestors().any(|dir| dir.join(".git").symlink_metadata().is_ok());
+    let prefix = in_repository
+        .then(|| run(root, &["rev-parse", "--show-prefix"]))
+        .flatten()
+        .map(|p| p.trim_end_matches(['\n', '\r']).to_owned());
+    known.push((root.to_path_buf(), prefix.clone()));
+    prefix
+}
+
 /// Renames recorded in git, old → new, relative to `root`: uncommitted ones
 /// (staged or not) first, then history newest first; the latest rename of a
 /// path wins. Empty when `root` is not in a repository or git is missing.
 pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
     let mut renames = HashMap::new();
-    let Some(prefix) = run(root, &["rev-parse", "--show-prefix"]) else { return renames };
-    let prefix = prefix.trim_end_matches(['\n', '\r']).to_owned();
+    let Some(prefix) = prefix(root) else { return renames };
     let quiet = ["-c", "core.quotePath=false"];
     let pending =
         [&quiet[..], &["diff", "HEAD", "-M", "--name-status", "-z", "--diff-filter=R"]].concat();
@@ -96,8 +116,7 @@ pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
 /// outside a repository.
 pub(crate) fn recent_changes(root: &Path) -> HashMap<String, Option<String>> {
     let mut out = HashMap::new();
-    let Some(prefix) = run(root, &["rev-parse", "--show-prefix"]) else { return out };
-    let prefix = prefix.trim_end_matches(['\n', '\r']).to_owned();
+    let Some(prefix) = prefix(root) else { return out };
     let quiet = ["-c", "core.quotePath=false"];
     let pending = [&quiet[..], &["diff", "HEAD", "--name-only", "-z", "--relative"]].concat();
     for path in run(root, &pending).unwrap_or_default().split('\0').filter(|p| !p.is_empty()) {
