@@ -628,7 +628,7 @@ mod tests {
         let Page::Cached(lazy) = &known.entry.doc else { panic!("read back lazily") };
         assert_eq!(lazy.view(), &view, "the view is had without the page");
         let doc = known.entry.doc.doc().unwrap();
-        let links: Vec<&str> = doc.links.iter().map(|l| l.raw.as_str()).collect();
+        let links: Vec<&str> = doc.links.iter().map(|l| &*l.raw).collect();
         assert_eq!(links, ["b.md#c"]);
         assert_eq!(doc.front().slug.as_deref(), Some("/x"));
         // A page read back is written back byte for byte, decoded or not.

@@ -869,7 +869,7 @@ impl<'t> Engine<'t> {
                 file: file.clone(),
                 line: link.line,
                 column: link.column,
-                target: link.raw.clone(),
+                target: link.raw.to_string(),
                 fix,
                 span: link.span(),
             };
@@ -890,7 +890,7 @@ impl<'t> Engine<'t> {
                     file: file.clone(),
                     line: link.line,
                     column: link.column,
-                    target: link.raw.clone(),
+                    target: link.raw.to_string(),
                     leads_to: leads_to.to_owned(),
                     path,
                 });

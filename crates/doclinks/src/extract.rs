@@ -45,7 +45,7 @@ pub(crate) struct RawLink {
     /// (escapes or entities resolved): most links keep one string, not two.
     decoded: Option<Box<str>>,
     /// The destination exactly as written (the bytes of `span`).
-    pub(crate) raw: String,
+    pub(crate) raw: Box<str>,
     /// The byte range of the destination in the source file ([`RawLink::span`];
     /// 32 bits: a page is far below 4 GiB, and a tree holds a million links).
     start: u32,
@@ -63,7 +63,7 @@ impl RawLink {
     fn new(dest: &str, raw: &str, span: Range<usize>, form: Form) -> RawLink {
         let decoded = (dest != raw).then(|| dest.into());
         let (start, end) = (to_u32(span.start), to_u32(span.end));
-        RawLink { decoded, raw: raw.to_owned(), start, end, line: 0, column: 0, form }
+        RawLink { decoded, raw: raw.into(), start, end, line: 0, column: 0, form }
     }
 
     /// The byte range of the destination in the source file.
@@ -83,13 +83,48 @@ impl RawLink {
 pub(crate) struct Heading {
     /// The text slugs are made of (text and code, not HTML or image alt).
     pub(crate) text: Box<str>,
-    /// `{#id}` / `{ id="x" }` attribute of the heading.
-    pub(crate) explicit: Option<Box<str>>,
-    /// With an attribute list, the text before it.
-    pub(crate) bare: Option<Box<str>>,
+    /// The heading's attribute list, if it ends in one (few do: one pointer
+    /// a heading, not two strings).
+    attributes: Option<Box<Attributes>>,
     /// A definition list term, not a heading: it has an id only where the
     /// renderer gives terms ids (Hugo's `autoDefinitionTermID`).
     pub(crate) term: bool,
+}
+
+/// A heading's trailing attribute list: `{#id}`, `{: #id .class }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Attributes {
+    /// `{#id}` / `{ id="x" }` attribute of the heading.
+    explicit: Option<Box<str>>,
+    /// The text before the list.
+    bare: Box<str>,
+}
+
+impl Heading {
+    fn new(
+        text: Box<str>,
+        explicit: Option<Box<str>>,
+        bare: Option<Box<str>>,
+        term: bool,
+    ) -> Heading {
+        let attributes = match (explicit, bare) {
+            (None, None) => None,
+            (explicit, bare) => {
+                Some(Box::new(Attributes { explicit, bare: bare.unwrap_or_else(|| text.clone()) }))
+            }
+        };
+        Heading { text, attributes, term }
+    }
+
+    /// `{#id}` / `{ id="x" }` attribute of the heading.
+    pub(crate) fn explicit(&self) -> Option<&str> {
+        self.attributes.as_ref()?.explicit.as_deref()
+    }
+
+    /// With an attribute list, the text before it.
+    pub(crate) fn bare(&self) -> Option<&str> {
+        self.attributes.as_ref().map(|a| &*a.bare)
+    }
 }
 
 /// Front matter keys the site model uses.
@@ -151,7 +186,7 @@ impl Extracted {
         self.headings
             .iter()
             .filter(|h| terms || !h.term)
-            .map(|h| h.explicit.as_deref().map_or_else(|| slugger.unique(&h.text), str::to_owned))
+            .map(|h| h.explicit().map_or_else(|| slugger.unique(&h.text), str::to_owned))
             .collect()
     }
 
@@ -162,9 +197,9 @@ impl Extracted {
             if heading.term && !terms {
                 continue;
             }
-            if let Some(id) = &heading.explicit {
+            if let Some(id) = heading.explicit() {
                 out.insert(id.to_string());
-                out.insert(slug_as(flavor, heading.bare.as_deref().unwrap_or(&heading.text)));
+                out.insert(slug_as(flavor, heading.bare().unwrap_or(&heading.text)));
             }
             out.insert(slugger.unique(&heading.text));
         }
@@ -232,8 +267,8 @@ impl Extracted {
         out.len(self.headings.len());
         for heading in &self.headings {
             out.str(&heading.text);
-            out.opt(heading.explicit.as_deref());
-            out.opt(heading.bare.as_deref());
+            out.opt(heading.explicit());
+            out.opt(heading.bare());
             out.0.push(u8::from(heading.term));
         }
         let mut ids: Vec<&String> = self.ids.iter().collect();
@@ -261,7 +296,7 @@ impl Extracted {
         let count = input.len()?;
         out.links.reserve(count.min(input.0.len()));
         for _ in 0..count {
-            let raw = input.string()?;
+            let raw = input.str()?.into();
             let decoded = input.opt()?.map(String::into_boxed_str);
             let (start, end) = (input.u32()?, input.u32()?);
             let (line, column) = (input.u32()?, input.u32()?);
@@ -272,7 +307,7 @@ impl Extracted {
             let text = input.str()?.into();
             let (explicit, bare) = (input.opt()?.map(Into::into), input.opt()?.map(Into::into));
             let term = input.byte()? == 1;
-            out.headings.push(Heading { text, explicit, bare, term });
+            out.headings.push(Heading::new(text, explicit, bare, term));
         }
         out.ids = input.strs()?.into_iter().collect();
         out.footnotes = input.strs()?;
@@ -432,7 +467,7 @@ fn count_newlines(bytes: &[u8]) -> usize {
 /// its `href` and `src` attributes are read as raw HTML. For tools that need a
 /// page's links without a check (storage-approval's keep rule).
 pub fn destinations(text: &str) -> Vec<String> {
-    extract(text).links.into_iter().map(|link| link.raw).collect()
+    extract(text).links.into_iter().map(|link| link.raw.into_string()).collect()
 }
 
 /// Extracts every link and anchor of a Markdown text.
@@ -859,7 +894,7 @@ fn is_container(event: &Event<'_>) -> bool {
 fn finish_heading(heading: OpenHeading) -> Heading {
     let OpenHeading { text, term, .. } = heading;
     if term {
-        return Heading { text: text.into_boxed_str(), explicit: None, bare: None, term };
+        return Heading::new(text.into_boxed_str(), None, None, term);
     }
     // An attribute list ends the heading: most have none.
     let attributes = text.trim_end().ends_with('}').then(|| ATTRIBUTES.captures(&text)).flatten();
@@ -870,7 +905,7 @@ fn finish_heading(heading: OpenHeading) -> Heading {
         }
         None => (None, None),
     };
-    Heading { text: text.into_boxed_str(), explicit, bare, term }
+    Heading::new(text.into_boxed_str(), explicit, bare, term)
 }
 
 /// A tab title as pymdownx slugifies it: emoji shortcodes (`:octicons-x-16:`)
@@ -1914,7 +1949,7 @@ mod props {
         fn never_panics_and_spans_hold_the_raw_destination(text in noise()) {
             let extracted = extract(&text);
             for link in &extracted.links {
-                prop_assert_eq!(text.get(link.span()), Some(link.raw.as_str()));
+                prop_assert_eq!(text.get(link.span()), Some(&*link.raw));
                 prop_assert_eq!(position(&text, link.span().start), (link.line, link.column));
             }
         }
