@@ -1024,11 +1024,15 @@ impl<'t> Engine<'t> {
             return None;
         }
         // A page whose plugin directives make ids: a fragment no heading slug
-        // can be (`config.separator`, `+type:abstract`) is one of those.
-        if self.docs.generated_ids(&self.model, page)
-            && crate::slug::slug_as(rules.flavor, fragment) != fragment
-        {
-            return None;
+        // can be (`config.separator`, `+type:abstract`) is one of those; in a
+        // page with no heading or id of its own (its body only template
+        // calls), every id is made so.
+        if self.docs.generated_ids(&self.model, page) {
+            let written =
+                self.docs.get(page).is_some_and(|d| !d.headings.is_empty() || !d.ids.is_empty());
+            if !written || crate::slug::slug_as(rules.flavor, fragment) != fragment {
+                return None;
+            }
         }
         Some(self.docs.anchors(&self.model, page, rules))
     }

@@ -502,6 +502,11 @@ pub(crate) fn extract(text: &str) -> Extracted {
         duplicate_definitions(text, body, &covered, (&labels, &firsts), &mut out);
     }
     finish(text, &headings, &mut out);
+    if made_of_shortcodes(&text[body..]) {
+        // A page whose body is only template calls (Hugo's `{{% glossary %}}`)
+        // is written by its templates: its anchors cannot be known.
+        out.generated_ids = true;
+    }
     out
 }
 
@@ -906,6 +911,25 @@ fn finish_heading(heading: OpenHeading) -> Heading {
         None => (None, None),
     };
     Heading::new(text.into_boxed_str(), explicit, bare, term)
+}
+
+/// Whether a page's body is nothing but template calls (`{{% name %}}`,
+/// `{{< name >}}`) and white space: a page its templates write.
+fn made_of_shortcodes(body: &str) -> bool {
+    let mut rest = body.trim();
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let close = match rest.get(..3) {
+            Some("{{%") => "%}}",
+            Some("{{<") => ">}}",
+            _ => return false,
+        };
+        let Some(end) = rest.find(close) else { return false };
+        rest = rest[end + close.len()..].trim_start();
+    }
+    true
 }
 
 /// A tab title as pymdownx slugifies it: emoji shortcodes (`:octicons-x-16:`)
@@ -1635,6 +1659,18 @@ mod tests {
                 format!("{}:{} {:?} {} ={}", l.line, l.column, l.form, l.dest(), &text[l.span()])
             })
             .collect()
+    }
+
+    #[test]
+    fn a_page_made_only_of_template_calls_has_anchors_no_one_can_know() {
+        let generated = |text: &str| extract(text).generated_ids;
+        assert!(generated("---\ntitle: Glossary\n---\n\n{{% glossary %}}\n"));
+        assert!(generated("{{< list-terms section=\"x\" >}}\n\n{{% footer %}}"));
+        // Prose or a heading beside a shortcode: the page's own anchors count.
+        assert!(!generated("# Terms\n\n{{% glossary %}}\n"));
+        assert!(!generated("Some words. {{< note >}}x{{< /note >}}"));
+        assert!(!generated("---\ntitle: Empty\n---\n"));
+        assert!(!generated("{{% unclosed"));
     }
 
     #[test]

@@ -374,6 +374,13 @@ term
 - [from the content folder](functions/strings/replace)
 - [file path](../../functions/strings/Replace.md)
 - [a page of the site no section holds](/showcase/)
+- [a term of a page its templates write](/glossary/#sites-matrix)
+//- content/en/glossary/_index.md
+---
+title: Glossary
+---
+
+{{% glossary %}}
 //- content/en/guide/bundle/diagram.svg
 <svg/>
 "#,
