@@ -16,7 +16,8 @@
 //! tree's file list, the size, mtime and inode of every file that is not a
 //! Markdown page (site configurations, redirect files, tables of contents,
 //! HTML pages, images) and of every file the site model read (hidden redirect
-//! maps and publish configs among them), git's `HEAD`
+//! maps and publish configs among them; the bytes of one read through a
+//! symlink), git's `HEAD`
 //! and index (renames propose fixes), and what the site model takes from the
 //! pages (front matter keys and root-absolute links: routes and base paths).
 //!
@@ -176,16 +177,19 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
     }
     // What the site model and the platform's detection read: hidden files
     // (redirect maps, the publish config) are not among the tree's files.
-    // Their bytes, not their stamps: they are few and small, and one read
-    // through a symlink has no stamp to trust.
+    // Their stamps, as for every other file; one with no stamp to trust (read
+    // through a symlink) by its bytes.
     for input in tree.root.inputs() {
         key.update(input.as_bytes());
-        match tree.root.read_stamped(&input) {
-            Ok((bytes, _)) => {
-                key.update([1]);
-                key.update(cache::hash(&bytes));
-            }
-            Err(_) => key.update([0]),
+        match tree.root.stamp(&input) {
+            Some(s) => stamp(&mut key, Some(s)),
+            None => match tree.root.read_stamped(&input) {
+                Ok((bytes, _)) => {
+                    key.update([2]);
+                    key.update(cache::hash(&bytes));
+                }
+                Err(_) => key.update([0]),
+            },
         }
     }
     let root = tree.root.handle().path();
