@@ -244,13 +244,13 @@ pub(crate) fn check_and_resolve(
     if let Some(cache) = docs.cache.take() {
         cache.store(&tree, &warnings);
     }
-    let results = results_cache(options, &tree, &config, &docs, &warnings);
+    let info = platform_info(&model, chosen_by);
+    let results = results_cache(options, (&tree, &config, &info), &docs, &warnings);
     if results.as_ref().is_none_or(Results::is_empty) {
         // Every page will be checked: decoded now, in parallel, and the
         // shards' bytes let go, as if the pages had been decoded whole.
         docs.settle();
     }
-    let info = platform_info(&model, chosen_by);
     let mut engine = Engine::new(&tree, &config, options, docs, model);
     engine.results = results;
     let answers = queries.iter().map(|(file, dest)| engine.resolves(file, dest)).collect();
@@ -267,8 +267,7 @@ pub(crate) fn check_and_resolve(
 /// (not nav-only, not narrowed by a revision, no links listed).
 fn results_cache(
     options: &CheckOptions,
-    tree: &Tree,
-    config: &Config,
+    (tree, config, platform): (&Tree, &Config, &PlatformInfo),
     docs: &Docs<'_>,
     warnings: &Mutex<Vec<Warning>>,
 ) -> Option<Results> {
@@ -284,7 +283,9 @@ fn results_cache(
         .into_par_iter()
         .map(|i| is_markdown(&tree.files[i]).then(|| results::model_input(docs, i)).flatten())
         .collect();
-    let settings = format!("{} {:?} {config:?}", options.fragments, options.platform);
+    // The platform as detected (its host from `.github/` or `.gitlab-ci.yml`,
+    // sites, an inferred base path) goes in as the model found it.
+    let settings = format!("{} {:?} {config:?} {platform:?}", options.fragments, options.platform);
     let inputs = results::KeyInputs { settings, model_inputs: &model_inputs };
     Some(Results::load(tree, results::run_key(tree, &inputs), warnings))
 }
@@ -845,7 +846,7 @@ impl<'t> Engine<'t> {
     fn check_or_reuse(&self, index: usize) -> FileResult {
         let Some(results) = &self.results else { return self.check_file(index) };
         let hash = |page: usize| self.docs.hash(page);
-        if let Some(stored) = results.reuse(index, hash) {
+        if let Some(stored) = results.reuse(index, hash, |path| self.tree.probe(path)) {
             self.tick();
             return FileResult::from_page(stored);
         }

@@ -56,7 +56,7 @@ fn shard_name(shard: usize) -> String {
 const MAGIC: &[u8] = b"doclinks results cache\n";
 
 /// Bumped whenever the encoding changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// The largest file read back.
 const LIMIT: u64 = 1 << 30;
@@ -77,6 +77,9 @@ struct Stored {
     hash: Hash,
     /// The pages consulted, by index in this tree, with their hashes then.
     consulted: Box<[(u32, Hash)]>,
+    /// Paths outside the walk the check asked the file system about (an
+    /// ignored or hidden file a link names), with what it answered then.
+    probes: Box<[(Box<str>, u8)]>,
     /// The counts of the page's result (links, local, external, ignored,
     /// historical), its findings apart.
     counts: [u32; 5],
@@ -104,30 +107,51 @@ pub(crate) struct Results {
     dir: PathBuf,
 }
 
+/// What the check of one page depended on beyond the run key.
+#[derive(Debug, Default)]
+pub(crate) struct Consulted {
+    /// Pages, by index.
+    pub(crate) pages: Vec<usize>,
+    /// Paths outside the walk, with what the file system answered.
+    pub(crate) probes: Vec<(String, u8)>,
+}
+
 thread_local! {
-    /// The pages the check of one page consulted, while it runs on this
-    /// thread (a page's check never spreads over threads).
-    static CONSULTED: RefCell<Option<Vec<usize>>> = const { RefCell::new(None) };
+    /// What the check of one page consulted, while it runs on this thread (a
+    /// page's check never spreads over threads).
+    static CONSULTED: RefCell<Option<Consulted>> = const { RefCell::new(None) };
 }
 
 /// Notes that the page being checked on this thread consulted page `index`.
 pub(crate) fn consulted(index: usize) {
     CONSULTED.with(|c| {
-        if let Some(pages) = c.borrow_mut().as_mut() {
-            pages.push(index);
+        if let Some(consulted) = c.borrow_mut().as_mut() {
+            consulted.pages.push(index);
         }
     });
 }
 
-/// Runs `check` and returns what it returned with the pages it consulted.
-pub(crate) fn recording<T>(check: impl FnOnce() -> T) -> (T, Vec<usize>) {
-    let outer = CONSULTED.with(|c| c.borrow_mut().replace(Vec::new()));
+/// Notes that the page being checked on this thread asked the file system
+/// about `path` (outside the walk) and got `answer`.
+pub(crate) fn probed(path: &str, answer: u8) {
+    CONSULTED.with(|c| {
+        if let Some(consulted) = c.borrow_mut().as_mut() {
+            consulted.probes.push((path.to_owned(), answer));
+        }
+    });
+}
+
+/// Runs `check` and returns what it returned with what it consulted.
+pub(crate) fn recording<T>(check: impl FnOnce() -> T) -> (T, Consulted) {
+    let outer = CONSULTED.with(|c| c.borrow_mut().replace(Consulted::default()));
     let out = check();
-    let mut pages = CONSULTED.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
-    let mut pages = pages.take().unwrap_or_default();
-    pages.sort_unstable();
-    pages.dedup();
-    (out, pages)
+    let mut consulted = CONSULTED.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
+    let mut consulted = consulted.take().unwrap_or_default();
+    consulted.pages.sort_unstable();
+    consulted.pages.dedup();
+    consulted.probes.sort_unstable();
+    consulted.probes.dedup();
+    (out, consulted)
 }
 
 /// What the run key is made of, besides the tree and its stamps.
@@ -166,6 +190,14 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
                 .then(|| tree.root.stamp(&tree.files[i]))?,
         })
         .collect();
+    // Directories too: a link to a folder works once it exists.
+    let mut dirs: Vec<&String> = tree.dirs().collect();
+    dirs.sort_unstable();
+    for dir in dirs {
+        key.update(dir.as_bytes());
+        key.update([0]);
+    }
+    key.update([0xff]);
     for (index, file) in tree.files.iter().enumerate() {
         key.update(file.as_bytes());
         key.update([0]);
@@ -306,11 +338,13 @@ impl Results {
         &self,
         index: usize,
         hash: impl Fn(usize) -> Option<Hash>,
+        probe: impl Fn(&str) -> u8,
     ) -> Option<PageResult> {
         let slot = self.stored.get(index)?.lock().expect("results lock");
         let stored = slot.as_ref()?;
         let holds = hash(index) == Some(stored.hash)
-            && stored.consulted.iter().all(|(page, then)| hash(*page as usize) == Some(*then));
+            && stored.consulted.iter().all(|(page, then)| hash(*page as usize) == Some(*then))
+            && stored.probes.iter().all(|(path, then)| probe(path) == *then);
         holds.then(|| {
             let findings = std::mem::take(&mut *stored.findings.lock().expect("results lock"));
             let [links, local, external, ignored, historical] = stored.counts.map(|n| n as usize);
@@ -325,15 +359,15 @@ impl Results {
     pub(crate) fn keep(
         &self,
         index: usize,
-        consulted: &[usize],
+        consulted: &Consulted,
         file: &str,
         hash: impl Fn(usize) -> Option<Hash>,
         is_page: impl Fn(usize) -> bool,
         counts: PageResult,
     ) {
         let Some(own) = hash(index) else { return };
-        let mut pages = Vec::with_capacity(consulted.len());
-        for &page in consulted.iter().filter(|&&p| p != index) {
+        let mut pages = Vec::with_capacity(consulted.pages.len());
+        for &page in consulted.pages.iter().filter(|&&p| p != index) {
             match hash(page) {
                 Some(h) => pages.push((to_u32(page), h)),
                 // Files that are not Markdown pages are in the run key.
@@ -343,8 +377,9 @@ impl Results {
         }
         let PageResult { links, local, external, ignored, historical, .. } = counts;
         let counts = [links, local, external, ignored, historical].map(to_u32);
+        let probes = consulted.probes.iter().map(|(p, a)| (p.as_str().into(), *a)).collect();
         let consulted = pages.into_boxed_slice();
-        let stored = Stored { hash: own, consulted, counts, findings: Mutex::default() };
+        let stored = Stored { hash: own, consulted, probes, counts, findings: Mutex::default() };
         *self.stored[index].lock().expect("results lock") = Some(stored);
         self.dirty[cache::shard_of(file, SHARDS)].store(true, Ordering::Relaxed);
     }
@@ -448,6 +483,11 @@ fn encode(
             out.u32(*page);
             out.0.extend_from_slice(hash);
         }
+        out.len(entry.probes.len());
+        for (path, answer) in &entry.probes {
+            out.str(path);
+            out.0.push(*answer);
+        }
         for n in entry.counts {
             out.u32(n);
         }
@@ -533,6 +573,12 @@ fn read_stored(
         consulted.push((other, then));
     }
     let consulted = consulted.into_boxed_slice();
+    let mut probes = Vec::new();
+    for _ in 0..reader.len()? {
+        let path: Box<str> = reader.str()?.into();
+        probes.push((path, reader.byte()?));
+    }
+    let probes = probes.into_boxed_slice();
     let known = page.is_some() && consulted.iter().all(|(other, _)| (*other as usize) < files);
     let mut counts = [0u32; 5];
     for n in &mut counts {
@@ -567,5 +613,8 @@ fn read_stored(
         });
     }
     let findings = Mutex::new(findings);
-    Some(page.filter(|_| known).map(|page| (page, Stored { hash, consulted, counts, findings })))
+    Some(
+        page.filter(|_| known)
+            .map(|page| (page, Stored { hash, consulted, probes, counts, findings })),
+    )
 }

@@ -395,10 +395,23 @@ impl Tree {
         if path.is_empty() || self.dirs.contains(path) {
             return Entry::Dir;
         }
+        let answer = self.probe(path);
+        // Outside the walk: the results cache must ask again next time.
+        crate::results::probed(path, answer);
+        match answer {
+            2 => Entry::Dir,
+            1 => Entry::File(None),
+            _ => Entry::Missing,
+        }
+    }
+
+    /// What the file system says is at `path` (not walked): 0 nothing, 1 a
+    /// file, 2 a directory.
+    pub(crate) fn probe(&self, path: &str) -> u8 {
         match std::fs::metadata(self.abs(path)) {
-            Ok(meta) if meta.is_dir() => Entry::Dir,
-            Ok(_) => Entry::File(None),
-            Err(_) => Entry::Missing,
+            Ok(meta) if meta.is_dir() => 2,
+            Ok(_) => 1,
+            Err(_) => 0,
         }
     }
 

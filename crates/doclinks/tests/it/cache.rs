@@ -346,3 +346,30 @@ fn a_damaged_results_file_is_a_warning_and_is_rebuilt() {
     let shown = warnings(&json(&dir, &[]));
     assert!(shown.len() == 1 && shown[0].contains("not a doclinks results cache"), "{shown:?}");
 }
+
+#[test]
+fn a_link_outside_the_walk_or_to_a_folder_is_answered_anew_when_that_changes() {
+    let dir = tree(
+        "//- README.md
+# Home
+
+[owners](.github/CODEOWNERS) [assets](assets/)
+//- .github/CODEOWNERS
+* @team
+",
+    );
+    age(&dir);
+    let first = json(&dir, &[]);
+    let targets = |value: &serde_json::Value| {
+        lines_of(value, "findings", |f| f["target"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(targets(&first), ["assets/"], "{first}");
+    assert_eq!(targets(&json(&dir, &[])), ["assets/"], "warm");
+    // A hidden file the walk never lists goes: the README's unchanged link
+    // breaks. A folder appears: the link to it works.
+    std::fs::remove_file(dir.join(".github/CODEOWNERS")).unwrap();
+    std::fs::create_dir(dir.join("assets")).unwrap();
+    let value = json(&dir, &[]);
+    assert_eq!(targets(&value), [".github/CODEOWNERS"], "{value}");
+    assert_eq!(answer(&value), answer(&json(&dir, &["--no-cache"])));
+}
