@@ -473,7 +473,11 @@ impl<'t> Suggester<'t> {
                 ));
             }
         }
-        let (best, score) = best_by_words(anchors.iter(), |a| a, fragment)?;
+        let Some((best, score)) = best_by_words(anchors.iter(), |a| a, fragment) else {
+            let glued = glued_anchor(&lower, anchors.iter())?;
+            let reason = "the one anchor holding the fragment whole (a label glued to the heading)";
+            return Some((glued.to_owned(), Confidence::Medium, reason.to_owned()));
+        };
         Some((
             best.to_owned(),
             Confidence::Medium,
@@ -591,6 +595,30 @@ fn similarity_of_words(wa: &[String], b: &str) -> f64 {
 /// The item whose key is closest to `target` by words, when it scores at
 /// least 0.8 and clearly above every other item. Identical keys do not count
 /// (the target itself).
+/// The one anchor that is `fragment` (lowercase) with more glued before or
+/// after it: a heading `<div>Required</div>**`renderItem`**` has the id
+/// `requiredrenderitem`, and links to it say `#renderitem`; a platform badge
+/// makes `prop-ios` of `prop`. Word similarity sees one word against another
+/// there; short fragments match too much.
+fn glued_anchor<'a>(fragment: &str, anchors: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    if fragment.chars().count() < 6 {
+        return None;
+    }
+    // One word glued on (a label, a platform badge), not a longer heading
+    // that happens to end in the same words (`#feedback`, `custom-site-feedback`).
+    let one_word = |extra: &str| {
+        let extra = extra.trim_matches(['-', '_']);
+        !extra.is_empty() && !extra.contains(['-', '_'])
+    };
+    let mut holding = anchors.filter(|a| {
+        a.strip_suffix(fragment).or_else(|| a.strip_prefix(fragment)).is_some_and(one_word)
+    });
+    match (holding.next(), holding.next()) {
+        (Some(anchor), None) => Some(anchor),
+        _ => None,
+    }
+}
+
 fn best_by_words<'a>(
     items: impl Iterator<Item = &'a str>,
     key: impl Fn(&'a str) -> &'a str,
@@ -662,6 +690,22 @@ mod tests {
         );
         let tied = ["install-guide.md", "install-guides.md"];
         assert_eq!(best_by_words(tied.into_iter(), |s| s, "install-guidez.md"), None);
+    }
+
+    #[test]
+    fn a_label_glued_to_a_heading_is_found_only_when_one_anchor_holds_the_fragment() {
+        let anchors = ["requiredrenderitem", "keyextractor", "sections"];
+        assert_eq!(glued_anchor("renderitem", anchors.into_iter()), Some("requiredrenderitem"));
+        let two = ["requiredrenderitem", "renderitem-props"];
+        assert_eq!(glued_anchor("renderitem", two.into_iter()), None, "two hold it: no guess");
+        assert_eq!(glued_anchor("item", anchors.into_iter()), None, "too short to say");
+        assert_eq!(glued_anchor("sections", anchors.into_iter()), None, "itself is no fix");
+        let badge = ["ios_backgroundcolor-ios", "custom-site-feedback", "was-this-page-helpful"];
+        assert_eq!(
+            glued_anchor("ios_backgroundcolor", badge.into_iter()),
+            Some("ios_backgroundcolor-ios")
+        );
+        assert_eq!(glued_anchor("feedback", badge.into_iter()), None, "two words are a heading");
     }
 
     #[test]
