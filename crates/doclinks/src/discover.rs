@@ -48,6 +48,7 @@ fn marker(dir: &Path) -> Option<String> {
 /// Whether `dir` or a directory up to three levels below it (not hidden, not
 /// vendored) holds `doclinks.toml` or a site configuration: what makes a tree
 /// named on the command line a site of its own where nothing above it is one.
+#[cfg(feature = "cli")]
 pub(crate) fn holds_site(dir: &Path) -> bool {
     fn walk(dir: &Path, depth: usize, budget: &mut usize) -> bool {
         if marker(dir).is_some() {
