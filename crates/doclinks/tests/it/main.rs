@@ -13,6 +13,7 @@ mod platform_props;
 mod platforms;
 mod props;
 mod restore;
+mod results_adversarial;
 mod since;
 mod snapshots;
 mod triage;
