@@ -41,7 +41,7 @@ const SHARDS: usize = 64;
 const MAGIC: &[u8] = b"doclinks page cache\n";
 
 /// Bumped whenever the encoding of a shard changes.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// A file whose mtime is this close to the shard's write is always re-read.
 pub(crate) const RACY: Duration = Duration::from_secs(2);
@@ -59,6 +59,10 @@ pub(crate) struct Stamp {
     /// Modification time, nanoseconds since the epoch.
     pub(crate) mtime: i128,
     pub(crate) ino: u64,
+    /// Status change time, nanoseconds since the epoch: what no one can set
+    /// back (`touch -r` restores an mtime, `chmod` changes only this), as git
+    /// keeps it in its index.
+    pub(crate) ctime: i128,
 }
 
 impl Stamp {
@@ -67,6 +71,18 @@ impl Stamp {
             len: u64::try_from(stat.st_size).unwrap_or(0),
             mtime: i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
             ino: stat.st_ino,
+            ctime: i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
+        }
+    }
+
+    /// The stamp of what `std` says of a file.
+    pub(crate) fn of_metadata(m: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: m.len(),
+            mtime: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ino: m.ino(),
+            ctime: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         }
     }
 }
@@ -421,6 +437,7 @@ fn encode_shard(entries: &[(&str, Entry)], written: Duration) -> Vec<u8> {
         out.u64(entry.stamp.len);
         out.0.extend_from_slice(&entry.stamp.mtime.to_le_bytes());
         out.u64(entry.stamp.ino);
+        out.0.extend_from_slice(&entry.stamp.ctime.to_le_bytes());
         out.0.extend_from_slice(&entry.hash);
         match &entry.doc {
             Page::Parsed(doc) => {
@@ -470,6 +487,8 @@ fn decode_shard(bytes: Vec<u8>) -> Result<Vec<(String, Known)>, Option<String>> 
     let mut entries = Vec::with_capacity(count.min(1 << 20));
     for _ in 0..count {
         let entry = read_entry(&mut reader, &shard).ok_or_else(damaged)?;
+        // By its mtime, the time a write sets (the ctime also moves when
+        // an mtime is set back, as by a checkout keeping times).
         let trusted = entry.1.stamp.mtime + RACY.as_nanos() as i128 <= written;
         entries.push((entry.0, Known { entry: entry.1, trusted }));
     }
@@ -489,6 +508,7 @@ fn read_entry(reader: &mut Reader<'_>, shard: &Arc<[u8]>) -> Option<(String, Ent
     let len = reader.u64()?;
     let mtime = i128::from_le_bytes(reader.bytes(16)?.try_into().ok()?);
     let ino = reader.u64()?;
+    let ctime = i128::from_le_bytes(reader.bytes(16)?.try_into().ok()?);
     let hash: Hash = reader.bytes(32)?.try_into().ok()?;
     let start = offset(reader);
     let view = View::decode(reader)?;
@@ -500,7 +520,7 @@ fn read_entry(reader: &mut Reader<'_>, shard: &Arc<[u8]>) -> Option<(String, Ent
         Lazy { view, shard: Arc::clone(shard), encoded, page: page_start, doc: OnceLock::new() };
     Some((
         page,
-        Entry { stamp: Stamp { len, mtime, ino }, hash, doc: Page::Cached(Arc::new(lazy)) },
+        Entry { stamp: Stamp { len, mtime, ino, ctime }, hash, doc: Page::Cached(Arc::new(lazy)) },
     ))
 }
 
@@ -615,7 +635,7 @@ mod tests {
         ));
         let view = View::of(&doc);
         assert_eq!(view.front.slug.as_deref(), Some("/x"));
-        let stamp = Stamp { len: 5, mtime: 7, ino: 9 };
+        let stamp = Stamp { len: 5, mtime: 7, ino: 9, ctime: 8 };
         let entry = Entry { stamp, hash: [3; 32], doc: Page::Parsed(doc) };
         let written = Duration::from_secs(100);
         let bytes = encode_shard(&[("docs/a.md", entry)], written);

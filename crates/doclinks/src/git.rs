@@ -92,8 +92,7 @@ pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
     let mut renames = HashMap::new();
     let Some(prefix) = prefix(root) else { return renames };
     let quiet = ["-c", "core.quotePath=false"];
-    let pending =
-        [&quiet[..], &["diff", "HEAD", "-M", "--name-status", "-z", "--diff-filter=R"]].concat();
+    let pending = [&quiet[..], &PENDING_RENAMES].concat();
     let history =
         [&quiet[..], &["log", "-M", "--name-status", "--format=", "-z", "--diff-filter=R"]]
             .concat();
@@ -108,6 +107,22 @@ pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
         }
     }
     renames
+}
+
+/// `git diff` of the renames not committed yet: compared with the work tree,
+/// so whether git pairs an old path with a new one depends on the new file's
+/// bytes, which no page's check reads.
+const PENDING_RENAMES: [&str; 6] = ["diff", "HEAD", "-M", "--name-status", "-z", "--diff-filter=R"];
+
+/// What git says of the renames not committed yet under `root`, as text
+/// (empty outside a repository): what a fix proposal from renames depends on
+/// beyond `HEAD`.
+pub(crate) fn pending_renames(root: &Path) -> String {
+    if prefix(root).is_none() {
+        return String::new();
+    }
+    let quiet = ["-c", "core.quotePath=false"];
+    run(root, &[&quiet[..], &PENDING_RENAMES].concat()).unwrap_or_default()
 }
 
 /// Files (relative to `root`) changed recently: uncommitted changes, and the

@@ -32,8 +32,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -56,7 +56,7 @@ fn shard_name(shard: usize) -> String {
 const MAGIC: &[u8] = b"doclinks results cache\n";
 
 /// Bumped whenever the encoding changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// The largest file read back.
 const LIMIT: u64 = 1 << 30;
@@ -80,6 +80,9 @@ struct Stored {
     /// Paths outside the walk the check asked the file system about (an
     /// ignored or hidden file a link names), with what it answered then.
     probes: Box<[(Box<str>, u8)]>,
+    /// When the check asked git's renames: the SHA-256 of its uncommitted
+    /// renames then (the committed ones are `HEAD`'s, in the run key).
+    renames: Option<Hash>,
     /// The counts of the page's result (links, local, external, ignored,
     /// historical), its findings apart.
     counts: [u32; 5],
@@ -104,6 +107,10 @@ pub(crate) struct Results {
     stale: Vec<bool>,
     /// Per shard, whether a page in it was checked again this time.
     dirty: Vec<AtomicBool>,
+    /// The root, and the SHA-256 of git's uncommitted renames under it, asked
+    /// once, and only when a page's result depends on them.
+    root: PathBuf,
+    pending: OnceLock<Hash>,
     dir: PathBuf,
 }
 
@@ -114,6 +121,8 @@ pub(crate) struct Consulted {
     pub(crate) pages: Vec<usize>,
     /// Paths outside the walk, with what the file system answered.
     pub(crate) probes: Vec<(String, u8)>,
+    /// Whether git's renames were asked (for a fix proposal).
+    pub(crate) renames: bool,
 }
 
 thread_local! {
@@ -137,6 +146,15 @@ pub(crate) fn probed(path: &str, answer: u8) {
     CONSULTED.with(|c| {
         if let Some(consulted) = c.borrow_mut().as_mut() {
             consulted.probes.push((path.to_owned(), answer));
+        }
+    });
+}
+
+/// Notes that the page being checked on this thread asked git's renames.
+pub(crate) fn used_renames() {
+    CONSULTED.with(|c| {
+        if let Some(consulted) = c.borrow_mut().as_mut() {
+            consulted.renames = true;
         }
     });
 }
@@ -177,6 +195,7 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
             key.update([1]);
             key.update(s.len.to_le_bytes());
             key.update(s.mtime.to_le_bytes());
+            key.update(s.ctime.to_le_bytes());
             key.update(s.ino.to_le_bytes());
         }
         None => key.update([0]),
@@ -186,8 +205,14 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
         .into_par_iter()
         .map(|i| match inputs.model_inputs.get(i) {
             Some(Some(_)) => None,
-            _ => (!crate::tree::is_markdown(&tree.files[i]))
-                .then(|| tree.root.stamp(&tree.files[i]))?,
+            // A file reached through a symlink has no stamp of its own: the
+            // one of what it leads to (a retargeted link changes its inode).
+            _ => (!crate::tree::is_markdown(&tree.files[i])).then(|| {
+                let file = &tree.files[i];
+                tree.root.stamp(file).or_else(|| {
+                    std::fs::metadata(tree.abs(file)).ok().map(|m| Stamp::of_metadata(&m))
+                })
+            })?,
         })
         .collect();
     // Directories too: a link to a folder works once it exists.
@@ -229,14 +254,7 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
     key.update(git.as_deref().unwrap_or("no git").as_bytes());
     if let Some(dir) = git.as_deref().and_then(|g| g.lines().next()) {
         let index = std::fs::symlink_metadata(PathBuf::from(dir).join("index")).ok();
-        let index = index.map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            Stamp {
-                len: m.len(),
-                mtime: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-                ino: m.ino(),
-            }
-        });
+        let index = index.map(|m| Stamp::of_metadata(&m));
         stamp(&mut key, index);
     }
     (key.finalize().into(), newest)
@@ -287,6 +305,8 @@ impl Results {
             stored: (0..tree.files.len()).map(|_| Mutex::new(None)).collect(),
             stale: vec![true; SHARDS],
             dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
+            root: tree.root.handle().path().to_path_buf(),
+            pending: OnceLock::new(),
             dir,
         };
         // A file changed in the clock tick of this check cannot be told
@@ -327,6 +347,13 @@ impl Results {
         results
     }
 
+    /// The SHA-256 of git's uncommitted renames under the root, this run.
+    fn pending_renames(&self) -> Hash {
+        *self
+            .pending
+            .get_or_init(|| cache::hash(crate::git::pending_renames(&self.root).as_bytes()))
+    }
+
     /// Whether nothing was stored under this run key: every page is checked.
     pub(crate) fn is_empty(&self) -> bool {
         self.stored.iter().all(|slot| slot.lock().expect("results lock").is_none())
@@ -344,7 +371,8 @@ impl Results {
         let stored = slot.as_ref()?;
         let holds = hash(index) == Some(stored.hash)
             && stored.consulted.iter().all(|(page, then)| hash(*page as usize) == Some(*then))
-            && stored.probes.iter().all(|(path, then)| probe(path) == *then);
+            && stored.probes.iter().all(|(path, then)| probe(path) == *then)
+            && stored.renames.is_none_or(|then| self.pending_renames() == then);
         holds.then(|| {
             let findings = std::mem::take(&mut *stored.findings.lock().expect("results lock"));
             let [links, local, external, ignored, historical] = stored.counts.map(|n| n as usize);
@@ -378,8 +406,10 @@ impl Results {
         let PageResult { links, local, external, ignored, historical, .. } = counts;
         let counts = [links, local, external, ignored, historical].map(to_u32);
         let probes = consulted.probes.iter().map(|(p, a)| (p.as_str().into(), *a)).collect();
+        let renames = consulted.renames.then(|| self.pending_renames());
         let consulted = pages.into_boxed_slice();
-        let stored = Stored { hash: own, consulted, probes, counts, findings: Mutex::default() };
+        let findings = Mutex::default();
+        let stored = Stored { hash: own, consulted, probes, renames, counts, findings };
         *self.stored[index].lock().expect("results lock") = Some(stored);
         self.dirty[cache::shard_of(file, SHARDS)].store(true, Ordering::Relaxed);
     }
@@ -488,6 +518,13 @@ fn encode(
             out.str(path);
             out.0.push(*answer);
         }
+        match &entry.renames {
+            Some(hash) => {
+                out.0.push(1);
+                out.0.extend_from_slice(hash);
+            }
+            None => out.0.push(0),
+        }
         for n in entry.counts {
             out.u32(n);
         }
@@ -579,6 +616,11 @@ fn read_stored(
         probes.push((path, reader.byte()?));
     }
     let probes = probes.into_boxed_slice();
+    let renames = match reader.byte()? {
+        0 => None,
+        1 => Some(reader.bytes(32)?.try_into().ok()?),
+        _ => return None,
+    };
     let known = page.is_some() && consulted.iter().all(|(other, _)| (*other as usize) < files);
     let mut counts = [0u32; 5];
     for n in &mut counts {
@@ -615,6 +657,6 @@ fn read_stored(
     let findings = Mutex::new(findings);
     Some(
         page.filter(|_| known)
-            .map(|page| (page, Stored { hash, consulted, probes, counts, findings })),
+            .map(|page| (page, Stored { hash, consulted, probes, renames, counts, findings })),
     )
 }

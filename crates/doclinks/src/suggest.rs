@@ -89,6 +89,8 @@ impl<'t> Suggester<'t> {
     }
 
     fn renames(&self) -> &HashMap<String, String> {
+        // The answer now depends on git's uncommitted renames too.
+        crate::results::used_renames();
         self.renames.get_or_init(|| crate::git::renames(&self.tree.root))
     }
 

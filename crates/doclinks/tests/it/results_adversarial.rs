@@ -594,3 +594,96 @@ fn an_html_page_in_a_symlinked_folder_changing() {
     dir.write(".build/page.html", "<h2 id=\"hern\">x</h2>\n");
     checked(&dir, &[]);
 }
+
+// Stale answers the adversarial pass found, each fixed since (ctime in the
+// stamp, symlinked files stamped through the link, pending renames in git).
+const SIMILAR: &str = "# Old\n\nSome text that makes the page long enough\nfor git to see a rename by similarity.\nLine three.\nLine four.\n";
+const OTHER: &str = "# Wholly other\n\nNothing alike at all here.\nZ\nY\nX\nW\n";
+
+/// A staged `git mv` whose new file's working copy then stops (or starts)
+/// looking like the old one: git's rename detection (`git diff HEAD -M`)
+/// reads the working tree, and neither HEAD nor the index changes.
+#[test]
+fn a_staged_rename_whose_working_copy_changes() {
+    let dir =
+        tree(&format!("//- index.md\n# Home\n\n[old](old-name.md)\n//- old-name.md\n{SIMILAR}"));
+    dir.git(&["init", "-q"]);
+    dir.git(&["add", "."]);
+    dir.git(&["commit", "-q", "-m", "one"]);
+    dir.git(&["mv", "old-name.md", "brand-new.md"]);
+    dir.write("brand-new.md", OTHER);
+    age(&dir);
+    settle_git_index(&dir);
+    let before = same_warm_and_cold(&dir, &[]);
+    assert!(before["findings"][0]["fix"].is_null(), "{before}");
+    dir.write("brand-new.md", SIMILAR);
+    age(&dir);
+    let after = same_warm_and_cold(&dir, &[]);
+    assert_eq!(after["findings"][0]["fix"]["new_target"], "brand-new.md", "{after}");
+}
+
+/// An HTML page that is a symlink to a file the walk does not see (a hidden
+/// build folder): its anchors change with its target's bytes.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_html_page_whose_target_changes() {
+    let dir = tree(
+        "//- index.md\n# Home\n\n[b](page.html#here)\n//- .build/one.html\n<h2 id=\"here\">x</h2>\n//- .build/two.html\n<h2 id=\"here\">y</h2>\n",
+    );
+    std::os::unix::fs::symlink(".build/one.html", dir.join("page.html")).unwrap();
+    age(&dir);
+    same_warm_and_cold(&dir, &[]);
+    dir.write(".build/one.html", "<h2 id=\"hern\">x</h2>\n");
+    age(&dir);
+    let value = same_warm_and_cold(&dir, &[]);
+    assert_eq!(broken(&value), 1, "{value}");
+}
+
+/// The same, the link retargeted.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_html_page_retargeted() {
+    let dir = tree(
+        "//- index.md\n# Home\n\n[b](page.html#here)\n//- .build/one.html\n<h2 id=\"here\">x</h2>\n//- .build/two.html\n<h2 id=\"hern\">y</h2>\n",
+    );
+    std::os::unix::fs::symlink(".build/one.html", dir.join("page.html")).unwrap();
+    age(&dir);
+    same_warm_and_cold(&dir, &[]);
+    std::fs::remove_file(dir.join("page.html")).unwrap();
+    std::os::unix::fs::symlink(".build/two.html", dir.join("page.html")).unwrap();
+    age(&dir);
+    let value = same_warm_and_cold(&dir, &[]);
+    assert_eq!(broken(&value), 1, "{value}");
+}
+
+/// A page rewritten in place (same inode), to the same size, its mtime set
+/// back to what it was (`touch -r`, `rsync --inplace --times`): only the
+/// change time tells.
+#[test]
+fn a_page_rewritten_in_place_with_its_mtime_restored() {
+    let dir = tree(
+        "//- index.md\n# Home\n\n[g](guide.md#install)\n//- guide.md\n# Guide\n\n## Install\n",
+    );
+    age(&dir);
+    same_warm_and_cold(&dir, &[]);
+    let path = dir.join("guide.md");
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    dir.write("guide.md", "# Guide\n\n## Instant\n");
+    std::fs::File::options().append(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    let value = same_warm_and_cold(&dir, &[]);
+    assert_eq!(broken(&value), 1, "{value}");
+}
+
+/// Fails only when not run as root (root reads a mode-000 file).
+#[cfg(unix)]
+#[test]
+fn a_page_made_unreadable_then_fixed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tree(PLAIN);
+    checked(&dir, &[]);
+    let path = dir.join("docs/guide.md");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    same_warm_and_cold(&dir, &[]);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    same_warm_and_cold(&dir, &[]);
+}
