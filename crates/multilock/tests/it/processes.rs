@@ -132,6 +132,10 @@ fn work_the_command_started_keeps_the_lock_after_multilock_is_killed() {
     assert!(recorded["locks"][0]["holding_processes"].is_null(), "the recorded holder holds it");
     run.kill().unwrap();
     run.wait().unwrap();
+    // The command itself dies of its parent-death signal, which the kernel
+    // delivers after multilock is gone: until then it is the recorded holder.
+    let command = recorded["locks"][0]["holder"]["child_pid"].as_i64().unwrap();
+    wait_until_gone(i32::try_from(command).unwrap());
     // The background job inherited the lock file: the lock is still held, by
     // the job, and status and the timeout say so rather than name the dead.
     let status = sandbox.multilock().args(["status", "--format", "json"]).output().unwrap();
@@ -171,4 +175,18 @@ fn work_the_command_started_keeps_the_lock_after_multilock_is_killed() {
         .success()
         .then_some(())
         .unwrap();
+}
+
+/// Waits for a process that is not this one's child to end: a pidfd becomes
+/// readable when it does (no polling of /proc, no sleep).
+fn wait_until_gone(pid: i32) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::process::{Pid, PidfdFlags, pidfd_open};
+    let Some(pid) = Pid::from_raw(pid) else { return };
+    // Already reaped: nothing to wait for.
+    let Ok(fd) = pidfd_open(pid, PidfdFlags::empty()) else { return };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let limit = Timespec { tv_sec: 30, tv_nsec: 0 };
+    let ready = poll(&mut fds, Some(&limit)).unwrap();
+    assert_eq!(ready, 1, "pid {pid:?} still runs after 30 s");
 }
