@@ -430,16 +430,10 @@ impl<'t> Docs<'t> {
         self.lazy = Vec::new();
     }
 
+    /// Reads and parses page `index` (the cache by stamp was asked in
+    /// [`Docs::prime`]; by content it is asked in [`Docs::extract`]).
     fn read(&self, index: usize) -> Option<Arc<Extracted>> {
         let rel = &self.tree.files[index];
-        if let Some(cache) = self.cache.as_ref().filter(|_| is_markdown(rel))
-            && let Some(stamp) = self.tree.root.stamp(rel)
-            && let Some((page, hash)) = cache.by_stamp(index, &stamp)
-            && let Some(doc) = page.doc()
-        {
-            let _ = self.hashes[index].set(hash);
-            return Some(doc);
-        }
         let warn = |message: String| push_warning(self.warnings, &self.tree.abs(rel), message);
         let (bytes, stamp) = match self.tree.root.read_stamped(rel) {
             Ok(read) => read,

@@ -75,14 +75,31 @@ fn prefix(root: &Path) -> Option<String> {
     if let Some((_, prefix)) = known.iter().find(|(r, _)| r == root) {
         return prefix.clone();
     }
-    let in_repository = std::env::var_os("GIT_DIR").is_some()
-        || root.ancestors().any(|dir| dir.join(".git").symlink_metadata().is_ok());
-    let prefix = in_repository
+    let prefix = in_repository(root)
         .then(|| run(root, &["rev-parse", "--show-prefix"]))
         .flatten()
         .map(|p| p.trim_end_matches(['\n', '\r']).to_owned());
     known.push((root.to_path_buf(), prefix.clone()));
     prefix
+}
+
+/// Whether `root` may be in a git repository: `GIT_DIR` is set, or a `.git`
+/// is at or above it. Without either, no git is spawned.
+fn in_repository(root: &Path) -> bool {
+    std::env::var_os("GIT_DIR").is_some()
+        || root.ancestors().any(|dir| dir.join(".git").symlink_metadata().is_ok())
+}
+
+/// The git directory of the repository `root` is in and its `HEAD` commit
+/// (`None` outside one, or before its first commit).
+pub(crate) fn head(root: &Path) -> Option<(PathBuf, String)> {
+    if !in_repository(root) {
+        return None;
+    }
+    let out = run(root, &["rev-parse", "--absolute-git-dir", "HEAD"])?;
+    let mut lines = out.lines();
+    let git_dir = PathBuf::from(lines.next()?);
+    Some((git_dir, lines.next()?.to_owned()))
 }
 
 /// Renames recorded in git, old → new, relative to `root`: uncommitted ones

@@ -131,40 +131,33 @@ thread_local! {
     static CONSULTED: RefCell<Option<Consulted>> = const { RefCell::new(None) };
 }
 
+/// Notes what the page being checked on this thread depends on (nothing
+/// when no page's check is being recorded).
+fn note(what: impl FnOnce(&mut Consulted)) {
+    CONSULTED.with(|c| c.borrow_mut().as_mut().map(what));
+}
+
 /// Notes that the page being checked on this thread consulted page `index`.
 pub(crate) fn consulted(index: usize) {
-    CONSULTED.with(|c| {
-        if let Some(consulted) = c.borrow_mut().as_mut() {
-            consulted.pages.push(index);
-        }
-    });
+    note(|c| c.pages.push(index));
 }
 
 /// Notes that the page being checked on this thread asked the file system
 /// about `path` (outside the walk) and got `answer`.
 pub(crate) fn probed(path: &str, answer: u8) {
-    CONSULTED.with(|c| {
-        if let Some(consulted) = c.borrow_mut().as_mut() {
-            consulted.probes.push((path.to_owned(), answer));
-        }
-    });
+    note(|c| c.probes.push((path.to_owned(), answer)));
 }
 
 /// Notes that the page being checked on this thread asked git's renames.
 pub(crate) fn used_renames() {
-    CONSULTED.with(|c| {
-        if let Some(consulted) = c.borrow_mut().as_mut() {
-            consulted.renames = true;
-        }
-    });
+    note(|c| c.renames = true);
 }
 
 /// Runs `check` and returns what it returned with what it consulted.
 pub(crate) fn recording<T>(check: impl FnOnce() -> T) -> (T, Consulted) {
-    let outer = CONSULTED.with(|c| c.borrow_mut().replace(Consulted::default()));
+    let outer = CONSULTED.with(|c| c.replace(Some(Consulted::default())));
     let out = check();
-    let mut consulted = CONSULTED.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
-    let mut consulted = consulted.take().unwrap_or_default();
+    let mut consulted = CONSULTED.with(|c| c.replace(outer)).unwrap_or_default();
     consulted.pages.sort_unstable();
     consulted.pages.dedup();
     consulted.probes.sort_unstable();
@@ -249,13 +242,13 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
             },
         }
     }
-    let root = tree.root.handle().path();
-    let git = crate::git::run(root, &["rev-parse", "--absolute-git-dir", "HEAD"]);
-    key.update(git.as_deref().unwrap_or("no git").as_bytes());
-    if let Some(dir) = git.as_deref().and_then(|g| g.lines().next()) {
-        let index = std::fs::symlink_metadata(PathBuf::from(dir).join("index")).ok();
-        let index = index.map(|m| Stamp::of_metadata(&m));
-        stamp(&mut key, index);
+    match crate::git::head(tree.root.handle().path()) {
+        Some((git_dir, head)) => {
+            key.update(head.as_bytes());
+            let index = std::fs::symlink_metadata(git_dir.join("index")).ok();
+            stamp(&mut key, index.map(|m| Stamp::of_metadata(&m)));
+        }
+        None => key.update(b"no git"),
     }
     (key.finalize().into(), newest)
 }
