@@ -667,28 +667,9 @@ fn kind_with(tok: &str, mask: u16, prev: Option<Kind>) -> Kind {
     Kind::Word
 }
 
-/// Four groups of one to three digits, parted by dots; a byte loop, since it runs
-/// on every header field that starts with a digit.
+/// Four groups of one to three digits, parted by dots.
 fn is_ipv4(b: &str) -> bool {
-    let b = b.as_bytes();
-    if !(7..=15).contains(&b.len()) {
-        return false;
-    }
-    let (mut dots, mut run) = (0, 0);
-    for &c in b {
-        if c.is_ascii_digit() {
-            run += 1;
-            if run > 3 {
-                return false;
-            }
-        } else if c == b'.' && run > 0 {
-            dots += 1;
-            run = 0;
-        } else {
-            return false;
-        }
-    }
-    dots == 3 && run > 0
+    crate::normalize::is_ipv4(b.as_bytes())
 }
 
 /// Dates and times in one token, as headers print them: ISO dates with `-`, `/` or

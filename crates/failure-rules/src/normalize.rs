@@ -165,6 +165,16 @@ enum Core {
     Same,
 }
 
+impl Core {
+    /// The end of a text core (0 for a mask).
+    fn text_end(self) -> u32 {
+        match self {
+            Core::Text(_, b) => b,
+            Core::Ph(_) | Core::Same => 0,
+        }
+    }
+}
+
 /// `orig` of a [`Tok`] that has none.
 const NO_ORIG: (u32, u32) = (0, 0);
 
@@ -186,6 +196,7 @@ pub(crate) struct Scratch {
     buf: String,
     toks: Vec<Tok>,
     inner: String,
+    cache: ChunkCache,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -263,6 +274,8 @@ fn run(message: &str, mode: Mode, out: &mut String, scratch: &mut Scratch) {
     let bytes = message.as_bytes();
     let mut i = 0;
     let mut value_pos = false;
+    // The last token is plain text that the next plain token may join.
+    let mut joinable = false;
     while i < bytes.len() {
         if bytes[i].is_ascii_whitespace() {
             i += 1;
@@ -271,11 +284,46 @@ fn run(message: &str, mode: Mode, out: &mut String, scratch: &mut Scratch) {
         let end = chunk_end(bytes, i);
         let chunk = &message[i..end];
         classify_chunk(chunk, i as u32, value_pos, mode, scratch);
+        joinable = join_plain(&mut scratch.toks, bytes, joinable);
         value_pos = chunk.ends_with(':') || chunk.ends_with('=');
         i = end;
     }
     second_pass(scratch);
     render(scratch, out);
+}
+
+/// Joins the token just pushed to the one before it when both are plain text (a
+/// word of the message with its punctuation, no hint) one space apart, so that a
+/// run of plain words is one token: the second pass and [`render`] then see it
+/// once. Nothing tells a run of plain tokens from one: the second pass changes
+/// no plain token but the one after `user` (which therefore starts no run), and
+/// rendering prints each as its bytes, one space between tokens. Returns whether
+/// the last token may be joined by the next.
+fn join_plain(toks: &mut Vec<Tok>, message: &[u8], joinable: bool) -> bool {
+    let n = toks.len();
+    let t = toks[n - 1];
+    let plain = match t.core {
+        Core::Text(a, b) => {
+            a < b && t.lead.1 == a && t.trail.0 == b && (t.trail.1 as usize) <= message.len()
+        }
+        _ => false,
+    } && t.hint == Hint::None;
+    if !plain {
+        return false;
+    }
+    if n < 2 {
+        return true;
+    }
+    let prev = &mut toks[n - 2];
+    if joinable && prev.trail.1 + 1 == t.lead.0 && message[prev.trail.1 as usize] == b' ' {
+        if let Core::Text(a, _) = prev.core {
+            prev.core = Core::Text(a, t.core.text_end());
+        }
+        prev.trail = t.trail;
+        toks.pop();
+        return true;
+    }
+    prev.hint != Hint::UserWord
 }
 
 /// End of the chunk starting at `start`: the next whitespace, except that a quoted
@@ -433,7 +481,161 @@ fn classify_chunk(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: 
             return;
         }
     }
+    cached_general(chunk, base, value_pos, mode, scratch);
+}
+
+/// Chunks that take the general path are remembered with the token they gave, in
+/// a table of [`CACHE_SLOTS`] slots (one per hash, the newest wins): the same host,
+/// component, path or bracketed thread comes back line after line in a log, and a
+/// hit costs a hash and a comparison instead of the classifiers. The token is a
+/// function of the chunk's bytes, `value_pos` and the mode alone (the general path
+/// reads nothing else), so a hit gives what classifying again would.
+#[derive(Debug, Default)]
+struct ChunkCache {
+    /// Empty until [`CACHE_AFTER`] general chunks were classified: one message
+    /// (`normalize_message`) does not pay for the table.
+    slots: Vec<Slot>,
+    misses: u32,
+}
+
+/// Slots of a [`ChunkCache`]: a power of two.
+const CACHE_SLOTS: usize = 2048;
+
+/// General chunks classified before the [`ChunkCache`] is made.
+const CACHE_AFTER: u32 = 512;
+
+/// Chunks longer than this are not cached: few repeat, and the key would be long.
+const CACHE_MAX_CHUNK: usize = 64;
+
+/// One remembered chunk: its bytes and context, and its token with each range told
+/// apart as a range of the chunk, of the text the general path wrote to the buffer
+/// (kept here), or a fixed range.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The chunk; empty for a slot not used yet (an empty chunk never comes).
+    key: Vec<u8>,
+    /// `value_pos` and the mode.
+    context: u8,
+    /// What the general path appended to the buffer.
+    written: String,
+    lead: Range,
+    core: CachedCore,
+    trail: Range,
+    orig: Range,
+    hint: Option<Hint>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum Range {
+    #[default]
+    Fixed0,
+    /// Offsets into the chunk.
+    Chunk(u32, u32),
+    /// Offsets into the text written.
+    Written(u32, u32),
+    Fixed(u32, u32),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum CachedCore {
+    #[default]
+    Same,
+    Text(Range),
+    Ph(Ph),
+}
+
+impl Range {
+    /// `r`, of a token of the chunk at `base` of `len` bytes whose text written
+    /// starts at `written`.
+    fn of(r: (u32, u32), base: u32, len: u32, written: u32) -> Range {
+        if r.0 >= base && r.1 <= base + len {
+            Range::Chunk(r.0 - base, r.1 - base)
+        } else if r.0 >= written {
+            Range::Written(r.0 - written, r.1 - written)
+        } else if r == (0, 0) {
+            Range::Fixed0
+        } else {
+            Range::Fixed(r.0, r.1)
+        }
+    }
+
+    fn at(self, base: u32, written: u32) -> (u32, u32) {
+        match self {
+            Range::Fixed0 => (0, 0),
+            Range::Chunk(a, b) => (base + a, base + b),
+            Range::Written(a, b) => (written + a, written + b),
+            Range::Fixed(a, b) => (a, b),
+        }
+    }
+}
+
+fn chunk_hash(b: &[u8]) -> usize {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = b.len() as u64;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().expect("8 bytes"))).wrapping_mul(K);
+    }
+    let mut last = [0u8; 8];
+    last[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    (h >> 40) as usize & (CACHE_SLOTS - 1)
+}
+
+/// [`classify_general`], through the scratch's [`ChunkCache`].
+fn cached_general(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
+    let b = chunk.as_bytes();
+    if b.len() > CACHE_MAX_CHUNK || scratch.cache.slots.is_empty() {
+        if scratch.cache.slots.is_empty() {
+            scratch.cache.misses += 1;
+            if scratch.cache.misses >= CACHE_AFTER {
+                scratch.cache.slots.resize_with(CACHE_SLOTS, Slot::default);
+            }
+        }
+        classify_general(chunk, base, value_pos, mode, scratch);
+        return;
+    }
+    let context = u8::from(value_pos) | if mode == Mode::Full { 2 } else { 0 };
+    let slot = &mut scratch.cache.slots[chunk_hash(b)];
+    if slot.context == context && slot.key == b {
+        let written = scratch.buf.len() as u32;
+        scratch.buf.push_str(&slot.written);
+        let core = match slot.core {
+            CachedCore::Same => Core::Same,
+            CachedCore::Text(r) => {
+                let (a, b) = r.at(base, written);
+                Core::Text(a, b)
+            }
+            CachedCore::Ph(ph) => Core::Ph(ph),
+        };
+        scratch.toks.push(Tok {
+            lead: slot.lead.at(base, written),
+            core,
+            trail: slot.trail.at(base, written),
+            hint: slot.hint.unwrap_or(Hint::None),
+            orig: slot.orig.at(base, written),
+        });
+        return;
+    }
+    let written = scratch.buf.len();
     classify_general(chunk, base, value_pos, mode, scratch);
+    let t = *scratch.toks.last().expect("the general path pushes one token");
+    let slot = &mut scratch.cache.slots[chunk_hash(b)];
+    let (len, w) = (b.len() as u32, written as u32);
+    slot.key.clear();
+    slot.key.extend_from_slice(b);
+    slot.context = context;
+    slot.written.clear();
+    slot.written.push_str(&scratch.buf[written..]);
+    slot.lead = Range::of(t.lead, base, len, w);
+    slot.core = match t.core {
+        Core::Same => CachedCore::Same,
+        Core::Text(a, b) => CachedCore::Text(Range::of((a, b), base, len, w)),
+        Core::Ph(ph) => CachedCore::Ph(ph),
+    };
+    slot.trail = Range::of(t.trail, base, len, w);
+    slot.orig = Range::of(t.orig, base, len, w);
+    slot.hint = Some(t.hint);
 }
 
 /// [`classify_chunk`] without its fast paths (which must give what this gives).
@@ -863,6 +1065,19 @@ macro_rules! hint_words {
             t
         };
 
+        /// The same of the last byte: words that pass both filters are few.
+        const HINT_LAST: [u16; 256] = {
+            let words: &[&str] = &[$($($word),+),*];
+            let mut t = [0u16; 256];
+            let mut i = 0;
+            while i < words.len() {
+                let w = words[i].as_bytes();
+                t[w[w.len() - 1] as usize] |= 1 << w.len();
+                i += 1;
+            }
+            t
+        };
+
         // Out of line: the filter in `word_hint` (inlined) sends few words here.
         #[inline(never)]
         fn listed_hint(w: &str) -> Hint {
@@ -892,7 +1107,7 @@ fn word_hint(w: &str) -> Hint {
     let b = w.as_bytes();
     if let Some(&first) = b.first()
         && b.len() < 16
-        && HINT_FIRST[first as usize] >> b.len() & 1 == 1
+        && (HINT_FIRST[first as usize] & HINT_LAST[b[b.len() - 1] as usize]) >> b.len() & 1 == 1
     {
         return listed_hint(w);
     }
@@ -1134,15 +1349,24 @@ fn is_mac(b: &[u8]) -> bool {
         && (b[2] == b[5])
 }
 
-fn is_ipv4(b: &[u8]) -> bool {
-    let mut parts = 0;
-    for part in b.split(|&c| c == b'.') {
-        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+/// Four groups of one to three digits, parted by dots: one pass over the bytes
+/// (it runs on many header fields and tokens).
+pub(crate) fn is_ipv4(b: &[u8]) -> bool {
+    let (mut dots, mut run) = (0, 0);
+    for &c in b {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run > 3 {
+                return false;
+            }
+        } else if c == b'.' && run > 0 {
+            dots += 1;
+            run = 0;
+        } else {
             return false;
         }
-        parts += 1;
     }
-    parts == 4
+    dots == 3 && run > 0
 }
 
 fn is_ip(b: &[u8], sh: &Shape) -> bool {
@@ -1250,27 +1474,73 @@ fn is_reverse_dns(b: &[u8], sh: &Shape) -> bool {
 }
 
 fn is_host(b: &[u8], sh: &Shape) -> bool {
-    if sh.dots == 0 || b.starts_with(b".") || b.ends_with(b".") || sh.underscores > 0 {
+    // Letters, digits, `.` and `-` only: the shape says it without a loop.
+    if sh.dots == 0
+        || sh.underscores > 0
+        || sh.colons > 0
+        || sh.slashes > 0
+        || sh.backslashes > 0
+        || sh.at > 0
+        || sh.other > 0
+        || sh.eq.is_some()
+        || b[0] == b'.'
+        || b[b.len() - 1] == b'.'
+    {
         return false;
     }
-    let last = b.rsplit(|&c| c == b'.').next().unwrap_or_default();
+    // One pass: label lengths (none empty, none over 63), the last label, and
+    // whether any letter is upper or lower case.
+    let (mut label, mut last_start) = (0usize, 0usize);
+    let (mut upper, mut lower) = (false, false);
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'.' {
+            if label == 0 || label > 63 {
+                return false;
+            }
+            label = 0;
+            last_start = i + 1;
+        } else {
+            label += 1;
+            upper |= c.is_ascii_uppercase();
+            lower |= c.is_ascii_lowercase();
+        }
+    }
+    if label > 63 {
+        return false;
+    }
+    let last = &b[last_start..];
     if last.len() < 2 || !last.iter().all(u8::is_ascii_lowercase) {
         return false;
     }
-    if !b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-')) {
-        return false;
-    }
-    if b.split(|&c| c == b'.').any(|l| l.is_empty() || l.len() > 63) {
-        return false;
-    }
-    TLDS.contains(&last)
-        || (sh.digits > 0 && !is_file_name(b) && b.iter().any(u8::is_ascii_lowercase))
+    listed(last, &TLDS, &TLD_FILTER)
+        || (sh.digits > 0 && !is_file_name(b) && lower)
         // A country-code domain (`static.vnpt.vn`): three labels or more, all lowercase,
         // two letters last, and no file extension (`setup.py`).
-        || (last.len() == 2
-            && sh.dots >= 2
-            && b.iter().all(|c| !c.is_ascii_uppercase())
-            && !EXTENSIONS.contains(&last))
+        || (last.len() == 2 && sh.dots >= 2 && !upper && !listed(last, &EXTENSIONS, &EXTENSION_FILTER))
+}
+
+/// Bit `n` of entry `c`: some word of `words` is `n` bytes long (under 16) and
+/// starts with byte `c`; one lookup rules out most words before any comparison.
+const fn first_and_length(words: &[&[u8]]) -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < words.len() {
+        t[words[i][0] as usize] |= 1 << words[i].len();
+        i += 1;
+    }
+    t
+}
+
+const TLD_FILTER: [u16; 256] = first_and_length(&TLDS);
+const EXTENSION_FILTER: [u16; 256] = first_and_length(&EXTENSIONS);
+
+/// `words.contains(&w)`, with `filter` (made by [`first_and_length`] of `words`)
+/// asked first.
+fn listed(w: &[u8], words: &[&[u8]], filter: &[u16; 256]) -> bool {
+    match w.first() {
+        Some(&c) if w.len() < 16 && filter[c as usize] >> w.len() & 1 == 1 => words.contains(&w),
+        _ => false,
+    }
 }
 
 const EXTENSIONS: [&[u8]; 44] = [
@@ -1285,7 +1555,7 @@ fn is_file_name(b: &[u8]) -> bool {
     match b.iter().rposition(|&c| c == b'.') {
         Some(p) if p > 0 => {
             let ext = &b[p + 1..];
-            EXTENSIONS.contains(&ext)
+            listed(ext, &EXTENSIONS, &EXTENSION_FILTER)
                 && b[..p]
                     .iter()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
@@ -1791,6 +2061,66 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        /// A scratch whose chunk cache is warm (its table made, full of chunks that
+        /// hash alike or not) normalizes every message as a fresh one does: the
+        /// cache gives what the general path gives, in every context.
+        #[test]
+        fn cached_chunks_normalize_as_fresh_ones(
+            messages in prop::collection::vec(
+                prop::collection::vec(
+                    prop::sample::select(vec![
+                        "db-3.prod.internal", "cache01.dc2.example.net,", "(request", "85s",
+                        "key=value", "rhost=10.0.0.1", "x=\"a b\"", "\"quoted words\"", "'<*>'",
+                        "/srv/a_1.json:", "blk_-42", "[pid=7]", "user", "root", "line", "12",
+                        "Jan", "2", "15:04:05", "ms", "[::1]:80", "0x1f", "jk2_init()",
+                        "java.io.IOException:", "=", ":", "\"\"", "a1b2c3d4e5f6", "eth0",
+                        "10.0.0.1:50010,", "é=ü", "<NUM>", "...", "(", "[x]", "429", "Too", "Jan).",
+                        "+0100", "2026).", "user),", "ms).", "7);", "Error).",
+                    ]),
+                    0..12,
+                ),
+                1..40,
+            ),
+            glue in prop::sample::select(vec![" ", "  ", "\t", " : "]),
+        ) {
+            let mut warm = Scratch::default();
+            let mut out = String::new();
+            // Enough general chunks to make the table, in both modes' contexts.
+            for i in 0..CACHE_AFTER + 8 {
+                normalize_into(&format!("v={i} w{i}x id {i}.{i}s"), &mut out, &mut warm);
+            }
+            prop_assert!(!warm.cache.slots.is_empty());
+            for words in &messages {
+                let message = words.join(glue);
+                // Twice: the second time the message's chunks are cached.
+                for _ in 0..2 {
+                    normalize_into(&message, &mut out, &mut warm);
+                    prop_assert_eq!(&out, &normalize_message(&message), "{}", message);
+                }
+            }
+        }
+    }
+
+    /// Runs of plain words are one token: the name after `user` is still masked (no
+    /// run starts there), and two spaces between words still print as one.
+    #[test]
+    fn plain_word_runs_normalize_as_words() {
+        let mut scratch = Scratch::default();
+        let mut out = String::new();
+        let message = "Failed password for invalid user admin from 10.0.0.1 port 22 ssh2";
+        normalize_into(message, &mut out, &mut scratch);
+        assert_eq!(out, "Failed password for invalid user <*> from <IP> port <NUM> ssh2");
+        // `Failed password for invalid` is one token, `user`, `<*>`, `from`, ...
+        assert_eq!(scratch.toks.len(), 8);
+        assert_eq!(
+            normalize_message(
+                "saving shard 12 completed  on host after 85 ms, at Jan 2 15:04:05 (request x)"
+            ),
+            "saving shard <NUM> completed on host after <DUR>, at <TS> (request x)"
+        );
     }
 
     #[test]
