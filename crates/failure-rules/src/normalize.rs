@@ -582,9 +582,74 @@ fn chunk_hash(b: &[u8]) -> usize {
     (h >> 40) as usize & (CACHE_SLOTS - 1)
 }
 
+/// The token [`classify_general`] makes of a chunk of one of the shapes that vary
+/// from line to line, found by a look at its bytes: an integer with a unit (`85s`,
+/// `4307ms`, `2GiB`), a decimal (`42.8`), an IPv4 address (`10.0.0.1`, `/10.0.0.1:50010`)
+/// and a UUID, each maybe before closing punctuation. `None` for any other chunk
+/// (then the general path decides). What the general path asks first (a quote, a
+/// bracket, an exception type, a URL, a timestamp, a hex address) cannot hold for
+/// these shapes, so the answer is the one it reaches.
+fn varying_shape(b: &[u8], base: u32) -> Option<Tok> {
+    // Trailing punctuation that the general path strips, without the bytes it may
+    // keep (quotes and `=`) or keep for a bracket the core opens (none of these
+    // shapes opens one).
+    let mut e = b.len();
+    while e > 0 && matches!(b[e - 1], b')' | b']' | b'}' | b',' | b';' | b':' | b'.' | b'!' | b'?')
+    {
+        e -= 1;
+    }
+    let core = &b[..e];
+    let first = *core.first()?;
+    let tok = |core: Core, orig: (u32, u32)| Tok {
+        lead: (base, base),
+        core,
+        trail: (base + e as u32, base + b.len() as u32),
+        hint: Hint::None,
+        orig,
+    };
+    if first.is_ascii_digit() {
+        let digits = core.iter().position(|c| !c.is_ascii_digit())?;
+        let rest = &core[digits..];
+        // `85s`, `4307ms`, `2GiB` (not `0x1f`).
+        if rest[0].is_ascii_alphabetic()
+            && rest.iter().all(u8::is_ascii_alphabetic)
+            && !(first == b'0' && digits == 1 && matches!(rest[0], b'x' | b'X'))
+        {
+            return number_with_unit(core).map(|ph| tok(Core::Ph(ph), NO_ORIG));
+        }
+        // `42.8`
+        if rest[0] == b'.' && rest.len() > 1 && rest[1..].iter().all(u8::is_ascii_digit) {
+            return Some(tok(Core::Ph(Ph::Num), (base, base + e as u32)));
+        }
+    }
+    // `10.0.0.1`, `/10.0.0.1`, `10.0.0.1:50010`, `/10.0.0.1:50010`.
+    let ip = core.strip_prefix(b"/").unwrap_or(core);
+    if ip.first().is_some_and(u8::is_ascii_digit) {
+        let host = match ip.iter().position(|&c| c == b':') {
+            Some(p) if p + 1 < ip.len() && ip[p + 1..].iter().all(u8::is_ascii_digit) => &ip[..p],
+            Some(_) => return None,
+            None => ip,
+        };
+        return is_ipv4(host).then(|| tok(Core::Ph(Ph::Ip), NO_ORIG));
+    }
+    if core.len() == 36
+        && is_uuid(core)
+        && core.iter().any(u8::is_ascii_digit)
+        && core.iter().any(u8::is_ascii_alphabetic)
+    {
+        return Some(tok(Core::Ph(Ph::Uuid), NO_ORIG));
+    }
+    None
+}
+
 /// [`classify_general`], through the scratch's [`ChunkCache`].
 fn cached_general(chunk: &str, base: u32, value_pos: bool, mode: Mode, scratch: &mut Scratch) {
     let b = chunk.as_bytes();
+    // Shapes that rarely repeat: not worth a slot, and cheap to class.
+    if let Some(tok) = varying_shape(b, base) {
+        scratch.toks.push(tok);
+        return;
+    }
     if b.len() > CACHE_MAX_CHUNK || scratch.cache.slots.is_empty() {
         if scratch.cache.slots.is_empty() {
             scratch.cache.misses += 1;
@@ -2121,6 +2186,35 @@ mod tests {
             ),
             "saving shard <NUM> completed on host after <DUR>, at <TS> (request x)"
         );
+    }
+
+    proptest! {
+        /// Chunks of the shapes that [`varying_shape`] classes, and chunks close to
+        /// them: where it gives a token, the general path gives the same one.
+        #[test]
+        fn varying_shapes_are_classed_as_the_general_path_classes_them(
+            core in prop_oneof![
+                "[0-9]{1,6}[A-Za-z]{1,5}",
+                "0[xX][0-9a-fA-F]{1,6}",
+                "[0-9]{1,5}\\.[0-9]{1,5}",
+                "/?[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}(:[0-9]{0,6})?",
+                "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+                "[0-9.:/a-fx-]{1,40}",
+            ],
+            close in "[)\\]},;:.!?'\"=]{0,3}",
+            base in 0u32..40,
+        ) {
+            let chunk = format!("{core}{close}");
+            if let Some(fast) = varying_shape(chunk.as_bytes(), base) {
+                for (value_pos, mode) in [(false, Mode::Full), (true, Mode::Full), (false, Mode::Conservative)] {
+                    let mut scratch = Scratch::default();
+                    scratch.buf.push_str(&" ".repeat(base as usize));
+                    scratch.buf.push_str(&chunk);
+                    classify_general(&chunk, base, value_pos, mode, &mut scratch);
+                    prop_assert_eq!(format!("{:?}", scratch.toks), format!("{:?}", [fast]), "{}", chunk);
+                }
+            }
+        }
     }
 
     #[test]
