@@ -207,6 +207,23 @@ impl<'a> Toks<'a> {
         (k < self.n).then(|| self.toks[k])
     }
 
+    /// Whether token `k` is a [`Kind::Dash`]: when it is the next one to load, its
+    /// bytes say it first, and a token that is no `-` is left unloaded (most
+    /// headers end before it, so it is never classed).
+    fn is_dash(&mut self, k: usize) -> bool {
+        if k == self.n && self.n >= 2 && !self.done {
+            let b = self.line.as_bytes();
+            let mut i = self.at;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if b.get(i) != Some(&b'-') || b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+                return false;
+            }
+        }
+        matches!(self.get(k), Some((_, _, Kind::Dash)))
+    }
+
     fn text(&self, k: usize) -> &'a str {
         &self.line[self.toks[k].0..self.toks[k].1]
     }
@@ -309,7 +326,7 @@ fn decide(toks: &mut Toks<'_>) -> Option<Found> {
                     }
                     _ => {}
                 }
-                if let Some((_, _, Kind::Dash)) = toks.get(end + 1) {
+                if toks.is_dash(end + 1) {
                     end += 1;
                 }
                 return found(toks, end);
@@ -981,6 +998,33 @@ mod tests {
         fn second_word_is_the_split_one(line in "[ \t\x0ba1é]{0,20}") {
             if let Some(start) = line.bytes().position(|c| !c.is_ascii_whitespace()) {
                 prop_assert_eq!(second_word(&line, start), line.split_ascii_whitespace().nth(1));
+            }
+        }
+
+        /// The dash test that reads a token's bytes before loading it says what
+        /// loading it and reading its kind says, also inside brackets.
+        #[test]
+        fn dash_test_is_the_loaded_kind(
+            words in prop::collection::vec(
+                prop::sample::select(vec!["-", "--", "-x", "[", "[a", "b]", "2026-11-25", "INFO", "a:", "[-]", "x"]),
+                0..8,
+            ),
+            glue in prop::sample::select(vec![" ", "  ", "\t", " \x0c"]),
+            upto in 0usize..8,
+        ) {
+            let line = words.join(glue);
+            let mut peeked = Toks::new(&line);
+            let mut loaded = Toks::new(&line);
+            for k in 0..upto {
+                peeked.get(k);
+                loaded.get(k);
+            }
+            for k in upto..upto + 2 {
+                prop_assert_eq!(
+                    peeked.is_dash(k),
+                    matches!(loaded.get(k), Some((_, _, Kind::Dash))),
+                    "{:?} {}", line, k
+                );
             }
         }
     }
