@@ -248,19 +248,20 @@ impl Model {
             .into_iter()
             .map(|d| Site::build(tree, d, base_path, pages, warnings, &mut notes))
             .collect();
+        // A file belongs to the site of the longest content root it is in;
+        // of roots of one length, to the first site's. Shorter roots are laid
+        // down first and longer ones over them.
+        let mut roots: Vec<(usize, usize, &str)> = sites
+            .iter()
+            .enumerate()
+            .flat_map(|(s, site)| site.roots.iter().map(move |root| (root.len(), s, root.as_str())))
+            .collect();
+        roots.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         let mut owner = vec![None; tree.files.len()];
-        for (index, file) in tree.files.iter().enumerate() {
-            let mut best: Option<(usize, usize)> = None;
-            for (s, site) in sites.iter().enumerate() {
-                for root in &site.roots {
-                    if strip_prefix_dir(file, root).is_some()
-                        && best.is_none_or(|(_, len)| root.len() > len)
-                    {
-                        best = Some((s, root.len()));
-                    }
-                }
+        for (_, s, root) in roots {
+            for index in tree.under(root) {
+                owner[index] = Some(s);
             }
-            owner[index] = best.map(|(s, _)| s);
         }
         Model { host: host.0, host_source: host.1, sites, owner, notes }
     }
@@ -593,11 +594,7 @@ impl Site {
             file_redirects_work: false,
             uids: HashMap::new(),
         };
-        let under = |dir: &str| -> Vec<usize> {
-            (0..tree.files.len())
-                .filter(|&i| strip_prefix_dir(&tree.files[i], dir).is_some())
-                .collect()
-        };
+        let under = |dir: &str| tree.under(dir);
         match detected.spec {
             Spec::DocFx { docset, mappings, base_path: configured, redirect_files, breadcrumb } => {
                 site.flavor = Flavor::Markdig;
@@ -1488,7 +1485,7 @@ impl Site {
             if routed {
                 self.checked.push(route.clone());
             }
-            for i in 0..tree.files.len() {
+            for i in tree.under(&dir) {
                 let file = &tree.files[i];
                 let Some(rel) = strip_prefix_dir(file, &dir) else { continue };
                 if !is_markdown(rel) {
@@ -1517,7 +1514,7 @@ impl Site {
         trailing_slash: Option<bool>,
         pages: &dyn Pages,
     ) {
-        for i in 0..tree.files.len() {
+        for i in tree.under(dir) {
             let file = &tree.files[i];
             let Some(rel) = strip_prefix_dir(file, dir) else { continue };
             if !is_markdown(rel) || rel.split('/').any(|s| s.starts_with('_')) {
@@ -1591,8 +1588,8 @@ impl Site {
                 }
             }
         };
-        for i in 0..tree.files.len() {
-            if strip_prefix_dir(&tree.files[i], docset).is_none() || !is_markdown(&tree.files[i]) {
+        for i in tree.under(docset) {
+            if !is_markdown(&tree.files[i]) {
                 continue;
             }
             pages.root_links(i, &mut |dest| {

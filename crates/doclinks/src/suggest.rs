@@ -46,10 +46,6 @@ pub(crate) struct Suggester<'t> {
     /// Close matches anywhere in the tree, which depend on the name alone:
     /// cached per name, so the same broken name in many folders costs one scan.
     similar_anywhere: Mutex<HashMap<String, Similar>>,
-    by_dir: OnceLock<HashMap<String, Vec<usize>>>,
-    names_by_ext: OnceLock<HashMap<String, Vec<String>>>,
-    /// How many files have each lowercase name.
-    lower_names: OnceLock<HashMap<String, usize>>,
     /// Files git changed recently, with the commit that changed each.
     recent: OnceLock<HashMap<String, Option<String>>>,
     /// Pages as they were before their last change in git, parsed.
@@ -76,9 +72,6 @@ impl<'t> Suggester<'t> {
             moved_from: OnceLock::new(),
             similar: Mutex::new(HashMap::new()),
             similar_anywhere: Mutex::new(HashMap::new()),
-            by_dir: OnceLock::new(),
-            names_by_ext: OnceLock::new(),
-            lower_names: OnceLock::new(),
             recent: OnceLock::new(),
             previous: Mutex::new(HashMap::new()),
         }
@@ -142,14 +135,7 @@ impl<'t> Suggester<'t> {
     /// Whether exactly one file of the tree has this name, in any letter case
     /// (`Params.md` and `params.md` are two candidates, not one).
     fn unique_name(&self, name: &str) -> bool {
-        let lower = self.lower_names.get_or_init(|| {
-            let mut map: HashMap<String, usize> = HashMap::new();
-            for (name, holders) in self.tree.by_name() {
-                *map.entry(name.to_lowercase()).or_insert(0) += holders.len();
-            }
-            map
-        });
-        lower.get(&name.to_lowercase()) == Some(&1)
+        self.tree.named_in_any_case(name) == 1
     }
 
     /// Every candidate for a missing target, best first.
@@ -262,7 +248,7 @@ impl<'t> Suggester<'t> {
         let others = |v: &[usize]| -> Vec<usize> {
             v.iter().copied().filter(|&i| self.tree.files[i] != wanted).collect()
         };
-        let named = others(self.tree.by_name().get(&name).map_or(&[], Vec::as_slice));
+        let named = others(&self.tree.named(&name));
         let unique = |path: &str| self.unique_name(file_name(path));
         if named.len() == 1 && self.unique_name(&name) {
             out.push(Candidate {
@@ -275,9 +261,7 @@ impl<'t> Suggester<'t> {
             // An extensionless link (`page` for `page.md`), or `page.md` for `page.mdx`.
             let base = name.trim_end_matches(".md");
             for ext in ["md", "mdx"] {
-                let with = others(
-                    self.tree.by_name().get(&format!("{base}.{ext}")).map_or(&[], Vec::as_slice),
-                );
+                let with = others(&self.tree.named(&format!("{base}.{ext}")));
                 if with.len() == 1
                     && format!("{base}.{ext}") != name
                     && self.unique_name(&format!("{base}.{ext}"))
@@ -290,12 +274,13 @@ impl<'t> Suggester<'t> {
                 }
             }
         }
-        let same_stem = others(
-            self.tree
-                .by_stem()
-                .get(&(parent(wanted).to_owned(), stem(&name).to_owned()))
-                .map_or(&[], Vec::as_slice),
-        );
+        let same_stem: Vec<usize> = self
+            .tree
+            .in_dir(parent(wanted))
+            .into_iter()
+            .filter(|&i| stem(file_name(&self.tree.files[i])) == stem(&name))
+            .collect();
+        let same_stem = others(&same_stem);
         if same_stem.len() == 1 {
             let path = self.tree.files[same_stem[0]].clone();
             let confidence = if unique(&path) { Confidence::High } else { Confidence::Medium };
@@ -363,21 +348,14 @@ impl<'t> Suggester<'t> {
             return hit.clone();
         }
         let name = file_name(wanted);
-        let by_dir = self.by_dir.get_or_init(|| {
-            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, f) in self.tree.files.iter().enumerate() {
-                map.entry(parent(f).to_owned()).or_default().push(i);
-            }
-            map
-        });
-        let same_dir = by_dir.get(parent(wanted)).map(|v| {
-            v.iter()
-                .map(|&i| self.tree.files[i].as_str())
-                .filter(|p| extension(p) == extension(name))
-        });
-        let mut hit = same_dir
-            .and_then(|paths| best_by_words(paths, |p| file_name(p), name))
-            .map(|(p, s)| (p.to_owned(), s));
+        let same_dir = self
+            .tree
+            .in_dir(parent(wanted))
+            .into_iter()
+            .map(|i| self.tree.files[i].as_str())
+            .filter(|p| extension(p) == extension(name));
+        let mut hit =
+            best_by_words(same_dir, |p| file_name(p), name).map(|(p, s)| (p.to_owned(), s));
         if hit.is_none() {
             hit = self.similar_anywhere(name);
         }
@@ -391,20 +369,17 @@ impl<'t> Suggester<'t> {
             return hit.clone();
         }
         let hit = {
-            let names = self.names_by_ext.get_or_init(|| {
-                let mut map: HashMap<String, Vec<String>> = HashMap::new();
-                for n in self.tree.by_name().keys() {
-                    map.entry(extension(n).to_owned()).or_default().push(n.clone());
+            // Names whose lengths are far apart cannot score 0.8: most of a
+            // large tree is skipped before any edit distance is computed.
+            let near = self
+                .tree
+                .distinct_names()
+                .filter(|n| extension(n) == extension(name) && close_in_length(n, name));
+            best_by_words(near, |n| n, name).and_then(|(best, score)| {
+                match self.tree.named(best).as_slice() {
+                    [only] => Some((self.tree.files[*only].clone(), score)),
+                    _ => None,
                 }
-                map
-            });
-            names.get(extension(name)).and_then(|pool| {
-                // Names whose lengths are far apart cannot score 0.8: most of a
-                // large tree is skipped before any edit distance is computed.
-                let near = pool.iter().map(String::as_str).filter(|n| close_in_length(n, name));
-                let (best, score) = best_by_words(near, |n| n, name)?;
-                let holders = self.tree.by_name().get(best)?;
-                (holders.len() == 1).then(|| (self.tree.files[holders[0]].clone(), score))
             })
         };
         self.similar_anywhere

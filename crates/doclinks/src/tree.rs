@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ignore::{WalkBuilder, WalkState};
+use rayon::prelude::*;
 
 use crate::cache::Stamp;
 use crate::error::Error;
@@ -206,14 +207,28 @@ pub(crate) struct Tree {
     /// lowercase themselves: an all-lowercase path (most of a tree) is its own
     /// key in `by_path` or `dirs`, and is not stored a second and third time.
     lower: HashMap<String, Vec<String>>,
-    /// File name to file indexes, and (directory, stem) to file indexes:
-    /// what fix proposals search, built the first time one is made (a check
-    /// of a tree whose links all work never needs them).
-    by_name: OnceLock<HashMap<String, Vec<usize>>>,
-    by_stem: OnceLock<HashMap<(String, String), Vec<usize>>>,
+    /// File indexes in the order of their files' names, letter case folded
+    /// first and then exact: what fix proposals search by name, built the
+    /// first time one is made (a check of a tree whose links all work never
+    /// needs it). One array, not a map of names: a fix proposal in a tree of
+    /// 100k files must not cost 100k allocations.
+    names: OnceLock<NameIndex>,
     /// Directories the walk could not read (root-relative): what is below them
     /// is not known, so links into them are neither broken nor fixed.
     pub(crate) unreadable: Vec<String>,
+}
+
+/// The files by name: see [`Tree::names`].
+struct NameIndex {
+    order: Box<[NameAt]>,
+    distinct: Box<[NameAt]>,
+}
+
+/// A file of [`Tree::files`] and where its name starts in its path.
+#[derive(Clone, Copy)]
+struct NameAt {
+    file: u32,
+    at: u32,
 }
 
 /// A Markdown page: `.md`, `.markdown`, or MDX (Docusaurus).
@@ -228,6 +243,16 @@ pub(crate) fn parent(path: &str) -> &str {
 
 pub(crate) fn file_name(path: &str) -> &str {
     path.rfind('/').map_or(path, |i| &path[i + 1..])
+}
+
+/// A name with its letter case folded as `str::to_lowercase` folds it,
+/// borrowed when it has nothing to fold (most names).
+pub(crate) fn folded(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(name.to_lowercase())
+    }
 }
 
 pub(crate) fn stem(name: &str) -> &str {
@@ -331,8 +356,7 @@ impl Tree {
             by_path: HashMap::new(),
             dirs: HashSet::new(),
             lower: HashMap::new(),
-            by_name: OnceLock::new(),
-            by_stem: OnceLock::new(),
+            names: OnceLock::new(),
             unreadable: Vec::new(),
         };
         for (path, is_dir) in entries {
@@ -354,28 +378,100 @@ impl Tree {
         tree
     }
 
-    /// File name to the indexes of the files with that name.
-    pub(crate) fn by_name(&self) -> &HashMap<String, Vec<usize>> {
-        self.by_name.get_or_init(|| {
-            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-            for (index, path) in self.files.iter().enumerate() {
-                map.entry(file_name(path).to_owned()).or_default().push(index);
-            }
-            map
+    /// The files ordered by [`folded`] file name, then by exact name, and
+    /// the first file of each exact name in that order.
+    fn names(&self) -> &NameIndex {
+        self.names.get_or_init(|| {
+            let mut order: Vec<NameAt> = (0..self.files.len())
+                .filter_map(|i| {
+                    let path = &self.files[i];
+                    let at = path.rfind('/').map_or(0, |slash| slash + 1);
+                    Some(NameAt { file: u32::try_from(i).ok()?, at: u32::try_from(at).ok()? })
+                })
+                .collect();
+            order.par_sort_by_cached_key(|&n| {
+                let name = self.name(n);
+                (folded(name), name)
+            });
+            // Files of one name are neighbours in this order.
+            let distinct =
+                order.chunk_by(|&a, &b| self.name(a) == self.name(b)).map(|same| same[0]).collect();
+            NameIndex { order: order.into_boxed_slice(), distinct }
         })
     }
 
-    /// (directory, stem) to the indexes of the files in that directory with
-    /// that stem.
-    pub(crate) fn by_stem(&self) -> &HashMap<(String, String), Vec<usize>> {
-        self.by_stem.get_or_init(|| {
-            let mut map: HashMap<(String, String), Vec<usize>> = HashMap::new();
-            for (index, path) in self.files.iter().enumerate() {
-                let key = (parent(path).to_owned(), stem(file_name(path)).to_owned());
-                map.entry(key).or_default().push(index);
+    fn name(&self, n: NameAt) -> &str {
+        &self.files[n.file as usize][n.at as usize..]
+    }
+
+    /// The part of [`Tree::names`] whose names fold to the same as `name`.
+    fn names_folded_as(&self, name: &str) -> &[NameAt] {
+        let names = &self.names().order;
+        let wanted = folded(name);
+        let start = names.partition_point(|&n| folded(self.name(n)) < wanted);
+        let len = names[start..].partition_point(|&n| folded(self.name(n)) == wanted);
+        &names[start..start + len]
+    }
+
+    /// The indexes of the files named exactly `name`, in path order.
+    pub(crate) fn named(&self, name: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .names_folded_as(name)
+            .iter()
+            .filter(|&&n| self.name(n) == name)
+            .map(|n| n.file as usize)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// How many files have this name in any letter case.
+    pub(crate) fn named_in_any_case(&self, name: &str) -> usize {
+        self.names_folded_as(name).len()
+    }
+
+    /// Each file name of the tree once.
+    pub(crate) fn distinct_names(&self) -> impl Iterator<Item = &str> {
+        self.names().distinct.iter().map(|&n| self.name(n))
+    }
+
+    /// The indexes of the files at or below `dir` (the file `dir` itself,
+    /// then `dir/…`), in path order; every file for the root `""`. Binary
+    /// searches, not a scan: a tree of many sites asks once per site.
+    pub(crate) fn under(&self, dir: &str) -> Vec<usize> {
+        if dir.is_empty() {
+            return (0..self.files.len()).collect();
+        }
+        let prefix = format!("{dir}/");
+        let start = self.files.partition_point(|f| f.as_str() < prefix.as_str());
+        let len = self.files[start..].partition_point(|f| f.starts_with(&prefix));
+        self.index(dir).into_iter().chain(start..start + len).collect()
+    }
+
+    /// The indexes of the files directly in directory `dir`, in path order.
+    /// The paths below a folder are one run of the sorted paths: binary
+    /// searches find the run of `dir/` and step over each subfolder's run,
+    /// so a folder costs its own files, not its subtree's.
+    pub(crate) fn in_dir(&self, dir: &str) -> Vec<usize> {
+        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let start = self.files.partition_point(|f| f.as_str() < prefix.as_str());
+        let end = start + self.files[start..].partition_point(|f| f.starts_with(&prefix));
+        let mut out = Vec::new();
+        let mut at = start;
+        while at < end {
+            let rest = &self.files[at][prefix.len()..];
+            match rest.find('/') {
+                None => {
+                    out.push(at);
+                    at += 1;
+                }
+                Some(slash) => {
+                    let sub = &self.files[at][..prefix.len() + slash + 1];
+                    at += self.files[at..end].partition_point(|f| f.starts_with(sub));
+                }
             }
-            map
-        })
+        }
+        out
     }
 
     pub(crate) fn index(&self, path: &str) -> Option<usize> {
@@ -576,5 +672,65 @@ fn walk_error_message(err: &ignore::Error) -> String {
         }
         ignore::Error::Io(io) => io.to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree_of(files: &[&str]) -> (tempfile::TempDir, Tree) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        for file in files {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+            std::fs::write(&path, "x").expect("a file");
+        }
+        let root = tidy_io::Root::open(dir.path()).expect("the root");
+        let tree = Tree::walk(TreeRoot::new(root, 1 << 20), &Mutex::new(Vec::new())).expect("walk");
+        (dir, tree)
+    }
+
+    #[test]
+    fn a_folder_lists_its_own_files_and_not_its_subfolders() {
+        let (_dir, tree) = tree_of(&[
+            "a.md",
+            "a-b.md",
+            "a/x.md",
+            "a/deep/y.md",
+            "a/deep/more/z.md",
+            "a/z.md",
+            "a.b/w.md",
+            "b/c.md",
+            "top.md",
+        ]);
+        let names = |indexes: Vec<usize>| -> Vec<&str> {
+            indexes.into_iter().map(|i| tree.files[i].as_str()).collect()
+        };
+        assert_eq!(names(tree.in_dir("")), ["a-b.md", "a.md", "top.md"]);
+        assert_eq!(names(tree.in_dir("a")), ["a/x.md", "a/z.md"]);
+        assert_eq!(names(tree.in_dir("a/deep")), ["a/deep/y.md"]);
+        assert_eq!(names(tree.in_dir("a.b")), ["a.b/w.md"]);
+        assert!(tree.in_dir("nowhere").is_empty());
+        assert!(tree.in_dir("a/x.md").is_empty());
+    }
+
+    #[test]
+    fn files_are_found_by_name_exactly_and_counted_in_any_case() {
+        let (_dir, tree) =
+            tree_of(&["one/Params.md", "two/params.md", "three/params.md", "Straße.md", "x.md"]);
+        let named = |name: &str| -> Vec<&str> {
+            tree.named(name).into_iter().map(|i| tree.files[i].as_str()).collect()
+        };
+        assert_eq!(named("params.md"), ["three/params.md", "two/params.md"]);
+        assert_eq!(named("Params.md"), ["one/Params.md"]);
+        assert!(named("PARAMS.md").is_empty());
+        assert_eq!(tree.named_in_any_case("PARAMS.MD"), 3);
+        assert_eq!(tree.named_in_any_case("STRASSE.md"), 0);
+        assert_eq!(tree.named_in_any_case("straße.MD"), 1);
+        assert_eq!(tree.named_in_any_case("x.md"), 1);
+        let mut distinct: Vec<&str> = tree.distinct_names().collect();
+        distinct.sort_unstable();
+        assert_eq!(distinct, ["Params.md", "Straße.md", "params.md", "x.md"]);
     }
 }
