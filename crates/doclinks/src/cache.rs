@@ -6,7 +6,9 @@
 //! falls in it. A shard starts with a magic line, the format version and the
 //! tool's identity (its version and the size and time of its executable: any
 //! other build of doclinks extracts under other rules and rebuilds the cache),
-//! and ends with the SHA-256 of what comes before.
+//! then an index of its pages and the SHA-256 of all that; the pages' bodies
+//! follow, each read (and checked against its SHA-256 in the index) only when
+//! the page is needed whole.
 //!
 //! A page is taken from the cache without being read when its size, mtime and
 //! inode are those recorded and its mtime is more than [`RACY`] older than the
@@ -19,6 +21,7 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::ops::Range;
+use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
@@ -41,7 +44,7 @@ const SHARDS: usize = 64;
 const MAGIC: &[u8] = b"doclinks page cache\n";
 
 /// Bumped whenever the encoding of a shard changes.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
 /// A file whose mtime is this close to the shard's write is always re-read.
 pub(crate) const RACY: Duration = Duration::from_secs(2);
@@ -119,16 +122,15 @@ impl View {
     }
 }
 
-/// A page read back from a shard: its [`View`] at once, the rest decoded
-/// from the shard's bytes the first time it is asked for (a warm check whose
-/// results are reused needs few pages whole).
+/// A page read back from a shard: its [`View`] at once, the rest read from
+/// the shard file and decoded the first time it is asked for (a warm check
+/// whose results are reused needs few pages whole, and reads only those).
 pub(crate) struct Lazy {
     view: View,
-    shard: Arc<[u8]>,
-    /// The entry's encoded view and page in `shard`.
-    encoded: Range<usize>,
-    /// Where the page's own encoding starts in `shard`.
-    page: usize,
+    file: Arc<ShardFile>,
+    /// The page's encoding in the shard's bodies, and its SHA-256.
+    body: Range<usize>,
+    sum: Hash,
     doc: OnceLock<Option<Arc<Extracted>>>,
 }
 
@@ -137,14 +139,57 @@ impl Lazy {
         &self.view
     }
 
-    /// The page whole (`None` only for a shard damaged past its checksum).
+    /// The page whole, its bytes read alone (`None` for a shard file damaged
+    /// or changed under the check: the page is then read from the tree).
     pub(crate) fn doc(&self) -> Option<Arc<Extracted>> {
-        self.doc
+        self.doc.get_or_init(|| self.decode(&self.file.body(self.body.clone())?)).clone()
+    }
+
+    /// The page whole, for a check that decodes every page: its shard's
+    /// bodies are read in one go, once, for all of its pages.
+    pub(crate) fn doc_in_bulk(&self) -> Option<Arc<Extracted>> {
+        self.doc.get_or_init(|| self.decode(self.file.bodies()?.get(self.body.clone())?)).clone()
+    }
+
+    fn decode(&self, body: &[u8]) -> Option<Arc<Extracted>> {
+        if Sha256::digest(body).as_slice() != self.sum {
+            return None;
+        }
+        let mut reader = Reader(body);
+        let doc = Extracted::decode(&mut reader)?;
+        reader.0.is_empty().then(|| Arc::new(doc))
+    }
+}
+
+/// A shard file as it was when the check opened it: held open, so that a
+/// check writing it meanwhile (atomically, by rename) leaves this one's bytes
+/// as they were; its pages' bodies are read from it when needed.
+struct ShardFile {
+    file: std::fs::File,
+    /// Where the bodies start in the file, and their length.
+    at: u64,
+    len: usize,
+    whole: OnceLock<Option<Box<[u8]>>>,
+}
+
+impl ShardFile {
+    fn body(&self, range: Range<usize>) -> Option<Vec<u8>> {
+        if let Some(Some(bodies)) = self.whole.get() {
+            return bodies.get(range).map(<[u8]>::to_vec);
+        }
+        let mut bytes = vec![0; range.len()];
+        self.file.read_exact_at(&mut bytes, self.at + range.start as u64).ok()?;
+        Some(bytes)
+    }
+
+    fn bodies(&self) -> Option<&[u8]> {
+        self.whole
             .get_or_init(|| {
-                let mut reader = Reader(&self.shard[self.page..self.encoded.end]);
-                Extracted::decode(&mut reader).map(Arc::new)
+                let mut bytes = vec![0; self.len].into_boxed_slice();
+                self.file.read_exact_at(&mut bytes, self.at).ok()?;
+                Some(bytes)
             })
-            .clone()
+            .as_deref()
     }
 }
 
@@ -259,12 +304,18 @@ impl Cache {
             .map(|shard| {
                 let Some(dir) = &dir else { return Shard::Missing };
                 let name = shard_name(shard);
-                match dir.read_regular(OsStr::new(&name), SHARD_LIMIT) {
-                    Ok(bytes) => match decode_shard(bytes) {
-                        Ok(entries) => Shard::Read(entries),
-                        Err(None) => Shard::Other,
-                        Err(Some(problem)) => Shard::Bad(problem),
-                    },
+                match dir.open_regular(OsStr::new(&name)) {
+                    Ok((file, stat)) => {
+                        let size = u64::try_from(stat.st_size).unwrap_or(u64::MAX);
+                        if size > SHARD_LIMIT {
+                            return Shard::Bad(format!("it is larger than {SHARD_LIMIT} bytes"));
+                        }
+                        match read_shard(file, size) {
+                            Ok(entries) => Shard::Read(entries),
+                            Err(None) => Shard::Other,
+                            Err(Some(problem)) => Shard::Bad(problem),
+                        }
+                    }
                     Err(e) if e.is_not_found() => Shard::Missing,
                     Err(e) => Shard::Bad(format!("cannot read it: {}", e.reason())),
                 }
@@ -425,103 +476,128 @@ fn ignore_everything(dir: &tidy_io::Dir) -> tidy_io::Result<()> {
     )
 }
 
+/// A shard file: the magic line, format, tool, time of writing and the
+/// index's length; the index (per page its path, stamp, hash, view, and its
+/// body's length and SHA-256) and the SHA-256 of all that; then the pages'
+/// bodies, in index order. A check reads the index whole and a body only
+/// when it needs the page.
 fn encode_shard(entries: &[(&str, Entry)], written: Duration) -> Vec<u8> {
-    let mut out = Writer(Vec::with_capacity(entries.len() * 1024));
+    let mut index = Writer(Vec::with_capacity(entries.len() * 256));
+    let mut bodies = Writer(Vec::with_capacity(entries.len() * 1024));
+    let mut count = 0;
+    for (page, entry) in entries {
+        let at = bodies.0.len();
+        let (view, sum) = match &entry.doc {
+            Page::Parsed(doc) => {
+                doc.encode(&mut bodies);
+                (&View::of(doc), Sha256::digest(&bodies.0[at..]).into())
+            }
+            // Written back as it was read: the body's bytes, not decoded.
+            Page::Cached(lazy) => match lazy.file.bodies().and_then(|b| b.get(lazy.body.clone())) {
+                Some(body) => {
+                    bodies.0.extend_from_slice(body);
+                    (&lazy.view, lazy.sum)
+                }
+                // The file changed under the check: the page is left out.
+                None => continue,
+            },
+        };
+        count += 1;
+        index.str(page);
+        index.u64(entry.stamp.len);
+        index.0.extend_from_slice(&entry.stamp.mtime.to_le_bytes());
+        index.u64(entry.stamp.ino);
+        index.0.extend_from_slice(&entry.stamp.ctime.to_le_bytes());
+        index.0.extend_from_slice(&entry.hash);
+        view.encode(&mut index);
+        index.len(bodies.0.len() - at);
+        index.0.extend_from_slice(&sum);
+    }
+    let mut out = Writer(Vec::with_capacity(256 + index.0.len() + 32 + bodies.0.len()));
     out.0.extend_from_slice(MAGIC);
     out.u32(FORMAT);
     out.str(tool());
     out.u64(u64::try_from(written.as_nanos()).unwrap_or(u64::MAX));
-    out.len(entries.len());
-    for (page, entry) in entries {
-        out.str(page);
-        out.u64(entry.stamp.len);
-        out.0.extend_from_slice(&entry.stamp.mtime.to_le_bytes());
-        out.u64(entry.stamp.ino);
-        out.0.extend_from_slice(&entry.stamp.ctime.to_le_bytes());
-        out.0.extend_from_slice(&entry.hash);
-        match &entry.doc {
-            Page::Parsed(doc) => {
-                View::of(doc).encode(&mut out);
-                // The page's length first, so a reader can step over it.
-                let at = out.0.len();
-                out.u32(0);
-                doc.encode(&mut out);
-                let len = u32::try_from(out.0.len() - at - 4).unwrap_or(u32::MAX);
-                out.0[at..at + 4].copy_from_slice(&len.to_le_bytes());
-            }
-            // Written back as it was read: no decoding, no encoding.
-            Page::Cached(lazy) => out.0.extend_from_slice(&lazy.shard[lazy.encoded.clone()]),
-        }
-    }
+    out.u64(index.0.len() as u64 + 4);
+    out.len(count);
+    out.0.extend_from_slice(&index.0);
     let sum = Sha256::digest(&out.0);
     out.0.extend_from_slice(&sum);
+    out.0.extend_from_slice(&bodies.0);
     out.0
 }
 
-/// The entries of a shard; `Err(None)` for another build's cache (rebuilt
-/// quietly: a new doclinks is expected to start afresh), `Err(Some)` for a
-/// file that is not a sound cache of this format.
-fn decode_shard(bytes: Vec<u8>) -> Result<Vec<(String, Known)>, Option<String>> {
+/// The entries of a shard file of `size` bytes; `Err(None)` for another
+/// build's cache (rebuilt quietly: a new doclinks is expected to start
+/// afresh), `Err(Some)` for a file that is not a sound cache of this format.
+/// Reads the index, not the bodies.
+fn read_shard(file: std::fs::File, size: u64) -> Result<Vec<(String, Known)>, Option<String>> {
     let foreign = || Some("not a doclinks cache file".to_owned());
-    let corrupt = || Some("the cache file is damaged (its checksum does not match)".to_owned());
-    let body = bytes.strip_prefix(MAGIC).ok_or_else(foreign)?;
-    if body.len() < 32 {
-        return Err(corrupt());
-    }
-    let (content, sum) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(content).as_slice() != sum {
-        return Err(corrupt());
-    }
-    let end = content.len();
-    let shard: Arc<[u8]> = Arc::from(bytes);
-    let content = &shard[..end];
-    let mut reader = Reader(&content[MAGIC.len()..]);
     let damaged = || Some("the cache file is damaged (it cannot be decoded)".to_owned());
+    let unreadable = |e: std::io::Error| Some(format!("cannot read it: {e}"));
+    // The head: magic, format, tool (a few dozen bytes), time, index length.
+    let mut head = vec![0; usize::try_from(size.min(4096)).unwrap_or(4096)];
+    file.read_exact_at(&mut head, 0).map_err(unreadable)?;
+    let Some(rest) = head.strip_prefix(MAGIC) else { return Err(foreign()) };
+    let mut reader = Reader(rest);
     let format = reader.u32().ok_or_else(damaged)?;
     let tool_seen = reader.str().ok_or_else(damaged)?;
     if format != FORMAT || tool_seen != tool() {
         return Err(None);
     }
     let written = i128::from(reader.u64().ok_or_else(damaged)?);
+    let index_len = reader.u64().ok_or_else(damaged)?;
+    let index_at = (head.len() - reader.0.len()) as u64;
+    let bodies_at = index_at.checked_add(index_len).and_then(|n| n.checked_add(32));
+    let bodies_at = bodies_at.filter(|&n| n <= size).ok_or_else(damaged)?;
+    let mut checked = vec![0; usize::try_from(bodies_at).map_err(|_| damaged())?];
+    file.read_exact_at(&mut checked, 0).map_err(unreadable)?;
+    let (content, sum) = checked.split_at(checked.len() - 32);
+    if Sha256::digest(content).as_slice() != sum {
+        return Err(Some("the cache file is damaged (its checksum does not match)".to_owned()));
+    }
+    let bodies_len = usize::try_from(size - bodies_at).map_err(|_| damaged())?;
+    let shard =
+        Arc::new(ShardFile { file, at: bodies_at, len: bodies_len, whole: OnceLock::new() });
+    let mut reader = Reader(&content[usize::try_from(index_at).map_err(|_| damaged())?..]);
     let count = reader.len().ok_or_else(damaged)?;
     let mut entries = Vec::with_capacity(count.min(1 << 20));
+    let mut body_at = 0;
     for _ in 0..count {
-        let entry = read_entry(&mut reader, &shard).ok_or_else(damaged)?;
+        let (page, entry, body_len) =
+            read_entry(&mut reader, &shard, body_at).ok_or_else(damaged)?;
+        body_at += body_len;
         // By its mtime, the time a write sets (the ctime also moves when
         // an mtime is set back, as by a checkout keeping times).
-        let trusted = entry.1.stamp.mtime + RACY.as_nanos() as i128 <= written;
-        entries.push((entry.0, Known { entry: entry.1, trusted }));
+        let trusted = entry.stamp.mtime + RACY.as_nanos() as i128 <= written;
+        entries.push((page, Known { entry, trusted }));
     }
-    if !reader.0.is_empty() {
+    if !reader.0.is_empty() || body_at != bodies_len {
         return Err(damaged());
     }
     Ok(entries)
 }
 
-/// One entry of `shard`, which `reader` reads: the page's view decoded, the
-/// rest left in the shard until it is needed (the shard's checksum vouches
-/// for its bytes; a page that still fails to decode is not a page).
-fn read_entry(reader: &mut Reader<'_>, shard: &Arc<[u8]>) -> Option<(String, Entry)> {
-    // The reader ends where the checksum starts, 32 bytes before the shard.
-    let offset = |reader: &Reader<'_>| shard.len() - 32 - reader.0.len();
+/// One entry of the index `reader` reads, whose body starts at `body_at` in
+/// the shard's bodies; with the body's length.
+fn read_entry(
+    reader: &mut Reader<'_>,
+    shard: &Arc<ShardFile>,
+    body_at: usize,
+) -> Option<(String, Entry, usize)> {
     let page = reader.str()?.to_owned();
     let len = reader.u64()?;
     let mtime = i128::from_le_bytes(reader.bytes(16)?.try_into().ok()?);
     let ino = reader.u64()?;
     let ctime = i128::from_le_bytes(reader.bytes(16)?.try_into().ok()?);
     let hash: Hash = reader.bytes(32)?.try_into().ok()?;
-    let start = offset(reader);
     let view = View::decode(reader)?;
-    let page_len = reader.len()?;
-    let page_start = offset(reader);
-    reader.bytes(page_len)?;
-    let encoded = start..offset(reader);
-    let lazy =
-        Lazy { view, shard: Arc::clone(shard), encoded, page: page_start, doc: OnceLock::new() };
-    Some((
-        page,
-        Entry { stamp: Stamp { len, mtime, ino, ctime }, hash, doc: Page::Cached(Arc::new(lazy)) },
-    ))
+    let body_len = reader.len()?;
+    let sum: Hash = reader.bytes(32)?.try_into().ok()?;
+    let body = body_at..body_at.checked_add(body_len)?;
+    let lazy = Lazy { view, file: Arc::clone(shard), body, sum, doc: OnceLock::new() };
+    let stamp = Stamp { len, mtime, ino, ctime };
+    Some((page, Entry { stamp, hash, doc: Page::Cached(Arc::new(lazy)) }, body_len))
 }
 
 /// The SHA-256 of a page's bytes.
@@ -628,19 +704,29 @@ impl<'b> Reader<'b> {
 mod tests {
     use super::*;
 
+    /// `bytes` as a shard file, read back.
+    fn read_back(bytes: &[u8]) -> Result<Vec<(String, Known)>, Option<String>> {
+        use std::io::Write as _;
+        let mut file = tempfile::tempfile().expect("a temporary file");
+        file.write_all(bytes).expect("written");
+        read_shard(file, bytes.len() as u64)
+    }
+
     #[test]
     fn a_shard_round_trips_and_a_flipped_byte_is_damage() {
         let doc = Arc::new(crate::extract::extract(
             "---\nslug: /x\n---\n# Title {#t}\n\n[a](b.md#c) <a name=\"n\"></a>\n\n[^1]: note\n",
         ));
+        let other = Arc::new(crate::extract::extract("# Other\n\n[d](/e.md)\n"));
         let view = View::of(&doc);
         assert_eq!(view.front.slug.as_deref(), Some("/x"));
         let stamp = Stamp { len: 5, mtime: 7, ino: 9, ctime: 8 };
         let entry = Entry { stamp, hash: [3; 32], doc: Page::Parsed(doc) };
+        let second = Entry { stamp, hash: [4; 32], doc: Page::Parsed(other) };
         let written = Duration::from_secs(100);
-        let bytes = encode_shard(&[("docs/a.md", entry)], written);
-        let entries = decode_shard(bytes.clone()).unwrap();
-        assert_eq!(entries.len(), 1);
+        let bytes = encode_shard(&[("docs/a.md", entry), ("docs/b.md", second)], written);
+        let entries = read_back(&bytes).unwrap();
+        assert_eq!(entries.len(), 2);
         let (page, known) = &entries[0];
         assert_eq!(page, "docs/a.md");
         assert!(known.trusted, "written long after the page's mtime");
@@ -651,16 +737,39 @@ mod tests {
         let links: Vec<&str> = doc.links.iter().map(|l| &*l.raw).collect();
         assert_eq!(links, ["b.md#c"]);
         assert_eq!(doc.front().slug.as_deref(), Some("/x"));
-        // A page read back is written back byte for byte, decoded or not.
-        let again = Entry { stamp, hash: [3; 32], doc: known.entry.doc.clone() };
-        assert_eq!(encode_shard(&[("docs/a.md", again)], written), bytes);
+        let Page::Cached(lazy) = &entries[1].1.entry.doc else { panic!("read back lazily") };
+        let links: Vec<String> =
+            lazy.doc_in_bulk().unwrap().links.iter().map(|l| l.raw.to_string()).collect();
+        assert_eq!(links, ["/e.md"], "the second body, read with its shard's");
+        // Pages read back are written back byte for byte, decoded or not.
+        let again: Vec<(&str, Entry)> = entries
+            .iter()
+            .map(|(page, known)| {
+                (
+                    page.as_str(),
+                    Entry { stamp, hash: known.entry.hash, doc: known.entry.doc.clone() },
+                )
+            })
+            .collect();
+        assert_eq!(encode_shard(&again, written), bytes);
 
+        // A flipped byte in the index is a damaged file; in a body, a page
+        // that is read from the tree instead.
         let mut flipped = bytes.clone();
-        flipped[MAGIC.len() + 10] ^= 1;
-        assert!(matches!(decode_shard(flipped), Err(Some(m)) if m.contains("damaged")));
+        let in_index = bytes.windows(9).position(|w| w == b"docs/a.md").unwrap();
+        flipped[in_index] ^= 1;
+        assert!(matches!(read_back(&flipped), Err(Some(m)) if m.contains("damaged")));
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let entries = read_back(&flipped).unwrap();
+        assert!(entries[0].1.entry.doc.doc().is_some());
+        assert!(entries[1].1.entry.doc.doc().is_none());
         assert!(
-            matches!(decode_shard(b"PK\x03\x04 a zip".to_vec()), Err(Some(m)) if m.contains("not a"))
+            matches!(read_back(&bytes[..bytes.len() - 1]), Err(Some(m)) if m.contains("damaged"))
         );
+        assert!(matches!(read_back(&bytes[..100]), Err(Some(m)) if m.contains("damaged")));
+        assert!(matches!(read_back(b"PK\x03\x04 a zip"), Err(Some(m)) if m.contains("not a")));
+        assert!(matches!(read_back(b""), Err(Some(m)) if m.contains("not a")));
     }
 
     #[test]

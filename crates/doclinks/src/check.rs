@@ -386,6 +386,15 @@ impl<'t> Docs<'t> {
     }
 
     fn get(&self, index: usize) -> Option<&Extracted> {
+        self.get_with(index, Lazy::doc)
+    }
+
+    /// Page `index`, a cached one decoded by `decode`.
+    fn get_with(
+        &self,
+        index: usize,
+        decode: fn(&Lazy) -> Option<Arc<Extracted>>,
+    ) -> Option<&Extracted> {
         results::consulted(index);
         if !has_anchors(&self.tree.files[index]) {
             return None;
@@ -394,7 +403,7 @@ impl<'t> Docs<'t> {
             .get_or_init(|| {
                 let cached = self.lazy.get(index).and_then(OnceLock::get);
                 // A cached page that fails to decode is read from disk instead.
-                cached.and_then(|lazy| lazy.doc()).or_else(|| self.read(index))
+                cached.and_then(|lazy| decode(lazy)).or_else(|| self.read(index))
             })
             .as_deref()
     }
@@ -419,12 +428,13 @@ impl<'t> Docs<'t> {
         self.get(index);
     }
 
-    /// Decodes every page still in the cache's bytes, in parallel, and lets
-    /// the bytes go: for a check that will read every page whole.
+    /// Decodes every page still in the cache's files, in parallel, each
+    /// shard's bodies read in one go, and lets the bytes go: for a check that
+    /// will read every page whole.
     fn settle(&mut self) {
         (0..self.lazy.len()).into_par_iter().filter(|&i| self.lazy[i].get().is_some()).for_each(
             |i| {
-                self.get(i);
+                self.get_with(i, Lazy::doc_in_bulk);
             },
         );
         self.lazy = Vec::new();
