@@ -2049,6 +2049,7 @@ fn is_year(buf: &str, r: (u32, u32)) -> bool {
 
 fn render(scratch: &Scratch, out: &mut String) {
     let buf = scratch.buf.as_str();
+    let bytes = buf.as_bytes();
     out.reserve(buf.len());
     let mut last_ph: Option<Ph> = None;
     let mut last_trail_empty = false;
@@ -2063,7 +2064,11 @@ fn render(scratch: &Scratch, out: &mut String) {
         if is_empty(t.lead) && core_empty && is_empty(t.trail) {
             continue;
         }
-        let trail = &buf[t.trail.0 as usize..t.trail.1 as usize];
+        // What the trail is, read off its range: the text is sliced only when it
+        // is printed on its own.
+        let (trail_empty, trail_comma) =
+            (is_empty(t.trail), t.trail.1 == t.trail.0 + 1 && bytes[t.trail.0 as usize] == b',');
+        let trail = || &buf[t.trail.0 as usize..t.trail.1 as usize];
         if let (Core::Ph(ph), Some(prev)) = (t.core, last_ph)
             && ph == prev
             && is_empty(t.lead)
@@ -2074,9 +2079,9 @@ fn render(scratch: &Scratch, out: &mut String) {
             if last_trail_comma {
                 out.pop();
             }
-            out.push_str(trail);
-            last_trail_empty = trail.is_empty();
-            last_trail_comma = trail == ",";
+            out.push_str(trail());
+            last_trail_empty = trail_empty;
+            last_trail_comma = trail_comma;
             continue;
         }
         if !first {
@@ -2092,15 +2097,15 @@ fn render(scratch: &Scratch, out: &mut String) {
             core => {
                 out.push_str(&buf[t.lead.0 as usize..t.lead.1 as usize]);
                 out.push_str(core_str(buf, core));
-                out.push_str(trail);
+                out.push_str(trail());
             }
         }
         last_ph = match t.core {
             Core::Ph(ph) => Some(ph),
             Core::Text(..) | Core::Same => None,
         };
-        last_trail_empty = trail.is_empty();
-        last_trail_comma = trail == ",";
+        last_trail_empty = trail_empty;
+        last_trail_comma = trail_comma;
     }
 }
 
