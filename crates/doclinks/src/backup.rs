@@ -364,7 +364,7 @@ fn listed(manifest: &Manifest) -> Result<Vec<Entry<'_>>, String> {
             "{MANIFEST} has format version {version}; this doclinks reads up to {VERSION}"
         ));
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::fast::HashSet::default();
     let mut files = Vec::with_capacity(manifest.files.len());
     for file in &manifest.files {
         let (name, fixed) = match (version, file) {

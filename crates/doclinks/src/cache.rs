@@ -18,7 +18,6 @@
 //! revision, hit too. Only shards that changed are written, atomically.
 //! A corrupt or foreign shard is a warning; it is ignored and rebuilt.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
@@ -31,6 +30,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::extract::{Extracted, Front};
+use crate::fast::HashMap;
 use crate::report::Warning;
 use crate::tree::{Tree, push_warning};
 
@@ -325,7 +325,7 @@ impl Cache {
             path,
             by_index: (0..tree.map_or(0, |t| t.files.len())).map(|_| None).collect(),
             gone: vec![false; SHARDS],
-            by_hash: HashMap::new(),
+            by_hash: HashMap::default(),
             sound: vec![false; SHARDS],
             existed: vec![false; SHARDS],
             dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),

@@ -7,7 +7,8 @@
 //! style and kept only if the resolver finds its new destination (the fix
 //! invariant): a fix never turns a broken link into another broken one.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,6 +19,7 @@ use crate::cache::{self, Cache, Hash, Lazy, Page, Stamp};
 use crate::config::Config;
 use crate::error::Error;
 use crate::extract::{Extracted, Front, extract, html_page_anchors};
+use crate::fast::{HashMap, HashSet};
 use crate::git;
 use crate::nav;
 use crate::platform::{self, Platform, PlatformInfo};
@@ -354,10 +356,10 @@ pub(crate) struct Docs<'t> {
 }
 
 impl Pages for Docs<'_> {
-    fn front(&self, index: usize) -> Option<Front> {
+    fn front(&self, index: usize) -> Option<&Front> {
         match self.lazy.get(index).and_then(OnceLock::get) {
-            Some(lazy) => Some(lazy.view().front.clone()),
-            None => self.get(index).map(|doc| doc.front().clone()),
+            Some(lazy) => Some(&lazy.view().front),
+            None => self.get(index).map(Extracted::front),
         }
     }
 
@@ -379,7 +381,7 @@ impl<'t> Docs<'t> {
             lazy: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             cache,
             anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
-            other: Mutex::new(HashMap::new()),
+            other: Mutex::new(HashMap::default()),
             warnings,
             lossy: Mutex::new(Vec::new()),
         }
@@ -492,8 +494,8 @@ impl<'t> Docs<'t> {
     fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> Anchors {
         let slot = 2 * rules.flavor.index() + usize::from(rules.terms);
         let compute = || {
-            let mut seen = HashSet::new();
-            let mut out = HashSet::new();
+            let mut seen = HashSet::default();
+            let mut out = HashSet::default();
             let mut stack = vec![index];
             let mut visited = Vec::new();
             while let Some(page) = stack.pop() {

@@ -13,7 +13,6 @@
 //! lone `\r`.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -21,6 +20,7 @@ use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 use regex::Regex;
 
 use crate::cache::{Reader, Writer};
+use crate::fast::HashSet;
 use crate::slug::{Flavor, Slugger, slug_as};
 
 /// How a link is written in the source.

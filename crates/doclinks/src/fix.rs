@@ -9,7 +9,8 @@
 //! fix's read and the rename (compare-and-swap: the other writer's bytes stay).
 
 use std::collections::BTreeMap;
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::hash_map::Entry;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use tidy_io::{Durability, Loaded, Perms, ReplaceOptions};
 
 use crate::config::DEFAULT_MAX_FILE_SIZE;
 use crate::error::Error;
+use crate::fast::HashMap;
 use crate::report::{Applied, Change, Confidence, Finding, Report, SkippedPage};
 use crate::resolve::{encode_path, relative};
 
@@ -135,7 +137,7 @@ pub(crate) fn apply_with_config(
     let mut pages: Vec<Page> = Vec::new();
     // Path, bytes before and after, aligned with `pages`: the backup's input.
     let mut rewritten: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut by_real: HashMap<PathBuf, usize> = HashMap::new();
+    let mut by_real: HashMap<PathBuf, usize> = HashMap::default();
     for (file, findings) in by_file {
         if report.read_only.iter().any(|f| f == file) {
             let reason = "not valid UTF-8: checked from a lossy decode, never rewritten".to_owned();

@@ -4,11 +4,11 @@
 //! Git is optional: without it (or outside a repository) there are no renames
 //! and `--changed-since` is an error that says so.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::error::Error;
+use crate::fast::{HashMap, HashSet};
 
 /// Runs `git -C dir ARGS` and returns its standard output, or `None` when git
 /// is missing, fails, or prints something that is not UTF-8.
@@ -106,7 +106,7 @@ pub(crate) fn head(root: &Path) -> Option<(PathBuf, String)> {
 /// (staged or not) first, then history newest first; the latest rename of a
 /// path wins. Empty when `root` is not in a repository or git is missing.
 pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
-    let mut renames = HashMap::new();
+    let mut renames = HashMap::default();
     let Some(prefix) = prefix(root) else { return renames };
     let quiet = ["-c", "core.quotePath=false"];
     let pending = [&quiet[..], &PENDING_RENAMES].concat();
@@ -147,7 +147,7 @@ pub(crate) fn pending_renames(root: &Path) -> String {
 /// (`None`: uncommitted). Two git runs, whatever the size of the tree; empty
 /// outside a repository.
 pub(crate) fn recent_changes(root: &Path) -> HashMap<String, Option<String>> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     let Some(prefix) = prefix(root) else { return out };
     let quiet = ["-c", "core.quotePath=false"];
     let pending = [&quiet[..], &["diff", "HEAD", "--name-only", "-z", "--relative"]].concat();

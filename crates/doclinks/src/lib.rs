@@ -47,6 +47,7 @@ mod config;
 mod discover;
 mod error;
 mod extract;
+mod fast;
 mod fix;
 mod git;
 mod jsconf;

@@ -29,7 +29,6 @@
 //! rebuilt; the file is written atomically, only when something changed.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +39,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::cache::{self, Hash, RACY, Reader, Stamp, Writer};
+use crate::fast::HashMap;
 use crate::report::{Confidence, Finding, Fix, Kind, Warning};
 use crate::site::Pages;
 use crate::tree::{Tree, push_warning};
@@ -448,7 +448,7 @@ impl Results {
                 return push_warning(warnings, &self.dir, message);
             }
         };
-        let mut by_file: HashMap<&str, Vec<&Finding>> = HashMap::new();
+        let mut by_file: HashMap<&str, Vec<&Finding>> = HashMap::default();
         for finding in reported.into_iter().flatten() {
             by_file.entry(finding.file.as_str()).or_default().push(finding);
         }

@@ -12,11 +12,11 @@
 //! even when it was already broken there (a missing anchor that is now a
 //! missing file): the change is what a reviewer must see.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::check::CheckOptions;
 use crate::error::Error;
+use crate::fast::{HashMap, HashSet};
 use crate::git::{self, Touched};
 use crate::report::{Confidence, Finding, Report};
 
@@ -33,8 +33,8 @@ pub(crate) fn new_only(
 ) -> Result<Report, Error> {
     let old = report_at(options, root, rev)?;
     let follow = |file: &str| touched.renamed.get(file).cloned().unwrap_or_else(|| file.to_owned());
-    let mut before: HashMap<Key, usize> = HashMap::new();
-    let mut into_gone: HashSet<(String, String)> = HashSet::new();
+    let mut before: HashMap<Key, usize> = HashMap::default();
+    let mut into_gone: HashSet<(String, String)> = HashSet::default();
     if let Some(old) = &old {
         for (list, findings) in lists(old).into_iter().enumerate() {
             for finding in findings {
@@ -51,7 +51,7 @@ pub(crate) fn new_only(
     }
     let total = report.findings.len() + report.site_links.len() + report.redirected.len();
     let keep = |list: usize, findings: &mut Vec<Finding>| {
-        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        let mut seen: HashMap<(String, String), usize> = HashMap::default();
         findings.retain(|f| {
             let pair = (f.file.clone(), f.target.clone());
             let occurrence = seen.entry(pair.clone()).or_default();

@@ -16,10 +16,12 @@
 //! proposals (`check.rs`): a fix is kept only if its new destination resolves.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use crate::extract::{Extracted, Front};
+use crate::fast::HashMap;
 use crate::platform::{Detected, DocsInstance, Mapping, Platform, SiteInfo, Spec};
 use crate::report::Warning;
 use crate::resolve::{Class, Link, classify, encode_path, normalize, percent_decode, relative};
@@ -177,9 +179,12 @@ pub(crate) struct Model {
 /// What the model needs from parsed pages: their front matter keys and their
 /// root-absolute links, nothing else (the results cache's run key holds just
 /// these; a page cached on disk gives them without being decoded whole).
+/// The front matter of a page that has none.
+static NO_FRONT: Front = Front { id: None, slug: None, uid: None, url: None, aliases: Vec::new() };
+
 pub(crate) trait Pages {
     /// The front matter keys of page `index` (`None`: not a page read).
-    fn front(&self, index: usize) -> Option<Front>;
+    fn front(&self, index: usize) -> Option<&Front>;
     /// Calls `each` with every root-absolute link destination of page `index`.
     fn root_links(&self, index: usize, each: &mut dyn FnMut(&str));
 }
@@ -240,14 +245,26 @@ impl Model {
         detected: Vec<Detected>,
         host: (Platform, Option<String>),
         base_path: Option<&str>,
-        pages: &dyn Pages,
+        pages: &(dyn Pages + Sync),
         warnings: &Mutex<Vec<Warning>>,
     ) -> Model {
-        let mut notes = Vec::new();
-        let sites: Vec<Site> = detected
-            .into_iter()
-            .map(|d| Site::build(tree, d, base_path, pages, warnings, &mut notes))
+        // Sites are built side by side (a monorepo has many docsets), each
+        // with its own notes and warnings, which are then kept in site order.
+        let built: Vec<(Site, Vec<String>, Vec<Warning>)> = detected
+            .into_par_iter()
+            .map(|d| {
+                let (mut notes, own) = (Vec::new(), Mutex::new(Vec::new()));
+                let site = Site::build(tree, d, base_path, pages, &own, &mut notes);
+                (site, notes, own.into_inner().expect("site warnings lock"))
+            })
             .collect();
+        let mut notes = Vec::new();
+        let mut sites = Vec::with_capacity(built.len());
+        for (site, site_notes, site_warnings) in built {
+            sites.push(site);
+            notes.extend(site_notes);
+            warnings.lock().expect("warnings lock").extend(site_warnings);
+        }
         // A file belongs to the site of the longest content root it is in;
         // of roots of one length, to the first site's. Shorter roots are laid
         // down first and longer ones over them.
@@ -580,19 +597,19 @@ impl Site {
             judge_fragments: true,
             term_ids: false,
             rules: Rules::Mkdocs,
-            routes: HashMap::new(),
-            also: HashMap::new(),
-            urls: HashMap::new(),
+            routes: HashMap::default(),
+            also: HashMap::default(),
+            urls: HashMap::default(),
             urls_insensitive: false,
             files_insensitive: false,
             backslashes: false,
             base: String::new(),
             base_required: false,
             checked: Vec::new(),
-            redirects_by_url: HashMap::new(),
-            redirects_by_file: HashMap::new(),
+            redirects_by_url: HashMap::default(),
+            redirects_by_file: HashMap::default(),
             file_redirects_work: false,
-            uids: HashMap::new(),
+            uids: HashMap::default(),
         };
         let under = |dir: &str| tree.under(dir);
         match detected.spec {
@@ -628,8 +645,8 @@ impl Site {
                     site.checked.push(key(dest).to_lowercase());
                 }
                 for i in under(&docset) {
-                    if let Some(uid) = pages.front(i).and_then(|f| f.uid) {
-                        site.uids.entry(uid).or_insert(i);
+                    if let Some(uid) = pages.front(i).and_then(|f| f.uid.as_ref()) {
+                        site.uids.entry(uid.clone()).or_insert(i);
                     }
                 }
                 let raw = read_docfx_redirects(tree, &redirect_files, warnings);
@@ -697,7 +714,7 @@ impl Site {
                 trailing_slash,
             } => {
                 site.base = base_url;
-                let mut content_dir = HashMap::new();
+                let mut content_dir = HashMap::default();
                 for instance in &docs {
                     site.docusaurus_docs(
                         tree,
@@ -760,7 +777,7 @@ impl Site {
                 for dir in &content_dirs {
                     for i in under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
-                        let front = pages.front(i).unwrap_or_default();
+                        let front = pages.front(i).unwrap_or(&NO_FRONT);
                         let url = if is_markdown(rel) || extension(rel) == "html" {
                             let name = stem(file_name(rel));
                             let mut url = if name == "_index" || name == "index" {
@@ -1493,8 +1510,8 @@ impl Site {
                 }
                 // A translation's `x.md` links fall back to the original docs.
                 content_dir.insert(i, original.clone().unwrap_or_else(|| dir.clone()));
-                let front = pages.front(i).unwrap_or_default();
-                let slug = docusaurus_slug(rel, &front);
+                let front = pages.front(i).unwrap_or(&NO_FRONT);
+                let slug = docusaurus_slug(rel, front);
                 let url = key(&join(&route, &slug));
                 self.urls
                     .insert(i, Url { key: url.clone(), dir_like: trailing_slash == Some(true) });
@@ -1520,7 +1537,7 @@ impl Site {
             if !is_markdown(rel) || rel.split('/').any(|s| s.starts_with('_')) {
                 continue;
             }
-            let front = pages.front(i).unwrap_or_default();
+            let front = pages.front(i).unwrap_or(&NO_FRONT);
             let name = stem(file_name(rel));
             let post = if name == "index" { file_name(parent(rel)) } else { name };
             let dated = post.len() > 11
@@ -1576,7 +1593,7 @@ impl Site {
         breadcrumb: Option<&str>,
         pages: &dyn Pages,
     ) -> (Option<String>, String) {
-        let mut votes: HashMap<String, usize> = HashMap::new();
+        let mut votes: HashMap<String, usize> = HashMap::default();
         let mut vote = |url: &str| {
             let url = url.split(['?', '#']).next().unwrap_or(url);
             let Some(rest) = url.strip_prefix('/') else { return };

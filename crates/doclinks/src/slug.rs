@@ -17,10 +17,11 @@
 //!   the rest dropped, `[^\w\s-]` removed, runs of spaces and `-` to one `-`;
 //!   duplicates get `_1`, `_2`. `pymdownx.slugs.slugify` keeps Unicode.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use crate::fast::HashMap;
 
 /// How a renderer turns heading text into an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,7 +191,7 @@ impl Default for Slugger {
 
 impl Slugger {
     pub(crate) fn new(flavor: Flavor) -> Slugger {
-        Slugger { flavor, seen: HashMap::new() }
+        Slugger { flavor, seen: HashMap::default() }
     }
 
     pub(crate) fn unique(&mut self, text: &str) -> String {

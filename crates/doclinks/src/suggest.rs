@@ -13,10 +13,12 @@
 //! Candidates are paths; `check.rs` writes each in the link's style and keeps
 //! it only if the new destination resolves on the platform.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
 
+use rayon::prelude::*;
+
 use crate::config::Config;
+use crate::fast::{HashMap, HashSet};
 use crate::report::{Confidence, Fix};
 use crate::resolve::{encode_path, normalize};
 use crate::site::{Missing, Model};
@@ -33,6 +35,13 @@ pub(crate) struct Candidate {
 /// A close match by words: the path and its score.
 type Similar = Option<(String, f64)>;
 
+/// A file name of the tree, its length in characters and its words.
+struct Name<'t> {
+    name: &'t str,
+    chars: usize,
+    words: Vec<String>,
+}
+
 pub(crate) struct Suggester<'t> {
     tree: &'t Tree,
     /// `[redirects]` of doclinks.toml: old root-relative path to new.
@@ -46,6 +55,9 @@ pub(crate) struct Suggester<'t> {
     /// Close matches anywhere in the tree, which depend on the name alone:
     /// cached per name, so the same broken name in many folders costs one scan.
     similar_anywhere: Mutex<HashMap<String, Similar>>,
+    /// Every file name of the tree once, split into words: what a search
+    /// for a close name anywhere goes through, split once, not per search.
+    names: OnceLock<Vec<Name<'t>>>,
     /// Files git changed recently, with the commit that changed each.
     recent: OnceLock<HashMap<String, Option<String>>>,
     /// Pages as they were before their last change in git, parsed.
@@ -70,10 +82,11 @@ impl<'t> Suggester<'t> {
             source,
             renames: OnceLock::new(),
             moved_from: OnceLock::new(),
-            similar: Mutex::new(HashMap::new()),
-            similar_anywhere: Mutex::new(HashMap::new()),
+            similar: Mutex::new(HashMap::default()),
+            similar_anywhere: Mutex::new(HashMap::default()),
+            names: OnceLock::new(),
             recent: OnceLock::new(),
-            previous: Mutex::new(HashMap::new()),
+            previous: Mutex::new(HashMap::default()),
         }
     }
 
@@ -103,7 +116,7 @@ impl<'t> Suggester<'t> {
                 }
             }
         };
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while !self.exists(current) {
             if !seen.insert(current.clone()) {
                 return None;
@@ -123,7 +136,7 @@ impl<'t> Suggester<'t> {
     fn old_location(&self, file: &str) -> Option<&String> {
         self.moved_from
             .get_or_init(|| {
-                let mut back = HashMap::new();
+                let mut back = HashMap::default();
                 for (old, new) in self.renames() {
                     back.entry(new.clone()).or_insert_with(|| old.clone());
                 }
@@ -363,6 +376,16 @@ impl<'t> Suggester<'t> {
         hit
     }
 
+    fn names(&self) -> &[Name<'t>] {
+        self.names.get_or_init(|| {
+            let names: Vec<&str> = self.tree.distinct_names().collect();
+            names
+                .into_par_iter()
+                .map(|name| Name { name, chars: name.chars().count(), words: words(name) })
+                .collect()
+        })
+    }
+
     /// The one file whose name is a close match of `name`, anywhere in the tree.
     fn similar_anywhere(&self, name: &str) -> Similar {
         if let Some(hit) = self.similar_anywhere.lock().expect("similarity cache").get(name) {
@@ -371,15 +394,17 @@ impl<'t> Suggester<'t> {
         let hit = {
             // Names whose lengths are far apart cannot score 0.8: most of a
             // large tree is skipped before any edit distance is computed.
-            let near = self
-                .tree
-                .distinct_names()
-                .filter(|n| extension(n) == extension(name) && close_in_length(n, name));
-            best_by_words(near, |n| n, name).and_then(|(best, score)| {
-                match self.tree.named(best).as_slice() {
-                    [only] => Some((self.tree.files[*only].clone(), score)),
-                    _ => None,
-                }
+            let (ext, length, target) = (extension(name), name.chars().count(), words(name));
+            let near = self.names().iter().filter(|n| {
+                n.name != name
+                    && n.name.ends_with(ext)
+                    && extension(n.name) == ext
+                    && close_in_length(n.chars, length)
+            });
+            let scored = near.map(|n| (n.name, similarity_of_word_lists(&target, &n.words)));
+            clear_winner(scored).and_then(|(best, score)| match self.tree.named(best).as_slice() {
+                [only] => Some((self.tree.files[*only].clone(), score)),
+                _ => None,
             })
         };
         self.similar_anywhere
@@ -464,8 +489,8 @@ impl<'t> Suggester<'t> {
 }
 
 /// Whether two names are close enough in length to be similar by words.
-fn close_in_length(a: &str, b: &str) -> bool {
-    let (a, b) = (a.chars().count(), b.chars().count());
+/// Whether names of `a` and `b` characters can be close by words.
+fn close_in_length(a: usize, b: usize) -> bool {
     a.abs_diff(b) * 100 <= a.max(b) * 45
 }
 
@@ -521,7 +546,11 @@ fn word_similarity(a: &str, b: &str) -> f64 {
 
 /// [`word_similarity`] with the first name already split into words.
 fn similarity_of_words(wa: &[String], b: &str) -> f64 {
-    let wb = words(b);
+    similarity_of_word_lists(wa, &words(b))
+}
+
+/// [`word_similarity`] of two names split into words.
+fn similarity_of_word_lists(wa: &[String], wb: &[String]) -> f64 {
     if wa.is_empty() || wb.is_empty() {
         return 0.0;
     }
@@ -601,15 +630,19 @@ fn best_by_words<'a>(
     key: impl Fn(&'a str) -> &'a str,
     target: &str,
 ) -> Option<(&'a str, f64)> {
+    let target_words = words(target);
+    let scored = items
+        .filter(|&item| key(item) != target)
+        .map(|item| (item, similarity_of_words(&target_words, key(item))));
+    clear_winner(scored)
+}
+
+/// The item of the highest score when it is at least 0.8 and clearly above
+/// every other item's.
+fn clear_winner<'a>(scored: impl Iterator<Item = (&'a str, f64)>) -> Option<(&'a str, f64)> {
     let mut best: Option<(&str, f64)> = None;
     let mut second = 0.0;
-    let target_words = words(target);
-    for item in items {
-        let k = key(item);
-        if k == target {
-            continue;
-        }
-        let score = similarity_of_words(&target_words, k);
+    for (item, score) in scored {
         match best {
             Some((_, b)) if score <= b => second = f64::max(second, score),
             _ => {

@@ -8,7 +8,6 @@
 //! is a warning naming the page), and the walk looks at the ignore files the
 //! `ignore` crate would open before it lets the crate enter a directory.
 
-use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::cache::Stamp;
 use crate::error::Error;
+use crate::fast::{HashMap, HashSet};
 use crate::report::Warning;
 
 /// The root of the tree: its resolved path, and the handle every file of the
@@ -218,9 +218,15 @@ pub(crate) struct Tree {
     pub(crate) unreadable: Vec<String>,
 }
 
+/// A hash of a file name, the same in every check.
+fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::with_seed(0).hash_one(name)
+}
+
 /// The files by name: see [`Tree::names`].
 struct NameIndex {
-    order: Box<[NameAt]>,
+    order: Box<[(u64, NameAt)]>,
     distinct: Box<[NameAt]>,
 }
 
@@ -229,6 +235,16 @@ struct NameIndex {
 struct NameAt {
     file: u32,
     at: u32,
+}
+
+/// `path` below `base`, as UTF-8 (`None` for a name that is not): the bytes
+/// after `base/`, where `Path::strip_prefix` would parse both into components.
+fn relative_to<'p>(path: &'p Path, base: &Path) -> Option<&'p str> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let rest = path.as_os_str().as_bytes().strip_prefix(base.as_os_str().as_bytes())?;
+    let rest =
+        if base.as_os_str().as_bytes().ends_with(b"/") { rest } else { rest.strip_prefix(b"/")? };
+    std::str::from_utf8(rest).ok()
 }
 
 /// A Markdown page: `.md`, `.markdown`, or MDX (Docusaurus).
@@ -302,11 +318,15 @@ impl Tree {
                     match entry {
                         Ok(entry) if entry.depth() > 0 => {
                             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                            match entry.path().strip_prefix(base).ok().and_then(|p| p.to_str()) {
-                                Some(rel) => found
-                                    .lock()
-                                    .expect("walk results lock")
-                                    .push((rel.replace('\\', "/"), is_dir)),
+                            match relative_to(entry.path(), base) {
+                                Some(rel) => {
+                                    let rel = if rel.contains('\\') {
+                                        rel.replace('\\', "/")
+                                    } else {
+                                        rel.to_owned()
+                                    };
+                                    found.lock().expect("walk results lock").push((rel, is_dir));
+                                }
                                 None => push_warning(
                                     warnings,
                                     entry.path(),
@@ -342,7 +362,7 @@ impl Tree {
         let skipped_dirs = std::mem::take(&mut *skipped_dirs.lock().expect("walk warnings lock"));
         warnings.lock().expect("warnings lock").extend(skipped_dirs);
         let mut found = found.into_inner().expect("walk results lock");
-        found.sort();
+        found.sort_unstable();
         found.dedup();
         let mut tree = Tree::from_entries(root, found);
         tree.unreadable = unreadable.into_inner().expect("walk results lock");
@@ -352,10 +372,10 @@ impl Tree {
     fn from_entries(root: TreeRoot, entries: Vec<(String, bool)>) -> Tree {
         let mut tree = Tree {
             root,
-            files: Vec::new(),
-            by_path: HashMap::new(),
-            dirs: HashSet::new(),
-            lower: HashMap::new(),
+            files: Vec::with_capacity(entries.len()),
+            by_path: HashMap::with_capacity_and_hasher(entries.len(), Default::default()),
+            dirs: HashSet::default(),
+            lower: HashMap::default(),
             names: OnceLock::new(),
             unreadable: Vec::new(),
         };
@@ -378,25 +398,31 @@ impl Tree {
         tree
     }
 
-    /// The files ordered by [`folded`] file name, then by exact name, and
-    /// the first file of each exact name in that order.
+    /// The files ordered by a hash of their [`folded`] name, then by a hash
+    /// of the exact name (files of one name in any letter case are one run,
+    /// and of one exact name a run within it), and the first file of each
+    /// exact name. Ordered by numbers, not by names: with names compared, the
+    /// sort was most of a fix proposal's time in a large tree. Readers
+    /// compare names, so two names of one hash are never taken for one.
     fn names(&self) -> &NameIndex {
         self.names.get_or_init(|| {
-            let mut order: Vec<NameAt> = (0..self.files.len())
+            let mut order: Vec<(u64, u64, NameAt)> = (0..self.files.len())
+                .into_par_iter()
                 .filter_map(|i| {
                     let path = &self.files[i];
                     let at = path.rfind('/').map_or(0, |slash| slash + 1);
-                    Some(NameAt { file: u32::try_from(i).ok()?, at: u32::try_from(at).ok()? })
+                    let n = NameAt { file: u32::try_from(i).ok()?, at: u32::try_from(at).ok()? };
+                    let name = &path[at..];
+                    Some((name_hash(&folded(name)), name_hash(name), n))
                 })
                 .collect();
-            order.par_sort_by_cached_key(|&n| {
-                let name = self.name(n);
-                (folded(name), name)
-            });
-            // Files of one name are neighbours in this order.
-            let distinct =
-                order.chunk_by(|&a, &b| self.name(a) == self.name(b)).map(|same| same[0]).collect();
-            NameIndex { order: order.into_boxed_slice(), distinct }
+            order.par_sort_unstable_by_key(|&(folded, exact, n)| (folded, exact, n.file));
+            let distinct = order
+                .chunk_by(|a, b| self.name(a.2) == self.name(b.2))
+                .map(|same| same[0].2)
+                .collect();
+            let order = order.into_iter().map(|(folded, _, n)| (folded, n)).collect();
+            NameIndex { order, distinct }
         })
     }
 
@@ -404,21 +430,25 @@ impl Tree {
         &self.files[n.file as usize][n.at as usize..]
     }
 
-    /// The part of [`Tree::names`] whose names fold to the same as `name`.
-    fn names_folded_as(&self, name: &str) -> &[NameAt] {
-        let names = &self.names().order;
+    /// The files whose names fold to the same as `name`.
+    fn names_folded_as<'a>(&'a self, name: &'a str) -> impl Iterator<Item = NameAt> + 'a {
+        let order = &self.names().order;
+        let hash = name_hash(&folded(name));
+        let start = order.partition_point(|(h, _)| *h < hash);
+        let len = order[start..].partition_point(|(h, _)| *h == hash);
+        // Another name may share the hash: compared, not assumed.
         let wanted = folded(name);
-        let start = names.partition_point(|&n| folded(self.name(n)) < wanted);
-        let len = names[start..].partition_point(|&n| folded(self.name(n)) == wanted);
-        &names[start..start + len]
+        order[start..start + len]
+            .iter()
+            .map(|(_, n)| *n)
+            .filter(move |&n| folded(self.name(n)) == wanted)
     }
 
     /// The indexes of the files named exactly `name`, in path order.
     pub(crate) fn named(&self, name: &str) -> Vec<usize> {
         let mut out: Vec<usize> = self
             .names_folded_as(name)
-            .iter()
-            .filter(|&&n| self.name(n) == name)
+            .filter(|&n| self.name(n) == name)
             .map(|n| n.file as usize)
             .collect();
         out.sort_unstable();
@@ -427,7 +457,7 @@ impl Tree {
 
     /// How many files have this name in any letter case.
     pub(crate) fn named_in_any_case(&self, name: &str) -> usize {
-        self.names_folded_as(name).len()
+        self.names_folded_as(name).count()
     }
 
     /// Each file name of the tree once.
