@@ -637,18 +637,9 @@ fn varying_shape(b: &[u8], base: u32) -> Option<Tok> {
     // `10.0.0.1`, `/10.0.0.1`, `10.0.0.1:50010`, `/10.0.0.1:50010`.
     let ip = core.strip_prefix(b"/").unwrap_or(core);
     if ip.first().is_some_and(u8::is_ascii_digit) {
-        let host = match ip.iter().position(|&c| c == b':') {
-            Some(p) if p + 1 < ip.len() && ip[p + 1..].iter().all(u8::is_ascii_digit) => &ip[..p],
-            Some(_) => return None,
-            None => ip,
-        };
-        return is_ipv4(host).then(|| tok(Core::Ph(Ph::Ip), NO_ORIG));
+        return ipv4_and_port(ip).then(|| tok(Core::Ph(Ph::Ip), NO_ORIG));
     }
-    if core.len() == 36
-        && is_uuid(core)
-        && core.iter().any(u8::is_ascii_digit)
-        && core.iter().any(u8::is_ascii_alphabetic)
-    {
+    if uuid_classes(core) == Some((true, true)) {
         return Some(tok(Core::Ph(Ph::Uuid), NO_ORIG));
     }
     None
@@ -1433,12 +1424,27 @@ fn is_timestamp(b: &[u8]) -> bool {
 }
 
 fn is_uuid(b: &[u8]) -> bool {
-    if b.len() == 36 {
-        return b.iter().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() }
-        });
+    uuid_classes(b).is_some()
+}
+
+/// For a UUID (hex digits in groups of 8-4-4-4-12 parted by `-`): whether it holds
+/// a digit and whether it holds a letter. The dashes are tested first, so most
+/// other chunks of 36 bytes are ruled out at once.
+fn uuid_classes(b: &[u8]) -> Option<(bool, bool)> {
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
     }
-    false
+    let (mut digit, mut letter) = (false, false);
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            digit = true;
+        } else if matches!(c, b'a'..=b'f' | b'A'..=b'F') {
+            letter = true;
+        } else if !matches!(i, 8 | 13 | 18 | 23) {
+            return None;
+        }
+    }
+    Some((digit, letter))
 }
 
 fn is_mac(b: &[u8]) -> bool {
@@ -1449,24 +1455,41 @@ fn is_mac(b: &[u8]) -> bool {
         && (b[2] == b[5])
 }
 
+/// An IPv4 address, maybe with `:` and a port of digits.
+fn ipv4_and_port(b: &[u8]) -> bool {
+    match ipv4_end(b) {
+        Some(end) if end == b.len() => true,
+        Some(end) => end + 1 < b.len() && b[end + 1..].iter().all(u8::is_ascii_digit),
+        None => false,
+    }
+}
+
 /// Four groups of one to three digits, parted by dots: one pass over the bytes
 /// (it runs on many header fields and tokens).
 pub(crate) fn is_ipv4(b: &[u8]) -> bool {
+    ipv4_end(b) == Some(b.len())
+}
+
+/// Where an IPv4 address that `b` starts with ends: at the end of `b` or at a `:`
+/// after it; `None` if `b` starts with none, or holds another byte after it.
+fn ipv4_end(b: &[u8]) -> Option<usize> {
     let (mut dots, mut run) = (0, 0);
-    for &c in b {
+    for (i, &c) in b.iter().enumerate() {
         if c.is_ascii_digit() {
             run += 1;
             if run > 3 {
-                return false;
+                return None;
             }
         } else if c == b'.' && run > 0 {
             dots += 1;
             run = 0;
+        } else if c == b':' && dots == 3 && run > 0 {
+            return Some(i);
         } else {
-            return false;
+            return None;
         }
     }
-    dots == 3 && run > 0
+    (dots == 3 && run > 0).then_some(b.len())
 }
 
 fn is_ip(b: &[u8], sh: &Shape) -> bool {
@@ -2145,6 +2168,23 @@ mod tests {
         ) {
             let slow = bytes.iter().take_while(|c| c.is_ascii_alphabetic()).count();
             prop_assert_eq!(leading_letters(&bytes), slow);
+        }
+    }
+
+    proptest! {
+        /// The one-pass address checks say what splitting at dots and `:` says.
+        #[test]
+        fn ipv4_checks_are_the_split_rule(b in "[0-9.:a/]{0,20}") {
+            let quad = |h: &str| {
+                h.split('.').count() == 4
+                    && h.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
+            };
+            prop_assert_eq!(is_ipv4(b.as_bytes()), quad(&b));
+            let with_port = match b.split_once(':') {
+                Some((h, port)) => quad(h) && !port.is_empty() && port.bytes().all(|c| c.is_ascii_digit()),
+                None => quad(&b),
+            };
+            prop_assert_eq!(ipv4_and_port(b.as_bytes()), with_port, "{}", b);
         }
     }
 
