@@ -38,8 +38,20 @@ type Similar = Option<(String, f64)>;
 /// A file name of the tree, its length in characters and its words.
 struct Name<'t> {
     name: &'t str,
+    /// Its extension (see [`extension`]).
+    ext: &'t str,
     chars: usize,
     words: Vec<String>,
+    /// The bytes of its words together.
+    letters: usize,
+}
+
+impl<'t> Name<'t> {
+    fn of(name: &'t str) -> Name<'t> {
+        let words = words(name);
+        let letters = words.iter().map(String::len).sum();
+        Name { name, ext: extension(name), chars: name.chars().count(), words, letters }
+    }
 }
 
 pub(crate) struct Suggester<'t> {
@@ -379,10 +391,7 @@ impl<'t> Suggester<'t> {
     fn names(&self) -> &[Name<'t>] {
         self.names.get_or_init(|| {
             let names: Vec<&str> = self.tree.distinct_names().collect();
-            names
-                .into_par_iter()
-                .map(|name| Name { name, chars: name.chars().count(), words: words(name) })
-                .collect()
+            names.into_par_iter().map(Name::of).collect()
         })
     }
 
@@ -391,22 +400,12 @@ impl<'t> Suggester<'t> {
         if let Some(hit) = self.similar_anywhere.lock().expect("similarity cache").get(name) {
             return hit.clone();
         }
-        let hit = {
-            // Names whose lengths are far apart cannot score 0.8: most of a
-            // large tree is skipped before any edit distance is computed.
-            let (ext, length, target) = (extension(name), name.chars().count(), words(name));
-            let near = self.names().iter().filter(|n| {
-                n.name != name
-                    && n.name.ends_with(ext)
-                    && extension(n.name) == ext
-                    && close_in_length(n.chars, length)
-            });
-            let scored = near.map(|n| (n.name, similarity_of_word_lists(&target, &n.words)));
-            clear_winner(scored).and_then(|(best, score)| match self.tree.named(best).as_slice() {
+        let hit = close_name(self.names(), name).and_then(|(best, score)| {
+            match self.tree.named(best).as_slice() {
                 [only] => Some((self.tree.files[*only].clone(), score)),
                 _ => None,
-            })
-        };
+            }
+        });
         self.similar_anywhere
             .lock()
             .expect("similarity cache")
@@ -489,6 +488,38 @@ impl<'t> Suggester<'t> {
 }
 
 /// Whether two names are close enough in length to be similar by words.
+/// The one name of `names` (of the same extension) that is close to `name`
+/// by words, with its score: [`best_by_words`] over them, faster.
+fn close_name<'t>(names: &[Name<'t>], name: &str) -> Option<(&'t str, f64)> {
+    let (ext, length, target) = (extension(name), name.chars().count(), words(name));
+    let letters: usize = target.iter().map(String::len).sum();
+    // Names far apart in length or in number of words cannot score near
+    // 0.8 (nor spoil a winner): most names are skipped before any edit
+    // distance is computed.
+    let near = |n: &&Name<'t>| {
+        n.name != name
+            && n.ext == ext
+            && close_in_length(n.chars, length)
+            && (n.letters == letters || may_score(target.len(), n.words.len()))
+    };
+    // Scored on both cores (a page's broken links are searched one by one);
+    // the winner does not depend on the order.
+    let scored: Vec<(&str, f64)> = names
+        .par_iter()
+        .filter(near)
+        .map(|n| (n.name, similarity_of_word_lists(&target, &n.words)))
+        .collect();
+    clear_winner(scored.into_iter())
+}
+
+/// Whether names of `a` and `b` words can score 0.75 or more by words when
+/// their letters differ: each word pairs with one word at most, for a
+/// similarity of 1 at most, so the score is at most `2·min / (a + b)`. A
+/// name below 0.75 can neither win (0.8) nor come within 0.05 of a winner.
+fn may_score(a: usize, b: usize) -> bool {
+    8 * a.min(b) >= 3 * (a + b)
+}
+
 /// Whether names of `a` and `b` characters can be close by words.
 fn close_in_length(a: usize, b: usize) -> bool {
     a.abs_diff(b) * 100 <= a.max(b) * 45
@@ -549,24 +580,34 @@ fn similarity_of_words(wa: &[String], b: &str) -> f64 {
     similarity_of_word_lists(wa, &words(b))
 }
 
+/// The digits of a word, in order.
+fn digits(word: &str) -> impl Iterator<Item = char> + '_ {
+    word.chars().filter(char::is_ascii_digit)
+}
+
 /// [`word_similarity`] of two names split into words.
 fn similarity_of_word_lists(wa: &[String], wb: &[String]) -> f64 {
     if wa.is_empty() || wb.is_empty() {
         return 0.0;
     }
-    if wa.concat() == wb.concat() {
+    // Compared as they come, not joined: this runs for every name of a
+    // tree when a broken link is searched for.
+    if wa.iter().flat_map(|w| w.bytes()).eq(wb.iter().flat_map(|w| w.bytes())) {
         return 1.0;
     }
-    let mut used = vec![false; wb.len()];
+    // Which words of `wb` are paired: a bit each (a list past 64 words).
+    let mut used_bits = 0u64;
+    let mut used_list = vec![false; if wb.len() > 64 { wb.len() } else { 0 }];
     let mut total = 0.0;
     for word in wa {
         let mut best: Option<(usize, f64)> = None;
         for (j, other) in wb.iter().enumerate() {
-            if used[j] {
+            let used =
+                if j < 64 && used_list.is_empty() { used_bits >> j & 1 == 1 } else { used_list[j] };
+            if used {
                 continue;
             }
-            let digits = |w: &'_ str| w.chars().filter(char::is_ascii_digit).collect::<Vec<_>>();
-            if digits(word) != digits(other) {
+            if !digits(word).eq(digits(other)) {
                 continue;
             }
             // One edit in a word of up to five letters, two up to ten, three beyond.
@@ -591,7 +632,11 @@ fn similarity_of_word_lists(wa: &[String], wb: &[String]) -> f64 {
             }
         }
         if let Some((j, similarity)) = best {
-            used[j] = true;
+            if used_list.is_empty() {
+                used_bits |= 1 << j;
+            } else {
+                used_list[j] = true;
+            }
             total += similarity;
         }
     }
@@ -670,6 +715,31 @@ pub(crate) fn fix(path: String, confidence: Confidence, reason: String) -> Fix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The close-name search skips names that cannot matter, and finds
+        /// what a search of every name of the extension finds.
+        #[test]
+        fn the_close_name_search_finds_what_a_full_search_finds(
+            names in proptest::collection::btree_set(
+                "(intro|install|instal|setup|set|up|guide|c4702|c4703|api|apis|x)([-_](intro|install|guide|setup|api|ref|v2|2)){0,4}[.](md|yml)",
+                0..40,
+            ),
+            wanted in "(intro|install|instal|setup|guide|c4702|api)([-_](intro|install|guide|up|api|ref|v2)){0,4}[.](md|yml)",
+        ) {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let split: Vec<Name<'_>> = names.iter().map(|n| Name::of(n)).collect();
+            let full = best_by_words(
+                names.iter().copied().filter(|n| {
+                    extension(n) == extension(&wanted)
+                        && close_in_length(n.chars().count(), wanted.chars().count())
+                }),
+                |n| n,
+                &wanted,
+            );
+            proptest::prop_assert_eq!(close_name(&split, &wanted), full);
+        }
+    }
 
     #[test]
     fn words_split_names() {
