@@ -1231,8 +1231,8 @@ fn under(prefixes: &[String], file: &str) -> bool {
 
 /// A local HTML page, whose `id`/`name` attributes are its anchors.
 fn is_html(path: &str) -> bool {
-    let lower = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    lower.ends_with(".html") || lower.ends_with(".htm")
+    crate::tree::ends_with_ignoring_case(path, ".html")
+        || crate::tree::ends_with_ignoring_case(path, ".htm")
 }
 
 /// Whether `#fragment`s into this file are checked: Markdown and HTML pages.

@@ -591,9 +591,8 @@ fn read_stored(
     index: &impl Fn(&str) -> Option<usize>,
     files: usize,
 ) -> Option<Option<(usize, Stored)>> {
-    let page = reader.str()?;
-    let file = page.to_owned();
-    let page = index(page);
+    let file = reader.str()?;
+    let page = index(file);
     let hash: Hash = reader.bytes(32)?.try_into().ok()?;
     let count = reader.len()?;
     let mut consulted = Vec::with_capacity(count.min(reader.0.len() / 36));
@@ -639,7 +638,7 @@ fn read_stored(
         };
         findings.push(Finding {
             kind,
-            file: file.clone(),
+            file: file.to_owned(),
             line,
             column,
             target,

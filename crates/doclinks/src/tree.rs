@@ -249,8 +249,15 @@ fn relative_to<'p>(path: &'p Path, base: &Path) -> Option<&'p str> {
 
 /// A Markdown page: `.md`, `.markdown`, or MDX (Docusaurus).
 pub(crate) fn is_markdown(path: &str) -> bool {
-    let lower = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    lower.ends_with(".md") || lower.ends_with(".markdown") || lower.ends_with(".mdx")
+    let ends_with = |suffix| ends_with_ignoring_case(path, suffix);
+    ends_with(".md") || ends_with(".markdown") || ends_with(".mdx")
+}
+
+/// Whether `path` ends with `suffix` in any ASCII letter case: asked of every
+/// path many times a check, so no lowercase copy is made.
+pub(crate) fn ends_with_ignoring_case(path: &str, suffix: &str) -> bool {
+    path.len() >= suffix.len()
+        && path.as_bytes()[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 pub(crate) fn parent(path: &str) -> &str {
