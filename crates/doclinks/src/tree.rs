@@ -639,14 +639,16 @@ fn special_ignore_file(dir: &Path) -> Option<String> {
         return Some(problem);
     }
     let git = dir.join(".git");
-    let git_dir = if std::fs::metadata(&git).is_ok_and(|m| m.is_file()) {
-        match common_git_dir(&git) {
+    let git_dir = match std::fs::metadata(&git) {
+        // No `.git`, no `.git/info/exclude`: one stat a folder saved (most
+        // folders of a tree are not the root of a repository).
+        Err(_) => return None,
+        Ok(meta) if meta.is_file() => match common_git_dir(&git) {
             Ok(Some(common)) => common,
             Ok(None) => return None,
             Err(problem) => return Some(problem),
-        }
-    } else {
-        git
+        },
+        Ok(_) => git,
     };
     special(&git_dir.join("info").join("exclude"))
 }

@@ -343,9 +343,13 @@ fn generated(bench: &Bench<'_>) -> Result<(), String> {
 }
 
 /// Copies `from` to `to` (a new directory) with `cp -r`.
+/// A copy of `from` at `to` that keeps the files' modification times: a
+/// tree is checked long after its files were written, as a checkout is, not
+/// within the 2 s in which doclinks trusts no file's stamp (a copy made just
+/// before would keep a small tree's "warm" runs from ever being warm).
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     let out = Command::new("cp")
-        .arg("-r")
+        .args(["-r", "--preserve=timestamps"])
         .arg(from)
         .arg(to)
         .output()

@@ -106,6 +106,16 @@ fn ignore_files_that_are_not_regular_files_are_not_read() {
         "{stderr}"
     );
 
+    // A nested repository's `.git/info/exclude` (read only where `.git` is).
+    let dir = tree("//- README.md\n[broken](nope.md)\n//- sub/page.md\n[hidden](x.md)\n");
+    std::fs::create_dir_all(dir.join("sub/.git/info")).unwrap();
+    mkfifo(&dir.join("sub/.git/info/exclude"));
+    let (code, stdout, stderr) = run_with_timeout(&dir, &["check"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("README.md:1:10: missing_file: nope.md"), "{stdout}");
+    assert!(!stdout.contains("sub/page.md"), "{stdout}");
+    assert!(stderr.contains("sub/.git/info/exclude is a FIFO, not a regular file"), "{stderr}");
+
     // At the root: the ignore rules of the whole tree are unknown, so it is an error.
     let dir = tree("//- README.md\n# Home\n");
     std::os::unix::fs::symlink("/dev/zero", dir.join(".gitignore")).unwrap();
