@@ -69,13 +69,9 @@ pub(crate) fn slug(text: &str) -> String {
 pub(crate) fn slug_as(flavor: Flavor, text: &str) -> String {
     let text = text.trim();
     match flavor {
-        Flavor::GitHub => GITHUB_DROPPED.replace_all(&text.to_lowercase(), "").replace(' ', "-"),
-        Flavor::GitLab => {
-            collapse(&GITHUB_DROPPED.replace_all(&text.to_lowercase(), "").replace(' ', "-"))
-        }
-        Flavor::Markdig | Flavor::Hugo => {
-            MARKDIG_DROPPED.replace_all(&text.to_lowercase(), "").replace(' ', "-")
-        }
+        Flavor::GitHub => kept(text, &GITHUB_DROPPED),
+        Flavor::GitLab => collapse(&kept(text, &GITHUB_DROPPED)),
+        Flavor::Markdig | Flavor::Hugo => kept(text, &MARKDIG_DROPPED),
         Flavor::MdBook => text
             .chars()
             .filter_map(|c| match c {
@@ -97,6 +93,24 @@ pub(crate) fn slug_as(flavor: Flavor, text: &str) -> String {
                 .collect()
         }
     }
+}
+
+/// `text` lowercased, without the characters `dropped` matches, its spaces
+/// made `-`. ASCII text (most headings) is done without the pattern: of
+/// ASCII, both patterns keep exactly the letters, digits, `_`, space and
+/// `-`, and a tree of ASCII headings never compiles their Unicode classes.
+fn kept(text: &str, dropped: &LazyLock<Regex>) -> String {
+    if !text.is_ascii() {
+        return dropped.replace_all(&text.to_lowercase(), "").replace(' ', "-");
+    }
+    text.bytes()
+        .filter_map(|b| match b {
+            b' ' => Some('-'),
+            b'-' | b'_' => Some(char::from(b)),
+            _ if b.is_ascii_alphanumeric() => Some(char::from(b.to_ascii_lowercase())),
+            _ => None,
+        })
+        .collect()
 }
 
 static GITHUB_DROPPED: LazyLock<Regex> =
@@ -215,6 +229,19 @@ impl Slugger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// ASCII headings are slugged without the patterns, as the patterns
+        /// slug them.
+        #[test]
+        fn ascii_text_is_kept_as_the_patterns_keep_it(text in "[ -~\t]{0,40}") {
+            for dropped in [&GITHUB_DROPPED, &MARKDIG_DROPPED] {
+                let by_pattern =
+                    dropped.replace_all(&text.trim().to_lowercase(), "").replace(' ', "-");
+                proptest::prop_assert_eq!(kept(text.trim(), dropped), by_pattern);
+            }
+        }
+    }
 
     #[test]
     fn github_examples() {
