@@ -165,7 +165,8 @@ impl Lazy {
 /// check writing it meanwhile (atomically, by rename) leaves this one's bytes
 /// as they were; its pages' bodies are read from it when needed.
 struct ShardFile {
-    file: std::fs::File,
+    /// `None` once the bodies are read whole (see [`keep_files_open`]).
+    file: Option<std::fs::File>,
     /// Where the bodies start in the file, and their length.
     at: u64,
     len: usize,
@@ -178,7 +179,7 @@ impl ShardFile {
             return bodies.get(range).map(<[u8]>::to_vec);
         }
         let mut bytes = vec![0; range.len()];
-        self.file.read_exact_at(&mut bytes, self.at + range.start as u64).ok()?;
+        self.file.as_ref()?.read_exact_at(&mut bytes, self.at + range.start as u64).ok()?;
         Some(bytes)
     }
 
@@ -186,7 +187,7 @@ impl ShardFile {
         self.whole
             .get_or_init(|| {
                 let mut bytes = vec![0; self.len].into_boxed_slice();
-                self.file.read_exact_at(&mut bytes, self.at).ok()?;
+                self.file.as_ref()?.read_exact_at(&mut bytes, self.at).ok()?;
                 Some(bytes)
             })
             .as_deref()
@@ -527,6 +528,13 @@ fn encode_shard(entries: &[(&str, Entry)], written: Duration) -> Vec<u8> {
     out.0
 }
 
+/// Whether shard files stay open for their bodies to be read when needed:
+/// not under a limit of open files so low (below 1024) that the check's own
+/// page and directory opens could run out; the bodies are then read at once.
+fn keep_files_open() -> bool {
+    tidy_io::open_files_limit().is_none_or(|limit| limit >= 1024)
+}
+
 /// The entries of a shard file of `size` bytes; `Err(None)` for another
 /// build's cache (rebuilt quietly: a new doclinks is expected to start
 /// afresh), `Err(Some)` for a file that is not a sound cache of this format.
@@ -557,8 +565,14 @@ fn read_shard(file: std::fs::File, size: u64) -> Result<Vec<(String, Known)>, Op
         return Err(Some("the cache file is damaged (its checksum does not match)".to_owned()));
     }
     let bodies_len = usize::try_from(size - bodies_at).map_err(|_| damaged())?;
-    let shard =
-        Arc::new(ShardFile { file, at: bodies_at, len: bodies_len, whole: OnceLock::new() });
+    let mut shard =
+        ShardFile { file: Some(file), at: bodies_at, len: bodies_len, whole: OnceLock::new() };
+    if !keep_files_open() {
+        // Read now, and the file closed: the check's pages need the files.
+        let _ = shard.bodies();
+        shard.file = None;
+    }
+    let shard = Arc::new(shard);
     let mut reader = Reader(&content[usize::try_from(index_at).map_err(|_| damaged())?..]);
     let count = reader.len().ok_or_else(damaged)?;
     let mut entries = Vec::with_capacity(count.min(1 << 20));

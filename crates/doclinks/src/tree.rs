@@ -134,7 +134,7 @@ impl TreeRoot {
         let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
         let opened = self.dir.dir().open_beneath(&parts, false).ok().map(Arc::new);
         let mut dirs = self.dirs.lock().expect("directory handles lock");
-        if dirs.len() >= DIR_HANDLES {
+        if dirs.len() >= dir_handles() {
             // Readers still holding a handle keep it until they are done.
             dirs.clear();
         }
@@ -179,8 +179,16 @@ impl TreeRoot {
 }
 
 /// How many directory handles a check keeps open at most: far below the usual
-/// limit of 1024 open files, and plenty, since pages are read in path order.
-const DIR_HANDLES: usize = 128;
+/// limit of 1024 open files, and plenty, since pages are read in path order;
+/// an eighth of a lower limit (`ulimit -n 128`: 16), so that opening pages
+/// and the cache never runs out of files.
+fn dir_handles() -> usize {
+    static HANDLES: OnceLock<usize> = OnceLock::new();
+    *HANDLES.get_or_init(|| {
+        let limit = tidy_io::open_files_limit().unwrap_or(u64::MAX);
+        usize::try_from(limit / 8).unwrap_or(usize::MAX).clamp(4, 128)
+    })
+}
 
 /// A file size for messages: bytes, KiB or MiB.
 fn size(bytes: u64) -> String {

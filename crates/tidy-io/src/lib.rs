@@ -64,3 +64,10 @@ pub use crate::root::{Loaded, Located, Root, repository_of};
 
 /// Re-exported so callers can name `fstat` results without depending on rustix.
 pub use rustix::fs::Stat;
+
+/// How many files this process may have open at once (the soft
+/// `RLIMIT_NOFILE`), `None` when there is no limit: what a tool that keeps
+/// files or directories open sizes its budget by.
+pub fn open_files_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}

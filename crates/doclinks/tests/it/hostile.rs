@@ -435,3 +435,43 @@ fn check_into_head_one_ends_quietly() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `doclinks ARGS` in `dir` under `ulimit -n LIMIT`: (exit code, stdout, stderr).
+fn run_with_open_files_limit(dir: &Dir, limit: u32, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_doclinks"))
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn a_low_limit_of_open_files_gives_the_same_report() {
+    // More folders than the directory handles kept, and a cache of many
+    // shards: under `ulimit -n 32` every page is still read.
+    let mut fixture = String::new();
+    for n in 0..200 {
+        fixture.push_str(&format!(
+            "//- d{n}/page.md\n# Page {n}\n[next](../d{}/page.md#page-{}) [gone](nope.md)\n",
+            n + 1,
+            n + 1
+        ));
+    }
+    let dir = tree(&fixture);
+    let unlimited = dir.cmd(&["check", "--format", "json", "--no-cache"]).output().unwrap();
+    let expected = String::from_utf8(unlimited.stdout).unwrap();
+    assert!(expected.contains("\"broken\": 201"), "{expected}");
+    for args in [&["check", "--format", "json", "--no-cache"][..], &["check", "--format", "json"]] {
+        // Twice with the cache: once writing it, once reading it.
+        for _ in 0..2 {
+            let (code, stdout, stderr) = run_with_open_files_limit(&dir, 32, args);
+            assert_eq!((code, stderr.as_str()), (1, ""), "{args:?}");
+            assert_eq!(stdout, expected, "{args:?}");
+        }
+    }
+}
