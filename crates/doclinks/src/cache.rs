@@ -558,8 +558,14 @@ fn read_shard(file: std::fs::File, size: u64) -> Result<Vec<(String, Known)>, Op
     let index_at = (head.len() - reader.0.len()) as u64;
     let bodies_at = index_at.checked_add(index_len).and_then(|n| n.checked_add(32));
     let bodies_at = bodies_at.filter(|&n| n <= size).ok_or_else(damaged)?;
-    let mut checked = vec![0; usize::try_from(bodies_at).map_err(|_| damaged())?];
-    file.read_exact_at(&mut checked, 0).map_err(unreadable)?;
+    // The rest of the index after the head's bytes (a small file's head may
+    // hold bodies too: cut off).
+    let mut checked = head;
+    let had = checked.len() as u64;
+    checked.resize(usize::try_from(bodies_at).map_err(|_| damaged())?, 0);
+    if bodies_at > had {
+        file.read_exact_at(&mut checked[had as usize..], had).map_err(unreadable)?;
+    }
     let (content, sum) = checked.split_at(checked.len() - 32);
     if Sha256::digest(content).as_slice() != sum {
         return Err(Some("the cache file is damaged (its checksum does not match)".to_owned()));

@@ -611,7 +611,6 @@ impl Site {
             file_redirects_work: false,
             uids: HashMap::default(),
         };
-        let under = |dir: &str| tree.under(dir);
         match detected.spec {
             Spec::DocFx { docset, mappings, base_path: configured, redirect_files, breadcrumb } => {
                 site.flavor = Flavor::Markdig;
@@ -623,7 +622,7 @@ impl Site {
                 site.rules = Rules::DocFx { docset: docset.clone(), mappings: mappings.clone() };
                 for mapping in &mappings {
                     let (src, dest) = (&mapping.src, &mapping.dest);
-                    for i in under(src) {
+                    for i in tree.under(src) {
                         let file = &tree.files[i];
                         let rel = strip_prefix_dir(file, src).unwrap_or(file);
                         if !mapping.contains(rel) {
@@ -644,7 +643,7 @@ impl Site {
                     }
                     site.checked.push(key(dest).to_lowercase());
                 }
-                for i in under(&docset) {
+                for i in tree.under(&docset) {
                     if let Some(uid) = pages.front(i).and_then(|f| f.uid.as_ref()) {
                         site.uids.entry(uid.clone()).or_insert(i);
                     }
@@ -672,7 +671,7 @@ impl Site {
                 site.flavor =
                     if pymdownx_slugs { Flavor::Pymdownx } else { Flavor::PythonMarkdown };
                 site.base = site_path;
-                for i in under(&docs_dir) {
+                for i in tree.under(&docs_dir) {
                     let file = &tree.files[i];
                     let rel = strip_prefix_dir(file, &docs_dir).unwrap_or(file);
                     let url = if is_markdown(rel) {
@@ -726,7 +725,7 @@ impl Site {
                     );
                 }
                 for dir in &static_dirs {
-                    for i in under(dir) {
+                    for i in tree.under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
                         if file_name(rel) == "_redirects" {
                             site.netlify_redirects(tree, i);
@@ -735,7 +734,7 @@ impl Site {
                         site.urls.entry(i).or_insert(Url { key: key(rel), dir_like: false });
                     }
                 }
-                for i in under(&pages_dir) {
+                for i in tree.under(&pages_dir) {
                     let rel = strip_prefix_dir(&tree.files[i], &pages_dir).unwrap_or_default();
                     if rel.split('/').any(|s| s.starts_with('_')) {
                         continue;
@@ -775,7 +774,7 @@ impl Site {
                 site.term_ids = term_ids;
                 site.urls_insensitive = lower_paths;
                 for dir in &content_dirs {
-                    for i in under(dir) {
+                    for i in tree.under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
                         let front = pages.front(i).unwrap_or(&NO_FRONT);
                         let url = if is_markdown(rel) || extension(rel) == "html" {
@@ -824,7 +823,7 @@ impl Site {
                     served.push(assets_dir.clone());
                 }
                 for dir in &served {
-                    for i in under(dir) {
+                    for i in tree.under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
                         site.routes.entry(key(rel)).or_insert(i);
                         site.urls.entry(i).or_insert(Url { key: key(rel), dir_like: false });
@@ -836,7 +835,7 @@ impl Site {
                 site.flavor = Flavor::MdBook;
                 site.rules = Rules::MdBook;
                 site.file_redirects_work = true;
-                for i in under(&src) {
+                for i in tree.under(&src) {
                     let rel = strip_prefix_dir(&tree.files[i], &src).unwrap_or_default();
                     let url = if is_markdown(rel) {
                         format!("{}.html", key(without_extension(rel)))
@@ -867,7 +866,7 @@ impl Site {
             Spec::Sphinx { src, heading_anchors } => {
                 site.rules = Rules::Sphinx;
                 site.judge_fragments = heading_anchors;
-                for i in under(&src) {
+                for i in tree.under(&src) {
                     let rel = strip_prefix_dir(&tree.files[i], &src).unwrap_or_default();
                     site.routes.entry(key(without_extension(rel))).or_insert(i);
                 }

@@ -334,14 +334,10 @@ impl Tree {
                         Ok(entry) if entry.depth() > 0 => {
                             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
                             match relative_to(entry.path(), base) {
-                                Some(rel) => {
-                                    let rel = if rel.contains('\\') {
-                                        rel.replace('\\', "/")
-                                    } else {
-                                        rel.to_owned()
-                                    };
-                                    found.lock().expect("walk results lock").push((rel, is_dir));
-                                }
+                                Some(rel) => found
+                                    .lock()
+                                    .expect("walk results lock")
+                                    .push((rel.replace('\\', "/"), is_dir)),
                                 None => push_warning(
                                     warnings,
                                     entry.path(),

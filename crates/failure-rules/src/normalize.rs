@@ -1142,32 +1142,14 @@ fn classify_shaped(core: &str, sh: Shape, mode: Mode, scratch: &mut Scratch) -> 
 /// ([`HINT_FIRST`]).
 macro_rules! hint_words {
     ($($hint:ident: $($word:literal)|+;)*) => {
+        const HINT_WORDS: &[&[u8]] = &[$($($word.as_bytes()),+),*];
+
         /// Bit `n` of entry `c`: some listed word is `n` bytes long and starts with
         /// byte `c`. Most words of a message are none of them, and one lookup says so.
-        const HINT_FIRST: [u16; 256] = {
-            let words: &[&str] = &[$($($word),+),*];
-            let mut t = [0u16; 256];
-            let mut i = 0;
-            while i < words.len() {
-                let w = words[i].as_bytes();
-                t[w[0] as usize] |= 1 << w.len();
-                i += 1;
-            }
-            t
-        };
+        const HINT_FIRST: [u16; 256] = lengths_by_byte(HINT_WORDS, false);
 
         /// The same of the last byte: words that pass both filters are few.
-        const HINT_LAST: [u16; 256] = {
-            let words: &[&str] = &[$($($word),+),*];
-            let mut t = [0u16; 256];
-            let mut i = 0;
-            while i < words.len() {
-                let w = words[i].as_bytes();
-                t[w[w.len() - 1] as usize] |= 1 << w.len();
-                i += 1;
-            }
-            t
-        };
+        const HINT_LAST: [u16; 256] = lengths_by_byte(HINT_WORDS, true);
 
         // Out of line: the filter in `word_hint` (inlined) sends few words here.
         #[inline(never)]
@@ -1643,21 +1625,24 @@ fn is_host(b: &[u8], sh: &Shape) -> bool {
 }
 
 /// Bit `n` of entry `c`: some word of `words` is `n` bytes long (under 16) and
-/// starts with byte `c`; one lookup rules out most words before any comparison.
-const fn first_and_length(words: &[&[u8]]) -> [u16; 256] {
+/// starts (or with `last`, ends) with byte `c`; one lookup rules out most words
+/// before any comparison.
+const fn lengths_by_byte(words: &[&[u8]], last: bool) -> [u16; 256] {
     let mut t = [0u16; 256];
     let mut i = 0;
     while i < words.len() {
-        t[words[i][0] as usize] |= 1 << words[i].len();
+        let w = words[i];
+        let byte = if last { w[w.len() - 1] } else { w[0] };
+        t[byte as usize] |= 1 << w.len();
         i += 1;
     }
     t
 }
 
-const TLD_FILTER: [u16; 256] = first_and_length(&TLDS);
-const EXTENSION_FILTER: [u16; 256] = first_and_length(&EXTENSIONS);
+const TLD_FILTER: [u16; 256] = lengths_by_byte(&TLDS, false);
+const EXTENSION_FILTER: [u16; 256] = lengths_by_byte(&EXTENSIONS, false);
 
-/// `words.contains(&w)`, with `filter` (made by [`first_and_length`] of `words`)
+/// `words.contains(&w)`, with `filter` (made by [`lengths_by_byte`] of `words`)
 /// asked first.
 fn listed(w: &[u8], words: &[&[u8]], filter: &[u16; 256]) -> bool {
     match w.first() {

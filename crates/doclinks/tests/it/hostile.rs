@@ -93,28 +93,23 @@ fn a_fifo_named_like_a_page_is_never_opened_for_reading() {
 
 #[test]
 fn ignore_files_that_are_not_regular_files_are_not_read() {
-    // In a subdirectory: that directory is not entered, the rest is checked.
-    let dir = tree("//- README.md\n[broken](nope.md)\n//- sub/page.md\n[hidden](x.md)\n");
-    mkfifo(&dir.join("sub/.gitignore"));
-    let (code, stdout, stderr) = run_with_timeout(&dir, &["check"]);
-    assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stdout.contains("README.md:1:10: missing_file: nope.md"), "{stdout}");
-    assert!(!stdout.contains("sub/page.md"), "{stdout}");
-    assert!(
-        stderr.contains("sub: skipped the directory: ")
-            && stderr.contains("sub/.gitignore is a FIFO, not a regular file"),
-        "{stderr}"
-    );
-
-    // A nested repository's `.git/info/exclude` (read only where `.git` is).
-    let dir = tree("//- README.md\n[broken](nope.md)\n//- sub/page.md\n[hidden](x.md)\n");
-    std::fs::create_dir_all(dir.join("sub/.git/info")).unwrap();
-    mkfifo(&dir.join("sub/.git/info/exclude"));
-    let (code, stdout, stderr) = run_with_timeout(&dir, &["check"]);
-    assert_eq!(code, 1, "{stdout}{stderr}");
-    assert!(stdout.contains("README.md:1:10: missing_file: nope.md"), "{stdout}");
-    assert!(!stdout.contains("sub/page.md"), "{stdout}");
-    assert!(stderr.contains("sub/.git/info/exclude is a FIFO, not a regular file"), "{stderr}");
+    // In a subdirectory (its `.gitignore`, or a nested repository's
+    // `.git/info/exclude`): that directory is not entered, the rest is checked.
+    for special in ["sub/.gitignore", "sub/.git/info/exclude"] {
+        let dir = tree("//- README.md\n[broken](nope.md)\n//- sub/page.md\n[hidden](x.md)\n");
+        let path = dir.join(special);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        mkfifo(&path);
+        let (code, stdout, stderr) = run_with_timeout(&dir, &["check"]);
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        assert!(stdout.contains("README.md:1:10: missing_file: nope.md"), "{stdout}");
+        assert!(!stdout.contains("sub/page.md"), "{stdout}");
+        assert!(
+            stderr.contains("sub: skipped the directory: ")
+                && stderr.contains(&format!("{special} is a FIFO, not a regular file")),
+            "{stderr}"
+        );
+    }
 
     // At the root: the ignore rules of the whole tree are unknown, so it is an error.
     let dir = tree("//- README.md\n# Home\n");
