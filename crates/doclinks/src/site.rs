@@ -570,6 +570,11 @@ fn host_resolve<'a>(tree: &Tree, link: Link<'a>, from: &str) -> Resolution<'a> {
 
 /// A missing path, with its case variant when there is exactly one.
 fn missing<'a>(tree: &Tree, link: Link<'a>, wanted: String) -> Resolution<'a> {
+    // Below a folder the walk could not read nothing is known to be missing,
+    // whichever way (file, route, URL) the link led there.
+    if tree.in_unreadable(&wanted).is_some() {
+        return Resolution::Unreadable;
+    }
     let variants = tree.case_variants(&wanted);
     // The path itself existing is not a letter-case problem (its URL is).
     let case_variant = match variants.as_slice() {

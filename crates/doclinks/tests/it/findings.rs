@@ -200,26 +200,64 @@ fn a_page_that_is_not_utf8_is_checked_lossily_and_never_rewritten() {
     assert_eq!(std::fs::read(dir.join("latin1.md")).unwrap(), bytes);
 }
 
+/// `doclinks ARGS` in `dir` by a user who cannot read `private` (mode 000):
+/// this user, or `nobody` (by `setpriv`) when this user is root and reads
+/// everything; `None` when neither can be had.
+#[cfg(unix)]
+fn run_unable_to_read(dir: &Dir, private: &str, args: &[&str]) -> Option<(i32, String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set(&dir.join(private), 0o000);
+    let out = if std::fs::read_dir(dir.join(private)).is_err() {
+        Some(dir.run(args))
+    } else {
+        // Root: the check runs as `nobody`, who may enter the tree but not `private`.
+        set(dir.path(), 0o755);
+        std::process::Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_doclinks"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .ok()
+            .filter(|out| !String::from_utf8_lossy(&out.stderr).contains("setpriv:"))
+            .map(|out| {
+                let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+                (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+            })
+    };
+    set(&dir.join(private), 0o755);
+    out
+}
+
 #[cfg(unix)]
 #[test]
 fn links_into_an_unreadable_directory_are_not_broken_and_the_directory_is_named() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tree(
-        "//- README.md\n[secret](private/notes.md)\n//- private/notes.md\n# N\n//- other/notes.md\n# Other\n",
-    );
-    std::fs::set_permissions(dir.join("private"), std::fs::Permissions::from_mode(0o000)).unwrap();
-    let readable = std::fs::read_dir(dir.join("private")).is_ok();
-    let (code, stdout, stderr) = dir.run(&["check"]);
-    std::fs::set_permissions(dir.join("private"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    if readable {
-        // Running as root: the directory is readable anyway, and the link fine.
+    // Resolved as files (no site), and through a site's routes (mkdocs).
+    for (fixture, private) in [
+        (
+            "//- README.md\n[secret](private/notes.md)\n//- private/notes.md\n# N\n//- other/notes.md\n# Other\n",
+            "private",
+        ),
+        (
+            "//- mkdocs.yml\nsite_name: x\n//- docs/index.md\n# Home\n\n[secret](private/notes.md) [anchor](private/notes.md#n)\n//- docs/private/notes.md\n# N\n//- docs/other/notes.md\n# Other\n",
+            "docs/private",
+        ),
+    ] {
+        let dir = tree(fixture);
+        let Some((code, stdout, stderr)) = run_unable_to_read(&dir, private, &["check"]) else {
+            // Root without setpriv: the directory is readable anyway, and the link fine.
+            let (code, stdout, stderr) = dir.run(&["check"]);
+            assert_eq!(code, 0, "{stdout}{stderr}");
+            continue;
+        };
         assert_eq!(code, 0, "{stdout}{stderr}");
-        return;
+        assert!(stderr.contains(&format!("{private}: cannot read the directory")), "{stderr}");
+        assert!(stderr.contains("links into it are not checked"), "{stderr}");
+        assert!(!stdout.contains("other/notes.md"), "no fix to another page: {stdout}");
     }
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stderr.contains("private: cannot read the directory"), "{stderr}");
-    assert!(stderr.contains("links into it are not checked"), "{stderr}");
-    assert!(!stdout.contains("other/notes.md"), "no fix to another page: {stdout}");
 }
 
 #[test]
