@@ -66,6 +66,7 @@ mod slug;
 mod suggest;
 mod tree;
 mod triage;
+mod walk;
 
 pub use crate::backup::{RestoreOptions, Restored, Skipped, restore};
 pub use crate::check::{CheckOptions, Progress, check};

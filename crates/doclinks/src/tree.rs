@@ -8,11 +8,9 @@
 //! is a warning naming the page), and the walk looks at the ignore files the
 //! `ignore` crate would open before it lets the crate enter a directory.
 
-use std::os::unix::fs::FileTypeExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ignore::{WalkBuilder, WalkState};
 use rayon::prelude::*;
 
 use crate::cache::Stamp;
@@ -245,16 +243,6 @@ struct NameAt {
     at: u32,
 }
 
-/// `path` below `base`, as UTF-8 (`None` for a name that is not): the bytes
-/// after `base/`, where `Path::strip_prefix` would parse both into components.
-fn relative_to<'p>(path: &'p Path, base: &Path) -> Option<&'p str> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let rest = path.as_os_str().as_bytes().strip_prefix(base.as_os_str().as_bytes())?;
-    let rest =
-        if base.as_os_str().as_bytes().ends_with(b"/") { rest } else { rest.strip_prefix(b"/")? };
-    std::str::from_utf8(rest).ok()
-}
-
 /// A Markdown page: `.md`, `.markdown`, or MDX (Docusaurus).
 pub(crate) fn is_markdown(path: &str) -> bool {
     let ends_with = |suffix| ends_with_ignoring_case(path, suffix);
@@ -299,84 +287,17 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
 
 impl Tree {
     /// Walks `root` in parallel, respecting `.gitignore` and skipping hidden and
-    /// vendored directories. Unreadable entries and loops become warnings; so
-    /// does a directory whose ignore files are not regular files (it is not
-    /// entered). Such a file at the root or above it is an error.
+    /// vendored directories (see `walk.rs`). Unreadable entries become
+    /// warnings; so does a directory whose ignore files are not regular files
+    /// (it is not entered). Such a file at the root or above it is an error.
     pub(crate) fn walk(root: TreeRoot, warnings: &Mutex<Vec<Warning>>) -> Result<Tree, Error> {
-        for dir in root.ancestors() {
-            if let Some(problem) = special_ignore_file(dir) {
-                return Err(Error::input(format!(
-                    "cannot walk {}: {problem}; the ignore rules there cannot be read",
-                    root.display()
-                )));
-            }
-        }
-        let found: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
-        let unreadable: Mutex<Vec<String>> = Mutex::new(Vec::new());
-        // The filter must be 'static: its warnings are merged in after the walk.
-        let skipped_dirs: Arc<Mutex<Vec<Warning>>> = Arc::default();
-        let threads = rayon::current_num_threads();
-        let base: &Path = &root;
-        WalkBuilder::new(base)
-            .hidden(true)
-            .require_git(false)
-            .threads(threads)
-            .filter_entry({
-                let skipped_dirs = Arc::clone(&skipped_dirs);
-                move |entry| keep_entry(entry, &skipped_dirs)
-            })
-            .build_parallel()
-            .run(|| {
-                let found = &found;
-                let unreadable = &unreadable;
-                Box::new(move |entry| {
-                    match entry {
-                        Ok(entry) if entry.depth() > 0 => {
-                            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                            match relative_to(entry.path(), base) {
-                                Some(rel) => found
-                                    .lock()
-                                    .expect("walk results lock")
-                                    .push((rel.replace('\\', "/"), is_dir)),
-                                None => push_warning(
-                                    warnings,
-                                    entry.path(),
-                                    "file name is not UTF-8; skipped".to_owned(),
-                                ),
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            let path = walk_error_path(&err).unwrap_or_else(|| base.to_path_buf());
-                            let is_dir =
-                                std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-                            let rel = path.strip_prefix(base).ok().and_then(|p| p.to_str());
-                            let message = match rel {
-                                Some(rel) if is_dir && !matches!(err, ignore::Error::Loop { .. }) => {
-                                    unreadable
-                                        .lock()
-                                        .expect("walk results lock")
-                                        .push(rel.replace('\\', "/"));
-                                    format!(
-                                        "cannot read the directory: {}; links into it are not checked",
-                                        walk_error_message(&err)
-                                    )
-                                }
-                                _ => format!("skipped: {}", walk_error_message(&err)),
-                            };
-                            push_warning(warnings, &path, message);
-                        }
-                    }
-                    WalkState::Continue
-                })
-            });
-        let skipped_dirs = std::mem::take(&mut *skipped_dirs.lock().expect("walk warnings lock"));
-        warnings.lock().expect("warnings lock").extend(skipped_dirs);
-        let mut found = found.into_inner().expect("walk results lock");
+        let walked = crate::walk::walk(&root, root.dir.dir(), root.limit, warnings)?;
+        let mut found = walked.entries;
         found.sort_unstable();
         found.dedup();
         let mut tree = Tree::from_entries(root, found);
-        tree.unreadable = unreadable.into_inner().expect("walk results lock");
+        tree.unreadable = walked.unreadable;
+        tree.unreadable.sort_unstable();
         Ok(tree)
     }
 
@@ -603,119 +524,6 @@ pub(crate) enum Entry {
 
 pub(crate) fn push_warning(warnings: &Mutex<Vec<Warning>>, path: &Path, message: String) {
     warnings.lock().expect("warnings lock").push(Warning { path: path.to_path_buf(), message });
-}
-
-/// Whether the walk enters `entry`: not a vendored directory, and not one whose
-/// ignore files the `ignore` crate could not read without blocking or reading
-/// without end (that is reported in `skipped`).
-fn keep_entry(entry: &ignore::DirEntry, skipped: &Mutex<Vec<Warning>>) -> bool {
-    if entry.depth() == 0 || !entry.file_type().is_some_and(|t| t.is_dir()) {
-        return true;
-    }
-    if VENDORED.iter().any(|v| entry.file_name() == *v) {
-        return false;
-    }
-    match special_ignore_file(entry.path()) {
-        None => true,
-        Some(problem) => {
-            let message =
-                format!("skipped the directory: {problem}, so its ignore rules cannot be read");
-            push_warning(skipped, entry.path(), message);
-            false
-        }
-    }
-}
-
-/// The first ignore file the `ignore` crate would open on entering `dir` that
-/// is not a regular file (a FIFO would block the walk, `/dev/zero` never end
-/// it), described for a message: `.gitignore`, `.ignore`, and git's
-/// `info/exclude` (for a worktree or submodule, in the directory its `.git` file
-/// names). A missing file is fine: the crate skips it too.
-fn special_ignore_file(dir: &Path) -> Option<String> {
-    let special = |path: &Path| {
-        let meta = std::fs::metadata(path).ok()?;
-        (!meta.is_file())
-            .then(|| format!("{} is a {}, not a regular file", path.display(), kind(&meta)))
-    };
-    if let Some(problem) =
-        special(&dir.join(".gitignore")).or_else(|| special(&dir.join(".ignore")))
-    {
-        return Some(problem);
-    }
-    let git = dir.join(".git");
-    let git_dir = match std::fs::metadata(&git) {
-        // No `.git`, no `.git/info/exclude`: one stat a folder saved (most
-        // folders of a tree are not the root of a repository).
-        Err(_) => return None,
-        Ok(meta) if meta.is_file() => match common_git_dir(&git) {
-            Ok(Some(common)) => common,
-            Ok(None) => return None,
-            Err(problem) => return Some(problem),
-        },
-        Ok(_) => git,
-    };
-    special(&git_dir.join("info").join("exclude"))
-}
-
-/// The shared git directory a `.git` file leads to, as the `ignore` crate finds
-/// it (`gitdir: DIR`, then `DIR/commondir`); `Err` describes a file on the way
-/// that cannot be read safely.
-fn common_git_dir(git_file: &Path) -> Result<Option<PathBuf>, String> {
-    const LIMIT: u64 = 64 * 1024;
-    let first_line = |path: &Path| match tidy_io::read_file(path, LIMIT) {
-        Ok(bytes) => {
-            let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-            Ok(Some(String::from_utf8_lossy(line).trim_end_matches('\r').to_owned()))
-        }
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.to_string()),
-    };
-    let Some(line) = first_line(git_file)? else { return Ok(None) };
-    let Some(real) = line.strip_prefix("gitdir: ").map(PathBuf::from) else { return Ok(None) };
-    let Some(common) = first_line(&real.join("commondir"))? else { return Ok(None) };
-    Ok(Some(if common.starts_with('.') { real.join(common) } else { PathBuf::from(common) }))
-}
-
-/// The word for a file type in messages (as `tidy_io` says it).
-fn kind(meta: &std::fs::Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_dir() {
-        "directory"
-    } else if t.is_fifo() {
-        "FIFO"
-    } else if t.is_char_device() {
-        "character device"
-    } else if t.is_block_device() {
-        "block device"
-    } else if t.is_socket() {
-        "socket"
-    } else {
-        "special file"
-    }
-}
-
-fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            walk_error_path(err)
-        }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        _ => None,
-    }
-}
-
-fn walk_error_message(err: &ignore::Error) -> String {
-    match err {
-        ignore::Error::WithPath { err, .. }
-        | ignore::Error::WithDepth { err, .. }
-        | ignore::Error::WithLineNumber { err, .. } => walk_error_message(err),
-        ignore::Error::Loop { ancestor, .. } => {
-            format!("symlink loop back to {}", ancestor.display())
-        }
-        ignore::Error::Io(io) => io.to_string(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,30 @@ pub(crate) fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
+/// What a directory entry is, as its listing says ([`Dir::list`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    Regular,
+    /// A symbolic link (not followed).
+    Symlink,
+    /// A FIFO, socket or device.
+    Special,
+}
+
+impl EntryKind {
+    fn of(kind: FileType) -> EntryKind {
+        match kind {
+            FileType::Directory => EntryKind::Directory,
+            FileType::RegularFile => EntryKind::Regular,
+            FileType::Symlink => EntryKind::Symlink,
+            _ => EntryKind::Special,
+        }
+    }
+}
+
 /// The word for a file type in messages.
 pub fn kind_name(stat: &Stat) -> &'static str {
     match FileType::from_raw_mode(stat.st_mode) {
@@ -163,6 +187,58 @@ impl Dir {
             };
         }
         Ok(Dir { fd, path })
+    }
+
+    /// Opens the directory `name` of this one (one plain name), never through
+    /// a symlink: the one `openat` a walk pays per directory, where
+    /// [`Dir::open_beneath`] would first open this directory again.
+    pub fn open_subdir(&self, name: &OsStr) -> Result<Dir> {
+        check_name(name, &self.path)?;
+        match rustix::fs::openat(&self.fd, name, dir_flags(), Mode::empty()) {
+            Ok(fd) => Ok(Dir { fd, path: self.join(name) }),
+            Err(Errno::LOOP) => Err(Error::Symlink { path: self.join(name) }),
+            Err(Errno::NOTDIR) => {
+                let path = self.join(name);
+                Err(match self.kind_at(&self.fd, name) {
+                    Some("symbolic link") => Error::Symlink { path },
+                    Some(kind) => Error::NotADirectory { path, kind },
+                    None => Error::io("open directory", path, Errno::NOTDIR),
+                })
+            }
+            Err(e) => Err(Error::io("open directory", self.join(name), e)),
+        }
+    }
+
+    /// Calls `each` with the name and kind of every entry of this directory
+    /// but `.` and `..`, in the order the file system lists them. The kind is
+    /// the listing's own (`d_type`: symlinks not followed, no `stat` per
+    /// entry), asked of the file system only where it does not say.
+    pub fn list(&self, mut each: impl FnMut(&OsStr, EntryKind)) -> Result<()> {
+        let fail = |e| Error::io("read directory", &self.path, e);
+        // From the start, whoever read this handle before.
+        rustix::fs::seek(&self.fd, rustix::fs::SeekFrom::Start(0)).map_err(fail)?;
+        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
+        let mut entries = rustix::fs::RawDir::new(&self.fd, &mut buf);
+        while let Some(entry) = entries.next() {
+            let entry = entry.map_err(fail)?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                FileType::Unknown => {
+                    match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(stat) => EntryKind::of(FileType::from_raw_mode(stat.st_mode)),
+                        // Gone since it was listed.
+                        Err(Errno::NOENT) => continue,
+                        Err(e) => return Err(Error::io("stat", self.join(name), e)),
+                    }
+                }
+                known => EntryKind::of(known),
+            };
+            each(name, kind);
+        }
+        Ok(())
     }
 
     fn kind_at(&self, fd: &OwnedFd, name: &OsStr) -> Option<&'static str> {

@@ -55,7 +55,7 @@ mod read;
 mod replace;
 mod root;
 
-pub use crate::dir::{Dir, Durability, Perms, Place, TempFile, is_regular, kind_name};
+pub use crate::dir::{Dir, Durability, EntryKind, Perms, Place, TempFile, is_regular, kind_name};
 pub use crate::error::{Error, Result};
 pub use crate::output::{create_new, is_regular_file, is_stdout, write_output, write_stdout};
 pub use crate::read::{open_regular, read_file, read_to_end_capped};

@@ -169,3 +169,47 @@ fn moves_never_replace_and_append_opens_refuse_special_files() {
     dir.remove_dir(OsStr::new("empty")).unwrap();
     assert!(dir.remove_dir(OsStr::new("q")).is_err(), "a directory with files stays");
 }
+
+#[test]
+fn a_listing_names_each_entry_with_its_own_kind_and_subdirectories_open_only_as_directories() {
+    use tidy_io::{Dir, EntryKind};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("page.md"), "x").unwrap();
+    std::fs::write(dir.path().join("new\nline.md"), "x").unwrap();
+    symlink("sub", dir.path().join("to-sub")).unwrap();
+    symlink("nowhere", dir.path().join("dangling")).unwrap();
+    mkfifo(&dir.path().join("fifo"));
+    let root = Dir::open(dir.path()).unwrap();
+    let list = |dir: &Dir| {
+        let mut seen = Vec::new();
+        dir.list(|name, kind| seen.push((name.to_str().unwrap().to_owned(), kind))).unwrap();
+        seen.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        seen
+    };
+    let expected = [
+        ("dangling", EntryKind::Symlink),
+        ("fifo", EntryKind::Special),
+        ("new\nline.md", EntryKind::Regular),
+        ("page.md", EntryKind::Regular),
+        ("sub", EntryKind::Directory),
+        ("to-sub", EntryKind::Symlink),
+    ]
+    .map(|(name, kind)| (name.to_owned(), kind));
+    assert_eq!(list(&root), expected);
+    // Listed again from the start, not from where the first listing ended.
+    assert_eq!(list(&root), expected);
+
+    let sub = root.open_subdir("sub".as_ref()).unwrap();
+    assert!(list(&sub).is_empty());
+    assert!(matches!(root.open_subdir("to-sub".as_ref()), Err(Error::Symlink { .. })));
+    assert!(matches!(
+        root.open_subdir("page.md".as_ref()),
+        Err(Error::NotADirectory { kind: "regular file", .. })
+    ));
+    assert!(matches!(
+        root.open_subdir("fifo".as_ref()),
+        Err(Error::NotADirectory { kind: "FIFO", .. })
+    ));
+    assert!(root.open_subdir("../sub".as_ref()).is_err(), "one plain name only");
+}
