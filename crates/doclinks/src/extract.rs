@@ -580,8 +580,14 @@ fn includes(text: &str, out: &mut Extracted) {
     if has_docfx_include(text) {
         found.extend(all(&DOCFX_INCLUDE));
     }
-    for start in line_starts_of(text, "import") {
-        found.extend(MDX_IMPORT.captures(&text[start..]).map(|caps| caps[1].to_owned()));
+    let mut imports = line_starts_of(text, "import").peekable();
+    // A match ends in `.md` or `.mdx` and a quote: where no such bytes are
+    // (an `import` line of a code sample), the pattern is not even compiled.
+    let may_import_a_page = || [".md\"", ".md'", ".mdx\"", ".mdx'"].iter().any(|q| has(text, q));
+    if imports.peek().is_some() && may_import_a_page() {
+        for start in imports {
+            found.extend(MDX_IMPORT.captures(&text[start..]).map(|caps| caps[1].to_owned()));
+        }
     }
     let (mdbook, hugo) = shortcodes(text);
     if mdbook {
@@ -950,7 +956,14 @@ fn is_directive(html: &str) -> bool {
         // millisecond to compile.
         Regex::new(r"^<!--\s*[a-z][\w-]*:[a-z]").expect("the directive pattern is valid")
     });
-    DIRECTIVE.is_match(html.trim_start())
+    // What the pattern needs before it is asked (and compiled): `<!--`, a
+    // lowercase letter after the white space (`trim_start` drops what `\s`
+    // matches), and a colon later. Most comments (`<!-- ignore -->`) fail it.
+    let html = html.trim_start();
+    let Some(body) = html.strip_prefix("<!--").map(str::trim_start) else { return false };
+    body.starts_with(|c: char| c.is_ascii_lowercase())
+        && body.contains(':')
+        && DIRECTIVE.is_match(html)
 }
 
 /// The keys of YAML front matter (`---` lines included in `raw`) that the site
@@ -1988,7 +2001,7 @@ mod props {
         /// with it.
         #[test]
         fn directives_are_told_as_by_the_whole_pattern(
-            text in "<!--[ \t]{0,2}[a-zé_-]{0,4}[:é]{0,2}[a-zé_ -]{0,5}(-->)?",
+            text in "[ \n\u{a0}]{0,2}(<!--)?[ \t\u{a0}\u{2003}]{0,2}[a-zAé_-]{0,4}[:é]{0,2}[a-zé_ -]{0,5}(-->)?",
         ) {
             let whole = Regex::new(r"^<!--\s*[a-z][\w-]*:[a-z][\w-]*\b").unwrap();
             prop_assert_eq!(is_directive(&text), whole.is_match(text.trim_start()));
