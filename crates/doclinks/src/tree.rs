@@ -5,8 +5,8 @@
 //!
 //! Nothing here opens a file that is not a regular file: pages are read below
 //! the root with [`tidy_io::Root`] (a FIFO, a device or a link out of the root
-//! is a warning naming the page), and the walk looks at the ignore files the
-//! `ignore` crate would open before it lets the crate enter a directory.
+//! is a warning naming the page), and the walk (`walk.rs`) reads ignore files
+//! only when they are regular files.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
