@@ -181,13 +181,12 @@ impl<'w> Walker<'w> {
         let dir = match opened {
             Ok(dir) => dir,
             Err(e) => {
-                let reason = match &e {
-                    tidy_io::Error::Io { source, .. } => source.to_string(),
-                    other => other.reason(),
-                };
                 self.warn(
                     self.root.join(&rel),
-                    format!("cannot read the directory: {reason}; links into it are not checked"),
+                    format!(
+                        "cannot read the directory: {}; links into it are not checked",
+                        why(&e)
+                    ),
                 );
                 let mut found = self.found.lock().expect("walk results lock");
                 found.entries.push((rel.clone(), true));
@@ -281,13 +280,9 @@ impl<'w> Walker<'w> {
             // file, as for the crate.
             Err(e) if absent(&e) => return Ok(None),
             Err(e) => {
-                let reason = match &e {
-                    tidy_io::Error::Io { source, .. } => source.to_string(),
-                    other => other.reason(),
-                };
                 self.warn(
                     file.to_path_buf(),
-                    format!("cannot read: {reason}; its rules are not applied"),
+                    format!("cannot read: {}; its rules are not applied", why(&e)),
                 );
                 return Ok(None);
             }
@@ -341,7 +336,17 @@ impl<'w> Walker<'w> {
 /// path through something that is not a directory).
 fn absent(error: &tidy_io::Error) -> bool {
     error.is_not_found()
-        || matches!(error, tidy_io::Error::Io { source, .. } if source.raw_os_error() == Some(20))
+        || matches!(error, tidy_io::Error::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::NotADirectory)
+}
+
+/// What went wrong, for a message that names the file itself: the system's
+/// words for a failed call, else the error without its path.
+fn why(error: &tidy_io::Error) -> String {
+    match error {
+        tidy_io::Error::Io { source, .. } => source.to_string(),
+        other => other.reason(),
+    }
 }
 
 /// The global excludes file's rules (git's `core.excludesFile`, else

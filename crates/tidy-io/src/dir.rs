@@ -174,16 +174,7 @@ impl Dir {
             };
             fd = match next {
                 Ok(fd) => fd,
-                Err(Errno::LOOP) => return Err(Error::Symlink { path }),
-                Err(Errno::NOTDIR) => {
-                    let kind = self.kind_at(&fd, part);
-                    return Err(match kind {
-                        Some("symbolic link") => Error::Symlink { path },
-                        Some(kind) => Error::NotADirectory { path, kind },
-                        None => Error::io("open directory", path, Errno::NOTDIR),
-                    });
-                }
-                Err(e) => return Err(Error::io("open directory", path, e)),
+                Err(e) => return Err(self.dir_open_error(&fd, part, path, e)),
             };
         }
         Ok(Dir { fd, path })
@@ -196,16 +187,21 @@ impl Dir {
         check_name(name, &self.path)?;
         match rustix::fs::openat(&self.fd, name, dir_flags(), Mode::empty()) {
             Ok(fd) => Ok(Dir { fd, path: self.join(name) }),
-            Err(Errno::LOOP) => Err(Error::Symlink { path: self.join(name) }),
-            Err(Errno::NOTDIR) => {
-                let path = self.join(name);
-                Err(match self.kind_at(&self.fd, name) {
-                    Some("symbolic link") => Error::Symlink { path },
-                    Some(kind) => Error::NotADirectory { path, kind },
-                    None => Error::io("open directory", path, Errno::NOTDIR),
-                })
-            }
-            Err(e) => Err(Error::io("open directory", self.join(name), e)),
+            Err(e) => Err(self.dir_open_error(&self.fd, name, self.join(name), e)),
+        }
+    }
+
+    /// Why opening `name` in the directory `fd` as a directory failed with
+    /// `errno`: a symlink and a file that is no directory are told apart.
+    fn dir_open_error(&self, fd: &OwnedFd, name: &OsStr, path: PathBuf, errno: Errno) -> Error {
+        match errno {
+            Errno::LOOP => Error::Symlink { path },
+            Errno::NOTDIR => match self.kind_at(fd, name) {
+                Some("symbolic link") => Error::Symlink { path },
+                Some(kind) => Error::NotADirectory { path, kind },
+                None => Error::io("open directory", path, Errno::NOTDIR),
+            },
+            e => Error::io("open directory", path, e),
         }
     }
 
