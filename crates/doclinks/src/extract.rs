@@ -21,6 +21,7 @@ use regex::Regex;
 
 use crate::cache::{Reader, Writer};
 use crate::fast::HashSet;
+use crate::scan::{self, is_directive};
 use crate::slug::{Flavor, Slugger, slug_as};
 
 /// How a link is written in the source.
@@ -335,16 +336,6 @@ fn options() -> Options {
         | Options::ENABLE_DEFINITION_LIST
 }
 
-static HTML_LINK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:^|[\s<])(href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"#)
-        .expect("the HTML link pattern is valid")
-});
-
-static HTML_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(?:^|[\s<])(?:id|name)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))"#)
-        .expect("the HTML anchor pattern is valid")
-});
-
 /// A trailing attribute list: `{#id}`, `{: #id .class }`, `{ id="x" }`.
 static ATTRIBUTES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{:?[ \t]*((?:[#.][^\s{}]+|[\w-]+=(?:\x22[^\x22]*\x22|'[^']*'|[^\s{}]+))(?:[ \t]+(?:[#.][^\s{}]+|[\w-]+=(?:\x22[^\x22]*\x22|'[^']*'|[^\s{}]+)))*)[ \t]*\}\s*$")
@@ -372,10 +363,6 @@ static DOCFX_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
 static MDX_IMPORT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^import\s+[\w{}\s,*]+\s+from\s+['"]([^'"]+\.mdx?)['"]"#)
         .expect("the import pattern is valid")
-});
-
-static MDBOOK_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{\{#include\s+([^}\s:]+\.md)").expect("the mdBook include pattern is valid")
 });
 
 static MYST_LABEL: LazyLock<Regex> = LazyLock::new(|| {
@@ -591,7 +578,7 @@ fn includes(text: &str, out: &mut Extracted) {
     }
     let (mdbook, hugo) = shortcodes(text);
     if mdbook {
-        found.extend(all(&MDBOOK_INCLUDE));
+        found.extend(scan::mdbook_includes(text).map(str::to_owned));
     }
     if hugo {
         found.extend(all(&HUGO_INCLUDE));
@@ -945,25 +932,6 @@ fn clean_tab_title(title: &str) -> String {
         Regex::new(r":[a-z0-9_+-]+:|<[^>]*>").expect("the tab title pattern is valid")
     });
     NOISE.replace_all(title, "").trim().to_owned()
-}
-
-/// An HTML comment that a build plugin expands (`<!-- md:option type:x -->`),
-/// possibly into headings with ids doclinks cannot compute.
-fn is_directive(html: &str) -> bool {
-    static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
-        // As `^<!--\s*[a-z][\w-]*:[a-z][\w-]*\b` matches: after a letter, a
-        // boundary is always found, and the tail's Unicode classes cost a
-        // millisecond to compile.
-        Regex::new(r"^<!--\s*[a-z][\w-]*:[a-z]").expect("the directive pattern is valid")
-    });
-    // What the pattern needs before it is asked (and compiled): `<!--`, a
-    // lowercase letter after the white space (`trim_start` drops what `\s`
-    // matches), and a colon later. Most comments (`<!-- ignore -->`) fail it.
-    let html = html.trim_start();
-    let Some(body) = html.strip_prefix("<!--").map(str::trim_start) else { return false };
-    body.starts_with(|c: char| c.is_ascii_lowercase())
-        && body.contains(':')
-        && DIRECTIVE.is_match(html)
 }
 
 /// The keys of YAML front matter (`---` lines included in `raw`) that the site
@@ -1575,22 +1543,21 @@ fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
     }
     let comments = comment_ranges(html);
     let in_comment = |at: usize| comments.iter().any(|c| c.contains(&at));
-    for caps in HTML_LINK.captures_iter(html).filter(|_| links) {
-        let Some(value) = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4)) else {
-            continue;
-        };
-        if in_comment(value.start()) || value.as_str().trim().is_empty() {
-            continue;
+    if links {
+        for value in scan::attribute_values(html, scan::LINK_ATTRIBUTES) {
+            let raw = &html[value.clone()];
+            if in_comment(value.start) || raw.trim().is_empty() {
+                continue;
+            }
+            let span = range.start + value.start..range.start + value.end;
+            out.links.push(RawLink::new(&decode_entities(raw), raw, span, Form::Html));
         }
-        let span = range.start + value.start()..range.start + value.end();
-        let dest = decode_entities(value.as_str());
-        out.links.push(RawLink::new(&dest, value.as_str(), span, Form::Html));
     }
-    for caps in HTML_ANCHOR.captures_iter(html).filter(|_| anchors) {
-        if let Some(value) = caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3))
-            && !in_comment(value.start())
-        {
-            out.ids.insert(decode_entities(value.as_str()).into_owned());
+    if anchors {
+        for value in scan::attribute_values(html, scan::ANCHOR_ATTRIBUTES) {
+            if !in_comment(value.start) {
+                out.ids.insert(decode_entities(&html[value]).into_owned());
+            }
         }
     }
 }
@@ -1607,11 +1574,9 @@ fn has_ignoring_case(html: &str, word: &[u8]) -> bool {
 /// target), skipping comments.
 pub(crate) fn html_page_anchors(html: &str) -> Extracted {
     let comments = comment_ranges(html);
-    let anchors = HTML_ANCHOR
-        .captures_iter(html)
-        .filter_map(|caps| caps.get(1).or_else(|| caps.get(2)).or_else(|| caps.get(3)))
-        .filter(|value| !comments.iter().any(|c| c.contains(&value.start())))
-        .map(|value| decode_entities(value.as_str()).into_owned())
+    let anchors = scan::attribute_values(html, scan::ANCHOR_ATTRIBUTES)
+        .filter(|value| !comments.iter().any(|c| c.contains(&value.start)))
+        .map(|value| decode_entities(&html[value]).into_owned())
         .collect();
     Extracted { ids: anchors, ..Extracted::default() }
 }
@@ -1997,16 +1962,6 @@ mod props {
     }
 
     proptest! {
-        /// The directive pattern without its tail matches what it matched
-        /// with it.
-        #[test]
-        fn directives_are_told_as_by_the_whole_pattern(
-            text in "[ \n\u{a0}]{0,2}(<!--)?[ \t\u{a0}\u{2003}]{0,2}[a-zAé_-]{0,4}[:é]{0,2}[a-zé_ -]{0,5}(-->)?",
-        ) {
-            let whole = Regex::new(r"^<!--\s*[a-z][\w-]*:[a-z][\w-]*\b").unwrap();
-            prop_assert_eq!(is_directive(&text), whole.is_match(text.trim_start()));
-        }
-
         #[test]
         fn never_panics_and_spans_hold_the_raw_destination(text in noise()) {
             let extracted = extract(&text);

@@ -60,6 +60,7 @@ mod render;
 mod report;
 mod resolve;
 mod results;
+mod scan;
 mod since;
 mod site;
 mod slug;

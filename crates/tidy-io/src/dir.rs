@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RenameFlags, Stat};
 use rustix::io::Errno;
@@ -57,6 +57,11 @@ pub enum Place {
 pub struct Dir {
     fd: OwnedFd,
     path: PathBuf,
+    /// Whether the handle's read offset may have moved since it was opened
+    /// ([`Dir::list`] read it, or its fd was lent out): a fresh handle is
+    /// listed without the `lseek` that rewinds it, one syscall a folder of a
+    /// walk.
+    read_before: AtomicBool,
 }
 
 pub(crate) fn dir_flags() -> OFlags {
@@ -112,13 +117,13 @@ impl Dir {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(CWD, path, flags, Mode::empty())
             .map_err(|e| Error::io("open directory", path, e))?;
-        Ok(Dir { fd, path: path.to_path_buf() })
+        Ok(Dir::fresh(fd, path.to_path_buf()))
     }
 
     /// Opens a directory that must not itself be a symbolic link.
     pub fn open_nofollow(path: &Path) -> Result<Dir> {
         match rustix::fs::openat(CWD, path, dir_flags(), Mode::empty()) {
-            Ok(fd) => Ok(Dir { fd, path: path.to_path_buf() }),
+            Ok(fd) => Ok(Dir::fresh(fd, path.to_path_buf())),
             Err(Errno::LOOP) => Err(Error::Symlink { path: path.to_path_buf() }),
             Err(e) => Err(Error::io("open directory", path, e)),
         }
@@ -126,7 +131,13 @@ impl Dir {
 
     /// Wraps an open directory handle.
     pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Dir {
-        Dir { fd, path }
+        // Whoever had it may have read it.
+        Dir { fd, path, read_before: AtomicBool::new(true) }
+    }
+
+    /// A handle just opened: its offset is at the start.
+    fn fresh(fd: OwnedFd, path: PathBuf) -> Dir {
+        Dir { fd, path, read_before: AtomicBool::new(false) }
     }
 
     /// The path it was opened by (for messages only; operations use the handle).
@@ -136,6 +147,8 @@ impl Dir {
 
     /// The handle, for callers with `*at` calls of their own.
     pub fn fd(&self) -> BorrowedFd<'_> {
+        // The borrower may read the listing through it.
+        self.read_before.store(true, Ordering::Relaxed);
         self.fd.as_fd()
     }
 
@@ -143,7 +156,7 @@ impl Dir {
     pub fn try_clone(&self) -> Result<Dir> {
         let fd = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())
             .map_err(|e| Error::io("open directory", &self.path, e))?;
-        Ok(Dir { fd, path: self.path.clone() })
+        Ok(Dir::fresh(fd, self.path.clone()))
     }
 
     /// The path of `name` in this directory, for messages.
@@ -177,7 +190,7 @@ impl Dir {
                 Err(e) => return Err(self.dir_open_error(&fd, part, path, e)),
             };
         }
-        Ok(Dir { fd, path })
+        Ok(Dir::fresh(fd, path))
     }
 
     /// Opens the directory `name` of this one (one plain name), never through
@@ -186,7 +199,7 @@ impl Dir {
     pub fn open_subdir(&self, name: &OsStr) -> Result<Dir> {
         check_name(name, &self.path)?;
         match rustix::fs::openat(&self.fd, name, dir_flags(), Mode::empty()) {
-            Ok(fd) => Ok(Dir { fd, path: self.join(name) }),
+            Ok(fd) => Ok(Dir::fresh(fd, self.join(name))),
             Err(e) => Err(self.dir_open_error(&self.fd, name, self.join(name), e)),
         }
     }
@@ -212,8 +225,13 @@ impl Dir {
     pub fn list(&self, mut each: impl FnMut(&OsStr, EntryKind)) -> Result<()> {
         let fail = |e| Error::io("read directory", &self.path, e);
         // From the start, whoever read this handle before.
-        rustix::fs::seek(&self.fd, rustix::fs::SeekFrom::Start(0)).map_err(fail)?;
-        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 32 * 1024];
+        if self.read_before.swap(true, Ordering::Relaxed) {
+            rustix::fs::seek(&self.fd, rustix::fs::SeekFrom::Start(0)).map_err(fail)?;
+        }
+        // On the stack: a walk lists every folder, and a heap buffer this size
+        // was a malloc and a free (with its consolidation) each time. 8 KiB
+        // holds ~200 entries a `getdents64`.
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8 * 1024];
         let mut entries = rustix::fs::RawDir::new(&self.fd, &mut buf);
         while let Some(entry) = entries.next() {
             let entry = entry.map_err(fail)?;

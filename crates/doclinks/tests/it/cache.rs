@@ -191,7 +191,8 @@ fn another_build_of_the_tool_rebuilds_the_cache_quietly() {
         .args(["check", "--format", "json"])
         .output()
         .unwrap();
-    let other: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let other: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(answer(&other), answer(&first));
     assert!(warnings(&other).is_empty(), "{:?}", warnings(&other));
     let rebuilt = shards(&dir);
