@@ -226,6 +226,9 @@ pub(crate) struct Tree {
     /// same missing `.html` pages, and each answer was a `stat` by absolute
     /// path (the Rust book: 680 of them for 50 paths).
     probed: Mutex<HashMap<String, u8>>,
+    /// Entries of listed directories the walk left out, ASCII lowercase
+    /// (see `walk::Walked`).
+    left_out: HashSet<String>,
 }
 
 /// A hash of a file name, the same in every check.
@@ -302,6 +305,7 @@ impl Tree {
         let mut tree = Tree::from_entries(root, found);
         tree.unreadable = walked.unreadable;
         tree.unreadable.sort_unstable();
+        tree.left_out = walked.left_out.into_iter().collect();
         Ok(tree)
     }
 
@@ -315,6 +319,7 @@ impl Tree {
             names: OnceLock::new(),
             unreadable: Vec::new(),
             probed: Mutex::default(),
+            left_out: HashSet::default(),
         };
         for (path, is_dir) in entries {
             // Most paths are lowercase ASCII: no lowercase copy is made of them.
@@ -472,6 +477,9 @@ impl Tree {
     /// file, 2 a directory.
     /// Asked once a check: the tree is taken as it was when the check began.
     pub(crate) fn probe(&self, path: &str) -> u8 {
+        if self.surely_absent(path) {
+            return 0;
+        }
         if let Some(&known) = self.probed.lock().expect("probes lock").get(path) {
             return known;
         }
@@ -482,6 +490,38 @@ impl Tree {
         };
         self.probed.lock().expect("probes lock").insert(path.to_owned(), answer);
         answer
+    }
+
+    /// Whether the walk's listings show that nothing is at `path`: the
+    /// deepest walked directory above it was listed whole, and holds no
+    /// entry of the next name in any ASCII letter case (a case-insensitive
+    /// file system would find one), found or left out. A name found as a
+    /// file may be a symlink to a directory, and a path with `.` or `..`
+    /// may leave the walked tree: the disk is asked of those, and of
+    /// non-ASCII names (a file system may normalize them).
+    fn surely_absent(&self, path: &str) -> bool {
+        if path.is_empty()
+            || !path.is_ascii()
+            || path.split('/').any(|part| matches!(part, "" | "." | ".."))
+        {
+            return false;
+        }
+        let mut dir = parent(path);
+        while !dir.is_empty() && !self.dirs.contains(dir) {
+            dir = parent(dir);
+        }
+        if self.unreadable.binary_search_by(|u| u.as_str().cmp(dir)).is_ok() {
+            return false;
+        }
+        let start = if dir.is_empty() { 0 } else { dir.len() + 1 };
+        let next = path[start..].find('/').map_or(path, |slash| &path[..start + slash]);
+        let lower = next.to_ascii_lowercase();
+        !(self.by_path.contains_key(next)
+            || self.dirs.contains(next)
+            || self.by_path.contains_key(&lower)
+            || self.dirs.contains(&lower)
+            || self.lower.contains_key(&lower)
+            || self.left_out.contains(&lower))
     }
 
     /// The README or index page a directory link shows.

@@ -31,11 +31,16 @@ use crate::report::Warning;
 use crate::tree::VENDORED;
 
 /// What a walk found: root-relative `/`-separated paths with whether each is
-/// a directory (unsorted), and the directories it could not list.
+/// a directory (unsorted), the directories it could not list, and the
+/// entries of listed directories it left out (ignored, hidden, vendored,
+/// or a directory whose ignore files could not be read), in ASCII
+/// lowercase. With them, a path in a listed directory that is neither
+/// found nor left out is known not to exist, without asking the disk.
 #[derive(Default)]
 pub(crate) struct Walked {
     pub(crate) entries: Vec<(String, bool)>,
     pub(crate) unreadable: Vec<String>,
+    pub(crate) left_out: Vec<String>,
 }
 
 /// Walks the tree at `root` (canonical, opened as `handle`) on the rayon pool;
@@ -136,31 +141,37 @@ impl<'w> Walker<'w> {
         rules: Option<&Arc<Level>>,
     ) {
         let mut files = Vec::new();
+        let mut left_out = Vec::new();
         for (name, kind) in listing {
             let is_dir = *kind == EntryKind::Directory;
+            // Not UTF-8: no link (a UTF-8 path) names it, so it need not be
+            // counted as left out.
             let Some(name) = name.to_str() else {
                 let path = self.root.join(rel).join(name);
                 self.warn(path, "file name is not UTF-8; skipped".to_owned());
                 continue;
             };
             let child = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
-            match self.matched(rules, &child, is_dir) {
-                Match::Ignore(_) => continue,
-                Match::None if name.starts_with('.') => continue,
-                _ => {}
+            let kept = match self.matched(rules, &child, is_dir) {
+                Match::Ignore(_) => false,
+                Match::None => !name.starts_with('.'),
+                Match::Whitelist(_) => true,
+            };
+            if !kept || (is_dir && VENDORED.contains(&name)) {
+                left_out.push(child.to_ascii_lowercase());
+                continue;
             }
             if !is_dir {
                 files.push((child, false));
-                continue;
-            }
-            if VENDORED.contains(&name) {
                 continue;
             }
             let (dir, rules) = (Arc::clone(dir), rules.cloned());
             let name = name.to_owned();
             scope.spawn(move |scope| self.enter(scope, &dir, &name, child, rules));
         }
-        self.found.lock().expect("walk results lock").entries.append(&mut files);
+        let mut found = self.found.lock().expect("walk results lock");
+        found.entries.append(&mut files);
+        found.left_out.append(&mut left_out);
     }
 
     /// Opens and lists the directory `name` of `parent` (at `rel`), reads its
@@ -200,6 +211,11 @@ impl<'w> Walker<'w> {
                 let message =
                     format!("skipped the directory: {problem}, so its ignore rules cannot be read");
                 self.warn(dir.path().to_path_buf(), message);
+                self.found
+                    .lock()
+                    .expect("walk results lock")
+                    .left_out
+                    .push(rel.to_ascii_lowercase());
                 return;
             }
         };
@@ -507,32 +523,70 @@ mod tests {
         (entries, warnings.into_inner().expect("lock"))
     }
 
+    /// The tree `tree_strategy` drew, in a new temporary folder (with its canonical path).
+    fn generated(
+        files: &[usize],
+        rules: &[(usize, Vec<usize>)],
+        link: bool,
+    ) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        for &file in files {
+            let path = root.join(FILES[file]);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+            std::fs::write(&path, "x").expect("a file");
+        }
+        for (place, lines) in rules {
+            let path = root.join(PLACES[*place]);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+            let text: String = lines.iter().map(|&l| format!("{}\n", RULES[l])).collect();
+            std::fs::write(&path, text).expect("an ignore file");
+        }
+        if link {
+            std::os::unix::fs::symlink("a", root.join("to-a")).expect("a symlink");
+            std::os::unix::fs::symlink("nowhere", root.join("dangling.md")).expect("a symlink");
+        }
+        (dir, root)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
         /// The same entries as the crate's walker, whatever the ignore files say.
         #[test]
         fn the_walk_keeps_what_the_ignore_crate_keeps((files, rules, link) in tree_strategy()) {
-            let dir = tempfile::tempdir().expect("a temporary directory");
-            let root = std::fs::canonicalize(dir.path()).expect("canonical");
-            for &file in &files {
-                let path = root.join(FILES[file]);
-                std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
-                std::fs::write(&path, "x").expect("a file");
-            }
-            for (place, lines) in &rules {
-                let path = root.join(PLACES[*place]);
-                std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
-                let text: String = lines.iter().map(|&l| format!("{}\n", RULES[l])).collect();
-                std::fs::write(&path, text).expect("an ignore file");
-            }
-            if link {
-                std::os::unix::fs::symlink("a", root.join("to-a")).expect("a symlink");
-                std::os::unix::fs::symlink("nowhere", root.join("dangling.md")).expect("a symlink");
-            }
+            let (_dir, root) = generated(&files, &rules, link);
             let (ours, warnings) = our_walk(&root);
             prop_assert!(warnings.is_empty(), "{:?}", warnings.iter().map(|w| &w.message).collect::<Vec<_>>());
             prop_assert_eq!(ours, crate_walk(&root));
+        }
+
+        /// A path the walk did not list is answered as the disk answers it,
+        /// though most answers now come from the listings: found, left out,
+        /// in another letter case, behind a symlink, or absent.
+        #[test]
+        fn a_probe_answers_as_the_disk_does((files, rules, link) in tree_strategy()) {
+            let (_dir, root) = generated(&files, &rules, link);
+            let handle = tidy_io::Root::open(&root).expect("the root");
+            let tree = crate::tree::Tree::walk(
+                crate::tree::TreeRoot::new(handle, 1 << 20),
+                &Mutex::new(Vec::new()),
+            ).expect("a walk");
+            let mut asked: Vec<String> = Vec::new();
+            for &path in FILES.iter().chain(PLACES) {
+                let upper = path.to_ascii_uppercase();
+                asked.extend([path.to_owned(), upper, format!("{path}/below.md")]);
+                asked.push(path.rsplit_once('/').map_or("nope.md".to_owned(), |(d, _)| format!("{d}/nope.md")));
+            }
+            asked.extend(["to-a/x.md", "to-a/b/x.md", "a/../x.md", "nope/x.md", "A/X.MD"].map(str::to_owned));
+            for path in &asked {
+                let disk = match std::fs::metadata(root.join(path)) {
+                    Ok(meta) if meta.is_dir() => 2,
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                };
+                prop_assert_eq!(tree.probe(path), disk, "{}", path);
+            }
         }
     }
 
