@@ -102,7 +102,7 @@ pub(crate) struct View {
 
 impl View {
     pub(crate) fn of(doc: &Extracted) -> View {
-        let root_links = doc.links.iter().map(|l| l.dest()).filter(|d| d.starts_with('/'));
+        let root_links = doc.links().map(|l| l.dest()).filter(|d| d.starts_with('/'));
         View { front: doc.front().clone(), root_links: root_links.map(str::to_owned).collect() }
     }
 
@@ -656,10 +656,10 @@ impl Writer {
         }
     }
 
-    pub(crate) fn strs<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a String>) {
+    pub(crate) fn strs(&mut self, items: impl ExactSizeIterator<Item = impl AsRef<str>>) {
         self.len(items.len());
         for item in items {
-            self.str(item);
+            self.str(item.as_ref());
         }
     }
 }
@@ -754,12 +754,12 @@ mod tests {
         let Page::Cached(lazy) = &known.entry.doc else { panic!("read back lazily") };
         assert_eq!(lazy.view(), &view, "the view is had without the page");
         let doc = known.entry.doc.doc().unwrap();
-        let links: Vec<&str> = doc.links.iter().map(|l| &*l.raw).collect();
+        let links: Vec<&str> = doc.links().map(|l| l.raw).collect();
         assert_eq!(links, ["b.md#c"]);
         assert_eq!(doc.front().slug.as_deref(), Some("/x"));
         let Page::Cached(lazy) = &entries[1].1.entry.doc else { panic!("read back lazily") };
         let links: Vec<String> =
-            lazy.doc_in_bulk().unwrap().links.iter().map(|l| l.raw.to_string()).collect();
+            lazy.doc_in_bulk().unwrap().links().map(|l| l.raw.to_string()).collect();
         assert_eq!(links, ["/e.md"], "the second body, read with its shard's");
         // Pages read back are written back byte for byte, decoded or not.
         let again: Vec<(&str, Entry)> = entries

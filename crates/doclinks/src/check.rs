@@ -367,7 +367,7 @@ impl Pages for Docs<'_> {
         if let Some(lazy) = self.lazy.get(index).and_then(OnceLock::get) {
             lazy.view().root_links.iter().for_each(|dest| each(dest));
         } else if let Some(doc) = self.get(index) {
-            doc.links.iter().map(|l| l.dest()).filter(|d| d.starts_with('/')).for_each(each);
+            doc.links().map(|l| l.dest()).filter(|d| d.starts_with('/')).for_each(each);
         }
     }
 }
@@ -869,7 +869,7 @@ impl<'t> Engine<'t> {
             self.tick();
             return result;
         };
-        for link in &doc.links {
+        for link in doc.links() {
             result.links += 1;
             let finding = |kind: Kind, fix: Option<Fix>| Finding {
                 kind,
@@ -931,7 +931,7 @@ impl<'t> Engine<'t> {
                 }
                 Resolution::Found(found) => {
                     result.local += 1;
-                    self.found(file, &link.raw, found, &mut result)
+                    self.found(file, link.raw, found, &mut result)
                         .map(|(kind, fix)| finding(kind, fix))
                 }
                 Resolution::Redirected(link_parts, redirect) => {
@@ -1035,8 +1035,7 @@ impl<'t> Engine<'t> {
         // page with no heading or id of its own (its body only template
         // calls), every id is made so.
         if self.docs.generated_ids(&self.model, page) {
-            let written =
-                self.docs.get(page).is_some_and(|d| !d.headings.is_empty() || !d.ids.is_empty());
+            let written = self.docs.get(page).is_some_and(Extracted::has_anchors);
             if !written || crate::slug::slug_as(rules.flavor, fragment) != fragment {
                 return None;
             }

@@ -39,16 +39,42 @@ pub(crate) enum Form {
     Html,
 }
 
-/// One link destination in a file.
+/// A string of a page's [`Extracted::strings`]: where it starts, and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+impl Span {
+    /// No string (a link's destination that is as written).
+    const NONE: Span = Span { at: u32::MAX, len: 0 };
+}
+
+/// One link destination in a file, its strings in its page's.
 #[derive(Debug, Clone)]
-pub(crate) struct RawLink {
-    /// The destination as the renderer sees it, where that is not `raw`
-    /// (escapes or entities resolved): most links keep one string, not two.
-    decoded: Option<Box<str>>,
-    /// The destination exactly as written (the bytes of `span`).
-    pub(crate) raw: Box<str>,
-    /// The byte range of the destination in the source file ([`RawLink::span`];
-    /// 32 bits: a page is far below 4 GiB, and a tree holds a million links).
+struct StoredLink {
+    /// Where the destination exactly as written (the bytes of the span)
+    /// starts in the page's strings; its length is the span's.
+    raw_at: u32,
+    /// The destination as the renderer sees it, where that is not the raw
+    /// one (escapes or entities resolved): most links keep one string, not two.
+    decoded: Span,
+    /// The byte range of the destination in the source file (32 bits: a page
+    /// is far below 4 GiB, and a tree holds a million links).
+    start: u32,
+    end: u32,
+    line: u32,
+    column: u32,
+    form: Form,
+}
+
+/// One link destination in a file, as [`Extracted::links`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawLink<'d> {
+    /// The destination exactly as written (the bytes of [`RawLink::span`]).
+    pub(crate) raw: &'d str,
+    dest: &'d str,
     start: u32,
     end: u32,
     /// 1-based line of the destination.
@@ -59,37 +85,30 @@ pub(crate) struct RawLink {
     pub(crate) form: Form,
 }
 
-impl RawLink {
-    /// A link at `span` (its position is filled in when all are found).
-    fn new(dest: &str, raw: &str, span: Range<usize>, form: Form) -> RawLink {
-        let decoded = (dest != raw).then(|| dest.into());
-        let (start, end) = (to_u32(span.start), to_u32(span.end));
-        RawLink { decoded, raw: raw.into(), start, end, line: 0, column: 0, form }
-    }
-
+impl<'d> RawLink<'d> {
     /// The byte range of the destination in the source file.
     pub(crate) fn span(&self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
 
     /// The destination as the renderer sees it (escapes and entities resolved).
-    pub(crate) fn dest(&self) -> &str {
-        self.decoded.as_deref().unwrap_or(&self.raw)
+    pub(crate) fn dest(&self) -> &'d str {
+        self.dest
     }
 }
 
-/// One heading, as the renderers see its text (boxed strings: a tree's
-/// headings are held for the whole check, without spare capacity).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Heading {
-    /// The text slugs are made of (text and code, not HTML or image alt).
-    pub(crate) text: Box<str>,
+/// One heading, as the renderers see its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Heading {
+    /// The text slugs are made of (text and code, not HTML or image alt), in
+    /// the page's strings.
+    text: Span,
     /// The heading's attribute list, if it ends in one (few do: one pointer
     /// a heading, not two strings).
     attributes: Option<Box<Attributes>>,
     /// A definition list term, not a heading: it has an id only where the
     /// renderer gives terms ids (Hugo's `autoDefinitionTermID`).
-    pub(crate) term: bool,
+    term: bool,
 }
 
 /// A heading's trailing attribute list: `{#id}`, `{: #id .class }`.
@@ -102,28 +121,13 @@ struct Attributes {
 }
 
 impl Heading {
-    fn new(
-        text: Box<str>,
-        explicit: Option<Box<str>>,
-        bare: Option<Box<str>>,
-        term: bool,
-    ) -> Heading {
-        let attributes = match (explicit, bare) {
-            (None, None) => None,
-            (explicit, bare) => {
-                Some(Box::new(Attributes { explicit, bare: bare.unwrap_or_else(|| text.clone()) }))
-            }
-        };
-        Heading { text, attributes, term }
-    }
-
     /// `{#id}` / `{ id="x" }` attribute of the heading.
-    pub(crate) fn explicit(&self) -> Option<&str> {
+    fn explicit(&self) -> Option<&str> {
         self.attributes.as_ref()?.explicit.as_deref()
     }
 
     /// With an attribute list, the text before it.
-    pub(crate) fn bare(&self) -> Option<&str> {
+    fn bare(&self) -> Option<&str> {
         self.attributes.as_ref().map(|a| &*a.bare)
     }
 }
@@ -146,10 +150,17 @@ pub(crate) struct Front {
 /// What one Markdown file contributes: its links and what its anchors are made of.
 #[derive(Debug, Default)]
 pub(crate) struct Extracted {
-    pub(crate) links: Vec<RawLink>,
-    pub(crate) headings: Vec<Heading>,
-    /// `id`/`name` attributes of HTML elements and `{#id}` of other blocks.
-    pub(crate) ids: HashSet<String>,
+    /// The page's strings end to end: link destinations (as written, then as
+    /// the renderer sees them where that differs), heading texts and ids. A
+    /// tree's pages are held for the whole check: one allocation a page, not
+    /// one a string (at 100k pages, the strings' own allocations and their
+    /// pointers were most of the memory a page took).
+    strings: String,
+    links: Vec<StoredLink>,
+    headings: Vec<Heading>,
+    /// `id`/`name` attributes of HTML elements, in the page's strings; sorted
+    /// by their text and each once when the page is done.
+    ids: Vec<Span>,
     /// Footnote labels (`[^1]:` defines `1`).
     pub(crate) footnotes: Vec<String>,
     /// MyST targets: `(label)=` lines.
@@ -176,6 +187,90 @@ impl Extracted {
         self.front.as_deref().unwrap_or(&NONE)
     }
 
+    /// The page's link destinations, in the order they appear.
+    pub(crate) fn links(&self) -> impl ExactSizeIterator<Item = RawLink<'_>> + '_ {
+        self.links.iter().map(|link| {
+            let raw = self.string(Span { at: link.raw_at, len: link.end - link.start });
+            let dest = if link.decoded == Span::NONE { raw } else { self.string(link.decoded) };
+            RawLink {
+                raw,
+                dest,
+                start: link.start,
+                end: link.end,
+                line: link.line,
+                column: link.column,
+                form: link.form,
+            }
+        })
+    }
+
+    /// Whether the page has headings or HTML ids (what fragments into it
+    /// are judged by).
+    pub(crate) fn has_anchors(&self) -> bool {
+        !self.headings.is_empty() || !self.ids.is_empty()
+    }
+
+    /// The page's HTML `id`/`name` values, sorted, each once.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ids.iter().map(|&id| self.string(id))
+    }
+
+    fn string(&self, span: Span) -> &str {
+        let at = span.at as usize;
+        &self.strings[at..at + span.len as usize]
+    }
+
+    /// `text` appended to the page's strings.
+    fn store(&mut self, text: &str) -> Span {
+        let at = to_u32(self.strings.len());
+        self.strings.push_str(text);
+        Span { at, len: to_u32(text.len()) }
+    }
+
+    /// Records a link at `span` whose bytes are `raw` and which the renderer
+    /// reads as `dest` (its position is filled in when all are found).
+    fn push_link(&mut self, dest: &str, raw: &str, span: Range<usize>, form: Form) {
+        let raw_at = self.store(raw).at;
+        let decoded = if dest == raw { Span::NONE } else { self.store(dest) };
+        let (start, end) = (to_u32(span.start), to_u32(span.end));
+        self.links.push(StoredLink { raw_at, decoded, start, end, line: 0, column: 0, form });
+    }
+
+    fn push_heading(
+        &mut self,
+        text: &str,
+        explicit: Option<Box<str>>,
+        bare: Option<Box<str>>,
+        term: bool,
+    ) {
+        let attributes = match (explicit, bare) {
+            (None, None) => None,
+            (explicit, bare) => {
+                Some(Box::new(Attributes { explicit, bare: bare.unwrap_or_else(|| text.into()) }))
+            }
+        };
+        let text = self.store(text);
+        self.headings.push(Heading { text, attributes, term });
+    }
+
+    fn push_id(&mut self, id: &str) {
+        let id = self.store(id);
+        self.ids.push(id);
+    }
+
+    /// Sorts and dedups the ids and lets spare capacity go: the page is held
+    /// as it is for the rest of the check.
+    fn settle(&mut self) {
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.sort_unstable_by(|a, b| self.string(*a).cmp(self.string(*b)));
+        ids.dedup_by(|a, b| self.string(*a) == self.string(*b));
+        self.ids = ids;
+        self.ids.shrink_to_fit();
+        self.links.shrink_to_fit();
+        self.headings.shrink_to_fit();
+        self.strings.shrink_to_fit();
+    }
+
     /// The anchors of the page as a renderer of `flavor` makes them: heading
     /// ids (with duplicate suffixes), explicit ids, HTML ids and names, and
     /// footnote ids. A heading's `{#id}` is counted with and without it, as
@@ -187,22 +282,25 @@ impl Extracted {
         self.headings
             .iter()
             .filter(|h| terms || !h.term)
-            .map(|h| h.explicit().map_or_else(|| slugger.unique(&h.text), str::to_owned))
+            .map(|h| {
+                h.explicit().map_or_else(|| slugger.unique(self.string(h.text)), str::to_owned)
+            })
             .collect()
     }
 
     pub(crate) fn anchors(&self, flavor: Flavor, terms: bool) -> HashSet<String> {
-        let mut out = self.ids.clone();
+        let mut out: HashSet<String> = self.ids().map(str::to_owned).collect();
         let mut slugger = Slugger::new(flavor);
         for heading in &self.headings {
             if heading.term && !terms {
                 continue;
             }
+            let text = self.string(heading.text);
             if let Some(id) = heading.explicit() {
                 out.insert(id.to_string());
-                out.insert(slug_as(flavor, heading.bare().unwrap_or(&heading.text)));
+                out.insert(slug_as(flavor, heading.bare().unwrap_or(text)));
             }
-            out.insert(slugger.unique(&heading.text));
+            out.insert(slugger.unique(text));
         }
         for label in &self.footnotes {
             match flavor {
@@ -255,10 +353,10 @@ impl Extracted {
     /// Writes what a check needs of the page to the cache (`cache.rs`).
     pub(crate) fn encode(&self, out: &mut Writer) {
         out.len(self.links.len());
-        for link in &self.links {
-            out.str(&link.raw);
+        for link in self.links() {
+            out.str(link.raw);
             // Most destinations are written as the renderer sees them.
-            out.opt(link.decoded.as_deref());
+            out.opt((link.dest != link.raw).then_some(link.dest));
             out.u32(link.start);
             out.u32(link.end);
             out.u32(link.line);
@@ -267,14 +365,12 @@ impl Extracted {
         }
         out.len(self.headings.len());
         for heading in &self.headings {
-            out.str(&heading.text);
+            out.str(self.string(heading.text));
             out.opt(heading.explicit());
             out.opt(heading.bare());
             out.0.push(u8::from(heading.term));
         }
-        let mut ids: Vec<&String> = self.ids.iter().collect();
-        ids.sort();
-        out.strs(ids.into_iter());
+        out.strs(self.ids.iter().map(|&id| self.string(id)));
         out.strs(self.footnotes.iter());
         out.strs(self.labels.iter());
         out.strs(self.includes.iter());
@@ -297,20 +393,33 @@ impl Extracted {
         let count = input.len()?;
         out.links.reserve(count.min(input.0.len()));
         for _ in 0..count {
-            let raw = input.str()?.into();
-            let decoded = input.opt()?.map(String::into_boxed_str);
+            let raw = input.str()?;
+            let decoded = input.opt()?;
             let (start, end) = (input.u32()?, input.u32()?);
             let (line, column) = (input.u32()?, input.u32()?);
             let form = Form::from_code(input.byte()?)?;
-            out.links.push(RawLink { decoded, raw, start, end, line, column, form });
+            // A raw destination is the bytes of its span.
+            if end.checked_sub(start)? as usize != raw.len() {
+                return None;
+            }
+            out.push_link(
+                decoded.as_deref().unwrap_or(raw),
+                raw,
+                start as usize..end as usize,
+                form,
+            );
+            let link = out.links.last_mut()?;
+            (link.line, link.column) = (line, column);
         }
         for _ in 0..input.len()? {
-            let text = input.str()?.into();
+            let text = input.str()?;
             let (explicit, bare) = (input.opt()?.map(Into::into), input.opt()?.map(Into::into));
             let term = input.byte()? == 1;
-            out.headings.push(Heading::new(text, explicit, bare, term));
+            out.push_heading(text, explicit, bare, term);
         }
-        out.ids = input.strs()?.into_iter().collect();
+        for id in input.strs()? {
+            out.push_id(&id);
+        }
         out.footnotes = input.strs()?;
         out.labels = input.strs()?;
         out.includes = input.strs()?;
@@ -322,6 +431,7 @@ impl Extracted {
         let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
         out.front = Some(Box::new(Front { id, slug, uid, url, aliases: input.strs()? }))
             .filter(|f| **f != Front::default());
+        out.settle();
         Some(out)
     }
 }
@@ -454,7 +564,7 @@ fn count_newlines(bytes: &[u8]) -> usize {
 /// its `href` and `src` attributes are read as raw HTML. For tools that need a
 /// page's links without a check (storage-approval's keep rule).
 pub fn destinations(text: &str) -> Vec<String> {
-    extract(text).links.into_iter().map(|link| link.raw.into_string()).collect()
+    extract(text).links().map(|link| link.raw.to_owned()).collect()
 }
 
 /// Extracts every link and anchor of a Markdown text.
@@ -494,6 +604,7 @@ pub(crate) fn extract(text: &str) -> Extracted {
         // is written by its templates: its anchors cannot be known.
         out.generated_ids = true;
     }
+    out.settle();
     out
 }
 
@@ -547,9 +658,6 @@ fn finish(text: &str, heading_starts: &[usize], out: &mut Extracted) {
     for link in &mut out.links {
         (link.line, link.column) = cursor.position(link.start as usize);
     }
-    // Held for the whole check: no spare capacity.
-    out.links.shrink_to_fit();
-    out.headings.shrink_to_fit();
     includes(text, out);
     if has(text, "===") {
         tabs(text, heading_starts, out);
@@ -796,9 +904,7 @@ impl<'t, 'o> Walk<'t, 'o> {
             TagEnd::Link | TagEnd::Image => {
                 if let Some(link) = self.links.pop() {
                     self.images -= usize::from(link.image);
-                    if let Some(raw) = link_destination(self.text, &link) {
-                        self.out.links.push(raw);
-                    }
+                    link_destination(self.text, &link, self.out);
                 }
             }
             TagEnd::CodeBlock => self.code = false,
@@ -806,7 +912,7 @@ impl<'t, 'o> Walk<'t, 'o> {
             TagEnd::Heading(_) | TagEnd::DefinitionListTitle => {
                 if let Some(heading) = self.heading.take() {
                     self.out.generated_ids |= heading.comment && heading.text.trim().is_empty();
-                    self.out.headings.push(finish_heading(heading));
+                    finish_heading(heading, self.out);
                 }
             }
             _ => {}
@@ -889,10 +995,10 @@ fn is_container(event: &Event<'_>) -> bool {
 /// A heading's slug text and its trailing attribute list: `{#id}` is an
 /// attribute for mkdocs, Pandoc, Hugo and Docusaurus; GitHub shows it as text
 /// and slugs it with the rest.
-fn finish_heading(heading: OpenHeading) -> Heading {
+fn finish_heading(heading: OpenHeading, out: &mut Extracted) {
     let OpenHeading { text, term, .. } = heading;
     if term {
-        return Heading::new(text.into_boxed_str(), None, None, term);
+        return out.push_heading(&text, None, None, term);
     }
     // An attribute list ends the heading: most have none.
     let attributes = text.trim_end().ends_with('}').then(|| ATTRIBUTES.captures(&text)).flatten();
@@ -903,7 +1009,7 @@ fn finish_heading(heading: OpenHeading) -> Heading {
         }
         None => (None, None),
     };
-    Heading::new(text.into_boxed_str(), explicit, bare, term)
+    out.push_heading(&text, explicit, bare, term);
 }
 
 /// Whether a page's body is nothing but template calls (`{{% name %}}`,
@@ -1019,12 +1125,12 @@ pub(crate) fn toml_front_matter(text: &str) -> Option<(Front, usize)> {
 /// The destination of a link or image the parser found, located in the source.
 /// A destination whose source bytes are not what the parser read is left out
 /// rather than risk rewriting the wrong bytes.
-fn link_destination(text: &str, link: &OpenLink<'_>) -> Option<RawLink> {
+fn link_destination(text: &str, link: &OpenLink<'_>, out: &mut Extracted) {
     let range = &link.range;
     let (span, dest, form) = match link.link_type {
         LinkType::Inline => {
             let form = if link.image { Form::Image } else { Form::Inline };
-            let span = inline_span(text, link)?;
+            let Some(span) = inline_span(text, link) else { return };
             (span, CowStr::Borrowed(&link.dest), form)
         }
         // `<scheme:...>`: the destination is between the brackets.
@@ -1038,13 +1144,16 @@ fn link_destination(text: &str, link: &OpenLink<'_>) -> Option<RawLink> {
             (range.start + 1..range.end.saturating_sub(1), dest, Form::Autolink)
         }
         // `[text][label]`: reported at its definition.
-        _ => return None,
+        _ => return,
     };
     if span.is_empty() && dest.is_empty() {
-        return None;
+        return;
     }
-    let raw = text.get(span.clone())?;
-    plausible(raw, form, &dest).then(|| RawLink::new(&dest, raw, span, form))
+    if let Some(raw) = text.get(span.clone())
+        && plausible(raw, form, &dest)
+    {
+        out.push_link(&dest, raw, span, form);
+    }
 }
 
 /// The byte range of the destination of `[text](dest "title")`: after the `]`
@@ -1171,7 +1280,7 @@ fn definition(text: &str, span: Range<usize>, dest: &str, out: &mut Extracted) -
     let span = definition_destination(bytes, close, end)?;
     let raw = text.get(span.clone())?;
     if !raw.is_empty() && plausible(raw, Form::Definition, dest) {
-        out.links.push(RawLink::new(dest, raw, span, Form::Definition));
+        out.push_link(dest, raw, span, Form::Definition);
     }
     Some(open)
 }
@@ -1236,7 +1345,7 @@ fn gap_definitions(
             let known = labels.binary_search(&normal_label(&text[i + 1..close])).is_ok();
             if known && firsts.binary_search(&i).is_err() && !span.is_empty() {
                 let raw = &text[span.clone()];
-                out.links.push(RawLink::new(&unescape(raw), raw, span.clone(), Form::Definition));
+                out.push_link(&unescape(raw), raw, span.clone(), Form::Definition);
             }
             i = span.end.max(i + 1);
             continue;
@@ -1321,7 +1430,7 @@ fn next_link_start(bytes: &[u8]) -> Option<usize> {
 }
 
 fn push_autolink(text: &str, span: Range<usize>, dest: &str, out: &mut Extracted) {
-    out.links.push(RawLink::new(dest, &text[span.clone()], span, Form::Autolink));
+    out.push_link(dest, &text[span.clone()], span, Form::Autolink);
 }
 
 /// A URL whose `://` is at `colon`: its scheme is the letters before, which
@@ -1550,13 +1659,13 @@ fn html_links(text: &str, range: Range<usize>, out: &mut Extracted) {
                 continue;
             }
             let span = range.start + value.start..range.start + value.end;
-            out.links.push(RawLink::new(&decode_entities(raw), raw, span, Form::Html));
+            out.push_link(&decode_entities(raw), raw, span, Form::Html);
         }
     }
     if anchors {
         for value in scan::attribute_values(html, scan::ANCHOR_ATTRIBUTES) {
             if !in_comment(value.start) {
-                out.ids.insert(decode_entities(&html[value]).into_owned());
+                out.push_id(&decode_entities(&html[value]));
             }
         }
     }
@@ -1574,11 +1683,14 @@ fn has_ignoring_case(html: &str, word: &[u8]) -> bool {
 /// target), skipping comments.
 pub(crate) fn html_page_anchors(html: &str) -> Extracted {
     let comments = comment_ranges(html);
-    let anchors = scan::attribute_values(html, scan::ANCHOR_ATTRIBUTES)
-        .filter(|value| !comments.iter().any(|c| c.contains(&value.start)))
-        .map(|value| decode_entities(&html[value]).into_owned())
-        .collect();
-    Extracted { ids: anchors, ..Extracted::default() }
+    let mut out = Extracted::default();
+    for value in scan::attribute_values(html, scan::ANCHOR_ATTRIBUTES) {
+        if !comments.iter().any(|c| c.contains(&value.start)) {
+            out.push_id(&decode_entities(&html[value]));
+        }
+    }
+    out.settle();
+    out
 }
 
 fn comment_ranges(html: &str) -> Vec<Range<usize>> {
@@ -1634,8 +1746,7 @@ mod tests {
     /// Each link as `line:col form dest =source-bytes`.
     fn links(text: &str) -> Vec<String> {
         extract(text)
-            .links
-            .iter()
+            .links()
             .map(|l| {
                 format!("{}:{} {:?} {} ={}", l.line, l.column, l.form, l.dest(), &text[l.span()])
             })
@@ -1657,9 +1768,8 @@ mod tests {
     #[test]
     fn html_page_anchors_are_ids_and_names_outside_comments() {
         let html = "<!doctype html><h1 id=\"intro\">x</h1><a name='old-name'></a>\n<!-- <p id=\"gone\"> -->\n<div data-id=\"no\" ID=Upper>&amp;</div><p id=\"a&amp;b\">";
-        let mut anchors: Vec<String> = html_page_anchors(html).ids.into_iter().collect();
-        anchors.sort();
-        assert_eq!(anchors, ["Upper", "a&b", "intro", "old-name"]);
+        let page = html_page_anchors(html);
+        assert_eq!(page.ids().collect::<Vec<_>>(), ["Upper", "a&b", "intro", "old-name"]);
     }
 
     fn anchors(text: &str) -> Vec<String> {
@@ -1965,8 +2075,8 @@ mod props {
         #[test]
         fn never_panics_and_spans_hold_the_raw_destination(text in noise()) {
             let extracted = extract(&text);
-            for link in &extracted.links {
-                prop_assert_eq!(text.get(link.span()), Some(&*link.raw));
+            for link in extracted.links() {
+                prop_assert_eq!(text.get(link.span()), Some(link.raw));
                 prop_assert_eq!(position(&text, link.span().start), (link.line, link.column));
             }
         }
