@@ -491,7 +491,7 @@ impl Model {
     /// The files a page includes (DocFX `[!INCLUDE]`, MDX imports), resolved.
     pub(crate) fn includes(&self, tree: &Tree, page: usize, doc: &Extracted) -> Vec<usize> {
         let from = &tree.files[page];
-        doc.includes
+        doc.includes()
             .iter()
             .filter_map(|raw| {
                 let decoded = percent_decode(raw).replace('\\', "/");

@@ -8,6 +8,7 @@
 //! is a warning naming the page), and the walk (`walk.rs`) reads ignore files
 //! only when they are regular files.
 
+use std::hash::BuildHasher as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -207,7 +208,11 @@ pub(crate) struct Tree {
     pub(crate) root: TreeRoot,
     /// Root-relative, `/`-separated, sorted.
     pub(crate) files: Vec<String>,
-    by_path: HashMap<String, usize>,
+    /// Indexes into `files`, hashed by their paths: each path is stored once
+    /// (a map of paths to indexes held a second copy of every path).
+    by_path: hashbrown::HashTable<u32>,
+    /// `by_path`'s hasher, seeded anew each check (file names are input).
+    path_hasher: foldhash::fast::RandomState,
     dirs: HashSet<String>,
     /// Lowercase path to the real paths (files and directories) that are not
     /// lowercase themselves: an all-lowercase path (most of a tree) is its own
@@ -233,7 +238,6 @@ pub(crate) struct Tree {
 
 /// A hash of a file name, the same in every check.
 fn name_hash(name: &str) -> u64 {
-    use std::hash::BuildHasher as _;
     foldhash::fast::FixedState::with_seed(0).hash_one(name)
 }
 
@@ -313,7 +317,8 @@ impl Tree {
         let mut tree = Tree {
             root,
             files: Vec::with_capacity(entries.len()),
-            by_path: HashMap::with_capacity_and_hasher(entries.len(), Default::default()),
+            by_path: hashbrown::HashTable::with_capacity(entries.len()),
+            path_hasher: foldhash::fast::RandomState::default(),
             dirs: HashSet::default(),
             lower: HashMap::default(),
             names: OnceLock::new(),
@@ -333,7 +338,11 @@ impl Tree {
             if is_dir {
                 tree.dirs.insert(path);
             } else {
-                tree.by_path.insert(path.clone(), tree.files.len());
+                let index = u32::try_from(tree.files.len()).expect("fewer than 4G files");
+                let hasher = &tree.path_hasher;
+                tree.by_path.insert_unique(hasher.hash_one(&path), index, |&i| {
+                    hasher.hash_one(&tree.files[i as usize])
+                });
                 tree.files.push(path);
             }
         }
@@ -447,7 +456,9 @@ impl Tree {
     }
 
     pub(crate) fn index(&self, path: &str) -> Option<usize> {
-        self.by_path.get(path).copied()
+        let hash = self.path_hasher.hash_one(path);
+        let found = self.by_path.find(hash, |&i| self.files[i as usize] == path);
+        found.map(|&i| i as usize)
     }
 
     pub(crate) fn abs(&self, rel: &str) -> PathBuf {
@@ -516,9 +527,9 @@ impl Tree {
         let start = if dir.is_empty() { 0 } else { dir.len() + 1 };
         let next = path[start..].find('/').map_or(path, |slash| &path[..start + slash]);
         let lower = next.to_ascii_lowercase();
-        !(self.by_path.contains_key(next)
+        !(self.index(next).is_some()
             || self.dirs.contains(next)
-            || self.by_path.contains_key(&lower)
+            || self.index(&lower).is_some()
             || self.dirs.contains(&lower)
             || self.lower.contains_key(&lower)
             || self.left_out.contains(&lower))
@@ -539,7 +550,7 @@ impl Tree {
             .get(&lower)
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        let itself = self.by_path.get_key_value(&lower).map(|(p, _)| p).or(self.dirs.get(&lower));
+        let itself = self.index(&lower).map(|i| &self.files[i]).or_else(|| self.dirs.get(&lower));
         if let Some(itself) = itself {
             out.push(itself);
             // In path order, as the walk found them.
