@@ -311,25 +311,50 @@ fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
 /// The anchors of a page in one flavor, shared by every link into it.
 type Anchors = Arc<AnchorSet>;
 
-/// A page's anchors, sorted and each once: a third of a hash set's memory
-/// (a tree's linked pages keep theirs for the whole check), looked up by
-/// binary search, and gone through in one order every run.
+/// A page's anchors, sorted and each once, end to end in one string (a
+/// tree's linked pages keep theirs for the whole check: one allocation a
+/// page, not one an anchor), looked up by binary search, and gone through in
+/// one order every run.
 #[derive(Debug, Default)]
-pub(crate) struct AnchorSet(Box<[Box<str>]>);
+pub(crate) struct AnchorSet {
+    text: Box<str>,
+    /// Where each anchor ends in `text`; it starts where the one before ends.
+    ends: Box<[u32]>,
+}
 
 impl AnchorSet {
     fn new(anchors: HashSet<String>) -> AnchorSet {
-        let mut sorted: Vec<Box<str>> = anchors.into_iter().map(String::into_boxed_str).collect();
+        let mut sorted: Vec<String> = anchors.into_iter().collect();
         sorted.sort_unstable();
-        AnchorSet(sorted.into_boxed_slice())
+        let mut text = String::with_capacity(sorted.iter().map(String::len).sum());
+        let mut ends = Vec::with_capacity(sorted.len());
+        for anchor in &sorted {
+            text.push_str(anchor);
+            ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
+        }
+        AnchorSet { text: text.into_boxed_str(), ends: ends.into_boxed_slice() }
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
     }
 
     pub(crate) fn contains(&self, anchor: &str) -> bool {
-        self.0.binary_search_by(|a| (**a).cmp(anchor)).is_ok()
+        let (mut low, mut high) = (0, self.ends.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.get(mid).cmp(anchor) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|a| &**a)
+        (0..self.ends.len()).map(|i| self.get(i))
     }
 }
 
@@ -1249,4 +1274,27 @@ fn is_source_line(suffix: &str, fragment: &str) -> bool {
     };
     query.split('&').any(|pair| pair == "plain=1")
         && fragment.split_once('-').map_or(line(fragment), |(a, b)| line(a) && line(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An anchor set holds exactly what it was made of, in sorted order.
+        #[test]
+        fn an_anchor_set_holds_what_it_was_made_of(
+            anchors in prop::collection::hash_set("[a-c_é-]{0,4}", 0..40),
+            asked in prop::collection::vec("[a-c_é-]{0,4}", 0..20),
+        ) {
+            let set = AnchorSet::new(anchors.iter().cloned().collect());
+            let mut sorted: Vec<&str> = anchors.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            prop_assert_eq!(set.iter().collect::<Vec<_>>(), sorted);
+            for anchor in anchors.iter().chain(&asked) {
+                prop_assert_eq!(set.contains(anchor), anchors.contains(anchor));
+            }
+        }
+    }
 }
