@@ -9,6 +9,7 @@
 //! only when they are regular files.
 
 use std::hash::BuildHasher as _;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -106,8 +107,16 @@ impl TreeRoot {
         if size > self.limit {
             return Err(tidy_io::Error::TooLarge { path, limit: self.limit });
         }
-        let capacity = usize::try_from(size).unwrap_or(0).saturating_add(1);
-        let bytes = tidy_io::read_to_end_capped(file, self.limit, &path, capacity)?;
+        let bytes = if size == 0 {
+            // A file system that gives no size (or an empty page): to the end.
+            tidy_io::read_to_end_capped(file, self.limit, &path, 1)?
+        } else {
+            // The page as it was when opened: its `st_size` bytes, with no
+            // read past them to find the end (one syscall a page). A page
+            // cut short meanwhile ends where it ends.
+            let capacity = usize::try_from(size).unwrap_or(0);
+            tidy_io::read_to_end_capped(file.take(size), self.limit, &path, capacity)?
+        };
         Ok((bytes, Some(Stamp::of(&stat))))
     }
 

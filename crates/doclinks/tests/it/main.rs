@@ -6,6 +6,7 @@ mod cli;
 mod findings;
 mod fixing;
 mod flags;
+mod global_ignore;
 mod hostile;
 mod locks;
 mod modes;

@@ -1,0 +1,58 @@
+//! The global excludes file: git's `core.excludesFile` where a config file
+//! names it, else `$XDG_CONFIG_HOME/git/ignore` (`~/.config/git/ignore`), as
+//! ripgrep's `ignore` crate reads them; a config file that is a FIFO is never
+//! waited on.
+
+use std::time::Duration;
+
+use crate::util::{Dir, tree};
+
+const PAGES: &str = "//- a.md\n# A\n//- b.md\n# B\n//- c.md\n# C\n";
+
+/// The pages a check reads, run with `home` as `$HOME` and `xdg` (if any) as
+/// `$XDG_CONFIG_HOME`.
+fn pages_checked(dir: &Dir, home: &Dir, xdg: Option<&Dir>) -> u64 {
+    // `--root`: without it the root is asked of git, which would wait on a
+    // FIFO config itself.
+    let root = dir.path().to_str().unwrap();
+    let mut cmd = dir.cmd(&["check", "--format", "json", "--no-cache", "--root", root]);
+    cmd.env("HOME", home.path()).env_remove("XDG_CONFIG_HOME");
+    if let Some(xdg) = xdg {
+        cmd.env("XDG_CONFIG_HOME", xdg.path());
+    }
+    let out = cmd.timeout(Duration::from_secs(10)).output().unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    value["summary"]["files"].as_u64().unwrap()
+}
+
+#[test]
+fn the_default_file_applies_where_no_config_names_another() {
+    let dir = tree(PAGES);
+    let home = tree("//- .config/git/ignore\nb.md\n//- .gitconfig\n[user]\n\tname = x\n");
+    assert_eq!(pages_checked(&dir, &home, None), 2, "b.md is ignored");
+    let xdg = tree("//- git/ignore\nb.md\nc.md\n");
+    assert_eq!(pages_checked(&dir, &home, Some(&xdg)), 1, "$XDG_CONFIG_HOME wins over ~/.config");
+}
+
+#[test]
+fn a_config_that_names_an_excludes_file_is_followed() {
+    let dir = tree(PAGES);
+    let home = tree(
+        "//- .config/git/ignore\nb.md\n//- .gitconfig\n[core]\n\tExcludesFile = ~/mine\n//- mine\nc.md\na.md\n",
+    );
+    // `~` is the home directory the crate knows (`$HOME`).
+    assert_eq!(pages_checked(&dir, &home, None), 1, "only b.md is left");
+    let xdg = tree("//- git/config\n[core]\nexcludesfile = ~/mine\n");
+    let home = tree("//- mine\na.md\n");
+    assert_eq!(pages_checked(&dir, &home, Some(&xdg)), 2, "named in the XDG config");
+}
+
+#[test]
+fn a_config_file_that_is_a_fifo_is_never_waited_on() {
+    let dir = tree(PAGES);
+    let home = tree("//- .config/git/ignore\nb.md\n");
+    let status = std::process::Command::new("mkfifo").arg(home.join(".gitconfig")).status();
+    assert!(status.unwrap().success());
+    assert_eq!(pages_checked(&dir, &home, None), 2);
+}
