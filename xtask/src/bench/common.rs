@@ -38,6 +38,17 @@ impl Rng {
     }
 }
 
+/// The user and system CPU seconds of this process's children that have
+/// been waited for, to the microsecond: a run's CPU is the difference
+/// across it.
+pub(crate) fn children_cpu() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    use nix::sys::time::TimeValLike as _;
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |usage| {
+        (usage.user_time().num_microseconds() + usage.system_time().num_microseconds()) as f64 / 1e6
+    })
+}
+
 /// One measured run.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {

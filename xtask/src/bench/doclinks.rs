@@ -16,17 +16,26 @@
 //! lychee is `$LYCHEE` or `lychee` on `PATH`. Wall time, CPU time and peak
 //! memory come from `/usr/bin/time` when present (else wall time only). Each
 //! measurement is the median of three runs unless the table says otherwise.
+//! A real tree whose cold check takes under 0.2 s is also timed finely:
+//! 21 interleaved runs each of doclinks cold and lychee, wall by our clock
+//! and CPU from `getrusage` of the finished child, to the microsecond
+//! (`/usr/bin/time` prints hundredths of a second: a 20 ms check would be
+//! two or three ticks).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::common::{Rng, Sample, median, read_time, under_time};
+use super::common::{Rng, Sample, children_cpu, median, read_time, under_time};
 use crate::util::{Tools, describe, on_path, project_root};
 
 const SECTIONS: usize = 100;
 const RUNS: usize = 3;
+/// Interleaved runs of a small tree timed finely (see [`fine_rows`]).
+const FINE_RUNS: usize = 21;
+/// A tree whose cold check takes less than this is also timed finely.
+const FINE_BELOW: f64 = 0.2;
 
 const HEADINGS: &[&str] = &[
     "Overview",
@@ -368,6 +377,42 @@ fn doclinks_command(tools: &Tools, tree: &Path, extra: &[&str]) -> Command {
     command
 }
 
+/// `FINE_RUNS` interleaved runs of doclinks cold and of lychee on `tree`:
+/// their median wall and CPU milliseconds and the ratios, as table cells.
+fn fine_row(tools: &Tools, lychee: &Path, tree: &Path) -> Result<String, String> {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..FINE_RUNS {
+        ours.push(timed(doclinks_command(tools, tree, &["--no-cache"]))?);
+        theirs.push(timed(lychee_command(lychee, tree))?);
+    }
+    let medians = |runs: &mut Vec<(f64, f64)>| {
+        let middle = runs.len() / 2;
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let wall = runs[middle].0;
+        runs.sort_by(|a, b| a.1.total_cmp(&b.1));
+        (wall * 1e3, runs[middle].1 * 1e3)
+    };
+    let ((wall, cpu), (their_wall, their_cpu)) = (medians(&mut ours), medians(&mut theirs));
+    Ok(format!(
+        "{wall:.1} / {cpu:.1} | {their_wall:.1} / {their_cpu:.1} | {:.1}x / {:.1}x",
+        their_wall / wall,
+        their_cpu / cpu
+    ))
+}
+
+/// One run of `command`: its wall seconds by our clock, and its CPU seconds
+/// (user and system, its own children included) from getrusage.
+fn timed(mut command: Command) -> Result<(f64, f64), String> {
+    let before = children_cpu();
+    let start = Instant::now();
+    let out = command.output().map_err(|e| format!("cannot start {}: {e}", describe(&command)))?;
+    let wall = start.elapsed().as_secs_f64();
+    if !matches!(out.status.code(), Some(0..=2)) {
+        return Err(format!("{} exited with {}", describe(&command), out.status));
+    }
+    Ok((wall, children_cpu() - before))
+}
+
 /// Pages and links doclinks counts in `tree` (one untimed run, which also
 /// warms the file system cache).
 fn counts(tools: &Tools, tree: &Path) -> Result<(u64, u64), String> {
@@ -397,6 +442,7 @@ fn real_trees(bench: &Bench<'_>) -> Result<(), String> {
     println!(
         "\n| tree | commit | pages | links | doclinks cold | doclinks warm | lychee | lychee ÷ cold (wall / CPU) | lychee ÷ warm |\n|---|---|---:|---:|---|---|---|---:|---:|"
     );
+    let mut fine = Vec::new();
     for (dir, repo, commit) in &present {
         // A copy: the warm cache is written in the tree, never in the corpora.
         let tree = scratch.join(dir);
@@ -412,6 +458,11 @@ fn real_trees(bench: &Bench<'_>) -> Result<(), String> {
             warm.push(measure(doclinks_command(tools, &tree, &[]), scratch)?);
         }
         let (cold, warm) = (median(cold), median(warm));
+        if cold.wall < FINE_BELOW
+            && let Some(lychee) = lychee
+        {
+            fine.push((repo, fine_row(tools, lychee, &tree)?));
+        }
         let (lychee_cell, cold_ratio, warm_ratio) = if theirs.is_empty() {
             ("-".to_owned(), "-".to_owned(), "-".to_owned())
         } else {
@@ -424,6 +475,14 @@ fn real_trees(bench: &Bench<'_>) -> Result<(), String> {
             cell(&warm)
         );
         std::fs::remove_dir_all(&tree).map_err(|e| e.to_string())?;
+    }
+    if !fine.is_empty() {
+        println!(
+            "\nsmall trees (a cold check under {FINE_BELOW} s) timed finely: the median of {FINE_RUNS} interleaved runs each, without /usr/bin/time (whose CPU figures are in hundredths of a second); CPU from getrusage of the finished child\n\n| tree | doclinks cold, ms wall / CPU | lychee, ms wall / CPU | lychee ÷ cold (wall / CPU) |\n|---|---|---|---:|"
+        );
+        for (repo, row) in fine {
+            println!("| {repo} | {row} |");
+        }
     }
     if options.copies > 0 {
         let (dir, repo, commit) = present[0];
