@@ -1254,7 +1254,7 @@ fn under(prefixes: &[String], file: &str) -> bool {
 }
 
 /// A local HTML page, whose `id`/`name` attributes are its anchors.
-fn is_html(path: &str) -> bool {
+pub(crate) fn is_html(path: &str) -> bool {
     crate::tree::ends_with_ignoring_case(path, ".html")
         || crate::tree::ends_with_ignoring_case(path, ".htm")
 }
