@@ -274,7 +274,8 @@ pub(crate) fn shard_of(path: &str, shards: usize) -> usize {
 
 /// What one shard file held when the cache was loaded.
 enum Shard {
-    Read(Vec<(String, Known)>),
+    /// Its entries, each with the index of its page in the tree (`None`: gone).
+    Read(Vec<(Option<usize>, Known)>),
     /// No file (yet).
     Missing,
     /// Another build's or format's cache: rebuilt quietly, as expected after
@@ -312,7 +313,14 @@ impl Cache {
                             return Shard::Bad(format!("it is larger than {SHARD_LIMIT} bytes"));
                         }
                         match read_shard(file, size) {
-                            Ok(entries) => Shard::Read(entries),
+                            // Each page looked up here, on the pool: at 100k
+                            // pages the lookups were most of the load.
+                            Ok(entries) => Shard::Read(
+                                entries
+                                    .into_iter()
+                                    .map(|(page, known)| (tree.and_then(|t| t.index(&page)), known))
+                                    .collect(),
+                            ),
                             Err(None) => Shard::Other,
                             Err(Some(problem)) => Shard::Bad(problem),
                         }
@@ -322,11 +330,12 @@ impl Cache {
                 }
             })
             .collect();
+        let entries = loaded.iter().map(|s| if let Shard::Read(e) = s { e.len() } else { 0 }).sum();
         let mut cache = Cache {
             path,
             by_index: (0..tree.map_or(0, |t| t.files.len())).map(|_| None).collect(),
             gone: vec![false; SHARDS],
-            by_hash: HashMap::default(),
+            by_hash: HashMap::with_capacity_and_hasher(entries, Default::default()),
             sound: vec![false; SHARDS],
             existed: vec![false; SHARDS],
             dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
@@ -339,9 +348,9 @@ impl Cache {
             match result {
                 Shard::Read(entries) => {
                     cache.sound[shard] = true;
-                    for (page, known) in entries {
+                    for (index, known) in entries {
                         cache.by_hash.insert(known.entry.hash, known.entry.doc.clone());
-                        match tree.and_then(|t| t.index(&page)) {
+                        match index {
                             Some(index) => cache.by_index[index] = Some(known),
                             None => cache.gone[shard] = true,
                         }

@@ -257,6 +257,8 @@ pub(crate) fn check_and_resolve(
     engine.results = results;
     let answers = queries.iter().map(|(file, dest)| engine.resolves(file, dest)).collect();
     let mut report = engine.run(options)?;
+    // Freed on a thread of its own, as the pages are (`Engine::report`).
+    std::thread::spawn(move || drop(tree));
     report.platform = info;
     if let Some((rev, touched)) = new_since {
         report = crate::since::new_only(options, &root, rev, &touched, report)?;
