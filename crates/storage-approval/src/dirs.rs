@@ -174,14 +174,18 @@ pub(crate) fn recreate_dirs(
 /// Removes the directory `dir` below `anchor` and then its parents, as long as
 /// each is empty (`archive/logs/` once its last file went back, then `archive/`),
 /// never `anchor` itself. Each is removed through its parent's handle, so no
-/// symlink is followed.
+/// symlink is followed. One that is gone already does not stop the climb: an
+/// undo killed after removing `archive/logs/` and before `archive/` leaves the
+/// next undo `archive/` to remove.
 pub(crate) fn remove_empty_dirs(anchor: &Dir, dir: &str) {
     let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     for depth in (1..=parts.len()).rev() {
         let Ok(parent) = anchor.open_beneath(&parts[..depth - 1], false) else { return };
         let name = OsStr::new(parts[depth - 1]);
-        if !matches!(parent.stat(name), Ok(Some(_))) || parent.remove_dir(name).is_err() {
-            return;
+        match parent.stat(name) {
+            Ok(None) => {}
+            Ok(Some(_)) if parent.remove_dir(name).is_ok() => {}
+            _ => return,
         }
     }
 }
@@ -200,5 +204,26 @@ pub(crate) fn remove_partials(anchor: &Dir, dir: &str) {
             let name = OsStr::new(std::str::from_utf8(name).unwrap_or_default());
             let _ = dir.remove_file(name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_parents_go_even_when_the_deepest_folder_went_before() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("archive")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("kept/logs")).unwrap();
+        std::fs::write(tmp.path().join("kept/file"), "x").unwrap();
+        let anchor = Dir::open(tmp.path()).unwrap();
+        // `archive/logs/` was removed by a run that was stopped before `archive/`.
+        remove_empty_dirs(&anchor, "archive/logs");
+        assert!(!tmp.path().join("archive").exists());
+        // A folder that is not empty stays, and so does everything above it.
+        remove_empty_dirs(&anchor, "kept/logs");
+        assert!(!tmp.path().join("kept/logs").exists());
+        assert!(tmp.path().join("kept/file").exists());
     }
 }
