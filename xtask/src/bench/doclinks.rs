@@ -32,7 +32,7 @@ use crate::util::{Tools, describe, on_path, project_root};
 
 const SECTIONS: usize = 100;
 const RUNS: usize = 3;
-/// Interleaved runs of a small tree timed finely (see [`fine_rows`]).
+/// Interleaved runs of a small tree timed finely (see [`fine_row`]).
 const FINE_RUNS: usize = 21;
 /// A tree whose cold check takes less than this is also timed finely.
 const FINE_BELOW: f64 = 0.2;
