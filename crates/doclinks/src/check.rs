@@ -28,7 +28,7 @@ use crate::resolve::{Link, percent_decode};
 use crate::results::{self, PageResult, Results};
 use crate::site::{AnchorRules, Found, Missing, Model, Pages, Redirect, Resolution};
 use crate::suggest::{self, Candidate, Suggester};
-use crate::tree::{Tree, TreeRoot, is_markdown, push_warning};
+use crate::tree::{Tree, TreeRoot, is_html, is_markdown, push_warning};
 
 /// Progress of a check: files done out of a total known so far.
 #[derive(Debug, Clone, Copy)]
@@ -257,8 +257,7 @@ pub(crate) fn check_and_resolve(
     engine.results = results;
     let answers = queries.iter().map(|(file, dest)| engine.resolves(file, dest)).collect();
     let mut report = engine.run(options)?;
-    // Freed on a thread of its own, as the pages are (`Engine::report`).
-    std::thread::spawn(move || drop(tree));
+    drop_elsewhere(tree);
     report.platform = info;
     if let Some((rev, touched)) = new_since {
         report = crate::since::new_only(options, &root, rev, &touched, report)?;
@@ -1209,12 +1208,8 @@ impl<'t> Engine<'t> {
         let mut warnings = self.docs.warnings.lock().expect("warnings lock").clone();
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();
-        // Freeing a large tree's pages one allocation at a time is a tenth of
-        // a warm check: it is done on a thread of its own, which the exit of
-        // a command-line run does not wait for.
         let pages = (std::mem::take(&mut self.docs.docs), std::mem::take(&mut self.docs.anchors));
-        let model = self.model;
-        std::thread::spawn(move || drop((pages, model)));
+        drop_elsewhere((pages, self.model));
         let mut read_only = self.docs.lossy.into_inner().expect("lossy pages lock");
         read_only.sort();
         Report {
@@ -1231,6 +1226,13 @@ impl<'t> Engine<'t> {
             read_only,
         }
     }
+}
+
+/// Frees `value` on a thread of its own. Freeing a large tree's pages, paths
+/// and report one allocation at a time was a tenth of a warm check at 100k
+/// pages; the exit of a command-line run does not wait for the thread.
+pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || drop(value));
 }
 
 /// Whether `fragment` is one of `anchors` (percent-decoded already), in any
@@ -1253,12 +1255,6 @@ fn has_anchor(anchors: &AnchorSet, fragment: &str, insensitive: bool) -> bool {
 fn under(prefixes: &[String], file: &str) -> bool {
     prefixes.is_empty()
         || prefixes.iter().any(|p| p.is_empty() || file == p || file.starts_with(&format!("{p}/")))
-}
-
-/// A local HTML page, whose `id`/`name` attributes are its anchors.
-pub(crate) fn is_html(path: &str) -> bool {
-    crate::tree::ends_with_ignoring_case(path, ".html")
-        || crate::tree::ends_with_ignoring_case(path, ".htm")
 }
 
 /// Whether `#fragment`s into this file are checked: Markdown and HTML pages.

@@ -467,9 +467,7 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                 out.push_str(&text)
             }
             let broken = !report.findings.is_empty();
-            // A large report (100k pages: 74k findings) is freed on a thread
-            // of its own, which the exit does not wait for.
-            std::thread::spawn(move || drop(report));
+            crate::check::drop_elsewhere(report);
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })
         }
         Command::Fix {

@@ -464,7 +464,7 @@ impl Extracted {
             let before = usize::try_from(input.u64()?).ok()?;
             rare.tabs.push((before, input.string()?));
         }
-        out.rare = Some(Box::new(rare));
+        out.rare = (rare != Rare::default()).then(|| Box::new(rare));
         out.generated_ids = input.byte()? == 1;
         let (id, slug, uid, url) = (input.opt()?, input.opt()?, input.opt()?, input.opt()?);
         out.front = Some(Box::new(Front { id, slug, uid, url, aliases: input.strs()? }))

@@ -205,7 +205,7 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
             Some(Some(_)) => None,
             // A file reached through a symlink has no stamp of its own: the
             // one of what it leads to (a retargeted link changes its inode).
-            _ => crate::check::is_html(&tree.files[i]).then(|| {
+            _ => crate::tree::is_html(&tree.files[i]).then(|| {
                 let file = &tree.files[i];
                 tree.root.stamp(file).or_else(|| {
                     std::fs::metadata(tree.abs(file)).ok().map(|m| Stamp::of_metadata(&m))
@@ -226,7 +226,7 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
         key.update([0]);
         match inputs.model_inputs.get(index) {
             Some(Some(page)) => key.update(page),
-            _ if crate::check::is_html(file) => stamp(&mut key, stamps[index]),
+            _ if crate::tree::is_html(file) => stamp(&mut key, stamps[index]),
             _ if crate::tree::is_markdown(file) => key.update([2]),
             _ => key.update([3]),
         }

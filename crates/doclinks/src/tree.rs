@@ -107,16 +107,13 @@ impl TreeRoot {
         if size > self.limit {
             return Err(tidy_io::Error::TooLarge { path, limit: self.limit });
         }
-        let bytes = if size == 0 {
-            // A file system that gives no size (or an empty page): to the end.
-            tidy_io::read_to_end_capped(file, self.limit, &path, 1)?
-        } else {
-            // The page as it was when opened: its `st_size` bytes, with no
-            // read past them to find the end (one syscall a page). A page
-            // cut short meanwhile ends where it ends.
-            let capacity = usize::try_from(size).unwrap_or(0);
-            tidy_io::read_to_end_capped(file.take(size), self.limit, &path, capacity)?
-        };
+        // The page as it was when opened: its `st_size` bytes, with no read
+        // past them to find the end (one syscall a page); a page cut short
+        // meanwhile ends where it ends. A size of 0 (an empty page, or a file
+        // system that gives none) is read to the end.
+        let take = if size == 0 { u64::MAX } else { size };
+        let capacity = usize::try_from(size).unwrap_or(0).max(1);
+        let bytes = tidy_io::read_to_end_capped(file.take(take), self.limit, &path, capacity)?;
         Ok((bytes, Some(Stamp::of(&stat))))
     }
 
@@ -267,6 +264,11 @@ struct NameAt {
 pub(crate) fn is_markdown(path: &str) -> bool {
     let ends_with = |suffix| ends_with_ignoring_case(path, suffix);
     ends_with(".md") || ends_with(".markdown") || ends_with(".mdx")
+}
+
+/// A local HTML page, whose `id`/`name` attributes are its anchors.
+pub(crate) fn is_html(path: &str) -> bool {
+    ends_with_ignoring_case(path, ".html") || ends_with_ignoring_case(path, ".htm")
 }
 
 /// Whether `path` ends with `suffix` in any ASCII letter case: asked of every
@@ -535,11 +537,10 @@ impl Tree {
         }
         let start = if dir.is_empty() { 0 } else { dir.len() + 1 };
         let next = path[start..].find('/').map_or(path, |slash| &path[..start + slash]);
+        let walked = |path: &str| self.index(path).is_some() || self.dirs.contains(path);
         let lower = next.to_ascii_lowercase();
-        !(self.index(next).is_some()
-            || self.dirs.contains(next)
-            || self.index(&lower).is_some()
-            || self.dirs.contains(&lower)
+        !(walked(next)
+            || (lower != next && walked(&lower))
             || self.lower.contains_key(&lower)
             || self.left_out.contains(&lower))
     }
