@@ -1205,6 +1205,9 @@ impl<'t> Engine<'t> {
         if let Some(cache) = self.results.take() {
             cache.store(self.tree, self.docs.warnings, [&findings, &site_links, &redirected]);
         }
+        if let Some((path, why)) = crate::git::refusal() {
+            push_warning(self.docs.warnings, &path, why);
+        }
         let mut warnings = self.docs.warnings.lock().expect("warnings lock").clone();
         warnings.sort_by(|a, b| a.path.cmp(&b.path));
         warnings.dedup();

@@ -4,17 +4,150 @@
 //! Git is optional: without it (or outside a repository) there are no renames
 //! and `--changed-since` is an error that says so.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::fast::{HashMap, HashSet};
 
 /// Runs `git -C dir ARGS` and returns its standard output, or `None` when git
-/// is missing, fails, or prints something that is not UTF-8.
+/// is missing, fails, prints something that is not UTF-8, is not run because
+/// a config file it would read is not a regular file, or does not answer in
+/// [`GIT_TIMEOUT`] (then it is killed). The last two are recorded for
+/// [`refusal`].
 pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
-    if out.status.success() { String::from_utf8(out.stdout).ok() } else { None }
+    if refusal().is_some() {
+        // Once refused or stopped, git is not asked again: a second wait
+        // for a git that hangs helps nobody.
+        return None;
+    }
+    if let Some((file, why)) = blocking_config(dir) {
+        refuse(
+            file,
+            format!("git is not run: this is {why}; renames and the git state are unknown"),
+        );
+        return None;
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdout = child.stdout.take()?;
+    // The output is read on a thread so that the wait for it can end: git
+    // blocked on a file it opens (a FIFO somewhere in its config or
+    // repository) would otherwise hang the check.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let read = stdout.read_to_end(&mut out).map(|_| out);
+        let _ = sender.send(read);
+    });
+    match receiver.recv_timeout(GIT_TIMEOUT) {
+        Ok(out) => {
+            let status = child.wait().ok()?;
+            if status.success() { String::from_utf8(out.ok()?).ok() } else { None }
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let seconds = GIT_TIMEOUT.as_secs();
+            refuse(dir.to_path_buf(), format!("git did not answer in {seconds} s and was stopped"));
+            None
+        }
+    }
+}
+
+/// How long one git command may take. History walks on a large repository
+/// take seconds; a git waiting on a FIFO never ends.
+const GIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The first time git was not run or was stopped this process: the file or
+/// folder it is about, and why. A check reports it as a warning.
+static REFUSED: Mutex<Option<(PathBuf, String)>> = Mutex::new(None);
+
+fn refuse(path: PathBuf, why: String) {
+    if let Ok(mut refused) = REFUSED.lock() {
+        refused.get_or_insert((path, why));
+    }
+}
+
+/// Why git was not run, or was stopped, in this process (see [`run`]).
+pub(crate) fn refusal() -> Option<(PathBuf, String)> {
+    REFUSED.lock().ok()?.clone()
+}
+
+/// A config file git reads on every start for `dir` that exists and is
+/// neither a regular file nor a folder, and what it is. Git opens and reads these without a check,
+/// so a FIFO among them blocks it forever. The system file is looked for where
+/// Debian's git and a git built under the `PATH` entry's prefix keep it; the
+/// repository's own `config` where a `.git` at or above `dir` leads.
+fn blocking_config(dir: &Path) -> Option<(PathBuf, String)> {
+    static GLOBAL: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    let global = GLOBAL.get_or_init(|| {
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let mut files = Vec::new();
+        if std::env::var_os("GIT_CONFIG_NOSYSTEM").is_none() {
+            match env("GIT_CONFIG_SYSTEM") {
+                Some(system) => files.push(system),
+                None => {
+                    files.push(PathBuf::from("/etc/gitconfig"));
+                    let on_path = std::env::var_os("PATH")
+                        .into_iter()
+                        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>());
+                    if let Some(bin) = on_path.into_iter().find(|bin| bin.join("git").is_file())
+                        && let Some(prefix) = bin.parent()
+                    {
+                        files.push(prefix.join("etc/gitconfig"));
+                    }
+                }
+            }
+        }
+        match env("GIT_CONFIG_GLOBAL") {
+            Some(global) => files.push(global),
+            None => {
+                let (home, xdg) = crate::walk::config_dirs();
+                files.extend(xdg.map(|x| x.join("git/config")));
+                files.extend(home.map(|h| h.join(".gitconfig")));
+            }
+        }
+        files
+    });
+    let local = dir.ancestors().map(|d| d.join(".git")).find(|git| git.symlink_metadata().is_ok());
+    let local = local.map(|git| match std::fs::metadata(&git) {
+        Ok(meta) if meta.is_dir() => git.join("config"),
+        // A `.git` file (worktree, submodule) is looked at itself; the
+        // config it leads to is not followed.
+        _ => git,
+    });
+    global.iter().chain(local.iter()).find_map(|file| {
+        let meta = std::fs::metadata(file).ok()?;
+        let kind = not_regular(&meta)?;
+        Some((file.clone(), format!("a {kind}, not a regular file")))
+    })
+}
+
+/// What `meta` is when it is neither a regular file nor a folder (git reads
+/// neither kind of those with a wait).
+fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_dir() {
+        None
+    } else if kind.is_fifo() {
+        Some("FIFO")
+    } else if kind.is_socket() {
+        Some("socket")
+    } else {
+        Some("device")
+    }
 }
 
 /// The top level of the work tree `dir` is in.
@@ -204,10 +337,11 @@ pub(crate) struct Touched {
 pub(crate) fn changed_since(root: &Path, rev: &str) -> Result<Touched, Error> {
     let verify = format!("{rev}^{{commit}}");
     if run(root, &["rev-parse", "--verify", "--quiet", &verify]).is_none() {
-        return Err(Error::git(
-            format!("rev-parse {rev}"),
-            format!("`{rev}` is not a revision of a git repository at {}", root.display()),
-        ));
+        let why = match refusal() {
+            Some((path, why)) => format!("{}: {why}", path.display()),
+            None => format!("`{rev}` is not a revision of a git repository at {}", root.display()),
+        };
+        return Err(Error::git(format!("rev-parse {rev}"), why));
     }
     let diff = run(
         root,

@@ -397,7 +397,7 @@ fn global_rules() -> Gitignore {
 
 /// The home directory and git's XDG config directory (`$XDG_CONFIG_HOME`,
 /// else `~/.config`), found as the `ignore` crate finds them.
-fn config_dirs() -> (Option<PathBuf>, Option<PathBuf>) {
+pub(crate) fn config_dirs() -> (Option<PathBuf>, Option<PathBuf>) {
     let home = std::env::home_dir();
     let xdg = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)

@@ -1,7 +1,7 @@
 //! The global excludes file: git's `core.excludesFile` where a config file
 //! names it, else `$XDG_CONFIG_HOME/git/ignore` (`~/.config/git/ignore`), as
 //! ripgrep's `ignore` crate reads them; a config file that is a FIFO is never
-//! waited on.
+//! waited on, by the walk or by git.
 
 use std::time::Duration;
 
@@ -12,8 +12,7 @@ const PAGES: &str = "//- a.md\n# A\n//- b.md\n# B\n//- c.md\n# C\n";
 /// The pages a check reads, run with `home` as `$HOME` and `xdg` (if any) as
 /// `$XDG_CONFIG_HOME`.
 fn pages_checked(dir: &Dir, home: &Dir, xdg: Option<&Dir>) -> u64 {
-    // `--root`: without it the root is asked of git, which would wait on a
-    // FIFO config itself.
+    // `--root`: the root is not what these tests are about.
     let root = dir.path().to_str().unwrap();
     let mut cmd = dir.cmd(&["check", "--format", "json", "--no-cache", "--root", root]);
     cmd.env("HOME", home.path()).env_remove("XDG_CONFIG_HOME");
@@ -55,4 +54,28 @@ fn a_config_file_that_is_a_fifo_is_never_waited_on() {
     let status = std::process::Command::new("mkfifo").arg(home.join(".gitconfig")).status();
     assert!(status.unwrap().success());
     assert_eq!(pages_checked(&dir, &home, None), 2);
+}
+
+#[test]
+fn git_is_not_run_where_its_config_is_a_fifo() {
+    // Git reads its config files without asking what they are: a FIFO
+    // `~/.gitconfig` blocks it, and a check that waited on git with it.
+    let dir = tree("//- docs/a.md\n[b](b.md)\n");
+    dir.git(&["init", "-q"]);
+    dir.git(&["add", "."]);
+    dir.git(&["commit", "-q", "-m", "first"]);
+    let home = tree("//- .config/git/ignore\n");
+    let status = std::process::Command::new("mkfifo").arg(home.join(".gitconfig")).status();
+    assert!(status.unwrap().success());
+    let fifo = home.join(".gitconfig").display().to_string();
+    for args in [&["check"][..], &["check", "--root", "."], &["check", "--changed-since", "HEAD"]] {
+        let mut cmd = dir.cmd(args);
+        cmd.current_dir(dir.join("docs")).env("HOME", home.path()).env_remove("XDG_CONFIG_HOME");
+        let out = cmd.timeout(Duration::from_secs(20)).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&fifo), "{args:?} names the FIFO: {stderr}");
+        assert!(stderr.contains("git is not run: this is a FIFO, not a regular file"), "{stderr}");
+        let expected = if args.contains(&"--changed-since") { 2 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}: {stderr}");
+    }
 }
