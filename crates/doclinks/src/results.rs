@@ -249,10 +249,13 @@ pub(crate) fn run_key(tree: &Tree, inputs: &KeyInputs<'_>) -> (Hash, i128) {
         }
     }
     match crate::git::head(tree.root.handle().path()) {
-        Some((git_dir, head)) => {
-            key.update(head.as_bytes());
-            let index = std::fs::symlink_metadata(git_dir.join("index")).ok();
-            stamp(&mut key, index.map(|m| Stamp::of_metadata(&m)));
+        Some(head) => {
+            key.update(&head.text);
+            for file in &head.stamped {
+                key.update(file.as_os_str().as_encoded_bytes());
+                let meta = std::fs::symlink_metadata(file).ok();
+                stamp(&mut key, meta.map(|m| Stamp::of_metadata(&m)));
+            }
         }
         None => key.update(b"no git"),
     }

@@ -262,8 +262,10 @@ impl<'w> Walker<'w> {
         let gitignore =
             if present.gitignore { self.rules(dir, &dir.join(".gitignore"))? } else { None };
         let exclude = if present.git {
-            match git_dir(dir)? {
-                Some(git_dir) => self.rules(dir, &git_dir.join("info").join("exclude"))?,
+            match crate::git::repository_at(dir)? {
+                Some(repository) => {
+                    self.rules(dir, &repository.common_dir.join("info").join("exclude"))?
+                }
                 None => None,
             }
         } else {
@@ -404,35 +406,6 @@ pub(crate) fn config_dirs() -> (Option<PathBuf>, Option<PathBuf>) {
         .filter(|x| !x.as_os_str().is_empty())
         .or_else(|| home.as_ref().map(|h| h.join(".config")));
     (home, xdg)
-}
-
-/// The git directory whose `info/exclude` applies in `dir`, which has a
-/// `.git`: that directory itself, or for a worktree or submodule (a `.git`
-/// file) the common directory it names (`gitdir: DIR`, then `DIR/commondir`),
-/// as the crate finds it. `Err` describes a file on the way that is not a
-/// regular file.
-fn git_dir(dir: &Path) -> Result<Option<PathBuf>, String> {
-    const LIMIT: u64 = 64 * 1024;
-    let git = dir.join(".git");
-    match std::fs::metadata(&git) {
-        Err(_) => return Ok(None),
-        Ok(meta) if !meta.is_file() => return Ok(Some(git)),
-        Ok(_) => {}
-    }
-    let first_line = |path: &Path| match tidy_io::read_file(path, LIMIT) {
-        Ok(bytes) => {
-            let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-            Ok(Some(String::from_utf8_lossy(line).trim_end_matches('\r').to_owned()))
-        }
-        Err(tidy_io::Error::NotRegular { kind, .. }) => {
-            Err(format!("{} is a {kind}, not a regular file", path.display()))
-        }
-        Err(_) => Ok(None),
-    };
-    let Some(line) = first_line(&git)? else { return Ok(None) };
-    let Some(real) = line.strip_prefix("gitdir: ").map(PathBuf::from) else { return Ok(None) };
-    let Some(common) = first_line(&real.join("commondir"))? else { return Ok(None) };
-    Ok(Some(if common.starts_with('.') { real.join(common) } else { PathBuf::from(common) }))
 }
 
 #[cfg(test)]
