@@ -285,12 +285,27 @@ fn prefix(root: &Path) -> Option<String> {
     if let Some((_, prefix)) = known.iter().find(|(r, _)| r == root) {
         return prefix.clone();
     }
-    let prefix = in_repository(root)
-        .then(|| run(root, &["rev-parse", "--show-prefix"]))
-        .flatten()
-        .map(|p| p.trim_end_matches(['\n', '\r']).to_owned());
+    let prefix = prefix_of_files(root).or_else(|| {
+        in_repository(root)
+            .then(|| run(root, &["rev-parse", "--show-prefix"]))
+            .flatten()
+            .map(|p| p.trim_end_matches(['\n', '\r']).to_owned())
+    });
     known.push((root.to_path_buf(), prefix.clone()));
     prefix
+}
+
+/// `--show-prefix` from the real path of `root` and its [`top_level`], where
+/// git is not needed for that; `None` where it is, or outside a repository,
+/// or for a path that is not UTF-8 (git then says what it is).
+fn prefix_of_files(root: &Path) -> Option<String> {
+    if discovery_overridden() {
+        return None;
+    }
+    let real = std::fs::canonicalize(root).ok()?;
+    let top = std::fs::canonicalize(top_level(&real)?).ok()?;
+    let inside = real.strip_prefix(&top).ok()?.to_str()?;
+    Some(if inside.is_empty() { String::new() } else { format!("{inside}/") })
 }
 
 /// Whether `root` may be in a git repository: `GIT_DIR` is set, or a `.git`
@@ -340,33 +355,81 @@ pub(crate) fn head(root: &Path) -> Option<Head> {
     Some(Head { text, stamped })
 }
 
-/// Renames recorded in git, old → new, relative to `root`: uncommitted ones
-/// (staged or not) first, then the last [`RENAME_COMMITS`] commits newest
-/// first; the latest rename of a path wins. Empty when `root` is not in a
-/// repository or git is missing.
-pub(crate) fn renames(root: &Path) -> HashMap<String, String> {
-    let mut renames = HashMap::default();
-    let Some(prefix) = prefix(root) else { return renames };
+/// What the fix proposals take from git for the tree at `root`, relative to
+/// it. Empty when `root` is not in a repository or git is missing.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    /// Renames, old → new: uncommitted ones (staged or not) first, then those
+    /// of the last [`RENAME_COMMITS`] commits newest first; the latest rename
+    /// of a path wins.
+    pub(crate) renames: HashMap<String, String>,
+    /// Files changed recently, each with the commit that last changed it
+    /// (`None`: uncommitted): uncommitted changes, and the last
+    /// [`RECENT_COMMITS`] commits.
+    pub(crate) recent: HashMap<String, Option<String>>,
+}
+
+/// Reads [`History`] with three git runs, whatever the size of the tree: the
+/// uncommitted renames, the uncommitted changes, and one walk of the last
+/// [`RENAME_COMMITS`] commits that gives both the renames and the recent
+/// changes.
+pub(crate) fn history(root: &Path) -> History {
+    let mut history = History::default();
+    let Some(prefix) = prefix(root) else { return history };
+    let relative = |path: &str| path.strip_prefix(prefix.as_str()).map(str::to_owned);
     let quiet = ["-c", "core.quotePath=false"];
     let pending = [&quiet[..], &PENDING_RENAMES].concat();
+    for status in parse_name_status(&run(root, &pending).unwrap_or_default()) {
+        if let Status::Moved { old, new, copy: false } = status
+            && let (Some(old), Some(new)) = (relative(&old), relative(&new))
+        {
+            history.renames.entry(old).or_insert(new);
+        }
+    }
+    let uncommitted = [&quiet[..], &["diff", "HEAD", "--name-only", "-z", "--relative"]].concat();
+    for path in run(root, &uncommitted).unwrap_or_default().split('\0').filter(|p| !p.is_empty()) {
+        history.recent.insert(path.to_owned(), None);
+    }
     // `-n` without `--diff-filter=R`: with the filter, git counts only the
     // commits that renamed something, and walks the whole history for them.
     let count = format!("-{RENAME_COMMITS}");
-    let history = [&quiet[..], &["log", "-M", &count, "--name-status", "--format=", "-z"]].concat();
-    for args in [pending, history] {
-        for status in parse_name_status(&run(root, &args).unwrap_or_default()) {
-            if let Status::Moved { old, new, copy: false } = status
-                && let (Some(old), Some(new)) =
-                    (old.strip_prefix(prefix.as_str()), new.strip_prefix(prefix.as_str()))
+    let log =
+        [&quiet[..], &["log", "-M", &count, "--name-status", "--format=%x01%H", "-z"]].concat();
+    let text = run(root, &log).unwrap_or_default();
+    for (index, (commit, changes)) in parse_log(&text).into_iter().enumerate() {
+        for change in changes {
+            let now = match change {
+                Status::Moved { old, new, copy } => {
+                    if !copy && let (Some(old), Some(new)) = (relative(&old), relative(&new)) {
+                        history.renames.entry(old).or_insert(new);
+                    }
+                    new
+                }
+                Status::Changed(path) | Status::Deleted(path) => path,
+            };
+            if index < RECENT_COMMITS
+                && let Some(now) = relative(&now)
             {
-                renames.entry(old.to_owned()).or_insert_with(|| new.to_owned());
+                history.recent.entry(now).or_insert_with(|| Some(commit.to_owned()));
             }
         }
     }
-    renames
+    history
 }
 
-/// How far back [`renames`] looks. Rename detection is most of what a
+/// Parses `log --name-status --format=%x01%H -z`: each commit's hash (after
+/// `\x01`, up to a NUL), then its changes as [`parse_name_status`] reads them.
+pub(crate) fn parse_log(text: &str) -> Vec<(&str, Vec<Status>)> {
+    text.split('\u{1}')
+        .filter(|commit| !commit.is_empty())
+        .map(|commit| {
+            let (hash, changes) = commit.split_once('\0').unwrap_or((commit, ""));
+            (hash, parse_name_status(changes))
+        })
+        .collect()
+}
+
+/// How far back [`History::renames`] looks. Rename detection is most of what a
 /// history walk costs: MicrosoftDocs/cpp-docs' 22,920 commits take 5.9 s (its
 /// old reorganizations moved tens of thousands of files), the last 1,000 of
 /// them 0.06 s; the Rust book's last 1,000 span two years. A link broken by an
@@ -389,38 +452,11 @@ pub(crate) fn pending_renames(root: &Path) -> String {
     run(root, &[&quiet[..], &PENDING_RENAMES].concat()).unwrap_or_default()
 }
 
-/// Files (relative to `root`) changed recently: uncommitted changes, and the
-/// last [`RECENT_COMMITS`] commits, each with the commit that last changed it
-/// (`None`: uncommitted). Two git runs, whatever the size of the tree; empty
-/// outside a repository.
-pub(crate) fn recent_changes(root: &Path) -> HashMap<String, Option<String>> {
-    let mut out = HashMap::default();
-    let Some(prefix) = prefix(root) else { return out };
-    let quiet = ["-c", "core.quotePath=false"];
-    let pending = [&quiet[..], &["diff", "HEAD", "--name-only", "-z", "--relative"]].concat();
-    for path in run(root, &pending).unwrap_or_default().split('\0').filter(|p| !p.is_empty()) {
-        out.insert(path.to_owned(), None);
-    }
-    let count = format!("-{RECENT_COMMITS}");
-    let log = [&quiet[..], &["log", &count, "--name-only", "--format=%x01%H", "-z"]].concat();
-    let mut commit: Option<String> = None;
-    for token in run(root, &log).unwrap_or_default().split('\0') {
-        for part in token.split('\n').filter(|p| !p.is_empty()) {
-            if let Some(hash) = part.strip_prefix('\u{1}') {
-                commit = Some(hash.to_owned());
-            } else if let Some(rel) = part.strip_prefix(prefix.as_str()) {
-                out.entry(rel.to_owned()).or_insert_with(|| commit.clone());
-            }
-        }
-    }
-    out
-}
-
-/// How far back [`recent_changes`] looks.
+/// How far back [`History::recent`] looks.
 pub(crate) const RECENT_COMMITS: usize = 200;
 
 /// The text of `path` (relative to `root`) before its change `changed_in`
-/// (from [`recent_changes`]): the committed version for an uncommitted
+/// (from [`History::recent`]): the committed version for an uncommitted
 /// change, else the version before that commit.
 pub(crate) fn previous_version(
     root: &Path,
@@ -553,6 +589,26 @@ mod tests {
         assert!(parse_name_status("").is_empty());
     }
 
+    #[test]
+    fn a_log_of_commits_and_their_changes() {
+        let text = "\u{1}aaa\0\u{1}bbb\0\nM\0a.md\0R090\0old.md\0new.md\0\u{1}ccc\0\nD\0gone.md\0";
+        assert_eq!(
+            parse_log(text),
+            [
+                ("aaa", vec![]),
+                (
+                    "bbb",
+                    vec![
+                        Status::Changed("a.md".into()),
+                        Status::Moved { old: "old.md".into(), new: "new.md".into(), copy: false },
+                    ]
+                ),
+                ("ccc", vec![Status::Deleted("gone.md".into())]),
+            ]
+        );
+        assert!(parse_log("").is_empty());
+    }
+
     fn git(dir: &Path, args: &[&str]) {
         let out = Command::new("git")
             .current_dir(dir)
@@ -578,6 +634,10 @@ mod tests {
             run(&deep, &["rev-parse", "--show-toplevel"]).unwrap().trim(),
             main.to_str().unwrap()
         );
+        for dir in [&deep, &main] {
+            let asked = run(dir, &["rev-parse", "--show-prefix"]).unwrap();
+            assert_eq!(prefix_of_files(dir).as_deref(), Some(asked.trim_end()), "{dir:?}");
+        }
 
         // A linked worktree: a `.git` file, a `commondir` back to the main one.
         let linked = temp.path().join("linked");

@@ -59,7 +59,8 @@ pub(crate) struct Suggester<'t> {
     /// `[redirects]` of doclinks.toml: old root-relative path to new.
     redirects: HashMap<String, String>,
     source: String,
-    renames: OnceLock<HashMap<String, String>>,
+    /// Renames and recent changes in git, read once, when first asked.
+    history: OnceLock<crate::git::History>,
     /// New path to old, for pages that moved themselves.
     moved_from: OnceLock<HashMap<String, String>>,
     /// Close matches by file name, cached per (directory, name).
@@ -70,8 +71,6 @@ pub(crate) struct Suggester<'t> {
     /// Every file name of the tree once, split into words: what a search
     /// for a close name anywhere goes through, split once, not per search.
     names: OnceLock<Vec<Name<'t>>>,
-    /// Files git changed recently, with the commit that changed each.
-    recent: OnceLock<HashMap<String, Option<String>>>,
     /// Pages as they were before their last change in git, parsed.
     previous: Mutex<HashMap<String, Option<crate::extract::Extracted>>>,
 }
@@ -92,12 +91,11 @@ impl<'t> Suggester<'t> {
             tree,
             redirects,
             source,
-            renames: OnceLock::new(),
+            history: OnceLock::new(),
             moved_from: OnceLock::new(),
             similar: Mutex::new(HashMap::default()),
             similar_anywhere: Mutex::new(HashMap::default()),
             names: OnceLock::new(),
-            recent: OnceLock::new(),
             previous: Mutex::new(HashMap::default()),
         }
     }
@@ -109,7 +107,11 @@ impl<'t> Suggester<'t> {
     fn renames(&self) -> &HashMap<String, String> {
         // The answer now depends on git's uncommitted renames too.
         crate::results::used_renames();
-        self.renames.get_or_init(|| crate::git::renames(&self.tree.root))
+        &self.history().renames
+    }
+
+    fn history(&self) -> &crate::git::History {
+        self.history.get_or_init(|| crate::git::history(&self.tree.root))
     }
 
     /// Follows renames from `old` to a path that exists. A path named from a
@@ -426,7 +428,7 @@ impl<'t> Suggester<'t> {
     ) -> Option<(String, Confidence, String)> {
         // Only pages git changed recently: a git run per page of a large
         // tree would cost more than the whole check.
-        let recent = self.recent.get_or_init(|| crate::git::recent_changes(&self.tree.root));
+        let recent = &self.history().recent;
         let changed_in = recent.get(page)?;
         let old = {
             let mut cache = self.previous.lock().expect("previous versions lock");
