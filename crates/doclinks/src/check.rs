@@ -985,6 +985,9 @@ impl<'t> Engine<'t> {
             }
         }
         self.tick();
+        // A page's findings (mostly site links) are held to the end of the
+        // check: the spare capacity of their growth was 6 MB at 100k pages.
+        result.findings.shrink_to_fit();
         result
     }
 

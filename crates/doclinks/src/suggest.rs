@@ -35,22 +35,47 @@ pub(crate) struct Candidate {
 /// A close match by words: the path and its score.
 type Similar = Option<(String, f64)>;
 
-/// A file name of the tree, its length in characters and its words.
+/// A file name of the tree, its length in characters and its words: one of
+/// these for every distinct name once a close name is searched for, so it is
+/// kept small (48 bytes and one allocation; a list of words was ~300 bytes).
 struct Name<'t> {
     name: &'t str,
-    /// Its extension (see [`extension`]).
-    ext: &'t str,
-    chars: usize,
-    words: Vec<String>,
-    /// The bytes of its words together.
-    letters: usize,
+    /// Its words (see [`words`]), each followed by a NUL, which no word holds.
+    words: Box<str>,
+    /// Where its extension (see [`extension`]) starts in `name`.
+    ext_at: u32,
+    chars: u32,
+    /// How many words, and the bytes of its words together.
+    count: u32,
+    letters: u32,
 }
 
 impl<'t> Name<'t> {
     fn of(name: &'t str) -> Name<'t> {
-        let words = words(name);
-        let letters = words.iter().map(String::len).sum();
-        Name { name, ext: extension(name), chars: name.chars().count(), words, letters }
+        let list = words(name);
+        let letters = list.iter().map(String::len).sum::<usize>();
+        let mut words = String::with_capacity(letters + list.len());
+        for word in &list {
+            words.push_str(word);
+            words.push('\0');
+        }
+        let small = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Name {
+            name,
+            words: words.into_boxed_str(),
+            ext_at: small(name.len() - extension(name).len()),
+            chars: small(name.chars().count()),
+            count: small(list.len()),
+            letters: small(letters),
+        }
+    }
+
+    fn ext(&self) -> &'t str {
+        &self.name[self.ext_at as usize..]
+    }
+
+    fn words(&self) -> impl Iterator<Item = &str> {
+        self.words.split_terminator('\0')
     }
 }
 
@@ -500,16 +525,21 @@ fn close_name<'t>(names: &[Name<'t>], name: &str) -> Option<(&'t str, f64)> {
     // distance is computed.
     let near = |n: &&Name<'t>| {
         n.name != name
-            && n.ext == ext
-            && close_in_length(n.chars, length)
-            && (n.letters == letters || may_score(target.len(), n.words.len()))
+            && n.ext() == ext
+            && close_in_length(n.chars as usize, length)
+            && (n.letters as usize == letters || may_score(target.len(), n.count as usize))
     };
     // Scored on both cores (a page's broken links are searched one by one);
-    // the winner does not depend on the order.
+    // the winner does not depend on the order. The words are split into a
+    // list each thread reuses.
     let scored: Vec<(&str, f64)> = names
         .par_iter()
         .filter(near)
-        .map(|n| (n.name, similarity_of_word_lists(&target, &n.words)))
+        .map_init(Vec::new, |list: &mut Vec<&str>, n| {
+            list.clear();
+            list.extend(n.words());
+            (n.name, similarity_of_word_lists(&target, list))
+        })
         .collect();
     clear_winner(scored.into_iter())
 }
@@ -588,13 +618,13 @@ fn digits(word: &str) -> impl Iterator<Item = char> + '_ {
 }
 
 /// [`word_similarity`] of two names split into words.
-fn similarity_of_word_lists(wa: &[String], wb: &[String]) -> f64 {
+fn similarity_of_word_lists(wa: &[impl AsRef<str>], wb: &[impl AsRef<str>]) -> f64 {
     if wa.is_empty() || wb.is_empty() {
         return 0.0;
     }
     // Compared as they come, not joined: this runs for every name of a
     // tree when a broken link is searched for.
-    if wa.iter().flat_map(|w| w.bytes()).eq(wb.iter().flat_map(|w| w.bytes())) {
+    if wa.iter().flat_map(|w| w.as_ref().bytes()).eq(wb.iter().flat_map(|w| w.as_ref().bytes())) {
         return 1.0;
     }
     // Which words of `wb` are paired: a bit each (a list past 64 words).
@@ -602,8 +632,10 @@ fn similarity_of_word_lists(wa: &[String], wb: &[String]) -> f64 {
     let mut used_list = vec![false; if wb.len() > 64 { wb.len() } else { 0 }];
     let mut total = 0.0;
     for word in wa {
+        let word = word.as_ref();
         let mut best: Option<(usize, f64)> = None;
         for (j, other) in wb.iter().enumerate() {
+            let other = other.as_ref();
             let used =
                 if j < 64 && used_list.is_empty() { used_bits >> j & 1 == 1 } else { used_list[j] };
             if used {
