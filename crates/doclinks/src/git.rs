@@ -25,10 +25,7 @@ pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
         return None;
     }
     if let Some((file, why)) = blocking_config(dir) {
-        refuse(
-            file,
-            format!("git is not run: this is {why}; renames and the git state are unknown"),
-        );
+        refuse(file, format!("git is not run: {why}; renames and the git state are unknown"));
         return None;
     }
     let mut child = Command::new("git")
@@ -84,11 +81,12 @@ pub(crate) fn refusal() -> Option<(PathBuf, String)> {
     REFUSED.lock().ok()?.clone()
 }
 
-/// A config file git reads on every start for `dir` that exists and is
-/// neither a regular file nor a folder, and what it is. Git opens and reads these without a check,
-/// so a FIFO among them blocks it forever. The system file is looked for where
-/// Debian's git and a git built under the `PATH` entry's prefix keep it; the
-/// repository's own `config` where a `.git` at or above `dir` leads.
+/// A file git opens on every start for `dir` that exists and is neither a
+/// regular file nor a folder, and what it is: its config files, and the
+/// repository's `.git`, `config`, `HEAD`, `index` and `packed-refs`. Git opens
+/// and reads these without a check, so a FIFO among them blocks it forever.
+/// The system config is looked for where Debian's git and a git built under
+/// the `PATH` entry's prefix keep it.
 fn blocking_config(dir: &Path) -> Option<(PathBuf, String)> {
     static GLOBAL: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
     let global = GLOBAL.get_or_init(|| {
@@ -120,17 +118,25 @@ fn blocking_config(dir: &Path) -> Option<(PathBuf, String)> {
         }
         files
     });
-    let local = dir.ancestors().map(|d| d.join(".git")).find(|git| git.symlink_metadata().is_ok());
-    let local = local.map(|git| match std::fs::metadata(&git) {
-        Ok(meta) if meta.is_dir() => git.join("config"),
-        // A `.git` file (worktree, submodule) is looked at itself; the
-        // config it leads to is not followed.
-        _ => git,
-    });
+    let mut local = Vec::new();
+    if let Some(top) = dir.ancestors().find(|d| d.join(".git").symlink_metadata().is_ok()) {
+        // The `.git` itself, then the files git opens in every repository
+        // it starts in: config, HEAD, index, packed refs.
+        local.push(top.join(".git"));
+        match repository_at(top) {
+            Ok(Some(repository)) => {
+                let (git, common) = (&repository.git_dir, &repository.common_dir);
+                local.extend([git.join("config"), git.join("HEAD"), git.join("index")]);
+                local.extend([common.join("config"), common.join("packed-refs")]);
+            }
+            Ok(None) => {}
+            Err(why) => return Some((top.join(".git"), why)),
+        }
+    }
     global.iter().chain(local.iter()).find_map(|file| {
         let meta = std::fs::metadata(file).ok()?;
         let kind = not_regular(&meta)?;
-        Some((file.clone(), format!("a {kind}, not a regular file")))
+        Some((file.clone(), format!("this is a {kind}, not a regular file")))
     })
 }
 

@@ -79,3 +79,20 @@ fn git_is_not_run_where_its_config_is_a_fifo() {
         assert_eq!(out.status.code(), Some(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn git_is_not_run_where_the_repository_holds_a_fifo() {
+    // A crafted tree: its `.git/HEAD` is a FIFO, which git opens on start.
+    let dir = tree("//- docs/a.md\n[b](b.md)\n");
+    dir.git(&["init", "-q"]);
+    let head = dir.join(".git/HEAD");
+    std::fs::remove_file(&head).unwrap();
+    let status = std::process::Command::new("mkfifo").arg(&head).status();
+    assert!(status.unwrap().success());
+    let mut cmd = dir.cmd(&["check", "--no-cache"]);
+    let out = cmd.timeout(Duration::from_secs(20)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = format!("{}: git is not run: this is a FIFO", head.display());
+    assert!(stderr.contains(&warning), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
