@@ -375,26 +375,22 @@ pub(crate) struct History {
     pub(crate) recent: HashMap<String, Option<String>>,
 }
 
-/// Reads [`History`] with three git runs, whatever the size of the tree: the
-/// uncommitted renames, the uncommitted changes, and one walk of the last
-/// [`RENAME_COMMITS`] commits that gives both the renames and the recent
-/// changes.
+/// Reads [`History`] with two git runs, whatever the size of the tree: a
+/// diff of the uncommitted changes and one walk of the last
+/// [`RENAME_COMMITS`] commits, each giving both renames and changed files.
 pub(crate) fn history(root: &Path) -> History {
     let mut history = History::default();
     let Some(prefix) = prefix(root) else { return history };
     let relative = |path: &str| path.strip_prefix(prefix.as_str()).map(str::to_owned);
     let quiet = ["-c", "core.quotePath=false"];
-    let pending = [&quiet[..], &PENDING_RENAMES].concat();
-    for status in parse_name_status(&run(root, &pending).unwrap_or_default()) {
-        if let Status::Moved { old, new, copy: false } = status
-            && let (Some(old), Some(new)) = (relative(&old), relative(&new))
-        {
-            history.renames.entry(old).or_insert(new);
+    // One diff for both: the uncommitted renames, and every path changed
+    // (a renamed file by its new path, as `--name-only` gives it).
+    let uncommitted = [&quiet[..], &["diff", "HEAD", "-M", "--name-status", "-z"]].concat();
+    for change in parse_name_status(&run(root, &uncommitted).unwrap_or_default()) {
+        let now = path_now(change, &relative, &mut history.renames);
+        if let Some(now) = relative(&now) {
+            history.recent.insert(now, None);
         }
-    }
-    let uncommitted = [&quiet[..], &["diff", "HEAD", "--name-only", "-z", "--relative"]].concat();
-    for path in run(root, &uncommitted).unwrap_or_default().split('\0').filter(|p| !p.is_empty()) {
-        history.recent.insert(path.to_owned(), None);
     }
     // `-n` without `--diff-filter=R`: with the filter, git counts only the
     // commits that renamed something, and walks the whole history for them.
@@ -404,15 +400,7 @@ pub(crate) fn history(root: &Path) -> History {
     let text = run(root, &log).unwrap_or_default();
     for (index, (commit, changes)) in parse_log(&text).into_iter().enumerate() {
         for change in changes {
-            let now = match change {
-                Status::Moved { old, new, copy } => {
-                    if !copy && let (Some(old), Some(new)) = (relative(&old), relative(&new)) {
-                        history.renames.entry(old).or_insert(new);
-                    }
-                    new
-                }
-                Status::Changed(path) | Status::Deleted(path) => path,
-            };
+            let now = path_now(change, &relative, &mut history.renames);
             if index < RECENT_COMMITS
                 && let Some(now) = relative(&now)
             {
@@ -421,6 +409,25 @@ pub(crate) fn history(root: &Path) -> History {
         }
     }
     history
+}
+
+/// The path a change leaves (a renamed or copied file's new one), noting a
+/// rename under the root in `renames` unless an earlier one of the same path
+/// was (the newest is read first).
+fn path_now(
+    change: Status,
+    relative: &impl Fn(&str) -> Option<String>,
+    renames: &mut HashMap<String, String>,
+) -> String {
+    match change {
+        Status::Moved { old, new, copy } => {
+            if !copy && let (Some(old), Some(new)) = (relative(&old), relative(&new)) {
+                renames.entry(old).or_insert(new);
+            }
+            new
+        }
+        Status::Changed(path) | Status::Deleted(path) => path,
+    }
 }
 
 /// Parses `log --name-status --format=%x01%H -z`: each commit's hash (after
