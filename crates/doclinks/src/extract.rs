@@ -97,39 +97,42 @@ impl<'d> RawLink<'d> {
     }
 }
 
-/// One heading, as the renderers see its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One heading, as the renderers see its text: 12 bytes (a tree holds about
+/// ten a page, for the whole check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Heading {
     /// The text slugs are made of (text and code, not HTML or image alt), in
     /// the page's strings.
     text: Span,
-    /// The heading's attribute list, if it ends in one (few do: one pointer
-    /// a heading, not two strings).
-    attributes: Option<Box<Attributes>>,
-    /// A definition list term, not a heading: it has an id only where the
-    /// renderer gives terms ids (Hugo's `autoDefinitionTermID`).
-    term: bool,
-}
-
-/// A heading's trailing attribute list: `{#id}`, `{: #id .class }`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Attributes {
-    /// `{#id}` / `{ id="x" }` attribute of the heading.
-    explicit: Option<Box<str>>,
-    /// The text before the list.
-    bare: Box<str>,
+    /// [`Heading::TERM`], and in the other bits 1 + the index of its
+    /// attribute list in [`Rare::attributes`] (0: none; few headings end in
+    /// one).
+    extra: u32,
 }
 
 impl Heading {
-    /// `{#id}` / `{ id="x" }` attribute of the heading.
-    fn explicit(&self) -> Option<&str> {
-        self.attributes.as_ref()?.explicit.as_deref()
+    /// A definition list term, not a heading: it has an id only where the
+    /// renderer gives terms ids (Hugo's `autoDefinitionTermID`).
+    const TERM: u32 = 1 << 31;
+
+    fn term(self) -> bool {
+        self.extra & Heading::TERM != 0
     }
 
-    /// With an attribute list, the text before it.
-    fn bare(&self) -> Option<&str> {
-        self.attributes.as_ref().map(|a| &*a.bare)
+    /// Where its attribute list is in [`Rare::attributes`].
+    fn attributes(self) -> Option<usize> {
+        (self.extra & !Heading::TERM).checked_sub(1).map(|i| i as usize)
     }
+}
+
+/// A heading's trailing attribute list (`{#id}`, `{: #id .class }`), in the
+/// page's strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Attributes {
+    /// `{#id}` / `{ id="x" }` attribute of the heading ([`Span::NONE`]: none).
+    explicit: Span,
+    /// The text before the list.
+    bare: Span,
 }
 
 /// Front matter keys the site model uses.
@@ -184,6 +187,8 @@ struct Rare {
     /// pymdownx.tabbed tabs (`=== "Title"`): the title, and how many headings
     /// come before the tab (its id may be the last one's slug and its own).
     tabs: Vec<(usize, String)>,
+    /// Headings' attribute lists ([`Heading::attributes`]).
+    attributes: Vec<Attributes>,
 }
 
 impl Extracted {
@@ -251,6 +256,18 @@ impl Extracted {
         &self.strings[at..at + span.len as usize]
     }
 
+    /// A heading's `{#id}` / `{ id="x" }` attribute.
+    fn explicit(&self, heading: Heading) -> Option<&str> {
+        let list = self.rare.as_ref()?.attributes.get(heading.attributes()?)?;
+        (list.explicit != Span::NONE).then(|| self.string(list.explicit))
+    }
+
+    /// With an attribute list, a heading's text before it.
+    fn bare(&self, heading: Heading) -> Option<&str> {
+        let list = self.rare.as_ref()?.attributes.get(heading.attributes()?)?;
+        Some(self.string(list.bare))
+    }
+
     /// `text` appended to the page's strings.
     fn store(&mut self, text: &str) -> Span {
         let at = to_u32(self.strings.len());
@@ -274,14 +291,16 @@ impl Extracted {
         bare: Option<Box<str>>,
         term: bool,
     ) {
-        let attributes = match (explicit, bare) {
-            (None, None) => None,
-            (explicit, bare) => {
-                Some(Box::new(Attributes { explicit, bare: bare.unwrap_or_else(|| text.into()) }))
-            }
-        };
-        let text = self.store(text);
-        self.headings.push(Heading { text, attributes, term });
+        let text_span = self.store(text);
+        let mut extra = if term { Heading::TERM } else { 0 };
+        if explicit.is_some() || bare.is_some() {
+            let explicit = explicit.map_or(Span::NONE, |id| self.store(&id));
+            let bare = bare.map_or(text_span, |bare| self.store(&bare));
+            let list = &mut self.rare_mut().attributes;
+            list.push(Attributes { explicit, bare });
+            extra |= u32::try_from(list.len()).unwrap_or(u32::MAX) & !Heading::TERM;
+        }
+        self.headings.push(Heading { text: text_span, extra });
     }
 
     fn push_id(&mut self, id: &str) {
@@ -315,9 +334,9 @@ impl Extracted {
         let mut slugger = Slugger::new(flavor);
         self.headings
             .iter()
-            .filter(|h| terms || !h.term)
-            .map(|h| {
-                h.explicit().map_or_else(|| slugger.unique(self.string(h.text)), str::to_owned)
+            .filter(|h| terms || !h.term())
+            .map(|&h| {
+                self.explicit(h).map_or_else(|| slugger.unique(self.string(h.text)), str::to_owned)
             })
             .collect()
     }
@@ -325,14 +344,14 @@ impl Extracted {
     pub(crate) fn anchors(&self, flavor: Flavor, terms: bool) -> HashSet<String> {
         let mut out: HashSet<String> = self.ids().map(str::to_owned).collect();
         let mut slugger = Slugger::new(flavor);
-        for heading in &self.headings {
-            if heading.term && !terms {
+        for &heading in &self.headings {
+            if heading.term() && !terms {
                 continue;
             }
             let text = self.string(heading.text);
-            if let Some(id) = heading.explicit() {
+            if let Some(id) = self.explicit(heading) {
                 out.insert(id.to_string());
-                out.insert(slug_as(flavor, heading.bare().unwrap_or(text)));
+                out.insert(slug_as(flavor, self.bare(heading).unwrap_or(text)));
             }
             out.insert(slugger.unique(text));
         }
@@ -398,11 +417,11 @@ impl Extracted {
             out.0.push(link.form.code());
         }
         out.len(self.headings.len());
-        for heading in &self.headings {
+        for &heading in &self.headings {
             out.str(self.string(heading.text));
-            out.opt(heading.explicit());
-            out.opt(heading.bare());
-            out.0.push(u8::from(heading.term));
+            out.opt(self.explicit(heading));
+            out.opt(self.bare(heading));
+            out.0.push(u8::from(heading.term()));
         }
         out.strs(self.ids.iter().map(|&id| self.string(id)));
         out.strs(self.footnotes().iter());
@@ -454,11 +473,14 @@ impl Extracted {
         for id in input.strs()? {
             out.push_id(&id);
         }
+        // The headings' attribute lists are in `rare` already.
+        let attributes = out.rare.take().map(|r| r.attributes).unwrap_or_default();
         let mut rare = Rare {
             footnotes: input.strs()?,
             labels: input.strs()?,
             includes: input.strs()?,
             tabs: Vec::new(),
+            attributes,
         };
         for _ in 0..input.len()? {
             let before = usize::try_from(input.u64()?).ok()?;
@@ -1783,6 +1805,34 @@ fn unescape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headings_with_attribute_lists_survive_the_cache_format() {
+        let text = "# Plain\n\n## Named {#custom}\n\n### Classy {: #other .wide }\n\n\
+                    Term\n: its definition\n\n## Plain\n\nA note[^n].\n\n[^n]: Here.\n";
+        let page = extract(text);
+        let mut written = Writer(Vec::new());
+        page.encode(&mut written);
+        let read = Extracted::decode(&mut Reader(&written.0)).expect("it decodes");
+        let mut again = Writer(Vec::new());
+        read.encode(&mut again);
+        assert_eq!(again.0, written.0, "decoding and encoding again changes nothing");
+        for flavor in [Flavor::GitHub, Flavor::PythonMarkdown, Flavor::Hugo] {
+            for terms in [false, true] {
+                assert_eq!(read.anchors(flavor, terms), page.anchors(flavor, terms));
+                assert_eq!(read.heading_ids(flavor, terms), page.heading_ids(flavor, terms));
+            }
+        }
+        let anchors = page.anchors(Flavor::PythonMarkdown, true);
+        for id in ["custom", "named", "other", "classy", "plain", "plain_1", "term"] {
+            assert!(anchors.contains(id), "{id} in {anchors:?}");
+        }
+        assert_eq!(
+            page.heading_ids(Flavor::GitHub, false),
+            ["plain", "custom", "other", "plain-1"],
+            "explicit ids stand for their headings, terms are left out"
+        );
+    }
 
     /// Each link as `line:col form dest =source-bytes`.
     fn links(text: &str) -> Vec<String> {
