@@ -97,14 +97,12 @@ fn blocking_config(dir: &Path) -> Option<(PathBuf, String)> {
                 Some(system) => files.push(system),
                 None => {
                     files.push(PathBuf::from("/etc/gitconfig"));
-                    let on_path = std::env::var_os("PATH")
-                        .into_iter()
-                        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>());
-                    if let Some(bin) = on_path.into_iter().find(|bin| bin.join("git").is_file())
-                        && let Some(prefix) = bin.parent()
-                    {
-                        files.push(prefix.join("etc/gitconfig"));
-                    }
+                    let bin = std::env::var_os("PATH").and_then(|paths| {
+                        std::env::split_paths(&paths).find(|bin| bin.join("git").is_file())
+                    });
+                    files.extend(
+                        bin.as_deref().and_then(Path::parent).map(|p| p.join("etc/gitconfig")),
+                    );
                 }
             }
         }
@@ -164,10 +162,7 @@ fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
 /// find its root.
 pub(crate) fn top_level(dir: &Path) -> Option<PathBuf> {
     if !discovery_overridden() {
-        let found = dir.ancestors().find_map(|d| {
-            repository_at(d).ok().flatten().filter(|r| r.git_dir.join("HEAD").exists())
-        });
-        let repository = found?;
+        let repository = nearest_repository(dir)?;
         if !repository.moves_work_tree() {
             return Some(repository.top);
         }
@@ -175,6 +170,14 @@ pub(crate) fn top_level(dir: &Path) -> Option<PathBuf> {
     let out = run(dir, &["rev-parse", "--show-toplevel"])?;
     let top = out.trim_end_matches(['\n', '\r']);
     (!top.is_empty()).then(|| PathBuf::from(top))
+}
+
+/// The repository at or above `dir`, as git discovers it: the nearest `.git`
+/// that leads to a git directory with a `HEAD` (an empty `.git` folder is
+/// passed by).
+fn nearest_repository(dir: &Path) -> Option<Repository> {
+    dir.ancestors()
+        .find_map(|d| repository_at(d).ok().flatten().filter(|r| r.git_dir.join("HEAD").exists()))
 }
 
 /// Whether an environment variable changes where git finds the repository
@@ -348,7 +351,7 @@ pub(crate) fn head(root: &Path) -> Option<Head> {
         let text = lines.next()?.as_bytes().to_vec();
         return Some(Head { text, stamped: vec![git_dir.join("index")] });
     }
-    let repository = root.ancestors().find_map(|dir| repository_at(dir).ok().flatten())?;
+    let repository = nearest_repository(root)?;
     let text = tidy_io::read_file(&repository.git_dir.join("HEAD"), 64 * 1024).ok()?;
     let mut stamped = vec![repository.git_dir.join("index")];
     if let Some(name) = text.strip_prefix(b"ref: ") {
