@@ -1168,9 +1168,20 @@ impl<'t> Engine<'t> {
         unreached: Option<Vec<String>>,
     ) -> Report {
         let mut summary = Summary { files: results.len(), ..Summary::default() };
-        let mut findings = Vec::new();
-        let mut site_links = Vec::new();
-        let mut redirected = Vec::new();
+        // Sized before they are filled: grown by doubling, the lists of a
+        // 100k-page tree's findings held 8 MB they never used.
+        let (mut sites, mut redirects, mut all) = (0, 0, 0);
+        for finding in results.iter().flat_map(|(_, result)| &result.findings) {
+            all += 1;
+            match finding.kind {
+                Kind::SiteLink => sites += 1,
+                Kind::Redirected => redirects += 1,
+                _ => {}
+            }
+        }
+        let mut findings = Vec::with_capacity(all - sites - redirects);
+        let mut site_links = Vec::with_capacity(sites);
+        let mut redirected = Vec::with_capacity(redirects);
         let mut links = Vec::new();
         for (_, mut result) in results {
             if let Some(traces) = &mut result.traces {

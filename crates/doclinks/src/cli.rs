@@ -428,6 +428,21 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Runs `write` on a buffered standard output; a reader that went away
+/// (`| head`) is a normal end, as in [`tidy_io::cli::emit`].
+fn write_stdout(
+    write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock<'static>>) -> std::io::Result<()>,
+) -> Result<(), crate::Error> {
+    use std::io::Write as _;
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::Error::io("cannot write output to", Path::new("stdout"), e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The name every stderr line starts with.
 const TOOL: &str = "doclinks";
 
@@ -459,13 +474,10 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                 OutputFormat::Github => Format::Github,
                 OutputFormat::Markdown => Format::Markdown,
             };
-            // Moved, not copied: a large report's JSON is tens of megabytes.
-            let text = crate::render_report(&report, format, &style);
-            if out.is_empty() {
-                *out = text
-            } else {
-                out.push_str(&text)
-            }
+            // Written as it is made, not held: a large report's JSON is tens
+            // of megabytes. Nothing is in `out` before a check's report.
+            debug_assert!(out.is_empty());
+            write_stdout(|w| crate::write_report(&report, format, &style, w))?;
             let broken = !report.findings.is_empty();
             crate::check::drop_elsewhere(report);
             Ok(if broken && !report_only { exit::FINDINGS } else { exit::OK })

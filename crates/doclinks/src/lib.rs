@@ -78,7 +78,7 @@ pub use crate::extract::destinations;
 pub use crate::fix::{FixOptions, apply, write_stub};
 pub use crate::plan::write_plan;
 pub use crate::platform::{Platform, PlatformInfo, SiteInfo};
-pub use crate::render::{Format, Style, render_applied, render_report};
+pub use crate::render::{Format, Style, render_applied, render_report, write_report};
 pub use crate::report::{
     Applied, Change, Confidence, Finding, Fix, Kind, LinkRecord, Report, SkippedPage, Summary,
     Warning,

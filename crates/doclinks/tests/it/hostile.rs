@@ -431,6 +431,26 @@ fn check_into_head_one_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+#[test]
+fn a_full_disk_under_stdout_is_an_error_not_a_partial_report() {
+    // The report is written as it is made; a write that fails half-way must
+    // still say so and exit 2, never end as if the report were whole.
+    let dir = tree("//- README.md\n[gone](nope.md)\n");
+    for format in ["json", "human"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_doclinks"))
+            .current_dir(dir.path())
+            .args(["check", "--format", format])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{format}: {stderr}");
+        assert!(stderr.contains("cannot write output"), "{format}: {stderr}");
+        assert!(stderr.contains("No space left on device"), "{format}: {stderr}");
+    }
+}
+
 /// `doclinks ARGS` in `dir` under `ulimit -n LIMIT`: (exit code, stdout, stderr).
 fn run_with_open_files_limit(dir: &Dir, limit: u32, args: &[&str]) -> (i32, String, String) {
     let out = Command::new("sh")
