@@ -16,7 +16,7 @@
 //! proposals (`check.rs`): a fix is kept only if its new destination resolves.
 
 use std::borrow::Cow;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -35,8 +35,9 @@ pub(crate) struct Redirect {
     pub(crate) to: Option<String>,
     /// The URL as the redirect file writes it.
     pub(crate) url: String,
-    /// The file the redirect is listed in, root-relative.
-    pub(crate) source: String,
+    /// The file the redirect is listed in, root-relative: one string for all
+    /// of a file's redirects (a DocFX docset lists thousands).
+    pub(crate) source: Arc<str>,
 }
 
 /// What a link leads to.
@@ -157,8 +158,9 @@ pub(crate) struct Site {
     /// Route prefixes the model knows completely: an unknown URL under one is
     /// broken; any other unknown URL is a page the model does not know.
     checked: Vec<String>,
-    redirects_by_url: HashMap<String, Redirect>,
-    redirects_by_file: HashMap<String, Redirect>,
+    /// One redirect by the URL and the file it moves away from, shared.
+    redirects_by_url: HashMap<String, Arc<Redirect>>,
+    redirects_by_file: HashMap<String, Arc<Redirect>>,
     /// Whether a link to a redirected source file works (DocFX follows it,
     /// mdBook writes a redirect page); mkdocs and Docusaurus only redirect URLs.
     file_redirects_work: bool,
@@ -697,13 +699,13 @@ impl Site {
                     site.routes.entry(url.key.clone()).or_insert(i);
                     site.urls.insert(i, url);
                 }
+                let source: Arc<str> = Arc::from("mkdocs.yml redirect_maps");
                 for (old, new) in redirects {
                     let to = tree.index(&new).map(|_| new.clone());
-                    let redirect =
-                        Redirect { to, url: new, source: "mkdocs.yml redirect_maps".to_owned() };
+                    let redirect = Arc::new(Redirect { to, url: new, source: source.clone() });
                     if let Some(old_rel) = strip_prefix_dir(&old, &docs_dir) {
                         let stem_key = key(without_extension(old_rel));
-                        site.redirects_by_url.insert(stem_key, redirect.clone());
+                        site.redirects_by_url.insert(stem_key, Arc::clone(&redirect));
                     }
                     site.redirects_by_file.insert(old, redirect);
                 }
@@ -802,11 +804,11 @@ impl Site {
                                 let alias = hugo_key(alias, lower_paths);
                                 site.redirects_by_url.insert(
                                     alias,
-                                    Redirect {
+                                    Arc::new(Redirect {
                                         to: Some(tree.files[i].clone()),
                                         url: url.clone(),
-                                        source: format!("aliases of {}", tree.files[i]),
-                                    },
+                                        source: format!("aliases of {}", tree.files[i]).into(),
+                                    }),
                                 );
                             }
                             Url { key: hugo_key(&url, lower_paths), dir_like: true }
@@ -853,16 +855,17 @@ impl Site {
                     site.routes.entry(url.clone()).or_insert(i);
                     site.urls.entry(i).or_insert(Url { key: url, dir_like: false });
                 }
+                let source: Arc<str> = format!(
+                    "{} [output.html.redirect]",
+                    detected.config.as_deref().unwrap_or("book.toml")
+                )
+                .into();
                 for (old, new) in redirects {
                     let new_key = key(&normalize(parent(&old), &new).unwrap_or_default());
                     let to = site.routes.get(&new_key).map(|&i| tree.files[i].clone());
-                    let source = format!(
-                        "{} [output.html.redirect]",
-                        detected.config.as_deref().unwrap_or("book.toml")
-                    );
-                    let redirect = Redirect { to, url: new, source };
+                    let redirect = Arc::new(Redirect { to, url: new, source: Arc::clone(&source) });
                     let _ = &book_dir;
-                    site.redirects_by_url.insert(key(&old), redirect.clone());
+                    site.redirects_by_url.insert(key(&old), Arc::clone(&redirect));
                     if let Some(md) = old.strip_suffix(".html") {
                         site.redirects_by_file.insert(join(&src, &format!("{md}.md")), redirect);
                     }
@@ -940,7 +943,7 @@ impl Site {
 
     fn file_redirect(&self, wanted: &str) -> Option<&Redirect> {
         let k = if self.files_insensitive { wanted.to_lowercase() } else { wanted.to_owned() };
-        self.redirects_by_file.get(&k)
+        self.redirects_by_file.get(&k).map(Arc::as_ref)
     }
 
     fn url_redirect(&self, url_key: &str) -> Option<&Redirect> {
@@ -951,7 +954,7 @@ impl Site {
         // Splats: `/old/*  /new/:splat`.
         self.redirects_by_url.iter().find_map(|(from, r)| {
             let prefix = from.strip_suffix('*')?;
-            (k.starts_with(prefix.trim_end_matches('/')) && !prefix.is_empty()).then_some(r)
+            (k.starts_with(prefix.trim_end_matches('/')) && !prefix.is_empty()).then_some(&**r)
         })
     }
 
@@ -1580,9 +1583,9 @@ impl Site {
                 .then(|| self.route(&to_key))
                 .flatten()
                 .map(|i| tree.files[i].clone());
-            let redirect =
-                Redirect { to: target, url: to.to_owned(), source: tree.files[index].clone() };
-            self.redirects_by_url.insert(self.route_key(from), redirect);
+            let source = tree.files[index].as_str().into();
+            let redirect = Redirect { to: target, url: to.to_owned(), source };
+            self.redirects_by_url.insert(self.route_key(from), Arc::new(redirect));
         }
     }
 
@@ -1649,6 +1652,7 @@ impl Site {
     }
 
     fn docfx_redirects(&mut self, tree: &Tree, raw: Vec<RawRedirect>) {
+        let mut sources: HashMap<String, Arc<str>> = HashMap::default();
         for entry in raw {
             let url_key = entry.url.split(['?', '#']).next().unwrap_or(&entry.url).to_owned();
             let to = if let Some(rest) = url_key.strip_prefix('/') {
@@ -1662,28 +1666,29 @@ impl Site {
             } else {
                 None
             };
-            let redirect = Redirect { to, url: entry.url.clone(), source: entry.file.clone() };
+            let source = sources.entry(entry.file).or_insert_with_key(|file| file.as_str().into());
+            let redirect = Arc::new(Redirect { to, url: entry.url, source: Arc::clone(source) });
             // The URL the gone page had: for root-absolute links to it.
             if let Some(Url { key: url, .. }) = self.url_for_source(&entry.source_path) {
-                self.redirects_by_url.entry(url).or_insert_with(|| redirect.clone());
+                self.redirects_by_url.entry(url).or_insert_with(|| Arc::clone(&redirect));
             }
             self.redirects_by_file.entry(entry.source_path.to_lowercase()).or_insert(redirect);
         }
-        // Chains: a redirect whose target is itself redirected.
+        // Chains: a redirect whose target is itself redirected, followed
+        // through the redirects as listed. A redirect in both maps is followed
+        // once and stays one.
         let by_url = self.redirects_by_url.clone();
+        let mut followed: HashMap<*const Redirect, Arc<Redirect>> = HashMap::default();
         for redirect in
             self.redirects_by_file.values_mut().chain(self.redirects_by_url.values_mut())
         {
-            let mut hops = 0;
-            while redirect.to.is_none() && hops < 5 {
-                let Some(rest) = redirect.url.strip_prefix('/') else { break };
-                let rest = key(rest.split(['?', '#']).next().unwrap_or(rest)).to_lowercase();
-                let Some(within) = strip_prefix_dir(&rest, &self.base) else { break };
-                let Some(next) = by_url.get(within) else { break };
-                redirect.url = next.url.clone();
-                redirect.to = next.to.clone();
-                hops += 1;
+            if redirect.to.is_some() {
+                continue;
             }
+            let end = followed
+                .entry(Arc::as_ptr(redirect))
+                .or_insert_with(|| Arc::new(follow_chain(redirect, &by_url, &self.base)));
+            *redirect = Arc::clone(end);
         }
     }
 
@@ -1733,6 +1738,23 @@ pub(crate) fn docusaurus_slug(rel: &str, front: &crate::extract::Front) -> Strin
     let id = front.id.as_deref().unwrap_or(name);
     let id = id.rsplit('/').next().unwrap_or(id);
     key(&join(&dir, id))
+}
+
+/// Where a DocFX redirect ends up after at most five further redirects of
+/// the docset (`by_url`, as listed), while it leads to no file of the tree.
+fn follow_chain(first: &Redirect, by_url: &HashMap<String, Arc<Redirect>>, base: &str) -> Redirect {
+    let mut redirect = first.clone();
+    let mut hops = 0;
+    while redirect.to.is_none() && hops < 5 {
+        let Some(rest) = redirect.url.strip_prefix('/') else { break };
+        let rest = key(rest.split(['?', '#']).next().unwrap_or(rest)).to_lowercase();
+        let Some(within) = strip_prefix_dir(&rest, base) else { break };
+        let Some(next) = by_url.get(within) else { break };
+        redirect.url = next.url.clone();
+        redirect.to = next.to.clone();
+        hops += 1;
+    }
+    redirect
 }
 
 /// One entry of a DocFX redirect file.
