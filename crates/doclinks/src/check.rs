@@ -1168,7 +1168,7 @@ impl<'t> Engine<'t> {
 
     fn report(
         mut self,
-        results: Vec<(usize, FileResult)>,
+        mut results: Vec<(usize, FileResult)>,
         unreached: Option<Vec<String>>,
     ) -> Report {
         // The pages' extracts and the site model are done with once every
@@ -1195,7 +1195,6 @@ impl<'t> Engine<'t> {
         // In the report's order, file by file: sorting the whole lists (a
         // stable sort's scratch is up to 8 MB) added to the peak of a
         // 100k-page check, which is here, at its end.
-        let mut results = results;
         results.sort_unstable_by(|(a, _), (b, _)| self.tree.files[*a].cmp(&self.tree.files[*b]));
         for (_, mut result) in results {
             if let Some(traces) = &mut result.traces {

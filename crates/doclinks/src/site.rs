@@ -1678,17 +1678,16 @@ impl Site {
         // through the redirects as listed. A redirect in both maps is followed
         // once and stays one.
         let by_url = self.redirects_by_url.clone();
-        let mut followed: HashMap<*const Redirect, Arc<Redirect>> = HashMap::default();
+        let mut followed: HashMap<*const Redirect, Option<Arc<Redirect>>> = HashMap::default();
         for redirect in
             self.redirects_by_file.values_mut().chain(self.redirects_by_url.values_mut())
         {
-            if redirect.to.is_some() {
-                continue;
-            }
             let end = followed
                 .entry(Arc::as_ptr(redirect))
-                .or_insert_with(|| Arc::new(follow_chain(redirect, &by_url, &self.base)));
-            *redirect = Arc::clone(end);
+                .or_insert_with(|| follow_chain(redirect, &by_url, &self.base).map(Arc::new));
+            if let Some(end) = end {
+                *redirect = Arc::clone(end);
+            }
         }
     }
 
@@ -1741,20 +1740,27 @@ pub(crate) fn docusaurus_slug(rel: &str, front: &crate::extract::Front) -> Strin
 }
 
 /// Where a DocFX redirect ends up after at most five further redirects of
-/// the docset (`by_url`, as listed), while it leads to no file of the tree.
-fn follow_chain(first: &Redirect, by_url: &HashMap<String, Arc<Redirect>>, base: &str) -> Redirect {
-    let mut redirect = first.clone();
-    let mut hops = 0;
-    while redirect.to.is_none() && hops < 5 {
-        let Some(rest) = redirect.url.strip_prefix('/') else { break };
+/// the docset (`by_url`, as listed), while it leads to no file of the tree;
+/// `None` when it takes no hop (it leads to a file, or out of the docset).
+fn follow_chain(
+    first: &Redirect,
+    by_url: &HashMap<String, Arc<Redirect>>,
+    base: &str,
+) -> Option<Redirect> {
+    let mut end: Option<Redirect> = None;
+    for _ in 0..5 {
+        let at = end.as_ref().unwrap_or(first);
+        if at.to.is_some() {
+            break;
+        }
+        let Some(rest) = at.url.strip_prefix('/') else { break };
         let rest = key(rest.split(['?', '#']).next().unwrap_or(rest)).to_lowercase();
         let Some(within) = strip_prefix_dir(&rest, base) else { break };
         let Some(next) = by_url.get(within) else { break };
-        redirect.url = next.url.clone();
-        redirect.to = next.to.clone();
-        hops += 1;
+        let (url, to) = (next.url.clone(), next.to.clone());
+        end = Some(Redirect { to, url, source: Arc::clone(&first.source) });
     }
-    redirect
+    end
 }
 
 /// One entry of a DocFX redirect file.
