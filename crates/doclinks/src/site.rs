@@ -104,7 +104,8 @@ pub(crate) struct AnchorRules {
 /// The URL a page is served at, as a route key (no leading or trailing `/`).
 #[derive(Debug, Clone)]
 struct Url {
-    key: String,
+    /// Shared with the route table's key: one string a page.
+    key: Arc<str>,
     /// Served with a trailing slash (directory URLs), so relative links
     /// resolve from the URL itself, not from its parent.
     dir_like: bool,
@@ -141,7 +142,7 @@ pub(crate) struct Site {
     /// Definition list terms get ids.
     term_ids: bool,
     rules: Rules,
-    routes: HashMap<String, usize>,
+    routes: HashMap<Arc<str>, usize>,
     /// Further pages at a route that has several (one per DocFX moniker).
     also: HashMap<String, Vec<usize>>,
     urls: HashMap<usize, Url>,
@@ -641,11 +642,12 @@ impl Site {
                         let url = key(&join(dest, url_path)).to_lowercase();
                         let index_page = page && stem(file_name(rel)).eq_ignore_ascii_case("index");
                         if index_page {
-                            let dir = key(&join(dest, parent(rel))).to_lowercase();
-                            site.add_route(dir.clone(), i);
+                            let dir: Arc<str> = key(&join(dest, parent(rel))).to_lowercase().into();
+                            site.add_route(Arc::clone(&dir), i);
                             site.urls.entry(i).or_insert(Url { key: dir, dir_like: true });
                         }
-                        site.add_route(url.clone(), i);
+                        let url: Arc<str> = url.into();
+                        site.add_route(Arc::clone(&url), i);
                         site.urls.entry(i).or_insert(Url { key: url, dir_like: false });
                     }
                     site.checked.push(key(dest).to_lowercase());
@@ -684,19 +686,19 @@ impl Site {
                     let url = if is_markdown(rel) {
                         let name = stem(file_name(rel));
                         if name == "index" || name.eq_ignore_ascii_case("readme") {
-                            Url { key: key(parent(rel)), dir_like: true }
+                            Url { key: key(parent(rel)).into(), dir_like: true }
                         } else if use_directory_urls {
-                            Url { key: key(without_extension(rel)), dir_like: true }
+                            Url { key: key(without_extension(rel)).into(), dir_like: true }
                         } else {
                             Url {
-                                key: format!("{}.html", key(without_extension(rel))),
+                                key: format!("{}.html", key(without_extension(rel))).into(),
                                 dir_like: false,
                             }
                         }
                     } else {
-                        Url { key: key(rel), dir_like: false }
+                        Url { key: key(rel).into(), dir_like: false }
                     };
-                    site.routes.entry(url.key.clone()).or_insert(i);
+                    site.routes.entry(Arc::clone(&url.key)).or_insert(i);
                     site.urls.insert(i, url);
                 }
                 let source: Arc<str> = Arc::from("mkdocs.yml redirect_maps");
@@ -737,8 +739,9 @@ impl Site {
                         if file_name(rel) == "_redirects" {
                             site.netlify_redirects(tree, i);
                         }
-                        site.routes.entry(key(rel)).or_insert(i);
-                        site.urls.entry(i).or_insert(Url { key: key(rel), dir_like: false });
+                        let url: Arc<str> = key(rel).into();
+                        site.routes.entry(Arc::clone(&url)).or_insert(i);
+                        site.urls.entry(i).or_insert(Url { key: url, dir_like: false });
                     }
                 }
                 for i in tree.under(&pages_dir) {
@@ -751,9 +754,10 @@ impl Site {
                         continue;
                     }
                     let path = without_extension(rel);
-                    let url =
-                        if file_name(path) == "index" { key(parent(path)) } else { key(path) };
-                    site.routes.entry(url.clone()).or_insert(i);
+                    let url: Arc<str> =
+                        if file_name(path) == "index" { key(parent(path)) } else { key(path) }
+                            .into();
+                    site.routes.entry(Arc::clone(&url)).or_insert(i);
                     site.urls
                         .entry(i)
                         .or_insert(Url { key: url, dir_like: trailing_slash == Some(true) });
@@ -811,14 +815,14 @@ impl Site {
                                     }),
                                 );
                             }
-                            Url { key: hugo_key(&url, lower_paths), dir_like: true }
+                            Url { key: hugo_key(&url, lower_paths).into(), dir_like: true }
                         } else {
-                            Url { key: key(rel), dir_like: false }
+                            Url { key: key(rel).into(), dir_like: false }
                         };
                         if lower_paths && !url.dir_like {
-                            site.routes.entry(url.key.to_lowercase()).or_insert(i);
+                            site.routes.entry(url.key.to_lowercase().into()).or_insert(i);
                         }
-                        site.routes.entry(url.key.clone()).or_insert(i);
+                        site.routes.entry(Arc::clone(&url.key)).or_insert(i);
                         site.urls.entry(i).or_insert(url);
                     }
                     for sub in tree.dirs().filter(|d| parent(d) == dir.as_str()) {
@@ -832,8 +836,9 @@ impl Site {
                 for dir in &served {
                     for i in tree.under(dir) {
                         let rel = strip_prefix_dir(&tree.files[i], dir).unwrap_or_default();
-                        site.routes.entry(key(rel)).or_insert(i);
-                        site.urls.entry(i).or_insert(Url { key: key(rel), dir_like: false });
+                        let url: Arc<str> = key(rel).into();
+                        site.routes.entry(Arc::clone(&url)).or_insert(i);
+                        site.urls.entry(i).or_insert(Url { key: url, dir_like: false });
                     }
                 }
                 site.rules = Rules::Hugo { link_hook };
@@ -844,15 +849,17 @@ impl Site {
                 site.file_redirects_work = true;
                 for i in tree.under(&src) {
                     let rel = strip_prefix_dir(&tree.files[i], &src).unwrap_or_default();
-                    let url = if is_markdown(rel) {
-                        format!("{}.html", key(without_extension(rel)))
+                    let url: Arc<str> = if is_markdown(rel) {
+                        format!("{}.html", key(without_extension(rel))).into()
                     } else {
-                        key(rel)
+                        key(rel).into()
                     };
                     if stem(file_name(rel)).eq_ignore_ascii_case("readme") {
-                        site.routes.entry(key(&join(parent(rel), "index.html"))).or_insert(i);
+                        site.routes
+                            .entry(key(&join(parent(rel), "index.html")).into())
+                            .or_insert(i);
                     }
-                    site.routes.entry(url.clone()).or_insert(i);
+                    site.routes.entry(Arc::clone(&url)).or_insert(i);
                     site.urls.entry(i).or_insert(Url { key: url, dir_like: false });
                 }
                 let source: Arc<str> = format!(
@@ -862,7 +869,7 @@ impl Site {
                 .into();
                 for (old, new) in redirects {
                     let new_key = key(&normalize(parent(&old), &new).unwrap_or_default());
-                    let to = site.routes.get(&new_key).map(|&i| tree.files[i].clone());
+                    let to = site.routes.get(new_key.as_str()).map(|&i| tree.files[i].clone());
                     let redirect = Arc::new(Redirect { to, url: new, source: Arc::clone(&source) });
                     let _ = &book_dir;
                     site.redirects_by_url.insert(key(&old), Arc::clone(&redirect));
@@ -876,7 +883,7 @@ impl Site {
                 site.judge_fragments = heading_anchors;
                 for i in tree.under(&src) {
                     let rel = strip_prefix_dir(&tree.files[i], &src).unwrap_or_default();
-                    site.routes.entry(key(without_extension(rel))).or_insert(i);
+                    site.routes.entry(key(without_extension(rel)).into()).or_insert(i);
                 }
             }
         }
@@ -885,10 +892,10 @@ impl Site {
 
     /// A route to page `i`; a route that has a page already keeps it first
     /// and records `i` as another page at the same URL.
-    fn add_route(&mut self, url: String, i: usize) {
+    fn add_route(&mut self, url: Arc<str>, i: usize) {
         match self.routes.get(&url) {
             Some(&first) if first != i => {
-                let also = self.also.entry(url).or_default();
+                let also = self.also.entry(url.to_string()).or_default();
                 if !also.contains(&i) {
                     also.push(i);
                 }
@@ -914,7 +921,7 @@ impl Site {
 
     fn route(&self, path: &str) -> Option<usize> {
         let k = self.route_key(path);
-        if let Some(&i) = self.routes.get(&k) {
+        if let Some(&i) = self.routes.get(k.as_str()) {
             return Some(i);
         }
         // `page/index.html` and `page.html` name the page at `page/`.
@@ -1191,7 +1198,7 @@ impl Site {
         let Rules::Docusaurus { content_dir, .. } = &self.rules else { return None };
         // The content folder of any page under this prefix.
         self.urls.iter().find_map(|(i, url)| {
-            (url.key == prefix || url.key.starts_with(&format!("{prefix}/")))
+            (&*url.key == prefix || url.key.starts_with(&format!("{prefix}/")))
                 .then(|| content_dir.get(i).cloned())
                 .flatten()
         })
@@ -1519,9 +1526,11 @@ impl Site {
                 content_dir.insert(i, original.clone().unwrap_or_else(|| dir.clone()));
                 let front = pages.front(i).unwrap_or(&NO_FRONT);
                 let slug = docusaurus_slug(rel, front);
-                let url = key(&join(&route, &slug));
-                self.urls
-                    .insert(i, Url { key: url.clone(), dir_like: trailing_slash == Some(true) });
+                let url: Arc<str> = key(&join(&route, &slug)).into();
+                self.urls.insert(
+                    i,
+                    Url { key: Arc::clone(&url), dir_like: trailing_slash == Some(true) },
+                );
                 if routed && !rel.split('/').any(|s| s.starts_with('_')) {
                     self.routes.entry(url).or_insert(i);
                 }
@@ -1562,8 +1571,8 @@ impl Site {
                 )),
                 None => key(&join(folder, post)),
             };
-            let url = key(&join(route, &tail));
-            self.routes.entry(url.clone()).or_insert(i);
+            let url: Arc<str> = key(&join(route, &tail)).into();
+            self.routes.entry(Arc::clone(&url)).or_insert(i);
             self.urls.insert(i, Url { key: url, dir_like: trailing_slash == Some(true) });
         }
     }
@@ -1669,7 +1678,7 @@ impl Site {
             let source = sources.entry(entry.file).or_insert_with_key(|file| file.as_str().into());
             let redirect = Arc::new(Redirect { to, url: entry.url, source: Arc::clone(source) });
             // The URL the gone page had: for root-absolute links to it.
-            if let Some(Url { key: url, .. }) = self.url_for_source(&entry.source_path) {
+            if let Some(url) = self.url_for_source(&entry.source_path) {
                 self.redirects_by_url.entry(url).or_insert_with(|| Arc::clone(&redirect));
             }
             self.redirects_by_file.entry(entry.source_path.to_lowercase()).or_insert(redirect);
@@ -1692,19 +1701,18 @@ impl Site {
     }
 
     /// The URL a (gone) source file had, by the content folder it was in.
-    fn url_for_source(&self, source: &str) -> Option<Url> {
+    fn url_for_source(&self, source: &str) -> Option<String> {
         let Rules::DocFx { mappings, .. } = &self.rules else { return None };
         mappings.iter().find_map(|mapping| {
             let rel = strip_prefix_dir(source, &mapping.src).filter(|rel| mapping.contains(rel))?;
-            let url = key(&join(&mapping.dest, without_extension(rel))).to_lowercase();
-            Some(Url { key: url, dir_like: false })
+            Some(key(&join(&mapping.dest, without_extension(rel))).to_lowercase())
         })
     }
 }
 
 /// The folder URL relative links of a page resolve from.
 fn url_dir(url: &Url, dir_like: bool) -> String {
-    if dir_like { url.key.clone() } else { parent(&url.key).to_owned() }
+    if dir_like { url.key.to_string() } else { parent(&url.key).to_owned() }
 }
 
 fn hugo_key(path: &str, lower: bool) -> String {
