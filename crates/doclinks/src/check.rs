@@ -321,6 +321,11 @@ pub(crate) struct AnchorSet {
     text: Box<str>,
     /// Where each anchor ends in `text`; it starts where the one before ends.
     ends: Box<[u32]>,
+    /// The pages whose anchors these are: the page and those it includes.
+    visited: Box<[usize]>,
+    /// The flavor they were made in (see [`Docs::anchors`]). Held here, not
+    /// beside the set in the page's slot: a slot a file is one pointer.
+    slot: usize,
 }
 
 impl AnchorSet {
@@ -333,7 +338,12 @@ impl AnchorSet {
             text.push_str(anchor);
             ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
         }
-        AnchorSet { text: text.into_boxed_str(), ends: ends.into_boxed_slice() }
+        AnchorSet {
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+            visited: Box::default(),
+            slot: 0,
+        }
     }
 
     fn get(&self, i: usize) -> &str {
@@ -359,9 +369,6 @@ impl AnchorSet {
     }
 }
 
-/// The pages whose anchors make up a page's: it and those it includes.
-type Visited = Arc<[usize]>;
-
 /// Every page of the tree, read and parsed at most once.
 pub(crate) struct Docs<'t> {
     tree: &'t Tree,
@@ -374,8 +381,8 @@ pub(crate) struct Docs<'t> {
     cache: Option<Cache>,
     /// Anchors per page in the first flavor asked for, computed once; pages
     /// asked for in another flavor too (links from another site) in `other`.
-    anchors: Vec<OnceLock<(usize, Anchors, Visited)>>,
-    other: Mutex<HashMap<(usize, usize), (Anchors, Visited)>>,
+    anchors: Vec<OnceLock<Anchors>>,
+    other: Mutex<HashMap<(usize, usize), Anchors>>,
     warnings: &'t Mutex<Vec<Warning>>,
     /// Pages read from a lossy decode: never rewritten.
     lossy: Mutex<Vec<String>>,
@@ -398,17 +405,23 @@ impl Pages for Docs<'_> {
     }
 }
 
+/// A slot a file of the tree when there is a cache, else none.
+fn per_file_with_cache<T>(tree: &Tree, cache: Option<&Cache>) -> Vec<OnceLock<T>> {
+    match cache {
+        Some(_) => (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+        None => Vec::new(),
+    }
+}
+
 impl<'t> Docs<'t> {
     fn new(tree: &'t Tree, warnings: &'t Mutex<Vec<Warning>>, cache: Option<Cache>) -> Docs<'t> {
         Docs {
             tree,
             docs: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
-            // Only the cache gives hashes: without it, no slot a file.
-            hashes: match cache {
-                Some(_) => (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
-                None => Vec::new(),
-            },
-            lazy: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
+            // Only the cache gives hashes and undecoded pages: without it, no
+            // slot a file for either.
+            hashes: per_file_with_cache(tree, cache.as_ref()),
+            lazy: per_file_with_cache(tree, cache.as_ref()),
             cache,
             anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             other: Mutex::new(HashMap::default()),
@@ -537,23 +550,20 @@ impl<'t> Docs<'t> {
                 out.extend(doc.anchors(rules.flavor, rules.terms));
                 stack.extend(model.includes(self.tree, page, doc));
             }
-            (Arc::new(AnchorSet::new(out)), Visited::from(visited))
+            Arc::new(AnchorSet { visited: visited.into(), slot, ..AnchorSet::new(out) })
         };
         // Every caller consulted the pages, not only the first: the results
         // cache keeps what each page's check depended on.
-        let replay = |visited: &Visited| visited.iter().for_each(|&page| results::consulted(page));
-        let (first, anchors, visited) = self.anchors[index].get_or_init(|| {
-            let (anchors, visited) = compute();
-            (slot, anchors, visited)
-        });
-        if *first == slot {
-            replay(visited);
-            return Arc::clone(anchors);
+        let replay = |anchors: &Anchors| {
+            anchors.visited.iter().for_each(|&page| results::consulted(page));
+            Arc::clone(anchors)
+        };
+        let first = self.anchors[index].get_or_init(compute);
+        if first.slot == slot {
+            return replay(first);
         }
         let mut other = self.other.lock().expect("anchors lock");
-        let (anchors, visited) = other.entry((index, slot)).or_insert_with(compute);
-        replay(visited);
-        Arc::clone(anchors)
+        replay(other.entry((index, slot)).or_insert_with(compute))
     }
 
     /// The SHA-256 of a Markdown page's bytes, when the cache gave it.
