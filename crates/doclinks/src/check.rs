@@ -917,7 +917,7 @@ impl<'t> Engine<'t> {
                 line: link.line,
                 column: link.column,
                 target: link.raw.to_string(),
-                fix,
+                fix: fix.map(Box::new),
                 span: link.span(),
             };
             let resolution =

@@ -380,11 +380,11 @@ mod tests {
             line: 1,
             column: 1,
             target: target.into(),
-            fix: Some(Fix {
+            fix: Some(Box::new(Fix {
                 new_target: new.into(),
                 confidence: Confidence::High,
                 reason: "test".into(),
-            }),
+            })),
             span: start..start + target.len(),
         }
     }

@@ -146,8 +146,9 @@ pub struct Finding {
     pub column: u32,
     /// The destination exactly as written in the file.
     pub target: String,
-    /// The proposed fix, if there is a candidate.
-    pub fix: Option<Fix>,
+    /// The proposed fix, if there is a candidate. Boxed: most findings of a
+    /// large tree (its site links) have none, and a report holds them all.
+    pub fix: Option<Box<Fix>>,
     /// Byte range of the destination in the file.
     pub(crate) span: Range<usize>,
 }

@@ -77,19 +77,52 @@ struct Stored {
     hash: Hash,
     /// The pages consulted, by index in this tree, with their hashes then.
     consulted: Box<[(u32, Hash)]>,
+    /// The counts of the page's result (links, local, external, ignored,
+    /// historical), its findings apart.
+    counts: [u32; 5],
+    /// What few pages' results have, boxed: a slot a file is held through the
+    /// whole check (at 100k pages, 160 bytes a slot were 21 MB).
+    rare: Option<Box<RareStored>>,
+}
+
+/// The parts of a stored result that most pages do not have.
+#[derive(Default)]
+struct RareStored {
     /// Paths outside the walk the check asked the file system about (an
     /// ignored or hidden file a link names), with what it answered then.
     probes: Box<[(Box<str>, u8)]>,
     /// When the check asked git's renames: the SHA-256 of its uncommitted
     /// renames then (the committed ones are `HEAD`'s, in the run key).
     renames: Option<Hash>,
-    /// The counts of the page's result (links, local, external, ignored,
-    /// historical), its findings apart.
-    counts: [u32; 5],
     /// The findings read back, until a reuse moves them into the report
     /// (a page checked this time has none here: its findings are written
     /// from the report, never copied).
-    findings: Mutex<Vec<Finding>>,
+    findings: Vec<Finding>,
+}
+
+impl Stored {
+    fn new(
+        hash: Hash,
+        consulted: Box<[(u32, Hash)]>,
+        counts: [u32; 5],
+        rare: RareStored,
+    ) -> Stored {
+        let rare = (!rare.probes.is_empty() || rare.renames.is_some() || !rare.findings.is_empty())
+            .then(|| Box::new(rare));
+        Stored { hash, consulted, counts, rare }
+    }
+
+    fn probes(&self) -> &[(Box<str>, u8)] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.probes)
+    }
+
+    fn renames(&self) -> Option<Hash> {
+        self.rare.as_ref().and_then(|rare| rare.renames)
+    }
+
+    fn findings(&self) -> &[Finding] {
+        self.rare.as_ref().map_or(&[], |rare| &rare.findings)
+    }
 }
 
 /// The pages of one shard file, by index in the tree.
@@ -369,14 +402,18 @@ impl Results {
         hash: impl Fn(usize) -> Option<Hash>,
         probe: impl Fn(&str) -> u8,
     ) -> Option<PageResult> {
-        let slot = self.stored.get(index)?.lock().expect("results lock");
-        let stored = slot.as_ref()?;
+        let mut slot = self.stored.get(index)?.lock().expect("results lock");
+        let stored = slot.as_mut()?;
         let holds = hash(index) == Some(stored.hash)
             && stored.consulted.iter().all(|(page, then)| hash(*page as usize) == Some(*then))
-            && stored.probes.iter().all(|(path, then)| probe(path) == *then)
-            && stored.renames.is_none_or(|then| self.pending_renames() == then);
+            && stored.probes().iter().all(|(path, then)| probe(path) == *then)
+            && stored.renames().is_none_or(|then| self.pending_renames() == then);
         holds.then(|| {
-            let findings = std::mem::take(&mut *stored.findings.lock().expect("results lock"));
+            let findings = stored
+                .rare
+                .as_mut()
+                .map(|rare| std::mem::take(&mut rare.findings))
+                .unwrap_or_default();
             let [links, local, external, ignored, historical] = stored.counts.map(|n| n as usize);
             PageResult { findings, links, local, external, ignored, historical }
         })
@@ -409,9 +446,12 @@ impl Results {
         let counts = [links, local, external, ignored, historical].map(to_u32);
         let probes = consulted.probes.iter().map(|(p, a)| (p.as_str().into(), *a)).collect();
         let renames = consulted.renames.then(|| self.pending_renames());
-        let consulted = pages.into_boxed_slice();
-        let findings = Mutex::default();
-        let stored = Stored { hash: own, consulted, probes, renames, counts, findings };
+        let stored = Stored::new(
+            own,
+            pages.into_boxed_slice(),
+            counts,
+            RareStored { probes, renames, findings: Vec::new() },
+        );
         *self.stored[index].lock().expect("results lock") = Some(stored);
         self.dirty[cache::shard_of(file, SHARDS)].store(true, Ordering::Relaxed);
     }
@@ -429,8 +469,11 @@ impl Results {
         if self.key == [0; 32] {
             return;
         }
-        let stored: Vec<Option<Stored>> =
-            self.stored.into_iter().map(|slot| slot.into_inner().expect("results lock")).collect();
+        // Read in place, not collected into a second table: this is the end
+        // of the check, where its memory peaks.
+        let mut stored = self.stored;
+        let stored: Vec<&mut Option<Stored>> =
+            stored.iter_mut().map(|slot| slot.get_mut().expect("results lock")).collect();
         let dirty: Vec<bool> = self
             .stale
             .iter()
@@ -496,7 +539,7 @@ fn encode(
     key: &Hash,
     tree: &Tree,
     indices: &[usize],
-    stored: &[Option<Stored>],
+    stored: &[&mut Option<Stored>],
     by_file: &HashMap<&str, Vec<&Finding>>,
 ) -> Vec<u8> {
     let mut out = Writer(Vec::with_capacity(1 << 20));
@@ -506,7 +549,7 @@ fn encode(
     out.0.extend_from_slice(key);
     out.len(indices.len());
     for &index in indices {
-        let Some(entry) = &stored[index] else { continue };
+        let Some(entry) = &*stored[index] else { continue };
         out.str(&tree.files[index]);
         out.0.extend_from_slice(&entry.hash);
         // By index: the run key holds the file list, so indices are stable.
@@ -515,12 +558,12 @@ fn encode(
             out.u32(*page);
             out.0.extend_from_slice(hash);
         }
-        out.len(entry.probes.len());
-        for (path, answer) in &entry.probes {
+        out.len(entry.probes().len());
+        for (path, answer) in entry.probes() {
             out.str(path);
             out.0.push(*answer);
         }
-        match &entry.renames {
+        match &entry.renames() {
             Some(hash) => {
                 out.0.push(1);
                 out.0.extend_from_slice(hash);
@@ -530,7 +573,7 @@ fn encode(
         for n in entry.counts {
             out.u32(n);
         }
-        let kept = entry.findings.lock().expect("results lock");
+        let kept = entry.findings();
         let reported = by_file.get(tree.files[index].as_str());
         let findings: Vec<&Finding> = match reported {
             Some(reported) => reported.clone(),
@@ -641,7 +684,7 @@ fn read_stored(
                     [Confidence::Low, Confidence::Medium, Confidence::High][usize::from(code - 1)];
                 let new_target = reader.string()?;
                 let reason = reader.string()?;
-                Some(Fix { new_target, confidence, reason })
+                Some(Box::new(Fix { new_target, confidence, reason }))
             }
             _ => return None,
         };
@@ -655,9 +698,7 @@ fn read_stored(
             span: start..end,
         });
     }
-    let findings = Mutex::new(findings);
-    Some(
-        page.filter(|_| known)
-            .map(|page| (page, Stored { hash, consulted, probes, renames, counts, findings })),
-    )
+    Some(page.filter(|_| known).map(|page| {
+        (page, Stored::new(hash, consulted, counts, RareStored { probes, renames, findings }))
+    }))
 }

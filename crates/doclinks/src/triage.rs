@@ -191,11 +191,11 @@ pub fn triage(plan: &Path, root: &Path, options: &TriageOptions) -> Result<Triag
         match decision.action.as_str() {
             "retarget" => {
                 let mut finding = finding.clone();
-                finding.fix = Some(Fix {
+                finding.fix = Some(Box::new(Fix {
                     new_target: decision.target.clone().unwrap_or_default(),
                     confidence: Confidence::High,
                     reason: format!("triage: {rationale}"),
-                });
+                }));
                 fixes.findings.push(finding);
             }
             "stub" => {
