@@ -367,6 +367,11 @@ impl Cache {
         cache
     }
 
+    /// Whether any page was read back (a first check's cache holds none).
+    pub(crate) fn holds_pages(&self) -> bool {
+        !self.by_hash.is_empty()
+    }
+
     /// The page with this index and the hash of its bytes, when its stamp
     /// says it is the one cached.
     pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<(Page, Hash)> {

@@ -421,7 +421,8 @@ impl<'t> Docs<'t> {
             // Only the cache gives hashes and undecoded pages: without it, no
             // slot a file for either.
             hashes: per_file_with_cache(tree, cache.as_ref()),
-            lazy: per_file_with_cache(tree, cache.as_ref()),
+            // Only a cache that holds pages can leave one undecoded.
+            lazy: per_file_with_cache(tree, cache.as_ref().filter(|c| c.holds_pages())),
             cache,
             anchors: (0..tree.files.len()).map(|_| OnceLock::new()).collect(),
             other: Mutex::new(HashMap::default()),
@@ -1198,20 +1199,34 @@ impl<'t> Engine<'t> {
                 _ => {}
             }
         }
-        let mut findings = Vec::with_capacity(all - sites - redirects);
-        let mut site_links = Vec::with_capacity(sites);
-        let mut redirected = Vec::with_capacity(redirects);
-        let mut links = Vec::new();
         // In the report's order, file by file: sorting the whole lists (a
         // stable sort's scratch is up to 8 MB) added to the peak of a
         // 100k-page check, which is here, at its end.
         results.sort_unstable_by(|(a, _), (b, _)| self.tree.files[*a].cmp(&self.tree.files[*b]));
-        for (_, mut result) in results {
+        for (_, result) in &mut results {
             if let Some(traces) = &mut result.traces {
                 traces.listed.sort_by_key(|link| (link.line, link.column));
-                links.append(&mut traces.listed);
             }
             result.findings.sort_by_key(|finding| (finding.line, finding.column));
+        }
+        // The results cache is written from each page's findings, and let go,
+        // before the report's lists are made: not beside them at the peak.
+        if let Some(cache) = self.results.take() {
+            let files = &self.tree.files;
+            let reported = |index: usize| {
+                let at = results.binary_search_by(|(i, _)| files[*i].cmp(&files[index])).ok()?;
+                Some(results[at].1.findings.as_slice())
+            };
+            cache.store(self.tree, self.docs.warnings, &reported);
+        }
+        let mut findings = Vec::with_capacity(all - sites - redirects);
+        let mut site_links = Vec::with_capacity(sites);
+        let mut redirected = Vec::with_capacity(redirects);
+        let mut links = Vec::new();
+        for (_, mut result) in results {
+            if let Some(traces) = &mut result.traces {
+                links.append(&mut traces.listed);
+            }
             summary.links += result.links;
             summary.local += result.local;
             summary.external += result.external;
@@ -1248,9 +1263,6 @@ impl<'t> Engine<'t> {
             .iter()
             .filter(|f| f.fix.as_ref().is_some_and(|x| x.confidence == Confidence::High))
             .count();
-        if let Some(cache) = self.results.take() {
-            cache.store(self.tree, self.docs.warnings, [&findings, &site_links, &redirected]);
-        }
         if let Some((path, why)) = crate::git::refusal() {
             push_warning(self.docs.warnings, &path, why);
         }

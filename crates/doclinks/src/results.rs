@@ -39,7 +39,6 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::cache::{self, Hash, RACY, Reader, Stamp, Writer};
-use crate::fast::HashMap;
 use crate::report::{Confidence, Finding, Fix, Kind, Warning};
 use crate::site::Pages;
 use crate::tree::{Tree, push_warning};
@@ -458,13 +457,13 @@ impl Results {
 
     /// Writes the shards holding a page checked again this time, and those
     /// of another key or damaged; the findings of the pages checked this time
-    /// are those of the report (`reported`: its findings, site links and
-    /// redirected links).
-    pub(crate) fn store(
+    /// are those of the report (`reported`: a page's findings, site links and
+    /// redirected links, in order, by its index; `None` for a page not in it).
+    pub(crate) fn store<'r>(
         self,
         tree: &Tree,
         warnings: &Mutex<Vec<Warning>>,
-        reported: [&[Finding]; 3],
+        reported: &(dyn Fn(usize) -> Option<&'r [Finding]> + Sync),
     ) {
         if self.key == [0; 32] {
             return;
@@ -500,14 +499,10 @@ impl Results {
                 return push_warning(warnings, &self.dir, message);
             }
         };
-        let mut by_file: HashMap<&str, Vec<&Finding>> = HashMap::default();
-        for finding in reported.into_iter().flatten() {
-            by_file.entry(finding.file.as_str()).or_default().push(finding);
-        }
         let failed: Vec<String> = writes
             .par_iter()
             .filter_map(|&shard| {
-                let bytes = encode(&self.key, tree, &shards[shard], &stored, &by_file);
+                let bytes = encode(&self.key, tree, &shards[shard], &stored, reported);
                 cache::write_file(&dir, &shard_name(shard), &bytes).err()
             })
             .collect();
@@ -534,13 +529,14 @@ fn confidence_code(confidence: Confidence) -> u8 {
 }
 
 /// One shard: the results of the pages `indices` of `tree`, their findings
-/// from the report (`by_file`) or, for pages not checked this time, as read.
-fn encode(
+/// as reported (`reported`, by page index) or, for pages not checked this
+/// time, as read.
+fn encode<'r>(
     key: &Hash,
     tree: &Tree,
     indices: &[usize],
     stored: &[&mut Option<Stored>],
-    by_file: &HashMap<&str, Vec<&Finding>>,
+    reported: &(dyn Fn(usize) -> Option<&'r [Finding]> + Sync),
 ) -> Vec<u8> {
     let mut out = Writer(Vec::with_capacity(1 << 20));
     out.0.extend_from_slice(MAGIC);
@@ -574,11 +570,7 @@ fn encode(
             out.u32(n);
         }
         let kept = entry.findings();
-        let reported = by_file.get(tree.files[index].as_str());
-        let findings: Vec<&Finding> = match reported {
-            Some(reported) => reported.clone(),
-            None => kept.iter().collect(),
-        };
+        let findings = reported(index).unwrap_or(kept);
         out.len(findings.len());
         for f in findings {
             out.0.push(kind_code(f.kind));
