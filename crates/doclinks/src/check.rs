@@ -312,15 +312,15 @@ fn platform_info(model: &Model, chosen_by: &str) -> PlatformInfo {
 /// The anchors of a page in one flavor, shared by every link into it.
 type Anchors = Arc<AnchorSet>;
 
-/// A page's anchors, sorted and each once, end to end in one string (a
-/// tree's linked pages keep theirs for the whole check: one allocation a
-/// page, not one an anchor), looked up by binary search, and gone through in
-/// one order every run.
+/// A page's anchors as hashes, sorted and each once: what a fragment is
+/// looked up by. Every linked page's set is held until the report, so not
+/// the anchors' text (at 100k pages, 17 MB of it): a fragment that matches
+/// none has the page's anchors made again, as [`AnchorNames`], to search for
+/// its fix. The hashes are 64-bit and seeded anew each run: a fragment is
+/// taken for an anchor it is not with a chance of about one in 10^17.
 #[derive(Debug, Default)]
 pub(crate) struct AnchorSet {
-    text: Box<str>,
-    /// Where each anchor ends in `text`; it starts where the one before ends.
-    ends: Box<[u32]>,
+    hashes: Box<[u64]>,
     /// The pages whose anchors these are: the page and those it includes.
     visited: Box<[usize]>,
     /// The flavor they were made in (see [`Docs::anchors`]). Held here, not
@@ -328,8 +328,40 @@ pub(crate) struct AnchorSet {
     slot: usize,
 }
 
+/// The seed of [`AnchorSet`]'s hashes, one per run: no fragment can be
+/// written to collide on purpose.
+static ANCHOR_SEED: std::sync::LazyLock<foldhash::quality::RandomState> =
+    std::sync::LazyLock::new(foldhash::quality::RandomState::default);
+
+fn anchor_hash(anchor: &str) -> u64 {
+    std::hash::BuildHasher::hash_one(&*ANCHOR_SEED, anchor)
+}
+
 impl AnchorSet {
-    fn new(anchors: HashSet<String>) -> AnchorSet {
+    fn new(anchors: &HashSet<String>) -> AnchorSet {
+        let mut hashes: Vec<u64> = anchors.iter().map(|a| anchor_hash(a)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        AnchorSet { hashes: hashes.into_boxed_slice(), ..AnchorSet::default() }
+    }
+
+    pub(crate) fn contains(&self, anchor: &str) -> bool {
+        self.hashes.binary_search(&anchor_hash(anchor)).is_ok()
+    }
+}
+
+/// A page's anchors themselves, sorted and each once, end to end in one
+/// string, looked up by binary search, and gone through in one order every
+/// run: made for a fragment that matches none, to find its fix.
+#[derive(Debug, Default)]
+pub(crate) struct AnchorNames {
+    text: Box<str>,
+    /// Where each anchor ends in `text`; it starts where the one before ends.
+    ends: Box<[u32]>,
+}
+
+impl AnchorNames {
+    fn new(anchors: HashSet<String>) -> AnchorNames {
         let mut sorted: Vec<String> = anchors.into_iter().collect();
         sorted.sort_unstable();
         let mut text = String::with_capacity(sorted.iter().map(String::len).sum());
@@ -338,12 +370,7 @@ impl AnchorSet {
             text.push_str(anchor);
             ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
         }
-        AnchorSet {
-            text: text.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
-            visited: Box::default(),
-            slot: 0,
-        }
+        AnchorNames { text: text.into_boxed_str(), ends: ends.into_boxed_slice() }
     }
 
     fn get(&self, i: usize) -> &str {
@@ -534,24 +561,41 @@ impl<'t> Docs<'t> {
         doc
     }
 
+    /// The anchors of a page in a flavor, with those of the files it
+    /// includes, and the pages they came from.
+    fn collect_anchors(
+        &self,
+        model: &Model,
+        index: usize,
+        rules: AnchorRules,
+    ) -> (HashSet<String>, Vec<usize>) {
+        let mut seen = HashSet::default();
+        let mut out = HashSet::default();
+        let mut stack = vec![index];
+        let mut visited = Vec::new();
+        while let Some(page) = stack.pop() {
+            if !seen.insert(page) || seen.len() > 16 {
+                continue;
+            }
+            visited.push(page);
+            let Some(doc) = self.get(page) else { continue };
+            out.extend(doc.anchors(rules.flavor, rules.terms));
+            stack.extend(model.includes(self.tree, page, doc));
+        }
+        (out, visited)
+    }
+
+    /// The anchors of a page in a flavor themselves (see [`AnchorNames`]).
+    fn anchor_names(&self, model: &Model, index: usize, rules: AnchorRules) -> AnchorNames {
+        AnchorNames::new(self.collect_anchors(model, index, rules).0)
+    }
+
     /// The anchors of a page in a flavor, with those of the files it includes.
     fn anchors(&self, model: &Model, index: usize, rules: AnchorRules) -> Anchors {
         let slot = 2 * rules.flavor.index() + usize::from(rules.terms);
         let compute = || {
-            let mut seen = HashSet::default();
-            let mut out = HashSet::default();
-            let mut stack = vec![index];
-            let mut visited = Vec::new();
-            while let Some(page) = stack.pop() {
-                if !seen.insert(page) || seen.len() > 16 {
-                    continue;
-                }
-                visited.push(page);
-                let Some(doc) = self.get(page) else { continue };
-                out.extend(doc.anchors(rules.flavor, rules.terms));
-                stack.extend(model.includes(self.tree, page, doc));
-            }
-            Arc::new(AnchorSet { visited: visited.into(), slot, ..AnchorSet::new(out) })
+            let (out, visited) = self.collect_anchors(model, index, rules);
+            Arc::new(AnchorSet { visited: visited.into(), slot, ..AnchorSet::new(&out) })
         };
         // Every caller consulted the pages, not only the first: the results
         // cache keeps what each page's check depended on.
@@ -586,6 +630,9 @@ impl<'t> Docs<'t> {
 impl FileResult {
     fn from_page(page: PageResult) -> FileResult {
         let PageResult { findings, links, local, external, ignored, historical } = page;
+        let [links, local, external, ignored, historical] =
+            [links, local, external, ignored, historical]
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         FileResult {
             findings,
             links,
@@ -602,11 +649,11 @@ impl FileResult {
     fn counts(&self) -> PageResult {
         PageResult {
             findings: Vec::new(),
-            links: self.links,
-            local: self.local,
-            external: self.external,
-            ignored: self.ignored,
-            historical: self.historical,
+            links: self.links as usize,
+            local: self.local as usize,
+            external: self.external as usize,
+            ignored: self.ignored as usize,
+            historical: self.historical as usize,
         }
     }
 }
@@ -615,11 +662,13 @@ impl FileResult {
 #[derive(Default)]
 struct FileResult {
     findings: Vec<Finding>,
-    links: usize,
-    local: usize,
-    external: usize,
-    ignored: usize,
-    historical: usize,
+    /// Counts of a page's links (u32: one slot a page, 100k of them held
+    /// until the report; a page is at most `max_file_size` bytes).
+    links: u32,
+    local: u32,
+    external: u32,
+    ignored: u32,
+    historical: u32,
     /// What some modes trace besides (none in a deep check: boxed, so that a
     /// tree's results hold a pointer per page, not three lists).
     traces: Option<Box<Traces>>,
@@ -1028,14 +1077,13 @@ impl<'t> Engine<'t> {
         let fragment = found.link.fragment.as_deref()?;
         let anchors = self.judged_anchors(file, &found.link, fragment, page)?;
         let insensitive = self.model.fragment_rules(self.tree, file, page).insensitive;
-        if has_anchor(&anchors, fragment, insensitive) {
+        if has_anchor(&anchors, fragment, insensitive, || self.anchor_names(file, page)) {
             return None;
         }
         for &other in &found.also {
-            if self
-                .judged_anchors(file, &found.link, fragment, other)
-                .is_none_or(|a| has_anchor(&a, fragment, insensitive))
-            {
+            if self.judged_anchors(file, &found.link, fragment, other).is_none_or(|a| {
+                has_anchor(&a, fragment, insensitive, || self.anchor_names(file, other))
+            }) {
                 return None;
             }
         }
@@ -1044,11 +1092,11 @@ impl<'t> Engine<'t> {
             let page_path = &self.tree.files[page];
             self.suggester.reworded_heading(page_path, fragment, doc, rules.flavor, rules.terms)
         });
-        let fix = reworded.or_else(|| self.suggester.anchor(fragment, &anchors)).map(
-            |(anchor, confidence, reason)| {
+        let fix = reworded
+            .or_else(|| self.suggester.anchor(fragment, &self.anchor_names(file, page)))
+            .map(|(anchor, confidence, reason)| {
                 suggest::fix(suggest::write_anchor(raw, &anchor), confidence, reason)
-            },
-        );
+            });
         Some((Kind::MissingAnchor, fix))
     }
 
@@ -1085,6 +1133,13 @@ impl<'t> Engine<'t> {
             }
         }
         Some(self.docs.anchors(&self.model, page, rules))
+    }
+
+    /// The anchors of `page` as a link from `file` sees them, themselves:
+    /// made again, for a fragment that matches none.
+    fn anchor_names(&self, file: &str, page: usize) -> AnchorNames {
+        let rules = self.model.fragment_rules(self.tree, file, page);
+        self.docs.anchor_names(&self.model, page, rules)
     }
 
     fn missing(&self, file: &str, missing: &Missing<'_>) -> (Kind, Option<Fix>) {
@@ -1129,10 +1184,10 @@ impl<'t> Engine<'t> {
             return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
         };
         let insensitive = self.model.fragment_rules(self.tree, file, page).insensitive;
-        if has_anchor(&anchors, fragment, insensitive) {
+        if has_anchor(&anchors, fragment, insensitive, || self.anchor_names(file, page)) {
             return Some(suggest::fix(written, candidate.confidence, candidate.reason.clone()));
         }
-        match self.suggester.anchor(fragment, &anchors) {
+        match self.suggester.anchor(fragment, &self.anchor_names(file, page)) {
             Some((anchor, anchor_confidence, anchor_reason)) => Some(suggest::fix(
                 suggest::write_anchor(&written, &anchor),
                 candidate.confidence.min(anchor_confidence),
@@ -1227,11 +1282,11 @@ impl<'t> Engine<'t> {
             if let Some(traces) = &mut result.traces {
                 links.append(&mut traces.listed);
             }
-            summary.links += result.links;
-            summary.local += result.local;
-            summary.external += result.external;
-            summary.ignored += result.ignored;
-            summary.historical += result.historical;
+            summary.links += result.links as usize;
+            summary.local += result.local as usize;
+            summary.external += result.external as usize;
+            summary.ignored += result.ignored as usize;
+            summary.historical += result.historical as usize;
             for finding in result.findings {
                 match finding.kind {
                     Kind::SiteLink => site_links.push(finding),
@@ -1296,7 +1351,13 @@ pub(crate) fn drop_elsewhere<T: Send + 'static>(value: T) {
 
 /// Whether `fragment` is one of `anchors` (percent-decoded already), in any
 /// letter case where the renderer matches case-insensitively.
-fn has_anchor(anchors: &AnchorSet, fragment: &str, insensitive: bool) -> bool {
+/// `names` makes the anchors themselves, for a case-insensitive match.
+fn has_anchor(
+    anchors: &AnchorSet,
+    fragment: &str,
+    insensitive: bool,
+    names: impl FnOnce() -> AnchorNames,
+) -> bool {
     if anchors.contains(fragment) {
         return true;
     }
@@ -1306,7 +1367,7 @@ fn has_anchor(anchors: &AnchorSet, fragment: &str, insensitive: bool) -> bool {
     }
     insensitive && {
         let lower = fragment.to_lowercase();
-        anchors.iter().any(|a| a.to_lowercase() == lower)
+        names().iter().any(|a| a.to_lowercase() == lower)
     }
 }
 
@@ -1345,12 +1406,14 @@ mod tests {
             anchors in prop::collection::hash_set("[a-c_é-]{0,4}", 0..40),
             asked in prop::collection::vec("[a-c_é-]{0,4}", 0..20),
         ) {
-            let set = AnchorSet::new(anchors.iter().cloned().collect());
+            let all: HashSet<String> = anchors.iter().cloned().collect();
+            let (set, names) = (AnchorSet::new(&all), AnchorNames::new(all));
             let mut sorted: Vec<&str> = anchors.iter().map(String::as_str).collect();
             sorted.sort_unstable();
-            prop_assert_eq!(set.iter().collect::<Vec<_>>(), sorted);
+            prop_assert_eq!(names.iter().collect::<Vec<_>>(), sorted);
             for anchor in anchors.iter().chain(&asked) {
                 prop_assert_eq!(set.contains(anchor), anchors.contains(anchor));
+                prop_assert_eq!(names.contains(anchor), anchors.contains(anchor));
             }
         }
     }

@@ -478,7 +478,7 @@ impl<'t> Suggester<'t> {
     pub(crate) fn anchor(
         &self,
         fragment: &str,
-        anchors: &crate::check::AnchorSet,
+        anchors: &crate::check::AnchorNames,
     ) -> Option<(String, Confidence, String)> {
         let lower = fragment.to_lowercase();
         let mut case_only = anchors.iter().filter(|a| a.to_lowercase() == lower);
