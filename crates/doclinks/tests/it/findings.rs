@@ -327,3 +327,27 @@ fn list_links_says_where_every_link_leads() {
     let (_, stdout, _) = dir.run(&["check", "--format", "json"]);
     assert!(!stdout.contains("\"leads_to\""), "only on request: {stdout}");
 }
+
+#[test]
+fn fragments_match_as_github_matches_them_and_a_wrong_one_is_fixed_from_the_anchors() {
+    let dir = tree(
+        "//- guide.md
+# Setup Steps
+## Réglages avancés
+<a id=\"Custom-Id\"></a>
+//- README.md
+[case](guide.md#Setup-Steps) [accents](guide.md#R%C3%A9glages-Avanc%C3%A9s)
+[html id](guide.md#custom-id) [exact](guide.md#setup-steps)
+[case only, elsewhere](guide.md#SETUP-STEPX) [close](guide.md#setup-step)
+",
+    );
+    // GitHub matches fragments whatever their letter case (percent-decoded
+    // too); a fragment that matches none is fixed from the page's anchors.
+    assert_eq!(
+        findings(&dir, ".", &[]),
+        [
+            "README.md:3 guide.md#SETUP-STEPX -> guide.md#setup-steps (medium: close match of a heading (90% of its words))",
+            "README.md:3 guide.md#setup-step -> guide.md#setup-steps (medium: close match of a heading (90% of its words))",
+        ]
+    );
+}
