@@ -244,6 +244,9 @@ pub(crate) struct Tree {
     /// Entries of listed directories the walk left out, ASCII lowercase
     /// (see `walk::Walked`).
     left_out: HashSet<String>,
+    /// Files of the walk that are symlinks leading to no file (see
+    /// `walk::Walked`): a link to one is broken, as the disk answers.
+    dangling: HashSet<String>,
 }
 
 /// A hash of a file name, the same in every check.
@@ -325,6 +328,7 @@ impl Tree {
         tree.unreadable = walked.unreadable;
         tree.unreadable.sort_unstable();
         tree.left_out = walked.left_out.into_iter().collect();
+        tree.dangling = walked.dangling.into_iter().collect();
         Ok(tree)
     }
 
@@ -341,6 +345,7 @@ impl Tree {
             unreadable: Vec::new(),
             probed: Mutex::default(),
             left_out: HashSet::default(),
+            dangling: HashSet::default(),
         };
         for (path, is_dir) in entries {
             // Most paths are lowercase ASCII: no lowercase copy is made of them.
@@ -488,6 +493,12 @@ impl Tree {
     /// skipped (ignored, hidden) that still exists on disk.
     pub(crate) fn lookup(&self, path: &str) -> Entry {
         if let Some(index) = self.index(path) {
+            if self.dangling.contains(path) {
+                // The results cache asks the disk again next time: the
+                // symlink may lead somewhere by then.
+                crate::results::probed(path, 0);
+                return Entry::Missing;
+            }
             return Entry::File(Some(index));
         }
         if path.is_empty() || self.dirs.contains(path) {

@@ -41,6 +41,9 @@ pub(crate) struct Walked {
     pub(crate) entries: Vec<(String, bool)>,
     pub(crate) unreadable: Vec<String>,
     pub(crate) left_out: Vec<String>,
+    /// Symlinks listed as files that lead to no file (dangling, or a loop):
+    /// kept, as the crate keeps them, but a link to one is broken.
+    pub(crate) dangling: Vec<String>,
 }
 
 /// Walks the tree at `root` (canonical, opened as `handle`) on the rayon pool;
@@ -142,6 +145,7 @@ impl<'w> Walker<'w> {
     ) {
         let mut files = Vec::new();
         let mut left_out = Vec::new();
+        let mut dangling = Vec::new();
         for (name, kind) in listing {
             let is_dir = *kind == EntryKind::Directory;
             // Not UTF-8: no link (a UTF-8 path) names it, so it need not be
@@ -162,6 +166,10 @@ impl<'w> Walker<'w> {
                 continue;
             }
             if !is_dir {
+                if *kind == EntryKind::Symlink && std::fs::metadata(self.root.join(&child)).is_err()
+                {
+                    dangling.push(child.clone());
+                }
                 files.push((child, false));
                 continue;
             }
@@ -172,6 +180,7 @@ impl<'w> Walker<'w> {
         let mut found = self.found.lock().expect("walk results lock");
         found.entries.append(&mut files);
         found.left_out.append(&mut left_out);
+        found.dangling.append(&mut dangling);
     }
 
     /// Opens and lists the directory `name` of `parent` (at `rel`), reads its

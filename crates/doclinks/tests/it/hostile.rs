@@ -490,3 +490,30 @@ fn a_low_limit_of_open_files_gives_the_same_report() {
         }
     }
 }
+
+#[test]
+fn a_link_to_a_symlink_that_leads_to_no_file_is_broken() {
+    let dir = tree(
+        "//- docs/real.md
+# Real
+//- README.md
+[dangling](docs/dangling.md) [loop](docs/loop-a.md) [alias](docs/alias.md) [real](docs/real.md)
+",
+    );
+    std::os::unix::fs::symlink("nowhere.md", dir.join("docs/dangling.md")).unwrap();
+    std::os::unix::fs::symlink("loop-b.md", dir.join("docs/loop-a.md")).unwrap();
+    std::os::unix::fs::symlink("loop-a.md", dir.join("docs/loop-b.md")).unwrap();
+    std::os::unix::fs::symlink("real.md", dir.join("docs/alias.md")).unwrap();
+    let (code, stdout, stderr) =
+        run_with_timeout(&dir, &["check", "--no-cache", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let broken: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["target"].as_str().unwrap(), f["kind"].as_str().unwrap()))
+        .collect();
+    // The disk has no file behind the first two; the alias leads to one.
+    assert_eq!(broken, [("docs/dangling.md", "missing_file"), ("docs/loop-a.md", "missing_file")]);
+}
