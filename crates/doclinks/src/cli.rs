@@ -422,7 +422,7 @@ pub fn main() -> ExitCode {
             }
         },
         Err(err) => {
-            tidy_io::cli::error(TOOL, &err);
+            tidy_io::cli::error(TOOL, &crate::render::shown(&err.to_string()));
             ExitCode::from(exit::USAGE)
         }
     }
@@ -592,8 +592,8 @@ fn run(cli: Cli, out: &mut String) -> Result<u8, crate::Error> {
                     let hint = if skipped.changed { "; --force overwrites it" } else { "" };
                     out.push_str(&format!(
                         "skipped {}: {}{hint}\n",
-                        path(&skipped.file),
-                        skipped.reason
+                        crate::render::shown(&path(&skipped.file)),
+                        crate::render::shown(&skipped.reason)
                     ));
                 }
                 out.push_str(&format!(
@@ -681,7 +681,11 @@ fn triage(
             out.push_str(&format!("{verb}append to doclinks.toml: {entry}\n"));
         }
         for skipped in &done.skipped {
-            out.push_str(&format!("skipped {}: {}\n", skipped.file, skipped.reason));
+            out.push_str(&format!(
+                "skipped {}: {}\n",
+                crate::render::shown(&skipped.file),
+                crate::render::shown(&skipped.reason)
+            ));
         }
         out.push_str(&format!(
             "{}{} links retargeted, {} stubs, {} doclinks.toml entries",
@@ -745,7 +749,7 @@ fn scan_tree(
     for warning in &report.warnings {
         tidy_io::cli::warning(
             TOOL,
-            &format_args!("{}: {}", warning.path.display(), warning.message),
+            &crate::render::shown(&format!("{}: {}", warning.path.display(), warning.message)),
         );
     }
     let summary = &report.summary;
@@ -780,7 +784,7 @@ fn undo(located: &Located, backup: &Path) -> String {
 /// Says why the plan cannot be written; a path that is not a regular file gets
 /// a pointer to the way to print it.
 fn plan_error(error: &crate::Error) -> u8 {
-    tidy_io::cli::error(TOOL, error);
+    tidy_io::cli::error(TOOL, &crate::render::shown(&error.to_string()));
     if let ErrorKind::File(tidy_io::Error::NotRegular { .. } | tidy_io::Error::Symlink { .. }) =
         error.kind()
     {

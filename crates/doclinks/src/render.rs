@@ -65,6 +65,25 @@ impl Style {
     }
 }
 
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): a file name
+/// or destination holding a newline must not start a line of its own on a
+/// terminal or in a CI log (where a line `::error::…` is a workflow command),
+/// nor an escape sequence drive the terminal.
+pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// Renders a check report.
 pub fn render_report(report: &Report, format: Format, style: &Style) -> String {
     match format {
@@ -116,8 +135,14 @@ fn human(report: &Report, style: &Style) -> String {
     for f in report.findings.iter().chain(&report.redirected) {
         let code = if f.kind.is_broken() { "1;31" } else { "1;33" };
         let kind = style.paint(code, f.kind.as_str());
-        let _ =
-            write!(out, "{}:{}:{}: {kind}: {}", style.path(&f.file), f.line, f.column, f.target);
+        let _ = write!(
+            out,
+            "{}:{}:{}: {kind}: {}",
+            shown(&style.path(&f.file)),
+            f.line,
+            f.column,
+            shown(&f.target)
+        );
         if let Some(fix) = &f.fix {
             let _ = write!(out, " ({})", did_you_mean(fix));
         }
@@ -128,7 +153,7 @@ fn human(report: &Report, style: &Style) -> String {
     {
         let _ = writeln!(out, "{} pages no navigation reaches:", unreached.len());
         for page in unreached {
-            let _ = writeln!(out, "  {}", style.path(page));
+            let _ = writeln!(out, "  {}", shown(&style.path(page)));
         }
     }
     for note in &report.platform.notes {
@@ -455,17 +480,22 @@ pub fn render_applied(
         let _ = writeln!(
             out,
             "{}:{}:{}: {} -> {} ({}: {})",
-            style.path(&c.file),
+            shown(&style.path(&c.file)),
             c.line,
             c.column,
-            c.old,
-            c.new,
+            shown(&c.old),
+            shown(&c.new),
             c.confidence,
             c.reason
         );
     }
     for skipped in &applied.skipped {
-        let _ = writeln!(out, "skipped {}: {}", style.path(&skipped.file), skipped.reason);
+        let _ = writeln!(
+            out,
+            "skipped {}: {}",
+            shown(&style.path(&skipped.file)),
+            shown(&skipped.reason)
+        );
     }
     let verb = if dry_run { "would fix" } else { "fixed" };
     let _ = write!(out, "{verb} {} links in {} files", applied.changes.len(), applied.files.len());
@@ -487,4 +517,17 @@ pub fn render_applied(
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn control_characters_are_shown_escaped_and_other_text_as_it_is() {
+        assert_eq!(shown("docs/a b.md"), "docs/a b.md");
+        assert!(matches!(shown("é/ü.md"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(shown("evil\n::warning file=x::pwn.md"), "evil\\n::warning file=x::pwn.md");
+        assert_eq!(shown("a\x1b[31mred\r\tb"), "a\\u{1b}[31mred\\r\\tb");
+    }
 }

@@ -517,3 +517,22 @@ fn a_link_to_a_symlink_that_leads_to_no_file_is_broken() {
     // The disk has no file behind the first two; the alias leads to one.
     assert_eq!(broken, [("docs/dangling.md", "missing_file"), ("docs/loop-a.md", "missing_file")]);
 }
+
+#[test]
+fn a_file_name_with_a_newline_never_starts_a_line_of_its_own() {
+    let dir = tree(
+        "//- Index.md
+# Index
+",
+    );
+    let evil = "evil\n::warning file=x::pwn.md";
+    std::fs::write(dir.join(evil), "[x](index.md)\n").unwrap();
+    mkfifo(&dir.join("fifo\n::error::x.md"));
+    let (code, stdout, stderr) = run_with_timeout(&dir, &["check", "--no-cache"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for line in stdout.lines().chain(stderr.lines()) {
+        assert!(!line.starts_with("::"), "a workflow command line: {line:?}\n{stdout}{stderr}");
+    }
+    assert!(stdout.contains("evil\\n::warning file=x::pwn.md:1:5: case_mismatch"), "{stdout}");
+    assert!(stderr.contains("fifo\\n::error::x.md: skipped: a FIFO"), "{stderr}");
+}
