@@ -244,9 +244,6 @@ pub(crate) struct Tree {
     /// Entries of listed directories the walk left out, ASCII lowercase
     /// (see `walk::Walked`).
     left_out: HashSet<String>,
-    /// Files of the walk that are symlinks leading to no file (see
-    /// `walk::Walked`): a link to one is broken, as the disk answers.
-    dangling: HashSet<String>,
 }
 
 /// A hash of a file name, the same in every check.
@@ -322,13 +319,25 @@ impl Tree {
     pub(crate) fn walk(root: TreeRoot, warnings: &Mutex<Vec<Warning>>) -> Result<Tree, Error> {
         let walked = crate::walk::walk(&root, root.dir.dir(), root.limit, warnings)?;
         let mut found = walked.entries;
+        // A symlink that leads to no file (dangling, or a loop) is no file of
+        // the tree: a link to it is broken, as the disk answers, and no fix
+        // proposes it. A page among them is said, as the check of its page
+        // would have said.
+        if !walked.dangling.is_empty() {
+            let dangling: HashSet<&str> = walked.dangling.iter().map(String::as_str).collect();
+            found.retain(|(path, _)| !dangling.contains(path.as_str()));
+            for page in walked.dangling.iter().filter(|path| is_markdown(path)) {
+                if let Err(message) = root.read_stamped(page) {
+                    push_warning(warnings, &root.join(page), message);
+                }
+            }
+        }
         found.sort_unstable();
         found.dedup();
         let mut tree = Tree::from_entries(root, found);
         tree.unreadable = walked.unreadable;
         tree.unreadable.sort_unstable();
         tree.left_out = walked.left_out.into_iter().collect();
-        tree.dangling = walked.dangling.into_iter().collect();
         Ok(tree)
     }
 
@@ -345,7 +354,6 @@ impl Tree {
             unreadable: Vec::new(),
             probed: Mutex::default(),
             left_out: HashSet::default(),
-            dangling: HashSet::default(),
         };
         for (path, is_dir) in entries {
             // Most paths are lowercase ASCII: no lowercase copy is made of them.
@@ -493,12 +501,6 @@ impl Tree {
     /// skipped (ignored, hidden) that still exists on disk.
     pub(crate) fn lookup(&self, path: &str) -> Entry {
         if let Some(index) = self.index(path) {
-            if self.dangling.contains(path) {
-                // The results cache asks the disk again next time: the
-                // symlink may lead somewhere by then.
-                crate::results::probed(path, 0);
-                return Entry::Missing;
-            }
             return Entry::File(Some(index));
         }
         if path.is_empty() || self.dirs.contains(path) {

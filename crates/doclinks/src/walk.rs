@@ -42,7 +42,7 @@ pub(crate) struct Walked {
     pub(crate) unreadable: Vec<String>,
     pub(crate) left_out: Vec<String>,
     /// Symlinks listed as files that lead to no file (dangling, or a loop):
-    /// kept, as the crate keeps them, but a link to one is broken.
+    /// listed, as the crate lists them; the tree leaves them out.
     pub(crate) dangling: Vec<String>,
 }
 
