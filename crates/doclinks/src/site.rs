@@ -1613,11 +1613,17 @@ impl Site {
         let mut vote = |url: &str| {
             let url = url.split(['?', '#']).next().unwrap_or(url);
             let Some(rest) = url.strip_prefix('/') else { return };
-            let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-            for k in 1..=2.min(parts.len().saturating_sub(1)) {
-                let candidate = parts[..k].join("/").to_lowercase();
-                if self.route(&parts[k..].join("/")).is_some() {
-                    *votes.entry(candidate).or_insert(0) += 1;
+            // Empty segments dropped (`a//b/` is `a/b`); most links have none,
+            // and are cut where they stand (every page's links pass here).
+            let rest: Cow<'_, str> = if rest.split('/').any(str::is_empty) {
+                Cow::Owned(rest.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"))
+            } else {
+                Cow::Borrowed(rest)
+            };
+            // The first one or two segments as the base, with a path after it.
+            for (cut, _) in rest.match_indices('/').take(2) {
+                if self.route(&rest[cut + 1..]).is_some() {
+                    *votes.entry(rest[..cut].to_lowercase()).or_insert(0) += 1;
                 }
             }
         };
