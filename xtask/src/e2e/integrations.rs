@@ -638,10 +638,12 @@ fn hooks(git: &Git, source: &Path, rev: &str, temp: &Path) -> Result<(), String>
             .env("PRE_COMMIT_COLOR", "never")
             .env("CARGO_TARGET_DIR", &cargo_target)
             // pre-commit's `cargo install` builds the release profile; optimising
-            // every dependency was most of this scenario's time on a fresh CI
-            // machine, and the hooks' behaviour does not depend on it.
+            // every dependency (and linking it whole) was most of this scenario's
+            // time on a fresh CI machine; the hooks' behaviour does not depend on it.
             .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
     };
     let pre_commit = |args: &[&str]| {
         let mut command = Command::new("pre-commit");
