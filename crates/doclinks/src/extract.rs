@@ -757,8 +757,15 @@ fn includes(text: &str, out: &mut Draft) {
     }
     let mut imports = line_starts_of(text, "import").peekable();
     // A match ends in `.md` or `.mdx` and a quote: where no such bytes are
-    // (an `import` line of a code sample), the pattern is not even compiled.
-    let may_import_a_page = || [".md\"", ".md'", ".mdx\"", ".mdx'"].iter().any(|q| has(text, q));
+    // (an `import` line of a code sample), the pattern is not even compiled;
+    // one pass over the page looks for all four.
+    let may_import_a_page = || {
+        memchr::memmem::find_iter(text.as_bytes(), ".md").any(|at| {
+            let after = &text.as_bytes()[at + 3..];
+            let after = after.strip_prefix(b"x").unwrap_or(after);
+            matches!(after.first(), Some(b'"' | b'\''))
+        })
+    };
     if imports.peek().is_some() && may_import_a_page() {
         for start in imports {
             found.extend(MDX_IMPORT.captures(&text[start..]).map(|caps| caps[1].to_owned()));
@@ -1942,6 +1949,8 @@ mod tests {
         assert_eq!(page.includes(), ["../inc/x.md", "./_a.mdx", "../b.md", "c.md"]);
         assert_eq!(page.tabs(), [(1, "Tab :octicons-x-16: A".to_owned())]);
         assert_eq!(links("import x from 'y.mdx'"), Vec::<String>::new());
+        assert_eq!(extract("import A from \"./a.md\";\n").includes(), ["./a.md"]);
+        assert!(extract("import A from './a.mdy';\n[x](b.md)\n").includes().is_empty());
     }
 
     #[test]
