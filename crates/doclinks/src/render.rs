@@ -126,8 +126,10 @@ fn pretty(value: &Value) -> String {
     text
 }
 
+/// A fix's proposal, its target and reason shown escaped: both can name a
+/// file whose name holds a newline.
 fn did_you_mean(fix: &Fix) -> String {
-    format!("did you mean `{}`? {}: {}", fix.new_target, fix.confidence, fix.reason)
+    format!("did you mean `{}`? {}: {}", shown(&fix.new_target), fix.confidence, shown(&fix.reason))
 }
 
 fn human(report: &Report, style: &Style) -> String {
@@ -157,7 +159,7 @@ fn human(report: &Report, style: &Style) -> String {
         }
     }
     for note in &report.platform.notes {
-        let _ = writeln!(out, "note: {note}");
+        let _ = writeln!(out, "note: {}", shown(note));
     }
     out.push_str(&summary_line(report));
     out.push('\n');
@@ -521,7 +523,8 @@ pub fn render_applied(
 
 #[cfg(test)]
 mod tests {
-    use super::shown;
+    use super::{did_you_mean, shown};
+    use crate::report::{Confidence, Fix};
 
     #[test]
     fn control_characters_are_shown_escaped_and_other_text_as_it_is() {
@@ -529,5 +532,17 @@ mod tests {
         assert!(matches!(shown("é/ü.md"), std::borrow::Cow::Borrowed(_)));
         assert_eq!(shown("evil\n::warning file=x::pwn.md"), "evil\\n::warning file=x::pwn.md");
         assert_eq!(shown("a\x1b[31mred\r\tb"), "a\\u{1b}[31mred\\r\\tb");
+    }
+
+    #[test]
+    fn a_fix_proposal_names_its_target_and_reason_escaped() {
+        let fix = Fix {
+            new_target: "new\n::error::x.md".to_owned(),
+            confidence: Confidence::High,
+            reason: "renamed to `new\n::error::x.md` in git history".to_owned(),
+        };
+        let text = did_you_mean(&fix);
+        assert!(!text.contains('\n'), "{text}");
+        assert!(text.starts_with("did you mean `new\\n::error::x.md`? high: renamed"), "{text}");
     }
 }
