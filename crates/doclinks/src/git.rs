@@ -15,8 +15,9 @@ use crate::fast::{HashMap, HashSet};
 
 /// Runs `git -C dir ARGS` and returns its standard output, or `None` when git
 /// is missing, fails, prints something that is not UTF-8, is not run because
-/// a config file it would read is not a regular file, or does not answer in
-/// [`GIT_TIMEOUT`] (then it is killed). The last two are recorded for
+/// a config file it would read is not a regular file, refuses the repository
+/// (another user's, without `safe.directory`), or does not answer in
+/// [`GIT_TIMEOUT`] (then it is killed). The last three are recorded for
 /// [`refusal`].
 pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
     if refusal().is_some() {
@@ -34,23 +35,50 @@ pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .ok()?;
-    let mut stdout = child.stdout.take()?;
+    let (mut stdout, stderr) = (child.stdout.take()?, child.stderr.take()?);
     // The output is read on a thread so that the wait for it can end: git
     // blocked on a file it opens (a FIFO somewhere in its config or
-    // repository) would otherwise hang the check.
+    // repository) would otherwise hang the check. Standard error has a thread
+    // of its own, so that neither pipe can fill while the other is read.
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut out = Vec::new();
         let read = stdout.read_to_end(&mut out).map(|_| out);
         let _ = sender.send(read);
     });
+    let errors = std::thread::spawn(move || {
+        let mut stderr = stderr;
+        let mut text = Vec::new();
+        // What git says is a few lines: more is read (git must not block on a
+        // full pipe) but not kept.
+        let _ = (&mut stderr).take(16 * 1024).read_to_end(&mut text);
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
+        String::from_utf8_lossy(&text).into_owned()
+    });
     match receiver.recv_timeout(GIT_TIMEOUT) {
         Ok(out) => {
             let status = child.wait().ok()?;
-            if status.success() { String::from_utf8(out.ok()?).ok() } else { None }
+            if status.success() {
+                return String::from_utf8(out.ok()?).ok();
+            }
+            let said = errors.join().unwrap_or_default();
+            // Every later command would be refused the same way; the check
+            // says why once instead of losing renames and revisions quietly.
+            // The config key is in git's message in every language.
+            if said.contains("safe.directory") {
+                let reason = said.lines().next().unwrap_or_default().trim();
+                let reason = reason.strip_prefix("fatal: ").unwrap_or(reason);
+                refuse(
+                    dir.to_path_buf(),
+                    format!(
+                        "git refuses the repository ({reason}); renames and the git state are unknown"
+                    ),
+                );
+            }
+            None
         }
         Err(_) => {
             let _ = child.kill();

@@ -176,3 +176,43 @@ fn a_root_that_did_not_exist_at_the_revision_is_new_throughout() {
     assert_eq!(code, 2);
     assert!(stderr.contains("`no-such-rev` is not a revision"), "{stderr}");
 }
+
+/// A repository git refuses (another user's, no `safe.directory`): the error
+/// gives git's reason, and a plain check warns that renames are unknown,
+/// instead of "not a revision" and rename fixes lost without a word. Needs
+/// root to give the folder away; skipped otherwise.
+#[test]
+fn a_repository_git_refuses_is_named_with_gits_reason() {
+    let dir = tree("//- a.md\n[b](b.md)\n");
+    dir.git(&["init", "-q"]);
+    commit(&dir, "base");
+    let other = Some(54_321);
+    if std::os::unix::fs::chown(dir.path(), other, other).is_err() {
+        // Not root: git would have nothing to refuse.
+        return;
+    }
+    std::os::unix::fs::chown(dir.path().join(".git"), other, other).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = dir
+            .cmd(args)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+
+    let (code, stderr) = run(&["check", "--changed-since", "HEAD"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("git refuses the repository ("), "{stderr}");
+    assert!(!stderr.contains("is not a revision"), "{stderr}");
+
+    let (code, stderr) = run(&["check"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("warning:") && stderr.contains("git refuses the repository"),
+        "{stderr}"
+    );
+}
