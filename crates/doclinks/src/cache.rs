@@ -465,13 +465,25 @@ impl Cache {
 /// the new one, never half of one) and without syncing (a cache lost is
 /// rebuilt); `Err` is the reason it could not.
 pub(crate) fn write_file(dir: &tidy_io::Dir, name: &str, bytes: &[u8]) -> Result<(), String> {
-    dir.write_atomic(
-        OsStr::new(name),
-        bytes,
-        tidy_io::Perms::Default,
-        tidy_io::Durability::Volatile,
-        tidy_io::Place::Replace,
-    )
+    let name = OsStr::new(name);
+    let write = || {
+        dir.write_atomic(
+            name,
+            bytes,
+            tidy_io::Perms::Default,
+            tidy_io::Durability::Volatile,
+            tidy_io::Place::Replace,
+        )
+    };
+    match write() {
+        // A FIFO, device or symbolic link where a cache file goes (no check
+        // writes one): the name is the cache's own, and unlinking it follows
+        // nothing. Left in place, it was warned about on every run.
+        Err(tidy_io::Error::NotRegular { .. } | tidy_io::Error::Symlink { .. }) => {
+            dir.remove_file(name).and_then(|()| write())
+        }
+        done => done,
+    }
     .map_err(|e| e.reason())
 }
 

@@ -238,6 +238,45 @@ fn a_damaged_or_foreign_cache_file_is_a_warning_and_is_rebuilt() {
     assert!(warnings(&json(&dir, &[])).is_empty());
 }
 
+#[test]
+fn a_fifo_or_symlink_in_place_of_a_cache_file_is_replaced_not_followed() {
+    let dir = tree(TREE);
+    age(&dir);
+    let first = json(&dir, &[]);
+    let cache = dir.join(".doclinks/cache");
+    let mut names: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "{names:?}");
+    // A FIFO where a pages file was, a symlink to a file outside the tree
+    // where a results file was.
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(outside.path(), "not the cache's\n").unwrap();
+    let (fifo, link) = (&names[0], names.last().unwrap());
+    std::fs::remove_file(fifo).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(fifo).status().unwrap();
+    assert!(made.success());
+    std::fs::remove_file(link).unwrap();
+    std::os::unix::fs::symlink(outside.path(), link).unwrap();
+
+    let value = json(&dir, &[]);
+    assert_eq!(answer(&value), answer(&first));
+    assert_eq!(warnings(&value).len(), 2, "{:?}", warnings(&value));
+    // Replaced by regular files: the next check has nothing to say, and the
+    // file the symlink led to is as it was.
+    for name in [fifo, link] {
+        let kind = std::fs::symlink_metadata(name).unwrap().file_type();
+        assert!(kind.is_file(), "{name:?} is {kind:?}");
+    }
+    assert_eq!(std::fs::read_to_string(outside.path()).unwrap(), "not the cache's\n");
+    let again = json(&dir, &[]);
+    assert!(warnings(&again).is_empty(), "{:?}", warnings(&again));
+    assert_eq!(answer(&again), answer(&first));
+}
+
 /// The results cache files, in name order.
 fn results_files(dir: &Dir) -> Vec<std::path::PathBuf> {
     let mut names: Vec<_> = std::fs::read_dir(dir.join(".doclinks/cache"))
