@@ -466,15 +466,7 @@ impl Cache {
 /// rebuilt); `Err` is the reason it could not.
 pub(crate) fn write_file(dir: &tidy_io::Dir, name: &str, bytes: &[u8]) -> Result<(), String> {
     let name = OsStr::new(name);
-    let write = || {
-        dir.write_atomic(
-            name,
-            bytes,
-            tidy_io::Perms::Default,
-            tidy_io::Durability::Volatile,
-            tidy_io::Place::Replace,
-        )
-    };
+    let write = || write_volatile(dir, name, bytes);
     match write() {
         // A FIFO, device or symbolic link where a cache file goes (no check
         // writes one): the name is the cache's own, and unlinking it follows
@@ -494,9 +486,14 @@ fn ignore_everything(dir: &tidy_io::Dir) -> tidy_io::Result<()> {
         return Ok(());
     }
     let text = b"# doclinks' page cache: rebuilt when missing, never committed.\n*\n";
+    write_volatile(dir, name, text)
+}
+
+/// An atomic write without a sync: a cache file lost in a crash is rebuilt.
+fn write_volatile(dir: &tidy_io::Dir, name: &OsStr, bytes: &[u8]) -> tidy_io::Result<()> {
     dir.write_atomic(
         name,
-        text,
+        bytes,
         tidy_io::Perms::Default,
         tidy_io::Durability::Volatile,
         tidy_io::Place::Replace,

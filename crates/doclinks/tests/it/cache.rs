@@ -206,19 +206,24 @@ fn another_build_of_the_tool_rebuilds_the_cache_quietly() {
     assert_eq!(shards(&dir), back);
 }
 
-#[test]
-fn a_damaged_or_foreign_cache_file_is_a_warning_and_is_rebuilt() {
-    let dir = tree(TREE);
-    age(&dir);
-    let first = json(&dir, &[]);
-    let cache = dir.join(".doclinks/cache");
-    let mut names: Vec<_> = std::fs::read_dir(&cache)
+/// The cache's files (pages and results), in name order; at least two.
+fn cache_files(dir: &Dir) -> Vec<std::path::PathBuf> {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join(".doclinks/cache"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "bin"))
         .collect();
     names.sort();
     assert!(names.len() >= 2, "{names:?}");
+    names
+}
+
+#[test]
+fn a_damaged_or_foreign_cache_file_is_a_warning_and_is_rebuilt() {
+    let dir = tree(TREE);
+    age(&dir);
+    let first = json(&dir, &[]);
+    let names = cache_files(&dir);
     // One file with a byte flipped, one replaced by something else entirely.
     let mut bytes = std::fs::read(&names[0]).unwrap();
     let middle = bytes.len() / 2;
@@ -243,14 +248,7 @@ fn a_fifo_or_symlink_in_place_of_a_cache_file_is_replaced_not_followed() {
     let dir = tree(TREE);
     age(&dir);
     let first = json(&dir, &[]);
-    let cache = dir.join(".doclinks/cache");
-    let mut names: Vec<_> = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 2, "{names:?}");
+    let names = cache_files(&dir);
     // A FIFO where a pages file was, a symlink to a file outside the tree
     // where a results file was.
     let outside = tempfile::NamedTempFile::new().unwrap();
