@@ -49,14 +49,15 @@ pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
         let read = stdout.read_to_end(&mut out).map(|_| out);
         let _ = sender.send(read);
     });
-    let errors = std::thread::spawn(move || {
+    let (said_sender, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut stderr = stderr;
         let mut text = Vec::new();
         // What git says is a few lines: more is read (git must not block on a
         // full pipe) but not kept.
         let _ = (&mut stderr).take(16 * 1024).read_to_end(&mut text);
+        let _ = said_sender.send(String::from_utf8_lossy(&text).into_owned());
         let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-        String::from_utf8_lossy(&text).into_owned()
     });
     match receiver.recv_timeout(GIT_TIMEOUT) {
         Ok(out) => {
@@ -64,7 +65,9 @@ pub(crate) fn run(dir: &Path, args: &[&str]) -> Option<String> {
             if status.success() {
                 return String::from_utf8(out.ok()?).ok();
             }
-            let said = errors.join().unwrap_or_default();
+            // git has exited; a process it left behind may hold the pipe
+            // open, so the wait for its words is short.
+            let said = said.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
             // Every later command would be refused the same way; the check
             // says why once instead of losing renames and revisions quietly.
             // The config key is in git's message in every language.
