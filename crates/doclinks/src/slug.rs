@@ -103,14 +103,17 @@ fn kept(text: &str, dropped: &LazyLock<Regex>) -> String {
     if !text.is_ascii() {
         return dropped.replace_all(&text.to_lowercase(), "").replace(' ', "-");
     }
-    text.bytes()
-        .filter_map(|b| match b {
-            b' ' => Some('-'),
-            b'-' | b'_' => Some(char::from(b)),
-            _ if b.is_ascii_alphanumeric() => Some(char::from(b.to_ascii_lowercase())),
-            _ => None,
-        })
-        .collect()
+    // Sized once: every heading of every page is slugged.
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b' ' => out.push('-'),
+            b'-' | b'_' => out.push(char::from(b)),
+            _ if b.is_ascii_alphanumeric() => out.push(char::from(b.to_ascii_lowercase())),
+            _ => {}
+        }
+    }
+    out
 }
 
 static GITHUB_DROPPED: LazyLock<Regex> =
@@ -215,6 +218,11 @@ impl Slugger {
             original = "section".to_owned();
         }
         let separator = self.flavor.duplicate_separator();
+        // Most headings are the first of their slug: one copy, for the map.
+        if (!original.is_empty() || separator != '_') && !self.seen.contains_key(&original) {
+            self.seen.insert(original.clone(), 0);
+            return original;
+        }
         let mut result = original.clone();
         while self.seen.contains_key(&result) || (result.is_empty() && separator == '_') {
             let count = self.seen.entry(original.clone()).or_insert(0);

@@ -481,7 +481,18 @@ impl<'t> Suggester<'t> {
         anchors: &crate::check::AnchorNames,
     ) -> Option<(String, Confidence, String)> {
         let lower = fragment.to_lowercase();
-        let mut case_only = anchors.iter().filter(|a| a.to_lowercase() == lower);
+        // Compared without a lowercased copy of each anchor when both are
+        // ASCII (a page has hundreds of anchors, a broken fragment is
+        // compared with each).
+        let same_but_case = |a: &str| {
+            if a.is_ascii() && lower.is_ascii() {
+                a.len() == lower.len()
+                    && a.bytes().zip(lower.bytes()).all(|(x, y)| x.to_ascii_lowercase() == y)
+            } else {
+                a.to_lowercase() == lower
+            }
+        };
+        let mut case_only = anchors.iter().filter(|a| same_but_case(a));
         if let (Some(a), None) = (case_only.next(), case_only.next()) {
             return Some((
                 a.to_owned(),
@@ -501,7 +512,7 @@ impl<'t> Suggester<'t> {
                 ));
             }
         }
-        let Some((best, score)) = best_by_words(anchors.iter(), |a| a, fragment) else {
+        let Some((best, score)) = closest_anchor(anchors.iter(), fragment) else {
             let glued = glued_anchor(&lower, anchors.iter())?;
             let reason = "the one anchor holding the fragment whole (a label glued to the heading)";
             return Some((glued.to_owned(), Confidence::Medium, reason.to_owned()));
@@ -656,7 +667,7 @@ fn similarity_of_word_lists(wa: &[impl AsRef<str>], wb: &[impl AsRef<str>]) -> f
             if length.abs_diff(other_length) > allowed {
                 continue;
             }
-            let distance = strsim::levenshtein(word, other);
+            let distance = edit_distance(word, other);
             if distance > allowed {
                 continue;
             }
@@ -716,6 +727,74 @@ fn best_by_words<'a>(
     clear_winner(scored)
 }
 
+/// [`best_by_words`] over a page's anchors, faster: an anchor that is ASCII
+/// without capitals (nearly all are: they are slugs) is split without
+/// allocating, and one whose number of words keeps it below 0.75 (see
+/// [`may_score`]) is not scored; it could neither win nor spoil a winner.
+fn closest_anchor<'a>(
+    anchors: impl Iterator<Item = &'a str>,
+    fragment: &str,
+) -> Option<(&'a str, f64)> {
+    let target = words(fragment);
+    let letters: usize = target.iter().map(String::len).sum();
+    let mut list: Vec<&'a str> = Vec::new();
+    let scored = anchors.filter(|&a| a != fragment).map(|a| {
+        if !plain_words(a, &mut list) {
+            return (a, similarity_of_words(&target, a));
+        }
+        let own_letters: usize = list.iter().map(|w| w.len()).sum();
+        if own_letters != letters && !may_score(target.len(), list.len()) {
+            return (a, 0.0);
+        }
+        (a, similarity_of_word_lists(&target, &list))
+    });
+    clear_winner(scored)
+}
+
+/// [`words`] of a name that is ASCII without capitals, as slices of the name:
+/// nothing to lowercase and no case change to split at. `false` (and `out`
+/// untouched) for any other name.
+fn plain_words<'n>(name: &'n str, out: &mut Vec<&'n str>) -> bool {
+    if !name.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return false;
+    }
+    let stem = match name.rfind('.') {
+        Some(i) if i > 0 => &name[..i],
+        _ => name,
+    };
+    out.clear();
+    out.extend(stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()));
+    if out.len() > 1 && out[0].bytes().all(|b| b.is_ascii_digit()) {
+        out.remove(0);
+    }
+    true
+}
+
+/// Levenshtein distance in characters, as `strsim::levenshtein` counts it;
+/// two ASCII words of up to 63 letters (every word the search compares, in
+/// practice) on one row on the stack instead of a vector each time.
+fn edit_distance(a: &str, b: &str) -> usize {
+    const MAX: usize = 63;
+    if !(a.is_ascii() && b.is_ascii()) || b.len() > MAX {
+        return strsim::levenshtein(a, b);
+    }
+    let b = b.as_bytes();
+    let mut row = [0usize; MAX + 1];
+    for (j, cell) in row.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for (i, &x) in a.as_bytes().iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &y) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(x != y);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 /// The item of the highest score when it is at least 0.8 and clearly above
 /// every other item's.
 fn clear_winner<'a>(scored: impl Iterator<Item = (&'a str, f64)>) -> Option<(&'a str, f64)> {
@@ -772,6 +851,40 @@ mod tests {
                 &wanted,
             );
             proptest::prop_assert_eq!(close_name(&split, &wanted), full);
+        }
+    }
+
+    proptest::proptest! {
+        /// The anchor search finds what scoring every anchor finds.
+        #[test]
+        fn the_anchor_search_finds_what_a_full_search_finds(
+            anchors in proptest::collection::btree_set(
+                "(intro|install|instal|Setup|set|up|guide|c4702|01|api|x|é)([-_.](intro|install|guide|setup|api|ref|v2|2)){0,4}",
+                0..40,
+            ),
+            fragment in "(intro|install|instal|setup|guide|c4702|api|01)([-_](intro|install|guide|up|api|ref|v2)){0,4}",
+        ) {
+            let anchors: Vec<&str> = anchors.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(
+                closest_anchor(anchors.iter().copied(), &fragment),
+                best_by_words(anchors.iter().copied(), |a| a, &fragment)
+            );
+        }
+
+        /// Plain names split as [`words`] splits them; others are left to it.
+        #[test]
+        fn plain_words_are_words(name in "[a-z0-9._ -]{0,24}|[A-Za-zé0-9-]{0,12}") {
+            let mut list = Vec::new();
+            if plain_words(&name, &mut list) {
+                proptest::prop_assert_eq!(list, words(&name));
+            } else {
+                proptest::prop_assert!(name.bytes().any(|b| !b.is_ascii() || b.is_ascii_uppercase()));
+            }
+        }
+
+        #[test]
+        fn edit_distance_is_strsims(a in "[a-zé]{0,12}", b in "[a-zé]{0,12}|[a-c]{60,70}") {
+            proptest::prop_assert_eq!(edit_distance(&a, &b), strsim::levenshtein(&a, &b));
         }
     }
 
