@@ -215,14 +215,43 @@ fn without_extension_if_page(path: &str) -> &str {
     if is_markdown(path) { without_extension(path) } else { path }
 }
 
-fn extension(path: &str) -> String {
+/// The extension of the file name, ASCII-lowercased (borrowed when it is
+/// lowercase already).
+fn extension(path: &str) -> Cow<'_, str> {
     let name = file_name(path);
-    name.rfind('.').map_or_else(String::new, |i| name[i + 1..].to_ascii_lowercase())
+    let Some(dot) = name.rfind('.') else { return Cow::Borrowed("") };
+    let ext = &name[dot + 1..];
+    if ext.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(ext.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(ext)
+    }
 }
 
 /// A route key: no leading or trailing `/`, no empty segments.
 fn key(path: &str) -> String {
-    path.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/")
+    key_of(path).into_owned()
+}
+
+/// [`key`], borrowed from `path` when it has no empty segment inside (nearly
+/// every path: the site model looks up every page's routes and every
+/// root-absolute link).
+fn key_of(path: &str) -> Cow<'_, str> {
+    let trimmed = path.trim_matches('/');
+    if trimmed.contains("//") {
+        Cow::Owned(trimmed.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"))
+    } else {
+        Cow::Borrowed(trimmed)
+    }
+}
+
+/// `text` lowercased, borrowed when lowercasing cannot change it.
+fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        text
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
 }
 
 /// Docusaurus' number prefixes: `01-intro` → `intro`; dates and versions
@@ -637,7 +666,7 @@ impl Site {
                             continue;
                         }
                         let ext = extension(rel);
-                        let page = matches!(ext.as_str(), "md" | "yml" | "yaml");
+                        let page = matches!(ext.as_ref(), "md" | "yml" | "yaml");
                         let url_path = if page { without_extension(rel) } else { rel };
                         let url = key(&join(dest, url_path)).to_lowercase();
                         let index_page = page && stem(file_name(rel)).eq_ignore_ascii_case("index");
@@ -750,7 +779,7 @@ impl Site {
                         continue;
                     }
                     let ext = extension(rel);
-                    if !matches!(ext.as_str(), "js" | "jsx" | "ts" | "tsx" | "md" | "mdx") {
+                    if !matches!(ext.as_ref(), "js" | "jsx" | "ts" | "tsx" | "md" | "mdx") {
                         continue;
                     }
                     let path = without_extension(rel);
@@ -915,13 +944,18 @@ impl Site {
     }
 
     fn route_key(&self, path: &str) -> String {
-        let k = key(path);
-        if self.urls_insensitive { k.to_lowercase() } else { k }
+        self.route_key_of(path).into_owned()
+    }
+
+    /// [`Site::route_key`], borrowed from `path` where it can be.
+    fn route_key_of<'p>(&self, path: &'p str) -> Cow<'p, str> {
+        let k = key_of(path);
+        if self.urls_insensitive { lowercase(k) } else { k }
     }
 
     fn route(&self, path: &str) -> Option<usize> {
-        let k = self.route_key(path);
-        if let Some(&i) = self.routes.get(k.as_str()) {
+        let k = self.route_key_of(path);
+        if let Some(&i) = self.routes.get(k.as_ref()) {
             return Some(i);
         }
         // `page/index.html` and `page.html` name the page at `page/`.

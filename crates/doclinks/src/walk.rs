@@ -155,7 +155,13 @@ impl<'w> Walker<'w> {
                 self.warn(path, "file name is not UTF-8; skipped".to_owned());
                 continue;
             };
-            let child = if rel.is_empty() { name.to_owned() } else { format!("{rel}/{name}") };
+            // Built by hand, not `format!`: once per file of the tree.
+            let mut child = String::with_capacity(rel.len() + 1 + name.len());
+            if !rel.is_empty() {
+                child.push_str(rel);
+                child.push('/');
+            }
+            child.push_str(name);
             let kept = match self.matched(rules, &child, is_dir) {
                 Match::Ignore(_) => false,
                 Match::None => !name.starts_with('.'),
