@@ -22,7 +22,7 @@ use std::ffi::OsStr;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -232,11 +232,18 @@ struct Entry {
     doc: Page,
 }
 
-/// A loaded entry, and whether its stamp alone may be trusted.
+/// A loaded entry, whether its stamp alone may be trusted, and the shard
+/// its page belongs in.
 struct Known {
     entry: Entry,
     trusted: bool,
+    shard: u8,
 }
+
+/// How many pages are found by content with a scan of the loaded entries
+/// before a table of them by hash is made: a re-check after an edit looks up
+/// the edited pages only, and a table of 100k entries cost it ~20 ms.
+const SCANNED_LOOKUPS: usize = 8;
 
 /// The cache of one check.
 pub(crate) struct Cache {
@@ -245,15 +252,25 @@ pub(crate) struct Cache {
     by_index: Vec<Option<Known>>,
     /// Shards holding a page that is no longer a file of the tree.
     gone: Vec<bool>,
-    by_hash: HashMap<Hash, Page>,
+    /// The entries of no file of the tree (gone since; every entry when
+    /// another tree borrows the cache), found by content only.
+    elsewhere: Vec<(Hash, Page)>,
+    /// Every entry by the hash of its page's bytes, made when more than
+    /// [`SCANNED_LOOKUPS`] pages were looked up by content.
+    by_hash: OnceLock<HashMap<Hash, Page>>,
+    lookups: AtomicUsize,
+    /// Whether any page was read back.
+    holds_pages: bool,
     /// Shards read back whole with this tool's identity.
     sound: Vec<bool>,
     /// Shards there was a file for, sound or not.
     existed: Vec<bool>,
     /// Shards holding a page that was not found by its stamp this time.
     dirty: Vec<AtomicBool>,
-    /// Every page's entry in this check.
-    seen: Mutex<Vec<(usize, Entry)>>,
+    /// Per file of the tree, whether its page was found by its stamp.
+    hits: Vec<AtomicBool>,
+    /// The pages read and extracted this time, with their entries.
+    recorded: Mutex<Vec<(usize, Entry)>>,
     /// Whether pages are looked up by path and stamp and the cache written:
     /// not when another tree (the root at a revision) borrows it.
     own: bool,
@@ -330,7 +347,10 @@ impl Cache {
                             Ok(entries) => Shard::Read(
                                 entries
                                     .into_iter()
-                                    .map(|(page, known)| (tree.and_then(|t| t.index(&page)), known))
+                                    .map(|(page, mut known)| {
+                                        known.shard = shard_of(&page, SHARDS) as u8;
+                                        (tree.and_then(|t| t.index(&page)), known)
+                                    })
                                     .collect(),
                             ),
                             Err(None) => Shard::Other,
@@ -342,17 +362,20 @@ impl Cache {
                 }
             })
             .collect();
-        let entries = loaded.iter().map(|s| if let Shard::Read(e) = s { e.len() } else { 0 }).sum();
+        let files = tree.map_or(0, |t| t.files.len());
         let mut cache = Cache {
             path,
-            by_index: (0..tree.map_or(0, |t| t.files.len())).map(|_| None).collect(),
+            by_index: (0..files).map(|_| None).collect(),
             gone: vec![false; SHARDS],
-            by_hash: HashMap::with_capacity_and_hasher(entries, Default::default()),
+            elsewhere: Vec::new(),
+            by_hash: OnceLock::new(),
+            lookups: AtomicUsize::new(0),
+            holds_pages: false,
             sound: vec![false; SHARDS],
             existed: vec![false; SHARDS],
             dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
-            // Every page of the tree is seen once: no list doubling past it.
-            seen: Mutex::new(Vec::with_capacity(tree.map_or(0, |t| t.files.len()))),
+            hits: (0..files).map(|_| AtomicBool::new(false)).collect(),
+            recorded: Mutex::new(Vec::new()),
             own,
         };
         for (shard, result) in loaded.into_iter().enumerate() {
@@ -360,11 +383,14 @@ impl Cache {
             match result {
                 Shard::Read(entries) => {
                     cache.sound[shard] = true;
+                    cache.holds_pages |= !entries.is_empty();
                     for (index, known) in entries {
-                        cache.by_hash.insert(known.entry.hash, known.entry.doc.clone());
                         match index {
                             Some(index) => cache.by_index[index] = Some(known),
-                            None => cache.gone[shard] = true,
+                            None => {
+                                cache.gone[shard] = true;
+                                cache.elsewhere.push((known.entry.hash, known.entry.doc));
+                            }
                         }
                     }
                 }
@@ -381,7 +407,7 @@ impl Cache {
 
     /// Whether any page was read back (a first check's cache holds none).
     pub(crate) fn holds_pages(&self) -> bool {
-        !self.by_hash.is_empty()
+        self.holds_pages
     }
 
     /// The page with this index and the hash of its bytes, when its stamp
@@ -389,16 +415,33 @@ impl Cache {
     pub(crate) fn by_stamp(&self, index: usize, stamp: &Stamp) -> Option<(Page, Hash)> {
         let known = self.by_index.get(index)?.as_ref().filter(|k| self.own && k.trusted)?;
         (known.entry.stamp == *stamp).then(|| {
-            let entry =
-                Entry { stamp: *stamp, hash: known.entry.hash, doc: known.entry.doc.clone() };
-            self.seen.lock().expect("cache lock").push((index, entry));
+            self.hits[index].store(true, Ordering::Relaxed);
             (known.entry.doc.clone(), known.entry.hash)
         })
     }
 
     /// A page with these bytes, extracted once before.
     pub(crate) fn by_content(&self, hash: &Hash) -> Option<Arc<Extracted>> {
-        self.by_hash.get(hash)?.doc()
+        let mut entries = self
+            .by_index
+            .iter()
+            .flatten()
+            .map(|k| (&k.entry.hash, &k.entry.doc))
+            .chain(self.elsewhere.iter().map(|(hash, doc)| (hash, doc)));
+        if self.by_hash.get().is_none()
+            && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANNED_LOOKUPS
+        {
+            return entries.find(|(h, _)| *h == hash)?.1.doc();
+        }
+        let table = self.by_hash.get_or_init(|| {
+            let mut table = HashMap::with_capacity_and_hasher(
+                self.by_index.len() + self.elsewhere.len(),
+                Default::default(),
+            );
+            table.extend(entries.map(|(hash, doc)| (*hash, doc.clone())));
+            table
+        });
+        table.get(hash)?.doc()
     }
 
     /// Records a page that was read (its stamp was not enough).
@@ -414,7 +457,7 @@ impl Cache {
         }
         self.dirty[shard_of(path, SHARDS)].store(true, Ordering::Relaxed);
         let entry = Entry { stamp, hash, doc: Page::Parsed(Arc::clone(doc)) };
-        self.seen.lock().expect("cache lock").push((index, entry));
+        self.recorded.lock().expect("cache lock").push((index, entry));
     }
 
     /// Writes the shards that changed: those with a page read this time, a
@@ -423,31 +466,52 @@ impl Cache {
         if !self.own {
             return;
         }
-        let mut shards: Vec<Vec<(&str, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
-        let mut present = vec![false; tree.files.len()];
-        for (index, entry) in self.seen.into_inner().expect("cache lock") {
-            present[index] = true;
-            let page = tree.files[index].as_str();
-            shards[shard_of(page, SHARDS)].push((page, entry));
+        let recorded = self.recorded.into_inner().expect("cache lock");
+        // A page read this time is written with its new entry (a cached one
+        // that failed to decode was found by its stamp, then read).
+        let mut fresh = vec![false; tree.files.len()];
+        for (index, _) in &recorded {
+            fresh[*index] = true;
         }
+        let hit = |index: usize| self.hits[index].load(Ordering::Relaxed) && !fresh[index];
         let mut dirty: Vec<bool> = self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).collect();
+        // Which shards will hold a page: a missing one that would hold
+        // nothing stays missing.
+        let mut filled = [false; SHARDS];
         for (index, known) in self.by_index.iter().enumerate() {
+            let Some(known) = known else { continue };
             // A page cached before but not this time (unreadable now, say).
-            if known.is_some() && !present[index] {
-                dirty[shard_of(&tree.files[index], SHARDS)] = true;
-            }
+            dirty[usize::from(known.shard)] |= !hit(index) && !fresh[index];
+            filled[usize::from(known.shard)] |= hit(index);
+        }
+        let recorded: Vec<(usize, usize, Entry)> = recorded
+            .into_iter()
+            .map(|(index, entry)| (shard_of(&tree.files[index], SHARDS), index, entry))
+            .collect();
+        for (shard, _, _) in &recorded {
+            filled[*shard] = true;
         }
         for (shard, gone) in self.gone.iter().enumerate() {
             dirty[shard] |= gone;
         }
-        let root = tree.root.handle();
         for (shard, sound) in self.sound.iter().enumerate() {
-            // A shard that is missing and would hold nothing stays missing.
-            dirty[shard] |= !sound && (self.existed[shard] || !shards[shard].is_empty());
+            dirty[shard] |= !sound && (self.existed[shard] || filled[shard]);
         }
         if !dirty.iter().any(|&d| d) {
             return;
         }
+        let mut shards: Vec<Vec<(&str, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        for (index, known) in self.by_index.into_iter().enumerate() {
+            if let Some(known) = known.filter(|k| dirty[usize::from(k.shard)] && hit(index)) {
+                shards[usize::from(known.shard)].push((&tree.files[index], known.entry));
+            }
+        }
+        for (shard, index, entry) in recorded {
+            if dirty[shard] {
+                shards[shard].push((&tree.files[index], entry));
+            }
+        }
+        let root = tree.root.handle();
         let warn = |message: String| push_warning(warnings, &self.path, message);
         let dir = match root.create_dirs(&DIR.iter().collect::<PathBuf>()) {
             Ok(dir) => dir,
@@ -625,7 +689,7 @@ fn read_shard(file: std::fs::File, size: u64) -> Result<Vec<(String, Known)>, Op
         // By its mtime, the time a write sets (the ctime also moves when
         // an mtime is set back, as by a checkout keeping times).
         let trusted = entry.stamp.mtime + RACY.as_nanos() as i128 <= written;
-        entries.push((page, Known { entry, trusted }));
+        entries.push((page, Known { entry, trusted, shard: 0 }));
     }
     if !reader.0.is_empty() || body_at != bodies_len {
         return Err(damaged());
@@ -765,6 +829,44 @@ mod tests {
         let mut file = tempfile::tempfile().expect("a temporary file");
         file.write_all(bytes).expect("written");
         read_shard(file, bytes.len() as u64)
+    }
+
+    #[test]
+    fn pages_are_found_by_content_before_and_after_the_table_is_made() {
+        let docs: Vec<Arc<Extracted>> =
+            (0..20).map(|n| Arc::new(crate::extract::extract(&format!("# Page {n}\n")))).collect();
+        let stamp = Stamp { len: 5, mtime: 7, ino: 9, ctime: 8 };
+        let hash = |n: usize| [n as u8; 32];
+        let known = |n: usize| Known {
+            entry: Entry { stamp, hash: hash(n), doc: Page::Parsed(Arc::clone(&docs[n])) },
+            trusted: true,
+            shard: 0,
+        };
+        let cache = Cache {
+            path: PathBuf::new(),
+            // Pages of the tree, and pages of no file of it.
+            by_index: (0..10).map(|n| Some(known(n))).chain([None]).collect(),
+            gone: vec![false; SHARDS],
+            elsewhere: (10..20).map(|n| (hash(n), Page::Parsed(Arc::clone(&docs[n])))).collect(),
+            by_hash: OnceLock::new(),
+            lookups: AtomicUsize::new(0),
+            holds_pages: true,
+            sound: vec![true; SHARDS],
+            existed: vec![true; SHARDS],
+            dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
+            hits: (0..11).map(|_| AtomicBool::new(false)).collect(),
+            recorded: Mutex::new(Vec::new()),
+            own: true,
+        };
+        // The first lookups scan; the rest use the table made after them.
+        for round in 0..2 {
+            for n in 0..20 {
+                let found = cache.by_content(&hash(n)).expect("every entry is found");
+                assert!(Arc::ptr_eq(&found, &docs[n]), "entry {n}, round {round}");
+            }
+            assert!(cache.by_content(&[99; 32]).is_none());
+        }
+        assert!(cache.by_hash.get().is_some(), "made once the scans were used up");
     }
 
     #[test]

@@ -949,7 +949,7 @@ impl<'t> Engine<'t> {
         }
         let (result, consulted) = results::recording(|| self.check_file(index));
         let is_page = |page: usize| is_markdown(&self.tree.files[page]);
-        results.keep(index, &consulted, &self.tree.files[index], hash, is_page, result.counts());
+        results.keep(index, &consulted, hash, is_page, result.counts());
         result
     }
 

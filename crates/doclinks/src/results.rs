@@ -3,13 +3,14 @@
 //! the pages the edit can change (issue 10: under a second at 100k pages).
 //!
 //! It is 16 files beside the page cache, `ROOT/.doclinks/cache/results-NN.bin`,
-//! each holding the pages whose path falls in it (an edit rewrites one, and
-//! they are read in parallel): the magic line, the format, the tool's identity,
-//! the *run key*, then per checked page its path, the SHA-256 of its bytes, the
-//! pages its check consulted (by index in the file list, which the key holds,
-//! with their SHA-256: the pages whose anchors its fragments were judged
-//! against, the pages those include) and what its check found; the checksum of
-//! all that ends the file.
+//! each holding a sixteenth of the file list's pages (an edit rewrites one,
+//! and they are read in parallel): the magic line, the format, the tool's
+//! identity, the *run key*, then per checked page its index in the file list
+//! (which the key holds, so an index names the same page whenever the key
+//! matches), the SHA-256 of its bytes, the pages its check consulted (by
+//! index, with their SHA-256: the pages whose anchors its fragments were
+//! judged against, the pages those include) and what its check found; the
+//! checksum of all that ends the file.
 //!
 //! The run key is the SHA-256 of everything a page's result may depend on
 //! beyond the pages it consulted: the tool, the options and configuration, the
@@ -43,9 +44,16 @@ use crate::report::{Confidence, Finding, Fix, Kind, Warning};
 use crate::site::Pages;
 use crate::tree::{Tree, push_warning};
 
-/// How many files the results are split into (by page path): an edit
-/// rewrites one, and they are read in parallel.
+/// How many files the results are split into (by index in the file list):
+/// an edit rewrites one, and they are read in parallel.
 const SHARDS: usize = 16;
+
+/// The shard of the file with this index, of `files`: contiguous ranges, as
+/// the key holds the file list (a file added or removed changes every shard
+/// anyway), so no path is hashed to place a page.
+fn shard_of(index: usize, files: usize) -> usize {
+    (index * SHARDS / files.max(1)).min(SHARDS - 1)
+}
 
 fn shard_name(shard: usize) -> String {
     format!("results-{shard:02}.bin")
@@ -55,7 +63,7 @@ fn shard_name(shard: usize) -> String {
 const MAGIC: &[u8] = b"doclinks results cache\n";
 
 /// Bumped whenever the encoding changes.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
 /// The largest file read back.
 const LIMIT: u64 = 1 << 30;
@@ -426,7 +434,6 @@ impl Results {
         &self,
         index: usize,
         consulted: &Consulted,
-        file: &str,
         hash: impl Fn(usize) -> Option<Hash>,
         is_page: impl Fn(usize) -> bool,
         counts: PageResult,
@@ -452,7 +459,7 @@ impl Results {
             RareStored { probes, renames, findings: Vec::new() },
         );
         *self.stored[index].lock().expect("results lock") = Some(stored);
-        self.dirty[cache::shard_of(file, SHARDS)].store(true, Ordering::Relaxed);
+        self.dirty[shard_of(index, self.stored.len())].store(true, Ordering::Relaxed);
     }
 
     /// Writes the shards holding a page checked again this time, and those
@@ -481,7 +488,7 @@ impl Results {
             .collect();
         let mut shards: Vec<Vec<usize>> = vec![Vec::new(); SHARDS];
         for index in (0..stored.len()).filter(|&i| stored[i].is_some()) {
-            shards[cache::shard_of(&tree.files[index], SHARDS)].push(index);
+            shards[shard_of(index, stored.len())].push(index);
         }
         // A stale shard that would hold nothing and has no file stays absent.
         let present =
@@ -502,7 +509,7 @@ impl Results {
         let failed: Vec<String> = writes
             .par_iter()
             .filter_map(|&shard| {
-                let bytes = encode(&self.key, tree, &shards[shard], &stored, reported);
+                let bytes = encode(&self.key, &shards[shard], &stored, reported);
                 cache::write_file(&dir, &shard_name(shard), &bytes).err()
             })
             .collect();
@@ -528,12 +535,11 @@ fn confidence_code(confidence: Confidence) -> u8 {
     }
 }
 
-/// One shard: the results of the pages `indices` of `tree`, their findings
+/// One shard: the results of the pages `indices` of the tree, their findings
 /// as reported (`reported`, by page index) or, for pages not checked this
 /// time, as read.
 fn encode<'r>(
     key: &Hash,
-    tree: &Tree,
     indices: &[usize],
     stored: &[&mut Option<Stored>],
     reported: &(dyn Fn(usize) -> Option<&'r [Finding]> + Sync),
@@ -546,7 +552,7 @@ fn encode<'r>(
     out.len(indices.len());
     for &index in indices {
         let Some(entry) = &*stored[index] else { continue };
-        out.str(&tree.files[index]);
+        out.u32(to_u32(index));
         out.0.extend_from_slice(&entry.hash);
         // By index: the run key holds the file list, so indices are stable.
         out.len(entry.consulted.len());
@@ -615,10 +621,9 @@ fn decode(bytes: &[u8], key: &Hash, tree: &Tree) -> Result<Option<Shard>, String
     if reader.bytes(32).ok_or_else(damaged)? != key {
         return Ok(None);
     }
-    let index = |path: &str| tree.index(path);
     let mut stored = Vec::new();
     for _ in 0..reader.len().ok_or_else(damaged)? {
-        let entry = read_stored(&mut reader, &index, tree.files.len()).ok_or_else(damaged)?;
+        let entry = read_stored(&mut reader, &tree.files).ok_or_else(damaged)?;
         stored.extend(entry);
     }
     if !reader.0.is_empty() {
@@ -627,16 +632,12 @@ fn decode(bytes: &[u8], key: &Hash, tree: &Tree) -> Result<Option<Shard>, String
     Ok(Some(stored))
 }
 
-/// One stored page; `Some(None)` for a page not in the tree or consulting an
-/// index past its files (the run key holds the file list, so only damage gets
-/// there).
-fn read_stored(
-    reader: &mut Reader<'_>,
-    index: &impl Fn(&str) -> Option<usize>,
-    files: usize,
-) -> Option<Option<(usize, Stored)>> {
-    let file = reader.str()?;
-    let page = index(file);
+/// One stored page of the tree whose files are `files`; `Some(None)` for
+/// an index past them, or consulting one (the run key holds the file list,
+/// so only damage gets there).
+fn read_stored(reader: &mut Reader<'_>, files: &[String]) -> Option<Option<(usize, Stored)>> {
+    let page = reader.u32()? as usize;
+    let file = files.get(page);
     let hash: Hash = reader.bytes(32)?.try_into().ok()?;
     let count = reader.len()?;
     let mut consulted = Vec::with_capacity(count.min(reader.0.len() / 36));
@@ -657,7 +658,8 @@ fn read_stored(
         1 => Some(reader.bytes(32)?.try_into().ok()?),
         _ => return None,
     };
-    let known = page.is_some() && consulted.iter().all(|(other, _)| (*other as usize) < files);
+    let known =
+        file.is_some() && consulted.iter().all(|(other, _)| (*other as usize) < files.len());
     let mut counts = [0u32; 5];
     for n in &mut counts {
         *n = reader.u32()?;
@@ -682,7 +684,7 @@ fn read_stored(
         };
         findings.push(Finding {
             kind,
-            file: file.to_owned(),
+            file: file.cloned().unwrap_or_default(),
             line,
             column,
             target,
@@ -690,7 +692,26 @@ fn read_stored(
             span: start..end,
         });
     }
-    Some(page.filter(|_| known).map(|page| {
+    Some(known.then(|| {
         (page, Stored::new(hash, consulted, counts, RareStored { probes, renames, findings }))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_contiguous_ranges_of_the_file_list() {
+        for files in [1, 5, 16, 17, 1000, 97_531] {
+            let shards: Vec<usize> = (0..files).map(|i| shard_of(i, files)).collect();
+            assert!(shards.windows(2).all(|w| w[0] <= w[1]), "{files} files: in order");
+            assert!(shards.iter().all(|&s| s < SHARDS), "{files} files: in range");
+            if files >= SHARDS {
+                assert_eq!(shards.last(), Some(&(SHARDS - 1)), "{files} files: all used");
+                let used: std::collections::BTreeSet<usize> = shards.into_iter().collect();
+                assert_eq!(used.len(), SHARDS, "{files} files: every shard holds some");
+            }
+        }
+    }
 }
