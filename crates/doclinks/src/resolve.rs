@@ -39,7 +39,7 @@ impl Link<'_> {
     /// aside: only known file extensions count).
     pub(crate) fn has_extension(&self) -> bool {
         let name = self.name();
-        match name.rfind('.') {
+        match crate::tree::last(name, b'.') {
             Some(0) | None => false,
             Some(i) => {
                 let ext = &name[i + 1..];

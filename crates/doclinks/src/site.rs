@@ -204,7 +204,7 @@ fn strip_prefix_dir<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
 /// `a/b.md` → `a/b`.
 fn without_extension(path: &str) -> &str {
     let name = file_name(path);
-    match name.rfind('.') {
+    match crate::tree::last(name, b'.') {
         Some(0) | None => path,
         Some(i) => &path[..path.len() - (name.len() - i)],
     }
@@ -219,7 +219,7 @@ fn without_extension_if_page(path: &str) -> &str {
 /// lowercase already).
 fn extension(path: &str) -> Cow<'_, str> {
     let name = file_name(path);
-    let Some(dot) = name.rfind('.') else { return Cow::Borrowed("") };
+    let Some(dot) = crate::tree::last(name, b'.') else { return Cow::Borrowed("") };
     let ext = &name[dot + 1..];
     if ext.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(ext.to_ascii_lowercase())
@@ -237,12 +237,27 @@ fn key(path: &str) -> String {
 /// every path: the site model looks up every page's routes and every
 /// root-absolute link).
 fn key_of(path: &str) -> Cow<'_, str> {
-    let trimmed = path.trim_matches('/');
-    if trimmed.contains("//") {
+    let trimmed = trim_slashes(path);
+    if has_double_slash(trimmed) {
         Cow::Owned(trimmed.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"))
     } else {
         Cow::Borrowed(trimmed)
     }
+}
+
+/// `path` without its leading and trailing `/`s (`str::trim_matches`, by
+/// bytes: route keys are made for every page and root-absolute link).
+fn trim_slashes(path: &str) -> &str {
+    let bytes = path.as_bytes();
+    let start = bytes.iter().position(|&b| b != b'/').unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| b != b'/').map_or(start, |i| i + 1);
+    &path[start..end]
+}
+
+/// Whether `path` has two `/` in a row.
+fn has_double_slash(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    memchr::memchr_iter(b'/', bytes).any(|i| bytes.get(i + 1) == Some(&b'/'))
 }
 
 /// `text` lowercased, borrowed when lowercasing cannot change it.
@@ -1644,20 +1659,30 @@ impl Site {
         pages: &dyn Pages,
     ) -> (Option<String>, String) {
         let mut votes: HashMap<String, usize> = HashMap::default();
+        // Every page's root-absolute links pass here: cut by bytes, and a
+        // base's count found without making its key again.
         let mut vote = |url: &str| {
-            let url = url.split(['?', '#']).next().unwrap_or(url);
+            let url = &url[..url.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(url.len())];
             let Some(rest) = url.strip_prefix('/') else { return };
             // Empty segments dropped (`a//b/` is `a/b`); most links have none,
-            // and are cut where they stand (every page's links pass here).
-            let rest: Cow<'_, str> = if rest.split('/').any(str::is_empty) {
+            // and are cut where they stand.
+            let empty_segment = rest.is_empty()
+                || rest.starts_with('/')
+                || rest.ends_with('/')
+                || has_double_slash(rest);
+            let rest: Cow<'_, str> = if empty_segment {
                 Cow::Owned(rest.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"))
             } else {
                 Cow::Borrowed(rest)
             };
             // The first one or two segments as the base, with a path after it.
-            for (cut, _) in rest.match_indices('/').take(2) {
+            for cut in memchr::memchr_iter(b'/', rest.as_bytes()).take(2) {
                 if self.route(&rest[cut + 1..]).is_some() {
-                    *votes.entry(rest[..cut].to_lowercase()).or_insert(0) += 1;
+                    let base = lowercase(Cow::Borrowed(&rest[..cut]));
+                    match votes.get_mut(base.as_ref()) {
+                        Some(count) => *count += 1,
+                        None => drop(votes.insert(base.into_owned(), 1)),
+                    }
                 }
             }
         };
@@ -1862,6 +1887,21 @@ fn read_docfx_redirects(
 mod tests {
     use super::*;
     use crate::extract::Front;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The byte-wise path helpers answer as the `str` methods they
+        /// stand for, on paths of slashes, dots and other text.
+        #[test]
+        fn path_helpers_match_the_str_methods(path in "[/.aé]{0,12}") {
+            prop_assert_eq!(trim_slashes(&path), path.trim_matches('/'));
+            prop_assert_eq!(has_double_slash(&path), path.contains("//"));
+            let joined = path.trim_matches('/').split('/').filter(|s| !s.is_empty());
+            prop_assert_eq!(key_of(&path), joined.collect::<Vec<_>>().join("/"));
+            prop_assert_eq!(crate::tree::last(&path, b'/'), path.rfind('/'));
+            prop_assert_eq!(crate::tree::last(&path, b'.'), path.rfind('.'));
+        }
+    }
 
     #[test]
     fn docusaurus_slugs() {

@@ -283,11 +283,19 @@ pub(crate) fn ends_with_ignoring_case(path: &str, suffix: &str) -> bool {
 }
 
 pub(crate) fn parent(path: &str) -> &str {
-    path.rfind('/').map_or("", |i| &path[..i])
+    last(path, b'/').map_or("", |i| &path[..i])
 }
 
 pub(crate) fn file_name(path: &str) -> &str {
-    path.rfind('/').map_or(path, |i| &path[i + 1..])
+    last(path, b'/').map_or(path, |i| &path[i + 1..])
+}
+
+/// Where the ASCII byte `byte` last occurs in `text`: `str::rfind` with a
+/// `char` costs ~200 instructions a call, and paths are split this way
+/// about ten times a file per check.
+pub(crate) fn last(text: &str, byte: u8) -> Option<usize> {
+    debug_assert!(byte.is_ascii());
+    memchr::memrchr(byte, text.as_bytes())
 }
 
 /// A name with its letter case folded as `str::to_lowercase` folds it,
@@ -301,7 +309,7 @@ pub(crate) fn folded(name: &str) -> std::borrow::Cow<'_, str> {
 }
 
 pub(crate) fn stem(name: &str) -> &str {
-    match name.rfind('.') {
+    match last(name, b'.') {
         Some(0) | None => name,
         Some(i) => &name[..i],
     }
@@ -332,7 +340,9 @@ impl Tree {
                 }
             }
         }
-        found.sort_unstable();
+        // On the pool: the walk's tasks finish in any order, and a large tree
+        // has 100k paths to sort.
+        found.par_sort_unstable();
         found.dedup();
         let mut tree = Tree::from_entries(root, found);
         tree.unreadable = walked.unreadable;
@@ -393,7 +403,7 @@ impl Tree {
                 .into_par_iter()
                 .filter_map(|i| {
                     let path = &self.files[i];
-                    let at = path.rfind('/').map_or(0, |slash| slash + 1);
+                    let at = last(path, b'/').map_or(0, |slash| slash + 1);
                     let n = NameAt { file: u32::try_from(i).ok()?, at: u32::try_from(at).ok()? };
                     let name = &path[at..];
                     Some((name_hash(&folded(name)), name_hash(name), n))
