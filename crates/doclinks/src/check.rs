@@ -1103,7 +1103,8 @@ impl<'t> Engine<'t> {
 
     /// The anchors a fragment into `page` is judged against, or `None` when it
     /// is not judged: fragments off, `#top`, source-view line anchors, a
-    /// platform's own syntax (DocFX tabs), pages with generated ids.
+    /// platform's own syntax (DocFX tabs), pages with generated ids, pages
+    /// that could not be read.
     fn judged_anchors(
         &self,
         file: &str,
@@ -1123,6 +1124,10 @@ impl<'t> Engine<'t> {
         if !rules.judge {
             return None;
         }
+        // A page that was not read (a FIFO, a symlink leading outside the
+        // root, a binary or unreadable file: its warning says so) has anchors
+        // no one knows; a fragment into it was a missing anchor.
+        self.docs.get(page)?;
         // A page whose plugin directives make ids: a fragment no heading slug
         // can be (`config.separator`, `+type:abstract`) is one of those; in a
         // page with no heading or id of its own (its body only template

@@ -57,6 +57,8 @@ fn a_page_linked_to_dev_zero_is_skipped_at_once() {
     let (code, stdout, stderr) = run_with_timeout(&dir, &["check"]);
     assert_eq!(code, 1, "the scan goes on and finds the broken link: {stdout}{stderr}");
     assert!(stdout.contains("docs/good.md:1:10: missing_file: nope.md"), "{stdout}");
+    // The page was not read: its anchors are unknown, not missing.
+    assert!(!stdout.contains("evil.md#top-secret"), "{stdout}");
     assert!(
         stderr.contains("docs/evil.md: skipped: leads outside the root (to /dev/zero)"),
         "{stderr}"
@@ -87,6 +89,9 @@ fn a_fifo_named_like_a_page_is_never_opened_for_reading() {
     let (code, stdout, stderr) = run_with_timeout(&dir, &["check"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stdout.contains("README.md:1:37: missing_file: gone.md"), "{stdout}");
+    // Its anchors are unknown: the fragment is not judged (it was a
+    // missing anchor).
+    assert!(!stdout.contains("docs/page.md#intro"), "{stdout}");
     assert!(stderr.contains("docs/page.md: skipped: a FIFO, not a regular file"), "{stderr}");
     assert!(is_fifo(&dir.join("docs/page.md")));
 }
