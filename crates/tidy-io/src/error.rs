@@ -68,6 +68,16 @@ pub enum Error {
         /// What differs (size, mtime, inode, content).
         what: String,
     },
+    /// Another process holds the file open for writing: what it writes after
+    /// a replace would go into the old file, which no longer has a name.
+    #[error(
+        "{} is open for writing in another process; left as it is (what that process writes next would be lost)",
+        path.display()
+    )]
+    OpenForWriting {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file has more than one hard link; replacing it by rename would split
     /// the names (the others would keep the old text).
     #[error(
@@ -121,6 +131,7 @@ impl Error {
             | Error::Symlink { path }
             | Error::OutsideRoot { path, .. }
             | Error::Changed { path, .. }
+            | Error::OpenForWriting { path }
             | Error::HardLinked { path, .. }
             | Error::Identity { path, .. }
             | Error::Exists { path } => path,

@@ -11,9 +11,16 @@
 //! than one hard link is refused ([`Error::HardLinked`]): a rename would leave
 //! the other names with the old text, and writing in place is not atomic.
 //!
-//! What no rename-based tool can guard against (editors and git alike): a
-//! process that opened the file before the swap and writes to it afterwards
-//! writes into the old file, which no longer has a name.
+//! A process that holds the file open to write is the one a rename cannot
+//! guard against (editors and git alike): what it writes after the swap goes
+//! into the old file, which no longer has a name. On Linux the replace holds a
+//! read lease on the file from the final check to the end of the swap
+//! (`F_SETLEASE`): the kernel grants it only while no process has the file open
+//! for writing, so such a file is refused ([`Error::OpenForWriting`]), and
+//! breaks it when one opens the file for writing meanwhile, which swaps back as
+//! a late edit does. Where there are no leases (a file of another owner
+//! without `CAP_LEASE`, a file system without them) the guard is the checks
+//! alone.
 
 use std::ffi::OsStr;
 use std::io::Read as _;
@@ -144,6 +151,61 @@ impl std::fmt::Debug for ReplaceOptions<'_> {
             .field("durability", &self.durability)
             .field("before_commit", &self.before_commit.is_some())
             .finish()
+    }
+}
+
+/// `F_SETSIG` (`asm-generic/fcntl.h`), which the libc crate does not name.
+const F_SETSIG: libc::c_int = 10;
+
+/// A read lease on the file being replaced, released when dropped.
+struct Lease<'f> {
+    file: &'f std::fs::File,
+}
+
+/// `F_SETLEASE`, `F_GETLEASE` and `F_SETSIG` on `file`, with an integer
+/// argument: no pointer passes, and the descriptor is borrowed, open.
+#[allow(unsafe_code, reason = "fcntl(F_SETLEASE), which rustix does not wrap")]
+fn fcntl_int(file: &std::fs::File, command: libc::c_int, arg: libc::c_int) -> Result<i32, Errno> {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: fcntl with an integer argument reads and writes no memory of
+    // ours; the descriptor stays open for the call (borrowed from `file`).
+    let ret = unsafe { libc::fcntl(file.as_raw_fd(), command, arg) };
+    if ret == -1 {
+        Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL))
+    } else {
+        Ok(ret)
+    }
+}
+
+impl<'f> Lease<'f> {
+    /// Takes a read lease on `file` (opened read-only). `Ok(None)` where
+    /// there are none to take: the replace goes on guarded by its checks.
+    fn take(file: &'f std::fs::File, path: &Path) -> Result<Option<Lease<'f>>> {
+        // A lease broken is signalled, SIGIO unless told otherwise, and
+        // SIGIO ends a process; SIGURG is ignored unless a handler is set.
+        if fcntl_int(file, F_SETSIG, libc::SIGURG).is_err() {
+            return Ok(None);
+        }
+        match fcntl_int(file, libc::F_SETLEASE, libc::F_RDLCK) {
+            Ok(_) => Ok(Some(Lease { file })),
+            Err(Errno::AGAIN) => Err(Error::OpenForWriting { path: path.to_path_buf() }),
+            // Not the owner (no CAP_LEASE), a file system without leases,
+            // leases turned off (`fs.leases-enable`).
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Whether a process opened the file for writing (or truncated it) since
+    /// the lease was taken: the kernel is then breaking it.
+    fn broken(&self) -> bool {
+        fcntl_int(self.file, libc::F_GETLEASE, 0) != Ok(libc::F_RDLCK)
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        // A writer the lease held back goes on now.
+        let _ = fcntl_int(self.file, libc::F_SETLEASE, libc::F_UNLCK);
     }
 }
 
@@ -297,9 +359,20 @@ fn replace_with(
     if let Some(hook) = options.before_commit {
         hook(&path);
     }
+    // Held to the end of the swap: a writer opening the file meanwhile waits
+    // for its release (or the kernel's lease-break time), and is seen.
+    let lease = Lease::take(&original, &path)?;
+    let opened_to_write = || lease.as_ref().is_some_and(Lease::broken);
     let checked = verify(dir, name, snapshot)?;
     if let Some(hook) = after_check {
         hook(&path);
+    }
+    let opened = || Error::Changed {
+        path: path.clone(),
+        what: "opened for writing by another process while it was being replaced".to_owned(),
+    };
+    if opened_to_write() {
+        return Err(opened());
     }
     let temp_name = temp.name().to_owned();
     match rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::EXCHANGE) {
@@ -316,9 +389,13 @@ fn replace_with(
                 }
                 Err(_) => true,
             };
-            if late_edit {
+            let opened_meanwhile = opened_to_write();
+            if late_edit || opened_meanwhile {
                 rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::EXCHANGE)
                     .map_err(|e| Error::io("swap back", &path, e))?;
+                if !late_edit {
+                    return Err(opened());
+                }
                 return Err(Error::Changed {
                     path,
                     what: "edited while it was being replaced".to_owned(),
@@ -335,6 +412,7 @@ fn replace_with(
         Err(e) => return Err(Error::io("rename into place", &path, e)),
     }
     drop(temp);
+    drop(lease);
     if options.durability == Durability::Durable {
         dir.sync()?;
     }
@@ -345,21 +423,74 @@ fn replace_with(
 mod tests {
     use super::*;
 
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    /// Whether this file system grants leases to this process here.
+    fn leases_here(dir: &Path) -> bool {
+        let path = dir.join("probe");
+        std::fs::write(&path, "x").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let held = matches!(Lease::take(&file, &path), Ok(Some(_)));
+        std::fs::remove_file(&path).unwrap();
+        held
+    }
+
+    /// Opens `path` to append without waiting for a lease to be broken:
+    /// `None` when a lease holds it (the break has begun all the same).
+    fn open_to_append(path: &Path) -> Option<std::fs::File> {
+        match std::fs::OpenOptions::new().append(true).custom_flags(libc::O_NONBLOCK).open(path) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => panic!("cannot open {}: {e}", path.display()),
+        }
+    }
+
     #[test]
     fn an_edit_between_the_check_and_the_swap_is_swapped_back() {
         let dir = tempfile::tempdir().unwrap();
+        let leases = leases_here(dir.path());
         std::fs::write(dir.path().join("page.md"), "old\n").unwrap();
         let root = crate::Root::open(dir.path()).unwrap();
         let loaded = root.read(Path::new("page.md"), 1024).unwrap();
-        let late = |path: &Path| {
-            use std::io::Write as _;
-            let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-            file.write_all(b"late\n").unwrap();
+        // With a lease, the writer's open is what is seen (it would wait
+        // for the swap to end); without, its bytes are.
+        let late = |path: &Path| match open_to_append(path) {
+            Some(mut file) => file.write_all(b"late\n").unwrap(),
+            None => assert!(leases, "only a lease holds an open back"),
         };
         let err =
             replace_with(&loaded, b"new\n", &ReplaceOptions::default(), Some(&late)).unwrap_err();
         assert!(matches!(err, Error::Changed { .. }), "{err}");
-        assert_eq!(std::fs::read_to_string(dir.path().join("page.md")).unwrap(), "old\nlate\n");
+        let expected = if leases { "old\n" } else { "old\nlate\n" };
+        assert_eq!(std::fs::read_to_string(dir.path().join("page.md")).unwrap(), expected);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the replacement is gone");
+    }
+
+    #[test]
+    fn a_file_open_for_writing_elsewhere_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        if !leases_here(dir.path()) {
+            eprintln!("no leases on this file system: the checks alone guard a replace");
+            return;
+        }
+        let path = dir.path().join("page.md");
+        std::fs::write(&path, "old\n").unwrap();
+        let root = crate::Root::open(dir.path()).unwrap();
+        let loaded = root.read(Path::new("page.md"), 1024).unwrap();
+        // A writer that keeps the file open, as a logger or an editor
+        // writing in place does; it writes again after the attempt.
+        let mut writer = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let err = replace(&loaded, b"new\n", &ReplaceOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::OpenForWriting { .. }), "{err}");
+        assert!(err.to_string().contains("is open for writing in another process"), "{err}");
+        writer.write_all(b"more\n").unwrap();
+        drop(writer);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\nmore\n", "nothing lost");
+        // Closed, the file is replaced; a reader open meanwhile is no bar.
+        let loaded = root.read(Path::new("page.md"), 1024).unwrap();
+        let _reader = std::fs::File::open(&path).unwrap();
+        replace(&loaded, b"new\n", &ReplaceOptions::default()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
     }
 }
