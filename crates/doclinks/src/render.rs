@@ -513,10 +513,13 @@ pub fn render_applied(
     }
     out.push('\n');
     if remaining > 0 {
-        let _ = writeln!(
-            out,
-            "{remaining} broken links left for triage (below the minimum confidence or without a fix)"
-        );
+        // A skipped file's links keep their fixes: said, not taken for ones without.
+        let why = if applied.skipped.is_empty() {
+            "below the minimum confidence or without a fix"
+        } else {
+            "in the files skipped, or below the minimum confidence or without a fix"
+        };
+        let _ = writeln!(out, "{remaining} broken links left for triage ({why})");
     }
     out
 }

@@ -575,5 +575,6 @@ fn a_page_another_process_holds_open_to_write_is_skipped_and_keeps_its_bytes() {
         format!("{stdout}{stderr}").contains("is open for writing in another process"),
         "{stdout}{stderr}"
     );
+    assert!(stdout.contains("left for triage (in the files skipped, or below"), "{stdout}");
     assert_eq!(dir.read("docs/notes.md"), format!("{FIXABLE}later\n"), "nothing lost");
 }
