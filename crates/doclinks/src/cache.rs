@@ -347,10 +347,7 @@ impl Cache {
                             Ok(entries) => Shard::Read(
                                 entries
                                     .into_iter()
-                                    .map(|(page, mut known)| {
-                                        known.shard = shard_of(&page, SHARDS) as u8;
-                                        (tree.and_then(|t| t.index(&page)), known)
-                                    })
+                                    .map(|(page, known)| (tree.and_then(|t| t.index(&page)), known))
                                     .collect(),
                             ),
                             Err(None) => Shard::Other,
@@ -362,22 +359,7 @@ impl Cache {
                 }
             })
             .collect();
-        let files = tree.map_or(0, |t| t.files.len());
-        let mut cache = Cache {
-            path,
-            by_index: (0..files).map(|_| None).collect(),
-            gone: vec![false; SHARDS],
-            elsewhere: Vec::new(),
-            by_hash: OnceLock::new(),
-            lookups: AtomicUsize::new(0),
-            holds_pages: false,
-            sound: vec![false; SHARDS],
-            existed: vec![false; SHARDS],
-            dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
-            hits: (0..files).map(|_| AtomicBool::new(false)).collect(),
-            recorded: Mutex::new(Vec::new()),
-            own,
-        };
+        let mut cache = Cache::empty(path, tree.map_or(0, |t| t.files.len()), own);
         for (shard, result) in loaded.into_iter().enumerate() {
             cache.existed[shard] = !matches!(result, Shard::Missing);
             match result {
@@ -405,6 +387,25 @@ impl Cache {
         cache
     }
 
+    /// A cache holding nothing yet, for a tree of `files` files.
+    fn empty(path: PathBuf, files: usize, own: bool) -> Cache {
+        Cache {
+            path,
+            by_index: (0..files).map(|_| None).collect(),
+            gone: vec![false; SHARDS],
+            elsewhere: Vec::new(),
+            by_hash: OnceLock::new(),
+            lookups: AtomicUsize::new(0),
+            holds_pages: false,
+            sound: vec![false; SHARDS],
+            existed: vec![false; SHARDS],
+            dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
+            hits: (0..files).map(|_| AtomicBool::new(false)).collect(),
+            recorded: Mutex::new(Vec::new()),
+            own,
+        }
+    }
+
     /// Whether any page was read back (a first check's cache holds none).
     pub(crate) fn holds_pages(&self) -> bool {
         self.holds_pages
@@ -422,26 +423,26 @@ impl Cache {
 
     /// A page with these bytes, extracted once before.
     pub(crate) fn by_content(&self, hash: &Hash) -> Option<Arc<Extracted>> {
-        let mut entries = self
-            .by_index
-            .iter()
-            .flatten()
-            .map(|k| (&k.entry.hash, &k.entry.doc))
-            .chain(self.elsewhere.iter().map(|(hash, doc)| (hash, doc)));
         if self.by_hash.get().is_none()
             && self.lookups.fetch_add(1, Ordering::Relaxed) < SCANNED_LOOKUPS
         {
-            return entries.find(|(h, _)| *h == hash)?.1.doc();
+            return self.entries().find(|(h, _)| *h == hash)?.1.doc();
         }
         let table = self.by_hash.get_or_init(|| {
             let mut table = HashMap::with_capacity_and_hasher(
                 self.by_index.len() + self.elsewhere.len(),
                 Default::default(),
             );
-            table.extend(entries.map(|(hash, doc)| (*hash, doc.clone())));
+            table.extend(self.entries().map(|(hash, doc)| (*hash, doc.clone())));
             table
         });
         table.get(hash)?.doc()
+    }
+
+    /// Every loaded entry, by the hash of its page's bytes.
+    fn entries(&self) -> impl Iterator<Item = (&Hash, &Page)> {
+        let of_the_tree = self.by_index.iter().flatten().map(|k| (&k.entry.hash, &k.entry.doc));
+        of_the_tree.chain(self.elsewhere.iter().map(|(hash, doc)| (hash, doc)))
     }
 
     /// Records a page that was read (its stamp was not enough).
@@ -473,7 +474,9 @@ impl Cache {
         for (index, _) in &recorded {
             fresh[*index] = true;
         }
-        let hit = |index: usize| self.hits[index].load(Ordering::Relaxed) && !fresh[index];
+        let hit = |index: usize| self.hits[index].load(Ordering::Relaxed);
+        // Written with its entry as loaded: found by its stamp, not read again.
+        let kept = |index: usize| hit(index) && !fresh[index];
         let mut dirty: Vec<bool> = self.dirty.iter().map(|d| d.load(Ordering::Relaxed)).collect();
         // Which shards will hold a page: a missing one that would hold
         // nothing stays missing.
@@ -482,7 +485,7 @@ impl Cache {
             let Some(known) = known else { continue };
             // A page cached before but not this time (unreadable now, say).
             dirty[usize::from(known.shard)] |= !hit(index) && !fresh[index];
-            filled[usize::from(known.shard)] |= hit(index);
+            filled[usize::from(known.shard)] |= kept(index);
         }
         let recorded: Vec<(usize, usize, Entry)> = recorded
             .into_iter()
@@ -502,7 +505,7 @@ impl Cache {
         }
         let mut shards: Vec<Vec<(&str, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
         for (index, known) in self.by_index.into_iter().enumerate() {
-            if let Some(known) = known.filter(|k| dirty[usize::from(k.shard)] && hit(index)) {
+            if let Some(known) = known.filter(|k| dirty[usize::from(k.shard)] && kept(index)) {
                 shards[usize::from(known.shard)].push((&tree.files[index], known.entry));
             }
         }
@@ -689,7 +692,8 @@ fn read_shard(file: std::fs::File, size: u64) -> Result<Vec<(String, Known)>, Op
         // By its mtime, the time a write sets (the ctime also moves when
         // an mtime is set back, as by a checkout keeping times).
         let trusted = entry.stamp.mtime + RACY.as_nanos() as i128 <= written;
-        entries.push((page, Known { entry, trusted, shard: 0 }));
+        let shard = shard_of(&page, SHARDS) as u8;
+        entries.push((page, Known { entry, trusted, shard }));
     }
     if !reader.0.is_empty() || body_at != bodies_len {
         return Err(damaged());
@@ -842,22 +846,12 @@ mod tests {
             trusted: true,
             shard: 0,
         };
-        let cache = Cache {
-            path: PathBuf::new(),
-            // Pages of the tree, and pages of no file of it.
-            by_index: (0..10).map(|n| Some(known(n))).chain([None]).collect(),
-            gone: vec![false; SHARDS],
-            elsewhere: (10..20).map(|n| (hash(n), Page::Parsed(Arc::clone(&docs[n])))).collect(),
-            by_hash: OnceLock::new(),
-            lookups: AtomicUsize::new(0),
-            holds_pages: true,
-            sound: vec![true; SHARDS],
-            existed: vec![true; SHARDS],
-            dirty: (0..SHARDS).map(|_| AtomicBool::new(false)).collect(),
-            hits: (0..11).map(|_| AtomicBool::new(false)).collect(),
-            recorded: Mutex::new(Vec::new()),
-            own: true,
-        };
+        // Pages of the tree, and pages of no file of it.
+        let mut cache = Cache::empty(PathBuf::new(), 11, true);
+        for n in 0..10 {
+            cache.by_index[n] = Some(known(n));
+        }
+        cache.elsewhere = (10..20).map(|n| (hash(n), Page::Parsed(Arc::clone(&docs[n])))).collect();
         // The first lookups scan; the rest use the table made after them.
         for round in 0..2 {
             for (n, doc) in docs.iter().enumerate() {

@@ -18,9 +18,10 @@
 //! (`F_SETLEASE`): the kernel grants it only while no process has the file open
 //! for writing, so such a file is refused ([`Error::OpenForWriting`]), and
 //! breaks it when one opens the file for writing meanwhile, which swaps back as
-//! a late edit does. Where there are no leases (a file of another owner
-//! without `CAP_LEASE`, a file system without them) the guard is the checks
-//! alone.
+//! a late edit does. Where there are no leases (a file system without them,
+//! such as NFS; a file of another owner without `CAP_LEASE`, which a replace
+//! without the right to keep its owner refuses before) the guard is the
+//! checks alone.
 
 use std::ffi::OsStr;
 use std::io::Read as _;
@@ -389,16 +390,13 @@ fn replace_with(
                 }
                 Err(_) => true,
             };
-            let opened_meanwhile = opened_to_write();
-            if late_edit || opened_meanwhile {
+            if late_edit || opened_to_write() {
                 rustix::fs::renameat_with(dir, &temp_name, dir, name, RenameFlags::EXCHANGE)
                     .map_err(|e| Error::io("swap back", &path, e))?;
-                if !late_edit {
-                    return Err(opened());
-                }
-                return Err(Error::Changed {
-                    path,
-                    what: "edited while it was being replaced".to_owned(),
+                return Err(if late_edit {
+                    Error::Changed { path, what: "edited while it was being replaced".to_owned() }
+                } else {
+                    opened()
                 });
             }
             // The temporary name (now the old file) is removed when `temp` drops.
